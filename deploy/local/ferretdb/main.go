@@ -1,0 +1,111 @@
+// Command kopa-ferretdb runs an embedded FerretDB v1 (MongoDB wire protocol)
+// over SQLite or PostgreSQL for local development and CI.
+//
+// It exists because `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2`
+// builds a binary that panics at start: build/version/version.txt is generated
+// by FerretDB's own build and is not part of the module. The embeddable package
+// skips that check when the main module is not FerretDB itself (version info
+// then reads "unknown", package "embedded"), so no generated file is needed.
+//
+// Configuration: flags, each with an environment fallback.
+//
+//	-listen-addr    KOPA_FERRETDB_LISTEN      (default 127.0.0.1:27017)
+//	-handler        KOPA_FERRETDB_BACKEND     sqlite | postgresql (default sqlite)
+//	-sqlite-url     KOPA_FERRETDB_SQLITE_URL  e.g. file:/var/lib/kopa/ferretdb-sqlite/
+//	-postgresql-url KOPA_FERRETDB_PG_URL      e.g. postgres://ferretdb@127.0.0.1:5432/ferretdb
+//	-log-level      KOPA_FERRETDB_LOG_LEVEL   debug | info | warn | error (default warn)
+//
+// SIGTERM or SIGINT closes the listener and all connections, then the backend.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	listen := flag.String("listen-addr", env("KOPA_FERRETDB_LISTEN", "127.0.0.1:27017"), "TCP address to listen on")
+	handler := flag.String("handler", env("KOPA_FERRETDB_BACKEND", "sqlite"), "backend: sqlite or postgresql")
+	sqliteURL := flag.String("sqlite-url", env("KOPA_FERRETDB_SQLITE_URL", "file:data/"), "SQLite URI of an existing directory, ending with /")
+	pgURL := flag.String("postgresql-url", env("KOPA_FERRETDB_PG_URL", "postgres://ferretdb@127.0.0.1:5432/ferretdb"), "PostgreSQL connection string")
+	logLevel := flag.String("log-level", env("KOPA_FERRETDB_LOG_LEVEL", "warn"), "log level: debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "kopa-ferretdb: bad -log-level %q: %v\n", *logLevel, err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  *handler,
+	}
+
+	switch *handler {
+	case "sqlite":
+		if !strings.HasPrefix(*sqliteURL, "file:") || !strings.HasSuffix(*sqliteURL, "/") {
+			fatal(logger, "-sqlite-url must look like file:/some/dir/ (a directory, ending with /)", nil)
+		}
+		dir := strings.TrimPrefix(strings.SplitN(*sqliteURL, "?", 2)[0], "file:")
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			fatal(logger, "SQLite directory does not exist: create it first", err)
+		}
+		cfg.SQLiteURL = *sqliteURL
+	case "postgresql":
+		cfg.PostgreSQLURL = *pgURL
+	default:
+		fatal(logger, fmt.Sprintf("unknown -handler %q: use sqlite or postgresql", *handler), nil)
+	}
+
+	f, err := ferretdb.New(cfg)
+	if err != nil {
+		fatal(logger, "cannot start FerretDB", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	go func() {
+		<-ctx.Done()
+		logger.Warn("kopa-ferretdb: signal received, shutting down")
+		// Run closes listeners, connections and the backend; if it hangs, do not hang forever.
+		time.Sleep(20 * time.Second)
+		logger.Error("kopa-ferretdb: shutdown took longer than 20s, exiting")
+		os.Exit(1)
+	}()
+
+	logger.Warn("kopa-ferretdb: listening", "addr", *listen, "handler", *handler)
+	if err := f.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fatal(logger, "FerretDB stopped with an error", err)
+	}
+	logger.Warn("kopa-ferretdb: stopped")
+}
+
+func fatal(logger *slog.Logger, msg string, err error) {
+	if err != nil {
+		logger.Error("kopa-ferretdb: "+msg, "error", err)
+	} else {
+		logger.Error("kopa-ferretdb: " + msg)
+	}
+	os.Exit(1)
+}
