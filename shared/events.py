@@ -1,0 +1,301 @@
+"""Domain events over RabbitMQ (aio-pika), relayed from the documents that caused them.
+
+Writing side: a state change and its events are ONE atomic document write: the events go into
+the document's `outbox` array (and `outbox_count` is incremented) in the same update. The
+`OutboxRelay` then publishes them with publisher confirms and pulls them out; a periodic sweep
+finds documents whose events were not yet published (the process died between write and
+publish), so no event is lost. Delivery is at least once.
+
+Reading side: `EventConsumer` binds a durable queue (with a dead-letter queue) to routing keys
+and skips events it already handled (ids kept in the consumer's own `processed_events`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from kopa.common.v1 import common_pb2
+from shared import context as request_context
+from shared.ids import new_id
+from shared.logging import get_logger
+from shared.tracing import extract_context, inject_headers
+
+log = get_logger(__name__)
+
+EXCHANGE = "kopa.events"
+DEAD_LETTER_EXCHANGE = "kopa.events.dlx"
+
+
+def event_meta(
+    event_type: str,
+    *,
+    institution_id: str,
+    aggregate_id: str,
+    aggregate_version: int,
+    branch_id: str = "",
+) -> common_pb2.EventMeta:
+    ctx = request_context.current()
+    now = Timestamp()
+    now.FromDatetime(datetime.now(UTC))
+    return common_pb2.EventMeta(
+        event_id=new_id("evt"),
+        event_type=event_type,
+        institution_id=institution_id,
+        branch_id=branch_id,
+        aggregate_id=aggregate_id,
+        aggregate_version=aggregate_version,
+        occurred_at=now,
+        request_id=ctx.request_id,
+        actor_id=ctx.principal.user_id if ctx.principal else "",
+    )
+
+
+def outbox_entry(event: Message) -> dict[str, Any]:
+    """The stored form of an event (any proto message with a `meta` field)."""
+    meta: common_pb2.EventMeta = event.meta  # type: ignore[attr-defined]
+    headers: dict[str, Any] = {}
+    inject_headers(headers)
+    return {
+        "id": meta.event_id,
+        "routing_key": meta.event_type,
+        "type": event.DESCRIPTOR.full_name,
+        "body": event.SerializeToString(),
+        "headers": headers,
+    }
+
+
+def outbox_update(events: Iterable[Message]) -> dict[str, Any]:
+    """The update operators that append `events` to a document's outbox."""
+    entries = [outbox_entry(e) for e in events]
+    if not entries:
+        return {}
+    return {"$push": {"outbox": {"$each": entries}}, "$inc": {"outbox_count": len(entries)}}
+
+
+class EventPublisher:
+    """Publishes with confirms to the durable topic exchange; reconnects on its own."""
+
+    def __init__(self, amqp_url: str, service: str) -> None:
+        self._url = amqp_url
+        self._service = service
+        self._connection: AbstractRobustConnection | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        async with self._lock:
+            if self._exchange is not None:
+                return
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(60),
+                wait=wait_exponential(max=5),
+                retry=retry_if_exception_type((ConnectionError, OSError)),
+                reraise=True,
+            ):
+                with attempt:
+                    self._connection = await aio_pika.connect_robust(
+                        self._url, client_properties={"connection_name": self._service}
+                    )
+            assert self._connection is not None
+            channel = await self._connection.channel(publisher_confirms=True)
+            self._exchange = await channel.declare_exchange(
+                EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+
+    async def publish(self, entry: dict[str, Any]) -> None:
+        if self._exchange is None:
+            await self.connect()
+        assert self._exchange is not None
+        message = aio_pika.Message(
+            body=bytes(entry["body"]),
+            message_id=entry["id"],
+            type=entry["type"],
+            content_type="application/x-protobuf",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers={**entry.get("headers", {}), "producer": self._service},
+            app_id=self._service,
+        )
+        # Returns once the broker has confirmed the (persistent) message.
+        await self._exchange.publish(message, routing_key=entry["routing_key"], mandatory=False)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = self._exchange = None
+
+
+class OutboxRelay:
+    """Moves events from documents' outboxes to the broker, in order, at least once."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Any],
+        publisher: EventPublisher,
+        collections: Iterable[str],
+        *,
+        sweep_interval: float = 1.0,
+    ) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._collections = list(collections)
+        self._interval = sweep_interval
+        self._pending: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def ensure_indexes(self) -> None:
+        for name in self._collections:
+            await self._db[name].create_index("outbox_count")
+
+    def notify(self, collection: str, doc_id: Any) -> None:
+        """Asks for a prompt publish of a document just written (the sweep is the safety net)."""
+        self._pending.put_nowait((collection, doc_id))
+
+    async def flush(self, collection: str, doc_id: Any) -> int:
+        coll = self._db[collection]
+        doc = await coll.find_one({"_id": doc_id}, {"outbox": 1})
+        entries = (doc or {}).get("outbox") or []
+        if not entries:
+            return 0
+        for entry in entries:
+            await self._publisher.publish(entry)
+        ids = [e["id"] for e in entries]
+        await coll.update_one(
+            {"_id": doc_id},
+            {"$pull": {"outbox": {"id": {"$in": ids}}}, "$inc": {"outbox_count": -len(ids)}},
+        )
+        return len(ids)
+
+    async def sweep(self) -> int:
+        published = 0
+        for name in self._collections:
+            cursor = self._db[name].find({"outbox_count": {"$gt": 0}}, {"_id": 1}).limit(500)
+            async for doc in cursor:
+                published += await self.flush(name, doc["_id"])
+        return published
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    collection, doc_id = await asyncio.wait_for(
+                        self._pending.get(), timeout=self._interval
+                    )
+                    await self.flush(collection, doc_id)
+                    continue
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox_relay_failed")
+                await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+Handler = Callable[[str, bytes, dict[str, Any]], Awaitable[None]]
+
+
+class EventConsumer:
+    """A durable queue bound to routing keys, with a dead-letter queue and de-duplication."""
+
+    def __init__(
+        self,
+        amqp_url: str,
+        db: AsyncDatabase[Any],
+        queue: str,
+        bindings: Iterable[str],
+        handler: Handler,
+        *,
+        prefetch: int = 64,
+    ) -> None:
+        self._url = amqp_url
+        self._db = db
+        self._queue_name = queue
+        self._bindings = list(bindings)
+        self._handler = handler
+        self._prefetch = prefetch
+        self._connection: AbstractRobustConnection | None = None
+        self._tracer = trace.get_tracer(__name__)
+
+    async def start(self) -> None:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60),
+            wait=wait_exponential(max=5),
+            retry=retry_if_exception_type((ConnectionError, OSError)),
+            reraise=True,
+        ):
+            with attempt:
+                self._connection = await aio_pika.connect_robust(
+                    self._url, client_properties={"connection_name": self._queue_name}
+                )
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        dlx = await channel.declare_exchange(
+            DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        dlq = await channel.declare_queue(f"{self._queue_name}.dlq", durable=True)
+        await dlq.bind(dlx, routing_key=self._queue_name)
+        queue = await channel.declare_queue(
+            self._queue_name,
+            durable=True,
+            arguments={
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": self._queue_name,
+            },
+        )
+        for key in self._bindings:
+            await queue.bind(exchange, routing_key=key)
+        await queue.consume(self._on_message)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        event_id = message.message_id or ""
+        routing_key = message.routing_key or ""
+        token = otel_context.attach(extract_context(message.headers))
+        try:
+            with self._tracer.start_as_current_span(f"consume {routing_key}"):
+                if event_id and await self._db.processed_events.find_one({"_id": event_id}):
+                    await message.ack()
+                    return
+                try:
+                    await self._handler(routing_key, message.body, dict(message.headers or {}))
+                except Exception:
+                    # One redelivery for transient faults; a second failure goes to the DLQ.
+                    log.exception("event_handler_failed", event_id=event_id, key=routing_key,
+                                  redelivered=message.redelivered)
+                    await message.nack(requeue=not message.redelivered)
+                    return
+                if event_id:
+                    with contextlib.suppress(DuplicateKeyError):
+                        await self._db.processed_events.insert_one(
+                            {"_id": event_id, "key": routing_key, "at": datetime.now(UTC)}
+                        )
+                await message.ack()
+        finally:
+            otel_context.detach(token)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
