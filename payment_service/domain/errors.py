@@ -2,17 +2,17 @@
 
 Every error carries a stable machine code in ``reason`` (``AMOUNT_INVALID``, ``LEDGER_UNBALANCED``
 ...) and, for validation errors, ``field_errors``: ``(field, message)`` pairs naming every bad
-field. One shared mapping (outside the domain) turns the subclass into a gRPC status code and
-the reason into a ``google.rpc.ErrorInfo``:
+field. The constructor has the same shape as ``shared.errors.DomainError`` (which imports grpc
+and so cannot be used by a pure domain); the service layer maps these classes one to one:
 
-=====================  ===================  =====
-class                  gRPC code            HTTP
-=====================  ===================  =====
-ValidationError        INVALID_ARGUMENT     422
-ConflictError          ABORTED              409
-NotFoundError          NOT_FOUND            404
-UnauthenticatedError   UNAUTHENTICATED      401
-=====================  ===================  =====
+=====================  ==========================  ==================  =====
+class                  shared.errors               gRPC code           HTTP
+=====================  ==========================  ==================  =====
+ValidationError        ValidationError             INVALID_ARGUMENT    422
+ConflictError          Conflict                    ALREADY_EXISTS      409
+NotFoundError          NotFound                    NOT_FOUND           404
+UnauthenticatedError   Unauthenticated             UNAUTHENTICATED     401
+=====================  ==========================  ==================  =====
 
 This module is meant to move to ``shared/`` later: it depends on nothing.
 """
@@ -89,3 +89,9 @@ class UnauthenticatedError(DomainError):
     """The caller could not be authenticated (bad signature, replayed message...)."""
 
     default_reason = "UNAUTHENTICATED"
+
+
+# The names ``shared.errors`` uses, so that code written against either reads the same.
+Conflict = ConflictError
+NotFound = NotFoundError
+Unauthenticated = UnauthenticatedError
