@@ -1,0 +1,1 @@
+"""Kopa scoring service: scorecards, rule language and statistical scorecards."""
