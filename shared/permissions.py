@@ -1,0 +1,408 @@
+"""The permission table: who may do what, and on which data.
+
+One table, checked twice: by the gateway before it calls a service, and again by every
+service before it acts (defence in depth). Pure Python, no I/O.
+
+- `Role` and `Permission` are string enums; their values are the wire strings
+  (`"branch_manager"`, `"loans:approve"`) and compare equal to plain strings.
+- `ROLE_PERMISSIONS` maps each role to what it may do; `can` / `require` consult it.
+- `Principal` is who is acting, as carried by a verified access token. Its data scope is
+  the institution (always, except for the platform administrator) and, for agents and
+  branch managers, their branch: see `Principal.scope_filter` and `Principal.can_access`.
+- `CREATABLE_ROLES` says which roles a role may create (and manage); `check_user_management`
+  adds the institution rule (an admin only inside their own institution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "ALL_PERMISSIONS",
+    "BRANCH_SCOPED_ROLES",
+    "CREATABLE_ROLES",
+    "INSTITUTION_ROLES",
+    "READ_ONLY_ROLES",
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "PermissionDenied",
+    "Principal",
+    "Role",
+    "can",
+    "can_manage_user",
+    "check_user_management",
+    "creatable_roles",
+    "permissions_for",
+    "require",
+]
+
+
+class Role(StrEnum):
+    """A staff member's role. Exactly one per user."""
+
+    PLATFORM_ADMIN = "platform_admin"
+    """Runs the platform: creates institutions and their admins. Sees no loans or borrowers."""
+    ADMIN = "admin"
+    """Everything within one institution: users, branches, products, settings, loans, jobs."""
+    BRANCH_MANAGER = "branch_manager"
+    """Within their branch: borrowers, the whole loan life cycle, repayments, branch reports."""
+    RISK_OFFICER = "risk_officer"
+    """Institution-wide: scorecards and scores; reads loans, borrowers and reports."""
+    AGENT = "agent"
+    """Within their branch: registers borrowers, takes applications, records repayments."""
+    AUDITOR = "auditor"
+    """Institution-wide, read-only, including the audit log and its verification."""
+
+
+class Permission(StrEnum):
+    """Everything that can be allowed. The value is `<resource>:<verb>`.
+
+    Every permission whose verb is `read` only reads; an auditor holds only those.
+    """
+
+    # Platform
+    INSTITUTIONS_CREATE = "institutions:create"
+    INSTITUTIONS_READ = "institutions:read"
+    INSTITUTIONS_UPDATE = "institutions:update"
+    # Staff and their sessions
+    USERS_CREATE = "users:create"
+    USERS_READ = "users:read"
+    USERS_UPDATE = "users:update"
+    USERS_DISABLE = "users:disable"
+    USERS_RESET_PASSWORD = "users:reset_password"  # noqa: S105
+    SESSIONS_MANAGE = "sessions:manage"
+    LOGIN_HISTORY_READ = "login_history:read"
+    # Institution set-up
+    BRANCHES_CREATE = "branches:create"
+    BRANCHES_READ = "branches:read"
+    BRANCHES_UPDATE = "branches:update"
+    SETTINGS_READ = "settings:read"
+    SETTINGS_MANAGE = "settings:manage"
+    LOAN_PRODUCTS_CREATE = "loan_products:create"
+    LOAN_PRODUCTS_READ = "loan_products:read"
+    LOAN_PRODUCTS_UPDATE = "loan_products:update"
+    # Borrowers
+    BORROWERS_CREATE = "borrowers:create"
+    BORROWERS_READ = "borrowers:read"
+    BORROWERS_UPDATE = "borrowers:update"
+    # Loans
+    LOANS_CREATE = "loans:create"
+    LOANS_READ = "loans:read"
+    LOANS_APPROVE = "loans:approve"
+    LOANS_REJECT = "loans:reject"
+    LOANS_DISBURSE = "loans:disburse"
+    LOANS_WRITE_OFF = "loans:write_off"
+    LOANS_RESCHEDULE = "loans:reschedule"
+    LOANS_OVERRIDE_ELIGIBILITY = "loans:override_eligibility"
+    LOANS_SCORE = "loans:score"
+    # Repayments
+    REPAYMENTS_CREATE = "repayments:create"
+    REPAYMENTS_READ = "repayments:read"
+    REPAYMENTS_REVERSE = "repayments:reverse"
+    # Scoring
+    SCORECARDS_MANAGE = "scorecards:manage"
+    SCORECARDS_READ = "scorecards:read"
+    # Reporting, batch, accounting, audit
+    REPORTS_READ = "reports:read"
+    JOBS_RUN = "jobs:run"
+    LEDGER_READ = "ledger:read"
+    LEDGER_MANAGE = "ledger:manage"
+    AUDIT_READ = "audit:read"
+    """List audit entries and verify the hash chain."""
+
+    @property
+    def is_read(self) -> bool:
+        return self.value.endswith(":read")
+
+
+P = Permission
+
+ALL_PERMISSIONS: Final[frozenset[Permission]] = frozenset(Permission)
+
+_READS: Final[frozenset[Permission]] = frozenset(p for p in Permission if p.is_read)
+
+# Institution data that the platform administrator never sees.
+_PLATFORM_ONLY: Final[frozenset[Permission]] = frozenset(
+    {P.INSTITUTIONS_CREATE, P.INSTITUTIONS_UPDATE}
+)
+
+ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
+    Role.PLATFORM_ADMIN: frozenset(
+        {
+            P.INSTITUTIONS_CREATE,
+            P.INSTITUTIONS_READ,
+            P.INSTITUTIONS_UPDATE,
+            # Only for users whose role it may create (admins): see CREATABLE_ROLES.
+            P.USERS_CREATE,
+            P.USERS_READ,
+            P.USERS_UPDATE,
+            P.USERS_DISABLE,
+            P.USERS_RESET_PASSWORD,
+            P.SESSIONS_MANAGE,
+        }
+    ),
+    Role.ADMIN: ALL_PERMISSIONS - _PLATFORM_ONLY,
+    Role.BRANCH_MANAGER: frozenset(
+        {
+            P.INSTITUTIONS_READ,
+            P.USERS_READ,
+            P.BRANCHES_READ,
+            P.SETTINGS_READ,
+            P.LOAN_PRODUCTS_READ,
+            P.BORROWERS_CREATE,
+            P.BORROWERS_READ,
+            P.BORROWERS_UPDATE,
+            P.LOANS_CREATE,
+            P.LOANS_READ,
+            P.LOANS_APPROVE,
+            P.LOANS_REJECT,
+            P.LOANS_DISBURSE,
+            P.LOANS_WRITE_OFF,
+            P.LOANS_RESCHEDULE,
+            P.LOANS_OVERRIDE_ELIGIBILITY,
+            P.LOANS_SCORE,
+            P.REPAYMENTS_CREATE,
+            P.REPAYMENTS_READ,
+            P.REPAYMENTS_REVERSE,
+            P.SCORECARDS_READ,
+            P.REPORTS_READ,
+            P.LEDGER_READ,
+        }
+    ),
+    Role.RISK_OFFICER: frozenset(
+        {
+            P.INSTITUTIONS_READ,
+            P.BRANCHES_READ,
+            P.SETTINGS_READ,
+            P.LOAN_PRODUCTS_READ,
+            P.BORROWERS_READ,
+            P.LOANS_READ,
+            P.LOANS_SCORE,
+            P.REPAYMENTS_READ,
+            P.SCORECARDS_MANAGE,
+            P.SCORECARDS_READ,
+            P.REPORTS_READ,
+        }
+    ),
+    Role.AGENT: frozenset(
+        {
+            P.INSTITUTIONS_READ,
+            P.BRANCHES_READ,
+            P.LOAN_PRODUCTS_READ,
+            P.BORROWERS_CREATE,
+            P.BORROWERS_READ,
+            P.BORROWERS_UPDATE,
+            P.LOANS_CREATE,
+            P.LOANS_READ,
+            P.REPAYMENTS_CREATE,
+            P.REPAYMENTS_READ,
+        }
+    ),
+    # Everything readable inside an institution, audit log included; nothing else.
+    Role.AUDITOR: _READS,
+}
+
+BRANCH_SCOPED_ROLES: Final[frozenset[Role]] = frozenset({Role.AGENT, Role.BRANCH_MANAGER})
+"""Roles that act within one branch: their users must have a branch."""
+
+INSTITUTION_ROLES: Final[frozenset[Role]] = frozenset(Role) - {Role.PLATFORM_ADMIN}
+"""Roles that belong to exactly one institution."""
+
+READ_ONLY_ROLES: Final[frozenset[Role]] = frozenset({Role.AUDITOR})
+
+CREATABLE_ROLES: Final[Mapping[Role, frozenset[Role]]] = {
+    Role.PLATFORM_ADMIN: frozenset({Role.ADMIN}),
+    Role.ADMIN: INSTITUTION_ROLES,
+    Role.BRANCH_MANAGER: frozenset(),
+    Role.RISK_OFFICER: frozenset(),
+    Role.AGENT: frozenset(),
+    Role.AUDITOR: frozenset(),
+}
+"""Which roles a role may create, and so manage (disable, reset passwords, end sessions).
+
+Nobody creates a platform administrator through the API: the first one is bootstrapped.
+"""
+
+
+class PermissionDenied(Exception):
+    """The principal may not do this. Maps to gRPC PERMISSION_DENIED / HTTP 403.
+
+    Same shape as the domain errors (`reason`, `message`, `field_errors`) so one mapping
+    turns either into a `google.rpc.Status`.
+    """
+
+    default_reason: str = "PERMISSION_DENIED"
+
+    def __init__(
+        self,
+        message: str = "You are not allowed to do this.",
+        *,
+        reason: str | None = None,
+        permission: str | None = None,
+    ) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.permission = permission
+        self.field_errors: list[tuple[str, str]] = []
+        self.metadata: dict[str, str] = {"permission": permission} if permission else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting: the claims of a verified access token.
+
+    `institution_id` is None only for the platform administrator; `branch_id` is set for
+    agents and branch managers (and None for institution-wide roles). The constructor
+    rejects any other combination with `ValueError`.
+    """
+
+    user_id: str
+    role: Role
+    institution_id: str | None
+    branch_id: str | None
+    session_id: str
+
+    def __post_init__(self) -> None:
+        role = self.role
+        if not isinstance(role, Role):
+            try:
+                role = Role(role)
+            except ValueError:
+                raise ValueError(f"unknown role {role!r}") from None
+            object.__setattr__(self, "role", role)
+        if not self.user_id:
+            raise ValueError("a principal needs a user id")
+        if not self.session_id:
+            raise ValueError("a principal needs a session id")
+        if role is Role.PLATFORM_ADMIN:
+            if self.institution_id is not None or self.branch_id is not None:
+                raise ValueError("a platform admin belongs to no institution or branch")
+            return
+        if not self.institution_id:
+            raise ValueError(f"a {role.value} must belong to an institution")
+        if role in BRANCH_SCOPED_ROLES and not self.branch_id:
+            raise ValueError(f"a {role.value} must belong to a branch")
+        if role not in BRANCH_SCOPED_ROLES and self.branch_id is not None:
+            raise ValueError(f"a {role.value} acts institution-wide and has no branch")
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role is Role.PLATFORM_ADMIN
+
+    @property
+    def is_branch_scoped(self) -> bool:
+        return self.role in BRANCH_SCOPED_ROLES
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return ROLE_PERMISSIONS[self.role]
+
+    def scope_filter(self) -> dict[str, str]:
+        """The data this principal may see, as equality filters on the stored documents.
+
+        `{"institution_id": ...}` always, plus `{"branch_id": ...}` for agents and branch
+        managers. Empty for the platform administrator, whose permissions give it no
+        institution data to begin with (it reads institutions and their users).
+        """
+        scope: dict[str, str] = {}
+        if self.institution_id is not None:
+            scope["institution_id"] = self.institution_id
+        if self.is_branch_scoped and self.branch_id is not None:
+            scope["branch_id"] = self.branch_id
+        return scope
+
+    def can_access(self, institution_id: str | None, branch_id: str | None = None) -> bool:
+        """Whether a resource owned by this institution (and branch) is inside the scope.
+
+        `branch_id=None` means an institution-level resource (a loan product, a scorecard),
+        which every member of the institution is in scope for. A resource of another
+        institution is out of scope for everyone but the platform administrator; callers
+        answer 404 for it, not 403, so its existence does not leak.
+        """
+        if self.is_platform_admin:
+            return True
+        if institution_id is None or institution_id != self.institution_id:
+            return False
+        if self.is_branch_scoped and branch_id is not None:
+            return branch_id == self.branch_id
+        return True
+
+
+def _as_permission(permission: Permission | str) -> Permission:
+    if isinstance(permission, Permission):
+        return permission
+    try:
+        return Permission(permission)
+    except ValueError:
+        # A typo in code, not client input: fail loudly rather than deny silently.
+        raise ValueError(f"unknown permission {permission!r}") from None
+
+
+def permissions_for(role: Role | str) -> frozenset[Permission]:
+    """The permissions of a role (`ValueError` for an unknown role)."""
+    return ROLE_PERMISSIONS[Role(role)]
+
+
+def can(principal: Principal, permission: Permission | str) -> bool:
+    """Whether the principal's role holds the permission (scope is checked separately)."""
+    return _as_permission(permission) in ROLE_PERMISSIONS[principal.role]
+
+
+def require(principal: Principal, permission: Permission | str) -> None:
+    """Raise `PermissionDenied` unless the principal's role holds the permission."""
+    perm = _as_permission(permission)
+    if perm not in ROLE_PERMISSIONS[principal.role]:
+        raise PermissionDenied(
+            f"A {principal.role.value} is not allowed to {perm.value}.", permission=perm.value
+        )
+
+
+def creatable_roles(role: Role | str) -> frozenset[Role]:
+    """The roles that a user of `role` may create."""
+    return CREATABLE_ROLES[Role(role)]
+
+
+def can_manage_user(
+    principal: Principal, target_role: Role | str, target_institution_id: str | None
+) -> bool:
+    """Whether the principal may create (or disable, reset, ...) a user with this role in
+    this institution: the role must be creatable by the principal's role, and an admin
+    manages only its own institution. A platform admin manages admins of any institution.
+    """
+    try:
+        role = Role(target_role)
+    except ValueError:
+        return False
+    if role not in CREATABLE_ROLES[principal.role]:
+        return False
+    if principal.is_platform_admin:
+        return target_institution_id is not None
+    return target_institution_id is not None and target_institution_id == principal.institution_id
+
+
+def check_user_management(
+    principal: Principal, target_role: Role | str, target_institution_id: str | None
+) -> None:
+    """`can_manage_user`, raising `PermissionDenied` with a message saying why not."""
+    role_value = str(target_role)
+    allowed = CREATABLE_ROLES[principal.role]
+    if not allowed:
+        raise PermissionDenied(
+            f"A {principal.role.value} cannot create or manage users.",
+            permission=Permission.USERS_CREATE.value,
+        )
+    if role_value not in {r.value for r in allowed}:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise PermissionDenied(
+            f"A {principal.role.value} can only create or manage users with role: {names}.",
+            permission=Permission.USERS_CREATE.value,
+        )
+    if not can_manage_user(principal, role_value, target_institution_id):
+        raise PermissionDenied(
+            "An admin can only create or manage users of their own institution.",
+            permission=Permission.USERS_CREATE.value,
+        )
