@@ -78,6 +78,12 @@ def outbox_entry(event: Message) -> dict[str, Any]:
     }
 
 
+def outbox_fields(events: Iterable[Message]) -> dict[str, Any]:
+    """The outbox fields of a document inserted together with its first events."""
+    entries = [outbox_entry(e) for e in events]
+    return {"outbox": entries, "outbox_count": len(entries)}
+
+
 def outbox_update(events: Iterable[Message]) -> dict[str, Any]:
     """The update operators that append `events` to a document's outbox."""
     entries = [outbox_entry(e) for e in events]

@@ -1,0 +1,82 @@
+"""Request dependencies, as `Annotated` aliases the routers use."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.upstreams import Upstreams
+from shared import context as request_context
+from shared.errors import PermissionDenied, RateLimited, Unauthenticated
+from shared.permissions import Permission, Principal, can
+
+
+def _upstreams(request: Request) -> Upstreams:
+    return request.app.state.upstreams  # type: ignore[no-any-return]
+
+
+Stubs = Annotated[Upstreams, Depends(_upstreams)]
+
+
+async def _principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send `Authorization: Bearer <access_token>`; log in to get one",
+                              reason="TOKEN_MISSING")
+    principal = await request.app.state.authenticate(token.strip())
+    await _rate_limit(request, f"p:{principal.user_id}",
+                      request.app.state.settings.rate_limit_per_minute)
+    ctx = request_context.current()
+    request_context.set_current(
+        request_context.RequestContext(
+            request_id=ctx.request_id, token=token.strip(), principal=principal,
+            client_address=ctx.client_address, user_agent=ctx.user_agent,
+        )
+    )
+    request.state.principal = principal
+    return principal  # type: ignore[no-any-return]
+
+
+async def _rate_limit(request: Request, key: str, per_minute: int) -> None:
+    """A fixed one-minute window in Redis; shared by every gateway replica."""
+    window = int(time.time() // 60)
+    redis = request.app.state.redis
+    bucket = f"rl:{key}:{window}"
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(bucket)
+        pipe.expire(bucket, 61)
+        count, _ = await pipe.execute()
+    if count > per_minute:
+        retry = 60 - int(time.time() % 60)
+        raise RateLimited(f"more than {per_minute} requests a minute; retry in {retry} s",
+                          retry_after_seconds=retry)
+
+
+async def rate_limit_client(request: Request, per_minute: int) -> None:
+    address = request.client.host if request.client else "unknown"
+    await _rate_limit(request, f"ip:{address}:{request.url.path}", per_minute)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def allowed(permission: Permission) -> object:
+    """A dependency that checks the permission table before any upstream is called."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not can(principal, permission):
+            raise PermissionDenied(f"a {principal.role} may not {permission.value}",
+                                   metadata={"permission": permission.value})
+        return principal
+
+    return Depends(check)
+
+
+def _permission_principal(permission: Permission) -> type[Principal]:
+    return Annotated[Principal, allowed(permission)]  # type: ignore[return-value]
+
+
+Acting = _permission_principal

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictStr
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so nothing can be smuggled into a request."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LoginBody(Strict):
+    email: StrictStr = Field(max_length=254)
+    password: StrictStr = Field(max_length=1024)
+    otp: StrictStr | None = Field(None, max_length=32)
+
+
+class RefreshBody(Strict):
+    refresh_token: StrictStr = Field(max_length=512)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    must_change_password: bool = False
+
+
+class CreateUserBody(Strict):
+    email: EmailStr
+    full_name: StrictStr = Field(min_length=1, max_length=120)
+    role: StrictStr
+    password: StrictStr = Field(max_length=1024)
+    branch_id: StrictStr | None = None
+    institution_id: StrictStr | None = None
+
+
+class ChangePasswordBody(Strict):
+    current_password: StrictStr = Field(max_length=1024)
+    new_password: StrictStr = Field(max_length=1024)
+
+
+class ResetPasswordBody(Strict):
+    temporary_password: StrictStr = Field(max_length=1024)
+
+
+class ConfirmMfaBody(Strict):
+    code: StrictStr = Field(max_length=32)

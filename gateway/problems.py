@@ -1,0 +1,82 @@
+"""Every error leaves the gateway as RFC 9457 problem+json; internals never leak."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from shared.errors import DomainError, domain_error_problem, problem, problem_from_rpc
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+                     ) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not allowed here"
+    if kind == "json_invalid":
+        return f"malformed JSON: {err.get('ctx', {}).get('error', 'cannot be parsed')}"
+    return str(err.get("msg", "is invalid"))
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [(_field_name(tuple(e["loc"])), _validation_message(e)) for e in exc.errors()]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem_response(400, problem(400, "the request body is not valid JSON",
+                                                 reason="MALFORMED_JSON", field_errors=fields))
+        detail = "; ".join(f"{f} {m}" for f, m in fields)
+        return problem_response(422, problem(422, detail, reason="INVALID_ARGUMENT",
+                                             field_errors=fields))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return problem_response(exc.status_code, problem(exc.status_code, detail), headers)
+
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _rpc(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        status, body = problem_from_rpc(exc)
+        if status >= 500:
+            log.warning("upstream_error", code=exc.code().name, detail=exc.details())
+        headers = {}
+        if status == 429:
+            from shared.errors import details_of
+
+            headers["Retry-After"] = details_of(exc).metadata.get("retry_after", "60")
+        return problem_response(status, body, headers)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status, body = domain_error_problem(exc)
+        headers = {}
+        if "retry_after" in exc.metadata:
+            headers["Retry-After"] = exc.metadata["retry_after"]
+        return problem_response(status, body, headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("gateway_crashed")
+        return problem_response(500, problem(500, "an internal error occurred; it has been logged"))

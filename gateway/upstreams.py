@@ -1,0 +1,49 @@
+"""One long-lived gRPC channel per upstream service, opened in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from gateway.settings import GatewaySettings
+from kopa.auth.v1 import auth_pb2_grpc
+from kopa.loan.v1 import loan_pb2_grpc
+from kopa.payment.v1 import payment_pb2_grpc
+from kopa.reporting.v1 import reporting_pb2_grpc
+from kopa.scoring.v1 import scoring_pb2_grpc
+from kopa.user.v1 import user_pb2_grpc
+from shared.grpc_client import open_channel
+from shared.service import peer_descriptor
+
+
+@dataclass
+class Upstreams:
+    channels: dict[str, grpc.aio.Channel]
+    auth: auth_pb2_grpc.AuthServiceStub
+    user: user_pb2_grpc.UserServiceStub
+    loan: loan_pb2_grpc.LoanServiceStub
+    payment: payment_pb2_grpc.PaymentServiceStub
+    scoring: scoring_pb2_grpc.ScoringServiceStub
+    reporting: reporting_pb2_grpc.ReportingServiceStub
+
+    @classmethod
+    def open(cls, settings: GatewaySettings) -> Upstreams:
+        names = ("auth", "user", "loan", "payment", "scoring", "reporting")
+        channels = {
+            n: open_channel(getattr(settings, f"{n}_service_addr"), peer_descriptor(n))
+            for n in names
+        }
+        return cls(
+            channels=channels,
+            auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
+            user=user_pb2_grpc.UserServiceStub(channels["user"]),
+            loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
+            payment=payment_pb2_grpc.PaymentServiceStub(channels["payment"]),
+            scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
+            reporting=reporting_pb2_grpc.ReportingServiceStub(channels["reporting"]),
+        )
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()

@@ -1,0 +1,257 @@
+"""user_service use cases: each checks the caller's permission and scope, then makes one
+atomic document write that carries its outgoing events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from kopa.user.v1 import events_pb2, user_pb2
+from shared import context
+from shared.errors import NotFound, PermissionDenied, ValidationError
+from shared.events import event_meta, outbox_fields, outbox_update
+from shared.ids import new_id
+from shared.money import validate_currency
+from shared.permissions import Permission, Principal, require
+from user_service.adapters.repository import (
+    BORROWERS,
+    BRANCHES,
+    GROUPS,
+    INSTITUTIONS,
+    Repository,
+)
+from user_service.domain import borrowers as kyc
+from user_service.entrypoints.mapping import borrower_to_proto
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UserHandlers:
+    def __init__(self, repo: Repository, notify: Any) -> None:
+        self.repo = repo
+        self._notify = notify  # OutboxRelay.notify
+
+    # --- institutions and branches ------------------------------------------------------
+
+    async def create_institution(self, name: str, currency: str) -> dict[str, Any]:
+        require(context.principal(), Permission.INSTITUTIONS_CREATE)
+        errors = []
+        if not name.strip() or len(name) > 120:
+            errors.append(("name", "is required (at most 120 characters)"))
+        try:
+            currency = validate_currency(currency)
+        except ValidationError as exc:
+            errors.extend(exc.field_errors)
+        if errors:
+            raise ValidationError("the institution is invalid", field_errors=errors)
+        doc = {"_id": new_id("inst"), "name": name.strip(), "currency": currency,
+               "create_time": _now()}
+        await self.repo.insert(INSTITUTIONS, doc)
+        return doc
+
+    async def get_institution(self, institution_id: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.INSTITUTIONS_READ)
+        doc = await self.repo.get(INSTITUTIONS, institution_id)
+        if doc is None or not (p.is_platform_admin or p.institution_id == institution_id):
+            raise NotFound(f"institution {institution_id} not found")
+        return doc
+
+    async def list_institutions(self, size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+        p = context.principal()
+        require(p, Permission.INSTITUTIONS_READ)
+        query = {} if p.is_platform_admin else {"_id": p.institution_id}
+        return await self.repo.page(INSTITUTIONS, query, size, token)
+
+    async def create_branch(self, name: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BRANCHES_CREATE)
+        if not name.strip() or len(name) > 120:
+            raise ValidationError.of("name", "is required (at most 120 characters)")
+        doc = {"_id": new_id("br"), "institution_id": p.institution_id, "name": name.strip(),
+               "create_time": _now()}
+        await self.repo.insert(BRANCHES, doc)
+        return doc
+
+    async def get_branch(self, branch_id: str) -> dict[str, Any]:
+        p = context.principal()
+        doc = await self.repo.get(BRANCHES, branch_id)
+        # Reading a branch is needed by whoever assigns staff to it (including the platform
+        # admin creating an institution's first admin), so scope is the check here.
+        if doc is None or not p.can_access(doc["institution_id"]):
+            raise NotFound(f"branch {branch_id} not found")
+        return doc
+
+    async def list_branches(self, size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+        p = context.principal()
+        require(p, Permission.BRANCHES_READ)
+        return await self.repo.page(BRANCHES, {"institution_id": p.institution_id}, size, token)
+
+    # --- borrowers ----------------------------------------------------------------------
+
+    async def _branch_in_scope(self, p: Principal, branch_id: str, field: str) -> None:
+        if not branch_id:
+            raise ValidationError.of(field, "is required")
+        branch = await self.repo.get(BRANCHES, branch_id)
+        if branch is None or branch["institution_id"] != p.institution_id:
+            raise ValidationError.of(field, f"branch {branch_id} does not exist",
+                                     reason="BRANCH_NOT_FOUND")
+        if p.is_branch_scoped and branch_id != p.branch_id:
+            raise PermissionDenied(f"you act only within branch {p.branch_id}",
+                                   reason="OUTSIDE_BRANCH")
+
+    async def _borrower(self, p: Principal, borrower_id: str) -> dict[str, Any]:
+        doc = await self.repo.get(BORROWERS, borrower_id)
+        if doc is None or not p.can_access(doc["institution_id"], doc["branch_id"]):
+            raise NotFound(f"borrower {borrower_id} not found", reason="BORROWER_NOT_FOUND")
+        return doc
+
+    def _event(self, kind: str, doc: dict[str, Any]) -> events_pb2.BorrowerEvent:
+        return events_pb2.BorrowerEvent(
+            meta=event_meta(kind, institution_id=doc["institution_id"],
+                            branch_id=doc["branch_id"], aggregate_id=doc["_id"],
+                            aggregate_version=doc["version"]),
+            borrower=borrower_to_proto(doc),
+        )
+
+    async def create_borrower(self, data: dict[str, Any]) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_CREATE)
+        profile = kyc.validate_new(data, date.today())
+        branch_id = data.get("branch_id") or (p.branch_id or "")
+        await self._branch_in_scope(p, branch_id, "branch_id")
+        now = _now()
+        doc: dict[str, Any] = {
+            "_id": new_id("bor"), "institution_id": p.institution_id, "branch_id": branch_id,
+            "agent_id": data.get("agent_id") or (p.user_id if p.role == "agent" else ""),
+            **profile, "consents": [], "group_id": "", "version": 1,
+            "create_time": now, "update_time": now, "created_by": p.user_id,
+            "assignments": [], "history": [],
+        }
+        doc["assignments"].append({"branch_id": branch_id, "agent_id": doc["agent_id"],
+                                   "time": now, "changed_by": p.user_id, "reason": "registered"})
+        doc.update(outbox_fields([self._event("borrower.registered", doc)]))
+        await self.repo.insert_borrower(doc)
+        self._notify(BORROWERS, doc["_id"])
+        return doc
+
+    async def get_borrower(self, borrower_id: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_READ)
+        return await self._borrower(p, borrower_id)
+
+    async def list_borrowers(self, branch_id: str, size: int, token: str
+                             ) -> tuple[list[dict[str, Any]], str]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_READ)
+        query: dict[str, Any] = dict(p.scope_filter())
+        if branch_id and not p.is_branch_scoped:
+            query["branch_id"] = branch_id
+        return await self.repo.page(BORROWERS, query, size, token)
+
+    async def _change(self, p: Principal, doc: dict[str, Any], kind: str,
+                      set_fields: dict[str, Any], push: dict[str, Any] | None = None,
+                      expected_version: int = 0) -> dict[str, Any]:
+        if expected_version and expected_version != doc["version"]:
+            raise ValidationError.of("expected_version",
+                                     f"the borrower is at version {doc['version']}")
+        after = {**doc, **set_fields, "version": doc["version"] + 1}
+        event = self._event(kind, after)
+        update = outbox_update([event])
+        update["$set"] = {**set_fields, "update_time": _now()}
+        update["$inc"]["version"] = 1
+        if push:
+            update["$push"].update(push)
+        updated = await self.repo.update_borrower(
+            doc["_id"], doc["version"], update,
+            check={"institution_id": doc["institution_id"], **set_fields},
+        )
+        self._notify(BORROWERS, doc["_id"])
+        return updated
+
+    async def update_borrower(self, borrower_id: str, changes: dict[str, Any],
+                              expected_version: int) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_UPDATE)
+        unknown = sorted(set(changes) - kyc.EDITABLE)
+        if unknown:
+            raise ValidationError(
+                f"these fields cannot be changed here: {', '.join(unknown)}",
+                field_errors=[(f, "cannot be changed by an edit") for f in unknown],
+            )
+        doc = await self._borrower(p, borrower_id)
+        clean = kyc.validate_profile(changes, date.today())
+        changed = kyc.diff(doc, clean)
+        if not changed:
+            return doc
+        entry = {"version": doc["version"] + 1, "time": _now(), "changed_by": p.user_id,
+                 "changes": json.dumps(changed, default=str)}
+        return await self._change(p, doc, "borrower.updated", clean,
+                                  {"history": entry}, expected_version)
+
+    async def record_consent(self, borrower_id: str, kind: str, text_version: str
+                             ) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_UPDATE)
+        if not kind.strip():
+            raise ValidationError.of("kind", "is required (e.g. credit_bureau_check)")
+        doc = await self._borrower(p, borrower_id)
+        consent = {"kind": kind.strip(), "text_version": text_version, "time": _now(),
+                   "recorded_by": p.user_id}
+        return await self._change(p, doc, "borrower.consent_recorded", {},
+                                  {"consents": consent})
+
+    async def transfer_borrower(self, borrower_id: str, branch_id: str, agent_id: str,
+                                reason: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_UPDATE)
+        doc = await self._borrower(p, borrower_id)
+        if not reason.strip():
+            raise ValidationError.of("reason", "a transfer needs a reason")
+        branch_id = branch_id or doc["branch_id"]
+        branch = await self.repo.get(BRANCHES, branch_id)
+        if branch is None or branch["institution_id"] != p.institution_id:
+            raise ValidationError.of("branch_id", f"branch {branch_id} does not exist")
+        if p.is_branch_scoped and branch_id != p.branch_id and p.role != "branch_manager":
+            raise PermissionDenied("only a branch manager or admin moves borrowers out of a branch")
+        entry = {"branch_id": branch_id, "agent_id": agent_id, "time": _now(),
+                 "changed_by": p.user_id, "reason": reason.strip()}
+        return await self._change(p, doc, "borrower.transferred",
+                                  {"branch_id": branch_id, "agent_id": agent_id},
+                                  {"assignments": entry})
+
+    # --- groups -------------------------------------------------------------------------
+
+    async def create_group(self, data: dict[str, Any]) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_UPDATE)
+        members = list(dict.fromkeys(data.get("member_ids") or []))
+        kyc.validate_group(data.get("name", ""), members, data.get("leader_id", ""),
+                           data.get("meeting_day", ""))
+        branch_id = data.get("branch_id") or (p.branch_id or "")
+        await self._branch_in_scope(p, branch_id, "branch_id")
+        for member in members:
+            borrower = await self._borrower(p, member)
+            if borrower.get("group_id"):
+                raise ValidationError.of("member_ids",
+                                         f"borrower {member} already belongs to a group")
+        doc = {"_id": new_id("grp"), "institution_id": p.institution_id, "branch_id": branch_id,
+               "name": data["name"].strip(), "member_ids": members,
+               "leader_id": data.get("leader_id", ""),
+               "meeting_day": (data.get("meeting_day") or "").lower(), "create_time": _now()}
+        await self.repo.insert(GROUPS, doc)
+        for member in members:
+            borrower = await self._borrower(p, member)
+            await self._change(p, borrower, "borrower.updated", {"group_id": doc["_id"]})
+        return doc
+
+    async def get_group(self, group_id: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.BORROWERS_READ)
+        doc = await self.repo.get(GROUPS, group_id)
+        if doc is None or not p.can_access(doc["institution_id"], doc["branch_id"]):
+            raise NotFound(f"group {group_id} not found")
+        return doc
