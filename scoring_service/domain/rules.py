@@ -32,7 +32,6 @@ from decimal import (
     Context,
     Decimal,
     DivisionByZero,
-    DivisionUndefined,
     InvalidOperation,
     Overflow,
 )
@@ -736,17 +735,25 @@ _COMPARE: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+def _divide(dividend: Decimal, divisor: Decimal) -> Decimal:
+    if not divisor:
+        raise Skip("division by zero")
+    return ARITHMETIC.divide(dividend, divisor)
+
+
 _ARITH: Final[Mapping[str, Callable[[Decimal, Decimal], Decimal]]] = {
     "+": ARITHMETIC.add,
     "-": ARITHMETIC.subtract,
     "*": ARITHMETIC.multiply,
-    "/": ARITHMETIC.divide,
+    "/": _divide,
 }
 
 
 def arithmetic_note(error: ArithmeticError) -> str:
     """The explanation of an arithmetic failure on an applicant's data."""
-    if isinstance(error, DivisionByZero | DivisionUndefined):
+    if isinstance(error, DivisionByZero):
         return "division by zero"
     if isinstance(error, Overflow):
         return "number too large"
