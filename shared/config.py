@@ -26,6 +26,12 @@ class BaseKopaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     kopa_env: str = Field("local", description="`local`, `test` or `production`")
+    kopa_namespace: str = Field(
+        "kopa",
+        pattern=r"^[a-z][a-z0-9]{0,30}$",
+        description="prefix of databases, exchanges, queues and indexes, so that several "
+        "fleets (a test run beside a dev platform) can share one set of servers",
+    )
     log_level: str = "info"
     log_json: bool | None = Field(None, description="JSON logs; default: when not on a terminal")
     otel_exporter_otlp_endpoint: str = ""
@@ -59,7 +65,7 @@ class ServiceSettings(BaseKopaSettings):
         if not self.grpc_port:
             self.grpc_port = DEFAULT_PORTS[name]
         if not self.mongodb_database:
-            self.mongodb_database = f"kopa_{name}"
+            self.mongodb_database = f"{self.kopa_namespace}_{name}"
         return self
 
     @classmethod

@@ -36,8 +36,14 @@ from shared.tracing import extract_context, inject_headers
 
 log = get_logger(__name__)
 
-EXCHANGE = "kopa.events"
-DEAD_LETTER_EXCHANGE = "kopa.events.dlx"
+
+
+def exchange_name(namespace: str) -> str:
+    return f"{namespace}.events"
+
+
+def dead_letter_exchange_name(namespace: str) -> str:
+    return f"{namespace}.events.dlx"
 
 
 def event_meta(
@@ -95,9 +101,10 @@ def outbox_update(events: Iterable[Message]) -> dict[str, Any]:
 class EventPublisher:
     """Publishes with confirms to the durable topic exchange; reconnects on its own."""
 
-    def __init__(self, amqp_url: str, service: str) -> None:
+    def __init__(self, amqp_url: str, service: str, namespace: str) -> None:
         self._url = amqp_url
         self._service = service
+        self._namespace = namespace
         self._connection: AbstractRobustConnection | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
         self._lock = asyncio.Lock()
@@ -119,7 +126,7 @@ class EventPublisher:
             assert self._connection is not None
             channel = await self._connection.channel(publisher_confirms=True)
             self._exchange = await channel.declare_exchange(
-                EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+                exchange_name(self._namespace), aio_pika.ExchangeType.TOPIC, durable=True
             )
 
     async def publish(self, entry: dict[str, Any]) -> None:
@@ -233,8 +240,10 @@ class EventConsumer:
         bindings: Iterable[str],
         handler: Handler,
         *,
+        namespace: str,
         prefetch: int = 64,
     ) -> None:
+        self._namespace = namespace
         self._url = amqp_url
         self._db = db
         self._queue_name = queue
@@ -258,9 +267,11 @@ class EventConsumer:
         assert self._connection is not None
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
-        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = await channel.declare_exchange(
+            exchange_name(self._namespace), aio_pika.ExchangeType.TOPIC, durable=True
+        )
         dlx = await channel.declare_exchange(
-            DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
+            dead_letter_exchange_name(self._namespace), aio_pika.ExchangeType.DIRECT, durable=True
         )
         dlq = await channel.declare_queue(f"{self._queue_name}.dlq", durable=True)
         await dlq.bind(dlx, routing_key=self._queue_name)
@@ -268,7 +279,7 @@ class EventConsumer:
             self._queue_name,
             durable=True,
             arguments={
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-exchange": dead_letter_exchange_name(self._namespace),
                 "x-dead-letter-routing-key": self._queue_name,
             },
         )

@@ -71,7 +71,7 @@ class Runtime:
                 await self.mongo.admin.command("ping")
         self.redis = aioredis.from_url(s.redis_url, decode_responses=True)
         await self.redis.ping()
-        self.publisher = EventPublisher(s.amqp_url, self.name)
+        self.publisher = EventPublisher(s.amqp_url, self.name, s.kopa_namespace)
         await self.publisher.connect()
         if self.authenticate is None:
             self.authenticate = TokenAuthenticator(jwks_from_auth_service(self.channel("auth")),
@@ -90,9 +90,10 @@ class Runtime:
         *,
         queue: str | None = None,
     ) -> None:
+        ns = self.settings.kopa_namespace
         self.consumers.append(
-            EventConsumer(self.settings.amqp_url, self.db, queue or f"{self.name}_service",
-                          bindings, handler)
+            EventConsumer(self.settings.amqp_url, self.db, f"{ns}.{queue or self.name}",
+                          bindings, handler, namespace=ns)
         )
 
     async def close(self) -> None:

@@ -455,6 +455,11 @@ class Loan(_message.Message):
     ANNUAL_INTEREST_RATE_FIELD_NUMBER: _builtins.int
     APPLIED_PAYMENT_IDS_FIELD_NUMBER: _builtins.int
     OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
+    REPAYMENTS_FIELD_NUMBER: _builtins.int
+    RESCHEDULED_FIELD_NUMBER: _builtins.int
+    OLDEST_UNPAID_DUE_DATE_FIELD_NUMBER: _builtins.int
+    SCHEDULE_HISTORY_FIELD_NUMBER: _builtins.int
+    FIRST_REPAYMENT_DATE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
@@ -475,6 +480,11 @@ class Loan(_message.Message):
     version: _builtins.int
     annual_interest_rate: _builtins.str
     override_reason: _builtins.str
+    rescheduled: _builtins.bool
+    """Restructured loans count in PAR whatever their arrears (SEEP)."""
+    oldest_unpaid_due_date: _builtins.str
+    """Due date of the oldest installment not fully paid; empty when none is unpaid."""
+    first_repayment_date: _builtins.str
     @_builtins.property
     def schedule(self) -> _containers.RepeatedCompositeFieldContainer[Global___Installment]: ...
     @_builtins.property
@@ -491,6 +501,12 @@ class Loan(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def applied_payment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def repayments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedRepayment]:
+        """Every payment applied, in order, reversed ones included (the loan's balances replay them)."""
+
+    @_builtins.property
+    def schedule_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScheduleVersion]: ...
     def __init__(
         self,
         *,
@@ -522,14 +538,81 @@ class Loan(_message.Message):
         annual_interest_rate: _builtins.str = ...,
         applied_payment_ids: _abc.Iterable[_builtins.str] | None = ...,
         override_reason: _builtins.str = ...,
+        repayments: _abc.Iterable[Global___AppliedRepayment] | None = ...,
+        rescheduled: _builtins.bool = ...,
+        oldest_unpaid_due_date: _builtins.str = ...,
+        schedule_history: _abc.Iterable[Global___ScheduleVersion] | None = ...,
+        first_repayment_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "outstanding", b"outstanding", "pricing", b"pricing", "score", b"score", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_interest_rate", b"annual_interest_rate", "applied_payment_ids", b"applied_payment_ids", "approved_by", b"approved_by", "borrower_id", b"borrower_id", "branch_id", b"branch_id", "create_time", b"create_time", "created_by", b"created_by", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "disbursement_date", b"disbursement_date", "history", b"history", "id", b"id", "institution_id", b"institution_id", "outstanding", b"outstanding", "override_reason", b"override_reason", "pricing", b"pricing", "principal", b"principal", "product_id", b"product_id", "purpose", b"purpose", "schedule", b"schedule", "score", b"score", "status", b"status", "term", b"term", "update_time", b"update_time", "version", b"version", "written_off_principal", b"written_off_principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_interest_rate", b"annual_interest_rate", "applied_payment_ids", b"applied_payment_ids", "approved_by", b"approved_by", "borrower_id", b"borrower_id", "branch_id", b"branch_id", "create_time", b"create_time", "created_by", b"created_by", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "history", b"history", "id", b"id", "institution_id", b"institution_id", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "override_reason", b"override_reason", "pricing", b"pricing", "principal", b"principal", "product_id", b"product_id", "purpose", b"purpose", "repayments", b"repayments", "rescheduled", b"rescheduled", "schedule", b"schedule", "schedule_history", b"schedule_history", "score", b"score", "status", b"status", "term", b"term", "update_time", b"update_time", "version", b"version", "written_off_principal", b"written_off_principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Loan: _TypeAlias = Loan  # noqa: Y015
+
+@_typing.final
+class AppliedRepayment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
+    ALLOCATION_FIELD_NUMBER: _builtins.int
+    REVERSED_FIELD_NUMBER: _builtins.int
+    REVERSAL_REASON_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    amount: _builtins.str
+    paid_on: _builtins.str
+    reversed: _builtins.bool
+    reversal_reason: _builtins.str
+    @_builtins.property
+    def allocation(self) -> Global___Allocation: ...
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        paid_on: _builtins.str = ...,
+        allocation: Global___Allocation | None = ...,
+        reversed: _builtins.bool = ...,
+        reversal_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "amount", b"amount", "paid_on", b"paid_on", "payment_id", b"payment_id", "reversal_reason", b"reversal_reason", "reversed", b"reversed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedRepayment: _TypeAlias = AppliedRepayment  # noqa: Y015
+
+@_typing.final
+class ScheduleVersion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def schedule(self) -> _containers.RepeatedCompositeFieldContainer[Global___Installment]: ...
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+        schedule: _abc.Iterable[Global___Installment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "schedule", b"schedule", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleVersion: _TypeAlias = ScheduleVersion  # noqa: Y015
 
 @_typing.final
 class CreateLoanProductRequest(_message.Message):
