@@ -35,6 +35,7 @@ __all__ = [
     "can_manage_user",
     "check_user_management",
     "creatable_roles",
+    "describe_role",
     "permissions_for",
     "require",
 ]
@@ -227,6 +228,12 @@ Nobody creates a platform administrator through the API: the first one is bootst
 """
 
 
+def describe_role(role: Role | str) -> str:
+    """`"An agent"`, `"A branch manager"`: a role in a sentence."""
+    words = Role(role).value.replace("_", " ")
+    return ("An " if words[0] in "aeiou" else "A ") + words
+
+
 class PermissionDenied(Exception):
     """The principal may not do this. Maps to gRPC PERMISSION_DENIED / HTTP 403.
 
@@ -357,7 +364,8 @@ def require(principal: Principal, permission: Permission | str) -> None:
     perm = _as_permission(permission)
     if perm not in ROLE_PERMISSIONS[principal.role]:
         raise PermissionDenied(
-            f"A {principal.role.value} is not allowed to {perm.value}.", permission=perm.value
+            f"{describe_role(principal.role)} is not allowed to {perm.value}.",
+            permission=perm.value,
         )
 
 
@@ -392,13 +400,13 @@ def check_user_management(
     allowed = CREATABLE_ROLES[principal.role]
     if not allowed:
         raise PermissionDenied(
-            f"A {principal.role.value} cannot create or manage users.",
+            f"{describe_role(principal.role)} cannot create or manage users.",
             permission=Permission.USERS_CREATE.value,
         )
     if role_value not in {r.value for r in allowed}:
         names = ", ".join(sorted(r.value for r in allowed))
         raise PermissionDenied(
-            f"A {principal.role.value} can only create or manage users with role: {names}.",
+            f"{describe_role(principal.role)} can only create or manage users with role: {names}.",
             permission=Permission.USERS_CREATE.value,
         )
     if not can_manage_user(principal, role_value, target_institution_id):

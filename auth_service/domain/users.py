@@ -26,6 +26,7 @@ from typing import Final
 
 from auth_service.domain.errors import (
     Conflict,
+    PermissionDenied,
     Reason,
     Unauthenticated,
     ValidationError,
@@ -38,14 +39,14 @@ from auth_service.domain.passwords import (
     default_hasher,
     enforce_password_policy,
 )
+from shared import permissions as _perms
 from shared.permissions import (
     BRANCH_SCOPED_ROLES,
     Permission,
     Principal,
     Role,
-    check_user_management,
     creatable_roles,
-    require,
+    describe_role,
 )
 
 __all__ = [
@@ -119,12 +120,34 @@ def _validate_placement(
             errors.append(("branch_id", "A platform admin belongs to no branch."))
         return errors
     if not institution_id:
-        errors.append(("institution_id", f"A {role.value} must belong to an institution."))
+        errors.append(("institution_id", f"{describe_role(role)} must belong to an institution."))
     if role in BRANCH_SCOPED_ROLES and not branch_id:
-        errors.append(("branch_id", f"A {role.value} must be assigned to a branch."))
+        errors.append(("branch_id", f"{describe_role(role)} must be assigned to a branch."))
     if role not in BRANCH_SCOPED_ROLES and branch_id:
-        errors.append(("branch_id", f"A {role.value} works institution-wide and has no branch."))
+        errors.append(
+            ("branch_id", f"{describe_role(role)} works institution-wide and has no branch.")
+        )
     return errors
+
+
+def _as_domain_error(error: _perms.PermissionDenied) -> PermissionDenied:
+    return PermissionDenied(error.message, reason=error.reason, permission=error.permission)
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    """`shared.permissions.require`, raising the domain's `PermissionDenied`."""
+    try:
+        _perms.require(principal, permission)
+    except _perms.PermissionDenied as error:
+        raise _as_domain_error(error) from None
+
+
+def check_user_management(principal: Principal, role: Role, institution_id: str | None) -> None:
+    """`shared.permissions.check_user_management`, raising the domain's `PermissionDenied`."""
+    try:
+        _perms.check_user_management(principal, role, institution_id)
+    except _perms.PermissionDenied as error:
+        raise _as_domain_error(error) from None
 
 
 def _looks_like_recovery_code(code: str) -> bool:
