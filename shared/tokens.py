@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -390,7 +391,7 @@ class KeySet:
         grace = keep_for if keep_for is not None else ACCESS_TOKEN_TTL + CLOCK_LEEWAY
         retired = [
             older.kid
-            for older, newer in zip(self._signing, self._signing[1:], strict=False)
+            for older, newer in itertools.pairwise(self._signing)
             if newer.created_at + grace <= moment
         ]
         for kid in retired:
