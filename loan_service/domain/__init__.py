@@ -1,0 +1,1 @@
+"""Pure domain core of the loan service (placeholder docstring; completed below)."""
