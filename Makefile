@@ -1,0 +1,81 @@
+# The index of everything a developer does. `make help` lists it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+PY := .venv/bin/python
+BUF := tools/node_modules/.bin/buf
+INFRA := deploy/local/infra.sh
+export UV_LINK_MODE := copy
+
+.PHONY: help install up down status logs servers servers-stop test test-unit test-integration \
+        test-e2e lint format proto proto-check buf-lint buf-breaking compose-check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: ## install Python deps (uv, from uv.lock) and the contract tools (buf, from npm)
+	@command -v uv >/dev/null 2>&1 || { echo "[install] uv $(UV_VERSION) from PyPI"; python3 -m pip install --quiet --root-user-action=ignore uv==$(UV_VERSION); }
+	@echo "[install] Python packages from uv.lock"
+	@uv sync --frozen --quiet
+	@test -x $(BUF) || { echo "[install] buf from npm"; npm ci --prefix tools --no-audit --no-fund --silent; }
+
+servers: ## install (once) and start Redis, RabbitMQ, Elasticsearch and FerretDB
+	@$(INFRA) install
+	@$(INFRA) start
+
+servers-stop: ## stop the local servers
+	@$(INFRA) stop
+
+up: install servers ## start everything: servers, the six services, the gateway
+	@$(PY) tools/fleet.py up
+
+down: ## stop the fleet and the servers
+	@$(PY) tools/fleet.py down
+	@$(INFRA) stop
+
+status: ## what is running
+	@$(INFRA) status || true
+	@$(PY) tools/fleet.py status
+
+logs: ## follow the fleet's logs
+	@tail -n 50 -F .kopa/log/*.log
+
+test: install servers proto-check lint ## run every test (unit, integration, e2e) against real servers
+	@$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: install ## unit tests only (no servers)
+	@$(PY) -m pytest -q -m unit
+
+test-integration: install servers ## integration tests against the real servers
+	@$(PY) -m pytest -q -m integration
+
+test-e2e: install servers ## the fleet as processes, driven over HTTP
+	@$(PY) -m pytest -q -m e2e
+
+lint: buf-lint ## ruff (lint + format check), mypy, buf lint
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check --quiet .
+	@.venv/bin/mypy --no-error-summary shared gateway tools \
+	  auth_service user_service loan_service payment_service scoring_service reporting_service
+
+format: ## apply ruff's formatting and fixes
+	@.venv/bin/ruff format .
+	@.venv/bin/ruff check --fix .
+
+proto: ## regenerate the Python stubs from proto/
+	@$(PY) tools/protogen.py 2>/dev/null
+
+proto-check: ## fail when the checked-in stubs differ from proto/
+	@$(PY) tools/protogen.py --check 2>/dev/null
+
+buf-lint: ## lint the contracts with buf's STANDARD rules
+	@cd proto && ../$(BUF) lint
+
+buf-breaking: ## compare the contracts with main (run before merging)
+	@cd proto && ../$(BUF) breaking --against '../.git#branch=main,subdir=proto'
+
+bench: install servers ## run the benchmarks; each prints its numbers
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## remove caches and the fleet's state (not the servers' data)
+	@rm -rf .kopa .pytest_cache .mypy_cache .ruff_cache

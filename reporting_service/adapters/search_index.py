@@ -1,0 +1,113 @@
+"""Elasticsearch read models: borrowers (search), loans and repayments (reports).
+
+Only the core query subset (bool/match/term/range/fuzzy, sum and filter aggregations) is used,
+so the same code runs on the stripped local build and on a full cluster. Documents are written
+with external versioning (the aggregate's version), so a late, older event never overwrites a
+newer state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch, ConflictError
+
+BORROWER_MAPPING = {
+    "properties": {
+        "institution_id": {"type": "keyword"},
+        "branch_id": {"type": "keyword"},
+        "first_name": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
+        "last_name": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
+        "full_name": {"type": "text"},
+        "national_id": {"type": "keyword"},
+        "phone": {"type": "keyword"},
+        "phone_digits": {"type": "keyword"},
+    }
+}
+
+LOAN_MAPPING = {
+    "properties": {
+        "id": {"type": "keyword"},
+        "institution_id": {"type": "keyword"},
+        "branch_id": {"type": "keyword"},
+        "borrower_id": {"type": "keyword"},
+        "status": {"type": "keyword"},
+        "currency": {"type": "keyword"},
+        "rescheduled": {"type": "boolean"},
+        "disbursement_date": {"type": "date", "format": "strict_date"},
+        "oldest_unpaid_due_date": {"type": "date", "format": "strict_date"},
+        "principal_minor": {"type": "long"},
+        "outstanding_principal_minor": {"type": "long"},
+        "days_past_due": {"type": "integer"},
+        "delinquency_bucket": {"type": "keyword"},
+        "snapshot": {"type": "object", "enabled": False},
+    }
+}
+
+REPAYMENT_MAPPING = {
+    "properties": {
+        "institution_id": {"type": "keyword"},
+        "branch_id": {"type": "keyword"},
+        "loan_id": {"type": "keyword"},
+        "paid_on": {"type": "date", "format": "strict_date"},
+        "amount_minor": {"type": "long"},
+        "reversed": {"type": "boolean"},
+    }
+}
+
+
+class SearchIndex:
+    def __init__(self, es: AsyncElasticsearch, namespace: str) -> None:
+        self.es = es
+        self.borrowers = f"{namespace}-borrowers"
+        self.loans = f"{namespace}-loans"
+        self.repayments = f"{namespace}-repayments"
+
+    async def ensure_indexes(self) -> None:
+        await self.es.cluster.health(wait_for_status="yellow", timeout="60s")
+        for name, mapping in ((self.borrowers, BORROWER_MAPPING), (self.loans, LOAN_MAPPING),
+                              (self.repayments, REPAYMENT_MAPPING)):
+            if not await self.es.indices.exists(index=name):
+                await self.es.options(ignore_status=400).indices.create(
+                    index=name, mappings=mapping,
+                    settings={"number_of_shards": 1, "number_of_replicas": 0})
+
+    async def put(self, index: str, doc_id: str, version: int, doc: dict[str, Any]) -> bool:
+        """Indexes unless a newer version is already there; True when written."""
+        try:
+            await self.es.index(index=index, id=doc_id, document=doc, version=version,
+                                version_type="external_gte", refresh="wait_for")
+        except ConflictError:
+            return False
+        return True
+
+    async def search(self, index: str, query: dict[str, Any], *, size: int,
+                     search_after: list[Any] | None = None, sort: list[Any] | None = None
+                     ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"index": index, "query": query, "size": size}
+        if sort:
+            kwargs["sort"] = sort
+        if search_after:
+            kwargs["search_after"] = search_after
+        return dict(await self.es.search(**kwargs))
+
+    async def aggregate(self, index: str, query: dict[str, Any], aggs: dict[str, Any]
+                        ) -> dict[str, Any]:
+        reply = await self.es.search(index=index, query=query, aggs=aggs, size=0,
+                                     track_total_hits=True)
+        return dict(reply["aggregations"])
+
+    async def scan(self, index: str, query: dict[str, Any], *, batch: int = 500
+                   ) -> AsyncIterator[dict[str, Any]]:
+        after: list[Any] | None = None
+        while True:
+            # Sorting on _id is disabled in recent Elasticsearch: documents carry `id`.
+            reply = await self.search(index, query, size=batch, search_after=after,
+                                      sort=[{"id": "asc"}])
+            hits = reply["hits"]["hits"]
+            for hit in hits:
+                yield hit["_source"] | {"_id": hit["_id"]}
+            if len(hits) < batch:
+                return
+            after = hits[-1]["sort"]

@@ -1,0 +1,31 @@
+"""The ReportingService servicer."""
+
+from __future__ import annotations
+
+import grpc
+
+from kopa.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from reporting_service.service_layer.handlers import ReportingHandlers
+
+Ctx = grpc.aio.ServicerContext
+
+
+class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
+    def __init__(self, handlers: ReportingHandlers) -> None:
+        self.h = handlers
+
+    async def SearchBorrowers(self, request: reporting_pb2.SearchBorrowersRequest, context: Ctx
+                              ) -> reporting_pb2.SearchBorrowersResponse:
+        hits = await self.h.search_borrowers(request.query, request.page_size)
+        return reporting_pb2.SearchBorrowersResponse(
+            borrowers=[reporting_pb2.BorrowerHit(**h) for h in hits])
+
+    async def GetPortfolioReport(self, request: reporting_pb2.GetPortfolioReportRequest,
+                                 context: Ctx) -> reporting_pb2.GetPortfolioReportResponse:
+        return reporting_pb2.GetPortfolioReportResponse(**await self.h.portfolio(request.as_of))
+
+    async def GetArrearsReport(self, request: reporting_pb2.GetArrearsReportRequest,
+                               context: Ctx) -> reporting_pb2.GetArrearsReportResponse:
+        currency, lines = await self.h.arrears(request.as_of)
+        return reporting_pb2.GetArrearsReportResponse(
+            currency=currency, lines=[reporting_pb2.ArrearsLine(**line) for line in lines])
