@@ -23,7 +23,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from shared import context as request_context
 from shared.auth import TokenAuthenticator, jwks_from_auth_service
-from shared.errors import problem
+from shared.rpc_errors import problem
 from shared.logging import bind_context, clear_context, configure_logging, get_logger
 from shared.tracing import configure_tracing, current_traceparent
 

@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shared.errors import DomainError, domain_error_problem, problem, problem_from_rpc
+from shared.errors import DomainError
+from shared.rpc_errors import domain_error_problem, problem, problem_from_rpc
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -63,7 +64,7 @@ def install(app: FastAPI) -> None:
             log.warning("upstream_error", code=exc.code().name, detail=exc.details())
         headers = {}
         if status == 429:
-            from shared.errors import details_of
+            from shared.rpc_errors import details_of
 
             headers["Retry-After"] = details_of(exc).metadata.get("retry_after", "60")
         return problem_response(status, body, headers)

@@ -19,7 +19,8 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from shared import context as request_context
-from shared.errors import DomainError, abort, reraise_as_domain
+from shared.errors import DomainError
+from shared.rpc_errors import abort, reraise_as_domain
 from shared.logging import bind_context, clear_context, get_logger
 
 log = get_logger(__name__)

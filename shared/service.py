@@ -54,6 +54,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     authenticate: Authenticator | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     _channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
 
     def channel(self, peer: str) -> grpc.aio.Channel:
@@ -96,7 +97,12 @@ class Runtime:
                           bindings, handler, namespace=ns)
         )
 
+    def on_close(self, closer: Callable[[], Awaitable[Any]]) -> None:
+        self.closers.append(closer)
+
     async def close(self) -> None:
+        for closer in self.closers:
+            await closer()
         for consumer in self.consumers:
             await consumer.stop()
         if self.relay:
