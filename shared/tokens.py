@@ -32,7 +32,6 @@ import binascii
 import hashlib
 import itertools
 import json
-import re
 import secrets
 import threading
 import time
@@ -43,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import jwt
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -81,6 +81,7 @@ ACCESS_TOKEN_TTL: Final = timedelta(minutes=15)
 CLOCK_LEEWAY: Final = timedelta(seconds=10)
 """Tolerated clock skew between auth_service and a verifier, for `exp`, `nbf` and `iat`."""
 VERIFIED_CACHE_SIZE: Final = 10_000
+_HEADER_CACHE_SIZE: Final = 64
 
 REQUIRED_CLAIMS: Final = ("iss", "sub", "sid", "role", "inst", "branch", "iat", "nbf", "exp", "jti")
 
@@ -142,13 +143,21 @@ def _b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD_B64: Final = bytes.maketrans(b"-_", b"+/")
 
 
 def _b64url_decode(text: str) -> bytes:
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    """Strict base64url without padding (RFC 7515 §2): anything else is a `ValueError`."""
+    if not text.isascii():
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = text.encode("ascii")
+    if b"+" in data or b"/" in data or b"=" in data:
+        raise ValueError("not base64url")
+    padded = data.translate(_TO_STANDARD_B64) + b"=" * (-len(data) % 4)
+    try:
+        return binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error:
+        raise ValueError("not base64url") from None
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -296,6 +305,7 @@ class KeySet:
         self._signing: list[SigningKey] = []
         self._public: dict[str, Ed25519PublicKey] = {}
         self._cache: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._headers: dict[str, str] = {}  # valid header segment -> kid
         self._cache_size = cache_size
         self._lock = threading.Lock()
         for key in signing_keys:
@@ -432,6 +442,11 @@ class KeySet:
                 self._cache.move_to_end(token)
             return claims
 
+    def _remember_header(self, header_b64: str, kid: str) -> None:
+        if len(self._headers) >= _HEADER_CACHE_SIZE:
+            self._headers.clear()
+        self._headers[header_b64] = kid
+
     def _remember(self, token: str, claims: AccessClaims) -> None:
         if self._cache_size <= 0:
             return
@@ -485,8 +500,8 @@ def issue_access_token(
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(_b64url_decode(segment))
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        value = orjson.loads(_b64url_decode(segment))
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
         raise TokenInvalid(TokenReason.MALFORMED, f"{what} is not base64url JSON") from None
     if not isinstance(value, dict):
         raise TokenInvalid(TokenReason.MALFORMED, f"{what} is not a JSON object")
@@ -546,6 +561,27 @@ def _verify_signature(token: str, keyset: KeySet) -> AccessClaims:
     if len(parts) != 3 or not all(parts[:2]):
         raise TokenInvalid(TokenReason.MALFORMED, "expected header.payload.signature")
     header_b64, payload_b64, signature_b64 = parts
+    # Every token signed by one key has the same header: check each header once.
+    kid = keyset._headers.get(header_b64)
+    if kid is None:
+        kid = _check_header(header_b64)
+        keyset._remember_header(header_b64, kid)
+    public_key = keyset.public_key(kid)
+    if public_key is None:
+        raise TokenInvalid(TokenReason.KID_UNKNOWN, f"kid {kid!r}")
+    try:
+        signature = _b64url_decode(signature_b64)
+    except ValueError:
+        raise TokenInvalid(TokenReason.MALFORMED, "signature is not base64url") from None
+    try:
+        public_key.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
+    except InvalidSignature:
+        raise TokenInvalid(TokenReason.SIGNATURE_INVALID) from None
+    return _parse_claims(_json_object(payload_b64, "payload"), kid)
+
+
+def _check_header(header_b64: str) -> str:
+    """Validate a JOSE header; return its `kid`."""
     header = _json_object(header_b64, "header")
     # Pinned: only EdDSA is ever verified, whatever the header says, and only with an
     # Ed25519 public key -- no `none`, no HS256 keyed with the public key.
@@ -559,18 +595,7 @@ def _verify_signature(token: str, keyset: KeySet) -> AccessClaims:
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenInvalid(TokenReason.MALFORMED, "no kid in the header")
-    public_key = keyset.public_key(kid)
-    if public_key is None:
-        raise TokenInvalid(TokenReason.KID_UNKNOWN, f"kid {kid!r}")
-    try:
-        signature = _b64url_decode(signature_b64)
-    except (ValueError, binascii.Error):
-        raise TokenInvalid(TokenReason.MALFORMED, "signature is not base64url") from None
-    try:
-        public_key.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
-    except InvalidSignature:
-        raise TokenInvalid(TokenReason.SIGNATURE_INVALID) from None
-    return _parse_claims(_json_object(payload_b64, "payload"), kid)
+    return kid
 
 
 def _check_times(claims: AccessClaims, now: datetime | None, leeway: timedelta) -> None:

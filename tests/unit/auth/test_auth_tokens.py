@@ -272,6 +272,19 @@ def test_garbage_is_malformed(keyset: KeySet, token: str) -> None:
     assert reason_of(token, keyset) == TokenReason.MALFORMED
 
 
+def test_only_strict_unpadded_base64url_is_accepted(keyset: KeySet) -> None:
+    token = issue_access_token(keyset, AGENT, now=NOW).token
+    header, payload, signature = token.split(".")
+    for bad in (
+        f"{header}.{payload}.{signature}==",
+        f"{header}.{payload}.{signature[:10]}+{signature[11:]}",  # standard alphabet
+        f"{header}.{payload}.{signature[:10]}/{signature[11:]}",
+        f"{header}.{payload}.{signature[:-1]}*",
+        f"{header}=.{payload}.{signature}",
+    ):
+        assert reason_of(bad, keyset) == TokenReason.MALFORMED, bad
+
+
 @given(st.text(max_size=300))
 def test_arbitrary_text_only_ever_raises_token_invalid(text: str) -> None:
     keyset = _SHARED_KEYSET
