@@ -12,7 +12,7 @@ from scoring_service.domain.rules import Skipped, check, evaluate_expression
 pytestmark = pytest.mark.unit
 
 
-def value(source: str, applicant: Any, expect_bool: bool = True) -> object:
+def value(source: str, applicant: Any) -> object:
     expression, issues = check(source, expect=None)
     assert not issues, issues
     assert expression is not None
@@ -97,7 +97,8 @@ def test_wrong_type_skips_as_invalid() -> None:
 
 
 def test_non_mapping_levels_count_as_missing() -> None:
-    for applicant in (None, 5, "x", [], {"borrower": 3}, {"borrower": ["age"]}):
+    applicants: list[Any] = [None, 5, "x", [], {"borrower": 3}, {"borrower": ["age"]}]
+    for applicant in applicants:
         assert value("borrower.age > 18", applicant) == Skipped("borrower.age missing")
 
 
