@@ -103,6 +103,13 @@ class ApprovalLimitExceeded(DomainError):
     default_reason = "APPROVAL_LIMIT_EXCEEDED"
 
 
+class OverrideNotPermitted(DomainError):
+    """Only a branch manager, with a written reason, may override failed eligibility."""
+
+    kind = "PERMISSION_DENIED"
+    default_reason = "OVERRIDE_NOT_PERMITTED"
+
+
 class EligibilityFailed(DomainError):
     """Eligibility rules failed and no branch manager has overridden them."""
 
@@ -138,5 +145,6 @@ __all__ = [
     "IllegalTransition",
     "MakerCheckerViolation",
     "NotFound",
+    "OverrideNotPermitted",
     "ValidationError",
 ]
