@@ -82,11 +82,7 @@ def _canonical(value: Any) -> list[str]:
     if isinstance(value, int):
         return [str(value)]
     if isinstance(value, float | Decimal):
-        number = Decimal(repr(value)) if isinstance(value, float) else value
-        if not number.is_finite():
-            raise ValueError("NaN and infinities have no JSON form")
-        text = f"{number.normalize():f}"
-        return ["0" if text in ("-0", "0") else text]
+        return [_number_text(Decimal(repr(value)) if isinstance(value, float) else value)]
     if isinstance(value, Mapping):
         parts = ["{"]
         for i, key in enumerate(sorted(value)):
@@ -103,8 +99,41 @@ def _canonical(value: Any) -> list[str]:
     raise TypeError(f"{type(value).__name__} has no JSON form")
 
 
+def _number_text(number: Decimal) -> str:
+    """The shortest exact spelling: ``1.50`` → ``1.5``, ``1E+2`` → ``100``, ``-0.0`` → ``0``.
+
+    Plain notation within 10^±30, scientific beyond (``1E+999999999`` must not expand into
+    a billion digits). Pure digit manipulation: no decimal context, so no overflow.
+    """
+    if not number.is_finite():
+        raise ValueError("NaN and infinities have no JSON form")
+    sign, digit_tuple, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    if not digits:
+        return "0"
+    significant = digits.rstrip("0")
+    exponent += len(digits) - len(significant)
+    adjusted = exponent + len(significant) - 1
+    if adjusted > 30 or adjusted < -30:
+        mantissa = significant[0] + ("." + significant[1:] if len(significant) > 1 else "")
+        text = f"{mantissa}E{adjusted:+d}"
+    elif exponent >= 0:
+        text = significant + "0" * exponent
+    elif len(significant) + exponent > 0:
+        point = len(significant) + exponent
+        text = significant[:point] + "." + significant[point:]
+    else:
+        text = "0." + "0" * -(len(significant) + exponent) + significant
+    return "-" + text if sign else text
+
+
 def parse_body(raw_body: bytes) -> Any:
-    """A JSON body parsed exactly (numbers as ``Decimal``/``int``), for fingerprinting."""
+    """A JSON body parsed exactly (numbers as ``Decimal``/``int``), for fingerprinting.
+
+    Raises ``ValueError`` (``json.JSONDecodeError`` or ``UnicodeDecodeError``) when the body is
+    not UTF-8 JSON.
+    """
     return json.loads(raw_body.decode("utf-8"), parse_float=Decimal)
 
 
