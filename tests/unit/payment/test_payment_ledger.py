@@ -178,7 +178,7 @@ def test_an_empty_entry_is_refused() -> None:
         lambda: JournalLine("1000", D("-5"), D("0")),  # negative
         lambda: JournalLine.cr("1000", D("-5")),
         lambda: JournalLine.dr("1000", D("NaN")),
-        lambda: JournalLine.dr("1000", 5.0),  # a float
+        lambda: JournalLine.dr("1000", 5.0),  # type: ignore[arg-type]  # a float
         lambda: JournalLine.dr("", D("5")),
     ],
 )
