@@ -180,17 +180,20 @@ class OutboxRelay:
     async def flush(self, collection: str, doc_id: Any) -> int:
         coll = self._db[collection]
         doc = await coll.find_one({"_id": doc_id}, {"outbox": 1})
-        entries = (doc or {}).get("outbox") or []
-        if not entries:
-            return 0
-        for entry in entries:
+        published = 0
+        for entry in (doc or {}).get("outbox") or []:
             await self._publisher.publish(entry)
-        ids = [e["id"] for e in entries]
-        await coll.update_one(
-            {"_id": doc_id},
-            {"$pull": {"outbox": {"id": {"$in": ids}}}, "$inc": {"outbox_count": -len(ids)}},
-        )
-        return len(ids)
+            # Events are appended at the end, so the published one is at the front. The guard
+            # on its id makes a concurrent relay (another replica, the sweep) pop nothing twice;
+            # only element-wise $pop and positional filters are portable to FerretDB here.
+            popped = await coll.update_one(
+                {"_id": doc_id, "outbox.0.id": entry["id"]},
+                {"$pop": {"outbox": -1}, "$inc": {"outbox_count": -1}},
+            )
+            if not popped.modified_count:
+                break
+            published += 1
+        return published
 
     async def sweep(self) -> int:
         published = 0

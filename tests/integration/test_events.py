@@ -1,0 +1,98 @@
+"""The outbox relay and consumers against real MongoDB-wire and RabbitMQ servers."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from kopa.common.v1 import common_pb2
+from kopa.user.v1 import events_pb2, user_pb2
+from shared.events import EventConsumer, EventPublisher, OutboxRelay, outbox_fields, outbox_update
+
+pytestmark = pytest.mark.integration
+
+
+def borrower_event(n: int, aggregate: str) -> events_pb2.BorrowerEvent:
+    return events_pb2.BorrowerEvent(
+        meta=common_pb2.EventMeta(event_id=f"evt_{aggregate}_{n}", event_type="borrower.updated",
+                                  institution_id="inst", aggregate_id=aggregate,
+                                  aggregate_version=n),
+        borrower=user_pb2.Borrower(id=aggregate, first_name=f"v{n}", version=n),
+    )
+
+
+async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_events_written_with_the_document_reach_a_consumer_once_and_in_order(
+    server_urls: dict[str, str],
+) -> None:
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    db = client[f"{namespace}_events"]
+    received: list[tuple[str, int]] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        received.append((key, event.borrower.version))
+
+    consumer = EventConsumer(server_urls["AMQP_URL"], db, f"{namespace}.test", ["borrower.*"],
+                             handler, namespace=namespace)
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    relay = OutboxRelay(db, publisher, ["docs"], sweep_interval=0.2)
+    try:
+        await consumer.start()
+        await relay.ensure_indexes()
+        # A document inserted with its first event, then two updates each carrying one:
+        await db.docs.insert_one({"_id": "a", **outbox_fields([borrower_event(1, "a")])})
+        await db.docs.update_one({"_id": "a"}, outbox_update([borrower_event(2, "a")]))
+        await db.docs.update_one({"_id": "a"}, outbox_update([borrower_event(3, "a")]))
+        # No prompt notification: the sweep alone must find them (a crash after the write).
+        relay.start()
+        await wait_until(lambda: len(received) >= 3)
+        doc = await db.docs.find_one({"_id": "a"})
+        assert doc is not None and doc["outbox"] == [] and doc["outbox_count"] == 0
+        assert received == [("borrower.updated", 1), ("borrower.updated", 2),
+                            ("borrower.updated", 3)]
+        # The same event published again (at-least-once delivery) is handled only once.
+        await publisher.publish(outbox_fields([borrower_event(2, "a")])["outbox"][0])
+        await publisher.publish(outbox_fields([borrower_event(4, "a")])["outbox"][0])
+        await wait_until(lambda: len(received) >= 4)
+        await asyncio.sleep(0.3)
+        assert [v for _, v in received] == [1, 2, 3, 4]
+    finally:
+        await relay.stop()
+        await consumer.stop()
+        await publisher.close()
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
+
+
+async def test_two_relays_racing_publish_each_event_and_pop_nothing_twice(
+    server_urls: dict[str, str],
+) -> None:
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    db = client[f"{namespace}_events"]
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    try:
+        events = [borrower_event(n, "b") for n in range(1, 6)]
+        await db.docs.insert_one({"_id": "b", **outbox_fields(events)})
+        one, two = (OutboxRelay(db, publisher, ["docs"]) for _ in range(2))
+        counts = await asyncio.gather(one.flush("docs", "b"), two.flush("docs", "b"))
+        doc = await db.docs.find_one({"_id": "b"})
+        assert doc is not None and doc["outbox"] == [] and doc["outbox_count"] == 0
+        assert sum(counts) == 5
+    finally:
+        await publisher.close()
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
