@@ -14,6 +14,7 @@
 //	-sqlite-url     KOPA_FERRETDB_SQLITE_URL  e.g. file:/var/lib/kopa/ferretdb-sqlite/
 //	-postgresql-url KOPA_FERRETDB_PG_URL      e.g. postgres://ferretdb@127.0.0.1:5432/ferretdb
 //	-log-level      KOPA_FERRETDB_LOG_LEVEL   debug | info | warn | error (default warn)
+//	-ping           send a wire-protocol ping to -listen-addr and exit (readiness probe)
 //
 // SIGTERM or SIGINT closes the listener and all connections, then the backend.
 package main
@@ -46,7 +47,16 @@ func main() {
 	sqliteURL := flag.String("sqlite-url", env("KOPA_FERRETDB_SQLITE_URL", "file:data/"), "SQLite URI of an existing directory, ending with /")
 	pgURL := flag.String("postgresql-url", env("KOPA_FERRETDB_PG_URL", "postgres://ferretdb@127.0.0.1:5432/ferretdb"), "PostgreSQL connection string")
 	logLevel := flag.String("log-level", env("KOPA_FERRETDB_LOG_LEVEL", "warn"), "log level: debug, info, warn or error")
+	pingOnly := flag.Bool("ping", false, "do not serve: send a wire-protocol ping to -listen-addr and exit 0 when it answers ok")
 	flag.Parse()
+
+	if *pingOnly {
+		if err := ping(*listen, 2*time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "kopa-ferretdb: ping %s: %v\n", *listen, err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -63,10 +73,10 @@ func main() {
 
 	switch *handler {
 	case "sqlite":
-		if !strings.HasPrefix(*sqliteURL, "file:") || !strings.HasSuffix(*sqliteURL, "/") {
-			fatal(logger, "-sqlite-url must look like file:/some/dir/ (a directory, ending with /)", nil)
-		}
 		dir := strings.TrimPrefix(strings.SplitN(*sqliteURL, "?", 2)[0], "file:")
+		if !strings.HasPrefix(*sqliteURL, "file:") || !strings.HasSuffix(dir, "/") {
+			fatal(logger, "-sqlite-url must look like file:/some/dir/ (a directory, ending with /; query parameters allowed)", nil)
+		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			fatal(logger, "SQLite directory does not exist: create it first", err)
 		}
