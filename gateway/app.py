@@ -23,15 +23,19 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from shared import context as request_context
 from shared.auth import TokenAuthenticator, jwks_from_auth_service
-from shared.rpc_errors import problem
 from shared.logging import bind_context, clear_context, configure_logging, get_logger
+from shared.rpc_errors import problem
 from shared.tracing import configure_tracing, current_traceparent
 
 log = get_logger(__name__)
 
 REQUESTS = Counter("kopa_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("kopa_http_request_seconds", "HTTP latency", ["method", "route"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+LATENCY = Histogram(
+    "kopa_http_request_seconds",
+    "HTTP latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 class EdgeMiddleware:
@@ -50,9 +54,13 @@ class EdgeMiddleware:
         client = scope.get("client") or ("", 0)
         clear_context()
         bind_context(request_id=request_id, path=scope["path"], method=scope["method"])
-        request_context.set_current(request_context.RequestContext(
-            request_id=request_id, client_address=client[0],
-            user_agent=headers.get("user-agent", "")[:200]))
+        request_context.set_current(
+            request_context.RequestContext(
+                request_id=request_id,
+                client_address=client[0],
+                user_agent=headers.get("user-agent", "")[:200],
+            )
+        )
         started = time.perf_counter()
         status_holder = {"status": 500}
 
@@ -92,17 +100,23 @@ class EdgeMiddleware:
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], route_path, status_holder["status"]).inc()
             LATENCY.labels(scope["method"], route_path).observe(elapsed)
-            log.info("http_request", status=status_holder["status"],
-                     ms=round(elapsed * 1000, 2))
+            log.info("http_request", status=status_holder["status"], ms=round(elapsed * 1000, 2))
 
     async def _reject(self, send: Send, status: int, detail: str, request_id: str) -> None:
         import orjson
 
         body = orjson.dumps(problem(status, detail, reason="BODY_TOO_LARGE"))
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -119,7 +133,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.upstreams = Upstreams.open(settings)
         app.state.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         app.state.authenticate = TokenAuthenticator(
-            jwks_from_auth_service(app.state.upstreams.channels["auth"]), app.state.redis)
+            jwks_from_auth_service(app.state.upstreams.channels["auth"]), app.state.redis
+        )
         log.info("gateway_started", port=settings.gateway_port)
         yield
         await app.state.upstreams.close()
@@ -147,20 +162,22 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         async def check(name: str, channel: Any) -> None:
             try:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=2)
+                    health_pb2.HealthCheckRequest(), timeout=2
+                )
                 checks[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            except Exception as exc:
                 checks[name] = f"unavailable: {type(exc).__name__}"
 
         async def check_redis() -> None:
             try:
                 await app.state.redis.ping()
                 checks["redis"] = "SERVING"
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 checks["redis"] = f"unavailable: {type(exc).__name__}"
 
-        await asyncio.gather(check_redis(), *(
-            check(n, c) for n, c in app.state.upstreams.channels.items()))
+        await asyncio.gather(
+            check_redis(), *(check(n, c) for n, c in app.state.upstreams.channels.items())
+        )
         ready = all(v == "SERVING" for v in checks.values())
         response.status_code = 200 if ready else 503
         return {"status": "ready" if ready else "not ready", "checks": checks}

@@ -9,8 +9,9 @@ from google.protobuf.message import Message
 
 
 def to_json(message: Message, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    data = MessageToDict(message, preserving_proto_field_name=True,
-                         always_print_fields_with_no_presence=True)
+    data = MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     for key in drop:
         data.pop(key, None)
     return data

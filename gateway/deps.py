@@ -24,16 +24,21 @@ async def _principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("send `Authorization: Bearer <access_token>`; log in to get one",
-                              reason="TOKEN_MISSING")
+        raise Unauthenticated(
+            "send `Authorization: Bearer <access_token>`; log in to get one", reason="TOKEN_MISSING"
+        )
     principal = await request.app.state.authenticate(token.strip())
-    await _rate_limit(request, f"p:{principal.user_id}",
-                      request.app.state.settings.rate_limit_per_minute)
+    await _rate_limit(
+        request, f"p:{principal.user_id}", request.app.state.settings.rate_limit_per_minute
+    )
     ctx = request_context.current()
     request_context.set_current(
         request_context.RequestContext(
-            request_id=ctx.request_id, token=token.strip(), principal=principal,
-            client_address=ctx.client_address, user_agent=ctx.user_agent,
+            request_id=ctx.request_id,
+            token=token.strip(),
+            principal=principal,
+            client_address=ctx.client_address,
+            user_agent=ctx.user_agent,
         )
     )
     request.state.principal = principal
@@ -51,8 +56,10 @@ async def _rate_limit(request: Request, key: str, per_minute: int) -> None:
         count, _ = await pipe.execute()
     if count > per_minute:
         retry = 60 - int(time.time() % 60)
-        raise RateLimited(f"more than {per_minute} requests a minute; retry in {retry} s",
-                          retry_after_seconds=retry)
+        raise RateLimited(
+            f"more than {per_minute} requests a minute; retry in {retry} s",
+            retry_after_seconds=retry,
+        )
 
 
 async def rate_limit_client(request: Request, per_minute: int) -> None:
@@ -68,8 +75,10 @@ def allowed(permission: Permission) -> object:
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if not can(principal, permission):
-            raise PermissionDenied(f"a {principal.role} may not {permission.value}",
-                                   metadata={"permission": permission.value})
+            raise PermissionDenied(
+                f"a {principal.role} may not {permission.value}",
+                metadata={"permission": permission.value},
+            )
         return principal
 
     return Depends(check)

@@ -11,16 +11,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from shared.errors import DomainError
-from shared.rpc_errors import domain_error_problem, problem, problem_from_rpc
 from shared.logging import get_logger
+from shared.rpc_errors import domain_error_problem, problem, problem_from_rpc
 
 log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-                     ) -> JSONResponse:
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -45,11 +46,19 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [(_field_name(tuple(e["loc"])), _validation_message(e)) for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return problem_response(400, problem(400, "the request body is not valid JSON",
-                                                 reason="MALFORMED_JSON", field_errors=fields))
+            return problem_response(
+                400,
+                problem(
+                    400,
+                    "the request body is not valid JSON",
+                    reason="MALFORMED_JSON",
+                    field_errors=fields,
+                ),
+            )
         detail = "; ".join(f"{f} {m}" for f, m in fields)
-        return problem_response(422, problem(422, detail, reason="INVALID_ARGUMENT",
-                                             field_errors=fields))
+        return problem_response(
+            422, problem(422, detail, reason="INVALID_ARGUMENT", field_errors=fields)
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -37,7 +37,6 @@ from shared.tracing import extract_context, inject_headers
 log = get_logger(__name__)
 
 
-
 def exchange_name(namespace: str) -> str:
     return f"{namespace}.events"
 
@@ -303,8 +302,12 @@ class EventConsumer:
                     await self._handler(routing_key, message.body, dict(message.headers or {}))
                 except Exception:
                     # One redelivery for transient faults; a second failure goes to the DLQ.
-                    log.exception("event_handler_failed", event_id=event_id, key=routing_key,
-                                  redelivered=message.redelivered)
+                    log.exception(
+                        "event_handler_failed",
+                        event_id=event_id,
+                        key=routing_key,
+                        redelivered=message.redelivered,
+                    )
                     await message.nack(requeue=not message.redelivered)
                     return
                 if event_id:

@@ -20,8 +20,8 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from shared import context as request_context
 from shared.errors import DomainError
-from shared.rpc_errors import abort, reraise_as_domain
 from shared.logging import bind_context, clear_context, get_logger
+from shared.rpc_errors import abort, reraise_as_domain
 
 log = get_logger(__name__)
 
@@ -114,8 +114,11 @@ def build_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME],
+        [
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
         server,
     )
     bound = server.add_insecure_port(f"{host}:{port}")

@@ -16,7 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.errors import ValidationError
 
 
-def connect(url: str, database: str, *, app_name: str) -> tuple[AsyncMongoClient[Any], AsyncDatabase[Any]]:
+def connect(
+    url: str, database: str, *, app_name: str
+) -> tuple[AsyncMongoClient[Any], AsyncDatabase[Any]]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         url,
         appname=app_name,

@@ -119,8 +119,9 @@ def reraise_as_domain(error: grpc.aio.AioRpcError) -> DomainError | None:
     """A peer's client-caused error as the same domain error, so it passes through unchanged."""
     d = details_of(error)
     if d.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "retry_after" in d.metadata:
-        return RateLimited(d.message, retry_after_seconds=int(d.metadata["retry_after"]),
-                           reason=d.reason)
+        return RateLimited(
+            d.message, retry_after_seconds=int(d.metadata["retry_after"]), reason=d.reason
+        )
     kind = _CLIENT_ERRORS.get(d.code)
     if kind is None:
         return None
@@ -203,6 +204,9 @@ def problem_from_rpc(error: grpc.aio.AioRpcError | grpc.RpcError) -> tuple[int, 
 def domain_error_problem(error: DomainError) -> tuple[int, dict[str, Any]]:
     status = HTTP_STATUS.get(grpc_code(error), 500)
     return status, problem(
-        status, error.message, reason=error.reason, field_errors=error.field_errors,
+        status,
+        error.message,
+        reason=error.reason,
+        field_errors=error.field_errors,
         extra=error.metadata or None,
     )

@@ -66,8 +66,9 @@ class Runtime:
     async def connect(self) -> None:
         s = self.settings
         self.mongo, self.db = connect(s.mongodb_url, s.mongodb_database, app_name=self.name)
-        async for attempt in AsyncRetrying(stop=stop_after_delay(60), wait=wait_exponential(max=3),
-                                           reraise=True):
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_exponential(max=3), reraise=True
+        ):
             with attempt:
                 await self.mongo.admin.command("ping")
         self.redis = aioredis.from_url(s.redis_url, decode_responses=True)
@@ -75,8 +76,9 @@ class Runtime:
         self.publisher = EventPublisher(s.amqp_url, self.name, s.kopa_namespace)
         await self.publisher.connect()
         if self.authenticate is None:
-            self.authenticate = TokenAuthenticator(jwks_from_auth_service(self.channel("auth")),
-                                                   self.redis)
+            self.authenticate = TokenAuthenticator(
+                jwks_from_auth_service(self.channel("auth")), self.redis
+            )
         log.info("connected", mongodb=s.mongodb_database)
 
     def start_relay(self, collections: Iterable[str]) -> OutboxRelay:
@@ -93,8 +95,14 @@ class Runtime:
     ) -> None:
         ns = self.settings.kopa_namespace
         self.consumers.append(
-            EventConsumer(self.settings.amqp_url, self.db, f"{ns}.{queue or self.name}",
-                          bindings, handler, namespace=ns)
+            EventConsumer(
+                self.settings.amqp_url,
+                self.db,
+                f"{ns}.{queue or self.name}",
+                bindings,
+                handler,
+                namespace=ns,
+            )
         )
 
     def on_close(self, closer: Callable[[], Awaitable[Any]]) -> None:
@@ -140,7 +148,9 @@ async def run(settings: ServiceSettings, name: str, setup: Setup) -> None:
         return names
 
     server, port, health = build_server(
-        _register, host=settings.grpc_host, port=settings.grpc_port,
+        _register,
+        host=settings.grpc_host,
+        port=settings.grpc_port,
         authenticate=runtime.authenticate,
     )
     log.info("serving", port=port, services=names)

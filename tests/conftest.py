@@ -68,7 +68,7 @@ def server_urls() -> dict[str, str]:
     if missing:
         try:
             urls = _testcontainers()
-        except Exception as exc:  # noqa: BLE001 - any failure means no containers either
+        except Exception as exc:
             pytest.fail(
                 f"servers not reachable: {', '.join(missing)}; no Docker engine for "
                 f"testcontainers either ({type(exc).__name__}). Run `make servers` "

@@ -47,24 +47,31 @@ def server_env() -> dict[str, str]:
     for key in ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL"):
         if os.environ.get(key):
             env[key] = os.environ[key]
-    missing = [k for k in ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL")
-               if k not in env]
+    missing = [
+        k for k in ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL") if k not in env
+    ]
     if missing:
-        raise SystemExit(f"[fleet] {', '.join(missing)} unknown: run `deploy/local/infra.sh start` "
-                         "(it writes deploy/local/servers.env) or export them")
+        raise SystemExit(
+            f"[fleet] {', '.join(missing)} unknown: run `deploy/local/infra.sh start` "
+            "(it writes deploy/local/servers.env) or export them"
+        )
     return env
 
 
 def bootstrap_credentials(state: Path) -> tuple[dict[str, str], Path | None]:
     """KOPA_BOOTSTRAP_EMAIL/PASSWORD from the environment, or generated once and kept."""
     if os.environ.get("KOPA_BOOTSTRAP_EMAIL") and os.environ.get("KOPA_BOOTSTRAP_PASSWORD"):
-        return {"KOPA_BOOTSTRAP_EMAIL": os.environ["KOPA_BOOTSTRAP_EMAIL"],
-                "KOPA_BOOTSTRAP_PASSWORD": os.environ["KOPA_BOOTSTRAP_PASSWORD"]}, None
+        return {
+            "KOPA_BOOTSTRAP_EMAIL": os.environ["KOPA_BOOTSTRAP_EMAIL"],
+            "KOPA_BOOTSTRAP_PASSWORD": os.environ["KOPA_BOOTSTRAP_PASSWORD"],
+        }, None
     path = state / "bootstrap-credentials"
     if not path.exists():
         state.mkdir(parents=True, exist_ok=True)
         password = f"Kp-{secrets.token_urlsafe(18)}"
-        path.write_text(f"KOPA_BOOTSTRAP_EMAIL=admin@kopa.local\nKOPA_BOOTSTRAP_PASSWORD={password}\n")
+        path.write_text(
+            f"KOPA_BOOTSTRAP_EMAIL=admin@kopa.local\nKOPA_BOOTSTRAP_PASSWORD={password}\n"
+        )
         path.chmod(0o600)
     creds = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return creds, path
@@ -109,8 +116,13 @@ def start(state: Path, name: str, module: str, env: dict[str, str]) -> None:
     (state / "log").mkdir(parents=True, exist_ok=True)
     log = open(state / "log" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=log, stderr=log,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", module],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     (state / "run" / f"{name}.pid").write_text(str(proc.pid))
 
@@ -119,7 +131,8 @@ def grpc_serving(port: int) -> bool:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=1)
+                health_pb2.HealthCheckRequest(), timeout=1
+            )
         except grpc.RpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
@@ -137,11 +150,15 @@ def wait_for(state: Path, name: str, check: object, timeout: float) -> None:
         if check():  # type: ignore[operator]
             return
         if pid_of(state, name) is None:
-            raise SystemExit(f"[fleet] {name} exited during start-up. Its log:\n"
-                             f"{tail(state / 'log' / f'{name}.log')}")
+            raise SystemExit(
+                f"[fleet] {name} exited during start-up. Its log:\n"
+                f"{tail(state / 'log' / f'{name}.log')}"
+            )
         time.sleep(0.2)
-    raise SystemExit(f"[fleet] {name} not ready after {timeout:.0f} s. Its log:\n"
-                     f"{tail(state / 'log' / f'{name}.log')}")
+    raise SystemExit(
+        f"[fleet] {name} not ready after {timeout:.0f} s. Its log:\n"
+        f"{tail(state / 'log' / f'{name}.log')}"
+    )
 
 
 def up(args: argparse.Namespace) -> None:
@@ -181,7 +198,7 @@ def down(args: argparse.Namespace) -> None:
     state = Path(args.state_dir)
     names = ["gateway", *reversed(SERVICES)]
     pids = {n: p for n in names if (p := pid_of(state, n))}
-    for name, pid in pids.items():
+    for pid in pids.values():
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
     while pids and time.monotonic() < deadline:
@@ -205,14 +222,16 @@ def status(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--state-dir", default=os.environ.get("KOPA_FLEET_DIR", DEFAULT_STATE))
     parser.add_argument("--namespace", default=os.environ.get("KOPA_NAMESPACE", "kopa"))
     parser.add_argument("--port-base", type=int, default=50050)
-    parser.add_argument("--gateway-port", type=int,
-                        default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    parser.add_argument(
+        "--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000"))
+    )
     parser.add_argument("--timeout", type=float, default=90)
     args = parser.parse_args()
     {"up": up, "down": down, "status": status}[args.command](args)

@@ -84,51 +84,71 @@ def borrower_json(b: user_pb2.Borrower) -> dict[str, Any]:
 
 
 @router.post("/v1/borrowers", status_code=201)
-async def create_borrower(body: BorrowerBody, _: Acting(P.BORROWERS_CREATE), stubs: Stubs
-                          ) -> dict[str, Any]:
+async def create_borrower(
+    body: BorrowerBody, _: Acting(P.BORROWERS_CREATE), stubs: Stubs
+) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
     if "address" in fields:
         fields["address"] = user_pb2.Address(**fields["address"])
     reply = await stubs.user.CreateBorrower(
-        user_pb2.CreateBorrowerRequest(borrower=user_pb2.Borrower(**fields)))
+        user_pb2.CreateBorrowerRequest(borrower=user_pb2.Borrower(**fields))
+    )
     return borrower_json(reply.borrower)
 
 
 @router.get("/v1/borrowers")
-async def list_or_search_borrowers(_: Acting(P.BORROWERS_READ), stubs: Stubs, q: str = "",
-                                   branch_id: str = "", page_size: int = 50,
-                                   page_token: str = "") -> dict[str, Any]:
+async def list_or_search_borrowers(
+    _: Acting(P.BORROWERS_READ),
+    stubs: Stubs,
+    q: str = "",
+    branch_id: str = "",
+    page_size: int = 50,
+    page_token: str = "",
+) -> dict[str, Any]:
     if q:
-        found = await stubs.reporting.SearchBorrowers(reporting_pb2.SearchBorrowersRequest(
-            query=q[:200], page_size=page_size, page_token=page_token))
+        found = await stubs.reporting.SearchBorrowers(
+            reporting_pb2.SearchBorrowersRequest(
+                query=q[:200], page_size=page_size, page_token=page_token
+            )
+        )
         return page([to_json(h) for h in found.borrowers], found.next_page_token)
-    reply = await stubs.user.ListBorrowers(user_pb2.ListBorrowersRequest(
-        branch_id=branch_id, page_size=page_size, page_token=page_token))
+    reply = await stubs.user.ListBorrowers(
+        user_pb2.ListBorrowersRequest(
+            branch_id=branch_id, page_size=page_size, page_token=page_token
+        )
+    )
     return page([borrower_json(b) for b in reply.borrowers], reply.next_page_token)
 
 
 @router.get("/v1/borrowers/{borrower_id}")
-async def get_borrower(borrower_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs
-                       ) -> dict[str, Any]:
+async def get_borrower(
+    borrower_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs
+) -> dict[str, Any]:
     reply = await stubs.user.GetBorrower(user_pb2.GetBorrowerRequest(borrower_id=borrower_id))
     return borrower_json(reply.borrower)
 
 
 @router.patch("/v1/borrowers/{borrower_id}")
-async def update_borrower(borrower_id: str, body: BorrowerPatch,
-                          _: Acting(P.BORROWERS_UPDATE), stubs: Stubs) -> dict[str, Any]:
+async def update_borrower(
+    borrower_id: str, body: BorrowerPatch, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     expected = changes.pop("expected_version", None) or 0
-    reply = await stubs.user.UpdateBorrower(user_pb2.UpdateBorrowerRequest(
-        borrower_id=borrower_id, changes_json=json.dumps(changes), expected_version=expected))
+    reply = await stubs.user.UpdateBorrower(
+        user_pb2.UpdateBorrowerRequest(
+            borrower_id=borrower_id, changes_json=json.dumps(changes), expected_version=expected
+        )
+    )
     return borrower_json(reply.borrower)
 
 
 @router.get("/v1/borrowers/{borrower_id}/versions")
-async def borrower_versions(borrower_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs
-                            ) -> dict[str, Any]:
+async def borrower_versions(
+    borrower_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs
+) -> dict[str, Any]:
     reply = await stubs.user.ListBorrowerVersions(
-        user_pb2.ListBorrowerVersionsRequest(borrower_id=borrower_id))
+        user_pb2.ListBorrowerVersionsRequest(borrower_id=borrower_id)
+    )
     items = []
     for v in reply.versions:
         item = to_json(v, drop=("changes_json",))
@@ -138,28 +158,47 @@ async def borrower_versions(borrower_id: str, _: Acting(P.BORROWERS_READ), stubs
 
 
 @router.post("/v1/borrowers/{borrower_id}/consents", status_code=201)
-async def record_consent(borrower_id: str, body: ConsentBody, _: Acting(P.BORROWERS_UPDATE),
-                         stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.RecordConsent(user_pb2.RecordConsentRequest(
-        borrower_id=borrower_id, kind=body.kind, text_version=body.text_version))
+async def record_consent(
+    borrower_id: str, body: ConsentBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.user.RecordConsent(
+        user_pb2.RecordConsentRequest(
+            borrower_id=borrower_id, kind=body.kind, text_version=body.text_version
+        )
+    )
     return borrower_json(reply.borrower)
 
 
 @router.post("/v1/borrowers/{borrower_id}/transfer")
-async def transfer_borrower(borrower_id: str, body: TransferBody,
-                            _: Acting(P.BORROWERS_UPDATE), stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.TransferBorrower(user_pb2.TransferBorrowerRequest(
-        borrower_id=borrower_id, branch_id=body.branch_id or "", agent_id=body.agent_id or "",
-        reason=body.reason))
+async def transfer_borrower(
+    borrower_id: str, body: TransferBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.user.TransferBorrower(
+        user_pb2.TransferBorrowerRequest(
+            borrower_id=borrower_id,
+            branch_id=body.branch_id or "",
+            agent_id=body.agent_id or "",
+            reason=body.reason,
+        )
+    )
     return borrower_json(reply.borrower)
 
 
 @router.post("/v1/groups", status_code=201)
-async def create_group(body: GroupBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
-                       ) -> dict[str, Any]:
-    reply = await stubs.user.CreateGroup(user_pb2.CreateGroupRequest(group=user_pb2.Group(
-        name=body.name, member_ids=body.member_ids, leader_id=body.leader_id,
-        meeting_day=body.meeting_day, branch_id=body.branch_id or "")))
+async def create_group(
+    body: GroupBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.user.CreateGroup(
+        user_pb2.CreateGroupRequest(
+            group=user_pb2.Group(
+                name=body.name,
+                member_ids=body.member_ids,
+                leader_id=body.leader_id,
+                meeting_day=body.meeting_day,
+                branch_id=body.branch_id or "",
+            )
+        )
+    )
     return to_json(reply.group)
 
 

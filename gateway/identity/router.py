@@ -32,9 +32,13 @@ def _client(request: Request) -> auth_pb2.ClientInfo:
 
 
 def _tokens(pair: auth_pb2.TokenPair) -> TokenResponse:
-    return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token,
-                         token_type=pair.token_type or "Bearer", expires_in=pair.expires_in,
-                         must_change_password=pair.must_change_password)
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type=pair.token_type or "Bearer",
+        expires_in=pair.expires_in,
+        must_change_password=pair.must_change_password,
+    )
 
 
 def user_json(user: auth_pb2.User) -> dict[str, Any]:
@@ -44,16 +48,20 @@ def user_json(user: auth_pb2.User) -> dict[str, Any]:
 @router.post("/v1/auth/login", response_model=TokenResponse)
 async def login(body: LoginBody, request: Request, stubs: Stubs) -> TokenResponse:
     await rate_limit_client(request, request.app.state.settings.login_rate_limit_per_minute)
-    reply = await stubs.auth.Login(auth_pb2.LoginRequest(
-        email=body.email, password=body.password, otp=body.otp or "", client=_client(request)))
+    reply = await stubs.auth.Login(
+        auth_pb2.LoginRequest(
+            email=body.email, password=body.password, otp=body.otp or "", client=_client(request)
+        )
+    )
     return _tokens(reply.tokens)
 
 
 @router.post("/v1/auth/refresh", response_model=TokenResponse)
 async def refresh(body: RefreshBody, request: Request, stubs: Stubs) -> TokenResponse:
     await rate_limit_client(request, request.app.state.settings.login_rate_limit_per_minute)
-    reply = await stubs.auth.Refresh(auth_pb2.RefreshRequest(
-        refresh_token=body.refresh_token, client=_client(request)))
+    reply = await stubs.auth.Refresh(
+        auth_pb2.RefreshRequest(refresh_token=body.refresh_token, client=_client(request))
+    )
     return _tokens(reply.tokens)
 
 
@@ -74,16 +82,25 @@ async def jwks(stubs: Stubs) -> dict[str, Any]:
 async def me(_: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.GetMe(auth_pb2.GetMeRequest())
     u = reply.user
-    return {"id": u.id, "email": u.email, "full_name": u.full_name, "role": u.role,
-            "institution_id": u.institution_id or None, "branch_id": u.branch_id or None,
-            "mfa_enabled": u.mfa_enabled, "must_change_password": u.must_change_password}
+    return {
+        "id": u.id,
+        "email": u.email,
+        "full_name": u.full_name,
+        "role": u.role,
+        "institution_id": u.institution_id or None,
+        "branch_id": u.branch_id or None,
+        "mfa_enabled": u.mfa_enabled,
+        "must_change_password": u.must_change_password,
+    }
 
 
 @router.post("/v1/me/password", status_code=204)
-async def change_password(body: ChangePasswordBody, _: CurrentPrincipal, stubs: Stubs
-                          ) -> Response:
-    await stubs.auth.ChangePassword(auth_pb2.ChangePasswordRequest(
-        current_password=body.current_password, new_password=body.new_password))
+async def change_password(body: ChangePasswordBody, _: CurrentPrincipal, stubs: Stubs) -> Response:
+    await stubs.auth.ChangePassword(
+        auth_pb2.ChangePasswordRequest(
+            current_password=body.current_password, new_password=body.new_password
+        )
+    )
     return Response(status_code=204)
 
 
@@ -94,8 +111,7 @@ async def enroll_mfa(_: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
 
 
 @router.post("/v1/me/mfa/confirm")
-async def confirm_mfa(body: ConfirmMfaBody, _: CurrentPrincipal, stubs: Stubs
-                      ) -> dict[str, Any]:
+async def confirm_mfa(body: ConfirmMfaBody, _: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.ConfirmMfa(auth_pb2.ConfirmMfaRequest(code=body.code))
     return {"recovery_codes": list(reply.recovery_codes)}
 
@@ -113,19 +129,29 @@ async def revoke_session(session_id: str, _: CurrentPrincipal, stubs: Stubs) -> 
 
 
 @router.post("/v1/users", status_code=201)
-async def create_user(body: CreateUserBody, _: Acting(P.USERS_CREATE), stubs: Stubs
-                      ) -> dict[str, Any]:
-    reply = await stubs.auth.CreateUser(auth_pb2.CreateUserRequest(
-        email=str(body.email), full_name=body.full_name, role=body.role, password=body.password,
-        branch_id=body.branch_id or "", institution_id=body.institution_id or ""))
+async def create_user(
+    body: CreateUserBody, _: Acting(P.USERS_CREATE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.auth.CreateUser(
+        auth_pb2.CreateUserRequest(
+            email=str(body.email),
+            full_name=body.full_name,
+            role=body.role,
+            password=body.password,
+            branch_id=body.branch_id or "",
+            institution_id=body.institution_id or "",
+        )
+    )
     return user_json(reply.user)
 
 
 @router.get("/v1/users")
-async def list_users(_: Acting(P.USERS_READ), stubs: Stubs, page_size: int = 50,
-                     page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.auth.ListUsers(auth_pb2.ListUsersRequest(page_size=page_size,
-                                                                 page_token=page_token))
+async def list_users(
+    _: Acting(P.USERS_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
+) -> dict[str, Any]:
+    reply = await stubs.auth.ListUsers(
+        auth_pb2.ListUsersRequest(page_size=page_size, page_token=page_token)
+    )
     return page([user_json(u) for u in reply.users], reply.next_page_token)
 
 
@@ -136,40 +162,44 @@ async def get_user(user_id: str, _: Acting(P.USERS_READ), stubs: Stubs) -> dict[
 
 
 @router.post("/v1/users/{user_id}/disable")
-async def disable_user(user_id: str, _: Acting(P.USERS_DISABLE), stubs: Stubs
-                       ) -> dict[str, Any]:
+async def disable_user(user_id: str, _: Acting(P.USERS_DISABLE), stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.DisableUser(auth_pb2.DisableUserRequest(user_id=user_id))
     return user_json(reply.user)
 
 
 @router.post("/v1/users/{user_id}/enable")
-async def enable_user(user_id: str, _: Acting(P.USERS_DISABLE), stubs: Stubs
-                      ) -> dict[str, Any]:
+async def enable_user(user_id: str, _: Acting(P.USERS_DISABLE), stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.EnableUser(auth_pb2.EnableUserRequest(user_id=user_id))
     return user_json(reply.user)
 
 
 @router.post("/v1/users/{user_id}/reset-password")
-async def reset_password(user_id: str, body: ResetPasswordBody,
-                         _: Acting(P.USERS_RESET_PASSWORD), stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.ResetPassword(auth_pb2.ResetPasswordRequest(
-        user_id=user_id, temporary_password=body.temporary_password))
+async def reset_password(
+    user_id: str, body: ResetPasswordBody, _: Acting(P.USERS_RESET_PASSWORD), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.auth.ResetPassword(
+        auth_pb2.ResetPasswordRequest(user_id=user_id, temporary_password=body.temporary_password)
+    )
     return user_json(reply.user)
 
 
 @router.get("/v1/login-history")
-async def login_history(_: Acting(P.LOGIN_HISTORY_READ), stubs: Stubs, page_size: int = 50,
-                        page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.auth.ListLoginHistory(auth_pb2.ListLoginHistoryRequest(
-        page_size=page_size, page_token=page_token))
+async def login_history(
+    _: Acting(P.LOGIN_HISTORY_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
+) -> dict[str, Any]:
+    reply = await stubs.auth.ListLoginHistory(
+        auth_pb2.ListLoginHistoryRequest(page_size=page_size, page_token=page_token)
+    )
     return page([to_json(a) for a in reply.attempts], reply.next_page_token)
 
 
 @router.get("/v1/audit-log")
-async def audit_log(_: Acting(P.AUDIT_READ), stubs: Stubs, page_size: int = 50,
-                    page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.auth.ListAuditEntries(auth_pb2.ListAuditEntriesRequest(
-        page_size=page_size, page_token=page_token))
+async def audit_log(
+    _: Acting(P.AUDIT_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
+) -> dict[str, Any]:
+    reply = await stubs.auth.ListAuditEntries(
+        auth_pb2.ListAuditEntriesRequest(page_size=page_size, page_token=page_token)
+    )
     return page([to_json(e) for e in reply.entries], reply.next_page_token)
 
 

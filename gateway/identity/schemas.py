@@ -22,7 +22,7 @@ class RefreshBody(Strict):
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
     must_change_password: bool = False
 

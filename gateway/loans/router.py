@@ -28,8 +28,11 @@ from shared.permissions import Permission as P
 
 router = APIRouter(tags=["loans"])
 
-STATUSES = {enum_value(n, "LOAN_STATUS_"): v for n, v in loan_pb2.LoanStatus.items()
-            if v != loan_pb2.LOAN_STATUS_UNSPECIFIED}
+STATUSES = {
+    enum_value(n, "LOAN_STATUS_"): v
+    for n, v in loan_pb2.LoanStatus.items()
+    if v != loan_pb2.LOAN_STATUS_UNSPECIFIED
+}
 
 
 def product_json(p: loan_pb2.LoanProduct) -> dict[str, Any]:
@@ -45,34 +48,57 @@ def loan_json(loan: loan_pb2.Loan) -> dict[str, Any]:
     data = to_json(loan, drop=("applied_payment_ids", "version", "schedule_history"))
     data["status"] = loan_status(loan.status)
     data["pricing"] = to_json(loan.pricing)
-    data.update({"total_interest": loan.pricing.total_interest,
-                 "total_fees": loan.pricing.total_fees,
-                 "total_repayment": loan.pricing.total_repayment,
-                 "apr": loan.pricing.apr, "eir": loan.pricing.eir})
+    data.update(
+        {
+            "total_interest": loan.pricing.total_interest,
+            "total_fees": loan.pricing.total_fees,
+            "total_repayment": loan.pricing.total_repayment,
+            "apr": loan.pricing.apr,
+            "eir": loan.pricing.eir,
+        }
+    )
     data["score"] = score_json(loan.score) if loan.HasField("score") else None
-    for key in ("disbursement_date", "oldest_unpaid_due_date", "approved_by", "purpose",
-                "override_reason", "first_repayment_date"):
+    for key in (
+        "disbursement_date",
+        "oldest_unpaid_due_date",
+        "approved_by",
+        "purpose",
+        "override_reason",
+        "first_repayment_date",
+    ):
         data[key] = data.get(key) or None
     data["history"] = [{**to_json(h), "status": loan_status(h.status)} for h in loan.history]
     return data
 
 
 def score_json(score: loan_pb2.LoanScore) -> dict[str, Any]:
-    return {"score": score.score, "band": score.band, "scorecard_id": score.scorecard_id,
-            "scorecard_version": score.scorecard_version,
-            "contributions": [to_json(c) for c in score.contributions]}
+    return {
+        "score": score.score,
+        "band": score.band,
+        "scorecard_id": score.scorecard_id,
+        "scorecard_version": score.scorecard_version,
+        "contributions": [to_json(c) for c in score.contributions],
+    }
 
 
 def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
     return {
-        "id": p.id, "loan_id": p.loan_id, "amount": p.amount, "currency": p.currency,
-        "paid_on": p.paid_on, "channel": p.channel, "reference": p.reference or None,
+        "id": p.id,
+        "loan_id": p.loan_id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "paid_on": p.paid_on,
+        "channel": p.channel,
+        "reference": p.reference or None,
         "status": enum_value(payment_pb2.PaymentStatus.Name(p.status), "PAYMENT_STATUS_"),
-        "allocation": {k: getattr(p.allocation, k) for k in
-                       ("principal", "interest", "fees", "penalties", "overpayment")},
+        "allocation": {
+            k: getattr(p.allocation, k)
+            for k in ("principal", "interest", "fees", "penalties", "overpayment")
+        },
         "outstanding": to_json(p.outstanding),
         "loan_status": loan_status(p.loan_status) if p.loan_status else None,
-        "recorded_by": p.recorded_by, "reversal_reason": p.reversal_reason or None,
+        "recorded_by": p.recorded_by,
+        "reversal_reason": p.reversal_reason or None,
         "created_at": to_json(p).get("create_time"),
     }
 
@@ -81,36 +107,45 @@ def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
 
 
 @router.post("/v1/loan-products", status_code=201, tags=["loan products"])
-async def create_product(body: LoanProductBody, _: Acting(P.LOAN_PRODUCTS_CREATE), stubs: Stubs
-                         ) -> dict[str, Any]:
+async def create_product(
+    body: LoanProductBody, _: Acting(P.LOAN_PRODUCTS_CREATE), stubs: Stubs
+) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
-    reply = await stubs.loan.CreateLoanProduct(loan_pb2.CreateLoanProductRequest(
-        product=loan_pb2.LoanProduct(**fields)))
+    reply = await stubs.loan.CreateLoanProduct(
+        loan_pb2.CreateLoanProductRequest(product=loan_pb2.LoanProduct(**fields))
+    )
     return product_json(reply.product)
 
 
 @router.get("/v1/loan-products", tags=["loan products"])
-async def list_products(_: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs, page_size: int = 50,
-                        page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.loan.ListLoanProducts(loan_pb2.ListLoanProductsRequest(
-        page_size=page_size, page_token=page_token))
+async def list_products(
+    _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
+) -> dict[str, Any]:
+    reply = await stubs.loan.ListLoanProducts(
+        loan_pb2.ListLoanProductsRequest(page_size=page_size, page_token=page_token)
+    )
     return page([product_json(p) for p in reply.products], reply.next_page_token)
 
 
 @router.get("/v1/loan-products/{product_id}", tags=["loan products"])
-async def get_product(product_id: str, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs
-                      ) -> dict[str, Any]:
+async def get_product(
+    product_id: str, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs
+) -> dict[str, Any]:
     reply = await stubs.loan.GetLoanProduct(loan_pb2.GetLoanProductRequest(product_id=product_id))
     return product_json(reply.product)
 
 
 @router.post("/v1/loan-quotes", tags=["loan products"])
-async def quote(body: QuoteBody, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs
-                ) -> dict[str, Any]:
-    reply = await stubs.loan.QuoteLoan(loan_pb2.QuoteLoanRequest(
-        product_id=body.product_id, principal=body.principal, term=body.term,
-        disbursement_date=body.disbursement_date,
-        first_repayment_date=body.first_repayment_date or ""))
+async def quote(body: QuoteBody, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs) -> dict[str, Any]:
+    reply = await stubs.loan.QuoteLoan(
+        loan_pb2.QuoteLoanRequest(
+            product_id=body.product_id,
+            principal=body.principal,
+            term=body.term,
+            disbursement_date=body.disbursement_date,
+            first_repayment_date=body.first_repayment_date or "",
+        )
+    )
     keep = ("number", "due_date", "principal", "interest", "fees", "total", "balance")
     return {
         "installments": [{k: to_json(i)[k] for k in keep} for i in reply.installments],
@@ -123,22 +158,38 @@ async def quote(body: QuoteBody, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs
 
 @router.post("/v1/loans", status_code=201)
 async def create_loan(body: LoanBody, _: Acting(P.LOANS_CREATE), stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.CreateLoan(loan_pb2.CreateLoanRequest(
-        borrower_id=body.borrower_id, product_id=body.product_id, principal=body.principal,
-        term=body.term, disbursement_date=body.disbursement_date or "",
-        purpose=body.purpose or ""))
+    reply = await stubs.loan.CreateLoan(
+        loan_pb2.CreateLoanRequest(
+            borrower_id=body.borrower_id,
+            product_id=body.product_id,
+            principal=body.principal,
+            term=body.term,
+            disbursement_date=body.disbursement_date or "",
+            purpose=body.purpose or "",
+        )
+    )
     return loan_json(reply.loan)
 
 
 @router.get("/v1/loans")
-async def list_loans(_: Acting(P.LOANS_READ), stubs: Stubs, borrower_id: str = "",
-                     status: str = "", page_size: int = 50, page_token: str = ""
-                     ) -> dict[str, Any]:
+async def list_loans(
+    _: Acting(P.LOANS_READ),
+    stubs: Stubs,
+    borrower_id: str = "",
+    status: str = "",
+    page_size: int = 50,
+    page_token: str = "",
+) -> dict[str, Any]:
     if status and status not in STATUSES:
         raise ValidationError.of("status", f"must be one of {', '.join(STATUSES)}")
-    reply = await stubs.loan.ListLoans(loan_pb2.ListLoansRequest(
-        borrower_id=borrower_id, status=STATUSES.get(status, 0), page_size=page_size,
-        page_token=page_token))
+    reply = await stubs.loan.ListLoans(
+        loan_pb2.ListLoansRequest(
+            borrower_id=borrower_id,
+            status=STATUSES.get(status, 0),
+            page_size=page_size,
+            page_token=page_token,
+        )
+    )
     return page([loan_json(loan) for loan in reply.loans], reply.next_page_token)
 
 
@@ -149,46 +200,67 @@ async def get_loan(loan_id: str, _: Acting(P.LOANS_READ), stubs: Stubs) -> dict[
 
 
 @router.post("/v1/loans/{loan_id}/approve")
-async def approve(loan_id: str, body: ApproveBody | None, _: Acting(P.LOANS_APPROVE),
-                  stubs: Stubs) -> dict[str, Any]:
+async def approve(
+    loan_id: str, body: ApproveBody | None, _: Acting(P.LOANS_APPROVE), stubs: Stubs
+) -> dict[str, Any]:
     body = body or ApproveBody()
-    reply = await stubs.loan.ApproveLoan(loan_pb2.ApproveLoanRequest(
-        loan_id=loan_id, note=body.note or "", override_reason=body.override_reason or ""))
+    reply = await stubs.loan.ApproveLoan(
+        loan_pb2.ApproveLoanRequest(
+            loan_id=loan_id, note=body.note or "", override_reason=body.override_reason or ""
+        )
+    )
     return loan_json(reply.loan)
 
 
 @router.post("/v1/loans/{loan_id}/reject")
-async def reject(loan_id: str, body: RejectBody, _: Acting(P.LOANS_REJECT), stubs: Stubs
-                 ) -> dict[str, Any]:
-    reply = await stubs.loan.RejectLoan(loan_pb2.RejectLoanRequest(loan_id=loan_id,
-                                                                   reason=body.reason))
+async def reject(
+    loan_id: str, body: RejectBody, _: Acting(P.LOANS_REJECT), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.loan.RejectLoan(
+        loan_pb2.RejectLoanRequest(loan_id=loan_id, reason=body.reason)
+    )
     return loan_json(reply.loan)
 
 
 @router.post("/v1/loans/{loan_id}/disburse")
-async def disburse(loan_id: str, body: DisburseBody, _: Acting(P.LOANS_DISBURSE), stubs: Stubs
-                   ) -> dict[str, Any]:
-    reply = await stubs.loan.DisburseLoan(loan_pb2.DisburseLoanRequest(
-        loan_id=loan_id, disbursement_date=body.disbursement_date,
-        first_repayment_date=body.first_repayment_date or "", channel=body.channel))
+async def disburse(
+    loan_id: str, body: DisburseBody, _: Acting(P.LOANS_DISBURSE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.loan.DisburseLoan(
+        loan_pb2.DisburseLoanRequest(
+            loan_id=loan_id,
+            disbursement_date=body.disbursement_date,
+            first_repayment_date=body.first_repayment_date or "",
+            channel=body.channel,
+        )
+    )
     return loan_json(reply.loan)
 
 
 @router.post("/v1/loans/{loan_id}/write-off")
-async def write_off(loan_id: str, body: WriteOffBody, _: Acting(P.LOANS_WRITE_OFF),
-                    stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.WriteOffLoan(loan_pb2.WriteOffLoanRequest(
-        loan_id=loan_id, reason=body.reason, date=body.date or ""))
+async def write_off(
+    loan_id: str, body: WriteOffBody, _: Acting(P.LOANS_WRITE_OFF), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.loan.WriteOffLoan(
+        loan_pb2.WriteOffLoanRequest(loan_id=loan_id, reason=body.reason, date=body.date or "")
+    )
     return loan_json(reply.loan)
 
 
 @router.post("/v1/loans/{loan_id}/reschedule")
-async def reschedule(loan_id: str, body: RescheduleBody, _: Acting(P.LOANS_RESCHEDULE),
-                     stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.RescheduleLoan(loan_pb2.RescheduleLoanRequest(
-        loan_id=loan_id, new_term=body.new_term,
-        new_annual_interest_rate=body.new_annual_interest_rate or "",
-        grace_on_principal=body.grace_on_principal, reason=body.reason, date=body.date or ""))
+async def reschedule(
+    loan_id: str, body: RescheduleBody, _: Acting(P.LOANS_RESCHEDULE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.loan.RescheduleLoan(
+        loan_pb2.RescheduleLoanRequest(
+            loan_id=loan_id,
+            new_term=body.new_term,
+            new_annual_interest_rate=body.new_annual_interest_rate or "",
+            grace_on_principal=body.grace_on_principal,
+            reason=body.reason,
+            date=body.date or "",
+        )
+    )
     return loan_json(reply.loan)
 
 
@@ -199,42 +271,73 @@ async def score(loan_id: str, _: Acting(P.LOANS_SCORE), stubs: Stubs) -> dict[st
 
 
 @router.get("/v1/loans/{loan_id}/payoff-quote")
-async def payoff(loan_id: str, _: Acting(P.LOANS_READ), stubs: Stubs, date: str = ""
-                 ) -> dict[str, Any]:
-    reply = await stubs.loan.GetPayoffQuote(loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id,
-                                                                           date=date))
+async def payoff(
+    loan_id: str, _: Acting(P.LOANS_READ), stubs: Stubs, date: str = ""
+) -> dict[str, Any]:
+    reply = await stubs.loan.GetPayoffQuote(
+        loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id, date=date)
+    )
     return to_json(reply.payoff)
 
 
 # --- repayments (payment_service owns the money; loan_service the balances) -------------
 
 
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
-                                       description="a retry with the same key applies nothing")]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a retry with the same key applies nothing",
+    ),
+]
 
 
 @router.post("/v1/loans/{loan_id}/repayments", status_code=201, tags=["repayments"])
-async def post_repayment(loan_id: str, body: RepaymentBody, idempotency_key: IdempotencyKey,
-                         _: Acting(P.REPAYMENTS_CREATE), stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.payment.PostRepayment(payment_pb2.PostRepaymentRequest(
-        loan_id=loan_id, amount=body.amount, paid_on=body.paid_on,
-        reference=body.reference or "", channel=body.channel, idempotency_key=idempotency_key))
+async def post_repayment(
+    loan_id: str,
+    body: RepaymentBody,
+    idempotency_key: IdempotencyKey,
+    _: Acting(P.REPAYMENTS_CREATE),
+    stubs: Stubs,
+) -> dict[str, Any]:
+    reply = await stubs.payment.PostRepayment(
+        payment_pb2.PostRepaymentRequest(
+            loan_id=loan_id,
+            amount=body.amount,
+            paid_on=body.paid_on,
+            reference=body.reference or "",
+            channel=body.channel,
+            idempotency_key=idempotency_key,
+        )
+    )
     return payment_json(reply.payment)
 
 
 @router.get("/v1/loans/{loan_id}/repayments", tags=["repayments"])
-async def list_repayments(loan_id: str, _: Acting(P.REPAYMENTS_READ), stubs: Stubs,
-                          page_size: int = 50, page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.payment.ListRepayments(payment_pb2.ListRepaymentsRequest(
-        loan_id=loan_id, page_size=page_size, page_token=page_token))
+async def list_repayments(
+    loan_id: str,
+    _: Acting(P.REPAYMENTS_READ),
+    stubs: Stubs,
+    page_size: int = 50,
+    page_token: str = "",
+) -> dict[str, Any]:
+    reply = await stubs.payment.ListRepayments(
+        payment_pb2.ListRepaymentsRequest(
+            loan_id=loan_id, page_size=page_size, page_token=page_token
+        )
+    )
     return page([payment_json(p) for p in reply.payments], reply.next_page_token)
 
 
 @router.post("/v1/repayments/{payment_id}/reverse", tags=["repayments"])
-async def reverse_repayment(payment_id: str, body: ReversalBody,
-                            _: Acting(P.REPAYMENTS_REVERSE), stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.payment.ReverseRepayment(payment_pb2.ReverseRepaymentRequest(
-        payment_id=payment_id, reason=body.reason))
+async def reverse_repayment(
+    payment_id: str, body: ReversalBody, _: Acting(P.REPAYMENTS_REVERSE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.payment.ReverseRepayment(
+        payment_pb2.ReverseRepaymentRequest(payment_id=payment_id, reason=body.reason)
+    )
     return payment_json(reply.payment)
 
 
@@ -246,16 +349,20 @@ def job_json(job: loan_pb2.CloseOfBusinessJob) -> dict[str, Any]:
 
 
 @router.post("/v1/jobs/close-of-business", tags=["jobs"])
-async def close_of_business(body: CloseOfBusinessBody, _: Acting(P.JOBS_RUN), stubs: Stubs
-                            ) -> dict[str, Any]:
+async def close_of_business(
+    body: CloseOfBusinessBody, _: Acting(P.JOBS_RUN), stubs: Stubs
+) -> dict[str, Any]:
     reply = await stubs.loan.RunCloseOfBusiness(
-        loan_pb2.RunCloseOfBusinessRequest(as_of=body.as_of, wait=body.wait), timeout=3600)
+        loan_pb2.RunCloseOfBusinessRequest(as_of=body.as_of, wait=body.wait), timeout=3600
+    )
     return job_json(reply.job)
 
 
 @router.get("/v1/jobs/close-of-business/{as_of}", tags=["jobs"])
-async def close_of_business_status(as_of: str, _: Acting(P.JOBS_RUN), stubs: Stubs
-                                   ) -> dict[str, Any]:
+async def close_of_business_status(
+    as_of: str, _: Acting(P.JOBS_RUN), stubs: Stubs
+) -> dict[str, Any]:
     reply = await stubs.loan.GetCloseOfBusinessJob(
-        loan_pb2.GetCloseOfBusinessJobRequest(as_of=as_of))
+        loan_pb2.GetCloseOfBusinessJobRequest(as_of=as_of)
+    )
     return job_json(reply.job)

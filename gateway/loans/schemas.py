@@ -13,7 +13,7 @@ class LoanProductBody(Strict):
     name: StrictStr = Field(min_length=1, max_length=120)
     interest_method: Literal["flat", "declining_balance"]
     amortization: Literal["equal_installments", "equal_principal"] = "equal_installments"
-    annual_interest_rate: Decimal = Field(description="percent per year, e.g. \"18.5\"")
+    annual_interest_rate: Decimal = Field(description='percent per year, e.g. "18.5"')
     repayment_frequency: Literal["daily", "weekly", "biweekly", "monthly"]
     min_principal: Decimal
     max_principal: Decimal
@@ -30,9 +30,9 @@ class LoanProductBody(Strict):
     late_penalty_flat: Decimal | None = None
     penalty_tolerance_days: StrictInt = 0
     rounding_multiple: Decimal | None = None
-    allocation_strategy: Literal["penalties_fees_interest_principal",
-                                 "installment_by_installment"] = (
-        "penalties_fees_interest_principal")
+    allocation_strategy: Literal[
+        "penalties_fees_interest_principal", "installment_by_installment"
+    ] = "penalties_fees_interest_principal"
     prepayment_mode: Literal["reduce_term", "reduce_installment"] = "reduce_term"
     min_score_band: Literal["AA", "A", "B", "C", "D"] | None = None
     max_open_loans: StrictInt = 0

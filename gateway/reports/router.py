@@ -16,25 +16,40 @@ from shared.permissions import Permission as P
 
 router = APIRouter(tags=["reports"])
 
-ARREARS_COLUMNS = ["loan_id", "borrower_id", "branch_id", "days_past_due", "overdue_principal",
-                   "overdue_interest", "overdue_total", "outstanding_principal", "bucket"]
+ARREARS_COLUMNS = [
+    "loan_id",
+    "borrower_id",
+    "branch_id",
+    "days_past_due",
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_total",
+    "outstanding_principal",
+    "bucket",
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/v1/reports/portfolio")
 async def portfolio(_: Acting(P.REPORTS_READ), stubs: Stubs, as_of: str = "") -> dict[str, Any]:
     reply = await stubs.reporting.GetPortfolioReport(
-        reporting_pb2.GetPortfolioReportRequest(as_of=as_of))
+        reporting_pb2.GetPortfolioReportRequest(as_of=as_of)
+    )
     data = to_json(reply)
     data["active_loans"] = int(data["active_loans"])
     return data
 
 
 @router.get("/v1/reports/arrears", response_model=None)
-async def arrears(_: Acting(P.REPORTS_READ), stubs: Stubs, as_of: str = "",
-                  format: Literal["json", "csv", "xlsx"] = "json") -> dict[str, Any] | Response:
+async def arrears(
+    _: Acting(P.REPORTS_READ),
+    stubs: Stubs,
+    as_of: str = "",
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> dict[str, Any] | Response:
     reply = await stubs.reporting.GetArrearsReport(
-        reporting_pb2.GetArrearsReportRequest(as_of=as_of))
+        reporting_pb2.GetArrearsReportRequest(as_of=as_of)
+    )
     rows = [to_json(line) for line in reply.lines]
     if format == "json":
         return {"as_of": as_of, "currency": reply.currency, "items": rows}
@@ -44,8 +59,11 @@ async def arrears(_: Acting(P.REPORTS_READ), stubs: Stubs, as_of: str = "",
         writer = csv.DictWriter(out, fieldnames=ARREARS_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-        return Response(out.getvalue(), media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return Response(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
     book = Workbook(write_only=True)
     sheet = book.create_sheet("arrears")
     sheet.append(ARREARS_COLUMNS)
@@ -53,5 +71,8 @@ async def arrears(_: Acting(P.REPORTS_READ), stubs: Stubs, as_of: str = "",
         sheet.append([row.get(c) for c in ARREARS_COLUMNS])
     buffer = io.BytesIO()
     book.save(buffer)
-    return Response(buffer.getvalue(), media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return Response(
+        buffer.getvalue(),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+    )

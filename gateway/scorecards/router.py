@@ -33,7 +33,8 @@ class ScorecardBody(Strict):
     rules: list[RuleBody] = Field(max_length=200)
     cutoffs: list[CutoffBody] | None = None
     scorecard_key: StrictStr | None = Field(
-        None, description="to create the next version of an existing scorecard")
+        None, description="to create the next version of an existing scorecard"
+    )
 
 
 class WhatIfBody(Strict):
@@ -45,58 +46,71 @@ def scorecard_json(s: scoring_pb2.Scorecard) -> dict[str, Any]:
 
 
 @router.post("/v1/scorecards", status_code=201)
-async def create(body: ScorecardBody, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
-                 ) -> dict[str, Any]:
+async def create(
+    body: ScorecardBody, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
+) -> dict[str, Any]:
     card = scoring_pb2.Scorecard(
-        name=body.name, base_score=body.base_score, scorecard_key=body.scorecard_key or "",
+        name=body.name,
+        base_score=body.base_score,
+        scorecard_key=body.scorecard_key or "",
         rules=[scoring_pb2.Rule(**r.model_dump()) for r in body.rules],
-        cutoffs=[scoring_pb2.Cutoff(**c.model_dump()) for c in body.cutoffs or []])
+        cutoffs=[scoring_pb2.Cutoff(**c.model_dump()) for c in body.cutoffs or []],
+    )
     reply = await stubs.scoring.CreateScorecard(scoring_pb2.CreateScorecardRequest(scorecard=card))
     return scorecard_json(reply.scorecard)
 
 
 @router.get("/v1/scorecards")
-async def list_scorecards(_: Acting(P.SCORECARDS_READ), stubs: Stubs, page_size: int = 50,
-                          page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.scoring.ListScorecards(scoring_pb2.ListScorecardsRequest(
-        page_size=page_size, page_token=page_token))
+async def list_scorecards(
+    _: Acting(P.SCORECARDS_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
+) -> dict[str, Any]:
+    reply = await stubs.scoring.ListScorecards(
+        scoring_pb2.ListScorecardsRequest(page_size=page_size, page_token=page_token)
+    )
     return page([scorecard_json(s) for s in reply.scorecards], reply.next_page_token)
 
 
 @router.get("/v1/scorecards/{scorecard_id}")
 async def get(scorecard_id: str, _: Acting(P.SCORECARDS_READ), stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.scoring.GetScorecard(scoring_pb2.GetScorecardRequest(
-        scorecard_id=scorecard_id))
+    reply = await stubs.scoring.GetScorecard(
+        scoring_pb2.GetScorecardRequest(scorecard_id=scorecard_id)
+    )
     return scorecard_json(reply.scorecard)
 
 
 @router.post("/v1/scorecards/{scorecard_id}/publish")
-async def publish(scorecard_id: str, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
-                  ) -> dict[str, Any]:
-    reply = await stubs.scoring.PublishScorecard(scoring_pb2.PublishScorecardRequest(
-        scorecard_id=scorecard_id))
+async def publish(
+    scorecard_id: str, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.scoring.PublishScorecard(
+        scoring_pb2.PublishScorecardRequest(scorecard_id=scorecard_id)
+    )
     return scorecard_json(reply.scorecard)
 
 
 @router.post("/v1/scorecards/{scorecard_id}/retire")
-async def retire(scorecard_id: str, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
-                 ) -> dict[str, Any]:
-    reply = await stubs.scoring.RetireScorecard(scoring_pb2.RetireScorecardRequest(
-        scorecard_id=scorecard_id))
+async def retire(scorecard_id: str, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs) -> dict[str, Any]:
+    reply = await stubs.scoring.RetireScorecard(
+        scoring_pb2.RetireScorecardRequest(scorecard_id=scorecard_id)
+    )
     return scorecard_json(reply.scorecard)
 
 
 @router.post("/v1/scorecards/{scorecard_id}/what-if")
-async def what_if(scorecard_id: str, body: WhatIfBody, _: Acting(P.SCORECARDS_MANAGE),
-                  stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.scoring.WhatIf(scoring_pb2.WhatIfRequest(
-        scorecard_id=scorecard_id, approval_band=body.approval_band))
+async def what_if(
+    scorecard_id: str, body: WhatIfBody, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.scoring.WhatIf(
+        scoring_pb2.WhatIfRequest(scorecard_id=scorecard_id, approval_band=body.approval_band)
+    )
     return to_json(reply)
 
 
 @router.get("/v1/scorecards/{scorecard_id}/governance")
-async def governance(scorecard_id: str, _: Acting(P.SCORECARDS_READ), stubs: Stubs
-                     ) -> dict[str, Any]:
-    reply = await stubs.scoring.GetGovernanceReport(scoring_pb2.GetGovernanceReportRequest(
-        scorecard_id=scorecard_id))
+async def governance(
+    scorecard_id: str, _: Acting(P.SCORECARDS_READ), stubs: Stubs
+) -> dict[str, Any]:
+    reply = await stubs.scoring.GetGovernanceReport(
+        scoring_pb2.GetGovernanceReportRequest(scorecard_id=scorecard_id)
+    )
     return to_json(reply)

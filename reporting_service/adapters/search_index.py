@@ -66,25 +66,42 @@ class SearchIndex:
 
     async def ensure_indexes(self) -> None:
         await self.es.cluster.health(wait_for_status="yellow", timeout="60s")
-        for name, mapping in ((self.borrowers, BORROWER_MAPPING), (self.loans, LOAN_MAPPING),
-                              (self.repayments, REPAYMENT_MAPPING)):
+        for name, mapping in (
+            (self.borrowers, BORROWER_MAPPING),
+            (self.loans, LOAN_MAPPING),
+            (self.repayments, REPAYMENT_MAPPING),
+        ):
             if not await self.es.indices.exists(index=name):
                 await self.es.options(ignore_status=400).indices.create(
-                    index=name, mappings=mapping,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0})
+                    index=name,
+                    mappings=mapping,
+                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                )
 
     async def put(self, index: str, doc_id: str, version: int, doc: dict[str, Any]) -> bool:
         """Indexes unless a newer version is already there; True when written."""
         try:
-            await self.es.index(index=index, id=doc_id, document=doc, version=version,
-                                version_type="external_gte", refresh="wait_for")
+            await self.es.index(
+                index=index,
+                id=doc_id,
+                document=doc,
+                version=version,
+                version_type="external_gte",
+                refresh="wait_for",
+            )
         except ConflictError:
             return False
         return True
 
-    async def search(self, index: str, query: dict[str, Any], *, size: int,
-                     search_after: list[Any] | None = None, sort: list[Any] | None = None
-                     ) -> dict[str, Any]:
+    async def search(
+        self,
+        index: str,
+        query: dict[str, Any],
+        *,
+        size: int,
+        search_after: list[Any] | None = None,
+        sort: list[Any] | None = None,
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"index": index, "query": query, "size": size}
         if sort:
             kwargs["sort"] = sort
@@ -92,19 +109,23 @@ class SearchIndex:
             kwargs["search_after"] = search_after
         return dict(await self.es.search(**kwargs))
 
-    async def aggregate(self, index: str, query: dict[str, Any], aggs: dict[str, Any]
-                        ) -> dict[str, Any]:
-        reply = await self.es.search(index=index, query=query, aggs=aggs, size=0,
-                                     track_total_hits=True)
+    async def aggregate(
+        self, index: str, query: dict[str, Any], aggs: dict[str, Any]
+    ) -> dict[str, Any]:
+        reply = await self.es.search(
+            index=index, query=query, aggs=aggs, size=0, track_total_hits=True
+        )
         return dict(reply["aggregations"])
 
-    async def scan(self, index: str, query: dict[str, Any], *, batch: int = 500
-                   ) -> AsyncIterator[dict[str, Any]]:
+    async def scan(
+        self, index: str, query: dict[str, Any], *, batch: int = 500
+    ) -> AsyncIterator[dict[str, Any]]:
         after: list[Any] | None = None
         while True:
             # Sorting on _id is disabled in recent Elasticsearch: documents carry `id`.
-            reply = await self.search(index, query, size=batch, search_after=after,
-                                      sort=[{"id": "asc"}])
+            reply = await self.search(
+                index, query, size=batch, search_after=after, sort=[{"id": "asc"}]
+            )
             hits = reply["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"] | {"_id": hit["_id"]}

@@ -44,4 +44,3 @@ class PortfolioFigures:
 
     def par(self, days: int) -> Decimal:
         return ratio(self.at_risk[days], self.gross_portfolio)
-

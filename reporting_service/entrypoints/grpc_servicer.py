@@ -14,18 +14,23 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(self, handlers: ReportingHandlers) -> None:
         self.h = handlers
 
-    async def SearchBorrowers(self, request: reporting_pb2.SearchBorrowersRequest, context: Ctx
-                              ) -> reporting_pb2.SearchBorrowersResponse:
+    async def SearchBorrowers(
+        self, request: reporting_pb2.SearchBorrowersRequest, context: Ctx
+    ) -> reporting_pb2.SearchBorrowersResponse:
         hits = await self.h.search_borrowers(request.query, request.page_size)
         return reporting_pb2.SearchBorrowersResponse(
-            borrowers=[reporting_pb2.BorrowerHit(**h) for h in hits])
+            borrowers=[reporting_pb2.BorrowerHit(**h) for h in hits]
+        )
 
-    async def GetPortfolioReport(self, request: reporting_pb2.GetPortfolioReportRequest,
-                                 context: Ctx) -> reporting_pb2.GetPortfolioReportResponse:
+    async def GetPortfolioReport(
+        self, request: reporting_pb2.GetPortfolioReportRequest, context: Ctx
+    ) -> reporting_pb2.GetPortfolioReportResponse:
         return reporting_pb2.GetPortfolioReportResponse(**await self.h.portfolio(request.as_of))
 
-    async def GetArrearsReport(self, request: reporting_pb2.GetArrearsReportRequest,
-                               context: Ctx) -> reporting_pb2.GetArrearsReportResponse:
+    async def GetArrearsReport(
+        self, request: reporting_pb2.GetArrearsReportRequest, context: Ctx
+    ) -> reporting_pb2.GetArrearsReportResponse:
         currency, lines = await self.h.arrears(request.as_of)
         return reporting_pb2.GetArrearsReportResponse(
-            currency=currency, lines=[reporting_pb2.ArrearsLine(**line) for line in lines])
+            currency=currency, lines=[reporting_pb2.ArrearsLine(**line) for line in lines]
+        )

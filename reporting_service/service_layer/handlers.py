@@ -30,7 +30,7 @@ def _to_minor(amount: str, currency: str) -> int:
 
 
 def _from_minor(value: float | int, currency: str) -> Decimal:
-    return Decimal(int(round(value))).scaleb(-minor_units(currency))
+    return Decimal(round(value)).scaleb(-minor_units(currency))
 
 
 def parse_date(value: str, field: str = "as_of") -> date:
@@ -63,10 +63,14 @@ class ReportingHandlers:
 
     async def _index_borrower(self, b: user_pb2.Borrower) -> None:
         doc = {
-            "institution_id": b.institution_id, "branch_id": b.branch_id,
-            "first_name": b.first_name, "last_name": b.last_name,
-            "full_name": f"{b.first_name} {b.last_name}", "national_id": b.national_id,
-            "phone": b.phone, "phone_digits": b.phone.lstrip("+"),
+            "institution_id": b.institution_id,
+            "branch_id": b.branch_id,
+            "first_name": b.first_name,
+            "last_name": b.last_name,
+            "full_name": f"{b.first_name} {b.last_name}",
+            "national_id": b.national_id,
+            "phone": b.phone,
+            "phone_digits": b.phone.lstrip("+"),
         }
         await self.index.put(self.index.borrowers, b.id, b.version, doc)
 
@@ -74,26 +78,42 @@ class ReportingHandlers:
         status = loan_pb2.LoanStatus.Name(loan.status).removeprefix("LOAN_STATUS_").lower()
         currency = loan.currency
         doc = {
-            "id": loan.id, "institution_id": loan.institution_id, "branch_id": loan.branch_id,
-            "borrower_id": loan.borrower_id, "status": status, "currency": currency,
+            "id": loan.id,
+            "institution_id": loan.institution_id,
+            "branch_id": loan.branch_id,
+            "borrower_id": loan.borrower_id,
+            "status": status,
+            "currency": currency,
             "rescheduled": loan.rescheduled,
             "disbursement_date": loan.disbursement_date or None,
             "oldest_unpaid_due_date": loan.oldest_unpaid_due_date or None,
             "principal_minor": _to_minor(loan.principal, currency),
             "outstanding_principal_minor": _to_minor(loan.outstanding.principal, currency)
-            if status == "active" else 0,
+            if status == "active"
+            else 0,
             "days_past_due": loan.days_past_due,
             "delinquency_bucket": loan.delinquency_bucket,
-            "snapshot": {"schedule": [MessageToDict(i, preserving_proto_field_name=True)
-                                      for i in loan.schedule]},
+            "snapshot": {
+                "schedule": [
+                    MessageToDict(i, preserving_proto_field_name=True) for i in loan.schedule
+                ]
+            },
         }
         await self.index.put(self.index.loans, loan.id, loan.version, doc)
         for r in loan.repayments:
-            await self.index.put(self.index.repayments, r.payment_id, 2 if r.reversed else 1, {
-                "institution_id": loan.institution_id, "branch_id": loan.branch_id,
-                "loan_id": loan.id, "paid_on": r.paid_on,
-                "amount_minor": _to_minor(r.amount, currency), "reversed": r.reversed,
-            })
+            await self.index.put(
+                self.index.repayments,
+                r.payment_id,
+                2 if r.reversed else 1,
+                {
+                    "institution_id": loan.institution_id,
+                    "branch_id": loan.branch_id,
+                    "loan_id": loan.id,
+                    "paid_on": r.paid_on,
+                    "amount_minor": _to_minor(r.amount, currency),
+                    "reversed": r.reversed,
+                },
+            )
 
     # --- queries ------------------------------------------------------------------------
 
@@ -107,18 +127,26 @@ class ReportingHandlers:
         should: list[dict[str, Any]] = [
             {"term": {"national_id": {"value": exact, "boost": 10}}},
             {"term": {"phone": {"value": text.replace(" ", ""), "boost": 10}}},
-            {"term": {"phone_digits": {"value": text.replace(" ", "").lstrip("+"),
-                                       "boost": 10}}},
-            {"match": {"full_name": {"query": text, "fuzziness": "AUTO", "operator": "and",
-                                     "boost": 2}}},
+            {"term": {"phone_digits": {"value": text.replace(" ", "").lstrip("+"), "boost": 10}}},
+            {
+                "match": {
+                    "full_name": {"query": text, "fuzziness": "AUTO", "operator": "and", "boost": 2}
+                }
+            },
             {"match": {"full_name": {"query": text, "fuzziness": "AUTO"}}},
         ]
-        query = {"bool": {"filter": scope_query(p), "should": should,
-                          "minimum_should_match": 1}}
+        query = {"bool": {"filter": scope_query(p), "should": should, "minimum_should_match": 1}}
         reply = await self.index.search(self.index.borrowers, query, size=min(size or 20, 100))
-        return [{"id": h["_id"], **{k: h["_source"][k] for k in (
-            "first_name", "last_name", "national_id", "phone", "branch_id")}}
-            for h in reply["hits"]["hits"]]
+        return [
+            {
+                "id": h["_id"],
+                **{
+                    k: h["_source"][k]
+                    for k in ("first_name", "last_name", "national_id", "phone", "branch_id")
+                },
+            }
+            for h in reply["hits"]["hits"]
+        ]
 
     async def portfolio(self, as_of_text: str) -> dict[str, Any]:
         p = context.principal()
@@ -132,32 +160,50 @@ class ReportingHandlers:
         for days in portfolio.PAR_THRESHOLDS:
             cutoff = portfolio.overdue_before(as_of, days).isoformat()
             aggs[f"par{days}"] = {
-                "filter": {"bool": {"should": [
-                    {"range": {"oldest_unpaid_due_date": {"lt": cutoff}}},
-                    {"term": {"rescheduled": True}},
-                ], "minimum_should_match": 1}},
+                "filter": {
+                    "bool": {
+                        "should": [
+                            {"range": {"oldest_unpaid_due_date": {"lt": cutoff}}},
+                            {"term": {"rescheduled": True}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                },
                 "aggs": {"sum": {"sum": {"field": "outstanding_principal_minor"}}},
             }
         figures = await self.index.aggregate(self.index.loans, active, aggs)
         count = await self.index.es.count(index=self.index.loans, query=active)
-        ever = {"bool": {"filter": [*scope, {"terms": {"status": REPORTED_STATUSES}},
-                                    disbursed_by]}}
+        ever = {
+            "bool": {"filter": [*scope, {"terms": {"status": REPORTED_STATUSES}}, disbursed_by]}
+        }
         disbursed = await self.index.aggregate(
-            self.index.loans, ever, {"s": {"sum": {"field": "principal_minor"}}})
-        paid = {"bool": {"filter": [*scope, {"term": {"reversed": False}},
-                                    {"range": {"paid_on": {"lte": as_of.isoformat()}}}]}}
+            self.index.loans, ever, {"s": {"sum": {"field": "principal_minor"}}}
+        )
+        paid = {
+            "bool": {
+                "filter": [
+                    *scope,
+                    {"term": {"reversed": False}},
+                    {"range": {"paid_on": {"lte": as_of.isoformat()}}},
+                ]
+            }
+        }
         repaid = await self.index.aggregate(
-            self.index.repayments, paid, {"s": {"sum": {"field": "amount_minor"}}})
+            self.index.repayments, paid, {"s": {"sum": {"field": "amount_minor"}}}
+        )
         result = portfolio.PortfolioFigures(
             active_loans=int(count["count"]),
             gross_portfolio=_from_minor(figures["gross"]["value"], currency),
-            at_risk={d: _from_minor(figures[f"par{d}"]["sum"]["value"], currency)
-                     for d in portfolio.PAR_THRESHOLDS},
+            at_risk={
+                d: _from_minor(figures[f"par{d}"]["sum"]["value"], currency)
+                for d in portfolio.PAR_THRESHOLDS
+            },
             disbursed=_from_minor(disbursed["s"]["value"], currency),
             repaid=_from_minor(repaid["s"]["value"], currency),
         )
         return {
-            "as_of": as_of.isoformat(), "currency": currency,
+            "as_of": as_of.isoformat(),
+            "currency": currency,
             "active_loans": result.active_loans,
             "gross_portfolio": fmt(result.gross_portfolio, currency),
             **{f"par{d}": str(result.par(d)) for d in portfolio.PAR_THRESHOLDS},
@@ -170,9 +216,15 @@ class ReportingHandlers:
         require(p, Permission.REPORTS_READ)
         as_of = parse_date(as_of_text)
         currency = await self._currency_of(p)
-        query = {"bool": {"filter": [
-            *scope_query(p), {"term": {"status": "active"}},
-            {"range": {"oldest_unpaid_due_date": {"lt": as_of.isoformat()}}}]}}
+        query = {
+            "bool": {
+                "filter": [
+                    *scope_query(p),
+                    {"term": {"status": "active"}},
+                    {"range": {"oldest_unpaid_due_date": {"lt": as_of.isoformat()}}},
+                ]
+            }
+        }
         lines = []
         async for loan in self.index.scan(self.index.loans, query):
             overdue = {"principal": Decimal(0), "interest": Decimal(0), "total": Decimal(0)}
@@ -182,19 +234,25 @@ class ReportingHandlers:
                 for part in ("principal", "interest"):
                     owed = Decimal(inst.get(part) or "0") - Decimal(inst.get(f"{part}_paid") or "0")
                     overdue[part] += owed
-                overdue["total"] += (Decimal(inst.get("total") or "0")
-                                     - Decimal(inst.get("total_paid") or "0"))
+                overdue["total"] += Decimal(inst.get("total") or "0") - Decimal(
+                    inst.get("total_paid") or "0"
+                )
             oldest = loan.get("oldest_unpaid_due_date")
             dpd = portfolio.days_past_due(date.fromisoformat(oldest) if oldest else None, as_of)
-            lines.append({
-                "loan_id": loan["id"], "borrower_id": loan["borrower_id"],
-                "branch_id": loan["branch_id"], "days_past_due": dpd,
-                "overdue_principal": fmt(overdue["principal"], currency),
-                "overdue_interest": fmt(overdue["interest"], currency),
-                "overdue_total": fmt(overdue["total"], currency),
-                "outstanding_principal": fmt(
-                    _from_minor(loan["outstanding_principal_minor"], currency), currency),
-                "bucket": loan.get("delinquency_bucket", ""),
-            })
+            lines.append(
+                {
+                    "loan_id": loan["id"],
+                    "borrower_id": loan["borrower_id"],
+                    "branch_id": loan["branch_id"],
+                    "days_past_due": dpd,
+                    "overdue_principal": fmt(overdue["principal"], currency),
+                    "overdue_interest": fmt(overdue["interest"], currency),
+                    "overdue_total": fmt(overdue["total"], currency),
+                    "outstanding_principal": fmt(
+                        _from_minor(loan["outstanding_principal_minor"], currency), currency
+                    ),
+                    "bucket": loan.get("delinquency_bucket", ""),
+                }
+            )
         lines.sort(key=lambda line: -int(line["days_past_due"]))
         return currency, lines

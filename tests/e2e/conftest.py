@@ -24,16 +24,29 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     namespace = f"e2e{secrets.token_hex(4)}"
     gateway_port = 18000 + secrets.randbelow(1000)
     port_base = 52000 + 10 * secrets.randbelow(300)
-    env = {**os.environ, **server_urls, "KOPA_BOOTSTRAP_EMAIL": BOOTSTRAP_EMAIL,
-           "KOPA_BOOTSTRAP_PASSWORD": BOOTSTRAP_PASSWORD, "KOPA_ENV": "test"}
-    args = [sys.executable, str(ROOT / "tools/fleet.py"), "--state-dir", str(state),
-            "--namespace", namespace, "--port-base", str(port_base),
-            "--gateway-port", str(gateway_port)]
+    env = {
+        **os.environ,
+        **server_urls,
+        "KOPA_BOOTSTRAP_EMAIL": BOOTSTRAP_EMAIL,
+        "KOPA_BOOTSTRAP_PASSWORD": BOOTSTRAP_PASSWORD,
+        "KOPA_ENV": "test",
+    }
+    args = [
+        sys.executable,
+        str(ROOT / "tools/fleet.py"),
+        "--state-dir",
+        str(state),
+        "--namespace",
+        namespace,
+        "--port-base",
+        str(port_base),
+        "--gateway-port",
+        str(gateway_port),
+    ]
     started = subprocess.run([*args, "up"], env=env, capture_output=True, text=True, check=False)
     if started.returncode != 0:
         subprocess.run([*args, "down"], env=env, check=False)
-        pytest.fail(f"the fleet did not start:\n{started.stdout}\n{started.stderr}",
-                    pytrace=False)
+        pytest.fail(f"the fleet did not start:\n{started.stdout}\n{started.stderr}", pytrace=False)
     try:
         yield f"http://127.0.0.1:{gateway_port}"
     finally:
@@ -41,8 +54,11 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         logs = state / "log"
         if logs.exists():
             for log in sorted(logs.glob("*.log")):
-                errors = [line for line in log.read_text(errors="replace").splitlines()
-                          if '"level": "error"' in line or "Traceback" in line]
+                errors = [
+                    line
+                    for line in log.read_text(errors="replace").splitlines()
+                    if '"level": "error"' in line or "Traceback" in line
+                ]
                 if errors:
                     print(f"--- {log.name}: {len(errors)} error lines, first: {errors[0][:500]}")
 
@@ -55,7 +71,8 @@ def http(fleet: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def platform_token(http: httpx.Client) -> str:
-    reply = http.post("/v1/auth/login", json={"email": BOOTSTRAP_EMAIL,
-                                              "password": BOOTSTRAP_PASSWORD})
+    reply = http.post(
+        "/v1/auth/login", json={"email": BOOTSTRAP_EMAIL, "password": BOOTSTRAP_PASSWORD}
+    )
     assert reply.status_code == 200, reply.text
     return str(reply.json()["access_token"])

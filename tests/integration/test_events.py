@@ -18,15 +18,19 @@ pytestmark = pytest.mark.integration
 
 def borrower_event(n: int, aggregate: str) -> events_pb2.BorrowerEvent:
     return events_pb2.BorrowerEvent(
-        meta=common_pb2.EventMeta(event_id=f"evt_{aggregate}_{n}", event_type="borrower.updated",
-                                  institution_id="inst", aggregate_id=aggregate,
-                                  aggregate_version=n),
+        meta=common_pb2.EventMeta(
+            event_id=f"evt_{aggregate}_{n}",
+            event_type="borrower.updated",
+            institution_id="inst",
+            aggregate_id=aggregate,
+            aggregate_version=n,
+        ),
         borrower=user_pb2.Borrower(id=aggregate, first_name=f"v{n}", version=n),
     )
 
 
-async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(predicate: Any, limit: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
@@ -45,8 +49,14 @@ async def test_events_written_with_the_document_reach_a_consumer_once_and_in_ord
         event = events_pb2.BorrowerEvent.FromString(body)
         received.append((key, event.borrower.version))
 
-    consumer = EventConsumer(server_urls["AMQP_URL"], db, f"{namespace}.test", ["borrower.*"],
-                             handler, namespace=namespace)
+    consumer = EventConsumer(
+        server_urls["AMQP_URL"],
+        db,
+        f"{namespace}.test",
+        ["borrower.*"],
+        handler,
+        namespace=namespace,
+    )
     publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
     relay = OutboxRelay(db, publisher, ["docs"], sweep_interval=0.2)
     try:
@@ -61,8 +71,11 @@ async def test_events_written_with_the_document_reach_a_consumer_once_and_in_ord
         await wait_until(lambda: len(received) >= 3)
         doc = await db.docs.find_one({"_id": "a"})
         assert doc is not None and doc["outbox"] == [] and doc["outbox_count"] == 0
-        assert received == [("borrower.updated", 1), ("borrower.updated", 2),
-                            ("borrower.updated", 3)]
+        assert received == [
+            ("borrower.updated", 1),
+            ("borrower.updated", 2),
+            ("borrower.updated", 3),
+        ]
         # The same event published again (at-least-once delivery) is handled only once.
         await publisher.publish(outbox_fields([borrower_event(2, "a")])["outbox"][0])
         await publisher.publish(outbox_fields([borrower_event(4, "a")])["outbox"][0])

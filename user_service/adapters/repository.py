@@ -24,10 +24,14 @@ class Repository:
 
     async def ensure_indexes(self) -> None:
         b = self.db[BORROWERS]
-        await b.create_index([("institution_id", ASCENDING), ("national_id", ASCENDING)],
-                             unique=True, name="uniq_national_id")
-        await b.create_index([("institution_id", ASCENDING), ("phone", ASCENDING)],
-                             unique=True, name="uniq_phone")
+        await b.create_index(
+            [("institution_id", ASCENDING), ("national_id", ASCENDING)],
+            unique=True,
+            name="uniq_national_id",
+        )
+        await b.create_index(
+            [("institution_id", ASCENDING), ("phone", ASCENDING)], unique=True, name="uniq_phone"
+        )
         await b.create_index([("institution_id", ASCENDING), ("branch_id", ASCENDING)])
         await self.db[BRANCHES].create_index("institution_id")
         await self.db[GROUPS].create_index("institution_id")
@@ -38,8 +42,9 @@ class Repository:
     async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         return await self.db[collection].find_one({"_id": doc_id}, {"outbox": 0})
 
-    async def page(self, collection: str, query: dict[str, Any], size: int, token: str
-                   ) -> tuple[list[dict[str, Any]], str]:
+    async def page(
+        self, collection: str, query: dict[str, Any], size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
         return await list_page(self.db[collection], query, requested_size=size, page_token=token)
 
     async def insert_borrower(self, doc: dict[str, Any]) -> None:
@@ -49,8 +54,9 @@ class Repository:
             await self._raise_duplicate(doc["institution_id"], doc["national_id"], doc["phone"])
             raise
 
-    async def _raise_duplicate(self, institution_id: str, national_id: str, phone: str,
-                               exclude: str = "") -> None:
+    async def _raise_duplicate(
+        self, institution_id: str, national_id: str, phone: str, exclude: str = ""
+    ) -> None:
         for field, value in (("national_id", national_id), ("phone", phone)):
             existing = await self.db[BORROWERS].find_one(
                 {"institution_id": institution_id, field: value}, {"_id": 1}
@@ -70,12 +76,18 @@ class Repository:
         """Applies `update` if the borrower is still at `version` (optimistic concurrency)."""
         try:
             updated = await self.db[BORROWERS].find_one_and_update(
-                {"_id": doc_id, "version": version}, update,
-                projection={"outbox": 0}, return_document=ReturnDocument.AFTER,
+                {"_id": doc_id, "version": version},
+                update,
+                projection={"outbox": 0},
+                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
-            await self._raise_duplicate(check["institution_id"], check.get("national_id", ""),
-                                        check.get("phone", ""), exclude=doc_id)
+            await self._raise_duplicate(
+                check["institution_id"],
+                check.get("national_id", ""),
+                check.get("phone", ""),
+                exclude=doc_id,
+            )
             raise
         if updated is None:
             raise Aborted("the borrower was changed by someone else; reload and retry")

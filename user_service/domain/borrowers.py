@@ -20,8 +20,17 @@ MEETING_DAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturda
 
 # Fields an edit may change; ids, institution and assignment change through their own commands.
 EDITABLE = {
-    "first_name", "last_name", "national_id", "phone", "date_of_birth", "gender", "address",
-    "business_type", "monthly_income", "household_size", "document_refs",
+    "first_name",
+    "last_name",
+    "national_id",
+    "phone",
+    "date_of_birth",
+    "gender",
+    "address",
+    "business_type",
+    "monthly_income",
+    "household_size",
+    "document_refs",
 }
 
 

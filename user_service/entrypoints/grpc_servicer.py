@@ -19,57 +19,71 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     def __init__(self, handlers: UserHandlers) -> None:
         self.h = handlers
 
-    async def CreateInstitution(self, request: user_pb2.CreateInstitutionRequest, context: Ctx
-                                ) -> user_pb2.CreateInstitutionResponse:
+    async def CreateInstitution(
+        self, request: user_pb2.CreateInstitutionRequest, context: Ctx
+    ) -> user_pb2.CreateInstitutionResponse:
         doc = await self.h.create_institution(request.name, request.currency)
         return user_pb2.CreateInstitutionResponse(institution=m.institution_to_proto(doc))
 
-    async def GetInstitution(self, request: user_pb2.GetInstitutionRequest, context: Ctx
-                             ) -> user_pb2.GetInstitutionResponse:
+    async def GetInstitution(
+        self, request: user_pb2.GetInstitutionRequest, context: Ctx
+    ) -> user_pb2.GetInstitutionResponse:
         doc = await self.h.get_institution(request.institution_id)
         return user_pb2.GetInstitutionResponse(institution=m.institution_to_proto(doc))
 
-    async def ListInstitutions(self, request: user_pb2.ListInstitutionsRequest, context: Ctx
-                               ) -> user_pb2.ListInstitutionsResponse:
+    async def ListInstitutions(
+        self, request: user_pb2.ListInstitutionsRequest, context: Ctx
+    ) -> user_pb2.ListInstitutionsResponse:
         docs, token = await self.h.list_institutions(request.page_size, request.page_token)
         return user_pb2.ListInstitutionsResponse(
-            institutions=[m.institution_to_proto(d) for d in docs], next_page_token=token)
+            institutions=[m.institution_to_proto(d) for d in docs], next_page_token=token
+        )
 
-    async def CreateBranch(self, request: user_pb2.CreateBranchRequest, context: Ctx
-                           ) -> user_pb2.CreateBranchResponse:
+    async def CreateBranch(
+        self, request: user_pb2.CreateBranchRequest, context: Ctx
+    ) -> user_pb2.CreateBranchResponse:
         doc = await self.h.create_branch(request.name)
         return user_pb2.CreateBranchResponse(branch=m.branch_to_proto(doc))
 
-    async def GetBranch(self, request: user_pb2.GetBranchRequest, context: Ctx
-                        ) -> user_pb2.GetBranchResponse:
+    async def GetBranch(
+        self, request: user_pb2.GetBranchRequest, context: Ctx
+    ) -> user_pb2.GetBranchResponse:
         doc = await self.h.get_branch(request.branch_id)
         return user_pb2.GetBranchResponse(branch=m.branch_to_proto(doc))
 
-    async def ListBranches(self, request: user_pb2.ListBranchesRequest, context: Ctx
-                           ) -> user_pb2.ListBranchesResponse:
+    async def ListBranches(
+        self, request: user_pb2.ListBranchesRequest, context: Ctx
+    ) -> user_pb2.ListBranchesResponse:
         docs, token = await self.h.list_branches(request.page_size, request.page_token)
-        return user_pb2.ListBranchesResponse(branches=[m.branch_to_proto(d) for d in docs],
-                                             next_page_token=token)
+        return user_pb2.ListBranchesResponse(
+            branches=[m.branch_to_proto(d) for d in docs], next_page_token=token
+        )
 
-    async def CreateBorrower(self, request: user_pb2.CreateBorrowerRequest, context: Ctx
-                             ) -> user_pb2.CreateBorrowerResponse:
+    async def CreateBorrower(
+        self, request: user_pb2.CreateBorrowerRequest, context: Ctx
+    ) -> user_pb2.CreateBorrowerResponse:
         doc = await self.h.create_borrower(m.borrower_from_proto(request.borrower))
         return user_pb2.CreateBorrowerResponse(borrower=m.borrower_to_proto(doc))
 
-    async def GetBorrower(self, request: user_pb2.GetBorrowerRequest, context: Ctx
-                          ) -> user_pb2.GetBorrowerResponse:
+    async def GetBorrower(
+        self, request: user_pb2.GetBorrowerRequest, context: Ctx
+    ) -> user_pb2.GetBorrowerResponse:
         doc = await self.h.get_borrower(request.borrower_id)
         return user_pb2.GetBorrowerResponse(borrower=m.borrower_to_proto(doc))
 
-    async def ListBorrowers(self, request: user_pb2.ListBorrowersRequest, context: Ctx
-                            ) -> user_pb2.ListBorrowersResponse:
-        docs, token = await self.h.list_borrowers(request.branch_id, request.page_size,
-                                                  request.page_token)
-        return user_pb2.ListBorrowersResponse(borrowers=[m.borrower_to_proto(d) for d in docs],
-                                              next_page_token=token)
+    async def ListBorrowers(
+        self, request: user_pb2.ListBorrowersRequest, context: Ctx
+    ) -> user_pb2.ListBorrowersResponse:
+        docs, token = await self.h.list_borrowers(
+            request.branch_id, request.page_size, request.page_token
+        )
+        return user_pb2.ListBorrowersResponse(
+            borrowers=[m.borrower_to_proto(d) for d in docs], next_page_token=token
+        )
 
-    async def UpdateBorrower(self, request: user_pb2.UpdateBorrowerRequest, context: Ctx
-                             ) -> user_pb2.UpdateBorrowerResponse:
+    async def UpdateBorrower(
+        self, request: user_pb2.UpdateBorrowerRequest, context: Ctx
+    ) -> user_pb2.UpdateBorrowerResponse:
         try:
             changes = json.loads(request.changes_json or "{}")
         except json.JSONDecodeError:
@@ -79,34 +93,45 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         doc = await self.h.update_borrower(request.borrower_id, changes, request.expected_version)
         return user_pb2.UpdateBorrowerResponse(borrower=m.borrower_to_proto(doc))
 
-    async def ListBorrowerVersions(self, request: user_pb2.ListBorrowerVersionsRequest,
-                                   context: Ctx) -> user_pb2.ListBorrowerVersionsResponse:
+    async def ListBorrowerVersions(
+        self, request: user_pb2.ListBorrowerVersionsRequest, context: Ctx
+    ) -> user_pb2.ListBorrowerVersionsResponse:
         doc = await self.h.get_borrower(request.borrower_id)
-        return user_pb2.ListBorrowerVersionsResponse(versions=[
-            user_pb2.BorrowerVersion(version=v["version"], time=m.ts(v["time"]),
-                                     changed_by=v["changed_by"], changes_json=v["changes"])
-            for v in doc.get("history", [])
-        ])
+        return user_pb2.ListBorrowerVersionsResponse(
+            versions=[
+                user_pb2.BorrowerVersion(
+                    version=v["version"],
+                    time=m.ts(v["time"]),
+                    changed_by=v["changed_by"],
+                    changes_json=v["changes"],
+                )
+                for v in doc.get("history", [])
+            ]
+        )
 
-    async def RecordConsent(self, request: user_pb2.RecordConsentRequest, context: Ctx
-                            ) -> user_pb2.RecordConsentResponse:
-        doc = await self.h.record_consent(request.borrower_id, request.kind,
-                                          request.text_version)
+    async def RecordConsent(
+        self, request: user_pb2.RecordConsentRequest, context: Ctx
+    ) -> user_pb2.RecordConsentResponse:
+        doc = await self.h.record_consent(request.borrower_id, request.kind, request.text_version)
         return user_pb2.RecordConsentResponse(borrower=m.borrower_to_proto(doc))
 
-    async def TransferBorrower(self, request: user_pb2.TransferBorrowerRequest, context: Ctx
-                               ) -> user_pb2.TransferBorrowerResponse:
-        doc = await self.h.transfer_borrower(request.borrower_id, request.branch_id,
-                                             request.agent_id, request.reason)
+    async def TransferBorrower(
+        self, request: user_pb2.TransferBorrowerRequest, context: Ctx
+    ) -> user_pb2.TransferBorrowerResponse:
+        doc = await self.h.transfer_borrower(
+            request.borrower_id, request.branch_id, request.agent_id, request.reason
+        )
         return user_pb2.TransferBorrowerResponse(borrower=m.borrower_to_proto(doc))
 
-    async def CreateGroup(self, request: user_pb2.CreateGroupRequest, context: Ctx
-                          ) -> user_pb2.CreateGroupResponse:
+    async def CreateGroup(
+        self, request: user_pb2.CreateGroupRequest, context: Ctx
+    ) -> user_pb2.CreateGroupResponse:
         data = MessageToDict(request.group, preserving_proto_field_name=True)
         doc = await self.h.create_group(data)
         return user_pb2.CreateGroupResponse(group=m.group_to_proto(doc))
 
-    async def GetGroup(self, request: user_pb2.GetGroupRequest, context: Ctx
-                       ) -> user_pb2.GetGroupResponse:
+    async def GetGroup(
+        self, request: user_pb2.GetGroupRequest, context: Ctx
+    ) -> user_pb2.GetGroupResponse:
         doc = await self.h.get_group(request.group_id)
         return user_pb2.GetGroupResponse(group=m.group_to_proto(doc))

@@ -20,51 +20,91 @@ def ts(value: datetime | None) -> Timestamp | None:
 
 
 def institution_to_proto(doc: dict[str, Any]) -> user_pb2.Institution:
-    return user_pb2.Institution(id=doc["_id"], name=doc["name"], currency=doc["currency"],
-                                create_time=ts(doc.get("create_time")))
+    return user_pb2.Institution(
+        id=doc["_id"],
+        name=doc["name"],
+        currency=doc["currency"],
+        create_time=ts(doc.get("create_time")),
+    )
 
 
 def branch_to_proto(doc: dict[str, Any]) -> user_pb2.Branch:
-    return user_pb2.Branch(id=doc["_id"], institution_id=doc["institution_id"], name=doc["name"],
-                           create_time=ts(doc.get("create_time")))
+    return user_pb2.Branch(
+        id=doc["_id"],
+        institution_id=doc["institution_id"],
+        name=doc["name"],
+        create_time=ts(doc.get("create_time")),
+    )
 
 
 def borrower_to_proto(doc: dict[str, Any]) -> user_pb2.Borrower:
     return user_pb2.Borrower(
-        id=doc["_id"], institution_id=doc["institution_id"], branch_id=doc["branch_id"],
-        agent_id=doc.get("agent_id", ""), first_name=doc["first_name"],
-        last_name=doc["last_name"], national_id=doc["national_id"], phone=doc["phone"],
-        date_of_birth=doc["date_of_birth"], gender=doc.get("gender", ""),
+        id=doc["_id"],
+        institution_id=doc["institution_id"],
+        branch_id=doc["branch_id"],
+        agent_id=doc.get("agent_id", ""),
+        first_name=doc["first_name"],
+        last_name=doc["last_name"],
+        national_id=doc["national_id"],
+        phone=doc["phone"],
+        date_of_birth=doc["date_of_birth"],
+        gender=doc.get("gender", ""),
         address=user_pb2.Address(**doc.get("address", {})),
         business_type=doc.get("business_type", ""),
         monthly_income=doc.get("monthly_income", ""),
         household_size=doc.get("household_size", 0),
         document_refs=doc.get("document_refs", []),
-        consents=[user_pb2.Consent(kind=c["kind"], text_version=c.get("text_version", ""),
-                                   time=ts(c.get("time")), recorded_by=c.get("recorded_by", ""))
-                  for c in doc.get("consents", [])],
-        assignments=[user_pb2.Assignment(branch_id=a["branch_id"], agent_id=a.get("agent_id", ""),
-                                         time=ts(a.get("time")),
-                                         changed_by=a.get("changed_by", ""),
-                                         reason=a.get("reason", ""))
-                     for a in doc.get("assignments", [])],
-        group_id=doc.get("group_id", ""), version=doc["version"],
-        create_time=ts(doc.get("create_time")), update_time=ts(doc.get("update_time")),
+        consents=[
+            user_pb2.Consent(
+                kind=c["kind"],
+                text_version=c.get("text_version", ""),
+                time=ts(c.get("time")),
+                recorded_by=c.get("recorded_by", ""),
+            )
+            for c in doc.get("consents", [])
+        ],
+        assignments=[
+            user_pb2.Assignment(
+                branch_id=a["branch_id"],
+                agent_id=a.get("agent_id", ""),
+                time=ts(a.get("time")),
+                changed_by=a.get("changed_by", ""),
+                reason=a.get("reason", ""),
+            )
+            for a in doc.get("assignments", [])
+        ],
+        group_id=doc.get("group_id", ""),
+        version=doc["version"],
+        create_time=ts(doc.get("create_time")),
+        update_time=ts(doc.get("update_time")),
     )
 
 
 def borrower_from_proto(message: user_pb2.Borrower) -> dict[str, Any]:
     """The fields a client set, as a plain dict for the domain validators."""
     data = MessageToDict(message, preserving_proto_field_name=True)
-    for key in ("id", "institution_id", "version", "consents", "assignments",
-                "create_time", "update_time", "group_id"):
+    for key in (
+        "id",
+        "institution_id",
+        "version",
+        "consents",
+        "assignments",
+        "create_time",
+        "update_time",
+        "group_id",
+    ):
         data.pop(key, None)
     return data
 
 
 def group_to_proto(doc: dict[str, Any]) -> user_pb2.Group:
-    return user_pb2.Group(id=doc["_id"], institution_id=doc["institution_id"],
-                          branch_id=doc["branch_id"], name=doc["name"],
-                          member_ids=doc["member_ids"], leader_id=doc.get("leader_id", ""),
-                          meeting_day=doc.get("meeting_day", ""),
-                          create_time=ts(doc.get("create_time")))
+    return user_pb2.Group(
+        id=doc["_id"],
+        institution_id=doc["institution_id"],
+        branch_id=doc["branch_id"],
+        name=doc["name"],
+        member_ids=doc["member_ids"],
+        leader_id=doc.get("leader_id", ""),
+        meeting_day=doc.get("meeting_day", ""),
+        create_time=ts(doc.get("create_time")),
+    )

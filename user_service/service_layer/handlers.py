@@ -7,7 +7,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kopa.user.v1 import events_pb2, user_pb2
+from kopa.user.v1 import events_pb2
 from shared import context
 from shared.errors import NotFound, PermissionDenied, ValidationError
 from shared.events import event_meta, outbox_fields, outbox_update
@@ -47,8 +47,12 @@ class UserHandlers:
             errors.extend(exc.field_errors)
         if errors:
             raise ValidationError("the institution is invalid", field_errors=errors)
-        doc = {"_id": new_id("inst"), "name": name.strip(), "currency": currency,
-               "create_time": _now()}
+        doc = {
+            "_id": new_id("inst"),
+            "name": name.strip(),
+            "currency": currency,
+            "create_time": _now(),
+        }
         await self.repo.insert(INSTITUTIONS, doc)
         return doc
 
@@ -71,8 +75,12 @@ class UserHandlers:
         require(p, Permission.BRANCHES_CREATE)
         if not name.strip() or len(name) > 120:
             raise ValidationError.of("name", "is required (at most 120 characters)")
-        doc = {"_id": new_id("br"), "institution_id": p.institution_id, "name": name.strip(),
-               "create_time": _now()}
+        doc = {
+            "_id": new_id("br"),
+            "institution_id": p.institution_id,
+            "name": name.strip(),
+            "create_time": _now(),
+        }
         await self.repo.insert(BRANCHES, doc)
         return doc
 
@@ -97,11 +105,13 @@ class UserHandlers:
             raise ValidationError.of(field, "is required")
         branch = await self.repo.get(BRANCHES, branch_id)
         if branch is None or branch["institution_id"] != p.institution_id:
-            raise ValidationError.of(field, f"branch {branch_id} does not exist",
-                                     reason="BRANCH_NOT_FOUND")
+            raise ValidationError.of(
+                field, f"branch {branch_id} does not exist", reason="BRANCH_NOT_FOUND"
+            )
         if p.is_branch_scoped and branch_id != p.branch_id:
-            raise PermissionDenied(f"you act only within branch {p.branch_id}",
-                                   reason="OUTSIDE_BRANCH")
+            raise PermissionDenied(
+                f"you act only within branch {p.branch_id}", reason="OUTSIDE_BRANCH"
+            )
 
     async def _borrower(self, p: Principal, borrower_id: str) -> dict[str, Any]:
         doc = await self.repo.get(BORROWERS, borrower_id)
@@ -111,9 +121,13 @@ class UserHandlers:
 
     def _event(self, kind: str, doc: dict[str, Any]) -> events_pb2.BorrowerEvent:
         return events_pb2.BorrowerEvent(
-            meta=event_meta(kind, institution_id=doc["institution_id"],
-                            branch_id=doc["branch_id"], aggregate_id=doc["_id"],
-                            aggregate_version=doc["version"]),
+            meta=event_meta(
+                kind,
+                institution_id=doc["institution_id"],
+                branch_id=doc["branch_id"],
+                aggregate_id=doc["_id"],
+                aggregate_version=doc["version"],
+            ),
             borrower=borrower_to_proto(doc),
         )
 
@@ -125,14 +139,29 @@ class UserHandlers:
         await self._branch_in_scope(p, branch_id, "branch_id")
         now = _now()
         doc: dict[str, Any] = {
-            "_id": new_id("bor"), "institution_id": p.institution_id, "branch_id": branch_id,
+            "_id": new_id("bor"),
+            "institution_id": p.institution_id,
+            "branch_id": branch_id,
             "agent_id": data.get("agent_id") or (p.user_id if p.role == "agent" else ""),
-            **profile, "consents": [], "group_id": "", "version": 1,
-            "create_time": now, "update_time": now, "created_by": p.user_id,
-            "assignments": [], "history": [],
+            **profile,
+            "consents": [],
+            "group_id": "",
+            "version": 1,
+            "create_time": now,
+            "update_time": now,
+            "created_by": p.user_id,
+            "assignments": [],
+            "history": [],
         }
-        doc["assignments"].append({"branch_id": branch_id, "agent_id": doc["agent_id"],
-                                   "time": now, "changed_by": p.user_id, "reason": "registered"})
+        doc["assignments"].append(
+            {
+                "branch_id": branch_id,
+                "agent_id": doc["agent_id"],
+                "time": now,
+                "changed_by": p.user_id,
+                "reason": "registered",
+            }
+        )
         doc.update(outbox_fields([self._event("borrower.registered", doc)]))
         await self.repo.insert_borrower(doc)
         self._notify(BORROWERS, doc["_id"])
@@ -143,8 +172,9 @@ class UserHandlers:
         require(p, Permission.BORROWERS_READ)
         return await self._borrower(p, borrower_id)
 
-    async def list_borrowers(self, branch_id: str, size: int, token: str
-                             ) -> tuple[list[dict[str, Any]], str]:
+    async def list_borrowers(
+        self, branch_id: str, size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
         p = context.principal()
         require(p, Permission.BORROWERS_READ)
         query: dict[str, Any] = dict(p.scope_filter())
@@ -152,12 +182,19 @@ class UserHandlers:
             query["branch_id"] = branch_id
         return await self.repo.page(BORROWERS, query, size, token)
 
-    async def _change(self, p: Principal, doc: dict[str, Any], kind: str,
-                      set_fields: dict[str, Any], push: dict[str, Any] | None = None,
-                      expected_version: int = 0) -> dict[str, Any]:
+    async def _change(
+        self,
+        p: Principal,
+        doc: dict[str, Any],
+        kind: str,
+        set_fields: dict[str, Any],
+        push: dict[str, Any] | None = None,
+        expected_version: int = 0,
+    ) -> dict[str, Any]:
         if expected_version and expected_version != doc["version"]:
-            raise ValidationError.of("expected_version",
-                                     f"the borrower is at version {doc['version']}")
+            raise ValidationError.of(
+                "expected_version", f"the borrower is at version {doc['version']}"
+            )
         after = {**doc, **set_fields, "version": doc["version"] + 1}
         event = self._event(kind, after)
         update = outbox_update([event])
@@ -166,14 +203,17 @@ class UserHandlers:
         if push:
             update["$push"].update(push)
         updated = await self.repo.update_borrower(
-            doc["_id"], doc["version"], update,
+            doc["_id"],
+            doc["version"],
+            update,
             check={"institution_id": doc["institution_id"], **set_fields},
         )
         self._notify(BORROWERS, doc["_id"])
         return updated
 
-    async def update_borrower(self, borrower_id: str, changes: dict[str, Any],
-                              expected_version: int) -> dict[str, Any]:
+    async def update_borrower(
+        self, borrower_id: str, changes: dict[str, Any], expected_version: int
+    ) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.BORROWERS_UPDATE)
         unknown = sorted(set(changes) - kyc.EDITABLE)
@@ -187,25 +227,35 @@ class UserHandlers:
         changed = kyc.diff(doc, clean)
         if not changed:
             return doc
-        entry = {"version": doc["version"] + 1, "time": _now(), "changed_by": p.user_id,
-                 "changes": json.dumps(changed, default=str)}
-        return await self._change(p, doc, "borrower.updated", clean,
-                                  {"history": entry}, expected_version)
+        entry = {
+            "version": doc["version"] + 1,
+            "time": _now(),
+            "changed_by": p.user_id,
+            "changes": json.dumps(changed, default=str),
+        }
+        return await self._change(
+            p, doc, "borrower.updated", clean, {"history": entry}, expected_version
+        )
 
-    async def record_consent(self, borrower_id: str, kind: str, text_version: str
-                             ) -> dict[str, Any]:
+    async def record_consent(
+        self, borrower_id: str, kind: str, text_version: str
+    ) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.BORROWERS_UPDATE)
         if not kind.strip():
             raise ValidationError.of("kind", "is required (e.g. credit_bureau_check)")
         doc = await self._borrower(p, borrower_id)
-        consent = {"kind": kind.strip(), "text_version": text_version, "time": _now(),
-                   "recorded_by": p.user_id}
-        return await self._change(p, doc, "borrower.consent_recorded", {},
-                                  {"consents": consent})
+        consent = {
+            "kind": kind.strip(),
+            "text_version": text_version,
+            "time": _now(),
+            "recorded_by": p.user_id,
+        }
+        return await self._change(p, doc, "borrower.consent_recorded", {}, {"consents": consent})
 
-    async def transfer_borrower(self, borrower_id: str, branch_id: str, agent_id: str,
-                                reason: str) -> dict[str, Any]:
+    async def transfer_borrower(
+        self, borrower_id: str, branch_id: str, agent_id: str, reason: str
+    ) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.BORROWERS_UPDATE)
         doc = await self._borrower(p, borrower_id)
@@ -217,11 +267,20 @@ class UserHandlers:
             raise ValidationError.of("branch_id", f"branch {branch_id} does not exist")
         if p.is_branch_scoped and branch_id != p.branch_id and p.role != "branch_manager":
             raise PermissionDenied("only a branch manager or admin moves borrowers out of a branch")
-        entry = {"branch_id": branch_id, "agent_id": agent_id, "time": _now(),
-                 "changed_by": p.user_id, "reason": reason.strip()}
-        return await self._change(p, doc, "borrower.transferred",
-                                  {"branch_id": branch_id, "agent_id": agent_id},
-                                  {"assignments": entry})
+        entry = {
+            "branch_id": branch_id,
+            "agent_id": agent_id,
+            "time": _now(),
+            "changed_by": p.user_id,
+            "reason": reason.strip(),
+        }
+        return await self._change(
+            p,
+            doc,
+            "borrower.transferred",
+            {"branch_id": branch_id, "agent_id": agent_id},
+            {"assignments": entry},
+        )
 
     # --- groups -------------------------------------------------------------------------
 
@@ -229,19 +288,27 @@ class UserHandlers:
         p = context.principal()
         require(p, Permission.BORROWERS_UPDATE)
         members = list(dict.fromkeys(data.get("member_ids") or []))
-        kyc.validate_group(data.get("name", ""), members, data.get("leader_id", ""),
-                           data.get("meeting_day", ""))
+        kyc.validate_group(
+            data.get("name", ""), members, data.get("leader_id", ""), data.get("meeting_day", "")
+        )
         branch_id = data.get("branch_id") or (p.branch_id or "")
         await self._branch_in_scope(p, branch_id, "branch_id")
         for member in members:
             borrower = await self._borrower(p, member)
             if borrower.get("group_id"):
-                raise ValidationError.of("member_ids",
-                                         f"borrower {member} already belongs to a group")
-        doc = {"_id": new_id("grp"), "institution_id": p.institution_id, "branch_id": branch_id,
-               "name": data["name"].strip(), "member_ids": members,
-               "leader_id": data.get("leader_id", ""),
-               "meeting_day": (data.get("meeting_day") or "").lower(), "create_time": _now()}
+                raise ValidationError.of(
+                    "member_ids", f"borrower {member} already belongs to a group"
+                )
+        doc = {
+            "_id": new_id("grp"),
+            "institution_id": p.institution_id,
+            "branch_id": branch_id,
+            "name": data["name"].strip(),
+            "member_ids": members,
+            "leader_id": data.get("leader_id", ""),
+            "meeting_day": (data.get("meeting_day") or "").lower(),
+            "create_time": _now(),
+        }
         await self.repo.insert(GROUPS, doc)
         for member in members:
             borrower = await self._borrower(p, member)
