@@ -130,6 +130,7 @@ __all__ = [
     "irr",
     "overdue_amounts",
     "par_flags",
+    "parse_product",
     "payoff_quote",
     "penalties_due",
     "price",

@@ -64,14 +64,19 @@ def irr(cash_flows: Sequence[Decimal]) -> Decimal:
     with localcontext(_CTX):
         if flows[0] < 0:
             flows = [-f for f in flows]
-        low, high = Decimal("-0.999999"), _ONE
+        low, high = Decimal("-0.9"), _ONE
         # With one inflow first, NPV rises with the rate (later outflows are discounted
-        # harder): widen the upper bound until NPV turns positive.
+        # harder): widen each bound until NPV has the right sign at it.
         while _npv(high, flows)[0] < 0:
             low = high
             high *= 2
             if high > Decimal(1_000_000):
                 raise ValidationError.of("cash_flows", "no rate of return below 1e6 per period")
+        while _npv(low, flows)[0] > 0:
+            high = low
+            low = -_ONE + (_ONE + low) / 1000
+            if _ONE + low < Decimal("1e-30"):
+                raise ValidationError.of("cash_flows", "the rate of return is below -100%")
         rate = _ZERO if low < 0 < high else (low + high) / 2
         for _ in range(_MAX_ITERATIONS):
             value, slope = _npv(rate, flows)
