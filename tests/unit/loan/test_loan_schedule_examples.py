@@ -1,5 +1,6 @@
 """Schedules against published worked examples and hand-computed figures."""
 
+import itertools
 from datetime import date
 from decimal import Decimal as D
 from fractions import Fraction
@@ -155,7 +156,7 @@ def test_actual_day_annuity_is_the_exact_level_payment(basis: DaysInYear) -> Non
             a = nxt
         return total + Fraction((b - a).days, 366 if b.year % 4 == 0 else 365)
 
-    rates = [Fraction(12, 100) * year_fraction(a, b) for a, b in zip(dates, dates[1:])]
+    rates = [Fraction(12, 100) * year_fraction(a, b) for a, b in itertools.pairwise(dates)]
     level = _level_payment(Fraction(250000), rates)
     expected = D(level.numerator) / D(level.denominator)
     assert s.installments[0].total == expected.quantize(D("0.01"))

@@ -1,6 +1,7 @@
 """Property tests of schedule generation over random products, amounts, terms and dates."""
 
 import calendar
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal as D
 
@@ -122,7 +123,7 @@ def test_schedule_invariants(loan: tuple[LoanProduct, D, int, date, date | None]
         assert (s.principal, s.disbursed_amount) == (principal, principal - s.upfront_fee)
     # Dates: strictly increasing, the first after disbursement.
     dues = [r.due_date for r in rows]
-    assert dues[0] > start and all(a < b for a, b in zip(dues, dues[1:]))
+    assert dues[0] > start and all(a < b for a, b in itertools.pairwise(dues))
     assert [r.start_date for r in rows] == [start, *dues[:-1]]
     if first is not None:
         assert dues[0] == first
