@@ -304,11 +304,13 @@ launch_redis() {
 }
 
 stop_redis() {
+	local t0
+	t0=$(now_us)
 	local pid
 	pid=$(redis_pid)
 	if pid_alive "$pid"; then
 		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
-		wait_gone redis "$pid" 20
+		wait_gone redis "$pid" 20 "$t0"
 	else
 		redis_ready && say "redis: running but not started by infra.sh; leaving it" && return 0
 		say "redis: not running"
@@ -377,11 +379,13 @@ launch_rabbitmq() {
 }
 
 stop_rabbitmq() {
+	local t0
+	t0=$(now_us)
 	local pid
 	pid=$(rabbit_pid)
 	if pid_alive "$pid"; then
 		ERL_EPMD_ADDRESS=127.0.0.1 rabbitmqctl -q stop "$(rabbit_pidfile)" >>"$(log_of rabbitmq)" 2>&1 || kill -TERM "$pid" 2>/dev/null || true
-		wait_gone rabbitmq "$pid" 30
+		wait_gone rabbitmq "$pid" 30 "$t0"
 	else
 		amqp_ready && say "rabbitmq: running but not started by infra.sh; leaving it" && return 0
 		say "rabbitmq: not running"
@@ -422,15 +426,18 @@ launch_elasticsearch() {
 }
 
 stop_elasticsearch() {
+	local t0
+	t0=$(now_us)
 	local pid
 	pid=$(es_pid)
 	pid_alive "$pid" || pid=$(read_pid "$STATE/run/elasticsearch.launcher.pid")
 	if pid_alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
-		wait_gone elasticsearch "$pid" 60
+		wait_gone elasticsearch "$pid" 60 "$t0" quiet
 		local lp
 		lp=$(read_pid "$STATE/run/elasticsearch.launcher.pid")
-		pid_alive "$lp" && wait_gone elasticsearch-launcher "$lp" 10
+		pid_alive "$lp" && wait_gone elasticsearch-launcher "$lp" 10 "$t0" quiet
+		say "elasticsearch: stopped ($(since "$t0") s)"
 	else
 		es_ready && say "elasticsearch: running but not started by infra.sh; leaving it" && return 0
 		say "elasticsearch: not running"
@@ -486,12 +493,14 @@ ensure_ferretdb_database() {
 }
 
 stop_postgresql() {
+	local t0
+	t0=$(now_us)
 	local pid b
 	pid=$(pg_pid)
 	if pid_alive "$pid"; then
 		b=$(pg_bindir)
 		as_postgres "$b/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >>"$(log_of postgresql)" 2>&1 || kill -INT "$pid" 2>/dev/null || true
-		wait_gone postgresql "$pid" 30
+		wait_gone postgresql "$pid" 30 "$t0"
 	else
 		pg_ready && say "postgresql: a server on port $PG_PORT is running but was not started by infra.sh; leaving it" && return 0
 		say "postgresql: not running"
@@ -521,11 +530,13 @@ launch_ferretdb() {
 }
 
 stop_ferretdb() {
+	local t0
+	t0=$(now_us)
 	local pid
 	pid=$(ferretdb_pid)
 	if pid_alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
-		wait_gone ferretdb "$pid" 30
+		wait_gone ferretdb "$pid" 30 "$t0"
 	else
 		ferretdb_ready && say "ferretdb: port $MONGO_PORT is served by a process not started by infra.sh; leaving it" && return 0
 		say "ferretdb: not running"
@@ -549,9 +560,8 @@ server_url() {
 	esac
 }
 
-wait_gone() { # name pid timeout
-	local name=$1 pid=$2 limit=$3 t0
-	t0=$(now_us)
+wait_gone() { # name pid timeout [t0 of the stop request] [quiet]
+	local name=$1 pid=$2 limit=$3 t0=${4:-$(now_us)} quiet=${5:-}
 	while pid_alive "$pid"; do
 		if (($(now_us) - t0 > limit * 1000000)); then
 			warn "$name: pid $pid did not stop within $limit s; sending SIGKILL"
@@ -561,7 +571,7 @@ wait_gone() { # name pid timeout
 		fi
 		sleep 0.1
 	done
-	say "$name: stopped ($(since "$t0") s)"
+	[[ -n $quiet ]] || say "$name: stopped ($(since "$t0") s)"
 }
 
 declare -A LAUNCHED_AT=()
