@@ -1,0 +1,279 @@
+"""Issue 2, step 6: one loan carried end to end through the real fleet and servers.
+
+HTTP → gateway (JWT) → gRPC → services → MongoDB wire / RabbitMQ / Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(http: httpx.Client, email: str, password: str = PASSWORD) -> str:
+    reply = http.post("/v1/auth/login", json={"email": email, "password": password})
+    assert reply.status_code == 200, reply.text
+    return str(reply.json()["access_token"])
+
+
+def eventually(check: Callable[[], Any], *, limit: float = 30.0) -> Any:
+    """Bounded retries for what arrives through events (never a bare sleep)."""
+    deadline = time.monotonic() + limit
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("not observed in time")
+        time.sleep(0.2)
+
+
+def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:
+    tag = secrets.token_hex(3)
+    admin_headers = bearer(platform_token)
+
+    # The platform admin creates an institution and its first admin.
+    inst = http.post(
+        "/v1/institutions",
+        json={"name": f"Umoja MFI {tag}", "currency": "KES"},
+        headers=admin_headers,
+    )
+    assert inst.status_code == 201, inst.text
+    institution_id = inst.json()["id"]
+    assert inst.json()["currency"] == "KES"
+    admin_email = f"admin-{tag}@umoja.test"
+    created = http.post(
+        "/v1/users",
+        headers=admin_headers,
+        json={
+            "email": admin_email,
+            "full_name": "Ada Admin",
+            "role": "admin",
+            "password": PASSWORD,
+            "institution_id": institution_id,
+        },
+    )
+    assert created.status_code == 201, created.text
+    admin = bearer(login(http, admin_email))
+
+    # The institution admin creates a branch, an agent and a branch manager.
+    branch = http.post("/v1/branches", json={"name": "Kisumu"}, headers=admin)
+    assert branch.status_code == 201, branch.text
+    branch_id = branch.json()["id"]
+    for role in ("agent", "branch_manager"):
+        user = http.post(
+            "/v1/users",
+            headers=admin,
+            json={
+                "email": f"{role}-{tag}@umoja.test",
+                "full_name": f"{role.title()} {tag}",
+                "role": role,
+                "password": PASSWORD,
+                "branch_id": branch_id,
+            },
+        )
+        assert user.status_code == 201, user.text
+    agent = bearer(login(http, f"agent-{tag}@umoja.test"))
+    manager = bearer(login(http, f"branch_manager-{tag}@umoja.test"))
+    me = http.get("/v1/me", headers=agent).json()
+    assert (me["role"], me["institution_id"], me["branch_id"]) == (
+        "agent",
+        institution_id,
+        branch_id,
+    )
+
+    # The agent registers a borrower.
+    national_id = f"ID{secrets.randbelow(10**8):08d}"
+    phone = f"+2547{secrets.randbelow(10**8):08d}"
+    borrower = http.post(
+        "/v1/borrowers",
+        headers=agent,
+        json={
+            "first_name": "Wanjiru",
+            "last_name": "Kamau",
+            "national_id": national_id,
+            "phone": phone,
+            "date_of_birth": "1988-05-14",
+            "branch_id": branch_id,
+            "gender": "female",
+            "monthly_income": "25000.00",
+            "business_type": "grocery",
+        },
+    )
+    assert borrower.status_code == 201, borrower.text
+    borrower_id = borrower.json()["id"]
+    duplicate = http.post(
+        "/v1/borrowers",
+        headers=agent,
+        json={
+            "first_name": "Other",
+            "last_name": "Person",
+            "national_id": national_id,
+            "phone": f"+2547{secrets.randbelow(10**8):08d}",
+            "date_of_birth": "1990-01-01",
+            "branch_id": branch_id,
+        },
+    )
+    assert duplicate.status_code == 409, duplicate.text
+    assert duplicate.headers["content-type"].startswith("application/problem+json")
+    assert borrower_id in duplicate.json()["detail"]
+
+    # A loan product (the admin's job) and an application (the agent's).
+    product = http.post(
+        "/v1/loan-products",
+        headers=admin,
+        json={
+            "name": f"Biashara {tag}",
+            "interest_method": "declining_balance",
+            "amortization": "equal_installments",
+            "annual_interest_rate": "24",
+            "repayment_frequency": "monthly",
+            "min_principal": "1000",
+            "max_principal": "500000",
+            "min_term": 3,
+            "max_term": 24,
+            "days_in_year": "360",
+        },
+    )
+    assert product.status_code == 201, product.text
+    product_id = product.json()["id"]
+    # Disbursed 75 days ago: installment 1 paid, installment 2 about two weeks overdue.
+    disbursed_on = date.today() - timedelta(days=75)
+    loan = http.post(
+        "/v1/loans",
+        headers=agent,
+        json={
+            "borrower_id": borrower_id,
+            "product_id": product_id,
+            "principal": "12000.00",
+            "term": 6,
+            "disbursement_date": disbursed_on.isoformat(),
+            "purpose": "stock",
+        },
+    )
+    assert loan.status_code == 201, loan.text
+    assert loan.json()["status"] == "submitted"
+    loan_id = loan.json()["id"]
+
+    # Maker-checker: the agent cannot approve; the manager can.
+    refused = http.post(f"/v1/loans/{loan_id}/approve", headers=agent, json={})
+    assert refused.status_code == 403, refused.text
+    approved = http.post(f"/v1/loans/{loan_id}/approve", headers=manager, json={"note": "ok"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    active = http.post(
+        f"/v1/loans/{loan_id}/disburse",
+        headers=manager,
+        json={"disbursement_date": disbursed_on.isoformat()},
+    )
+    assert active.status_code == 200, active.text
+    schedule = active.json()["schedule"]
+    assert active.json()["status"] == "active" and len(schedule) == 6
+    assert sum(Decimal(i["principal"]) for i in schedule) == Decimal("12000.00")
+    # 12,000 at 2% a month over 6 months: an annuity of 2,142.31 (numpy_financial.pmt).
+    assert Decimal(schedule[0]["total"]) == Decimal("2142.31")
+
+    # A repayment with an Idempotency-Key; the retry applies nothing twice.
+    key = f"pay-{tag}"
+    body = {"amount": "2142.31", "paid_on": (disbursed_on + timedelta(days=30)).isoformat()}
+    first = http.post(
+        f"/v1/loans/{loan_id}/repayments", headers={**agent, "Idempotency-Key": key}, json=body
+    )
+    assert first.status_code == 201, first.text
+    allocation = first.json()["allocation"]
+    assert Decimal(allocation["interest"]) == Decimal("240.00")
+    assert Decimal(allocation["principal"]) == Decimal("1902.31")
+    retry = http.post(
+        f"/v1/loans/{loan_id}/repayments", headers={**agent, "Idempotency-Key": key}, json=body
+    )
+    assert retry.status_code == 201 and retry.json()["id"] == first.json()["id"]
+    reused = http.post(
+        f"/v1/loans/{loan_id}/repayments",
+        headers={**agent, "Idempotency-Key": key},
+        json={**body, "amount": "10.00"},
+    )
+    assert reused.status_code == 409, reused.text
+    payments = http.get(f"/v1/loans/{loan_id}/repayments", headers=agent).json()["items"]
+    assert len(payments) == 1
+    after = http.get(f"/v1/loans/{loan_id}", headers=agent).json()
+    assert Decimal(after["outstanding"]["principal"]) == Decimal("10097.69")
+
+    # Search by a misspelt name, through Elasticsearch, indexed from events.
+    def found() -> list[dict[str, Any]]:
+        reply = http.get("/v1/borrowers", params={"q": "Wanjru Kamau"}, headers=agent)
+        assert reply.status_code == 200, reply.text
+        return [b for b in reply.json()["items"] if b["id"] == borrower_id]
+
+    assert eventually(found)[0]["national_id"] == national_id
+
+    # The portfolio report counts the loan (also indexed from events).
+    def portfolio() -> dict[str, Any] | None:
+        reply = http.get(
+            "/v1/reports/portfolio", params={"as_of": date.today().isoformat()}, headers=admin
+        )
+        assert reply.status_code == 200, reply.text
+        data = reply.json()
+        return data if data["active_loans"] == 1 and data["repaid"] == "2142.31" else None
+
+    report = eventually(portfolio)
+    assert report["currency"] == "KES"
+    assert report["gross_portfolio"] == "10097.69"
+    assert report["disbursed"] == "12000.00"
+    # Installment 2 is unpaid and overdue (under 30 days): PAR1 holds the whole loan.
+    assert report["par1"] == "1.0000" and report["par30"] == "0.0000"
+
+
+def test_bad_input_and_tokens_are_refused_with_problem_json(
+    http: httpx.Client, platform_token: str
+) -> None:
+    headers = bearer(platform_token)
+    cases = [
+        (
+            http.post(
+                "/v1/institutions",
+                content=b"{not json",
+                headers={**headers, "content-type": "application/json"},
+            ),
+            400,
+        ),
+        (http.post("/v1/institutions", json={"name": "x"}, headers=headers), 422),
+        (http.post("/v1/institutions", json={"name": 5, "currency": "KES"}, headers=headers), 422),
+        (
+            http.post("/v1/institutions", json={"name": "x", "currency": "XYZ"}, headers=headers),
+            422,
+        ),
+        (http.get("/v1/institutions/inst_unknown", headers=headers), 404),
+        (http.get("/v1/me"), 401),
+        (http.get("/v1/me", headers=bearer("not.a.token")), 401),
+        (http.get("/v1/me", headers=bearer(platform_token[:-4] + "AAAA")), 401),
+        (
+            http.post(
+                "/v1/institutions",
+                content=b"x" * 400_000,
+                headers={**headers, "content-type": "application/json"},
+            ),
+            413,
+        ),
+    ]
+    for reply, status in cases:
+        assert reply.status_code == status, (reply.request.url, reply.text)
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        problem = reply.json()
+        assert {"type", "title", "status", "detail"} <= problem.keys()
+        assert problem["status"] == status
+    missing = http.post("/v1/institutions", json={"name": "x"}, headers=headers).json()
+    assert missing["errors"] == [{"field": "currency", "message": "is required"}]
