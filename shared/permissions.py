@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from shared import errors as _errors
+
 __all__ = [
     "ALL_PERMISSIONS",
     "BRANCH_SCOPED_ROLES",
@@ -234,14 +236,15 @@ def describe_role(role: Role | str) -> str:
     return ("An " if words[0] in "aeiou" else "A ") + words
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(_errors.PermissionDenied):
     """The principal may not do this. Maps to gRPC PERMISSION_DENIED / HTTP 403.
 
-    Same shape as the domain errors (`reason`, `message`, `field_errors`) so one mapping
-    turns either into a `google.rpc.Status`.
+    A `shared.errors.PermissionDenied`, so the one mapping (`shared.rpc_errors`) turns it
+    into a `google.rpc.Status`; the permission at stake is in `permission` and in the
+    ErrorInfo metadata.
     """
 
-    default_reason: str = "PERMISSION_DENIED"
+    default_reason = "PERMISSION_DENIED"
 
     def __init__(
         self,
@@ -250,12 +253,13 @@ class PermissionDenied(Exception):
         reason: str | None = None,
         permission: str | None = None,
     ) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.reason = reason or self.default_reason
+        _errors.DomainError.__init__(
+            self,
+            message,
+            reason=reason,
+            metadata={"permission": permission} if permission else None,
+        )
         self.permission = permission
-        self.field_errors: list[tuple[str, str]] = []
-        self.metadata: dict[str, str] = {"permission": permission} if permission else {}
 
 
 @dataclass(frozen=True, slots=True)

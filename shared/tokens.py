@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from shared.errors import Unauthenticated
 from shared.permissions import Principal, Role
 
 __all__ = [
@@ -117,18 +118,15 @@ _MESSAGES: Final[Mapping[str, str]] = {
 }
 
 
-class TokenInvalid(Exception):
-    """An access token was refused. Maps to gRPC UNAUTHENTICATED / HTTP 401."""
+class TokenInvalid(Unauthenticated):
+    """An access token was refused: a `shared.errors.Unauthenticated`, so it maps to gRPC
+    UNAUTHENTICATED / HTTP 401 with its `reason` (a `TokenReason`)."""
 
     def __init__(self, reason: str, detail: str | None = None) -> None:
         message = _MESSAGES.get(reason, "The access token is invalid.")
         if detail:
             message = f"{message} ({detail})"
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.field_errors: list[tuple[str, str]] = []
-        self.metadata: dict[str, str] = {}
+        super().__init__(message, reason=reason)
 
     @classmethod
     def revoked(cls) -> TokenInvalid:

@@ -1,9 +1,11 @@
-"""Typed domain errors. The entrypoint maps each kind to a gRPC code and the `reason` to
+"""Typed domain errors. Each subclasses the matching `shared.errors` class, so the one
+shared mapping (`shared.rpc_errors`) turns its `kind` into a gRPC code and its `reason` into
 a `google.rpc.ErrorInfo` reason; `field_errors` become the problem+json `errors` list.
 
 Kinds: ValidationError (INVALID_ARGUMENT / 422), Unauthenticated (UNAUTHENTICATED / 401),
-PermissionDenied (PERMISSION_DENIED / 403), Conflict (FAILED_PRECONDITION or
-ALREADY_EXISTS / 409), NotFound (NOT_FOUND / 404).
+PermissionDenied (PERMISSION_DENIED / 403), Conflict (a state conflict such as "already
+disabled": FAILED_PRECONDITION / 409), AlreadyExists (a duplicate such as a taken e-mail,
+also a `Conflict`: ALREADY_EXISTS / 409), NotFound (NOT_FOUND / 404).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from shared import errors as _shared
 from shared import permissions as _permissions
 
 __all__ = [
+    "AlreadyExists",
     "Conflict",
     "DomainError",
     "NotFound",
@@ -48,13 +52,21 @@ class Reason:
     NOT_FOUND: Final = "NOT_FOUND"
     CONFLICT: Final = "CONFLICT"
     UNAUTHENTICATED: Final = "UNAUTHENTICATED"
+    EMAIL_TAKEN: Final = "EMAIL_TAKEN"
+    REQUEST_ID_REUSED: Final = "REQUEST_ID_REUSED"
+    USER_NOT_FOUND: Final = "USER_NOT_FOUND"
+    SESSION_NOT_FOUND: Final = "SESSION_NOT_FOUND"
+    BRANCH_NOT_FOUND: Final = "BRANCH_NOT_FOUND"
+    INSTITUTION_NOT_FOUND: Final = "INSTITUTION_NOT_FOUND"
+    AUDIT_CHAIN_BROKEN: Final = "AUDIT_CHAIN_BROKEN"
 
 
-class DomainError(Exception):
-    """Base of every domain error: a human `message`, a stable `reason`, the bad fields
-    (`field_errors`, as `(field, message)`) and optional ErrorInfo `metadata`."""
+class DomainError(_shared.DomainError):
+    """Base of every auth domain error (a `shared.errors.DomainError`): a human `message`,
+    a stable `reason`, the bad fields (`field_errors`, as `(field, message)`) and optional
+    ErrorInfo `metadata`. Subclasses pick the `kind` through their shared base."""
 
-    default_reason: str = "DOMAIN_ERROR"
+    default_reason = "DOMAIN_ERROR"
 
     def __init__(
         self,
@@ -64,27 +76,25 @@ class DomainError(Exception):
         field_errors: Sequence[tuple[str, str]] = (),
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.reason = reason or self.default_reason
-        self.field_errors: list[tuple[str, str]] = list(field_errors)
-        self.metadata: dict[str, str] = dict(metadata or {})
+        _shared.DomainError.__init__(
+            self, message, reason=reason, field_errors=field_errors, metadata=metadata
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(reason={self.reason!r}, message={self.message!r})"
 
 
-class ValidationError(DomainError):
+class ValidationError(DomainError, _shared.ValidationError):
     default_reason = Reason.VALIDATION_FAILED
 
 
-class Unauthenticated(DomainError):
+class Unauthenticated(DomainError, _shared.Unauthenticated):
     default_reason = Reason.UNAUTHENTICATED
 
 
 class PermissionDenied(DomainError, _permissions.PermissionDenied):
-    """A `DomainError` that is also `shared.permissions.PermissionDenied`, so catching
-    either catches both."""
+    """A `DomainError` that is also `shared.permissions.PermissionDenied` (and so
+    `shared.errors.PermissionDenied`), so catching any of them catches it."""
 
     default_reason = Reason.PERMISSION_DENIED
 
@@ -105,9 +115,20 @@ class PermissionDenied(DomainError, _permissions.PermissionDenied):
             self.metadata.setdefault("permission", permission)
 
 
-class Conflict(DomainError):
+class Conflict(DomainError, _shared.IllegalState):
+    """The request conflicts with the current state (already disabled, MFA already on, ...):
+    FAILED_PRECONDITION / 409."""
+
     default_reason = Reason.CONFLICT
 
 
-class NotFound(DomainError):
+class AlreadyExists(Conflict, _shared.Conflict):
+    """A duplicate (an e-mail already taken, a request id reused): ALREADY_EXISTS / 409.
+    Also a `Conflict`, so code catching conflicts catches it."""
+
+    kind = "already_exists"
+    default_reason = Reason.CONFLICT
+
+
+class NotFound(DomainError, _shared.NotFound):
     default_reason = Reason.NOT_FOUND
