@@ -74,6 +74,9 @@ buf-lint: ## lint the contracts with buf's STANDARD rules
 buf-breaking: ## compare the contracts with main (run before merging)
 	@cd proto && ../$(BUF) breaking --against '../.git#branch=main,subdir=proto'
 
+compose-check: install ## validate docker-compose.yml, the Dockerfile and deploy/k8s offline
+	@$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_deploy_manifests.py
+
 bench: install servers ## run the benchmarks; each prints its numbers
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
