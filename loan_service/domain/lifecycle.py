@@ -527,11 +527,13 @@ class Loan:
         return state
 
     def write_off(self, on: date, *, by: str, reason: str) -> Amounts:
-        """Write the loan off; returns (and records in the event) what was outstanding."""
+        """Write the loan off; returns (and records in the event) what was owed on ``on``:
+        the payoff amount (all principal, interest earned to date, fees and penalties due),
+        not interest of periods yet to come."""
         self._require("written off", LoanStatus.ACTIVE)
         if not reason or not reason.strip():
             raise ValidationError.of("reason", "is required")
-        outstanding = self.state(on).outstanding
+        outstanding = payoff_quote(self.state(on), self.product, on)
         self.status = LoanStatus.WRITTEN_OFF
         self.written_off_on = on
         self.write_off_reason = reason.strip()
@@ -635,6 +637,8 @@ class Loan:
         return bool(self.schedule_history)
 
     def outstanding(self, as_of: date | None = None) -> Amounts:
+        """Everything the schedule still asks for, future interest included (the loan
+        view's ``outstanding``); what it would take to close today is `payoff_quote`."""
         return self.state(as_of).outstanding
 
     def days_past_due(self, as_of: date) -> int:
