@@ -1,6 +1,11 @@
 """The pure domain core of scoring: rule language, scorecards, what-if. No I/O here."""
 
-from scoring_service.domain.errors import DomainError
+from scoring_service.domain.errors import (
+    DomainError,
+    ScoringIllegalState,
+    ScoringInvalid,
+    ScoringNotFound,
+)
 from scoring_service.domain.fields import (
     STANDARD_CATALOGUE,
     FieldCatalogue,
@@ -42,6 +47,9 @@ __all__ = [
     "ScoreResult",
     "Scorecard",
     "ScorecardVersion",
+    "ScoringIllegalState",
+    "ScoringInvalid",
+    "ScoringNotFound",
     "VersionStatus",
     "WhatIfReport",
     "build_version",

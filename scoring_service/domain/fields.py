@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from scoring_service.domain.errors import FIELD_INVALID, DomainError
+from scoring_service.domain.errors import FIELD_INVALID, ScoringInvalid
 
 
 class FieldType(StrEnum):
@@ -115,7 +115,7 @@ class FieldCatalogue(Mapping[str, FieldSpec]):
                 problems.append((spec.path, "field declared twice"))
             self._fields[spec.path] = spec
         if problems:
-            raise DomainError(FIELD_INVALID, problems)
+            raise ScoringInvalid(FIELD_INVALID, problems)
 
     def __getitem__(self, path: str) -> FieldSpec:
         return self._fields[path]
@@ -149,7 +149,7 @@ class FieldCatalogue(Mapping[str, FieldSpec]):
             problems.extend((f"fields[{index}]", m) for _, m in field_spec_problems(spec))
             merged[spec.path] = spec
         if problems:
-            raise DomainError(FIELD_INVALID, problems)
+            raise ScoringInvalid(FIELD_INVALID, problems)
         return FieldCatalogue(merged.values())
 
 
@@ -180,13 +180,13 @@ def field_spec_from_dict(data: Mapping[str, object]) -> FieldSpec:
     try:
         field_type = FieldType(str(raw_type))
     except ValueError:
-        raise DomainError(
+        raise ScoringInvalid(
             FIELD_INVALID, [(str(path), f"unknown type {raw_type!r}: use number, string or bool")]
         ) from None
     spec = FieldSpec(str(path), field_type, str(description))
     problems = field_spec_problems(spec)
     if problems:
-        raise DomainError(FIELD_INVALID, problems)
+        raise ScoringInvalid(FIELD_INVALID, problems)
     return spec
 
 

@@ -34,8 +34,12 @@ from scoring_service.domain.errors import (
     NO_PUBLISHED_VERSION,
     RULE_INVALID,
     SCORECARD_EMPTY,
+    SCORECARD_INVALID,
     VERSION_NOT_FOUND,
     DomainError,
+    ScoringIllegalState,
+    ScoringInvalid,
+    ScoringNotFound,
 )
 from scoring_service.domain.fields import (
     STANDARD_CATALOGUE,
@@ -58,7 +62,6 @@ MAX_SCORE: Final = 1000
 MAX_RULES: Final = 200
 MAX_POINTS: Final = 1000
 MAX_RULE_NAME: Final = 64
-SCORECARD_INVALID: Final = "SCORECARD_INVALID"
 _RULE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .:()<>=+\-/]*$")
 
 
@@ -111,7 +114,7 @@ class Cutoffs:
         """Validate ``{"AA": int, "A": int, "B": int, "C": int}``; raises CUTOFFS_INVALID."""
         problems = cutoff_problems(data)
         if problems:
-            raise DomainError(CUTOFFS_INVALID, problems)
+            raise ScoringInvalid(CUTOFFS_INVALID, problems)
         if isinstance(data, Cutoffs):
             return data
         return cls(int(data["AA"]), int(data["A"]), int(data["B"]), int(data["C"]))  # type: ignore[call-overload]
@@ -231,14 +234,14 @@ class ScorecardVersion:
         )
         stored = data.get("fingerprint")
         if stored and stored != version.fingerprint:
-            raise DomainError(
+            raise ScoringInvalid(
                 SCORECARD_INVALID,
                 [("fingerprint", "the stored content does not match its fingerprint")],
             )
         return version
 
 
-class RuleInvalid(DomainError):
+class RuleInvalid(ScoringInvalid):
     """RULE_INVALID with the structured issues (rule, line, column, code) kept."""
 
     def __init__(self, details: Iterable[tuple[str, str]], issues: Sequence[RuleIssue]) -> None:
@@ -332,7 +335,7 @@ def build_version(
             specs.append(raw if isinstance(raw, FieldSpec) else field_spec_from_dict(raw))
         catalogue = STANDARD_CATALOGUE.extend(specs)
     except DomainError as error:
-        raise DomainError(FIELD_INVALID, error.details) from None
+        raise ScoringInvalid(FIELD_INVALID, error.details) from None
     if type(base_score) is not int or not MIN_SCORE <= base_score <= MAX_SCORE:
         problems.append(("base_score", f"a whole number within {MIN_SCORE}..{MAX_SCORE}"))
     cutoff_issues = cutoff_problems(cutoffs)
@@ -341,9 +344,9 @@ def build_version(
     if rule_problems:
         raise RuleInvalid(all_problems, issues)
     if cutoff_issues:
-        raise DomainError(CUTOFFS_INVALID, all_problems)
+        raise ScoringInvalid(CUTOFFS_INVALID, all_problems)
     if problems:
-        raise DomainError(BASE_SCORE_INVALID, all_problems)
+        raise ScoringInvalid(BASE_SCORE_INVALID, all_problems)
     assert type(base_score) is int and isinstance(cutoffs, Mapping | Cutoffs)
     return ScorecardVersion(
         scorecard_id=scorecard_id,
@@ -533,7 +536,7 @@ class Scorecard:
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             problems.append(("name", "a name of 1 to 100 characters"))
         if problems:
-            raise DomainError(SCORECARD_INVALID, problems)
+            raise ScoringInvalid(SCORECARD_INVALID, problems)
         self.id = scorecard_id
         self.institution_id = institution_id
         self.name = name
@@ -551,7 +554,7 @@ class Scorecard:
         for version in self.versions:
             if version.number == number:
                 return version
-        raise DomainError(VERSION_NOT_FOUND, [("version", f"no version {number}")])
+        raise ScoringNotFound(VERSION_NOT_FOUND, [("version", f"no version {number}")])
 
     def create_draft(
         self,
@@ -604,7 +607,7 @@ class Scorecard:
         if draft.status is not VersionStatus.DRAFT:
             raise _illegal(draft, "publish", "only a draft can be published")
         if not draft.rules:
-            raise DomainError(
+            raise ScoringIllegalState(
                 SCORECARD_EMPTY, [("rules", f"version {number} has no rules to publish")]
             )
         compile_version(draft)  # fail now, not at the first score
@@ -636,7 +639,7 @@ class Scorecard:
     def score(self, applicant: object) -> ScoreResult:
         published = self.published
         if published is None:
-            raise DomainError(
+            raise ScoringIllegalState(
                 NO_PUBLISHED_VERSION, [("scorecard", f"'{self.name}' has no published version")]
             )
         return evaluate(published, applicant)
@@ -645,8 +648,9 @@ class Scorecard:
         self.versions = [version if v.number == version.number else v for v in self.versions]
 
 
-def _illegal(version: ScorecardVersion, action: str, hint: str) -> DomainError:
-    return DomainError(
+def _illegal(version: ScorecardVersion, action: str, hint: str) -> ScoringIllegalState:
+    return ScoringIllegalState(
         ILLEGAL_TRANSITION,
         [("status", f"cannot {action} version {version.number}: it is {version.status}; {hint}")],
+        metadata={"state": version.status.value},
     )

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from scoring_service.domain.errors import WHATIF_INVALID, DomainError
+from scoring_service.domain.errors import WHATIF_INVALID, ScoringInvalid
 from scoring_service.domain.scorecard import (
     BANDS_BEST_FIRST,
     Band,
@@ -182,7 +182,7 @@ def what_if(
     """
     parsed = [PastApplication.parse(a) for a in applications]
     if len(parsed) > MAX_APPLICATIONS:
-        raise DomainError(
+        raise ScoringInvalid(
             WHATIF_INVALID, [("applications", f"at most {MAX_APPLICATIONS} per what-if")]
         )
     new = compile_version(draft)
