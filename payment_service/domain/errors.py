@@ -2,8 +2,9 @@
 
 Every error carries a stable machine code in ``reason`` (``AMOUNT_INVALID``, ``LEDGER_UNBALANCED``
 ...) and, for validation errors, ``field_errors``: ``(field, message)`` pairs naming every bad
-field. The constructor has the same shape as ``shared.errors.DomainError`` (which imports grpc
-and so cannot be used by a pure domain); the service layer maps these classes one to one:
+field. Each class subclasses its ``shared.errors`` counterpart (pure Python, no gRPC), so the
+shared server interceptor maps them to rich gRPC statuses (and the gateway to HTTP) with no
+translation in the service layer:
 
 =====================  ==========================  ==================  =====
 class                  shared.errors               gRPC code           HTTP
@@ -14,12 +15,15 @@ NotFoundError          NotFound                    NOT_FOUND           404
 UnauthenticatedError   Unauthenticated             UNAUTHENTICATED     401
 =====================  ==========================  ==================  =====
 
-This module is meant to move to ``shared/`` later: it depends on nothing.
+``isinstance(err, shared.errors.ValidationError)`` holds for a payment ``ValidationError`` (and
+``LedgerError``), and so on; the payment classes keep their own default reasons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+from shared import errors as shared_errors
 
 # Stable reasons used by the payment domain (a reason is a public contract: never rename one).
 AMOUNT_INVALID = "AMOUNT_INVALID"
@@ -43,8 +47,8 @@ IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 IDEMPOTENCY_REQUEST_IN_PROGRESS = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
 
 
-class DomainError(Exception):
-    """Base of every error the domain raises on purpose."""
+class DomainError(shared_errors.DomainError):
+    """Base of every error the payment domain raises on purpose."""
 
     default_reason = "DOMAIN_ERROR"
 
@@ -54,11 +58,14 @@ class DomainError(Exception):
         *,
         reason: str | None = None,
         field_errors: Iterable[tuple[str, str]] = (),
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason: str = reason or self.default_reason
-        self.field_errors: list[tuple[str, str]] = list(field_errors)
+        super().__init__(
+            message,
+            reason=reason or self.default_reason,
+            field_errors=list(field_errors),
+            metadata=metadata,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -67,25 +74,25 @@ class DomainError(Exception):
         )
 
 
-class ValidationError(DomainError):
+class ValidationError(DomainError, shared_errors.ValidationError):
     """Bad input: a value or a combination of values breaks a rule."""
 
     default_reason = "VALIDATION_FAILED"
 
 
-class ConflictError(DomainError):
+class ConflictError(DomainError, shared_errors.Conflict):
     """The request clashes with the current state (duplicate, reused key, work in progress)."""
 
     default_reason = "CONFLICT"
 
 
-class NotFoundError(DomainError):
+class NotFoundError(DomainError, shared_errors.NotFound):
     """The thing does not exist (or belongs to another institution)."""
 
     default_reason = "NOT_FOUND"
 
 
-class UnauthenticatedError(DomainError):
+class UnauthenticatedError(DomainError, shared_errors.Unauthenticated):
     """The caller could not be authenticated (bad signature, replayed message...)."""
 
     default_reason = "UNAUTHENTICATED"

@@ -16,44 +16,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from types import MappingProxyType
 from typing import Final
 
 from payment_service.domain.errors import AMOUNT_INVALID, CURRENCY_UNSUPPORTED, ValidationError
+from shared.money import MINOR_UNITS as _SHARED_MINOR_UNITS
 
-# ISO 4217 minor units (the number of digits after the decimal point), from the ISO 4217
-# "list one" of active codes. Where ISO and street practice differ (MMK, KHR, MGA, IDR...),
-# ISO wins: an institution that collects in whole units simply never uses the decimals.
-MINOR_UNITS: Final = MappingProxyType(
-    {
-        # Africa
-        "AOA": 2, "BIF": 0, "BWP": 2, "CDF": 2, "CVE": 2, "DJF": 0, "DZD": 2, "EGP": 2,
-        "ERN": 2, "ETB": 2, "GHS": 2, "GMD": 2, "GNF": 0, "KES": 2, "KMF": 0, "LRD": 2,
-        "LSL": 2, "LYD": 3, "MAD": 2, "MGA": 2, "MRU": 2, "MUR": 2, "MWK": 2, "MZN": 2,
-        "NAD": 2, "NGN": 2, "RWF": 0, "SCR": 2, "SDG": 2, "SLE": 2, "SOS": 2, "SSP": 2,
-        "STN": 2, "SZL": 2, "TND": 3, "TZS": 2, "UGX": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
-        "ZMW": 2, "ZWG": 2,
-        # Asia and the Pacific
-        "AFN": 2, "AMD": 2, "AZN": 2, "BDT": 2, "BND": 2, "BTN": 2, "CNY": 2, "FJD": 2,
-        "GEL": 2, "HKD": 2, "IDR": 2, "INR": 2, "JPY": 0, "KGS": 2, "KHR": 2, "KRW": 0,
-        "KZT": 2, "LAK": 2, "LKR": 2, "MMK": 2, "MNT": 2, "MOP": 2, "MVR": 2, "MYR": 2,
-        "NPR": 2, "PGK": 2, "PHP": 2, "PKR": 2, "SBD": 2, "SGD": 2, "THB": 2, "TJS": 2,
-        "TMT": 2, "TOP": 2, "TWD": 2, "UZS": 2, "VND": 0, "VUV": 0, "WST": 2, "XPF": 0,
-        "AUD": 2, "NZD": 2,
-        # Middle East
-        "AED": 2, "BHD": 3, "ILS": 2, "IQD": 3, "IRR": 2, "JOD": 3, "KWD": 3, "LBP": 2,
-        "OMR": 3, "QAR": 2, "SAR": 2, "SYP": 2, "TRY": 2, "YER": 2,
-        # Europe
-        "ALL": 2, "BAM": 2, "BGN": 2, "BYN": 2, "CHF": 2, "CZK": 2, "DKK": 2, "EUR": 2,
-        "GBP": 2, "HUF": 2, "ISK": 0, "MDL": 2, "MKD": 2, "NOK": 2, "PLN": 2, "RON": 2,
-        "RSD": 2, "RUB": 2, "SEK": 2, "UAH": 2,
-        # Americas
-        "ARS": 2, "BBD": 2, "BOB": 2, "BRL": 2, "BZD": 2, "CAD": 2, "CLP": 0, "COP": 2,
-        "CRC": 2, "DOP": 2, "GTQ": 2, "GYD": 2, "HNL": 2, "HTG": 2, "JMD": 2, "MXN": 2,
-        "NIO": 2, "PAB": 2, "PEN": 2, "PYG": 0, "SRD": 2, "TTD": 2, "USD": 2, "UYU": 2,
-        "VES": 2, "XCD": 2,
-    }
-)  # fmt: skip
+# ISO 4217 minor units: the one table lives in ``shared.money`` (every service uses it).
+MINOR_UNITS: Final = _SHARED_MINOR_UNITS
 
 # Amounts have at most this many digits before the decimal point (999 trillion): far above
 # any loan, and low enough that sums of millions of amounts stay exact in the default
