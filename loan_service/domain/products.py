@@ -187,7 +187,7 @@ class LoanProduct:
     rounding: Rounding = field(init=False, repr=False, compare=False, hash=False)
     rate: Decimal = field(init=False, repr=False, compare=False, hash=False)
     periods_per_year: int = field(init=False, repr=False, compare=False, hash=False)
-    _cache: dict[Any, Decimal] = field(init=False, repr=False, compare=False, hash=False)
+    _cache: dict[Any, Any] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         errors = _validate(self)

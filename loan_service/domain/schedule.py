@@ -527,13 +527,8 @@ def _generate(
         else:
             rates = _period_rates(product, starts, dues)
 
-    if (
-        flat_interest is None
-        and product.amortization is Amortization.EQUAL_INSTALLMENTS
-        and not product.grace_on_principal
-        and not product.grace_on_interest
-    ):
-        fast = _fast_annuity(product, amortized, rates, starts, dues)
+    if not product.grace_on_principal and not product.grace_on_interest:
+        fast = _fast_no_grace(product, amortized, rates, flat_interest, starts, dues)
         if fast is not None:
             return _schedule(product, fast, amortized, disbursement_date, disbursed, fee)
 
@@ -554,44 +549,70 @@ _new_installment = tuple.__new__
 _CACHE_LIMIT = 4096
 
 
-def _level_factor(product: LoanProduct, rates: list[Decimal]) -> Decimal:
-    """Level installment per unit of balance for these period rates, memoised per product:
-    the same month-length patterns recur for every loan of a product."""
+def _level_terms(product: LoanProduct, rates: list[Decimal]) -> tuple[Decimal, Decimal]:
+    """(growth, annuity) such that the level installment is ``balance * growth / annuity``,
+    memoised per product: the same month-length patterns recur for every loan of a product.
+    Kept as a pair, dividing last, so exact ties (37.49 / 46 = 0.815) still round exactly."""
     cache = product._cache
     key = ("level", *rates)
-    factor = cache.get(key)
-    if factor is None:
+    terms = cache.get(key)
+    if terms is None:
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
-        factor = cache[key] = _level_payment(ONE + rates[0], rates[1:])
-    return factor
+        growth = ONE + rates[0]
+        annuity = ONE
+        for rate in rates[1:]:
+            factor = ONE + rate
+            growth *= factor
+            annuity = annuity * factor + ONE
+        terms = cache[key] = (growth, annuity)
+    return terms
 
 
-def _fast_annuity(
+def _fast_no_grace(
     product: LoanProduct,
     balance: Decimal,
     rates: list[Decimal],
+    flat_interest: list[Decimal] | None,
     starts: Sequence[date],
     dues: Sequence[date],
 ) -> list[Installment] | None:
-    """Declining-balance annuity without grace in one pass; None when the rounded level
-    installment would repay the loan early (the general path handles that)."""
+    """Any schedule without grace, in one pass; None when the rounded installment would
+    repay the loan early or a period's interest exceeds it (`amortize` handles those)."""
     rnd = product.rounding
-    if rnd.multiple is not None:
-        return None
     minor = rnd.minor
+    unit = rnd.unit
     mode = ROUNDING_MODE
+    plain = rnd.multiple is None
     fee = rnd.minor_round(product.installment_fee)
-    level = (balance * _level_factor(product, rates)).quantize(minor, mode)
-    last = len(rates) - 1
+    n = len(rates)
+    last = n - 1
+    annuity = flat_interest is None and product.amortization is Amortization.EQUAL_INSTALLMENTS
+    level = each = ZERO
+    if annuity:
+        growth, annuity_factor = _level_terms(product, rates)
+        exact = balance * growth / annuity_factor
+        level = exact.quantize(minor, mode) if plain else rnd.round(exact)
+    else:
+        each = rnd.round(balance / n)
+        if balance - each * last < minor:
+            each = rnd.floor(balance / n)
     remaining = balance
     out: list[Installment] = []
     append = out.append
-    for k in range(last):
-        interest = (remaining * rates[k]).quantize(minor, mode)
-        principal = level - interest
-        if principal < minor or principal >= remaining:
-            return None
+    for k in range(n):
+        if flat_interest is not None:
+            interest = flat_interest[k]
+        elif plain:
+            interest = (remaining * rates[k]).quantize(minor, mode)
+        else:
+            interest = rnd.round(remaining * rates[k])
+        if k == last:
+            principal = remaining
+        else:
+            principal = level - interest if annuity else each
+            if principal < unit or principal >= remaining:
+                return None
         remaining -= principal
         append(
             _new_installment(
@@ -602,30 +623,13 @@ def _fast_annuity(
                     principal,
                     interest,
                     fee,
-                    level + fee,
+                    principal + interest + fee,
                     remaining,
                     starts[k],
                     interest,
                 ),
             )
         )
-    interest = (remaining * rates[last]).quantize(minor, mode)
-    append(
-        _new_installment(
-            Installment,
-            (
-                last + 1,
-                dues[last],
-                remaining,
-                interest,
-                fee,
-                remaining + interest + fee,
-                remaining - remaining,
-                starts[last],
-                interest,
-            ),
-        )
-    )
     return out
 
 
@@ -672,16 +676,19 @@ def _assemble(
             if number == grace + 1 and deferred:
                 payable = interest + deferred
         append(
-            Installment(
-                number,
-                dues[k],
-                principal,
-                payable,
-                fee,
-                principal + payable + fee,
-                remaining,
-                starts[k],
-                earned,
+            _new_installment(
+                Installment,
+                (
+                    number,
+                    dues[k],
+                    principal,
+                    payable,
+                    fee,
+                    principal + payable + fee,
+                    remaining,
+                    starts[k],
+                    earned,
+                ),
             )
         )
     return out

@@ -310,3 +310,21 @@ def test_daily_loan_30_360_rate() -> None:
     assert product.periods_per_year == 360
     assert s.installments[0].interest == D("3.00")  # 3,000 x 36% / 360
     assert float(s.installments[0].total) == pytest.approx(-npf.pmt(0.001, 30, 3000), abs=0.005)
+
+
+def test_exact_ties_round_half_even() -> None:
+    # 37.49 / 46 = 0.815 exactly: half-even gives 0.82 (a 28-digit reciprocal would give
+    # 0.81499... and round down).
+    product = make_product(
+        annual_interest_rate=D("0"), repayment_frequency=RepaymentFrequency.BIWEEKLY
+    )
+    s = generate_schedule(product, D("37.49"), 46, date(2022, 5, 27))
+    assert column(s, "principal")[:45] == [D("0.82")] * 45
+    assert s.installments[-1].principal == D("37.49") - 45 * D("0.82")
+    # 0.125 -> 0.12 and 0.135 -> 0.14: ties go to the even cent.
+    assert generate_schedule(product, D("1.00"), 8, date(2022, 1, 1)).installments[
+        0
+    ].principal == D("0.12")
+    assert generate_schedule(product, D("1.08"), 8, date(2022, 1, 1)).installments[
+        0
+    ].principal == D("0.14")
