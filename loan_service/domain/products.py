@@ -220,6 +220,40 @@ class LoanProduct:
         if errors:
             raise ValidationError(errors)
 
+    def to_mapping(self) -> dict[str, object]:
+        """The product as JSON-friendly values (decimal strings, enum values), in the flat
+        shape `parse_product` reads back."""
+        out: dict[str, object] = {}
+        for name in _INIT_FIELDS:
+            value = getattr(self, name)
+            if name in ("upfront_fee", "late_penalty"):
+                continue
+            if isinstance(value, Decimal):
+                out[name] = str(value)
+            elif isinstance(value, StrEnum):
+                out[name] = value.value
+            else:
+                out[name] = value
+        fee = self.upfront_fee
+        if fee is not None:
+            key = (
+                "upfront_fee_rate"
+                if fee.calculation is ChargeCalculation.PERCENT
+                else ("upfront_fee_amount")
+            )
+            out[key] = str(fee.amount)
+            out["upfront_fee_treatment"] = fee.treatment.value
+        penalty = self.late_penalty
+        if penalty is not None:
+            key = (
+                "late_penalty_rate"
+                if penalty.calculation is ChargeCalculation.PERCENT
+                else ("late_penalty_amount")
+            )
+            out[key] = str(penalty.amount)
+            out["late_penalty_tolerance_days"] = penalty.tolerance_days
+        return out
+
     def with_changes(self, **changes: Any) -> LoanProduct:
         """A copy with some terms changed (revalidated), e.g. a rescheduled rate."""
         values = {name: getattr(self, name) for name in _INIT_FIELDS}
@@ -489,21 +523,17 @@ def parse_product(data: Mapping[str, object]) -> LoanProduct:
 
     if errors:
         raise ValidationError(errors)
+    # Nested names back to the flat names the caller used.
+    names = {
+        "upfront_fee.amount": "upfront_fee_rate" if fee_rate else "upfront_fee_amount",
+        "upfront_fee.treatment": "upfront_fee_treatment",
+        "late_penalty.amount": "late_penalty_rate" if pen_rate else "late_penalty_amount",
+        "late_penalty.tolerance_days": "late_penalty_tolerance_days",
+    }
     try:
         return LoanProduct(**out)
     except ValidationError as exc:
-        raise ValidationError(_flatten_names(exc.field_errors)) from None
-
-
-def _flatten_names(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Map nested field names back to the flat API names the caller used."""
-    names = {
-        "upfront_fee.amount": "upfront_fee_rate",
-        "upfront_fee.treatment": "upfront_fee_treatment",
-        "late_penalty.amount": "late_penalty_rate",
-        "late_penalty.tolerance_days": "late_penalty_tolerance_days",
-    }
-    return [(names.get(name, name), message) for name, message in errors]
+        raise ValidationError([(names.get(f, f), m) for f, m in exc.field_errors]) from None
 
 
 __all__ = [

@@ -160,7 +160,9 @@ def due_dates(
 ) -> list[date]:
     """The ``term`` due dates of a schedule."""
     if frequency is RepaymentFrequency.MONTHLY:
-        if first_repayment_date is None:
+        if first_repayment_date is None or first_repayment_date == add_months(disbursement_date, 1):
+            # A first date that is the regular one keeps the disbursement day as anchor, so
+            # Jan 31 with a first repayment on Feb 29 still comes back to Mar 31.
             anchor, offset = disbursement_date, 1
         else:
             anchor, offset = first_repayment_date, 0

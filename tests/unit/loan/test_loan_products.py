@@ -180,3 +180,29 @@ def test_with_changes_revalidates() -> None:
     assert product.with_changes(annual_interest_rate=D("20")).rate == D("0.2")
     with pytest.raises(ValidationError):
         product.with_changes(annual_interest_rate=D("2000"))
+
+
+def test_to_mapping_round_trips_through_parse_product() -> None:
+    product = make_product(
+        interest_method=InterestMethod.FLAT,
+        repayment_frequency=RepaymentFrequency.WEEKLY,
+        annual_interest_rate=D("36.25"),
+        grace_on_principal=1,
+        recover_grace_interest=True,
+        installment_fee=D("15.50"),
+        upfront_fee=UpfrontFee(ChargeCalculation.FLAT, D("250"), FeeTreatment.FINANCED),
+        late_penalty=LatePenalty(ChargeCalculation.PERCENT, D("2.5"), 5),
+        min_score_band=ScoreBand.B,
+        rounding_multiple=D("0.05"),
+    )
+    data = product.to_mapping()
+    assert data["annual_interest_rate"] == "36.25"
+    assert data["upfront_fee_amount"] == "250"
+    assert parse_product(data) == product
+
+
+def test_parse_product_names_the_flat_field_the_caller_used() -> None:
+    base = make_product().to_mapping()
+    with pytest.raises(ValidationError) as info:
+        parse_product({**base, "upfront_fee_amount": "-5"})
+    assert fields_of(info.value) == {"upfront_fee_amount"}

@@ -181,6 +181,12 @@ def test_month_end_due_dates_roll_and_come_back() -> None:
         date(2025, 2, 28),
     ]
     assert add_months(date(2024, 3, 31), -1) == date(2024, 2, 29)
+    # Naming the regular first date explicitly keeps the disbursement day as the anchor.
+    assert due_dates(RepaymentFrequency.MONTHLY, date(2024, 1, 31), 3, date(2024, 2, 29)) == [
+        date(2024, 2, 29),
+        date(2024, 3, 31),
+        date(2024, 4, 30),
+    ]
 
 
 def test_first_repayment_date_anchors_the_schedule() -> None:
