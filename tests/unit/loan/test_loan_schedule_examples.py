@@ -19,7 +19,7 @@ from loan_service.domain.products import (
     RepaymentFrequency,
     UpfrontFee,
 )
-from loan_service.domain.schedule import add_months, due_dates, generate_schedule
+from loan_service.domain.schedule import add_months, amortize, due_dates, generate_schedule
 
 pytestmark = pytest.mark.unit
 
@@ -61,6 +61,37 @@ def test_fineract_progressive_emi_example_30_360() -> None:
         D(x) for x in ("83.66", "67.19", "50.59", "33.86", "17.00", "0")
     ]
     assert column(s, "due_date") == [date(2024, m, 1) for m in range(2, 8)]
+
+
+def test_frappe_lending_test_loan_rows() -> None:
+    # Frappe Lending test_loan.py::test_loan: 280,000 at 8.4% over 20 months. Frappe rounds
+    # the EMI *up* to whole units (math.ceil in get_monthly_repayment_amount: 15,052) where
+    # Kopa rounds half-even to the cent (15,051.72); with Frappe's EMI pinned, the rows agree
+    # (Frappe's assertions compare at 0 decimals).
+    product = make_product(annual_interest_rate=D("8.4"))
+    rows = amortize(product, D("280000"), [product.rate / 12] * 20, level=D("15052"))
+    balances, balance = [], D("280000")
+    for principal in rows.principals:
+        balance -= principal
+        balances.append(balance)
+
+    def whole(x: D) -> D:
+        return x.quantize(D(1))
+
+    for idx, principal, interest, left in [
+        (3, 13369, 1683, 227080),
+        (19, 14941, 105, 0),
+        (17, 14740, 312, 29785),
+    ]:
+        assert whole(rows.principals[idx]) == principal
+        assert whole(rows.interests[idx]) == interest
+        assert whole(balances[idx]) == left
+    assert whole(sum(rows.interests)) == 21034
+    assert len(rows.principals) == 20
+    # Kopa's own schedule for the same loan: pmt(0.7%, 20, 280,000) = 15,051.7226.
+    own = generate_schedule(product, D("280000"), 20, date(2024, 1, 5))
+    assert own.installments[0].total == D("15051.72")
+    assert float(own.installments[0].total) == pytest.approx(-npf.pmt(0.007, 20, 280000), abs=0.005)
 
 
 def test_flat_rate_two_percent_a_month() -> None:
