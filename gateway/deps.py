@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -70,22 +70,14 @@ async def rate_limit_client(request: Request, per_minute: int) -> None:
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
-def allowed(permission: Permission) -> object:
-    """A dependency that checks the permission table before any upstream is called."""
+def allowed(permission: Permission) -> Any:
+    """A route dependency that checks the permission table before any upstream is called."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> None:
         if not can(principal, permission):
             raise PermissionDenied(
                 f"a {principal.role} may not {permission.value}",
                 metadata={"permission": permission.value},
             )
-        return principal
 
     return Depends(check)
-
-
-def _permission_principal(permission: Permission) -> type[Principal]:
-    return Annotated[Principal, allowed(permission)]  # type: ignore[return-value]
-
-
-Acting = _permission_principal

@@ -66,8 +66,8 @@ class TokenAuthenticator:
             revoked_session_key(claims.session_id), revoked_token_key(claims.jti)
         )
         if revoked:
-            exc = TokenInvalid.revoked()
-            raise Unauthenticated(exc.message, reason=exc.reason)
+            refused = TokenInvalid.revoked()
+            raise Unauthenticated(refused.message, reason=refused.reason)
         return claims.principal
 
 

@@ -120,7 +120,7 @@ class Runtime:
         for ch in self._channels.values():
             await ch.close()
         if self.redis:
-            await self.redis.aclose()
+            await self.redis.aclose()  # type: ignore[attr-defined]
         if self.mongo:
             await self.mongo.close()
 

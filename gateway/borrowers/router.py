@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import Field, StrictInt, StrictStr
 
 from gateway.convert import page, to_json
-from gateway.deps import Acting, Stubs
+from gateway.deps import Stubs, allowed
 from gateway.identity.schemas import Strict
 from kopa.reporting.v1 import reporting_pb2
 from kopa.user.v1 import user_pb2
@@ -83,10 +83,8 @@ def borrower_json(b: user_pb2.Borrower) -> dict[str, Any]:
     return data
 
 
-@router.post("/v1/borrowers", status_code=201)
-async def create_borrower(
-    body: BorrowerBody, _: Acting(P.BORROWERS_CREATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/borrowers", status_code=201, dependencies=[allowed(P.BORROWERS_CREATE)])
+async def create_borrower(body: BorrowerBody, stubs: Stubs) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
     if "address" in fields:
         fields["address"] = user_pb2.Address(**fields["address"])
@@ -96,14 +94,9 @@ async def create_borrower(
     return borrower_json(reply.borrower)
 
 
-@router.get("/v1/borrowers")
+@router.get("/v1/borrowers", dependencies=[allowed(P.BORROWERS_READ)])
 async def list_or_search_borrowers(
-    _: Acting(P.BORROWERS_READ),
-    stubs: Stubs,
-    q: str = "",
-    branch_id: str = "",
-    page_size: int = 50,
-    page_token: str = "",
+    stubs: Stubs, q: str = "", branch_id: str = "", page_size: int = 50, page_token: str = ""
 ) -> dict[str, Any]:
     if q:
         found = await stubs.reporting.SearchBorrowers(
@@ -120,18 +113,14 @@ async def list_or_search_borrowers(
     return page([borrower_json(b) for b in reply.borrowers], reply.next_page_token)
 
 
-@router.get("/v1/borrowers/{borrower_id}")
-async def get_borrower(
-    borrower_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs
-) -> dict[str, Any]:
+@router.get("/v1/borrowers/{borrower_id}", dependencies=[allowed(P.BORROWERS_READ)])
+async def get_borrower(borrower_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.user.GetBorrower(user_pb2.GetBorrowerRequest(borrower_id=borrower_id))
     return borrower_json(reply.borrower)
 
 
-@router.patch("/v1/borrowers/{borrower_id}")
-async def update_borrower(
-    borrower_id: str, body: BorrowerPatch, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.patch("/v1/borrowers/{borrower_id}", dependencies=[allowed(P.BORROWERS_UPDATE)])
+async def update_borrower(borrower_id: str, body: BorrowerPatch, stubs: Stubs) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     expected = changes.pop("expected_version", None) or 0
     reply = await stubs.user.UpdateBorrower(
@@ -142,10 +131,8 @@ async def update_borrower(
     return borrower_json(reply.borrower)
 
 
-@router.get("/v1/borrowers/{borrower_id}/versions")
-async def borrower_versions(
-    borrower_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs
-) -> dict[str, Any]:
+@router.get("/v1/borrowers/{borrower_id}/versions", dependencies=[allowed(P.BORROWERS_READ)])
+async def borrower_versions(borrower_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.user.ListBorrowerVersions(
         user_pb2.ListBorrowerVersionsRequest(borrower_id=borrower_id)
     )
@@ -157,10 +144,12 @@ async def borrower_versions(
     return page(items, "")
 
 
-@router.post("/v1/borrowers/{borrower_id}/consents", status_code=201)
-async def record_consent(
-    borrower_id: str, body: ConsentBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post(
+    "/v1/borrowers/{borrower_id}/consents",
+    status_code=201,
+    dependencies=[allowed(P.BORROWERS_UPDATE)],
+)
+async def record_consent(borrower_id: str, body: ConsentBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.user.RecordConsent(
         user_pb2.RecordConsentRequest(
             borrower_id=borrower_id, kind=body.kind, text_version=body.text_version
@@ -169,10 +158,8 @@ async def record_consent(
     return borrower_json(reply.borrower)
 
 
-@router.post("/v1/borrowers/{borrower_id}/transfer")
-async def transfer_borrower(
-    borrower_id: str, body: TransferBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/borrowers/{borrower_id}/transfer", dependencies=[allowed(P.BORROWERS_UPDATE)])
+async def transfer_borrower(borrower_id: str, body: TransferBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.user.TransferBorrower(
         user_pb2.TransferBorrowerRequest(
             borrower_id=borrower_id,
@@ -184,10 +171,8 @@ async def transfer_borrower(
     return borrower_json(reply.borrower)
 
 
-@router.post("/v1/groups", status_code=201)
-async def create_group(
-    body: GroupBody, _: Acting(P.BORROWERS_UPDATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/groups", status_code=201, dependencies=[allowed(P.BORROWERS_UPDATE)])
+async def create_group(body: GroupBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.user.CreateGroup(
         user_pb2.CreateGroupRequest(
             group=user_pb2.Group(
@@ -202,7 +187,7 @@ async def create_group(
     return to_json(reply.group)
 
 
-@router.get("/v1/groups/{group_id}")
-async def get_group(group_id: str, _: Acting(P.BORROWERS_READ), stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/groups/{group_id}", dependencies=[allowed(P.BORROWERS_READ)])
+async def get_group(group_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.user.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
     return to_json(reply.group)

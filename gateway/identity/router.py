@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from gateway.convert import page, to_json
-from gateway.deps import Acting, CurrentPrincipal, Stubs, rate_limit_client
+from gateway.deps import CurrentPrincipal, Stubs, allowed, rate_limit_client
 from gateway.identity.schemas import (
     ChangePasswordBody,
     ConfirmMfaBody,
@@ -128,10 +128,8 @@ async def revoke_session(session_id: str, _: CurrentPrincipal, stubs: Stubs) -> 
     return Response(status_code=204)
 
 
-@router.post("/v1/users", status_code=201)
-async def create_user(
-    body: CreateUserBody, _: Acting(P.USERS_CREATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/users", status_code=201, dependencies=[allowed(P.USERS_CREATE)])
+async def create_user(body: CreateUserBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.CreateUser(
         auth_pb2.CreateUserRequest(
             email=str(body.email),
@@ -145,65 +143,57 @@ async def create_user(
     return user_json(reply.user)
 
 
-@router.get("/v1/users")
-async def list_users(
-    _: Acting(P.USERS_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+@router.get("/v1/users", dependencies=[allowed(P.USERS_READ)])
+async def list_users(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
     reply = await stubs.auth.ListUsers(
         auth_pb2.ListUsersRequest(page_size=page_size, page_token=page_token)
     )
     return page([user_json(u) for u in reply.users], reply.next_page_token)
 
 
-@router.get("/v1/users/{user_id}")
-async def get_user(user_id: str, _: Acting(P.USERS_READ), stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/users/{user_id}", dependencies=[allowed(P.USERS_READ)])
+async def get_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.GetUser(auth_pb2.GetUserRequest(user_id=user_id))
     return user_json(reply.user)
 
 
-@router.post("/v1/users/{user_id}/disable")
-async def disable_user(user_id: str, _: Acting(P.USERS_DISABLE), stubs: Stubs) -> dict[str, Any]:
+@router.post("/v1/users/{user_id}/disable", dependencies=[allowed(P.USERS_DISABLE)])
+async def disable_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.DisableUser(auth_pb2.DisableUserRequest(user_id=user_id))
     return user_json(reply.user)
 
 
-@router.post("/v1/users/{user_id}/enable")
-async def enable_user(user_id: str, _: Acting(P.USERS_DISABLE), stubs: Stubs) -> dict[str, Any]:
+@router.post("/v1/users/{user_id}/enable", dependencies=[allowed(P.USERS_DISABLE)])
+async def enable_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.EnableUser(auth_pb2.EnableUserRequest(user_id=user_id))
     return user_json(reply.user)
 
 
-@router.post("/v1/users/{user_id}/reset-password")
-async def reset_password(
-    user_id: str, body: ResetPasswordBody, _: Acting(P.USERS_RESET_PASSWORD), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/users/{user_id}/reset-password", dependencies=[allowed(P.USERS_RESET_PASSWORD)])
+async def reset_password(user_id: str, body: ResetPasswordBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.ResetPassword(
         auth_pb2.ResetPasswordRequest(user_id=user_id, temporary_password=body.temporary_password)
     )
     return user_json(reply.user)
 
 
-@router.get("/v1/login-history")
-async def login_history(
-    _: Acting(P.LOGIN_HISTORY_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+@router.get("/v1/login-history", dependencies=[allowed(P.LOGIN_HISTORY_READ)])
+async def login_history(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
     reply = await stubs.auth.ListLoginHistory(
         auth_pb2.ListLoginHistoryRequest(page_size=page_size, page_token=page_token)
     )
     return page([to_json(a) for a in reply.attempts], reply.next_page_token)
 
 
-@router.get("/v1/audit-log")
-async def audit_log(
-    _: Acting(P.AUDIT_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+@router.get("/v1/audit-log", dependencies=[allowed(P.AUDIT_READ)])
+async def audit_log(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
     reply = await stubs.auth.ListAuditEntries(
         auth_pb2.ListAuditEntriesRequest(page_size=page_size, page_token=page_token)
     )
     return page([to_json(e) for e in reply.entries], reply.next_page_token)
 
 
-@router.get("/v1/audit-log/verify")
-async def verify_audit(_: Acting(P.AUDIT_READ), stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/audit-log/verify", dependencies=[allowed(P.AUDIT_READ)])
+async def verify_audit(stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.VerifyAuditChain(auth_pb2.VerifyAuditChainRequest())
     return to_json(reply)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 
 from gateway.convert import enum_value, page, to_json
-from gateway.deps import Acting, Stubs
+from gateway.deps import Stubs, allowed
 from gateway.loans.schemas import (
     ApproveBody,
     CloseOfBusinessBody,
@@ -40,7 +40,7 @@ def product_json(p: loan_pb2.LoanProduct) -> dict[str, Any]:
     return {k: (v if v != "" else None) for k, v in data.items()}
 
 
-def loan_status(value: int) -> str:
+def loan_status(value: Any) -> str:
     return enum_value(loan_pb2.LoanStatus.Name(value), "LOAN_STATUS_")
 
 
@@ -106,10 +106,13 @@ def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
 # --- products and quotes ----------------------------------------------------------------
 
 
-@router.post("/v1/loan-products", status_code=201, tags=["loan products"])
-async def create_product(
-    body: LoanProductBody, _: Acting(P.LOAN_PRODUCTS_CREATE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post(
+    "/v1/loan-products",
+    status_code=201,
+    tags=["loan products"],
+    dependencies=[allowed(P.LOAN_PRODUCTS_CREATE)],
+)
+async def create_product(body: LoanProductBody, stubs: Stubs) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
     reply = await stubs.loan.CreateLoanProduct(
         loan_pb2.CreateLoanProductRequest(product=loan_pb2.LoanProduct(**fields))
@@ -117,26 +120,30 @@ async def create_product(
     return product_json(reply.product)
 
 
-@router.get("/v1/loan-products", tags=["loan products"])
-async def list_products(
-    _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+@router.get(
+    "/v1/loan-products", tags=["loan products"], dependencies=[allowed(P.LOAN_PRODUCTS_READ)]
+)
+async def list_products(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
     reply = await stubs.loan.ListLoanProducts(
         loan_pb2.ListLoanProductsRequest(page_size=page_size, page_token=page_token)
     )
     return page([product_json(p) for p in reply.products], reply.next_page_token)
 
 
-@router.get("/v1/loan-products/{product_id}", tags=["loan products"])
-async def get_product(
-    product_id: str, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs
-) -> dict[str, Any]:
+@router.get(
+    "/v1/loan-products/{product_id}",
+    tags=["loan products"],
+    dependencies=[allowed(P.LOAN_PRODUCTS_READ)],
+)
+async def get_product(product_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.GetLoanProduct(loan_pb2.GetLoanProductRequest(product_id=product_id))
     return product_json(reply.product)
 
 
-@router.post("/v1/loan-quotes", tags=["loan products"])
-async def quote(body: QuoteBody, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/loan-quotes", tags=["loan products"], dependencies=[allowed(P.LOAN_PRODUCTS_READ)]
+)
+async def quote(body: QuoteBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.QuoteLoan(
         loan_pb2.QuoteLoanRequest(
             product_id=body.product_id,
@@ -156,8 +163,8 @@ async def quote(body: QuoteBody, _: Acting(P.LOAN_PRODUCTS_READ), stubs: Stubs) 
 # --- loans ------------------------------------------------------------------------------
 
 
-@router.post("/v1/loans", status_code=201)
-async def create_loan(body: LoanBody, _: Acting(P.LOANS_CREATE), stubs: Stubs) -> dict[str, Any]:
+@router.post("/v1/loans", status_code=201, dependencies=[allowed(P.LOANS_CREATE)])
+async def create_loan(body: LoanBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.CreateLoan(
         loan_pb2.CreateLoanRequest(
             borrower_id=body.borrower_id,
@@ -171,21 +178,16 @@ async def create_loan(body: LoanBody, _: Acting(P.LOANS_CREATE), stubs: Stubs) -
     return loan_json(reply.loan)
 
 
-@router.get("/v1/loans")
+@router.get("/v1/loans", dependencies=[allowed(P.LOANS_READ)])
 async def list_loans(
-    _: Acting(P.LOANS_READ),
-    stubs: Stubs,
-    borrower_id: str = "",
-    status: str = "",
-    page_size: int = 50,
-    page_token: str = "",
+    stubs: Stubs, borrower_id: str = "", status: str = "", page_size: int = 50, page_token: str = ""
 ) -> dict[str, Any]:
     if status and status not in STATUSES:
         raise ValidationError.of("status", f"must be one of {', '.join(STATUSES)}")
     reply = await stubs.loan.ListLoans(
         loan_pb2.ListLoansRequest(
             borrower_id=borrower_id,
-            status=STATUSES.get(status, 0),
+            status=STATUSES.get(status, loan_pb2.LOAN_STATUS_UNSPECIFIED),
             page_size=page_size,
             page_token=page_token,
         )
@@ -193,17 +195,15 @@ async def list_loans(
     return page([loan_json(loan) for loan in reply.loans], reply.next_page_token)
 
 
-@router.get("/v1/loans/{loan_id}")
-async def get_loan(loan_id: str, _: Acting(P.LOANS_READ), stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/loans/{loan_id}", dependencies=[allowed(P.LOANS_READ)])
+async def get_loan(loan_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id))
     return loan_json(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/approve")
-async def approve(
-    loan_id: str, body: ApproveBody | None, _: Acting(P.LOANS_APPROVE), stubs: Stubs
-) -> dict[str, Any]:
-    body = body or ApproveBody()
+@router.post("/v1/loans/{loan_id}/approve", dependencies=[allowed(P.LOANS_APPROVE)])
+async def approve(loan_id: str, body: ApproveBody | None, stubs: Stubs) -> dict[str, Any]:
+    body = body or ApproveBody(note=None, override_reason=None)
     reply = await stubs.loan.ApproveLoan(
         loan_pb2.ApproveLoanRequest(
             loan_id=loan_id, note=body.note or "", override_reason=body.override_reason or ""
@@ -212,20 +212,16 @@ async def approve(
     return loan_json(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/reject")
-async def reject(
-    loan_id: str, body: RejectBody, _: Acting(P.LOANS_REJECT), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/loans/{loan_id}/reject", dependencies=[allowed(P.LOANS_REJECT)])
+async def reject(loan_id: str, body: RejectBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.RejectLoan(
         loan_pb2.RejectLoanRequest(loan_id=loan_id, reason=body.reason)
     )
     return loan_json(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/disburse")
-async def disburse(
-    loan_id: str, body: DisburseBody, _: Acting(P.LOANS_DISBURSE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/loans/{loan_id}/disburse", dependencies=[allowed(P.LOANS_DISBURSE)])
+async def disburse(loan_id: str, body: DisburseBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.DisburseLoan(
         loan_pb2.DisburseLoanRequest(
             loan_id=loan_id,
@@ -237,20 +233,16 @@ async def disburse(
     return loan_json(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/write-off")
-async def write_off(
-    loan_id: str, body: WriteOffBody, _: Acting(P.LOANS_WRITE_OFF), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/loans/{loan_id}/write-off", dependencies=[allowed(P.LOANS_WRITE_OFF)])
+async def write_off(loan_id: str, body: WriteOffBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.WriteOffLoan(
         loan_pb2.WriteOffLoanRequest(loan_id=loan_id, reason=body.reason, date=body.date or "")
     )
     return loan_json(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/reschedule")
-async def reschedule(
-    loan_id: str, body: RescheduleBody, _: Acting(P.LOANS_RESCHEDULE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/loans/{loan_id}/reschedule", dependencies=[allowed(P.LOANS_RESCHEDULE)])
+async def reschedule(loan_id: str, body: RescheduleBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.RescheduleLoan(
         loan_pb2.RescheduleLoanRequest(
             loan_id=loan_id,
@@ -264,16 +256,14 @@ async def reschedule(
     return loan_json(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/score")
-async def score(loan_id: str, _: Acting(P.LOANS_SCORE), stubs: Stubs) -> dict[str, Any]:
+@router.post("/v1/loans/{loan_id}/score", dependencies=[allowed(P.LOANS_SCORE)])
+async def score(loan_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.ScoreLoan(loan_pb2.ScoreLoanRequest(loan_id=loan_id))
     return score_json(reply.score)
 
 
-@router.get("/v1/loans/{loan_id}/payoff-quote")
-async def payoff(
-    loan_id: str, _: Acting(P.LOANS_READ), stubs: Stubs, date: str = ""
-) -> dict[str, Any]:
+@router.get("/v1/loans/{loan_id}/payoff-quote", dependencies=[allowed(P.LOANS_READ)])
+async def payoff(loan_id: str, stubs: Stubs, date: str = "") -> dict[str, Any]:
     reply = await stubs.loan.GetPayoffQuote(
         loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id, date=date)
     )
@@ -294,13 +284,14 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/v1/loans/{loan_id}/repayments", status_code=201, tags=["repayments"])
+@router.post(
+    "/v1/loans/{loan_id}/repayments",
+    status_code=201,
+    tags=["repayments"],
+    dependencies=[allowed(P.REPAYMENTS_CREATE)],
+)
 async def post_repayment(
-    loan_id: str,
-    body: RepaymentBody,
-    idempotency_key: IdempotencyKey,
-    _: Acting(P.REPAYMENTS_CREATE),
-    stubs: Stubs,
+    loan_id: str, body: RepaymentBody, idempotency_key: IdempotencyKey, stubs: Stubs
 ) -> dict[str, Any]:
     reply = await stubs.payment.PostRepayment(
         payment_pb2.PostRepaymentRequest(
@@ -315,13 +306,11 @@ async def post_repayment(
     return payment_json(reply.payment)
 
 
-@router.get("/v1/loans/{loan_id}/repayments", tags=["repayments"])
+@router.get(
+    "/v1/loans/{loan_id}/repayments", tags=["repayments"], dependencies=[allowed(P.REPAYMENTS_READ)]
+)
 async def list_repayments(
-    loan_id: str,
-    _: Acting(P.REPAYMENTS_READ),
-    stubs: Stubs,
-    page_size: int = 50,
-    page_token: str = "",
+    loan_id: str, stubs: Stubs, page_size: int = 50, page_token: str = ""
 ) -> dict[str, Any]:
     reply = await stubs.payment.ListRepayments(
         payment_pb2.ListRepaymentsRequest(
@@ -331,10 +320,12 @@ async def list_repayments(
     return page([payment_json(p) for p in reply.payments], reply.next_page_token)
 
 
-@router.post("/v1/repayments/{payment_id}/reverse", tags=["repayments"])
-async def reverse_repayment(
-    payment_id: str, body: ReversalBody, _: Acting(P.REPAYMENTS_REVERSE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post(
+    "/v1/repayments/{payment_id}/reverse",
+    tags=["repayments"],
+    dependencies=[allowed(P.REPAYMENTS_REVERSE)],
+)
+async def reverse_repayment(payment_id: str, body: ReversalBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.payment.ReverseRepayment(
         payment_pb2.ReverseRepaymentRequest(payment_id=payment_id, reason=body.reason)
     )
@@ -348,20 +339,16 @@ def job_json(job: loan_pb2.CloseOfBusinessJob) -> dict[str, Any]:
     return to_json(job)
 
 
-@router.post("/v1/jobs/close-of-business", tags=["jobs"])
-async def close_of_business(
-    body: CloseOfBusinessBody, _: Acting(P.JOBS_RUN), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/jobs/close-of-business", tags=["jobs"], dependencies=[allowed(P.JOBS_RUN)])
+async def close_of_business(body: CloseOfBusinessBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.RunCloseOfBusiness(
         loan_pb2.RunCloseOfBusinessRequest(as_of=body.as_of, wait=body.wait), timeout=3600
     )
     return job_json(reply.job)
 
 
-@router.get("/v1/jobs/close-of-business/{as_of}", tags=["jobs"])
-async def close_of_business_status(
-    as_of: str, _: Acting(P.JOBS_RUN), stubs: Stubs
-) -> dict[str, Any]:
+@router.get("/v1/jobs/close-of-business/{as_of}", tags=["jobs"], dependencies=[allowed(P.JOBS_RUN)])
+async def close_of_business_status(as_of: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.loan.GetCloseOfBusinessJob(
         loan_pb2.GetCloseOfBusinessJobRequest(as_of=as_of)
     )

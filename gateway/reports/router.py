@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from openpyxl import Workbook
 
 from gateway.convert import to_json
-from gateway.deps import Acting, Stubs
+from gateway.deps import Stubs, allowed
 from kopa.reporting.v1 import reporting_pb2
 from shared.permissions import Permission as P
 
@@ -30,8 +30,8 @@ ARREARS_COLUMNS = [
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/v1/reports/portfolio")
-async def portfolio(_: Acting(P.REPORTS_READ), stubs: Stubs, as_of: str = "") -> dict[str, Any]:
+@router.get("/v1/reports/portfolio", dependencies=[allowed(P.REPORTS_READ)])
+async def portfolio(stubs: Stubs, as_of: str = "") -> dict[str, Any]:
     reply = await stubs.reporting.GetPortfolioReport(
         reporting_pb2.GetPortfolioReportRequest(as_of=as_of)
     )
@@ -40,12 +40,9 @@ async def portfolio(_: Acting(P.REPORTS_READ), stubs: Stubs, as_of: str = "") ->
     return data
 
 
-@router.get("/v1/reports/arrears", response_model=None)
+@router.get("/v1/reports/arrears", response_model=None, dependencies=[allowed(P.REPORTS_READ)])
 async def arrears(
-    _: Acting(P.REPORTS_READ),
-    stubs: Stubs,
-    as_of: str = "",
-    format: Literal["json", "csv", "xlsx"] = "json",
+    stubs: Stubs, as_of: str = "", format: Literal["json", "csv", "xlsx"] = "json"
 ) -> dict[str, Any] | Response:
     reply = await stubs.reporting.GetArrearsReport(
         reporting_pb2.GetArrearsReportRequest(as_of=as_of)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import Field, StrictInt, StrictStr
 
 from gateway.convert import page, to_json
-from gateway.deps import Acting, Stubs
+from gateway.deps import Stubs, allowed
 from gateway.identity.schemas import Strict
 from kopa.scoring.v1 import scoring_pb2
 from shared.permissions import Permission as P
@@ -45,10 +45,8 @@ def scorecard_json(s: scoring_pb2.Scorecard) -> dict[str, Any]:
     return to_json(s)
 
 
-@router.post("/v1/scorecards", status_code=201)
-async def create(
-    body: ScorecardBody, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/scorecards", status_code=201, dependencies=[allowed(P.SCORECARDS_MANAGE)])
+async def create(body: ScorecardBody, stubs: Stubs) -> dict[str, Any]:
     card = scoring_pb2.Scorecard(
         name=body.name,
         base_score=body.base_score,
@@ -60,9 +58,9 @@ async def create(
     return scorecard_json(reply.scorecard)
 
 
-@router.get("/v1/scorecards")
+@router.get("/v1/scorecards", dependencies=[allowed(P.SCORECARDS_READ)])
 async def list_scorecards(
-    _: Acting(P.SCORECARDS_READ), stubs: Stubs, page_size: int = 50, page_token: str = ""
+    stubs: Stubs, page_size: int = 50, page_token: str = ""
 ) -> dict[str, Any]:
     reply = await stubs.scoring.ListScorecards(
         scoring_pb2.ListScorecardsRequest(page_size=page_size, page_token=page_token)
@@ -70,46 +68,40 @@ async def list_scorecards(
     return page([scorecard_json(s) for s in reply.scorecards], reply.next_page_token)
 
 
-@router.get("/v1/scorecards/{scorecard_id}")
-async def get(scorecard_id: str, _: Acting(P.SCORECARDS_READ), stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/scorecards/{scorecard_id}", dependencies=[allowed(P.SCORECARDS_READ)])
+async def get(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.scoring.GetScorecard(
         scoring_pb2.GetScorecardRequest(scorecard_id=scorecard_id)
     )
     return scorecard_json(reply.scorecard)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/publish")
-async def publish(
-    scorecard_id: str, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/scorecards/{scorecard_id}/publish", dependencies=[allowed(P.SCORECARDS_MANAGE)])
+async def publish(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.scoring.PublishScorecard(
         scoring_pb2.PublishScorecardRequest(scorecard_id=scorecard_id)
     )
     return scorecard_json(reply.scorecard)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/retire")
-async def retire(scorecard_id: str, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs) -> dict[str, Any]:
+@router.post("/v1/scorecards/{scorecard_id}/retire", dependencies=[allowed(P.SCORECARDS_MANAGE)])
+async def retire(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.scoring.RetireScorecard(
         scoring_pb2.RetireScorecardRequest(scorecard_id=scorecard_id)
     )
     return scorecard_json(reply.scorecard)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/what-if")
-async def what_if(
-    scorecard_id: str, body: WhatIfBody, _: Acting(P.SCORECARDS_MANAGE), stubs: Stubs
-) -> dict[str, Any]:
+@router.post("/v1/scorecards/{scorecard_id}/what-if", dependencies=[allowed(P.SCORECARDS_MANAGE)])
+async def what_if(scorecard_id: str, body: WhatIfBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.scoring.WhatIf(
         scoring_pb2.WhatIfRequest(scorecard_id=scorecard_id, approval_band=body.approval_band)
     )
     return to_json(reply)
 
 
-@router.get("/v1/scorecards/{scorecard_id}/governance")
-async def governance(
-    scorecard_id: str, _: Acting(P.SCORECARDS_READ), stubs: Stubs
-) -> dict[str, Any]:
+@router.get("/v1/scorecards/{scorecard_id}/governance", dependencies=[allowed(P.SCORECARDS_READ)])
+async def governance(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.scoring.GetGovernanceReport(
         scoring_pb2.GetGovernanceReportRequest(scorecard_id=scorecard_id)
     )

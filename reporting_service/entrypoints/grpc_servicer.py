@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 from kopa.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from reporting_service.service_layer.handlers import ReportingHandlers
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TypeAlias
 
 import grpc
 from google.protobuf.json_format import MessageToDict
@@ -12,7 +13,7 @@ from shared.errors import ValidationError
 from user_service.entrypoints import mapping as m
 from user_service.service_layer.handlers import UserHandlers
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
