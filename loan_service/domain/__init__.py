@@ -36,7 +36,9 @@ Modules and what they provide:
     `DomainError` (``reason``, ``field_errors``, ``kind``) and its subclasses
     `ValidationError` (alias `DomainValidationError`), `IllegalTransition`,
     `MakerCheckerViolation`, `ApprovalLimitExceeded`, `OverrideNotPermitted`,
-    `EligibilityFailed`, `NotFound`, `Conflict`.
+    `EligibilityFailed`, `PreconditionFailed`, `NotFound`, `Conflict`. ``kind`` is the
+    name of the gRPC status family (``INVALID_ARGUMENT``, ``FAILED_PRECONDITION``,
+    ``PERMISSION_DENIED``, ``NOT_FOUND``, ``ALREADY_EXISTS``).
 """
 
 from .allocation import apply_repayment, payoff_quote, replay
@@ -61,6 +63,7 @@ from .errors import (
     MakerCheckerViolation,
     NotFound,
     OverrideNotPermitted,
+    PreconditionFailed,
     ValidationError,
 )
 from .lifecycle import Event, Loan, LoanStatus, RuleFailure, check_eligibility
@@ -111,6 +114,7 @@ __all__ = [
     "MakerCheckerViolation",
     "NotFound",
     "OverrideNotPermitted",
+    "PreconditionFailed",
     "PrepaymentStrategy",
     "Pricing",
     "Repayment",

@@ -124,6 +124,14 @@ class EligibilityFailed(DomainError):
         )
 
 
+class PreconditionFailed(DomainError):
+    """The loan's recorded history rules the request out (e.g. a repayment dated before a
+    reschedule)."""
+
+    kind = "FAILED_PRECONDITION"
+    default_reason = "FAILED_PRECONDITION"
+
+
 class NotFound(DomainError):
     kind = "NOT_FOUND"
     default_reason = "NOT_FOUND"
@@ -146,5 +154,6 @@ __all__ = [
     "MakerCheckerViolation",
     "NotFound",
     "OverrideNotPermitted",
+    "PreconditionFailed",
     "ValidationError",
 ]

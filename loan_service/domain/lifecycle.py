@@ -36,6 +36,7 @@ from .errors import (
     MakerCheckerViolation,
     NotFound,
     OverrideNotPermitted,
+    PreconditionFailed,
     ValidationError,
 )
 from .products import LoanProduct, ScoreBand
@@ -450,15 +451,15 @@ class Loan:
         if self.base_state is None:
             raise IllegalTransition(
                 self.status.value,
-                "repaid",
+                "queried for balances",
                 [LoanStatus.ACTIVE.value, LoanStatus.CLOSED.value, LoanStatus.WRITTEN_OFF.value],
             )
         segment = len(self.schedule_history)
         active = [r.repayment for r in self.repayments if not r.reversed and r.segment == segment]
         return replay(self.base_state, active, self.product, as_of)
 
-    def _frozen(self) -> Conflict:
-        return Conflict(
+    def _frozen(self) -> PreconditionFailed:
+        return PreconditionFailed(
             f"the loan was rescheduled on {self.base_date}; earlier repayments are frozen",
             reason="REPAYMENT_BEFORE_RESCHEDULE",
         )
@@ -575,7 +576,7 @@ class Loan:
         state = self.state(on)
         quote = payoff_quote(state, self.product, on)
         if quote.principal <= 0:
-            raise Conflict("nothing left to reschedule", reason="NOTHING_TO_RESCHEDULE")
+            raise PreconditionFailed("nothing left to reschedule", reason="NOTHING_TO_RESCHEDULE")
         remaining = sum(1 for i in state.installments if i.due_date > on)
         term = new_term if new_term is not None else max(remaining, 1)
         rate = new_annual_rate if new_annual_rate is not None else self.product.annual_interest_rate

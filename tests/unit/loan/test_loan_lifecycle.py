@@ -16,6 +16,7 @@ from loan_service.domain.errors import (
     MakerCheckerViolation,
     NotFound,
     OverrideNotPermitted,
+    PreconditionFailed,
     ValidationError,
 )
 from loan_service.domain.lifecycle import Loan, LoanStatus, check_eligibility
@@ -267,10 +268,11 @@ def test_reschedule_keeps_history_and_freezes_earlier_repayments() -> None:
     assert event.name == "loan.rescheduled"
     assert event.carried.total == 0  # type: ignore[attr-defined]
 
-    with pytest.raises(Conflict) as info:
+    with pytest.raises(PreconditionFailed) as frozen:
         loan.apply_repayment("r3", D("100"), date(2024, 3, 1))
-    assert info.value.reason == "REPAYMENT_BEFORE_RESCHEDULE"
-    with pytest.raises(Conflict):
+    assert frozen.value.reason == "REPAYMENT_BEFORE_RESCHEDULE"
+    assert frozen.value.kind == "FAILED_PRECONDITION"
+    with pytest.raises(PreconditionFailed):
         loan.reverse_repayment("r1", "too late")
     loan.apply_repayment("r3", D("420.76"), date(2024, 4, 15))
     assert loan.state().installments[0].is_paid
