@@ -1,0 +1,169 @@
+"""Outbound calls to peer services over gRPC.
+
+Calls carry the caller's access token (the shared client interceptor forwards it), so the peer
+checks the caller's permission and scope itself. A peer's client-caused refusal comes back as
+the same ``shared.errors`` class (``reraise_as_domain``); anything else (unavailable, deadline,
+internal) is re-raised as the original ``grpc.aio.AioRpcError``: the outcome is then unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import grpc
+
+from kopa.loan.v1 import loan_pb2
+from shared.rpc_errors import reraise_as_domain
+
+ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
+OUTSTANDING_PARTS = ("principal", "interest", "fees", "penalties", "total")
+
+T = TypeVar("T")
+
+
+async def _call(coro: Awaitable[T]) -> T:
+    try:
+        return await coro
+    except grpc.aio.AioRpcError as err:
+        refused = reraise_as_domain(err)
+        if refused is not None:
+            raise refused from None
+        raise
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal(text) if text else Decimal(0)
+
+
+@dataclass(frozen=True)
+class LoanView:
+    loan_id: str
+    institution_id: str
+    branch_id: str
+    borrower_id: str
+    status: int  # kopa.loan.v1.LoanStatus
+    currency: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the loan service did with a payment (ApplyRepayment's answer, or the
+    ``loan.repayment_applied`` event)."""
+
+    allocation: dict[str, str]
+    outstanding: dict[str, str]
+    loan_status: int
+    institution_id: str = ""
+    branch_id: str = ""
+    currency: str = ""
+
+    def part(self, name: str) -> Decimal:
+        return _decimal(self.allocation.get(name, ""))
+
+    def as_doc(self) -> dict[str, Any]:
+        return {
+            "allocation": self.allocation,
+            "outstanding": self.outstanding,
+            "loan_status": self.loan_status,
+            "institution_id": self.institution_id,
+            "branch_id": self.branch_id,
+            "currency": self.currency,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Applied:
+        return cls(
+            allocation=dict(doc.get("allocation") or {}),
+            outstanding=dict(doc.get("outstanding") or {}),
+            loan_status=int(doc.get("loan_status") or 0),
+            institution_id=doc.get("institution_id", ""),
+            branch_id=doc.get("branch_id", ""),
+            currency=doc.get("currency", ""),
+        )
+
+    @classmethod
+    def from_proto(
+        cls,
+        allocation: loan_pb2.Allocation,
+        outstanding: loan_pb2.Outstanding,
+        loan_status: int,
+        *,
+        institution_id: str = "",
+        branch_id: str = "",
+        currency: str = "",
+    ) -> Applied:
+        return cls(
+            allocation={k: getattr(allocation, k) or "0" for k in ALLOCATION_PARTS},
+            outstanding={k: getattr(outstanding, k) or "0" for k in OUTSTANDING_PARTS},
+            loan_status=int(loan_status),
+            institution_id=institution_id,
+            branch_id=branch_id,
+            currency=currency,
+        )
+
+
+class LoanGateway:
+    """LoanService, as payment_service uses it."""
+
+    def __init__(self, stub: Any) -> None:
+        self._stub = stub  # loan_pb2_grpc.LoanServiceStub
+
+    async def get(self, loan_id: str) -> LoanView:
+        reply = await _call(self._stub.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id)))
+        loan = reply.loan
+        return LoanView(
+            loan_id=loan.id or loan_id,
+            institution_id=loan.institution_id,
+            branch_id=loan.branch_id,
+            borrower_id=loan.borrower_id,
+            status=int(loan.status),
+            currency=loan.currency,
+        )
+
+    async def apply(self, loan_id: str, payment_id: str, amount: str, paid_on: str) -> Applied:
+        """Idempotent on ``payment_id`` at the loan service: a repeat returns the first answer."""
+        reply = await _call(
+            self._stub.ApplyRepayment(
+                loan_pb2.ApplyRepaymentRequest(
+                    loan_id=loan_id, payment_id=payment_id, amount=amount, paid_on=paid_on
+                )
+            )
+        )
+        return Applied.from_proto(
+            reply.allocation,
+            reply.outstanding,
+            reply.loan_status,
+            institution_id=reply.institution_id,
+            branch_id=reply.branch_id,
+            currency=reply.currency,
+        )
+
+    async def reverse(self, loan_id: str, payment_id: str, reason: str) -> None:
+        """Idempotent: reversing a reversed payment changes nothing."""
+        await _call(
+            self._stub.ReverseRepayment(
+                loan_pb2.ReverseRepaymentRequest(
+                    loan_id=loan_id, payment_id=payment_id, reason=reason
+                )
+            )
+        )
+
+
+InstitutionCurrency = Callable[[str], Awaitable[str]]
+
+
+def institution_currency_from_user_service(stub: Any) -> InstitutionCurrency:
+    """The institution's currency from user_service (``GetInstitution``, with the caller's
+    token). Used only to open the books of an institution that has no loan yet."""
+    from kopa.user.v1 import user_pb2
+
+    async def currency(institution_id: str) -> str:
+        reply = await _call(
+            stub.GetInstitution(user_pb2.GetInstitutionRequest(institution_id=institution_id))
+        )
+        return str(reply.institution.currency)
+
+    return currency

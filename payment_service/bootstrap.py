@@ -1,0 +1,141 @@
+"""Wires payment_service: repository, books, peers, use cases, consumer, recovery, servicer.
+
+Configuration (environment only, on top of the shared ``ServiceSettings``):
+
+- ``MOBILE_MONEY_SECRETS``: JSON ``{"<institution_id>": ["<secret>", ...]}``, the HMAC keys
+  of each institution's mobile-money callbacks (several while a key is rotated). An
+  institution without one has its callbacks refused (UNAUTHENTICATED). Secrets must be at
+  least 16 characters (32 outside ``local``/``test``).
+- ``MOBILE_MONEY_TOLERANCE_SECONDS`` (300): the replay window of a signed callback.
+- ``PAYMENT_PENDING_TIMEOUT_SECONDS`` (15): the lease of an attempt; past it the recovery acts
+  on a pending payment and a retry with the same key may take it over.
+- ``PAYMENT_RECOVERY_INTERVAL_SECONDS`` (3): how often the recovery sweeps.
+- ``PAYMENT_IDEMPOTENCY_WAIT_SECONDS`` (5): how long a duplicate request waits for the first
+  one to finish before answering 409 IDEMPOTENCY_REQUEST_IN_PROGRESS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from pydantic import Field, model_validator
+
+from kopa.loan.v1 import loan_pb2_grpc
+from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
+from kopa.user.v1 import user_pb2_grpc
+from payment_service.adapters.peers import (
+    InstitutionCurrency,
+    LoanGateway,
+    institution_currency_from_user_service,
+)
+from payment_service.adapters.repository import PAYMENTS, Repository
+from payment_service.entrypoints.consumers import BINDINGS, LoanEventConsumer
+from payment_service.entrypoints.grpc_servicer import PaymentServicer
+from payment_service.service_layer.core import PaymentConfig, PaymentCore
+from payment_service.service_layer.ledger import Books, LedgerHandlers
+from payment_service.service_layer.loan_events import LoanEvents
+from payment_service.service_layer.mobile_money import MobileMoney
+from payment_service.service_layer.recovery import Recovery
+from payment_service.service_layer.repayments import Repayments
+from shared.config import ServiceSettings
+from shared.service import Runtime
+
+
+class Settings(ServiceSettings):
+    mobile_money_secrets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='JSON {"<institution_id>": ["<secret>", ...]}: mobile-money HMAC keys',
+    )
+    mobile_money_tolerance_seconds: int = Field(300, ge=1, le=3600)
+    payment_pending_timeout_seconds: float = Field(15.0, gt=0)
+    payment_recovery_interval_seconds: float = Field(3.0, gt=0)
+    payment_idempotency_wait_seconds: float = Field(5.0, ge=0)
+
+    @classmethod
+    def service_name(cls) -> str:
+        return "payment"
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        minimum = 16 if self.kopa_env in ("local", "test") else 32
+        for institution_id, secrets in self.mobile_money_secrets.items():
+            if not secrets or any(len(s) < minimum for s in secrets):
+                raise ValueError(
+                    f"MOBILE_MONEY_SECRETS[{institution_id}] needs secrets of at least "
+                    f"{minimum} characters"
+                )
+        return self
+
+    def payment_config(self) -> PaymentConfig:
+        return PaymentConfig(
+            pending_timeout=dt.timedelta(seconds=self.payment_pending_timeout_seconds),
+            idempotency_wait_seconds=self.payment_idempotency_wait_seconds,
+            mobile_money_secrets={
+                inst: [s.encode() for s in secrets]
+                for inst, secrets in self.mobile_money_secrets.items()
+            },
+            mobile_money_tolerance_seconds=self.mobile_money_tolerance_seconds,
+        )
+
+
+@dataclass
+class Wiring:
+    core: PaymentCore
+    servicer: PaymentServicer
+    consumer: LoanEventConsumer
+    recovery: Recovery
+    repo: Repository
+
+
+def wire(
+    db: Any,
+    loan_stub: Any,
+    *,
+    notify: Callable[[str, Any], None],
+    config: PaymentConfig,
+    institution_currency: InstitutionCurrency | None = None,
+    recovery_interval_seconds: float = 3.0,
+) -> Wiring:
+    """Everything but the servers: tests wire the same objects against their own peers."""
+    repo = Repository(db)
+    books = Books(repo, institution_currency)
+    core = PaymentCore(repo, books, LoanGateway(loan_stub), notify, config)
+    mobile_money = MobileMoney(core)
+    servicer = PaymentServicer(Repayments(core), mobile_money, LedgerHandlers(books, repo))
+    return Wiring(
+        core=core,
+        servicer=servicer,
+        consumer=LoanEventConsumer(LoanEvents(core)),
+        recovery=Recovery(core, mobile_money, interval_seconds=recovery_interval_seconds),
+        repo=repo,
+    )
+
+
+async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    relay = runtime.start_relay([PAYMENTS])
+    wiring = wire(
+        runtime.db,
+        loan_pb2_grpc.LoanServiceStub(runtime.channel("loan")),
+        notify=relay.notify,
+        config=settings.payment_config(),
+        institution_currency=institution_currency_from_user_service(
+            user_pb2_grpc.UserServiceStub(runtime.channel("user"))
+        ),
+        recovery_interval_seconds=settings.payment_recovery_interval_seconds,
+    )
+    await wiring.repo.ensure_indexes()
+    runtime.consume(BINDINGS, wiring.consumer)
+    wiring.recovery.start()
+    runtime.on_close(wiring.recovery.stop)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        payment_pb2_grpc.add_PaymentServiceServicer_to_server(wiring.servicer, server)
+        return [payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name]
+
+    return register

@@ -1,0 +1,29 @@
+"""The loan-event consumer: decodes ``kopa.loan.v1.LoanEvent`` and hands it to the use case.
+
+Registered with ``runtime.consume(BINDINGS, consumer)``; the shared ``EventConsumer`` skips
+events already handled and dead-letters one that fails twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kopa.loan.v1 import events_pb2 as loan_events_pb2
+from payment_service.service_layer.loan_events import BINDINGS, LoanEvents
+from shared import context as request_context
+
+__all__ = ["BINDINGS", "LoanEventConsumer"]
+
+
+class LoanEventConsumer:
+    def __init__(self, events: LoanEvents) -> None:
+        self.events = events
+
+    async def __call__(self, routing_key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = loan_events_pb2.LoanEvent.FromString(body)
+        request_context.set_current(
+            request_context.RequestContext(
+                request_id=event.meta.request_id or event.meta.event_id or "loan-event"
+            )
+        )
+        await self.events.handle(routing_key, event)

@@ -1,0 +1,123 @@
+"""The PaymentService servicer: maps proto requests to use cases and results back.
+
+Errors are raised as ``shared.errors`` classes (the payment domain's subclass them) and turned
+into rich statuses by the shared server interceptor.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+
+from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
+from payment_service.entrypoints import mapping as m
+from payment_service.service_layer.ledger import LedgerHandlers
+from payment_service.service_layer.mobile_money import MobileMoney
+from payment_service.service_layer.repayments import RepaymentCommand, Repayments
+
+Ctx: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
+
+
+class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
+    def __init__(
+        self, repayments: Repayments, mobile_money: MobileMoney, ledger: LedgerHandlers
+    ) -> None:
+        self.repayments = repayments
+        self.mobile_money = mobile_money
+        self.ledger = ledger
+
+    async def PostRepayment(
+        self, request: payment_pb2.PostRepaymentRequest, context: Ctx
+    ) -> payment_pb2.PostRepaymentResponse:
+        payment, replayed = await self.repayments.post(
+            RepaymentCommand(
+                loan_id=request.loan_id,
+                amount=request.amount,
+                paid_on=request.paid_on,
+                channel=request.channel,
+                reference=request.reference,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return payment_pb2.PostRepaymentResponse(payment=payment, replayed=replayed)
+
+    async def GetPayment(
+        self, request: payment_pb2.GetPaymentRequest, context: Ctx
+    ) -> payment_pb2.GetPaymentResponse:
+        doc = await self.repayments.get(request.payment_id)
+        return payment_pb2.GetPaymentResponse(payment=m.payment_to_proto(doc))
+
+    async def ListRepayments(
+        self, request: payment_pb2.ListRepaymentsRequest, context: Ctx
+    ) -> payment_pb2.ListRepaymentsResponse:
+        docs, token = await self.repayments.list_for_loan(
+            request.loan_id, request.page_size, request.page_token
+        )
+        return payment_pb2.ListRepaymentsResponse(
+            payments=[m.payment_to_proto(d) for d in docs], next_page_token=token
+        )
+
+    async def ReverseRepayment(
+        self, request: payment_pb2.ReverseRepaymentRequest, context: Ctx
+    ) -> payment_pb2.ReverseRepaymentResponse:
+        doc = await self.repayments.reverse(request.payment_id, request.reason)
+        return payment_pb2.ReverseRepaymentResponse(payment=m.payment_to_proto(doc))
+
+    async def ReceiveMobileMoney(
+        self, request: payment_pb2.ReceiveMobileMoneyRequest, context: Ctx
+    ) -> payment_pb2.ReceiveMobileMoneyResponse:
+        doc, replayed = await self.mobile_money.receive(
+            request.institution_id, request.raw_body, request.signature
+        )
+        return payment_pb2.ReceiveMobileMoneyResponse(
+            payment=m.payment_to_proto(doc), replayed=replayed
+        )
+
+    async def AssignSuspense(
+        self, request: payment_pb2.AssignSuspenseRequest, context: Ctx
+    ) -> payment_pb2.AssignSuspenseResponse:
+        doc = await self.mobile_money.assign(request.payment_id, request.loan_id)
+        return payment_pb2.AssignSuspenseResponse(payment=m.payment_to_proto(doc))
+
+    async def ListSuspense(
+        self, request: payment_pb2.ListSuspenseRequest, context: Ctx
+    ) -> payment_pb2.ListSuspenseResponse:
+        docs, token = await self.mobile_money.list_suspense(request.page_size, request.page_token)
+        return payment_pb2.ListSuspenseResponse(
+            payments=[m.payment_to_proto(d) for d in docs], next_page_token=token
+        )
+
+    async def GetTrialBalance(
+        self, request: payment_pb2.GetTrialBalanceRequest, context: Ctx
+    ) -> payment_pb2.GetTrialBalanceResponse:
+        return m.trial_balance_to_proto(await self.ledger.trial_balance(request.as_of))
+
+    async def ListAccounts(
+        self, request: payment_pb2.ListAccountsRequest, context: Ctx
+    ) -> payment_pb2.ListAccountsResponse:
+        accounts = await self.ledger.list_accounts()
+        return payment_pb2.ListAccountsResponse(accounts=[m.account_to_proto(a) for a in accounts])
+
+    async def CreateAccount(
+        self, request: payment_pb2.CreateAccountRequest, context: Ctx
+    ) -> payment_pb2.CreateAccountResponse:
+        a = request.account
+        account = await self.ledger.create_account(a.code, a.name, a.type)
+        return payment_pb2.CreateAccountResponse(account=m.account_to_proto(account))
+
+    async def GetGeneralLedger(
+        self, request: payment_pb2.GetGeneralLedgerRequest, context: Ctx
+    ) -> payment_pb2.GetGeneralLedgerResponse:
+        page, token, currency = await self.ledger.general_ledger(
+            request.account_code, request.page_size, request.page_token
+        )
+        return payment_pb2.GetGeneralLedgerResponse(
+            lines=m.ledger_lines(page, currency), next_page_token=token
+        )
+
+    async def GetLoanStatement(
+        self, request: payment_pb2.GetLoanStatementRequest, context: Ctx
+    ) -> payment_pb2.GetLoanStatementResponse:
+        statement, sources = await self.ledger.loan_statement(request.loan_id)
+        return payment_pb2.GetLoanStatementResponse(lines=m.statement_lines(statement, sources))

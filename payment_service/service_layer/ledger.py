@@ -1,0 +1,288 @@
+"""The institution's books: charts of accounts, booking entries, and the ledger reports.
+
+- A chart is created on first use with ``ChartOfAccounts.default(institution, currency)`` on
+  cash basis; its currency is the loan's (from the loan service or a loan event), else that
+  of a loan already seen for the institution, else (reads by a user) the institution's own
+  from user_service. Without any of those the books are not open (FAILED_PRECONDITION).
+- ``Books.record`` inserts one immutable entry document with a deterministic id; a second
+  insert of the same movement is a duplicate-key no-op, never a second booking.
+- Reports read the stored entries, rebuilding (so re-validating) each one. The trial balance
+  streams every entry of the institution and sums per account in Python (FerretDB's
+  aggregation cannot sum decimal strings exactly); the general ledger and loan statement load
+  only the entries of one account or loan. Correctness first: no cached running totals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+from payment_service.adapters.peers import InstitutionCurrency
+from payment_service.adapters.repository import (
+    Repository,
+    chart_from_doc,
+    chart_to_doc,
+    entry_from_doc,
+    entry_to_doc,
+)
+from payment_service.domain import ledger
+from payment_service.domain.ledger import (
+    Account,
+    AccountLedger,
+    ChartOfAccounts,
+    IncomeRecognition,
+    JournalEntry,
+    LoanStatement,
+    TrialBalance,
+    TrialBalanceRow,
+)
+from shared import context
+from shared.errors import Aborted, IllegalState, NotFound, ValidationError
+from shared.logging import get_logger
+from shared.mongo import decode_page_token, encode_page_token, page_size
+from shared.permissions import Permission, Principal, require
+
+log = get_logger(__name__)
+
+ZERO = Decimal(0)
+BOOKS_NOT_OPEN = "BOOKS_NOT_OPEN"
+CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Books:
+    def __init__(
+        self, repo: Repository, institution_currency: InstitutionCurrency | None = None
+    ) -> None:
+        self.repo = repo
+        self._institution_currency = institution_currency
+
+    # --- charts --------------------------------------------------------------------------
+
+    async def existing_chart(self, institution_id: str) -> ChartOfAccounts | None:
+        doc = await self.repo.get_chart(institution_id)
+        return chart_from_doc(doc) if doc else None
+
+    async def chart(
+        self, institution_id: str, currency: str | None = None, *, ask_peer: bool = False
+    ) -> ChartOfAccounts:
+        """The institution's chart, created (default accounts, cash basis) on first use.
+
+        ``currency`` is the currency of the movement about to be booked: a chart in another
+        currency refuses it (CURRENCY_MISMATCH). ``ask_peer`` lets a user's read open the
+        books with the institution's currency from user_service.
+        """
+        chart = await self.existing_chart(institution_id)
+        if chart is None:
+            code = currency or await self._currency_of(institution_id, ask_peer=ask_peer)
+            fresh = ChartOfAccounts.default(institution_id, code, IncomeRecognition.CASH)
+            if await self.repo.insert_chart(chart_to_doc(fresh, version=1, now=_now())):
+                log.info("chart_created", institution=institution_id, currency=code)
+                chart = fresh
+            else:
+                chart = await self.existing_chart(institution_id)
+                assert chart is not None
+        if currency and chart.currency != currency:
+            raise IllegalState(
+                f"the books of this institution are kept in {chart.currency}, not {currency}",
+                reason=CURRENCY_MISMATCH,
+                metadata={"books_currency": chart.currency, "currency": currency},
+            )
+        return chart
+
+    async def known_currency(self, institution_id: str) -> str | None:
+        """The books' currency, or that of a loan seen for the institution; None if neither."""
+        doc = await self.repo.get_chart(institution_id)
+        if doc:
+            return str(doc["currency"])
+        loan = await self.repo.any_loan_of(institution_id)
+        return str(loan["currency"]) if loan and loan.get("currency") else None
+
+    async def _currency_of(self, institution_id: str, *, ask_peer: bool) -> str:
+        known = await self.known_currency(institution_id)
+        if known:
+            return known
+        if ask_peer and self._institution_currency is not None:
+            return await self._institution_currency(institution_id)
+        raise IllegalState(
+            "the books of this institution open with its first loan",
+            reason=BOOKS_NOT_OPEN,
+        )
+
+    async def add_account(self, institution_id: str, code: str, name: str, type: str) -> Account:
+        for _ in range(5):
+            await self.chart(institution_id, ask_peer=True)
+            doc = await self.repo.get_chart(institution_id)
+            assert doc is not None
+            chart = chart_from_doc(doc)
+            account = chart.add_account(code, name, type)
+            new_doc = chart_to_doc(chart, version=doc["version"] + 1, now=_now())
+            if await self.repo.replace_chart(new_doc, doc["version"]):
+                log.info("account_created", institution=institution_id, code=account.code)
+                return account
+        raise Aborted("the chart of accounts is being changed; retry")
+
+    # --- entries -------------------------------------------------------------------------
+
+    async def record(self, entry: JournalEntry, **extra: Any) -> bool:
+        """Books ``entry`` once: True if booked now, False if it already was."""
+        booked = await self.repo.insert_entry(entry_to_doc(entry, **extra))
+        if booked:
+            log.info("entry_booked", entry_id=entry.id, total=str(entry.total))
+        return booked
+
+    async def entry(self, entry_id: str) -> JournalEntry | None:
+        doc = await self.repo.get_entry(entry_id)
+        return entry_from_doc(doc) if doc else None
+
+    async def entry_doc(self, entry_id: str) -> dict[str, Any] | None:
+        return await self.repo.get_entry(entry_id)
+
+    async def _entries(self, query: dict[str, Any]) -> AsyncIterator[JournalEntry]:
+        async for doc in self.repo.stream_entries(query):
+            yield entry_from_doc(doc)
+
+    # --- reports -------------------------------------------------------------------------
+
+    async def trial_balance(
+        self, chart: ChartOfAccounts, as_of: dt.date | None = None
+    ) -> TrialBalance:
+        query: dict[str, Any] = {"institution_id": chart.institution_id}
+        if as_of is not None:
+            query["date"] = {"$lte": as_of.isoformat()}
+        debit = dict.fromkeys(chart.accounts, ZERO)
+        credit = dict.fromkeys(chart.accounts, ZERO)
+        async for entry in self._entries(query):
+            chart.check_entry(entry)
+            for line in entry.lines:
+                debit[line.account_code] += line.debit
+                credit[line.account_code] += line.credit
+        rows = tuple(
+            TrialBalanceRow(code, acc.name, acc.type, debit[code], credit[code])
+            for code, acc in sorted(chart.accounts.items())
+        )
+        tb = TrialBalance(chart.currency, as_of, rows)
+        if not tb.is_balanced:  # every entry balances, so this is corruption: say so loudly
+            log.error(
+                "trial_balance_unbalanced",
+                institution=chart.institution_id,
+                debit=str(tb.total_debit),
+                credit=str(tb.total_credit),
+            )
+        return tb
+
+    async def general_ledger(self, chart: ChartOfAccounts, account_code: str) -> AccountLedger:
+        chart.account(account_code)  # NOT_FOUND for an unknown code
+        entries = [
+            e
+            async for e in self._entries(
+                {"institution_id": chart.institution_id, "accounts": account_code}
+            )
+        ]
+        return ledger.general_ledger(entries, chart, account_code)
+
+    async def loan_entry_docs(self, institution_id: str, loan_id: str) -> list[dict[str, Any]]:
+        query = {"institution_id": institution_id, "loan_id": loan_id}
+        return [doc async for doc in self.repo.stream_entries(query)]
+
+    async def loan_entries(self, institution_id: str, loan_id: str) -> list[JournalEntry]:
+        return [entry_from_doc(d) for d in await self.loan_entry_docs(institution_id, loan_id)]
+
+    async def loan_statement(self, chart: ChartOfAccounts, loan_id: str) -> LoanStatement:
+        entries = await self.loan_entries(chart.institution_id, loan_id)
+        return ledger.loan_statement(entries, chart, loan_id)
+
+
+def _institution(p: Principal) -> str:
+    if p.institution_id is None:
+        raise NotFound("the platform administrator keeps no books", reason="NO_INSTITUTION")
+    return p.institution_id
+
+
+def _as_of(text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError.of("as_of", "must be an ISO date such as 2026-03-31") from None
+
+
+class LedgerHandlers:
+    """The ledger RPCs: permission checks, then the books."""
+
+    def __init__(self, books: Books, repo: Repository) -> None:
+        self.books = books
+        self.repo = repo
+
+    async def trial_balance(self, as_of: str) -> TrialBalance:
+        p = context.principal()
+        require(p, Permission.LEDGER_READ)
+        date = _as_of(as_of)
+        chart = await self.books.chart(_institution(p), ask_peer=True)
+        return await self.books.trial_balance(chart, date)
+
+    async def list_accounts(self) -> list[Account]:
+        p = context.principal()
+        require(p, Permission.LEDGER_READ)
+        chart = await self.books.chart(_institution(p), ask_peer=True)
+        return sorted(chart.accounts.values(), key=lambda a: a.code)
+
+    async def create_account(self, code: str, name: str, type: str) -> Account:
+        p = context.principal()
+        require(p, Permission.LEDGER_MANAGE)
+        return await self.books.add_account(_institution(p), code, name, type)
+
+    async def general_ledger(
+        self, account_code: str, requested_size: int, token: str
+    ) -> tuple[AccountLedger, str, str]:
+        """One page of the account's ledger (running balances computed over everything
+        before it), the next page token, and the books' currency."""
+        p = context.principal()
+        require(p, Permission.LEDGER_READ)
+        if not account_code:
+            raise ValidationError.of("account_code", "is required")
+        chart = await self.books.chart(_institution(p), ask_peer=True)
+        full = await self.books.general_ledger(chart, account_code)
+        size = page_size(requested_size)
+        after = decode_page_token(token)
+        start = 0
+        if after:
+            try:
+                start = int(after)
+            except ValueError:
+                raise ValidationError.of("page_token", "is not a token this API issued") from None
+        rows = full.rows[start : start + size]
+        next_token = encode_page_token(str(start + size)) if start + size < len(full.rows) else ""
+        page = AccountLedger(full.account, full.start, full.end, full.opening_balance, rows)
+        return page, next_token, chart.currency
+
+    async def loan_statement(
+        self, loan_id: str
+    ) -> tuple[LoanStatement, dict[str, tuple[str, str]]]:
+        p = context.principal()
+        require(p, Permission.LEDGER_READ)
+        if not loan_id:
+            raise ValidationError.of("loan_id", "is required")
+        institution_id = _institution(p)
+        seen = await self.repo.get_loan_seen(loan_id)
+        docs = await self.books.loan_entry_docs(institution_id, loan_id)
+        entries = [entry_from_doc(d) for d in docs]
+        if seen is not None:
+            in_scope = p.can_access(seen["institution_id"], seen.get("branch_id") or None)
+        else:  # no loan event seen yet: the branch the entries were booked for decides
+            branches = {d.get("branch_id") or None for d in docs}
+            in_scope = bool(docs) and all(p.can_access(institution_id, b) for b in branches)
+        if not in_scope:
+            raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
+        chart = await self.books.chart(institution_id, ask_peer=True)
+        statement = ledger.loan_statement(entries, chart, loan_id)
+        sources = {e.id: (e.source.kind, e.source.id) for e in entries}
+        return statement, sources

@@ -1,0 +1,192 @@
+"""Loan events: the books of what loan_service did, the loans read model, and healing.
+
+Every ``loan.*`` event refreshes ``loans_seen`` (used to match mobile-money references and to
+scope loan statements; an older snapshot never overwrites a newer one). Then, by routing key:
+
+- ``loan.disbursed``: the disbursement entry ``disbursement:<loan_id>``: Dr portfolio, Cr the
+  channel (``cash`` when the event names none) for ``disbursed_net``, Cr fee income for the
+  fees deducted (``principal - disbursed_net``, else ``fees_deducted``). A fee financed into
+  the loan shows as outstanding principal above the contract principal in the snapshot and
+  is capitalised (Dr portfolio, Cr fee income).
+- ``loan.written_off``: ``write_off:<loan_id>``: Dr write-off expense, Cr portfolio for the
+  principal written off (``written_off_principal``, else the snapshot's outstanding
+  principal); on accrual basis also reverses the loan's unpaid receivables from the books.
+- ``loan.repayment_applied``: the payment named by ``payment_id``, if not yet posted, is
+  booked and marked posted from the event's allocation (the crash-between-(b)-and-(c) heal).
+- ``loan.repayment_reversed``: a posted (or reversing) payment gets its compensating entry
+  and becomes reversed.
+
+All of it is idempotent (deterministic entry ids, guarded transitions), so a redelivered
+event changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from kopa.loan.v1 import events_pb2 as loan_events_pb2
+from kopa.loan.v1 import loan_pb2
+from payment_service.adapters.peers import Applied
+from payment_service.domain import postings
+from payment_service.domain.ledger import AccountRole, IncomeRecognition
+from payment_service.service_layer.core import POSTABLE, POSTED, REVERSING, PaymentCore
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+BINDINGS = ["loan.*"]
+ZERO = Decimal(0)
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal(text) if text else ZERO
+
+
+def status_name(status: int) -> str:
+    return loan_pb2.LoanStatus.Name(status).removeprefix("LOAN_STATUS_").lower()  # type: ignore[arg-type]
+
+
+def _date(*candidates: str) -> dt.date:
+    for text in candidates:
+        if text:
+            return dt.date.fromisoformat(text[:10])
+    return dt.datetime.now(dt.UTC).date()
+
+
+class LoanEvents:
+    def __init__(self, core: PaymentCore) -> None:
+        self.core = core
+        self.repo = core.repo
+
+    async def handle(self, routing_key: str, event: loan_events_pb2.LoanEvent) -> None:
+        loan = event.loan
+        if loan.id:
+            await self._remember(event)
+        if routing_key == "loan.disbursed":
+            await self._disbursed(event)
+        elif routing_key == "loan.written_off":
+            await self._written_off(event)
+        elif routing_key == "loan.repayment_applied":
+            await self._repayment_applied(event)
+        elif routing_key == "loan.repayment_reversed":
+            await self._repayment_reversed(event)
+
+    @staticmethod
+    def _institution(event: loan_events_pb2.LoanEvent) -> str:
+        return event.loan.institution_id or event.meta.institution_id
+
+    async def _remember(self, event: loan_events_pb2.LoanEvent) -> None:
+        loan = event.loan
+        version = event.meta.aggregate_version or loan.version
+        if not version and event.meta.HasField("occurred_at"):
+            version = event.meta.occurred_at.ToMilliseconds()
+        await self.repo.upsert_loan_seen(
+            {
+                "_id": loan.id,
+                "ref": loan.id.upper(),
+                "institution_id": self._institution(event),
+                "branch_id": loan.branch_id or event.meta.branch_id,
+                "borrower_id": loan.borrower_id,
+                "status": status_name(loan.status),
+                "currency": loan.currency,
+                "version": int(version),
+                "update_time": self.core.now(),
+            }
+        )
+
+    async def _disbursed(self, event: loan_events_pb2.LoanEvent) -> None:
+        loan = event.loan
+        chart = await self.core.books.chart(self._institution(event), loan.currency)
+        principal = _decimal(loan.principal)
+        if event.disbursed_net:
+            deducted = principal - _decimal(event.disbursed_net)
+            if event.fees_deducted and _decimal(event.fees_deducted) != deducted:
+                log.warning(
+                    "disbursement_fees_inconsistent",
+                    loan_id=loan.id,
+                    fees_deducted=event.fees_deducted,
+                    disbursed_net=event.disbursed_net,
+                )
+        else:
+            deducted = _decimal(event.fees_deducted)
+        outstanding = _decimal(loan.outstanding.principal)
+        financed = max(outstanding - principal, ZERO) if loan.outstanding.principal else ZERO
+        ctx = self.core.posting_context(chart, _date(event.business_date, loan.disbursement_date))
+        entry = postings.disbursement(
+            ctx,
+            loan_id=loan.id,
+            principal=principal,
+            channel=event.channel or "cash",
+            deducted_fees=deducted,
+            financed_fees=financed,
+        )
+        await self.core.books.record(entry, branch_id=loan.branch_id)
+
+    async def _written_off(self, event: loan_events_pb2.LoanEvent) -> None:
+        loan = event.loan
+        institution_id = self._institution(event)
+        chart = await self.core.books.chart(institution_id, loan.currency)
+        principal = _decimal(loan.written_off_principal or loan.outstanding.principal)
+        interest = penalties = ZERO
+        if chart.income_recognition is IncomeRecognition.ACCRUAL:
+            entries = await self.core.books.loan_entries(institution_id, loan.id)
+            receivable = chart.code_for(AccountRole.INTEREST_RECEIVABLE)
+            penalty_receivable = chart.code_for(AccountRole.PENALTIES_RECEIVABLE)
+            interest = max(sum((e.net(receivable) for e in entries), ZERO), ZERO)
+            penalties = max(sum((e.net(penalty_receivable) for e in entries), ZERO), ZERO)
+        if not (principal or interest or penalties):
+            log.info("write_off_without_balance", loan_id=loan.id)
+            return
+        ctx = self.core.posting_context(chart, _date(event.business_date))
+        entry = postings.write_off(
+            ctx,
+            loan_id=loan.id,
+            principal=principal,
+            accrued_interest=interest,
+            accrued_penalties=penalties,
+        )
+        await self.core.books.record(entry, branch_id=loan.branch_id)
+
+    async def _repayment_applied(self, event: loan_events_pb2.LoanEvent) -> None:
+        doc = await self._payment(event)
+        if doc is None or doc["status"] not in POSTABLE:
+            return
+        loan = event.loan
+        applied = Applied.from_proto(
+            event.allocation,
+            loan.outstanding,
+            loan.status,
+            institution_id=self._institution(event),
+            branch_id=loan.branch_id,
+            currency=loan.currency,
+        )
+        log.info("payment_healed_from_event", payment_id=doc["_id"], status=doc["status"])
+        await self.core.post_applied(doc, applied, loan_id=loan.id)
+
+    async def _repayment_reversed(self, event: loan_events_pb2.LoanEvent) -> None:
+        doc = await self._payment(event)
+        if doc is None or doc["status"] not in (POSTED, REVERSING):
+            return
+        reason = next(
+            (
+                r.reversal_reason
+                for r in event.loan.repayments
+                if r.payment_id == event.payment_id and r.reversal_reason
+            ),
+            "reversed at the loan service",
+        )
+        await self.core.book_reversal(doc, reason)
+
+    async def _payment(self, event: loan_events_pb2.LoanEvent) -> dict[str, Any] | None:
+        if not event.payment_id:
+            return None
+        doc = await self.repo.get_payment(event.payment_id)
+        if doc is None:
+            log.warning("loan_event_for_unknown_payment", payment_id=event.payment_id)
+            return None
+        if doc["institution_id"] != self._institution(event):
+            log.warning("loan_event_institution_mismatch", payment_id=event.payment_id)
+            return None
+        return doc

@@ -1,0 +1,352 @@
+"""Mobile-money paybill callbacks, the suspense account, and assigning suspense to loans.
+
+A callback arrives WITHOUT a user token: the gateway passes it on authenticated only by its
+HMAC signature (``X-Kopa-Signature``, see ``domain.mobile_money``), checked here with the
+institution's secrets (``MOBILE_MONEY_SECRETS``: JSON ``{"<institution_id>": ["<secret>",
+...]}``, several during a rotation; an institution without one is refused UNAUTHENTICATED).
+
+Decision: payment_service has no identity of its own towards loan_service yet (no service
+credential exists in the platform, and a user's token must never be stored: it expires), so
+it cannot call ``ApplyRepayment`` for a callback. Every authentic callback is therefore:
+
+1. stored once, keyed by (institution, provider, provider transaction id): the payment
+   ``_id`` is derived from them, so a redelivered callback collides and is answered
+   ``replayed``; the same transaction id with another body is 409 IDEMPOTENCY_KEY_REUSED;
+2. matched to a loan through ``loans_seen``, a local read model of loans built from loan
+   events (the account reference is compared with the loan id, case-insensitively). A match
+   is only a *suggestion* (``suggested_loan_id``): money is never applied on a guess;
+3. booked to suspense (Dr mobile-money wallet, Cr suspense; entry
+   ``unidentified_receipt:<payment_id>``), status ``suspense``, event ``payment.received``
+   (matched) or ``payment.unmatched`` (no or several candidate loans).
+
+An agent or manager then calls AssignSuspense with their token: ``assigning`` →
+ApplyRepayment (idempotent on the payment id) → entry ``suspense_assignment:<payment_id>``
+(Dr suspense, Cr per the allocation) → ``posted``, event ``payment.assigned``. A crash after
+ApplyRepayment is healed by the ``loan.repayment_applied`` event, as for repayments; an
+assignment abandoned before it returns to ``suspense`` after the lease (the recovery).
+
+Follow-up (needs service identities): apply matched callbacks automatically, with a
+payment_service credential that loan_service accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from payment_service.domain import idempotency, postings
+from payment_service.domain import mobile_money as mm
+from payment_service.domain.errors import (
+    IDEMPOTENCY_KEY_REUSED,
+    ConflictError,
+    UnauthenticatedError,
+)
+from payment_service.service_layer.core import (
+    ASSIGNING,
+    KIND_MOBILE_MONEY,
+    POSTED,
+    RECEIVED,
+    SUSPENSE,
+    PaymentCore,
+    aware,
+)
+from shared import context
+from shared.errors import DomainError, IllegalState, NotFound, ValidationError
+from shared.ids import new_id
+from shared.logging import get_logger
+from shared.permissions import Permission, Principal, require
+
+log = get_logger(__name__)
+
+DEFAULT_PROVIDER = "paybill"
+_PROVIDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+MOBILE_MONEY_NOT_CONFIGURED = "MOBILE_MONEY_NOT_CONFIGURED"
+
+
+def mobile_money_payment_id(institution_id: str, provider: str, transaction_id: str) -> str:
+    digest = hashlib.sha256(
+        f"mobile_money\x1f{institution_id}\x1f{provider}\x1f{transaction_id}".encode()
+    )
+    return f"pay_{digest.hexdigest()[:40]}"
+
+
+def _provider(raw_body: bytes) -> str:
+    """The optional ``provider`` field of the (already authenticated) body."""
+    try:
+        value = json.loads(raw_body).get("provider")
+    except (ValueError, AttributeError):
+        value = None
+    if value is None or value == "":
+        return DEFAULT_PROVIDER
+    if not isinstance(value, str) or not _PROVIDER_RE.fullmatch(value):
+        raise ValidationError.of("provider", "must be 1 to 32 lowercase letters, digits, _ or -")
+    return value
+
+
+def _institution(p: Principal) -> str:
+    if p.institution_id is None:
+        raise NotFound("the platform administrator has no suspense account")
+    return p.institution_id
+
+
+class MobileMoney:
+    def __init__(self, core: PaymentCore) -> None:
+        self.core = core
+        self.repo = core.repo
+
+    # --- the callback --------------------------------------------------------------------
+
+    async def receive(
+        self, institution_id: str, raw_body: bytes, signature: str
+    ) -> tuple[dict[str, Any], bool]:
+        if not institution_id:
+            raise ValidationError.of("institution_id", "is required")
+        secrets = self.core.config.mobile_money_secrets.get(institution_id)
+        if not secrets:
+            raise UnauthenticatedError(
+                "mobile money is not configured for this institution",
+                reason=MOBILE_MONEY_NOT_CONFIGURED,
+            )
+        now = self.core.now()
+        mm.verify_signature(
+            raw_body,
+            signature,
+            list(secrets),
+            now=now,
+            tolerance_seconds=self.core.config.mobile_money_tolerance_seconds,
+        )
+        currency = await self.core.books.known_currency(institution_id)
+        if currency is None:
+            raise IllegalState(
+                "the books of this institution open with its first loan; retry later",
+                reason="BOOKS_NOT_OPEN",
+            )
+        callback = mm.parse_callback(raw_body, currency=currency)
+        provider = _provider(raw_body)
+        payment_id = mobile_money_payment_id(institution_id, provider, callback.transaction_id)
+        fingerprint = idempotency.fingerprint(
+            "POST",
+            f"/mobile-money/{institution_id}/{provider}",
+            {
+                "transaction_id": callback.transaction_id,
+                "account_reference": callback.account_reference,
+                "msisdn": callback.msisdn,
+                "amount": callback.amount,
+                "currency": callback.currency,
+                "transacted_at": callback.transacted_at.isoformat(),
+            },
+        )
+        existing = await self.repo.get_payment(payment_id)
+        if existing is None:
+            doc = await self._new_receipt(
+                institution_id, provider, payment_id, fingerprint, callback
+            )
+            if await self.repo.insert_payment(doc):
+                log.info("mobile_money_received", payment_id=payment_id, provider=provider)
+                return await self.book_receipt(doc), False
+            existing = await self.repo.get_payment(payment_id)
+            assert existing is not None
+        if existing["idempotency"]["fingerprint"] != fingerprint:
+            raise ConflictError(
+                "this provider transaction id was already received with different details",
+                reason=IDEMPOTENCY_KEY_REUSED,
+                field_errors=[("transaction_id", "was already received with other details")],
+            )
+        if existing["status"] == RECEIVED:
+            existing = await self.book_receipt(existing)
+        return existing, True
+
+    async def _new_receipt(
+        self,
+        institution_id: str,
+        provider: str,
+        payment_id: str,
+        fingerprint: str,
+        callback: mm.MobileMoneyCallback,
+    ) -> dict[str, Any]:
+        match = await self._match(institution_id, callback.account_reference)
+        now = self.core.now()
+        return {
+            "_id": payment_id,
+            "seq": new_id("pay"),
+            "kind": KIND_MOBILE_MONEY,
+            "institution_id": institution_id,
+            "branch_id": "",
+            "loan_id": "",
+            "suggested_loan_id": match.get("loan_id", ""),
+            "match": match,
+            "amount": f"{callback.amount:f}",
+            "currency": callback.currency,
+            "paid_on": callback.transacted_at.date().isoformat(),
+            "transacted_at": callback.transacted_at,
+            "channel": "mobile_money",
+            "reference": callback.account_reference,
+            "provider": provider,
+            "provider_transaction_id": callback.transaction_id,
+            "payer_phone": callback.msisdn,
+            "status": RECEIVED,
+            "version": 1,
+            "attempt": 1,
+            "lease_until": now + self.core.config.pending_timeout,
+            "create_time": now,
+            "update_time": now,
+            "recorded_by": "",
+            "request_id": self.core.request_id(),
+            "idempotency": {
+                "key": callback.transaction_id,
+                "provider": provider,
+                "fingerprint": fingerprint,
+            },
+            "allocation": None,
+            "outstanding": None,
+            "loan_status": 0,
+            "failure": None,
+            "response": None,
+            "outbox": [],
+            "outbox_count": 0,
+        }
+
+    async def _match(self, institution_id: str, reference: str) -> dict[str, Any]:
+        seen = await self.repo.loans_by_ref(institution_id, reference.upper())
+        result = mm.match_loan(
+            mm.LoanCandidate(d["_id"], d.get("status", ""), mm.MatchedBy.LOAN_REFERENCE)
+            for d in seen
+        )
+        if isinstance(result, mm.Matched):
+            return {"result": "matched", "loan_id": result.loan_id}
+        if isinstance(result, mm.Ambiguous):
+            return {"result": "ambiguous", "candidates": list(result.candidates)}
+        return {"result": "unmatched", "reason": result.reason}
+
+    async def book_receipt(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Dr mobile-money wallet, Cr suspense; then ``received`` → ``suspense`` with the
+        ``payment.received`` / ``payment.unmatched`` event. Idempotent."""
+        chart = await self.core.books.chart(doc["institution_id"], doc["currency"])
+        ctx = self.core.posting_context(chart, dt.date.fromisoformat(doc["paid_on"]))
+        entry = postings.unidentified_receipt(
+            ctx,
+            receipt_id=doc["_id"],
+            amount=Decimal(doc["amount"]),
+            channel=postings.Channel.MOBILE_MONEY,
+            memo=(
+                f"Mobile money {doc['provider_transaction_id']} from {doc['payer_phone']}, "
+                f"reference {doc['reference']}"
+            ),
+        )
+        await self.core.books.record(entry)
+        event = "payment.received" if doc.get("suggested_loan_id") else "payment.unmatched"
+        updated, changed = await self.core.transition(
+            doc["_id"],
+            [RECEIVED],
+            lambda _: {"status": SUSPENSE, "receipt_entry_id": entry.id, "lease_until": None},
+            event=event,
+        )
+        if changed:
+            log.info("mobile_money_in_suspense", payment_id=doc["_id"], event=event)
+        assert updated is not None
+        return updated
+
+    # --- suspense ------------------------------------------------------------------------
+
+    async def list_suspense(self, size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+        """Money in suspense, institution-wide (it has no branch until assigned)."""
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_READ)
+        query = {"institution_id": _institution(p), "status": SUSPENSE}
+        return await self.repo.page_payments(query, size, token)
+
+    async def assign(self, payment_id: str, loan_id: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_CREATE)
+        institution_id = _institution(p)
+        doc = await self.repo.get_payment(payment_id) if payment_id else None
+        if (
+            doc is None
+            or doc["institution_id"] != institution_id
+            or doc.get("kind") != KIND_MOBILE_MONEY
+        ):
+            raise NotFound(f"payment {payment_id} not found", reason="PAYMENT_NOT_FOUND")
+        loan_id = loan_id or doc.get("suggested_loan_id", "")
+        if not loan_id:
+            raise ValidationError.of("loan_id", "is required: this receipt matched no loan")
+        if doc["status"] == POSTED and doc.get("loan_id") == loan_id:
+            return doc  # assigned already (a retry)
+        if doc["status"] == RECEIVED:
+            doc = await self.book_receipt(doc)
+        if doc["status"] not in (SUSPENSE, ASSIGNING):
+            raise IllegalState(
+                f"only money in suspense can be assigned; this payment is {doc['status']}",
+                reason="PAYMENT_NOT_IN_SUSPENSE",
+                metadata={"current_status": doc["status"]},
+            )
+        loan = await self.core.loans.get(loan_id)  # NOT_FOUND outside the caller's scope
+        if loan.currency and loan.currency != doc["currency"]:
+            raise ValidationError.of(
+                "loan_id", f"the loan is in {loan.currency}, the receipt in {doc['currency']}"
+            )
+        now = self.core.now()
+
+        def claim(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current["status"] == ASSIGNING:
+                assign = current.get("assign") or {}
+                lease = aware(current.get("lease_until"))
+                if assign.get("loan_id") != loan_id and lease is not None and lease > now:
+                    return None
+            return {
+                "status": ASSIGNING,
+                "assign": {"loan_id": loan_id, "by": p.user_id, "time": now},
+                "attempt": current.get("attempt", 1) + 1,
+                "lease_until": now + self.core.config.pending_timeout,
+            }
+
+        claimed, changed = await self.core.transition(payment_id, [SUSPENSE, ASSIGNING], claim)
+        assert claimed is not None
+        if not changed:
+            if claimed["status"] == POSTED and claimed.get("loan_id") == loan_id:
+                return claimed
+            if claimed["status"] == ASSIGNING:
+                raise IllegalState(
+                    "this payment is being assigned to another loan",
+                    reason="PAYMENT_BEING_ASSIGNED",
+                    metadata={"current_status": claimed["status"]},
+                )
+            raise IllegalState(
+                f"only money in suspense can be assigned; this payment is {claimed['status']}",
+                reason="PAYMENT_NOT_IN_SUSPENSE",
+                metadata={"current_status": claimed["status"]},
+            )
+        await self.core.fault("before_apply", claimed)
+        try:
+            applied = await self.core.loans.apply(
+                loan_id, payment_id, claimed["amount"], claimed["paid_on"]
+            )
+        except DomainError:
+            await self.release(claimed)
+            raise
+        except Exception:
+            await self._expire_lease(claimed)
+            raise
+        await self.core.fault("after_apply", claimed)
+        return await self.core.post_applied(claimed, applied, loan_id=loan_id)
+
+    async def release(self, doc: dict[str, Any]) -> None:
+        """An assignment that did not happen: back to suspense."""
+
+        def build(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current.get("attempt") != doc.get("attempt"):
+                return None
+            return {"status": SUSPENSE, "assign": None, "lease_until": None}
+
+        await self.core.transition(doc["_id"], [ASSIGNING], build)
+
+    async def _expire_lease(self, doc: dict[str, Any]) -> None:
+        def build(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current.get("attempt") != doc.get("attempt"):
+                return None
+            return {"lease_until": self.core.now()}
+
+        await self.core.transition(doc["_id"], [ASSIGNING], build)

@@ -1,0 +1,121 @@
+"""The recovery: every few seconds, finish what a crash (or a lost client) left half-done.
+
+It holds no user token, so it never calls loan_service; it only completes from what is
+already known and otherwise hands the payment back so that a user (or the loan event) can
+finish it. For a payment whose lease ran out:
+
+=============  ===========================================================================
+status         what the recovery does
+=============  ===========================================================================
+pending        entry ``repayment:<id>`` booked (it carries the loan service's answer): mark
+               posted. Otherwise: failed, retryable, reason NOT_APPLIED ("not applied;
+               retry with the same key"); a retry re-drives it, and if the loan service did
+               apply it after all, ``loan.repayment_applied`` posts it anyway.
+received       book the receipt to suspense (no peer needed).
+assigning      entry ``suspense_assignment:<id>`` booked: mark posted; otherwise back to
+               suspense (the event posts it if it was applied).
+reversing      reversal entry booked: mark reversed; otherwise back to posted (the
+               ``loan.repayment_reversed`` event completes it if loan_service did reverse).
+=============  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import Any
+
+from payment_service.service_layer.core import (
+    ASSIGNING,
+    NOT_APPLIED,
+    PENDING,
+    POSTED,
+    RECEIVED,
+    REVERSING,
+    PaymentCore,
+)
+from payment_service.service_layer.mobile_money import MobileMoney
+from shared.errors import IllegalState
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Recovery:
+    def __init__(
+        self, core: PaymentCore, mobile_money: MobileMoney, *, interval_seconds: float = 3.0
+    ) -> None:
+        self.core = core
+        self.mobile_money = mobile_money
+        self.interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """One sweep; returns how many payments it moved on, by status found."""
+        before = now or self.core.now()
+        stale = await self.core.repo.stale_payments(
+            [PENDING, RECEIVED, ASSIGNING, REVERSING], before
+        )
+        done: dict[str, int] = {}
+        for doc in stale:
+            try:
+                if await self._recover(doc):
+                    done[doc["status"]] = done.get(doc["status"], 0) + 1
+            except Exception:
+                log.exception("recovery_failed", payment_id=doc["_id"], status=doc["status"])
+        if done:
+            log.info("recovery_sweep", **done)
+        return done
+
+    async def _recover(self, doc: dict[str, Any]) -> bool:
+        status = doc["status"]
+        if status == RECEIVED:
+            await self.mobile_money.book_receipt(doc)
+            return True
+        if status in (PENDING, ASSIGNING):
+            if await self.core.post_from_entry(doc) is not None:
+                return True
+            if status == ASSIGNING:
+                await self.mobile_money.release(doc)
+                return True
+            failed = await self.core.mark_failed(
+                doc,
+                IllegalState(
+                    "the payment was not applied; retry with the same Idempotency-Key",
+                    reason=NOT_APPLIED,
+                ),
+                retryable=True,
+            )
+            return failed is not None and failed.get("status") != PENDING
+        if status == REVERSING:
+            reversal = await self.core.books.entry_doc(f"reversal:{doc.get('entry_id')}")
+            if reversal is not None:
+                await self.core.book_reversal(doc, (doc.get("reversal") or {}).get("reason", ""))
+                return True
+
+            def back(current: dict[str, Any]) -> dict[str, Any]:
+                return {"status": POSTED, "lease_until": None}
+
+            _, changed = await self.core.transition(doc["_id"], [REVERSING], back)
+            return changed
+        return False
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recovery_sweep_failed")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="payment-recovery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

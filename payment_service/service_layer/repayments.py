@@ -1,0 +1,459 @@
+"""Repayments: posted exactly once per ``Idempotency-Key``, read, listed and reversed.
+
+The idempotency record *is* the payment document. Its ``_id`` is derived from the key's
+scope, (institution, caller, key), so two concurrent requests with the same key collide on
+the unique ``_id``: the first inserter drives the payment, the others wait (bounded polling)
+for its outcome and replay it, or get 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS``. The same key
+with another body (fingerprint of loan_id, amount, paid_on, channel, reference) is 409
+``IDEMPOTENCY_KEY_REUSED``. Invalid input (422) stores nothing: the key stays free.
+
+State machine of a repayment (statuses as in ``core``)::
+
+    PostRepayment (user token)
+    (a) insert ─► pending ─(b) ApplyRepayment─► (c) book entry, then mark ─► posted
+                   │  ▲                                                       │ ReverseRepayment
+                   │  │ a retry with the same key once the lease ran out:     ▼ (privileged)
+                   │  │ take over (attempt + 1) and re-drive (b)           reversing
+                   ▼  │                                                       │ loan Reverse-
+    failed (retryable) ◄─ the recovery: lease ran out, no entry booked       │ Repayment, book
+                          ("not applied; retry with the same key"), or a     ▼ the compensation
+                          transient refusal of (b) (aborted, token expired) reversed
+    failed (terminal)  ◄─ the loan service refused (loan not active, not found, amount or
+                          date refused): the same key replays the same error
+
+    loan.repayment_applied  (event): pending, failed, received, suspense, assigning ─► posted
+    loan.repayment_reversed (event): posted, reversing ─► reversed
+
+(b) ending without an answer (unavailable, deadline) leaves the payment pending with its
+lease expired, so a retry takes over at once; ApplyRepayment is idempotent on payment_id.
+
+Each step is idempotent, so a crash anywhere is completed later:
+
+- between (a) and (b): the payment stays pending; after ``pending_timeout`` the recovery marks
+  it failed (retryable) and a retry with the same key re-drives it;
+- between (b) and (c): the loan service publishes ``loan.repayment_applied`` (payment id and
+  allocation); the consumer books the entry and marks the payment posted. The recovery
+  holds no user token, so it never calls the loan service itself;
+- inside (c), after the entry and before the mark: the entry carries the loan service's
+  answer, so the recovery (or the event, or a retry) completes the mark from it.
+
+A reversal marks ``reversing`` first, asks the loan service to recompute the loan as if the
+payment never happened (idempotent), books ``reversal:repayment:<payment_id>`` and marks
+``reversed``. A reversal that dies half-way is resumed by calling ReverseRepayment again, by
+the ``loan.repayment_reversed`` event, or, when the loan service never reversed it, the
+recovery returns it to ``posted`` after the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from kopa.payment.v1 import payment_pb2
+from payment_service.domain import idempotency, money
+from payment_service.domain.errors import AMOUNT_INVALID
+from payment_service.domain.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IdempotencyRecord,
+    InProgress,
+    Proceed,
+    RecordState,
+    Replay,
+    StoredResponse,
+)
+from payment_service.domain.postings import parse_channel
+from payment_service.entrypoints.mapping import payment_to_proto
+from payment_service.service_layer.core import (
+    FAILED,
+    KIND_REPAYMENT,
+    PENDING,
+    POSTED,
+    REVERSED,
+    REVERSING,
+    PaymentCore,
+    aware,
+    error_from_failure,
+    is_transient,
+)
+from shared import context
+from shared.errors import DomainError, IllegalState, NotFound, PermissionDenied, ValidationError
+from shared.ids import new_id
+from shared.logging import get_logger
+from shared.permissions import Permission, Principal, require
+
+log = get_logger(__name__)
+
+MAX_REFERENCE = 120
+MAX_REASON = 1000
+# A date is "in the future" only once it has begun nowhere on Earth (UTC+14), so back-office
+# staff east of Greenwich can record today's payments just after their midnight.
+_EARLIEST_OFFSET = dt.timedelta(hours=14)
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_AMOUNT_RE = re.compile(r"(0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class RepaymentCommand:
+    loan_id: str
+    amount: str
+    paid_on: str
+    channel: str
+    reference: str
+    idempotency_key: str
+
+
+def payment_id_for(institution_id: str, caller_id: str, key: str) -> str:
+    """The payment's ``_id``: derived from the key's scope, so duplicates collide."""
+    digest = hashlib.sha256(f"repayment\x1f{institution_id}\x1f{caller_id}\x1f{key}".encode())
+    return f"pay_{digest.hexdigest()[:40]}"
+
+
+def parse_date(text: str, field: str, *, latest: dt.date | None = None) -> dt.date:
+    if not text:
+        raise ValidationError.of(field, "is required")
+    try:
+        if not _DATE_RE.fullmatch(text):
+            raise ValueError
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError.of(field, "must be an ISO date such as 2026-03-31") from None
+    if latest is not None and value > latest:
+        raise ValidationError.of(field, "must not be in the future")
+    return value
+
+
+def latest_business_date(now: dt.datetime) -> dt.date:
+    return (now + _EARLIEST_OFFSET).date()
+
+
+def _check_amount_syntax(text: str) -> None:
+    """What can be said about the amount before knowing the loan's currency."""
+    if not text:
+        raise ValidationError.of("amount", "is required", reason=AMOUNT_INVALID)
+    if not _AMOUNT_RE.fullmatch(text):
+        if text.startswith("-") and _AMOUNT_RE.fullmatch(text[1:]):
+            raise ValidationError.of("amount", "must be greater than zero", reason=AMOUNT_INVALID)
+        raise ValidationError.of(
+            "amount", 'must be a decimal string such as "1250.50"', reason=AMOUNT_INVALID
+        )
+    if Decimal(text) == 0:
+        raise ValidationError.of("amount", "must be greater than zero", reason=AMOUNT_INVALID)
+
+
+def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentCommand:
+    """Everything checkable without the loan; every bad field named at once. Returns the
+    command with the channel defaulted (``cash``)."""
+    errors: list[DomainError] = []
+    channel = cmd.channel or "cash"
+
+    def check(fn: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except ValidationError as exc:
+            errors.append(exc)
+
+    check(idempotency.validate_key, cmd.idempotency_key, field=IDEMPOTENCY_HEADER)
+    if not cmd.loan_id:
+        errors.append(ValidationError.of("loan_id", "is required"))
+    check(_check_amount_syntax, cmd.amount)
+    check(parse_date, cmd.paid_on, "paid_on", latest=latest_business_date(now))
+    check(parse_channel, channel)
+    if len(cmd.reference) > MAX_REFERENCE:
+        errors.append(
+            ValidationError.of("reference", f"must be at most {MAX_REFERENCE} characters")
+        )
+    if errors:
+        field_errors = [fe for e in errors for fe in e.field_errors]
+        reasons = {e.reason for e in errors}
+        raise ValidationError(
+            "; ".join(f"{f}: {m}" for f, m in field_errors),
+            reason=reasons.pop() if len(reasons) == 1 else "VALIDATION_FAILED",
+            field_errors=field_errors,
+        )
+    return RepaymentCommand(
+        cmd.loan_id, cmd.amount, cmd.paid_on, channel, cmd.reference, cmd.idempotency_key
+    )
+
+
+def fingerprint_of(cmd: RepaymentCommand) -> str:
+    body = {
+        "amount": Decimal(cmd.amount),  # a number: "100" and "100.00" are the same request
+        "paid_on": cmd.paid_on,
+        "channel": cmd.channel,
+        "reference": cmd.reference,
+    }
+    return idempotency.fingerprint("POST", f"/v1/loans/{cmd.loan_id}/repayments", body)
+
+
+def _institution(p: Principal) -> str:
+    if p.institution_id is None:
+        raise PermissionDenied("the platform administrator records no repayments")
+    return p.institution_id
+
+
+class Repayments:
+    def __init__(self, core: PaymentCore) -> None:
+        self.core = core
+        self.repo = core.repo
+
+    # --- PostRepayment ---------------------------------------------------------------------
+
+    async def post(self, cmd: RepaymentCommand) -> tuple[payment_pb2.Payment, bool]:
+        """Returns the payment (the stored response on a replay) and whether it is a replay."""
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_CREATE)
+        institution_id = _institution(p)
+        now = self.core.now()
+        cmd = validate_command(cmd, now)
+        payment_id = payment_id_for(institution_id, p.user_id, cmd.idempotency_key)
+        fingerprint = fingerprint_of(cmd)
+        if await self.repo.get_payment(payment_id) is None:
+            doc = await self._new_payment(p, institution_id, payment_id, fingerprint, cmd)
+            if await self.repo.insert_payment(doc):
+                log.info("payment_claimed", payment_id=payment_id, loan_id=cmd.loan_id)
+                return await self._drive(doc), False
+        return await self._resolve(payment_id, fingerprint)
+
+    async def _new_payment(
+        self,
+        p: Principal,
+        institution_id: str,
+        payment_id: str,
+        fingerprint: str,
+        cmd: RepaymentCommand,
+    ) -> dict[str, Any]:
+        # The currency (so the amount's precision) is the loan's: validate BEFORE applying.
+        loan = await self.core.loans.get(cmd.loan_id)  # NOT_FOUND outside the caller's scope
+        if loan.institution_id and loan.institution_id != institution_id:
+            raise NotFound(f"loan {cmd.loan_id} not found", reason="LOAN_NOT_FOUND")
+        amount = money.parse_amount(cmd.amount, loan.currency, field="amount")
+        chart = await self.core.books.existing_chart(institution_id)
+        if chart is not None and chart.currency != loan.currency:
+            raise IllegalState(
+                f"the loan is in {loan.currency}, the books in {chart.currency}",
+                reason="CURRENCY_MISMATCH",
+            )
+        now = self.core.now()
+        return {
+            "_id": payment_id,
+            "seq": new_id("pay"),
+            "kind": KIND_REPAYMENT,
+            "institution_id": institution_id,
+            "branch_id": loan.branch_id,
+            "loan_id": cmd.loan_id,
+            "amount": money.format_amount(amount, loan.currency),
+            "currency": loan.currency,
+            "paid_on": cmd.paid_on,
+            "channel": cmd.channel,
+            "reference": cmd.reference,
+            "status": PENDING,
+            "version": 1,
+            "attempt": 1,
+            "lease_until": now + self.core.config.pending_timeout,
+            "create_time": now,
+            "update_time": now,
+            "recorded_by": p.user_id,
+            "request_id": self.core.request_id(),
+            "request": {
+                "loan_id": cmd.loan_id,
+                "amount": cmd.amount,
+                "paid_on": cmd.paid_on,
+                "channel": cmd.channel,
+                "reference": cmd.reference,
+            },
+            "idempotency": {
+                "key": cmd.idempotency_key,
+                "caller": p.user_id,
+                "fingerprint": fingerprint,
+            },
+            "allocation": None,
+            "outstanding": None,
+            "loan_status": 0,
+            "failure": None,
+            "response": None,
+            "outbox": [],
+            "outbox_count": 0,
+        }
+
+    def _record(self, doc: dict[str, Any]) -> IdempotencyRecord:
+        status = doc["status"]
+        failure = doc.get("failure") or {}
+        created = aware(doc["create_time"])
+        assert created is not None
+        done = status in (POSTED, REVERSING, REVERSED) or (
+            status == FAILED and not failure.get("retryable")
+        )
+        response = None
+        if done:
+            body = bytes(doc["response"]) if doc.get("response") else b""
+            response = StoredResponse(200 if status != FAILED else 409, body)
+        return IdempotencyRecord(
+            key=doc["idempotency"]["key"],
+            fingerprint=doc["idempotency"]["fingerprint"],
+            state=RecordState.COMPLETED if done else RecordState.IN_PROGRESS,
+            created_at=created,
+            lease_expires_at=aware(doc.get("lease_until")) or created,
+            attempt=doc.get("attempt", 1),
+            response=response,
+            completed_at=aware(doc.get("posted_time") or doc.get("update_time")),
+        )
+
+    async def _resolve(self, payment_id: str, fingerprint: str) -> tuple[payment_pb2.Payment, bool]:
+        """A request whose key is already claimed: replay, wait for, or take over the work."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.core.config.idempotency_wait_seconds
+        while True:
+            doc = await self.repo.get_payment(payment_id)
+            assert doc is not None  # payments are never deleted
+            decision = idempotency.decide(
+                self._record(doc), fingerprint, now=self.core.now(), retention=None
+            )
+            if isinstance(decision, Replay):
+                return self._replay(doc), True
+            if isinstance(decision, Proceed):
+                taken = await self._take_over(doc)
+                if taken is not None:
+                    log.info("payment_taken_over", payment_id=payment_id, attempt=taken["attempt"])
+                    return await self._drive(taken), False
+                continue
+            assert isinstance(decision, InProgress)
+            if loop.time() >= deadline:
+                raise decision.as_error()
+            await asyncio.sleep(self.core.config.poll_interval_seconds)
+
+    def _replay(self, doc: dict[str, Any]) -> payment_pb2.Payment:
+        if doc["status"] == FAILED:
+            raise error_from_failure(doc["failure"])
+        return payment_pb2.Payment.FromString(bytes(doc["response"]))
+
+    async def _take_over(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        now = self.core.now()
+        caller = context.current().principal
+
+        def build(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current.get("attempt") != doc.get("attempt"):
+                return None
+            failure = current.get("failure") or {}
+            if current["status"] == FAILED and not failure.get("retryable"):
+                return None
+            lease = aware(current.get("lease_until"))
+            if current["status"] == PENDING and lease is not None and lease > now:
+                return None
+            return {
+                "status": PENDING,
+                "attempt": current.get("attempt", 1) + 1,
+                "lease_until": now + self.core.config.pending_timeout,
+                "failure": None,
+                "taken_over_by": caller.user_id if caller else "",
+            }
+
+        updated, changed = await self.core.transition(doc["_id"], [PENDING, FAILED], build)
+        return updated if changed else None
+
+    async def _drive(self, doc: dict[str, Any]) -> payment_pb2.Payment:
+        """Steps (b) and (c) for a payment this request owns (fresh or taken over)."""
+        await self.core.fault("before_apply", doc)
+        try:
+            applied = await self.core.loans.apply(
+                doc["loan_id"], doc["_id"], doc["amount"], doc["paid_on"]
+            )
+        except DomainError as err:  # the loan service refused: nothing was applied
+            await self.core.mark_failed(doc, err, retryable=is_transient(err))
+            raise
+        except Exception:
+            # Unavailable, deadline...: the outcome is unknown. Let a retry with the same key
+            # take over at once (ApplyRepayment is idempotent); the event heals it if it did.
+            await self._expire_lease(doc)
+            raise
+        await self.core.fault("after_apply", doc)
+        posted = await self.core.post_applied(doc, applied)
+        if posted.get("response"):
+            return payment_pb2.Payment.FromString(bytes(posted["response"]))
+        return payment_to_proto(posted)
+
+    async def _expire_lease(self, doc: dict[str, Any]) -> None:
+        def build(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current.get("attempt") != doc.get("attempt"):
+                return None
+            return {"lease_until": self.core.now()}
+
+        await self.core.transition(doc["_id"], [PENDING], build)
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def get(self, payment_id: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_READ)
+        return await self._scoped(p, payment_id)
+
+    async def _scoped(self, p: Principal, payment_id: str) -> dict[str, Any]:
+        doc = await self.repo.get_payment(payment_id) if payment_id else None
+        if doc is None or not p.can_access(doc["institution_id"], doc.get("branch_id") or None):
+            raise NotFound(f"payment {payment_id} not found", reason="PAYMENT_NOT_FOUND")
+        return doc
+
+    async def list_for_loan(
+        self, loan_id: str, size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The loan's payments in the caller's scope, oldest first (another institution's or
+        branch's loan: an empty list)."""
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_READ)
+        if not loan_id:
+            raise ValidationError.of("loan_id", "is required")
+        query = {"loan_id": loan_id, **p.scope_filter()}
+        return await self.repo.page_payments(query, size, token)
+
+    # --- ReverseRepayment ----------------------------------------------------------------
+
+    async def reverse(self, payment_id: str, reason: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_REVERSE)
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON:
+            raise ValidationError.of("reason", f"is required (at most {MAX_REASON} characters)")
+        doc = await self._scoped(p, payment_id)
+        if doc["status"] == REVERSED:
+            return doc
+        if doc["status"] not in (POSTED, REVERSING):
+            raise IllegalState(
+                f"only a posted payment can be reversed; this one is {doc['status']}",
+                reason="PAYMENT_NOT_POSTED",
+                metadata={"current_status": doc["status"]},
+            )
+        now = self.core.now()
+
+        def start(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current["status"] != POSTED:
+                return None
+            return {
+                "status": REVERSING,
+                "reversal": {"reason": reason, "by": p.user_id, "requested_time": now},
+                "lease_until": now + self.core.config.pending_timeout,
+            }
+
+        current, _ = await self.core.transition(payment_id, [POSTED], start)
+        assert current is not None
+        doc = current
+        if doc["status"] == REVERSED:
+            return doc
+        if doc["status"] != REVERSING:
+            raise IllegalState(
+                f"the payment is {doc['status']}",
+                reason="PAYMENT_NOT_POSTED",
+                metadata={"current_status": doc["status"]},
+            )
+        effective = (doc.get("reversal") or {}).get("reason") or reason
+        try:
+            await self.core.loans.reverse(doc["loan_id"], payment_id, effective)
+        except DomainError:
+            await self.core.transition(
+                payment_id, [REVERSING], lambda _: {"status": POSTED, "lease_until": None}
+            )
+            raise
+        return await self.core.book_reversal(doc, effective)
