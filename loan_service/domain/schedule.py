@@ -198,8 +198,7 @@ def _months_and_stub(start: date, end: date) -> tuple[int, int]:
 
 
 def _actual_actual_fraction(start: date, end: date) -> Decimal:
-    if start.year == end.year:
-        return Decimal((end - start).days) / (_D366 if _is_leap(start.year) else _D365)
+    """Year fraction of a period spanning New Year: each year's days over its length."""
     total = ZERO
     cursor = start
     while cursor.year < end.year:
@@ -255,15 +254,16 @@ def _period_rates(product: LoanProduct, starts: list[date], dues: list[date]) ->
     append = out.append
     if basis is DaysInYear.DAYS_365:
         for start, end in zip(starts, dues, strict=True):
-            days = (end - start).days
-            rate = cache.get(days)
-            if rate is None:
-                rate = cache[days] = product.rate * Decimal(days) / _D365
-            append(rate)
+            rate = cache.get((end - start).days)
+            append(period_rate(product, start, end) if rate is None else rate)
         return out
     if basis is DaysInYear.ACTUAL:
         for start, end in zip(starts, dues, strict=True):
-            key = (start, end) if start.year != end.year else ((end - start).days, start.year)
+            key = (
+                ((end - start).days, _is_leap(start.year))
+                if start.year == end.year
+                else (start, end)
+            )
             rate = cache.get(key)
             if rate is None:
                 rate = cache[key] = period_rate(product, start, end)

@@ -306,3 +306,37 @@ def test_money_is_conserved_whatever_the_payments(
     random.Random(seed).shuffle(shuffled)
     if len({r.paid_on for r in repayments}) == len(repayments):
         assert replay(schedule, shuffled, product) == state
+
+
+@pytest.mark.parametrize("strategy", list(PrepaymentStrategy))
+def test_reamortized_interest_uses_the_day_count(strategy: PrepaymentStrategy) -> None:
+    # actual/365: after a prepayment, each later period's interest is its opening balance
+    # x 12% x actual days / 365.
+    product = make_product(days_in_year=DaysInYear.DAYS_365, prepayment_strategy=strategy)
+    schedule = generate_schedule(product, D("100000"), 12, START)
+    first = schedule.installments[0].total
+    state, _ = apply_repayment(
+        LoanState.from_schedule(schedule), product, first + D("20000"), date(2024, 2, 15)
+    )
+    rows = state.installments
+    for k in range(2, len(rows)):
+        opening = sum((r.principal_outstanding for r in rows[k:]), D(0))
+        days = (rows[k].due_date - rows[k].start_date).days
+        assert rows[k].interest == (opening * D("0.12") * days / 365).quantize(CENT)
+
+
+def test_reamortized_interest_across_new_year_actual_actual() -> None:
+    product = make_product(
+        days_in_year=DaysInYear.ACTUAL, prepayment_strategy=PrepaymentStrategy.REDUCE_INSTALLMENT
+    )
+    schedule = generate_schedule(product, D("100000"), 6, date(2023, 10, 15))
+    state, _ = apply_repayment(
+        LoanState.from_schedule(schedule),
+        product,
+        schedule.installments[0].total + D("30000"),
+        date(2023, 11, 15),
+    )
+    third = state.installments[2]  # Dec 15, 2023 -> Jan 15, 2024
+    opening = sum((r.principal_outstanding for r in state.installments[2:]), D(0))
+    fraction = D(17) / 365 + D(14) / 366
+    assert third.interest == (opening * D("0.12") * fraction).quantize(CENT)
