@@ -115,7 +115,8 @@ def wire(
     )
 
 
-async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
+async def build(runtime: Runtime) -> Wiring:
+    """Wires the service on a connected runtime: relay, consumer, recovery task."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
     relay = runtime.start_relay([PAYMENTS])
@@ -133,9 +134,16 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     runtime.consume(BINDINGS, wiring.consumer)
     wiring.recovery.start()
     runtime.on_close(wiring.recovery.stop)
+    return wiring
 
+
+def registrar(servicer: PaymentServicer) -> Callable[[grpc.aio.Server], list[str]]:
     def register(server: grpc.aio.Server) -> list[str]:
-        payment_pb2_grpc.add_PaymentServiceServicer_to_server(wiring.servicer, server)
+        payment_pb2_grpc.add_PaymentServiceServicer_to_server(servicer, server)
         return [payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name]
 
     return register
+
+
+async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
+    return registrar((await build(runtime)).servicer)

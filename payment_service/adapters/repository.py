@@ -186,12 +186,13 @@ class Repository:
     ) -> dict[str, Any] | None:
         """Compare-and-set: applies ``update`` if the payment still matches ``expect``; returns
         the document after the change, or None when someone else changed it first."""
-        return await self.payments.find_one_and_update(
-            {"_id": payment_id, **expect},
-            dict(update),
-            projection={"outbox": 0},
-            return_document=ReturnDocument.AFTER,
+        # No projection: FerretDB's findAndModify does not support one.
+        doc = await self.payments.find_one_and_update(
+            {"_id": payment_id, **expect}, dict(update), return_document=ReturnDocument.AFTER
         )
+        if doc is not None:
+            doc.pop("outbox", None)
+        return doc
 
     async def page_payments(
         self, query: Mapping[str, Any], requested_size: int, token: str

@@ -246,7 +246,7 @@ class MobileMoney:
             event=event,
         )
         if changed:
-            log.info("mobile_money_in_suspense", payment_id=doc["_id"], event=event)
+            log.info("mobile_money_in_suspense", payment_id=doc["_id"], routing_key=event)
         assert updated is not None
         return updated
 
