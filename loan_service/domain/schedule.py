@@ -375,7 +375,8 @@ def amortize(
                     assert principal_each is not None
                     principal = principal_each
                 if capped:
-                    principal = min(principal, remaining - unit * (n - 1 - k))
+                    # Floored to the unit so a non-multiple residue stays with the last.
+                    principal = min(principal, rnd.floor(remaining - unit * (n - 1 - k)))
                 if principal >= remaining:
                     if shorten:
                         principals.append(remaining)

@@ -365,3 +365,19 @@ def test_exact_ties_round_half_even() -> None:
     assert generate_schedule(product, D("1.08"), 8, date(2022, 1, 1)).installments[
         0
     ].principal == D("0.14")
+
+
+def test_rounded_down_fallback_keeps_multiples() -> None:
+    # Found by hypothesis: rounding the level installment up would repay 6,301 UGX early, so
+    # it is rounded down; the 1 UGX off the multiple of 100 must still land in the last.
+    product = make_product(
+        currency="UGX",
+        currency_decimals=0,
+        rounding_multiple=D("100"),
+        annual_interest_rate=D("46.72"),
+        days_in_year=DaysInYear.DAYS_365,
+    )
+    s = generate_schedule(product, D("6301"), 26, date(2020, 1, 1))
+    assert all(i.principal % 100 == 0 and i.principal > 0 for i in s.installments[:-1])
+    assert s.installments[-1].principal % 100 == 1
+    assert sum(column(s, "principal")) == D("6301")
