@@ -1,0 +1,377 @@
+"""MongoDB persistence for staff users, sessions, login attempts and per-institution
+policies (auth_service owns these collections; no other service reads them).
+
+Every aggregate write is one document write guarded by compare-and-set on `version`
+(`save_*` return False when someone else changed the document first); a user's outgoing
+events travel in the same write (outbox). No multi-document transactions.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.message import Message
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from auth_service.adapters.secrets import SecretBox
+from auth_service.domain.errors import AlreadyExists, Reason
+from auth_service.domain.login_history import LoginAttempt, LoginOutcome
+from auth_service.domain.mfa import MfaPolicy, MfaState
+from auth_service.domain.sessions import Session
+from auth_service.domain.users import StaffUser, UserStatus
+from shared.errors import ValidationError
+from shared.events import outbox_fields, outbox_update
+from shared.mongo import list_page, page_size
+from shared.permissions import Role
+
+USERS = "users"
+SESSIONS = "sessions"
+LOGIN_ATTEMPTS = "login_attempts"
+SETTINGS = "settings"
+
+_NO_OUTBOX = {"outbox": 0}
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+def _mfa_to_doc(mfa: MfaState, box: SecretBox) -> dict[str, Any]:
+    return {
+        "secret": box.seal(mfa.secret),
+        "enabled": mfa.enabled,
+        "pending_secret": box.seal(mfa.pending_secret),
+        "last_used_step": mfa.last_used_step,
+        "recovery_code_hashes": list(mfa.recovery_code_hashes),
+        "enabled_at": mfa.enabled_at,
+    }
+
+
+def _mfa_from_doc(doc: dict[str, Any] | None, box: SecretBox) -> MfaState:
+    doc = doc or {}
+    return MfaState(
+        secret=box.open(doc.get("secret")),
+        enabled=bool(doc.get("enabled", False)),
+        pending_secret=box.open(doc.get("pending_secret")),
+        last_used_step=doc.get("last_used_step"),
+        recovery_code_hashes=list(doc.get("recovery_code_hashes") or []),
+        enabled_at=doc.get("enabled_at"),
+    )
+
+
+def user_to_doc(user: StaffUser, box: SecretBox) -> dict[str, Any]:
+    return {
+        "_id": user.id,
+        "email": user.email,
+        "full_name": user.full_name,
+        "role": user.role.value,
+        "institution_id": user.institution_id,
+        "branch_id": user.branch_id,
+        "password_hash": user.password_hash,
+        "status": user.status.value,
+        "must_change_password": user.must_change_password,
+        "mfa": _mfa_to_doc(user.mfa, box),
+        "failed_login_count": user.failed_login_count,
+        "last_failed_login_at": user.last_failed_login_at,
+        "locked_until": user.locked_until,
+        "password_changed_at": user.password_changed_at,
+        "token_version": user.token_version,
+        "created_at": user.created_at,
+        "created_by": user.created_by,
+        "last_login_at": user.last_login_at,
+        "version": user.version,
+    }
+
+
+def user_from_doc(doc: dict[str, Any], box: SecretBox) -> StaffUser:
+    return StaffUser(
+        id=doc["_id"],
+        email=doc["email"],
+        full_name=doc["full_name"],
+        role=Role(doc["role"]),
+        institution_id=doc.get("institution_id"),
+        branch_id=doc.get("branch_id"),
+        password_hash=doc["password_hash"],
+        status=UserStatus(doc.get("status", UserStatus.ACTIVE.value)),
+        must_change_password=bool(doc.get("must_change_password", False)),
+        mfa=_mfa_from_doc(doc.get("mfa"), box),
+        failed_login_count=int(doc.get("failed_login_count", 0)),
+        last_failed_login_at=doc.get("last_failed_login_at"),
+        locked_until=doc.get("locked_until"),
+        password_changed_at=doc.get("password_changed_at"),
+        token_version=int(doc.get("token_version", 0)),
+        created_at=doc.get("created_at"),
+        created_by=doc.get("created_by"),
+        last_login_at=doc.get("last_login_at"),
+        version=int(doc.get("version", 0)),
+    )
+
+
+def session_to_doc(session: Session) -> dict[str, Any]:
+    return {
+        "_id": session.id,
+        "user_id": session.user_id,
+        "institution_id": session.institution_id,
+        "device": session.device,
+        "address": session.address,
+        "created_at": session.created_at,
+        "last_used_at": session.last_used_at,
+        "expires_at": session.expires_at,
+        "refresh_token_hash": session.refresh_token_hash,
+        "used_refresh_token_hashes": list(session.used_refresh_token_hashes),
+        # Every hash of the family, current and spent: one multikey index finds the session
+        # for any presented token (spent ones included, for reuse detection).
+        "token_hashes": session.all_refresh_token_hashes,
+        "user_token_version": session.user_token_version,
+        "revoked_at": session.revoked_at,
+        "revoked_reason": session.revoked_reason,
+        "version": session.version,
+    }
+
+
+def session_from_doc(doc: dict[str, Any]) -> Session:
+    return Session(
+        id=doc["_id"],
+        user_id=doc["user_id"],
+        institution_id=doc.get("institution_id"),
+        device=doc.get("device", ""),
+        address=doc.get("address", ""),
+        created_at=doc["created_at"],
+        last_used_at=doc["last_used_at"],
+        expires_at=doc["expires_at"],
+        refresh_token_hash=doc["refresh_token_hash"],
+        user_token_version=int(doc.get("user_token_version", 0)),
+        used_refresh_token_hashes=list(doc.get("used_refresh_token_hashes") or []),
+        revoked_at=doc.get("revoked_at"),
+        revoked_reason=doc.get("revoked_reason"),
+        version=int(doc.get("version", 0)),
+    )
+
+
+def attempt_to_doc(attempt: LoginAttempt) -> dict[str, Any]:
+    doc = asdict(attempt)
+    doc["_id"] = doc.pop("id")
+    doc["outcome"] = attempt.outcome.value
+    return doc
+
+
+def attempt_from_doc(doc: dict[str, Any]) -> LoginAttempt:
+    return LoginAttempt(
+        id=doc["_id"],
+        email=doc["email"],
+        user_id=doc.get("user_id"),
+        institution_id=doc.get("institution_id"),
+        at=doc["at"],
+        address=doc.get("address", ""),
+        user_agent=doc.get("user_agent", ""),
+        outcome=LoginOutcome(doc["outcome"]),
+        session_id=doc.get("session_id"),
+    )
+
+
+# --- pagination, newest first ---------------------------------------------------------------
+
+
+def _encode(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _decode(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError.of("page_token", "is not a token this API issued") from None
+
+
+async def newest_first_page(
+    collection: AsyncCollection[Any],
+    query: dict[str, Any],
+    *,
+    requested_size: int,
+    page_token: str,
+) -> tuple[list[dict[str, Any]], str]:
+    """Keyset pagination on `_id` (time-ordered ids), newest first."""
+    size = page_size(requested_size)
+    if page_token:
+        query = {**query, "_id": {"$lt": _decode(page_token)}}
+    docs = await collection.find(query, _NO_OUTBOX).sort("_id", DESCENDING).to_list(size + 1)
+    next_token = _encode(docs[size - 1]["_id"]) if len(docs) > size else ""
+    return docs[:size], next_token
+
+
+# --- repositories ---------------------------------------------------------------------------
+
+
+class UserRepository:
+    """Staff users, one document each, unique by e-mail.
+
+    `create_key` makes CreateUser idempotent: `<creator id>:<request id>` when the request
+    carried one, else the user's own id; it is unique, so a retried request cannot create a
+    second user even when both copies run at once.
+    """
+
+    def __init__(self, db: AsyncDatabase[Any], box: SecretBox) -> None:
+        self.collection = db[USERS]
+        self.box = box
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("email", unique=True, name="uniq_email")
+        await self.collection.create_index("create_key", unique=True, name="uniq_create_key")
+        await self.collection.create_index(
+            [("institution_id", ASCENDING), ("branch_id", ASCENDING)], name="by_institution"
+        )
+        await self.collection.create_index("role", name="by_role")
+
+    def _user(self, doc: dict[str, Any] | None) -> StaffUser | None:
+        return user_from_doc(doc, self.box) if doc is not None else None
+
+    async def get(self, user_id: str) -> StaffUser | None:
+        return self._user(await self.collection.find_one({"_id": user_id}, _NO_OUTBOX))
+
+    async def by_email(self, email: str) -> StaffUser | None:
+        return self._user(await self.collection.find_one({"email": email}, _NO_OUTBOX))
+
+    async def by_create_key(self, create_key: str) -> StaffUser | None:
+        return self._user(await self.collection.find_one({"create_key": create_key}, _NO_OUTBOX))
+
+    async def insert(
+        self, user: StaffUser, events: Iterable[Message], *, create_key: str | None = None
+    ) -> None:
+        """Raises `AlreadyExists` with reason `EMAIL_TAKEN` or `REQUEST_ID_REUSED`."""
+        doc = user_to_doc(user, self.box)
+        doc["create_key"] = create_key or user.id
+        doc.update(outbox_fields(events))
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            if create_key and await self.collection.find_one({"create_key": create_key}):
+                raise AlreadyExists(
+                    "This request id was already used to create a user.",
+                    reason=Reason.REQUEST_ID_REUSED,
+                    field_errors=[("request_id", "was already used")],
+                ) from None
+            raise AlreadyExists(
+                "A user with this e-mail address already exists.",
+                reason=Reason.EMAIL_TAKEN,
+                field_errors=[("email", "is already taken")],
+            ) from None
+
+    async def save(self, user: StaffUser, expected_version: int, events: list[Message]) -> bool:
+        """Write the user if it is still at `expected_version` (with its events)."""
+        fields = user_to_doc(user, self.box)
+        del fields["_id"]
+        update: dict[str, Any] = outbox_update(events)
+        update["$set"] = fields
+        result = await self.collection.update_one(
+            {"_id": user.id, "version": expected_version}, update
+        )
+        return result.matched_count == 1
+
+    async def page(
+        self, query: dict[str, Any], size: int, token: str
+    ) -> tuple[list[StaffUser], str]:
+        docs, next_token = await list_page(
+            self.collection, query, requested_size=size, page_token=token
+        )
+        return [user_from_doc(d, self.box) for d in docs], next_token
+
+
+class SessionRepository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.collection = db[SESSIONS]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("token_hashes", name="by_token_hash")
+        await self.collection.create_index(
+            [("user_id", ASCENDING), ("revoked_at", ASCENDING)], name="by_user"
+        )
+
+    async def insert(self, session: Session) -> None:
+        await self.collection.insert_one(session_to_doc(session))
+
+    async def get(self, session_id: str) -> Session | None:
+        doc = await self.collection.find_one({"_id": session_id})
+        return session_from_doc(doc) if doc else None
+
+    async def by_token_hash(self, token_hash: str) -> Session | None:
+        doc = await self.collection.find_one({"token_hashes": token_hash})
+        return session_from_doc(doc) if doc else None
+
+    async def save(self, session: Session, expected_version: int) -> bool:
+        fields = session_to_doc(session)
+        del fields["_id"]
+        result = await self.collection.update_one(
+            {"_id": session.id, "version": expected_version}, {"$set": fields}
+        )
+        return result.matched_count == 1
+
+    async def open_sessions(self, user_id: str) -> list[Session]:
+        """The user's sessions not yet revoked (some may have expired), newest first."""
+        docs = (
+            await self.collection.find({"user_id": user_id, "revoked_at": None})
+            .sort("_id", DESCENDING)
+            .to_list(None)
+        )
+        return [session_from_doc(d) for d in docs]
+
+    async def revoke_many(self, session_ids: list[str], now: datetime, reason: str) -> None:
+        """Mark the sessions revoked (those not revoked already), moving their versions on
+        so a refresh racing with this write fails its compare-and-set."""
+        if not session_ids:
+            return
+        await self.collection.update_many(
+            {"_id": {"$in": session_ids}, "revoked_at": None},
+            {"$set": {"revoked_at": now, "revoked_reason": reason}, "$inc": {"version": 1}},
+        )
+
+
+class LoginAttemptRepository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.collection = db[LOGIN_ATTEMPTS]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index("institution_id", name="by_institution")
+        await self.collection.create_index("user_id", name="by_user")
+
+    async def add(self, attempt: LoginAttempt, *, reason: str | None = None) -> None:
+        doc = attempt_to_doc(attempt)
+        doc["reason"] = reason
+        await self.collection.insert_one(doc)
+
+    async def page(
+        self, query: dict[str, Any], size: int, token: str
+    ) -> tuple[list[LoginAttempt], str]:
+        docs, next_token = await newest_first_page(
+            self.collection, query, requested_size=size, page_token=token
+        )
+        return [attempt_from_doc(d) for d in docs], next_token
+
+
+class PolicyRepository:
+    """Per-institution security settings: `{_id: <institution id>, mfa_required_roles: [...]}`
+    in `settings`. No RPC writes them yet; an operator may insert the document."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.collection = db[SETTINGS]
+
+    async def mfa_policy(self, institution_id: str | None) -> MfaPolicy | None:
+        if institution_id is None:
+            return None
+        doc = await self.collection.find_one({"_id": institution_id})
+        if not doc or not doc.get("mfa_required_roles"):
+            return None
+        roles = [r for r in doc["mfa_required_roles"] if r in {x.value for x in Role}]
+        return MfaPolicy.of(roles)
+
+    async def set_mfa_policy(self, institution_id: str, roles: Iterable[Role | str]) -> None:
+        await self.collection.update_one(
+            {"_id": institution_id},
+            {"$set": {"mfa_required_roles": sorted(Role(r).value for r in roles)}},
+            upsert=True,
+        )
