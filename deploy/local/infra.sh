@@ -219,7 +219,7 @@ install_es() {
 
 ferretdb_up_to_date() {
 	[[ -x $FERRETDB_BIN ]] || return 1
-	[[ -z $(find "$SCRIPT_DIR/ferretdb" -maxdepth 1 \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$FERRETDB_BIN" -print -quit) ]]
+	[[ -z $(find "$SCRIPT_DIR/ferretdb" -maxdepth 2 \( -name '*.go' -o -name go.mod -o -name go.sum -o -name '*.patch' -o -name build.sh \) -newer "$FERRETDB_BIN" -print -quit) ]]
 }
 
 install_ferretdb() {
@@ -231,11 +231,10 @@ install_ferretdb() {
 	local logf t0
 	logf=$(log_of install-ferretdb)
 	t0=$(now_us)
-	say "ferretdb: building our launcher with FerretDB $FERRETDB_VERSION (go build, once; about 2-3 min on 2 cores cold)..."
+	say "ferretdb: building our launcher with FerretDB $FERRETDB_VERSION + deploy/local/ferretdb/patches (go build, once; about 2-4 min on 2 cores cold)..."
 	# HOME may be unset in some CI shells; go needs a module and build cache
-	run_logged "$logf" "go build of deploy/local/ferretdb" env HOME="${HOME:-/root}" GOFLAGS=-buildvcs=false \
-		bash -c 'cd "$1" && go build -trimpath -ldflags="-s -w" -o "$2.tmp" . && mv "$2.tmp" "$2"' _ \
-		"$SCRIPT_DIR/ferretdb" "$FERRETDB_BIN"
+	run_logged "$logf" "go build of deploy/local/ferretdb" env HOME="${HOME:-/root}" \
+		bash "$SCRIPT_DIR/ferretdb/build.sh" "$FERRETDB_BIN"
 	say "ferretdb: launcher built ($(since "$t0") s)"
 }
 

@@ -32,7 +32,9 @@ RUN = uuid.uuid4().hex[:12]
 def check_mongodb() -> str:
     import pymongo
 
-    client: pymongo.MongoClient = pymongo.MongoClient(url("MONGODB_URL"), serverSelectionTimeoutMS=5000)
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        url("MONGODB_URL"), serverSelectionTimeoutMS=5000
+    )
     try:
         client.admin.command("ping")
         coll = client["kopa_smoke"][f"loans_{RUN}"]
@@ -41,11 +43,19 @@ def check_mongodb() -> str:
         loan_id = coll.insert_one(doc).inserted_id
         res = coll.update_one(
             {"_id": loan_id, "version": 1},
-            {"$set": {"status": "APPROVED"}, "$inc": {"version": 1}, "$push": {"outbox": {"type": "loan.approved"}}},
+            {
+                "$set": {"status": "APPROVED"},
+                "$inc": {"version": 1},
+                "$push": {"outbox": {"type": "loan.approved"}},
+            },
         )
         assert res.modified_count == 1, res.raw_result
         found = coll.find_one({"institution_id": "inst-1", "national_id": "NID-1"})
-        assert found is not None and found["version"] == 2 and found["outbox"][0]["type"] == "loan.approved", found
+        assert (
+            found is not None
+            and found["version"] == 2
+            and found["outbox"][0]["type"] == "loan.approved"
+        ), found
         try:
             coll.insert_one(dict(doc))
             raise AssertionError("unique index not enforced")
@@ -67,10 +77,20 @@ def check_elasticsearch() -> str:
         health = es.cluster.health(wait_for_status="yellow", timeout="10s")
         es.indices.create(
             index=index,
-            mappings={"properties": {"full_name": {"type": "text"}, "national_id": {"type": "keyword"}}},
+            mappings={
+                "properties": {"full_name": {"type": "text"}, "national_id": {"type": "keyword"}}
+            },
         )
-        es.index(index=index, id="b1", document={"full_name": "Amina Wanjiru", "national_id": "NID-1"}, refresh=True)
-        hits = es.search(index=index, query={"match": {"full_name": {"query": "Amena Wanjeru", "fuzziness": "AUTO"}}})
+        es.index(
+            index=index,
+            id="b1",
+            document={"full_name": "Amina Wanjiru", "national_id": "NID-1"},
+            refresh=True,
+        )
+        hits = es.search(
+            index=index,
+            query={"match": {"full_name": {"query": "Amena Wanjeru", "fuzziness": "AUTO"}}},
+        )
         assert hits["hits"]["total"]["value"] == 1, hits
         es.indices.delete(index=index)
         return f"index + fuzzy match search ok (cluster {health['status']})"
@@ -85,10 +105,15 @@ def check_rabbitmq() -> str:
         connection = await aio_pika.connect_robust(url("AMQP_URL"), timeout=10)
         async with connection:
             channel = await connection.channel()
-            exchange = await channel.declare_exchange(f"kopa.smoke.{RUN}", aio_pika.ExchangeType.TOPIC, auto_delete=True)
+            exchange = await channel.declare_exchange(
+                f"kopa.smoke.{RUN}", aio_pika.ExchangeType.TOPIC, auto_delete=True
+            )
             queue = await channel.declare_queue(f"kopa.smoke.{RUN}", exclusive=True)
             await queue.bind(exchange, routing_key="loan.*")
-            await exchange.publish(aio_pika.Message(body=b"hello", headers={"traceparent": "00-x"}), routing_key="loan.disbursed")
+            await exchange.publish(
+                aio_pika.Message(body=b"hello", headers={"traceparent": "00-x"}),
+                routing_key="loan.disbursed",
+            )
             message = await queue.get(timeout=5, fail=False)
             for _ in range(50):
                 if message is not None:
@@ -137,7 +162,9 @@ def main() -> int:
             failed += 1
             sys.stdout.write(f"[check] {name:13s} FAILED: {type(exc).__name__}: {exc}\n")
         else:
-            sys.stdout.write(f"[check] {name:13s} ok  {detail} ({time.perf_counter() - t0:.2f} s)\n")
+            sys.stdout.write(
+                f"[check] {name:13s} ok  {detail} ({time.perf_counter() - t0:.2f} s)\n"
+            )
     return 1 if failed else 0
 
 

@@ -34,6 +34,12 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
+// patches names the fixes applied to FerretDB at build time (set by build.sh).
+var (
+	patches         = "none"
+	ferretdbVersion = "unknown"
+)
+
 func env(key, def string) string {
 	if v, ok := os.LookupEnv(key); ok && v != "" {
 		return v
@@ -104,7 +110,7 @@ func main() {
 		os.Exit(1)
 	}()
 
-	logger.Warn("kopa-ferretdb: listening", "addr", *listen, "handler", *handler)
+	logger.Warn("kopa-ferretdb: listening", "addr", *listen, "handler", *handler, "ferretdb", ferretdbVersion, "patches", patches)
 	if err := f.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fatal(logger, "FerretDB stopped with an error", err)
 	}
