@@ -40,8 +40,9 @@ from bson import Binary
 
 from kopa.payment.v1 import events_pb2
 from payment_service.adapters.peers import ALLOCATION_PARTS, Applied, LoanGateway
-from payment_service.adapters.repository import Repository
+from payment_service.adapters.repository import PAYMENTS, Repository
 from payment_service.domain import ledger, postings
+from payment_service.domain.money import format_amount
 from payment_service.domain.postings import Allocation, PostingContext
 from payment_service.entrypoints.mapping import payment_to_proto
 from payment_service.service_layer.ledger import Books
@@ -222,7 +223,7 @@ class PaymentCore:
             )
             if updated is not None:
                 if event is not None:
-                    self._notify("payments", payment_id)
+                    self._notify(PAYMENTS, payment_id)
                 return updated, True
         raise Aborted("the payment is being changed concurrently; retry")
 
@@ -283,6 +284,8 @@ class PaymentCore:
             )
             event = "payment.posted"
         branch_id = applied.branch_id or doc.get("branch_id", "")
+        if doc["kind"] == KIND_MOBILE_MONEY:  # the receipt comes first, whoever posts
+            await self.book_receipt_entry(doc)
         await self.books.record(entry, branch_id=branch_id, applied=applied.as_doc())
         await self.fault("after_entry", doc)
 
@@ -291,7 +294,10 @@ class PaymentCore:
                 "status": POSTED,
                 "loan_id": loan_id,
                 "branch_id": branch_id,
-                "allocation": {k: str(getattr(allocation, k)) for k in ALLOCATION_PARTS},
+                "allocation": {
+                    k: format_amount(getattr(allocation, k), doc["currency"])
+                    for k in ALLOCATION_PARTS
+                },
                 "outstanding": applied.outstanding,
                 "loan_status": applied.loan_status,
                 "entry_id": entry.id,
@@ -308,6 +314,22 @@ class PaymentCore:
             log.info("payment_posted", payment_id=doc["_id"], loan_id=loan_id, entry_id=entry.id)
         assert updated is not None
         return updated
+
+    async def book_receipt_entry(self, doc: dict[str, Any]) -> ledger.JournalEntry:
+        """A mobile-money receipt's entry, Dr mobile-money wallet, Cr suspense (once)."""
+        chart = await self.books.chart(doc["institution_id"], doc["currency"])
+        entry = postings.unidentified_receipt(
+            self.posting_context(chart, dt.date.fromisoformat(doc["paid_on"])),
+            receipt_id=doc["_id"],
+            amount=Decimal(doc["amount"]),
+            channel=postings.Channel.MOBILE_MONEY,
+            memo=(
+                f"Mobile money {doc.get('provider_transaction_id', '')} from "
+                f"{doc.get('payer_phone', '')}, reference {doc.get('reference', '')}"
+            ),
+        )
+        await self.books.record(entry)
+        return entry
 
     async def post_from_entry(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """Completes a payment whose entry was booked but which was not marked posted (the

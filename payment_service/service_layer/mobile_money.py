@@ -31,14 +31,12 @@ payment_service credential that loan_service accepts.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
-from decimal import Decimal
 from typing import Any
 
-from payment_service.domain import idempotency, postings
+from payment_service.domain import idempotency
 from payment_service.domain import mobile_money as mm
 from payment_service.domain.errors import (
     IDEMPOTENCY_KEY_REUSED,
@@ -225,19 +223,7 @@ class MobileMoney:
     async def book_receipt(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Dr mobile-money wallet, Cr suspense; then ``received`` → ``suspense`` with the
         ``payment.received`` / ``payment.unmatched`` event. Idempotent."""
-        chart = await self.core.books.chart(doc["institution_id"], doc["currency"])
-        ctx = self.core.posting_context(chart, dt.date.fromisoformat(doc["paid_on"]))
-        entry = postings.unidentified_receipt(
-            ctx,
-            receipt_id=doc["_id"],
-            amount=Decimal(doc["amount"]),
-            channel=postings.Channel.MOBILE_MONEY,
-            memo=(
-                f"Mobile money {doc['provider_transaction_id']} from {doc['payer_phone']}, "
-                f"reference {doc['reference']}"
-            ),
-        )
-        await self.core.books.record(entry)
+        entry = await self.core.book_receipt_entry(doc)
         event = "payment.received" if doc.get("suggested_loan_id") else "payment.unmatched"
         updated, changed = await self.core.transition(
             doc["_id"],
