@@ -80,6 +80,9 @@ def borrower_json(b: user_pb2.Borrower) -> dict[str, Any]:
     data = to_json(b)
     data["household_size"] = b.household_size or None
     data["monthly_income"] = b.monthly_income or None
+    data["version"] = b.version
+    for key in ("gender", "business_type", "group_id", "agent_id"):
+        data[key] = data.get(key) or None
     return data
 
 

@@ -42,7 +42,10 @@ def _tokens(pair: auth_pb2.TokenPair) -> TokenResponse:
 
 
 def user_json(user: auth_pb2.User) -> dict[str, Any]:
-    return to_json(user, drop=("create_time",))
+    data = to_json(user)
+    data["institution_id"] = user.institution_id or None
+    data["branch_id"] = user.branch_id or None
+    return data
 
 
 @router.post("/v1/auth/login", response_model=TokenResponse)
@@ -132,7 +135,7 @@ async def revoke_session(session_id: str, _: CurrentPrincipal, stubs: Stubs) -> 
 async def create_user(body: CreateUserBody, stubs: Stubs) -> dict[str, Any]:
     reply = await stubs.auth.CreateUser(
         auth_pb2.CreateUserRequest(
-            email=str(body.email),
+            email=body.email,
             full_name=body.full_name,
             role=body.role,
             password=body.password,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 
 class Strict(BaseModel):
@@ -28,7 +28,7 @@ class TokenResponse(BaseModel):
 
 
 class CreateUserBody(Strict):
-    email: EmailStr
+    email: StrictStr = Field(max_length=254)
     full_name: StrictStr = Field(min_length=1, max_length=120)
     role: StrictStr
     password: StrictStr = Field(max_length=1024)
