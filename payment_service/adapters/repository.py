@@ -281,4 +281,6 @@ class Repository:
         )
 
     async def any_loan_of(self, institution_id: str) -> dict[str, Any] | None:
-        return await self.loans_seen.find_one({"institution_id": institution_id})
+        return await self.loans_seen.find_one(
+            {"institution_id": institution_id, "currency": {"$gt": ""}}
+        )
