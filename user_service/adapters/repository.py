@@ -75,10 +75,10 @@ class Repository:
     ) -> dict[str, Any]:
         """Applies `update` if the borrower is still at `version` (optimistic concurrency)."""
         try:
+            # No projection: FerretDB answers findAndModify with a projection NotImplemented.
             updated = await self.db[BORROWERS].find_one_and_update(
                 {"_id": doc_id, "version": version},
                 update,
-                projection={"outbox": 0},
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
