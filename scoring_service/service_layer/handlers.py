@@ -462,16 +462,24 @@ class ScoringHandlers:
         transitions = await self.repo.transitions_of_key(key)
         views = [view(d, transitions) for d in docs]
         mine = next(v for v in views if v["_id"] == version["_id"])
+        retired: list[str] = []
+        if mine["state"] == PUBLISHED:
+            for other in views:
+                if other["_id"] == mine["_id"] or other["state"] != PUBLISHED:
+                    continue
+                if int(other["publish_seq"]) < int(mine["publish_seq"]):
+                    await self._retire(other)
+                    retired.append(other["_id"])
+                else:  # a newer publication of this scorecard won: this one is superseded
+                    await self._retire(mine)
+                    break
+        mine = await self._view(mine)
         if mine["state"] != PUBLISHED:
-            return mine
-        for other in views:
-            if other["_id"] == mine["_id"] or other["state"] != PUBLISHED:
-                continue
-            if int(other["publish_seq"]) < int(mine["publish_seq"]):
-                await self._retire(other)
-            else:  # a newer publication of this scorecard won: this one is superseded
-                await self._retire(mine)
-                return await self._view(mine)
+            retired.append(mine["_id"])
+        # The register may name one of them (a publication clicked twice can move it back
+        # to a version that an earlier click already published): move it on.
+        for version_id in retired:
+            await self._repoint(mine["institution_id"], version_id)
         return mine
 
     async def _retire(self, version: Mapping[str, Any]) -> bool:
