@@ -7,7 +7,7 @@ of deploy/local/infra.sh (KOPA_FERRETDB_BACKEND).
 Usage (as root, after `deploy/local/infra.sh install ferretdb postgresql`):
 
     # spawn one FerretDB per backend on spare ports (27117 sqlite, 27118 postgresql), fresh data;
-    # the postgresql one needs `KOPA_FERRETDB_BACKEND=postgresql deploy/local/infra.sh start postgresql`
+    # the postgresql one needs PostgreSQL: `deploy/local/infra.sh start postgresql`
     .venv/bin/python bench/ferretdb_backends.py --spawn
 
     # or measure servers that already run
@@ -45,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bson
 import pymongo
@@ -54,7 +55,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 INSTITUTIONS = 20
 STATUSES = ("PENDING", "APPROVED", "ACTIVE", "CLOSED")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -106,66 +107,58 @@ class Result:
         if not self.lat:
             return float("nan")
         s = sorted(self.lat)
-        return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] * 1000
+        return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
 
 
-def timed(
-    pattern: str, fn: Callable[[int], object], max_ops: int, budget_s: float, per_op: int = 1
-) -> Result:
+def timed(pattern: str, fn: Callable[[int], object], max_ops: int, budget_s: float) -> Result:
+    """Run fn one call at a time until max_ops calls or budget_s seconds (at least one call)."""
     lat: list[float] = []
     start = time.perf_counter()
     i = 0
-    while i < max_ops and (time.perf_counter() - start) < budget_s:
+    while i < max_ops and (i == 0 or (time.perf_counter() - start) < budget_s):
         t = time.perf_counter()
         fn(i)
         lat.append(time.perf_counter() - t)
         i += 1
-    return Result(pattern, i, time.perf_counter() - start, lat, per_op)
+    return Result(pattern, i, time.perf_counter() - start, lat)
 
 
-def load(coll, n: int, seed: int, start_index: int = 0) -> tuple[float, list[dict]]:
+def load(coll, n: int, seed: int) -> tuple[float, list[dict]]:
     rng = random.Random(seed)
-    docs = [loan_doc(start_index + i, rng) for i in range(n)]
+    docs = [loan_doc(i, rng) for i in range(n)]
     t0 = time.perf_counter()
     for k in range(0, n, 1000):
         coll.insert_many(docs[k : k + 1000], ordered=False)
     return time.perf_counter() - t0, docs
 
 
-def run_patterns(
-    db, n_docs: int, budget: float, log: Callable[[str], None]
-) -> tuple[list[Result], float, float]:
-    loans = db["loans"]
-    loans.drop()
-    loans.create_index([("institution_id", 1), ("national_id", 1)], unique=True, name="inst_nid")
-    loans.create_index([("institution_id", 1), ("status", 1)], name="inst_status")
+def loans_collection(db, name: str):
+    coll = db[name]
+    coll.drop()
+    coll.create_index([("institution_id", 1), ("national_id", 1)], unique=True, name="inst_nid")
+    coll.create_index([("institution_id", 1), ("status", 1)], name="inst_status")
+    return coll
+
+
+# a pattern: (name, function of the call number, max calls, operations per call)
+Pattern = tuple[str, Callable[[int], object], int, int]
+NOTES: list[str] = []
+BULK_SIZES: dict[str, dict[str, int]] = {}
+
+
+def patterns_10k(
+    db, backend: str, n_docs: int, log: Callable[[str], None]
+) -> tuple[list[Pattern], str]:
+    loans = loans_collection(db, "loans")
     load_s, docs = load(loans, n_docs, seed=1)
     avg_size = statistics.mean(len(bson.encode(d)) for d in docs[:500])
-    log(
-        f"loaded {n_docs} loans in {load_s:.1f} s ({n_docs / load_s:.0f} docs/s), avg {avg_size:.0f} B"
-    )
+    rate = n_docs / load_s
+    log(f"loaded {n_docs} loans in {load_s:.1f} s ({rate:.0f} docs/s), avg {avg_size:.0f} B")
     rng = random.Random(2)
+    extra_rng = random.Random(3)
     ids = [d["_id"] for d in docs]
     versions = {d["_id"]: 1 for d in docs}
-    results: list[Result] = []
 
-    # a: insert_one
-    extra_rng = random.Random(3)
-    results.append(
-        timed(
-            "a insert_one",
-            lambda i: loans.insert_one(loan_doc(n_docs + i, extra_rng)),
-            2000,
-            budget,
-        )
-    )
-
-    # b: find_one by _id
-    results.append(
-        timed("b find_one _id", lambda i: loans.find_one({"_id": rng.choice(ids)}), 5000, budget)
-    )
-
-    # c: optimistic-concurrency update with outbox event
     def occ_update(i: int) -> None:
         _id = rng.choice(ids)
         v = versions[_id]
@@ -173,9 +166,7 @@ def run_patterns(
             {"_id": _id, "version": v},
             {
                 "$set": {"status": "ACTIVE", "updated_at": dt.datetime.now(UTC)},
-                "$push": {
-                    "outbox": {"id": str(ObjectId()), "type": "loan.repayment_recorded", "v": v + 1}
-                },
+                "$push": {"outbox": {"id": str(ObjectId()), "type": "loan.repaid", "v": v + 1}},
                 "$inc": {"version": 1},
             },
         )
@@ -183,66 +174,24 @@ def run_patterns(
             raise AssertionError(f"version guard failed for {_id}: {r.raw_result}")
         versions[_id] = v + 1
 
-    results.append(timed("c update_one $set+$push+$inc {_id,version}", occ_update, 3000, budget))
-
-    # d: clear the outbox after the relay published it
-    results.append(
-        timed(
-            "d update_one $set outbox:[]",
-            lambda i: loans.update_one({"_id": rng.choice(ids)}, {"$set": {"outbox": []}}),
-            3000,
-            budget,
-        )
-    )
-
-    # e: find by the unique secondary key
-    results.append(
-        timed(
-            "e find_one inst+national_id (unique idx)",
-            lambda i: _expect(
-                loans.find_one(
-                    {
-                        "institution_id": docs[k := rng.randrange(n_docs)]["institution_id"],
-                        "national_id": docs[k]["national_id"],
-                    }
-                )
-            ),
-            3000,
-            budget,
-        )
-    )
-
-    # f: idempotency key (upsert by _id, first writer wins)
     idem = db["idempotency"]
     idem.drop()
-    results.append(
-        timed(
-            "f find_one_and_update upsert (idem key)",
-            lambda i: idem.find_one_and_update(
-                {"_id": f"req-{rng.randrange(2 * n_docs)}"},
-                {"$setOnInsert": {"response": {"loan_id": "x"}, "at": dt.datetime.now(UTC)}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            ),
-            3000,
-            budget,
-        )
-    )
 
-    # f2: job lease
+    def idem_key(i: int) -> None:
+        idem.find_one_and_update(
+            {"_id": f"req-{rng.randrange(2 * n_docs)}"},
+            {"$setOnInsert": {"response": {"loan_id": "x"}, "at": dt.datetime.now(UTC)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+
     jobs = db["jobs"]
     jobs.drop()
     jobs.create_index([("status", 1), ("lease_until", 1)], name="status_lease")
     jobs.insert_many(
         [
-            {
-                "_id": ObjectId(),
-                "status": "PENDING",
-                "lease_until": BASE_TIME,
-                "kind": "accrue",
-                "loan_id": str(ids[j % n_docs]),
-            }
-            for j in range(n_docs)
+            {"status": "PENDING", "lease_until": BASE_TIME, "kind": "accrue", "loan_id": str(i)}
+            for i in ids
         ]
     )
 
@@ -250,64 +199,118 @@ def run_patterns(
         now = dt.datetime.now(UTC)
         jobs.find_one_and_update(
             {"status": "PENDING", "lease_until": {"$lt": now}},
-            {
-                "$set": {
-                    "status": "LEASED",
-                    "lease_until": now + dt.timedelta(seconds=30),
-                    "owner": "w1",
-                }
-            },
+            {"$set": {"status": "LEASED", "lease_until": now + dt.timedelta(seconds=30)}},
             sort=[("_id", 1)],
             return_document=ReturnDocument.AFTER,
         )
 
-    results.append(timed("f2 find_one_and_update job lease", lease, 2000, budget))
-
-    # g: first page of a list
-    results.append(
-        timed(
-            "g list page inst+status sort _id limit 50", lambda i: _page(loans, rng), 2000, budget
+    def aggregate(i: int) -> list:
+        inst = f"inst-{rng.randrange(INSTITUTIONS):03d}"
+        return list(
+            loans.aggregate(
+                [
+                    {"$match": {"institution_id": inst}},
+                    {"$group": {"_id": "$status", "principal": {"$sum": "$principal_minor"}}},
+                ]
+            )
         )
-    )
 
-    # h: aggregation
-    results.append(
-        timed(
-            "h aggregate $match+$group $sum",
-            lambda i: list(
-                loans.aggregate(
-                    [
-                        {"$match": {"institution_id": f"inst-{rng.randrange(INSTITUTIONS):03d}"}},
-                        {"$group": {"_id": "$status", "principal": {"$sum": "$principal_minor"}}},
-                    ]
-                )
-            ),
-            500,
-            budget,
-        )
-    )
+    bulk_size = BULK_SIZES.setdefault(backend, {"n": 1000})
 
-    # i: bulk_write of 1000 updates
-    def bulk(i: int) -> None:
+    def bulk_of(size: int) -> None:
         ops = [
             UpdateOne(
                 {"_id": rng.choice(ids)},
                 {"$inc": {"accrued_minor": 17}, "$set": {"accrued_at": BASE_TIME}},
             )
-            for _ in range(1000)
+            for _ in range(size)
         ]
         r = loans.bulk_write(ops, ordered=False)
-        if r.matched_count != 1000:
+        if r.matched_count != size:
             raise AssertionError(r.bulk_api_result)
 
-    results.append(timed("i bulk_write 1000 UpdateOne", bulk, 20, budget, per_op=1000))
-    return results, load_s, avg_size
+    def bulk(i: int) -> None:
+        if i == 0:
+            # probe with 20 updates: a backend that needs > 30 ms per update would take
+            # more than 30 s per 1000-update bulk, so it is measured with bulks of 20
+            t = time.perf_counter()
+            bulk_of(20)
+            per_update = (time.perf_counter() - t) / 20
+            if per_update > 0.03:
+                bulk_size["n"] = 20
+                NOTES.append(
+                    f"{backend}: i measured with bulks of 20 updates "
+                    f"(a 1000-update bulk would take ~{per_update * 1000:.0f} s)"
+                )
+        bulk_of(bulk_size["n"])
+
+    patterns: list[Pattern] = [
+        (
+            "a insert_one ~2 KB loan",
+            lambda i: loans.insert_one(loan_doc(n_docs + i, extra_rng)),
+            2000,
+            1,
+        ),
+        ("b find_one {_id}", lambda i: _expect(loans.find_one({"_id": rng.choice(ids)})), 5000, 1),
+        ("c update_one {_id,version} $set+$push+$inc", occ_update, 3000, 1),
+        (
+            "d update_one {_id} $set outbox:[]",
+            lambda i: loans.update_one({"_id": rng.choice(ids)}, {"$set": {"outbox": []}}),
+            3000,
+            1,
+        ),
+        (
+            "e find_one {institution_id,national_id}",
+            lambda i: _by_national_id(loans, docs, rng),
+            3000,
+            1,
+        ),
+        ("f find_one_and_update upsert (idem key)", idem_key, 3000, 1),
+        ("f2 find_one_and_update job lease", lease, 2000, 1),
+        ("g page {inst,status} sort _id limit 50", lambda i: _page(loans, rng), 2000, 1),
+        ("h aggregate $match+$group $sum", aggregate, 500, 1),
+        ("i bulk_write 1000 UpdateOne (per update)", bulk, 20, 1000),
+    ]
+    return (
+        patterns,
+        f"{n_docs / load_s:.0f} docs/s (insert_many 1000/batch, avg {avg_size:.0f} B BSON)",
+    )
+
+
+def patterns_large(db, n_large: int, log: Callable[[str], None]) -> list[Pattern]:
+    loans = loans_collection(db, "loans_large")
+    load_s, docs = load(loans, n_large, seed=11)
+    log(f"loaded {n_large} loans in {load_s:.1f} s ({n_large / load_s:.0f} docs/s)")
+    rng = random.Random(12)
+    k = n_large // 1000
+    return [
+        (
+            f"b find_one {{_id}} @{k}k",
+            lambda i: _expect(loans.find_one({"_id": docs[rng.randrange(n_large)]["_id"]})),
+            3000,
+            1,
+        ),
+        (
+            f"e find_one {{institution_id,national_id}} @{k}k",
+            lambda i: _by_national_id(loans, docs, rng),
+            2000,
+            1,
+        ),
+        (f"g page {{inst,status}} sort _id limit 50 @{k}k", lambda i: _page(loans, rng), 1000, 1),
+    ]
 
 
 def _expect(doc):
     if doc is None:
         raise AssertionError("expected a document")
     return doc
+
+
+def _by_national_id(coll, docs: list[dict], rng: random.Random) -> dict:
+    d = docs[rng.randrange(len(docs))]
+    return _expect(
+        coll.find_one({"institution_id": d["institution_id"], "national_id": d["national_id"]})
+    )
 
 
 def _page(coll, rng: random.Random) -> list:
@@ -327,38 +330,23 @@ def _page(coll, rng: random.Random) -> list:
     return page
 
 
-def run_large(db, n_large: int, budget: float, log: Callable[[str], None]) -> list[Result]:
-    loans = db["loans_large"]
-    loans.drop()
-    loans.create_index([("institution_id", 1), ("national_id", 1)], unique=True, name="inst_nid")
-    loans.create_index([("institution_id", 1), ("status", 1)], name="inst_status")
-    load_s, docs = load(loans, n_large, seed=11)
-    log(f"loaded {n_large} loans in {load_s:.1f} s ({n_large / load_s:.0f} docs/s)")
-    rng = random.Random(12)
-    out = [
-        timed(
-            f"e find_one inst+national_id @{n_large // 1000}k",
-            lambda i: _expect(
-                loans.find_one(
-                    {
-                        "institution_id": docs[k := rng.randrange(n_large)]["institution_id"],
-                        "national_id": docs[k]["national_id"],
-                    }
-                )
-            ),
-            2000,
-            budget,
-        ),
-        timed(f"g list page @{n_large // 1000}k", lambda i: _page(loans, rng), 1000, budget),
-        timed(
-            f"b find_one _id @{n_large // 1000}k",
-            lambda i: loans.find_one({"_id": docs[rng.randrange(n_large)]["_id"]}),
-            3000,
-            budget,
-        ),
-    ]
-    loans.drop()
-    return out
+def run_interleaved(
+    per_backend: dict[str, list[Pattern]], budget: float, log: Callable[[str], None]
+) -> dict[str, dict[str, Result]]:
+    """Run each pattern on every backend in turn, so background load hits all alike."""
+    table: dict[str, dict[str, Result]] = {}
+    names = list(per_backend)
+    for idx in range(len(per_backend[names[0]])):
+        for name in names:
+            pname, fn, max_ops, per_op = per_backend[name][idx]
+            r = timed(pname, fn, max_ops, budget)
+            r.per_op = BULK_SIZES.get(name, {}).get("n", per_op) if per_op > 1 else per_op
+            table.setdefault(pname, {})[name] = r
+            log(
+                f"{name}: {pname}: {r.ops_s:.0f} ops/s "
+                f"p50 {r.pct(0.5):.2f} ms p99 {r.pct(0.99):.2f} ms (n={r.n})"
+            )
+    return table
 
 
 # ---------------------------------------------------------------------------------------
@@ -375,10 +363,12 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
         try:
             out.append((name, fn()))
         except OperationFailure as e:
+            details = e.details or {}
             out.append(
                 (
                     name,
-                    f"error {e.code} {e.details.get('codeName', '') if e.details else ''}: {str(e.details.get('errmsg', e) if e.details else e)[:90]}",
+                    f"error {e.code} {details.get('codeName', '')}: "
+                    f"{str(details.get('errmsg', e))[:90]}",
                 )
             )
         except PyMongoError as e:
@@ -392,27 +382,30 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
             try:
                 c.insert_one({"_id": "txn-a"}, session=s)
                 s.abort_transaction()
+                msg = "insert inside the transaction accepted"
             except PyMongoError as e:
-                return f"insert in txn failed: {type(e).__name__}: {str(e)[:80]}"
+                msg = f"insert inside the transaction FAILED ({type(e).__name__}: {str(e)[:60]})"
         kept = c.find_one({"_id": "txn-a"}) is not None
-        return (
-            "abort_transaction: the insert STAYED (not rolled back)"
-            if kept
-            else "abort rolled back the insert"
-        )
+        return f"{msg}; after abort the document {'EXISTS' if kept else 'does not exist'}"
 
     def txn_commit() -> str:
         with client.start_session() as s:
             s.start_transaction()
-            c.insert_one({"_id": "txn-c1"}, session=s)
-            c.insert_one({"_id": "txn-c2"}, session=s)
             try:
+                c.insert_one({"_id": "txn-c1"}, session=s)
+                c.insert_one({"_id": "txn-c2"}, session=s)
                 s.commit_transaction()
                 msg = "commit_transaction succeeded"
             except PyMongoError as e:
-                msg = f"commit_transaction failed ({type(e).__name__}: {str(e)[:70]})"
+                msg = f"FAILED at the first write ({type(e).__name__})"
         kept = c.count_documents({"_id": {"$in": ["txn-c1", "txn-c2"]}})
         return f"{msg}; {kept}/2 writes visible afterwards"
+
+    def session_no_txn() -> str:
+        with client.start_session() as s:
+            c.insert_one({"_id": "sess"}, session=s)
+            assert c.find_one({"_id": "sess"}, session=s) is not None
+        return "works (sessions without transactions are fine)"
 
     def lookup() -> str:
         c.insert_one({"_id": "l1", "ref": "r1"})
@@ -443,8 +436,17 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
 
     def positional() -> str:
         c.insert_one({"_id": "pos", "schedule": [{"n": 1, "s": "DUE"}, {"n": 2, "s": "DUE"}]})
-        c.update_one({"_id": "pos", "schedule.n": 2}, {"$set": {"schedule.$.s": "PAID"}})
-        return f"works: {c.find_one({'_id': 'pos'})['schedule']}"
+        r = c.update_one({"_id": "pos", "schedule.n": 2}, {"$set": {"schedule.$.s": "PAID"}})
+        got = c.find_one({"_id": "pos"})["schedule"]
+        assert got[1]["s"] == "PAID", f"matched {r.matched_count}, schedule {got}"
+        return "works"
+
+    def dotted_int_query() -> str:
+        c.insert_one({"_id": "dq", "schedule": [{"n": 1, "s": "DUE"}, {"n": 2, "s": "DUE"}]})
+        n_int = c.count_documents({"_id": "dq", "schedule.n": 2})
+        n_str = c.count_documents({"_id": "dq", "schedule.s": "DUE"})
+        assert (n_int, n_str) == (1, 1), f"schedule.n: 2 -> {n_int}, schedule.s: 'DUE' -> {n_str}"
+        return "works"
 
     def dotted_index_set() -> str:
         c.insert_one({"_id": "dot", "schedule": [{"n": 1, "s": "DUE"}, {"n": 2, "s": "DUE"}]})
@@ -532,6 +534,33 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
         assert n == 1, n
         return "works"
 
+    def elem_match_ops() -> str:
+        n = c.count_documents(
+            {"_id": "em", "outbox": {"$elemMatch": {"$eq": {"id": "e1", "t": "x"}}}}
+        )
+        return f"accepted ({n} matches)"
+
+    def pipeline() -> str:
+        c.insert_many([{"g": "p", "items": [1, 2, 3], "v": 5}, {"g": "p", "items": [4], "v": 7}])
+        r = list(
+            c.aggregate(
+                [
+                    {"$match": {"g": "p"}},
+                    {"$unwind": "$items"},
+                    {"$group": {"_id": "$g", "total": {"$sum": "$items"}}},
+                    {"$sort": {"_id": 1}},
+                    {"$skip": 0},
+                    {"$limit": 10},
+                    {"$project": {"total": 1}},
+                    {"$unset": "x"},
+                ]
+            )
+        )
+        assert r == [{"_id": "p", "total": 10}], r
+        n = list(c.aggregate([{"$match": {"g": "p"}}, {"$count": "n"}]))
+        assert n == [{"n": 2}], n
+        return "works"
+
     def dotted_array_query() -> str:
         n = c.count_documents({"outbox.id": "e1"})
         return f"works ({n} matches)"
@@ -575,9 +604,12 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
     for name, fn in [
         ("multi-doc transaction, abort", txn_abort),
         ("multi-doc transaction, commit", txn_commit),
+        ("session without transaction", session_no_txn),
+        ("$match $unwind $group $sort $skip $limit $project $unset, $count", pipeline),
         ("$lookup", lookup),
         ("arrayFilters ($[x])", array_filters),
         ("positional $ update", positional),
+        ("dotted query into array schedule.n: 2", dotted_int_query),
         ("$set schedule.1.s (index path)", dotted_index_set),
         ("partial index", partial_index),
         ("TTL index", ttl_index),
@@ -589,7 +621,8 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
         ("$pullAll exact element", pull_all),
         ("$pop", pop),
         ("$push $each + $slice", push_each_slice),
-        ("$elemMatch query", elem_match),
+        ("$elemMatch {id: e1, t: x}", elem_match),
+        ("$elemMatch {$eq: {...}}", elem_match_ops),
         ("dotted array query outbox.id", dotted_array_query),
         ("outbox.0 $exists", exists_array_index),
         ("change stream (watch)", change_stream),
@@ -647,12 +680,13 @@ def spawn(backends: list[str], binary: str, log: Callable[[str], None]) -> dict[
             subprocess.run(
                 [
                     *psql,
-                    "CREATE DATABASE ferretdb_bench ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+                    "CREATE DATABASE ferretdb_bench ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+                    "TEMPLATE template0",
                 ],
                 check=True,
             )
             env["KOPA_FERRETDB_PG_URL"] = "postgres://postgres@127.0.0.1:5432/ferretdb_bench"
-        logf = open(f"{tmp}/{name}.log", "w")
+        logf = open(f"{tmp}/{name}.log", "w")  # noqa: SIM115 (kept open for the child)
         procs.append(
             subprocess.Popen(
                 [binary], env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
@@ -666,9 +700,8 @@ def spawn(backends: list[str], binary: str, log: Callable[[str], None]) -> dict[
                 break
             except PyMongoError:
                 if time.time() > deadline or procs[-1].poll() is not None:
-                    sys.exit(
-                        f"FerretDB ({name}) did not start; log:\n{open(f'{tmp}/{name}.log').read()}"
-                    )
+                    log_text = Path(f"{tmp}/{name}.log").read_text()
+                    sys.exit(f"FerretDB ({name}) did not start; log:\n{log_text}")
                 time.sleep(0.2)
         targets[name] = url
         log(f"spawned FerretDB {name} on {url}")
@@ -694,6 +727,11 @@ def main() -> int:
     )
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--large", type=int, default=100_000)
+    ap.add_argument(
+        "--large-backends",
+        default="postgresql",
+        help="backends measured at --large docs (sqlite scans every document: minutes per query)",
+    )
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--no-features", action="store_true")
     args = ap.parse_args()
@@ -708,29 +746,34 @@ def main() -> int:
     if not targets:
         ap.error("give --spawn or at least one --target NAME=URL")
 
-    table: dict[str, dict[str, Result]] = {}
+    clients = {
+        name: pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
+        for name, url in targets.items()
+    }
+    dbname = f"kopa_bench_{int(time.time())}"
     loads: dict[str, str] = {}
+    per_backend: dict[str, list[Pattern]] = {}
+    for name, client in clients.items():
+        log(f"{name}: loading {args.docs} loans...")
+        per_backend[name], loads[name] = patterns_10k(
+            client[dbname], name, args.docs, lambda m, n=name: log(f"{n}: {m}")
+        )
+    table = run_interleaved(per_backend, args.seconds, log)
+    for client in clients.values():
+        client[dbname]["loans"].drop()
+    if args.large:
+        large: dict[str, list[Pattern]] = {}
+        for name, client in clients.items():
+            if name not in args.large_backends.split(","):
+                continue
+            log(f"{name}: loading {args.large} loans...")
+            large[name] = patterns_large(
+                client[dbname], args.large, lambda m, n=name: log(f"{n}: {m}")
+            )
+        if large:
+            table.update(run_interleaved(large, args.seconds, log))
     features: dict[str, list[tuple[str, str]]] = {}
-    for name, url in targets.items():
-        client: pymongo.MongoClient = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
-        dbname = f"kopa_bench_{int(time.time())}"
-        log(f"{name}: {args.docs} docs...")
-        results, load_s, avg = run_patterns(
-            client[dbname], args.docs, args.seconds, lambda m, n=name: log(f"{name}: {m}")
-        )
-        loads[name] = (
-            f"{args.docs / load_s:.0f} docs/s (insert_many 1000/batch, avg {avg:.0f} B BSON)"
-        )
-        if args.large:
-            log(f"{name}: {args.large} docs for e/g...")
-            results += run_large(
-                client[dbname], args.large, args.seconds, lambda m, n=name: log(f"{name}: {m}")
-            )
-        for r in results:
-            table.setdefault(r.pattern, {})[name] = r
-            log(
-                f"{name}: {r.pattern}: {r.ops_s:.0f} ops/s p50 {r.pct(0.5):.2f} ms p99 {r.pct(0.99):.2f} ms (n={r.n})"
-            )
+    for name, client in clients.items():
         if not args.no_features:
             features[name] = feature_checks(client, dbname + "_features")
             client.drop_database(dbname + "_features")
@@ -757,6 +800,8 @@ def main() -> int:
     print()
     for n in names:
         print(f"load {n}: {loads[n]}")
+    for note in NOTES:
+        print(f"note: {note}")
     if features:
         print()
         fw = max(len(f) for f, _ in next(iter(features.values()))) + 2

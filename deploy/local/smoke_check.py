@@ -1,6 +1,7 @@
 """Smoke check of the local servers, through the same four URLs the services read.
 
-Run by `deploy/local/infra.sh check` (or directly, after `set -a; . deploy/local/servers.env; set +a`).
+Run by `deploy/local/infra.sh check`, or directly after
+`set -a; . deploy/local/servers.env; set +a`.
 Each check uses a unique name so it never collides with data of the services or tests.
 Exit status 0 when every server answered as expected.
 """
