@@ -4,9 +4,10 @@ One chain per institution (`chain` = the institution id, or `platform` for the p
 own entries). An entry's `_id` is `<chain>:<seq>` and `(institution_id, seq)` is unique, so
 two writers can never both append after the same entry: the second insert fails.
 
-The head document (`{_id: chain, seq, hash}`) records the newest entry, so a deletion of
-the newest entries is caught by `verify_chain(expected_head=...)`. It moves forward only
-with compare-and-set on (seq, hash), after the entry is inserted. A writer that dies
+The head document (`{_id: chain, seq, hash, version}`, version = seq) records the newest
+entry, so a deletion of the newest entries is caught by `verify_chain(expected_head=...)`.
+It moves forward only with a guarded compare-and-set on its seq (see `guard.py`), after
+the entry is inserted, so it never goes back. A writer that dies
 between the two writes leaves an entry beyond the head; the next writer's insert collides
 with it, and that writer first moves the head forward onto it (`help_forward`), then retries.
 """
@@ -21,6 +22,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from auth_service.adapters.guard import WriteGuard
 from auth_service.domain.audit import GENESIS_HASH, AuditEntry
 from shared.errors import ValidationError
 from shared.logging import get_logger
@@ -45,6 +47,7 @@ class AuditStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.entries = db[AUDIT_LOG]
         self.heads = db[AUDIT_HEADS]
+        self.guard = WriteGuard(db)
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index(
@@ -63,7 +66,7 @@ class AuditStore:
             with contextlib.suppress(DuplicateKeyError):
                 await self.heads.update_one(
                     {"_id": chain},
-                    {"$setOnInsert": {"seq": 0, "hash": GENESIS_HASH}},
+                    {"$setOnInsert": {"seq": 0, "hash": GENESIS_HASH, "version": 0}},
                     upsert=True,
                 )
             doc = await self.heads.find_one({"_id": chain})
@@ -71,11 +74,9 @@ class AuditStore:
         return int(doc["seq"]), str(doc["hash"])
 
     async def _advance(self, chain: str, old: tuple[int, str], new: tuple[int, str]) -> bool:
-        result = await self.heads.update_one(
-            {"_id": chain, "seq": old[0], "hash": old[1]},
-            {"$set": {"seq": new[0], "hash": new[1]}},
+        return await self.guard.update(
+            self.heads, chain, old[0], {"$set": {"seq": new[0], "hash": new[1], "version": new[0]}}
         )
-        return result.matched_count == 1
 
     # entries ---------------------------------------------------------------------------
 

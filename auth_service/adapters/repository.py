@@ -2,8 +2,9 @@
 policies (auth_service owns these collections; no other service reads them).
 
 Every aggregate write is one document write guarded by compare-and-set on `version`
-(`save_*` return False when someone else changed the document first); a user's outgoing
-events travel in the same write (outbox). No multi-document transactions.
+(`save` returns False when someone else changed the document first; see `guard.py` for how
+that holds on FerretDB too); a user's outgoing events travel in the same write (outbox).
+No multi-document transactions.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from google.protobuf.message import Message
@@ -20,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from auth_service.adapters.guard import WriteGuard
 from auth_service.adapters.secrets import SecretBox
 from auth_service.domain.errors import AlreadyExists, Reason
 from auth_service.domain.login_history import LoginAttempt, LoginOutcome
@@ -219,6 +220,7 @@ class UserRepository:
     def __init__(self, db: AsyncDatabase[Any], box: SecretBox) -> None:
         self.collection = db[USERS]
         self.box = box
+        self.guard = WriteGuard(db)
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("email", unique=True, name="uniq_email")
@@ -268,10 +270,7 @@ class UserRepository:
         del fields["_id"]
         update: dict[str, Any] = outbox_update(events)
         update["$set"] = fields
-        result = await self.collection.update_one(
-            {"_id": user.id, "version": expected_version}, update
-        )
-        return result.matched_count == 1
+        return await self.guard.update(self.collection, user.id, expected_version, update)
 
     async def page(
         self, query: dict[str, Any], size: int, token: str
@@ -285,6 +284,7 @@ class UserRepository:
 class SessionRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[SESSIONS]
+        self.guard = WriteGuard(db)
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("token_hashes", name="by_token_hash")
@@ -306,10 +306,9 @@ class SessionRepository:
     async def save(self, session: Session, expected_version: int) -> bool:
         fields = session_to_doc(session)
         del fields["_id"]
-        result = await self.collection.update_one(
-            {"_id": session.id, "version": expected_version}, {"$set": fields}
+        return await self.guard.update(
+            self.collection, session.id, expected_version, {"$set": fields}
         )
-        return result.matched_count == 1
 
     async def open_sessions(self, user_id: str) -> list[Session]:
         """The user's sessions not yet revoked (some may have expired), newest first."""
@@ -319,16 +318,6 @@ class SessionRepository:
             .to_list(None)
         )
         return [session_from_doc(d) for d in docs]
-
-    async def revoke_many(self, session_ids: list[str], now: datetime, reason: str) -> None:
-        """Mark the sessions revoked (those not revoked already), moving their versions on
-        so a refresh racing with this write fails its compare-and-set."""
-        if not session_ids:
-            return
-        await self.collection.update_many(
-            {"_id": {"$in": session_ids}, "revoked_at": None},
-            {"$set": {"revoked_at": now, "revoked_reason": reason}, "$inc": {"version": 1}},
-        )
 
 
 class LoginAttemptRepository:

@@ -134,7 +134,8 @@ class AuthUnit:
     ) -> list[str]:
         """Revoke every open session of the user (but `keep`): MongoDB, then Redis."""
         ids = [s.id for s in await self.sessions.open_sessions(user_id) if s.id != keep]
-        await self.sessions.revoke_many(ids, self.clock(), reason)
+        for session_id in ids:
+            await self._revoke_in_store(session_id, reason)
         await self.revocations.revoke_sessions(ids)
         if ids:
             log.info("sessions_revoked", user_id=user_id, count=len(ids), reason=reason)
@@ -143,15 +144,19 @@ class AuthUnit:
     async def end_session(self, session_id: str, reason: str) -> None:
         """Revoke one session (idempotent). The Redis mark is set even when MongoDB already
         had the session revoked, so a retry repairs a mark that failed to be written."""
+        await self._revoke_in_store(session_id, reason)
+        await self.revocations.revoke_sessions([session_id])
+
+    async def _revoke_in_store(self, session_id: str, reason: str) -> None:
         for _ in range(MAX_ATTEMPTS):
             session = await self.sessions.get(session_id)
             if session is None or session.is_revoked:
-                break
+                return
             expected = session.version
             session.revoke(self.clock(), reason)
             if await self.sessions.save(session, expected):
-                break
-        await self.revocations.revoke_sessions([session_id])
+                return
+        raise Aborted("The session changed concurrently; retry.", reason="CONCURRENT_MODIFICATION")
 
     async def save_session(self, session: Session, expected_version: int) -> bool:
         return await self.sessions.save(session, expected_version)
