@@ -509,6 +509,13 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
         assert got == [{"id": "e2"}], got
         return "works"
 
+    def pull_in() -> str:
+        c.insert_one({"_id": "pullin", "outbox": [{"id": "e1"}, {"id": "e2"}, {"id": "e3"}]})
+        c.update_one({"_id": "pullin"}, {"$pull": {"outbox": {"id": {"$in": ["e1", "e2"]}}}})
+        got = c.find_one({"_id": "pullin"})["outbox"]
+        assert got == [{"id": "e3"}], got
+        return "works"
+
     def pull_all() -> str:
         c.insert_one({"_id": "pullall", "outbox": [{"id": "e1"}, {"id": "e2"}]})
         c.update_one({"_id": "pullall"}, {"$pullAll": {"outbox": [{"id": "e1"}]}})
@@ -546,8 +553,7 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
             c.aggregate(
                 [
                     {"$match": {"g": "p"}},
-                    {"$unwind": "$items"},
-                    {"$group": {"_id": "$g", "total": {"$sum": "$items"}}},
+                    {"$group": {"_id": "$g", "total": {"$sum": "$v"}}},
                     {"$sort": {"_id": 1}},
                     {"$skip": 0},
                     {"$limit": 10},
@@ -556,9 +562,14 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
                 ]
             )
         )
-        assert r == [{"_id": "p", "total": 10}], r
+        assert r == [{"_id": "p", "total": 12}], r
         n = list(c.aggregate([{"$match": {"g": "p"}}, {"$count": "n"}]))
         assert n == [{"n": 2}], n
+        return "works"
+
+    def unwind() -> str:
+        r = list(c.aggregate([{"$match": {"g": "p", "v": 7}}, {"$unwind": "$items"}]))
+        assert r and r[0].get("g") == "p", f"other fields dropped: {r}"
         return "works"
 
     def dotted_array_query() -> str:
@@ -605,7 +616,8 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
         ("multi-doc transaction, abort", txn_abort),
         ("multi-doc transaction, commit", txn_commit),
         ("session without transaction", session_no_txn),
-        ("$match $unwind $group $sort $skip $limit $project $unset, $count", pipeline),
+        ("$match $group $sort $skip $limit $project $unset; $count", pipeline),
+        ("$unwind keeps the other fields", unwind),
         ("$lookup", lookup),
         ("arrayFilters ($[x])", array_filters),
         ("positional $ update", positional),
@@ -618,6 +630,7 @@ def feature_checks(client: pymongo.MongoClient, dbname: str) -> list[tuple[str, 
         ("$group $max", other_accumulators),
         ("$facet", facet),
         ("$pull with condition {id: e1}", pull_condition),
+        ("$pull {id: {$in: [...]}}", pull_in),
         ("$pullAll exact element", pull_all),
         ("$pop", pop),
         ("$push $each + $slice", push_each_slice),
