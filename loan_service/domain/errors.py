@@ -1,9 +1,27 @@
 """Typed domain errors with stable machine reasons.
 
-The shape (``message``, ``reason``, ``field_errors``, ``metadata``) mirrors
-``shared/errors.py`` so the base class can later move there; it is defined here because the
-shared module imports grpc and the domain must not. ``kind`` names the gRPC status family
-as a plain string so the mapping layer can translate without the domain importing grpc.
+Every class subclasses its `shared.errors` counterpart (pure Python: ``shared/errors.py``
+imports nothing but the standard library), so the shared gRPC interceptor turns a loan
+error into a rich ``google.rpc.Status`` (ErrorInfo reason and metadata, BadRequest field
+violations) and the gateway into problem+json, with no translation in the service layer:
+
+=======================  ==========================  ===================  =====
+class                    shared.errors               gRPC code            HTTP
+=======================  ==========================  ===================  =====
+ValidationError          ValidationError             INVALID_ARGUMENT     422
+IllegalTransition        IllegalState                FAILED_PRECONDITION  409
+EligibilityFailed        IllegalState                FAILED_PRECONDITION  409
+PreconditionFailed       IllegalState                FAILED_PRECONDITION  409
+MakerCheckerViolation    PermissionDenied            PERMISSION_DENIED    403
+ApprovalLimitExceeded    PermissionDenied            PERMISSION_DENIED    403
+OverrideNotPermitted     PermissionDenied            PERMISSION_DENIED    403
+NotFound                 NotFound                    NOT_FOUND            404
+Conflict                 Conflict                    ALREADY_EXISTS       409
+=======================  ==========================  ===================  =====
+
+``kind`` names the gRPC status family (``"INVALID_ARGUMENT"``); it compares equal, case
+insensitively, to the lower-case kinds ``shared.rpc_errors`` maps (``"invalid_argument"``),
+so both spellings select the same status.
 """
 
 from __future__ import annotations
@@ -11,11 +29,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+from shared import errors as shared_errors
 
-class DomainError(Exception):
+
+class _Kind(str):
+    """A status family name equal to its lower-case spelling (shared.errors' `kind`)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.lower() == other.lower()
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.lower())
+
+
+class DomainError(shared_errors.DomainError):
     """Base of every error the loan domain raises; ``reason`` is a stable UPPER_SNAKE code."""
 
-    kind: ClassVar[str] = "FAILED_PRECONDITION"
+    kind: ClassVar[str] = _Kind("FAILED_PRECONDITION")
     default_reason: ClassVar[str] = "FAILED_PRECONDITION"
 
     def __init__(
@@ -26,17 +61,21 @@ class DomainError(Exception):
         field_errors: Sequence[tuple[str, str]] = (),
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(
+            message,
+            reason=reason or self.default_reason,
+            field_errors=list(field_errors),
+            metadata=metadata,
+        )
         self.reason: str = reason or self.default_reason
         self.field_errors: list[tuple[str, str]] = list(field_errors)
         self.metadata: dict[str, str] = dict(metadata or {})
 
 
-class ValidationError(DomainError):
+class ValidationError(DomainError, shared_errors.ValidationError):
     """Bad input; ``field_errors`` names every offending field, not just the first."""
 
-    kind = "INVALID_ARGUMENT"
+    kind = _Kind("INVALID_ARGUMENT")
     default_reason = "INVALID_ARGUMENT"
 
     def __init__(
@@ -50,7 +89,7 @@ class ValidationError(DomainError):
         if not errors:
             raise ValueError("a ValidationError needs at least one field error")
         text = message or "; ".join(f"{field}: {msg}" for field, msg in errors)
-        super().__init__(text, reason=reason, field_errors=errors)
+        DomainError.__init__(self, text, reason=reason, field_errors=errors)
 
     @classmethod
     def of(cls, field: str, message: str, *, reason: str | None = None) -> ValidationError:
@@ -65,11 +104,12 @@ class ValidationError(DomainError):
 DomainValidationError = ValidationError
 
 
-class IllegalTransition(DomainError):
+class IllegalTransition(DomainError, shared_errors.IllegalState):
     """A verb applied to a loan in the wrong status. The reason names the status required,
-    e.g. ``LOAN_NOT_ACTIVE``, so clients can branch without parsing the message."""
+    e.g. ``LOAN_NOT_ACTIVE``, so clients can branch without parsing the message; the
+    message and the ``current_status`` metadata state the status the loan is in."""
 
-    kind = "FAILED_PRECONDITION"
+    kind = _Kind("FAILED_PRECONDITION")
     default_reason = "ILLEGAL_TRANSITION"
 
     def __init__(self, current_status: str, action: str, allowed_from: Sequence[str]) -> None:
@@ -89,58 +129,60 @@ class IllegalTransition(DomainError):
         )
 
 
-class MakerCheckerViolation(DomainError):
+class MakerCheckerViolation(DomainError, shared_errors.PermissionDenied):
     """The person who created a loan tried to approve it."""
 
-    kind = "PERMISSION_DENIED"
+    kind = _Kind("PERMISSION_DENIED")
     default_reason = "MAKER_CHECKER_VIOLATION"
 
 
-class ApprovalLimitExceeded(DomainError):
+class ApprovalLimitExceeded(DomainError, shared_errors.PermissionDenied):
     """The approver's role may not approve this principal (or any principal)."""
 
-    kind = "PERMISSION_DENIED"
+    kind = _Kind("PERMISSION_DENIED")
     default_reason = "APPROVAL_LIMIT_EXCEEDED"
 
 
-class OverrideNotPermitted(DomainError):
+class OverrideNotPermitted(DomainError, shared_errors.PermissionDenied):
     """Only a branch manager, with a written reason, may override failed eligibility."""
 
-    kind = "PERMISSION_DENIED"
+    kind = _Kind("PERMISSION_DENIED")
     default_reason = "OVERRIDE_NOT_PERMITTED"
 
 
-class EligibilityFailed(DomainError):
-    """Eligibility rules failed and no branch manager has overridden them."""
+class EligibilityFailed(DomainError, shared_errors.IllegalState):
+    """Eligibility rules failed and no branch manager has overridden them. Each failed rule
+    is a field error (``rule``, ``why``), so clients see every rule at fault."""
 
-    kind = "FAILED_PRECONDITION"
+    kind = _Kind("FAILED_PRECONDITION")
     default_reason = "NOT_ELIGIBLE"
 
     def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
         self.failures = list(failures)
         super().__init__(
             "loan is not eligible: " + "; ".join(f"{rule}: {why}" for rule, why in failures),
+            field_errors=self.failures,
             metadata={"rules": ",".join(rule for rule, _ in failures)},
         )
 
 
-class PreconditionFailed(DomainError):
+class PreconditionFailed(DomainError, shared_errors.IllegalState):
     """The loan's recorded history rules the request out (e.g. a repayment dated before a
     reschedule)."""
 
-    kind = "FAILED_PRECONDITION"
+    kind = _Kind("FAILED_PRECONDITION")
     default_reason = "FAILED_PRECONDITION"
 
 
-class NotFound(DomainError):
-    kind = "NOT_FOUND"
+class NotFound(DomainError, shared_errors.NotFound):
+    kind = _Kind("NOT_FOUND")
     default_reason = "NOT_FOUND"
 
 
-class Conflict(DomainError):
+class Conflict(DomainError, shared_errors.Conflict):
     """A duplicate, or a change that contradicts recorded history."""
 
-    kind = "ALREADY_EXISTS"
+    kind = _Kind("ALREADY_EXISTS")
     default_reason = "CONFLICT"
 
 

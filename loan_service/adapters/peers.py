@@ -1,0 +1,130 @@
+"""Outbound gRPC calls: user_service (borrowers, institutions, groups) and scoring_service.
+
+The caller's token is forwarded by the shared client channel, so each peer checks the
+caller's own permissions and scope. A peer's NOT_FOUND becomes this service's `NotFound`
+naming what was missing; other client-caused errors pass through the interceptor unchanged.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kopa.user.v1 import user_pb2, user_pb2_grpc
+from shared.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Borrower:
+    id: str
+    institution_id: str
+    branch_id: str
+    date_of_birth: str
+    monthly_income: str
+    household_size: int
+    gender: str
+    business_type: str
+    group_id: str
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    score: int
+    band: str
+    scorecard_id: str
+    scorecard_version: int
+    contributions: list[tuple[str, int, str]]
+
+
+class UserDirectory(abc.ABC):
+    @abc.abstractmethod
+    async def borrower(self, borrower_id: str) -> Borrower: ...
+
+    @abc.abstractmethod
+    async def institution_currency(self, institution_id: str) -> str: ...
+
+    @abc.abstractmethod
+    async def group_size(self, group_id: str) -> int | None: ...
+
+
+class Scorer(abc.ABC):
+    @abc.abstractmethod
+    async def score(self, subject_id: str, applicant_json: str) -> ScoreResult: ...
+
+
+def _not_found(error: grpc.aio.AioRpcError) -> bool:
+    return error.code() == grpc.StatusCode.NOT_FOUND
+
+
+class GrpcUserDirectory(UserDirectory):
+    def __init__(self, channel: Any) -> None:
+        self._stub = user_pb2_grpc.UserServiceStub(channel)
+
+    async def borrower(self, borrower_id: str) -> Borrower:
+        try:
+            reply = await self._stub.GetBorrower(
+                user_pb2.GetBorrowerRequest(borrower_id=borrower_id)
+            )
+        except grpc.aio.AioRpcError as err:
+            if _not_found(err):
+                raise NotFound(
+                    f"borrower {borrower_id} not found",
+                    reason="BORROWER_NOT_FOUND",
+                    metadata={"borrower_id": borrower_id},
+                ) from None
+            raise
+        b = reply.borrower
+        return Borrower(
+            id=b.id,
+            institution_id=b.institution_id,
+            branch_id=b.branch_id,
+            date_of_birth=b.date_of_birth,
+            monthly_income=b.monthly_income,
+            household_size=b.household_size,
+            gender=b.gender,
+            business_type=b.business_type,
+            group_id=b.group_id,
+        )
+
+    async def institution_currency(self, institution_id: str) -> str:
+        try:
+            reply = await self._stub.GetInstitution(
+                user_pb2.GetInstitutionRequest(institution_id=institution_id)
+            )
+        except grpc.aio.AioRpcError as err:
+            if _not_found(err):
+                raise NotFound(
+                    f"institution {institution_id} not found", reason="INSTITUTION_NOT_FOUND"
+                ) from None
+            raise
+        return reply.institution.currency
+
+    async def group_size(self, group_id: str) -> int | None:
+        try:
+            reply = await self._stub.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
+        except grpc.aio.AioRpcError as err:
+            if _not_found(err):
+                return None
+            raise
+        return len(reply.group.member_ids)
+
+
+class GrpcScorer(Scorer):
+    def __init__(self, channel: Any) -> None:
+        self._stub = scoring_pb2_grpc.ScoringServiceStub(channel)
+
+    async def score(self, subject_id: str, applicant_json: str) -> ScoreResult:
+        reply = await self._stub.Score(
+            scoring_pb2.ScoreRequest(subject_id=subject_id, applicant_json=applicant_json)
+        )
+        return ScoreResult(
+            score=reply.score,
+            band=reply.band,
+            scorecard_id=reply.scorecard_id,
+            scorecard_version=reply.scorecard_version,
+            contributions=[(c.rule, c.points, c.note) for c in reply.contributions],
+        )

@@ -1,0 +1,235 @@
+"""MongoDB persistence of loan_service (it owns these collections; no other service reads them).
+
+``loan_products``   one document per product, per institution.
+``loans``           one document per loan: the aggregate's state (see `serialization`), the
+                    figures derived from it as of the loan's business date (``view``,
+                    ``days_past_due``, ``delinquency_bucket``, ``oldest_unpaid_due_date``,
+                    ``outstanding_principal``...), ``version`` for optimistic concurrency, the
+                    close-of-business bookkeeping (``partition``, ``cob_date``,
+                    ``cob_next_date``) and the ``outbox`` of events not yet published.
+``loan_requests``   ``{_id: "<institution>:<request_id>", loan_id}``: CreateLoan idempotency.
+``loan_settings``   one document per institution (``_id`` = institution id): approval limits
+                    and the last completed close-of-business date (``business_date``).
+``cob_jobs``        one per (institution, as_of): state, partitions, times.
+``cob_partitions``  one per (job, partition): lease, checkpoint, counters.
+
+Every write of a loan is ``update_one({_id, version}, {$set..., $inc: {version: 1}, $push:
+outbox})``: a single-document atomic write carrying its events (no transactions, so the same
+code runs on FerretDB and sharded MongoDB). A lost race shows as no match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.mongo import list_page
+
+PRODUCTS = "loan_products"
+LOANS = "loans"
+REQUESTS = "loan_requests"
+SETTINGS = "loan_settings"
+COB_JOBS = "cob_jobs"
+COB_PARTITIONS = "cob_partitions"
+
+#: Fields a list or a read never needs (the outbox is the relay's).
+_HIDDEN = {"outbox": 0}
+
+
+class Repository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.db = db
+        self.loans = db[LOANS]
+        self.products = db[PRODUCTS]
+
+    async def ensure_indexes(self) -> None:
+        await self.products.create_index([("institution_id", ASCENDING), ("_id", ASCENDING)])
+        await self.loans.create_index(
+            [
+                ("institution_id", ASCENDING),
+                ("partition", ASCENDING),
+                ("status", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="cob_scan",
+        )
+        await self.loans.create_index(
+            [("institution_id", ASCENDING), ("borrower_id", ASCENDING)], name="by_borrower"
+        )
+        await self.loans.create_index(
+            [("institution_id", ASCENDING), ("branch_id", ASCENDING), ("status", ASCENDING)],
+            name="by_branch_status",
+        )
+        await self.db[COB_PARTITIONS].create_index([("job_id", ASCENDING)])
+
+    # --- products ------------------------------------------------------------------------
+
+    async def insert_product(self, doc: dict[str, Any]) -> None:
+        await self.products.insert_one(doc)
+
+    async def get_product(self, product_id: str) -> dict[str, Any] | None:
+        return await self.products.find_one({"_id": product_id})
+
+    async def page_products(
+        self, institution_id: str, size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        return await list_page(
+            self.products, {"institution_id": institution_id}, requested_size=size, page_token=token
+        )
+
+    # --- loans ---------------------------------------------------------------------------
+
+    async def insert_loan(self, doc: dict[str, Any]) -> None:
+        await self.loans.insert_one(doc)
+
+    async def get_loan(self, loan_id: str) -> dict[str, Any] | None:
+        return await self.loans.find_one({"_id": loan_id}, _HIDDEN)
+
+    async def page_loans(
+        self, query: dict[str, Any], size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        docs, next_token = await list_page(self.loans, query, requested_size=size, page_token=token)
+        for doc in docs:
+            doc.pop("outbox", None)
+        return docs, next_token
+
+    async def update_loan(self, loan_id: str, version: int, update: dict[str, Any]) -> bool:
+        """Applies `update` if the loan is still at `version`; False when someone else won."""
+        result = await self.loans.update_one({"_id": loan_id, "version": version}, update)
+        return result.matched_count == 1
+
+    async def bulk_update_loans(self, ops: Sequence[UpdateOne]) -> int:
+        """Version-guarded updates in one round trip; returns how many matched."""
+        if not ops:
+            return 0
+        try:
+            result = await self.loans.bulk_write(list(ops), ordered=False)
+        except BulkWriteError as exc:
+            return int(exc.details.get("nMatched", 0))
+        return result.matched_count
+
+    async def versions(self, loan_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Current version and COB date of a few loans (one `_id` lookup each, which every
+        MongoDB-wire server answers from its primary key)."""
+        out: dict[str, dict[str, Any]] = {}
+        for loan_id in loan_ids:
+            doc = await self.loans.find_one({"_id": loan_id}, {"version": 1, "cob_date": 1})
+            if doc is not None:
+                out[loan_id] = doc
+        return out
+
+    async def borrower_loans(
+        self, institution_id: str, borrower_id: str, projection: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        cursor = self.loans.find(
+            {"institution_id": institution_id, "borrower_id": borrower_id}, projection
+        )
+        return await cursor.to_list(None)
+
+    # --- idempotent creation -------------------------------------------------------------
+
+    async def reserve_request(self, key: str, loan_id: str) -> str:
+        """Records that request `key` creates `loan_id`; returns the loan id the request
+        was first given (ours, or an earlier attempt's)."""
+        try:
+            await self.db[REQUESTS].insert_one({"_id": key, "loan_id": loan_id})
+            return loan_id
+        except DuplicateKeyError:
+            doc = await self.db[REQUESTS].find_one({"_id": key})
+            return str(doc["loan_id"]) if doc else loan_id
+
+    # --- settings ------------------------------------------------------------------------
+
+    async def settings(self, institution_id: str) -> dict[str, Any]:
+        return await self.db[SETTINGS].find_one({"_id": institution_id}) or {}
+
+    async def advance_business_date(self, institution_id: str, as_of: str) -> None:
+        # `$max` keeps the latest date when an older date is (re)run after a newer one.
+        await self.db[SETTINGS].update_one(
+            {"_id": institution_id}, {"$max": {"business_date": as_of}}, upsert=True
+        )
+
+    # --- close of business ---------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> dict[str, Any] | None:
+        return await self.db[COB_JOBS].find_one({"_id": job_id})
+
+    async def create_job(self, job: dict[str, Any], partitions: list[dict[str, Any]]) -> bool:
+        """Creates the job and its partition documents; False if the job already existed.
+        Partitions first, so a crash between the two leaves nothing a re-run can't finish."""
+        if partitions:
+            # An earlier attempt (or a racing replica) may have created some of them.
+            with contextlib.suppress(BulkWriteError, DuplicateKeyError):
+                await self.db[COB_PARTITIONS].insert_many(partitions, ordered=False)
+        try:
+            await self.db[COB_JOBS].insert_one(job)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def partitions(self, job_id: str) -> list[dict[str, Any]]:
+        cursor = self.db[COB_PARTITIONS].find({"job_id": job_id})
+        return await cursor.to_list(None)
+
+    async def claim_partition(
+        self, job_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> dict[str, Any] | None:
+        """Takes the lease of a pending partition whose lease is free or expired."""
+        return await self.db[COB_PARTITIONS].find_one_and_update(
+            {"job_id": job_id, "state": "pending", "lease_until": {"$lt": now}},
+            {"$set": {"lease_owner": owner, "lease_until": lease_until}},
+            sort=[("partition", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def checkpoint(
+        self,
+        partition_id: str,
+        owner: str,
+        last_id: str,
+        lease_until: datetime,
+        processed: int,
+        changed: int,
+    ) -> bool:
+        """Records progress and renews the lease; False if the lease was lost."""
+        result = await self.db[COB_PARTITIONS].update_one(
+            {"_id": partition_id, "lease_owner": owner},
+            {
+                "$set": {"checkpoint": last_id, "lease_until": lease_until},
+                "$inc": {"processed": processed, "changed": changed},
+            },
+        )
+        return result.matched_count == 1
+
+    async def finish_partition(self, partition_id: str, owner: str, now: datetime) -> bool:
+        result = await self.db[COB_PARTITIONS].update_one(
+            {"_id": partition_id, "lease_owner": owner},
+            {"$set": {"state": "done", "lease_owner": "", "end_time": now}},
+        )
+        return result.matched_count == 1
+
+    async def complete_job(self, job_id: str, now: datetime) -> None:
+        await self.db[COB_JOBS].update_one(
+            {"_id": job_id, "state": "running"}, {"$set": {"state": "completed", "end_time": now}}
+        )
+
+    def cob_candidates(
+        self, institution_id: str, partition: int, as_of: str, after: str, batch_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The active loans of one partition that the close of business for `as_of` may
+        change (their next possible change is due), in `_id` order after the checkpoint."""
+        query: dict[str, Any] = {
+            "institution_id": institution_id,
+            "partition": partition,
+            "status": "active",
+            "cob_next_date": {"$lte": as_of},
+        }
+        if after:
+            query["_id"] = {"$gt": after}
+        return self.loans.find(query, _HIDDEN).sort("_id", ASCENDING).batch_size(batch_size)

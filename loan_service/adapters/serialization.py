@@ -1,0 +1,382 @@
+"""The loan aggregate to a MongoDB document and back (pure: no I/O).
+
+Amounts are stored as decimal strings (exact, and readable in a shell), dates as ISO 8601
+strings (so they compare and sort like dates). Schedule and state rows are stored as arrays
+in the fixed column orders below rather than as sub-documents: a loan document is read and
+decoded for every write and by the close of business, and arrays decode several times faster.
+
+``product``
+    `LoanProduct.to_mapping()` (the flat strings `parse_product` reads back). Parsed products
+    are cached by their canonical JSON, so the close of business parses each distinct
+    product once, not once per loan.
+``schedule``
+    {principal, disbursement_date, disbursed_amount, upfront_fee, total_interest,
+    total_fees, total_repayment, currency, periods_per_year, rows: [SCHEDULE_COLUMNS...]}
+``base_state`` (the state replays start from: the schedule's, or a reschedule's)
+    {principal, overpayment, rows: [STATE_COLUMNS...]}
+``repayments``
+    [{id, amount, paid_on, reversed, reversal_reason, segment, allocation}] where
+    ``allocation`` is the split made when the payment was first applied (what the ledger
+    booked; a repeat of the payment id returns it).
+``schedule_history``
+    [{schedule, product, superseded_on, reason}]: every schedule a reschedule replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from loan_service.domain import LoanProduct, LoanStatus, parse_product
+from loan_service.domain.lifecycle import (
+    Approval,
+    EligibilityOverride,
+    Loan,
+    RecordedRepayment,
+    RuleFailure,
+    ScheduleVersion,
+)
+from loan_service.domain.schedule import Installment, Schedule
+from loan_service.domain.state import Allocation, InstallmentState, LoanState, Repayment
+
+SCHEDULE_COLUMNS = (
+    "number",
+    "due_date",
+    "start_date",
+    "principal",
+    "interest",
+    "fees",
+    "total",
+    "balance",
+    "interest_earned",
+)
+STATE_COLUMNS = (
+    "number",
+    "start_date",
+    "due_date",
+    "principal",
+    "interest",
+    "fees",
+    "interest_earned",
+    "penalties",
+    "principal_paid",
+    "interest_paid",
+    "fees_paid",
+    "penalties_paid",
+    "penalty_charged_on",
+    "interest_carried",
+)
+
+D = Decimal
+
+
+def d2s(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def s2d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# --- products ------------------------------------------------------------------------------
+
+_PRODUCTS: dict[str, LoanProduct] = {}
+_PRODUCT_CACHE_LIMIT = 4096
+
+
+def product_key(mapping: dict[str, Any]) -> str:
+    return json.dumps(mapping, sort_keys=True, separators=(",", ":"))
+
+
+def product_to_doc(product: LoanProduct) -> dict[str, Any]:
+    return product.to_mapping()
+
+
+def product_from_doc(mapping: dict[str, Any]) -> LoanProduct:
+    key = product_key(mapping)
+    product = _PRODUCTS.get(key)
+    if product is None:
+        product = parse_product(mapping)
+        if len(_PRODUCTS) >= _PRODUCT_CACHE_LIMIT:
+            _PRODUCTS.clear()
+        _PRODUCTS[key] = product
+    return product
+
+
+# --- schedules and states ------------------------------------------------------------------
+
+
+def schedule_to_doc(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "principal": str(schedule.principal),
+        "disbursement_date": schedule.disbursement_date.isoformat(),
+        "disbursed_amount": str(schedule.disbursed_amount),
+        "upfront_fee": str(schedule.upfront_fee),
+        "total_interest": str(schedule.total_interest),
+        "total_fees": str(schedule.total_fees),
+        "total_repayment": str(schedule.total_repayment),
+        "currency": schedule.currency,
+        "periods_per_year": schedule.periods_per_year,
+        "rows": [
+            [
+                i.number,
+                i.due_date.isoformat(),
+                i.start_date.isoformat(),
+                str(i.principal),
+                str(i.interest),
+                str(i.fees),
+                str(i.total),
+                str(i.balance),
+                str(i.interest_earned),
+            ]
+            for i in schedule.installments
+        ],
+    }
+
+
+def schedule_from_doc(doc: dict[str, Any]) -> Schedule:
+    fromiso = date.fromisoformat
+    rows = tuple(
+        Installment(
+            number=r[0],
+            due_date=fromiso(r[1]),
+            principal=D(r[3]),
+            interest=D(r[4]),
+            fees=D(r[5]),
+            total=D(r[6]),
+            balance=D(r[7]),
+            start_date=fromiso(r[2]),
+            interest_earned=D(r[8]),
+        )
+        for r in doc["rows"]
+    )
+    return Schedule(
+        installments=rows,
+        principal=D(doc["principal"]),
+        disbursement_date=fromiso(doc["disbursement_date"]),
+        disbursed_amount=D(doc["disbursed_amount"]),
+        upfront_fee=D(doc["upfront_fee"]),
+        total_interest=D(doc["total_interest"]),
+        total_fees=D(doc["total_fees"]),
+        total_repayment=D(doc["total_repayment"]),
+        currency=doc["currency"],
+        periods_per_year=doc["periods_per_year"],
+    )
+
+
+def state_rows(state: LoanState) -> list[list[Any]]:
+    return [
+        [
+            i.number,
+            i.start_date.isoformat(),
+            i.due_date.isoformat(),
+            str(i.principal),
+            str(i.interest),
+            str(i.fees),
+            str(i.interest_earned),
+            str(i.penalties),
+            str(i.principal_paid),
+            str(i.interest_paid),
+            str(i.fees_paid),
+            str(i.penalties_paid),
+            d2s(i.penalty_charged_on),
+            str(i.interest_carried),
+        ]
+        for i in state.installments
+    ]
+
+
+def rows_to_installments(rows: list[list[Any]]) -> tuple[InstallmentState, ...]:
+    fromiso = date.fromisoformat
+    return tuple(
+        InstallmentState(
+            number=r[0],
+            start_date=fromiso(r[1]),
+            due_date=fromiso(r[2]),
+            principal=D(r[3]),
+            interest=D(r[4]),
+            fees=D(r[5]),
+            interest_earned=D(r[6]),
+            penalties=D(r[7]),
+            principal_paid=D(r[8]),
+            interest_paid=D(r[9]),
+            fees_paid=D(r[10]),
+            penalties_paid=D(r[11]),
+            penalty_charged_on=fromiso(r[12]) if r[12] else None,
+            interest_carried=D(r[13]),
+        )
+        for r in rows
+    )
+
+
+def state_to_doc(state: LoanState) -> dict[str, Any]:
+    return {
+        "principal": str(state.principal),
+        "overpayment": str(state.overpayment),
+        "rows": state_rows(state),
+    }
+
+
+def state_from_doc(doc: dict[str, Any]) -> LoanState:
+    return LoanState(
+        installments=rows_to_installments(doc["rows"]),
+        principal=D(doc["principal"]),
+        overpayment=D(doc["overpayment"]),
+    )
+
+
+def allocation_to_doc(allocation: Allocation) -> dict[str, str]:
+    return {
+        "principal": str(allocation.principal),
+        "interest": str(allocation.interest),
+        "fees": str(allocation.fees),
+        "penalties": str(allocation.penalties),
+        "overpayment": str(allocation.overpayment),
+    }
+
+
+def allocation_from_doc(doc: dict[str, str] | None) -> Allocation:
+    if not doc:
+        return Allocation()
+    return Allocation(
+        principal=D(doc["principal"]),
+        interest=D(doc["interest"]),
+        fees=D(doc["fees"]),
+        penalties=D(doc["penalties"]),
+        overpayment=D(doc.get("overpayment", "0")),
+    )
+
+
+# --- the aggregate -------------------------------------------------------------------------
+
+
+def loan_to_doc(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The aggregate's own fields (what `loan_from_doc` needs to rebuild it). ``allocations``
+    maps a payment id to the allocation first made for it."""
+    override = loan.eligibility_override
+    approval = loan.approval
+    return {
+        "status": loan.status.value,
+        "borrower_id": loan.borrower_id,
+        "product": product_to_doc(loan.product),
+        "principal": str(loan.principal),
+        "term": loan.term,
+        "created_by": loan.created_by,
+        "expected_disbursement_date": d2s(loan.expected_disbursement_date),
+        "first_repayment_date": d2s(loan.first_repayment_date),
+        "purpose": loan.purpose or "",
+        "eligibility_failures": [
+            {"rule": f.rule, "message": f.message} for f in loan.eligibility_failures
+        ],
+        "eligibility_override": None
+        if override is None
+        else {
+            "by": override.by,
+            "role": override.role,
+            "reason": override.reason,
+            "rules": list(override.rules),
+        },
+        "approval": None
+        if approval is None
+        else {
+            "approver_id": approval.approver_id,
+            "role": approval.role,
+            "note": approval.note,
+            "approved_on": d2s(approval.approved_on),
+        },
+        "rejection_reason": loan.rejection_reason,
+        "disbursement_date": d2s(loan.disbursement_date),
+        "schedule": schedule_to_doc(loan.schedule) if loan.schedule is not None else None,
+        "base_state": state_to_doc(loan.base_state) if loan.base_state is not None else None,
+        "base_date": d2s(loan.base_date),
+        "repayments": [
+            {
+                "id": r.repayment.id,
+                "amount": str(r.repayment.amount),
+                "paid_on": r.repayment.paid_on.isoformat(),
+                "reversed": r.reversed,
+                "reversal_reason": r.reversal_reason,
+                "segment": r.segment,
+                "allocation": allocations.get(r.repayment.id),
+            }
+            for r in loan.repayments
+        ],
+        "schedule_history": [
+            {
+                "schedule": schedule_to_doc(v.schedule),
+                "product": product_to_doc(v.product),
+                "superseded_on": v.superseded_on.isoformat(),
+                "reason": v.reason,
+            }
+            for v in loan.schedule_history
+        ],
+        "closed_on": d2s(loan.closed_on),
+        "written_off_on": d2s(loan.written_off_on),
+        "write_off_reason": loan.write_off_reason,
+    }
+
+
+def loan_from_doc(doc: dict[str, Any]) -> Loan:
+    override = doc.get("eligibility_override")
+    approval = doc.get("approval")
+    return Loan(
+        id=doc["_id"],
+        borrower_id=doc["borrower_id"],
+        product=product_from_doc(doc["product"]),
+        principal=D(doc["principal"]),
+        term=doc["term"],
+        created_by=doc["created_by"],
+        status=LoanStatus(doc["status"]),
+        expected_disbursement_date=s2d(doc.get("expected_disbursement_date")),
+        first_repayment_date=s2d(doc.get("first_repayment_date")),
+        purpose=doc.get("purpose") or None,
+        eligibility_failures=tuple(
+            RuleFailure(f["rule"], f["message"]) for f in doc.get("eligibility_failures") or []
+        ),
+        eligibility_override=None
+        if not override
+        else EligibilityOverride(
+            override["by"], override["role"], override["reason"], tuple(override["rules"])
+        ),
+        approval=None
+        if not approval
+        else Approval(
+            approval["approver_id"],
+            approval["role"],
+            approval.get("note"),
+            s2d(approval.get("approved_on")),
+        ),
+        rejection_reason=doc.get("rejection_reason"),
+        disbursement_date=s2d(doc.get("disbursement_date")),
+        schedule=schedule_from_doc(doc["schedule"]) if doc.get("schedule") else None,
+        base_state=state_from_doc(doc["base_state"]) if doc.get("base_state") else None,
+        base_date=s2d(doc.get("base_date")),
+        repayments=[
+            RecordedRepayment(
+                Repayment(r["id"], D(r["amount"]), date.fromisoformat(r["paid_on"])),
+                reversed=r.get("reversed", False),
+                reversal_reason=r.get("reversal_reason"),
+                segment=r.get("segment", 0),
+            )
+            for r in doc.get("repayments") or []
+        ],
+        schedule_history=[
+            ScheduleVersion(
+                schedule=schedule_from_doc(v["schedule"]),
+                product=product_from_doc(v["product"]),
+                superseded_on=date.fromisoformat(v["superseded_on"]),
+                reason=v["reason"],
+            )
+            for v in doc.get("schedule_history") or []
+        ],
+        closed_on=s2d(doc.get("closed_on")),
+        written_off_on=s2d(doc.get("written_off_on")),
+        write_off_reason=doc.get("write_off_reason"),
+    )
+
+
+def first_allocations(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Payment id -> the allocation stored when it was first applied."""
+    return {r["id"]: r["allocation"] for r in doc.get("repayments") or [] if r.get("allocation")}

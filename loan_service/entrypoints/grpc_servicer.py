@@ -1,0 +1,233 @@
+"""The LoanService servicer: maps proto requests to use cases and results back.
+
+Errors are raised as typed domain errors (`shared.errors` and the loan domain's subclasses of
+them); the shared interceptor turns them into rich gRPC statuses.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TypeAlias
+
+import grpc
+
+from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from loan_service.entrypoints import mapping as m
+from loan_service.service_layer.cob import CloseOfBusiness, job_id
+from loan_service.service_layer.handlers import LoanHandlers, parse_date, today
+from shared import context
+from shared.errors import NotFound, ValidationError
+from shared.permissions import Permission, Principal, require
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
+    def __init__(self, handlers: LoanHandlers, cob: CloseOfBusiness) -> None:
+        self.h = handlers
+        self.cob = cob
+
+    # --- products and quotes -------------------------------------------------------------
+
+    async def CreateLoanProduct(
+        self, request: loan_pb2.CreateLoanProductRequest, context: Ctx
+    ) -> loan_pb2.CreateLoanProductResponse:
+        doc = await self.h.create_product(request.product)
+        return loan_pb2.CreateLoanProductResponse(product=m.product_to_proto(doc))
+
+    async def GetLoanProduct(
+        self, request: loan_pb2.GetLoanProductRequest, context: Ctx
+    ) -> loan_pb2.GetLoanProductResponse:
+        doc = await self.h.get_product(request.product_id)
+        return loan_pb2.GetLoanProductResponse(product=m.product_to_proto(doc))
+
+    async def ListLoanProducts(
+        self, request: loan_pb2.ListLoanProductsRequest, context: Ctx
+    ) -> loan_pb2.ListLoanProductsResponse:
+        docs, token = await self.h.list_products(request.page_size, request.page_token)
+        return loan_pb2.ListLoanProductsResponse(
+            products=[m.product_to_proto(d) for d in docs], next_page_token=token
+        )
+
+    async def QuoteLoan(
+        self, request: loan_pb2.QuoteLoanRequest, context: Ctx
+    ) -> loan_pb2.QuoteLoanResponse:
+        schedule, pricing, currency = await self.h.quote(
+            request.product_id,
+            request.principal,
+            request.term,
+            request.disbursement_date,
+            request.first_repayment_date,
+        )
+        money = m.Money(currency)
+        return loan_pb2.QuoteLoanResponse(
+            installments=[
+                loan_pb2.Installment(
+                    number=i.number,
+                    due_date=i.due_date.isoformat(),
+                    principal=money(i.principal),
+                    interest=money(i.interest),
+                    fees=money(i.fees),
+                    penalties=money(None),
+                    total=money(i.total),
+                    balance=money(i.balance),
+                )
+                for i in schedule.installments
+            ],
+            pricing=loan_pb2.Pricing(
+                total_interest=money(pricing["total_interest"]),
+                total_fees=money(pricing["total_fees"]),
+                total_repayment=money(pricing["total_repayment"]),
+                apr=pricing["apr"],
+                eir=pricing["eir"],
+            ),
+        )
+
+    # --- loans ---------------------------------------------------------------------------
+
+    async def CreateLoan(
+        self, request: loan_pb2.CreateLoanRequest, context: Ctx
+    ) -> loan_pb2.CreateLoanResponse:
+        doc = await self.h.create_loan(request)
+        return loan_pb2.CreateLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def GetLoan(
+        self, request: loan_pb2.GetLoanRequest, context: Ctx
+    ) -> loan_pb2.GetLoanResponse:
+        doc = await self.h.get_loan(request.loan_id)
+        return loan_pb2.GetLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def ListLoans(
+        self, request: loan_pb2.ListLoansRequest, context: Ctx
+    ) -> loan_pb2.ListLoansResponse:
+        status = ""
+        if request.status:
+            if request.status not in m.PROTO_TO_STATUS:
+                raise ValidationError.of("status", "is not a loan status")
+            status = m.PROTO_TO_STATUS[request.status]
+        docs, token = await self.h.list_loans(
+            request.borrower_id, status, request.page_size, request.page_token
+        )
+        return loan_pb2.ListLoansResponse(
+            loans=[m.loan_to_proto(d) for d in docs], next_page_token=token
+        )
+
+    async def ApproveLoan(
+        self, request: loan_pb2.ApproveLoanRequest, context: Ctx
+    ) -> loan_pb2.ApproveLoanResponse:
+        doc = await self.h.approve(request.loan_id, request.note, request.override_reason)
+        return loan_pb2.ApproveLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def RejectLoan(
+        self, request: loan_pb2.RejectLoanRequest, context: Ctx
+    ) -> loan_pb2.RejectLoanResponse:
+        doc = await self.h.reject(request.loan_id, request.reason)
+        return loan_pb2.RejectLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def DisburseLoan(
+        self, request: loan_pb2.DisburseLoanRequest, context: Ctx
+    ) -> loan_pb2.DisburseLoanResponse:
+        doc = await self.h.disburse(
+            request.loan_id,
+            request.disbursement_date,
+            request.first_repayment_date,
+            request.channel,
+        )
+        return loan_pb2.DisburseLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def WriteOffLoan(
+        self, request: loan_pb2.WriteOffLoanRequest, context: Ctx
+    ) -> loan_pb2.WriteOffLoanResponse:
+        doc = await self.h.write_off(request.loan_id, request.reason, request.date)
+        return loan_pb2.WriteOffLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def RescheduleLoan(
+        self, request: loan_pb2.RescheduleLoanRequest, context: Ctx
+    ) -> loan_pb2.RescheduleLoanResponse:
+        doc = await self.h.reschedule(
+            request.loan_id,
+            request.new_term,
+            request.new_annual_interest_rate,
+            request.grace_on_principal,
+            request.reason,
+            request.date,
+        )
+        return loan_pb2.RescheduleLoanResponse(loan=m.loan_to_proto(doc))
+
+    async def ScoreLoan(
+        self, request: loan_pb2.ScoreLoanRequest, context: Ctx
+    ) -> loan_pb2.ScoreLoanResponse:
+        doc = await self.h.score(request.loan_id)
+        return loan_pb2.ScoreLoanResponse(score=m.score_to_proto(doc.get("score")))
+
+    # --- repayments ----------------------------------------------------------------------
+
+    async def ApplyRepayment(
+        self, request: loan_pb2.ApplyRepaymentRequest, context: Ctx
+    ) -> loan_pb2.ApplyRepaymentResponse:
+        doc, allocation = await self.h.apply_repayment(
+            request.loan_id, request.payment_id, request.amount, request.paid_on
+        )
+        money = m.Money(doc["currency"])
+        return loan_pb2.ApplyRepaymentResponse(
+            allocation=m.allocation_to_proto(allocation, money),
+            outstanding=m.outstanding_to_proto(doc.get("outstanding"), money),
+            loan_status=m.STATUS_TO_PROTO[doc["status"]],
+            institution_id=doc["institution_id"],
+            branch_id=doc["branch_id"],
+            currency=doc["currency"],
+        )
+
+    async def ReverseRepayment(
+        self, request: loan_pb2.ReverseRepaymentRequest, context: Ctx
+    ) -> loan_pb2.ReverseRepaymentResponse:
+        doc = await self.h.reverse_repayment(request.loan_id, request.payment_id, request.reason)
+        return loan_pb2.ReverseRepaymentResponse(loan=m.loan_to_proto(doc))
+
+    async def GetPayoffQuote(
+        self, request: loan_pb2.GetPayoffQuoteRequest, context: Ctx
+    ) -> loan_pb2.GetPayoffQuoteResponse:
+        amounts, currency = await self.h.payoff(request.loan_id, request.date)
+        return loan_pb2.GetPayoffQuoteResponse(
+            payoff=m.outstanding_to_proto(amounts, m.Money(currency))
+        )
+
+    # --- close of business ---------------------------------------------------------------
+
+    async def RunCloseOfBusiness(
+        self, request: loan_pb2.RunCloseOfBusinessRequest, context: Ctx
+    ) -> loan_pb2.RunCloseOfBusinessResponse:
+        p = context_principal_for_jobs()
+        as_of = parse_date(request.as_of, "as_of")
+        assert as_of is not None
+        if as_of > today_plus_one():
+            raise ValidationError.of("as_of", "must not be after tomorrow")
+        job = await self.cob.start(p.institution_id or "", as_of, wait=request.wait)
+        parts = await self.cob.repo.partitions(job["_id"])
+        return loan_pb2.RunCloseOfBusinessResponse(job=m.job_to_proto(job, parts))
+
+    async def GetCloseOfBusinessJob(
+        self, request: loan_pb2.GetCloseOfBusinessJobRequest, context: Ctx
+    ) -> loan_pb2.GetCloseOfBusinessJobResponse:
+        p = context_principal_for_jobs()
+        as_of = parse_date(request.as_of, "as_of")
+        assert as_of is not None
+        job = await self.cob.repo.get_job(job_id(p.institution_id or "", as_of))
+        if job is None:
+            raise NotFound(
+                f"no close of business has run for {as_of.isoformat()}", reason="JOB_NOT_FOUND"
+            )
+        parts = await self.cob.repo.partitions(job["_id"])
+        return loan_pb2.GetCloseOfBusinessJobResponse(job=m.job_to_proto(job, parts))
+
+
+def context_principal_for_jobs() -> Principal:
+    p = context.principal()
+    require(p, Permission.JOBS_RUN)
+    if not p.institution_id:
+        raise ValidationError.of("institution_id", "the close of business runs per institution")
+    return p
+
+
+def today_plus_one() -> date:
+    return today() + timedelta(days=1)

@@ -1,0 +1,306 @@
+"""Stored documents to proto messages.
+
+Reading a loan maps its stored document: the figures were derived when it was last written
+(by a use case or the close of business), so a read never replays the loan's history and
+costs the same at month 1 and month 24. Amounts go out with exactly the currency's decimals.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from kopa.loan.v1 import loan_pb2
+from loan_service.adapters.serialization import STATE_COLUMNS
+from shared.money import minor_units
+
+STATUS_TO_PROTO = {
+    "submitted": loan_pb2.LOAN_STATUS_SUBMITTED,
+    "approved": loan_pb2.LOAN_STATUS_APPROVED,
+    "rejected": loan_pb2.LOAN_STATUS_REJECTED,
+    "active": loan_pb2.LOAN_STATUS_ACTIVE,
+    "closed": loan_pb2.LOAN_STATUS_CLOSED,
+    "written_off": loan_pb2.LOAN_STATUS_WRITTEN_OFF,
+}
+PROTO_TO_STATUS = {v: k for k, v in STATUS_TO_PROTO.items()}
+
+_COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
+_QUANTS: dict[str, Decimal] = {}
+
+
+def ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+class Money:
+    """Formats amounts of one currency: exactly its decimals (``shared.money.fmt``)."""
+
+    __slots__ = ("quant",)
+
+    def __init__(self, currency: str) -> None:
+        quant = _QUANTS.get(currency)
+        if quant is None:
+            quant = _QUANTS[currency] = Decimal(1).scaleb(-minor_units(currency))
+        self.quant = quant
+
+    def __call__(self, value: Decimal | str | None) -> str:
+        if value is None or value == "":
+            value = "0"
+        return str(Decimal(value).quantize(self.quant))
+
+
+def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
+    t = doc["terms"]
+    money = Money(doc["currency"])
+
+    def amount(key: str) -> str:
+        return money(t[key]) if t.get(key) not in (None, "") else ""
+
+    return loan_pb2.LoanProduct(
+        id=doc["_id"],
+        institution_id=doc["institution_id"],
+        name=t["name"],
+        currency=doc["currency"],
+        interest_method=t["interest_method"],
+        amortization=t["amortization"],
+        annual_interest_rate=t["annual_interest_rate"],
+        repayment_frequency=t["repayment_frequency"],
+        min_principal=money(t["min_principal"]),
+        max_principal=money(t["max_principal"]),
+        min_term=t["min_term"],
+        max_term=t["max_term"],
+        days_in_year=t["days_in_year"],
+        grace_on_principal=t["grace_on_principal"],
+        grace_on_interest=t["grace_on_interest"],
+        upfront_fee_rate=t.get("upfront_fee_rate") or "",
+        upfront_fee_flat=amount("upfront_fee_amount"),
+        upfront_fee_mode=t.get("upfront_fee_treatment") or "",
+        installment_fee=money(t.get("installment_fee")),
+        late_penalty_rate=t.get("late_penalty_rate") or "",
+        late_penalty_flat=amount("late_penalty_amount"),
+        penalty_tolerance_days=t.get("late_penalty_tolerance_days") or 0,
+        rounding_multiple=t.get("rounding_multiple") or "",
+        allocation_strategy=t["allocation_strategy"],
+        prepayment_mode=t["prepayment_strategy"],
+        min_score_band=t.get("min_score_band") or "",
+        max_open_loans=doc.get("max_open_loans", 0),
+        create_time=ts(doc.get("create_time")),
+    )
+
+
+def installments_from_rows(
+    rows: list[list[Any]],
+    principal: Decimal,
+    money: Money,
+    as_of: date | None,
+    *,
+    arrears: bool,
+) -> list[loan_pb2.Installment]:
+    """Proto installments from stored state rows; ``balance`` is the principal left after
+    each, days past due are counted as of ``as_of`` (only for an active loan)."""
+    out = []
+    balance = principal
+    c = _COL
+    for r in rows:
+        p, i, f, pen = (
+            Decimal(r[c["principal"]]),
+            Decimal(r[c["interest"]]),
+            Decimal(r[c["fees"]]),
+            Decimal(r[c["penalties"]]),
+        )
+        pp, ip, fp, penp = (
+            Decimal(r[c["principal_paid"]]),
+            Decimal(r[c["interest_paid"]]),
+            Decimal(r[c["fees_paid"]]),
+            Decimal(r[c["penalties_paid"]]),
+        )
+        balance -= p
+        due = r[c["due_date"]]
+        scheduled_left = (p - pp) + (i - ip) + (f - fp)
+        dpd = 0
+        if arrears and as_of is not None and scheduled_left > 0:
+            due_date = date.fromisoformat(due)
+            if due_date < as_of:
+                dpd = (as_of - due_date).days
+        out.append(
+            loan_pb2.Installment(
+                number=r[c["number"]],
+                due_date=due,
+                principal=money(p),
+                interest=money(i),
+                fees=money(f),
+                penalties=money(pen),
+                total=money(p + i + f + pen),
+                balance=money(balance),
+                principal_paid=money(pp),
+                interest_paid=money(ip),
+                fees_paid=money(fp),
+                penalties_paid=money(penp),
+                total_paid=money(pp + ip + fp + penp),
+                days_past_due=dpd,
+                paid=scheduled_left <= 0 and pen - penp <= 0,
+            )
+        )
+    return out
+
+
+def schedule_rows_to_proto(schedule: dict[str, Any], money: Money) -> list[loan_pb2.Installment]:
+    """A superseded (or quoted) schedule: dues only."""
+    return [
+        loan_pb2.Installment(
+            number=r[0],
+            due_date=r[1],
+            principal=money(r[3]),
+            interest=money(r[4]),
+            fees=money(r[5]),
+            penalties=money("0"),
+            total=money(r[6]),
+            balance=money(r[7]),
+        )
+        for r in schedule["rows"]
+    ]
+
+
+def allocation_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Allocation:
+    doc = doc or {}
+    return loan_pb2.Allocation(
+        principal=money(doc.get("principal")),
+        interest=money(doc.get("interest")),
+        fees=money(doc.get("fees")),
+        penalties=money(doc.get("penalties")),
+        overpayment=money(doc.get("overpayment")),
+    )
+
+
+def outstanding_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Outstanding:
+    doc = doc or {}
+    return loan_pb2.Outstanding(
+        principal=money(doc.get("principal")),
+        interest=money(doc.get("interest")),
+        fees=money(doc.get("fees")),
+        penalties=money(doc.get("penalties")),
+        total=money(doc.get("total")),
+    )
+
+
+def score_to_proto(doc: dict[str, Any] | None) -> loan_pb2.LoanScore | None:
+    if not doc:
+        return None
+    return loan_pb2.LoanScore(
+        score=doc["score"],
+        band=doc["band"],
+        scorecard_id=doc["scorecard_id"],
+        scorecard_version=doc["scorecard_version"],
+        contributions=[
+            loan_pb2.ScoreContribution(rule=c["rule"], points=c["points"], note=c.get("note", ""))
+            for c in doc.get("contributions", [])
+        ],
+        time=ts(doc.get("time")),
+    )
+
+
+def loan_to_proto(doc: dict[str, Any]) -> loan_pb2.Loan:
+    currency = doc["currency"]
+    money = Money(currency)
+    status = doc["status"]
+    view = doc.get("view") or {}
+    as_of = view.get("as_of")
+    schedule = installments_from_rows(
+        view.get("rows") or [],
+        Decimal(view.get("principal") or "0"),
+        money,
+        date.fromisoformat(as_of) if as_of else None,
+        arrears=status == "active",
+    )
+    pricing = doc.get("pricing") or {}
+    written_off = doc.get("written_off_amounts") or {}
+    product = doc.get("product") or {}
+    return loan_pb2.Loan(
+        id=doc["_id"],
+        institution_id=doc["institution_id"],
+        branch_id=doc["branch_id"],
+        borrower_id=doc["borrower_id"],
+        product_id=doc["product_id"],
+        status=STATUS_TO_PROTO[status],
+        principal=money(doc["principal"]),
+        term=doc["term"],
+        currency=currency,
+        purpose=doc.get("purpose") or "",
+        disbursement_date=doc.get("disbursement_date") or "",
+        schedule=schedule,
+        outstanding=outstanding_to_proto(doc.get("outstanding"), money),
+        pricing=loan_pb2.Pricing(
+            total_interest=money(pricing.get("total_interest")),
+            total_fees=money(pricing.get("total_fees")),
+            total_repayment=money(pricing.get("total_repayment")),
+            apr=pricing.get("apr", ""),
+            eir=pricing.get("eir", ""),
+        ),
+        days_past_due=doc.get("days_past_due", 0),
+        delinquency_bucket=doc.get("delinquency_bucket") or "",
+        score=score_to_proto(doc.get("score")),
+        created_by=doc["created_by"],
+        approved_by=doc.get("approved_by") or "",
+        history=[
+            loan_pb2.StatusChange(
+                status=STATUS_TO_PROTO[h["status"]],
+                time=ts(h.get("time")),
+                actor_id=h.get("actor_id", ""),
+                note=h.get("note", ""),
+            )
+            for h in doc.get("history", [])
+        ],
+        credit_balance=money(view.get("overpayment")),
+        written_off_principal=money(written_off.get("principal")) if written_off else "",
+        version=doc["version"],
+        create_time=ts(doc.get("create_time")),
+        update_time=ts(doc.get("update_time")),
+        annual_interest_rate=product.get("annual_interest_rate", ""),
+        applied_payment_ids=[r["id"] for r in doc.get("repayments") or []],
+        override_reason=(doc.get("eligibility_override") or {}).get("reason", ""),
+        repayments=[
+            loan_pb2.AppliedRepayment(
+                payment_id=r["id"],
+                amount=money(r["amount"]),
+                paid_on=r["paid_on"],
+                allocation=allocation_to_proto(r.get("allocation"), money),
+                reversed=bool(r.get("reversed")),
+                reversal_reason=r.get("reversal_reason") or "",
+            )
+            for r in doc.get("repayments") or []
+        ],
+        rescheduled=bool(doc.get("schedule_history")),
+        oldest_unpaid_due_date=doc.get("oldest_unpaid_due_date") or "",
+        schedule_history=[
+            loan_pb2.ScheduleVersion(
+                time=ts(datetime.combine(date.fromisoformat(v["superseded_on"]), time(), UTC)),
+                reason=v.get("reason", ""),
+                schedule=schedule_rows_to_proto(v["schedule"], money),
+            )
+            for v in doc.get("schedule_history") or []
+        ],
+        first_repayment_date=doc.get("first_repayment_date") or "",
+    )
+
+
+def job_to_proto(
+    job: dict[str, Any], partitions: list[dict[str, Any]]
+) -> loan_pb2.CloseOfBusinessJob:
+    return loan_pb2.CloseOfBusinessJob(
+        id=job["_id"],
+        as_of=job["as_of"],
+        state=job["state"],
+        partitions_total=job["partitions_total"],
+        partitions_done=sum(1 for p in partitions if p.get("state") == "done"),
+        loans_processed=sum(int(p.get("processed", 0)) for p in partitions),
+        loans_changed=sum(int(p.get("changed", 0)) for p in partitions),
+        start_time=ts(job.get("start_time")),
+        end_time=ts(job.get("end_time")),
+    )

@@ -1,0 +1,309 @@
+"""Close of business: brings every active loan of an institution up to a business date.
+
+For each active loan whose figures can change by ``as_of`` (``cob_next_date <= as_of``: an
+installment has fallen due unpaid, or the loan is already in arrears) it charges the late
+penalties triggered by then (`arrears.charge_penalties`: once per installment, dated by the
+trigger, so idempotent per date), recomputes days past due, the delinquency bucket and the
+oldest unpaid due date, records a classification history entry when the bucket changes, and
+emits ``loan.installment_overdue`` (installments newly past due or penalties charged) and
+``loan.reclassified`` (with ``previous_bucket``). A loan whose figures come out the same is
+not written. Loans whose next possible change is later are not even read. A plain day in
+arrears (only the day count moving on) updates the stored figures without an event:
+``oldest_unpaid_due_date`` lets a consumer count days past due on any date.
+
+No replay: the stored ``view`` is the loan's state as of its business date, and charging
+penalties up to a later date is all that time does to it (repayments are dated on or before
+the view's date), so the batch never rebuilds the aggregate.
+
+Idempotent per (institution, date): one job document per pair, ``state`` running or
+completed; running a completed date again returns the job and writes nothing, and a loan
+already brought to the date (``cob_date >= as_of``) is skipped.
+
+Resumable and shared: loans carry ``partition = crc32(id) % PARTITIONS``; the job has one
+document per partition. A worker claims a pending partition with a lease
+(``find_one_and_update`` on ``lease_until < now``), processes its loans in ``_id`` order in
+batches (one ``bulk_write`` of version-guarded updates per batch), and after each batch
+checkpoints the last loan id and renews the lease. A crashed worker's lease expires and any
+replica's worker resumes after the checkpoint. Several replicas (and several workers per
+replica) share the partitions.
+
+Concurrency with the use cases: every update is guarded by the version it read; a loan
+changed meanwhile (a repayment) is re-read and recomputed on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pymongo import UpdateOne
+
+from kopa.loan.v1 import events_pb2
+from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.serialization import product_from_doc, rows_to_installments
+from loan_service.domain import LoanState, charge_penalties
+from loan_service.entrypoints.mapping import loan_to_proto
+from loan_service.service_layer import views
+from loan_service.service_layer.handlers import MAX_ATTEMPTS, PARTITIONS
+from shared.events import event_meta, outbox_update
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def job_id(institution_id: str, as_of: date) -> str:
+    return f"cob_{institution_id}_{as_of.isoformat()}"
+
+
+class CloseOfBusiness:
+    def __init__(
+        self,
+        repo: Repository,
+        notify: Callable[[str, Any], None],
+        *,
+        partitions: int = PARTITIONS,
+        workers: int = 2,
+        batch_size: int = 500,
+        lease_seconds: float = 60.0,
+        owner: str | None = None,
+    ) -> None:
+        self.repo = repo
+        self._notify = notify
+        self.partitions = partitions
+        self.workers = workers
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.owner = owner or f"cob-{secrets.token_hex(6)}"
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    async def start(self, institution_id: str, as_of: date, *, wait: bool) -> dict[str, Any]:
+        """Creates the job for (institution, as_of) if new, then works on it: to the end when
+        `wait`, else in the background. Returns the job document."""
+        jid = job_id(institution_id, as_of)
+        job = await self.repo.get_job(jid)
+        if job is None:
+            stamp = datetime.now(UTC)
+            await self.repo.create_job(
+                {
+                    "_id": jid,
+                    "institution_id": institution_id,
+                    "as_of": as_of.isoformat(),
+                    "state": "running",
+                    "partitions_total": self.partitions,
+                    "start_time": stamp,
+                    "end_time": None,
+                },
+                [
+                    {
+                        "_id": f"{jid}:{n:03d}",
+                        "job_id": jid,
+                        "partition": n,
+                        "state": "pending",
+                        "lease_owner": "",
+                        "lease_until": EPOCH,
+                        "checkpoint": "",
+                        "processed": 0,
+                        "changed": 0,
+                    }
+                    for n in range(self.partitions)
+                ],
+            )
+            job = await self.repo.get_job(jid)
+            assert job is not None
+        if job["state"] == "completed":
+            return job
+        if wait:
+            await self.work(job)
+        elif jid not in self._running or self._running[jid].done():
+            self._running[jid] = asyncio.create_task(self._background(job), name=f"cob {jid}")
+        fresh = await self.repo.get_job(jid)
+        assert fresh is not None
+        return fresh
+
+    async def _background(self, job: dict[str, Any]) -> None:
+        try:
+            await self.work(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("cob_failed", job=job["_id"])
+
+    async def stop(self) -> None:
+        for task in self._running.values():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def work(self, job: dict[str, Any]) -> None:
+        """Processes partitions until every one is done (by this worker or another)."""
+        jid = job["_id"]
+        while True:
+            await asyncio.gather(*(self._worker(job) for _ in range(self.workers)))
+            parts = await self.repo.partitions(jid)
+            pending = [p for p in parts if p.get("state") != "done"]
+            if not pending:
+                stamp = datetime.now(UTC)
+                await self.repo.complete_job(jid, stamp)
+                await self.repo.advance_business_date(job["institution_id"], job["as_of"])
+                log.info("cob_completed", job=jid)
+                return
+            # Another worker holds the rest: wait for it to finish or for a lease to expire.
+            now = datetime.now(UTC)
+            expiry = min(_aware(p["lease_until"]) for p in pending)
+            await asyncio.sleep(max(0.2, min(2.0, (expiry - now).total_seconds())))
+
+    async def _worker(self, job: dict[str, Any]) -> None:
+        while True:
+            now = datetime.now(UTC)
+            part = await self.repo.claim_partition(job["_id"], self.owner, now, now + self.lease)
+            if part is None:
+                return
+            await self._partition(job, part)
+
+    # --- one partition -------------------------------------------------------------------
+
+    async def _partition(self, job: dict[str, Any], part: dict[str, Any]) -> None:
+        as_of = date.fromisoformat(job["as_of"])
+        cursor = self.repo.cob_candidates(
+            job["institution_id"],
+            part["partition"],
+            job["as_of"],
+            part["checkpoint"],
+            self.batch_size,
+        )
+        batch: list[dict[str, Any]] = []
+        async for doc in cursor:
+            batch.append(doc)
+            if len(batch) >= self.batch_size:
+                if not await self._batch(part, batch, as_of):
+                    return  # the lease was lost: another worker owns the partition now
+                batch = []
+        if batch and not await self._batch(part, batch, as_of):
+            return
+        await self.repo.finish_partition(part["_id"], self.owner, datetime.now(UTC))
+
+    async def _batch(self, part: dict[str, Any], docs: list[dict[str, Any]], as_of: date) -> bool:
+        ops: list[UpdateOne] = []
+        expected: dict[str, int] = {}
+        eventful: list[str] = []
+        for n, doc in enumerate(docs):
+            planned = plan(doc, as_of)
+            if planned is not None:
+                update, has_events = planned
+                ops.append(UpdateOne({"_id": doc["_id"], "version": doc["version"]}, update))
+                expected[doc["_id"]] = doc["version"] + 1
+                if has_events:
+                    eventful.append(doc["_id"])
+            if n % 50 == 49:
+                await asyncio.sleep(0)  # let the server answer other calls meanwhile
+        changed = len(ops)
+        matched = await self.repo.bulk_update_loans(ops)
+        if matched < len(ops):
+            # Some loans changed between our read and our write: recompute those alone.
+            current = await self.repo.versions(list(expected))
+            for loan_id, version in expected.items():
+                now_doc = current.get(loan_id)
+                if (
+                    now_doc is not None
+                    and now_doc["version"] == version
+                    and now_doc.get("cob_date") == as_of.isoformat()
+                ):
+                    continue
+                if not await self._retry_one(loan_id, as_of):
+                    changed -= 1
+        for loan_id in eventful:
+            self._notify(LOANS, loan_id)
+        now = datetime.now(UTC)
+        return await self.repo.checkpoint(
+            part["_id"], self.owner, docs[-1]["_id"], now + self.lease, len(docs), changed
+        )
+
+    async def _retry_one(self, loan_id: str, as_of: date) -> bool:
+        for _ in range(MAX_ATTEMPTS):
+            doc = await self.repo.get_loan(loan_id)
+            if doc is None or doc.get("status") != "active":
+                return False
+            planned = plan(doc, as_of)
+            if planned is None:
+                return False
+            update, has_events = planned
+            if await self.repo.update_loan(loan_id, doc["version"], update):
+                if has_events:
+                    self._notify(LOANS, loan_id)
+                return True
+        log.warning("cob_loan_skipped", loan_id=loan_id, reason="kept changing")
+        return False
+
+
+def plan(doc: dict[str, Any], as_of: date) -> tuple[dict[str, Any], bool] | None:
+    """The update that brings one stored active loan to `as_of` (and whether it carries
+    events), or None when nothing changes."""
+    day = as_of.isoformat()
+    if doc.get("status") != "active" or (doc.get("cob_date") or "") >= day:
+        return None
+    view = doc.get("view") or {}
+    if not view.get("as_of") or view["as_of"] >= day:
+        return None  # already stated as of this date or later
+    product = product_from_doc(doc["product"])
+    state = LoanState(
+        installments=rows_to_installments(view["rows"]),
+        principal=Decimal(view["principal"]),
+        overpayment=Decimal(view["overpayment"]),
+    )
+    state = charge_penalties(state, product, as_of)
+    derived = views.derive_from_state(
+        state, as_of, active=True, previous_max_dpd=doc.get("max_days_past_due", 0)
+    )
+    if derived.key == views.change_key(doc):
+        return None
+    fields: dict[str, Any] = {**derived.fields, "cob_date": day, "update_time": datetime.now(UTC)}
+    after = {**doc, **fields, "version": doc["version"] + 1}
+    classification = views.classify(doc, after)
+    if classification.history_entry is not None:
+        fields["classification_history"] = [
+            *doc.get("classification_history", []),
+            classification.history_entry,
+        ]
+        after["classification_history"] = fields["classification_history"]
+    events = []
+    if classification.newly_overdue or classification.penalties_added:
+        events.append(_event(after, "loan.installment_overdue", {"business_date": day}))
+    if classification.previous_bucket is not None:
+        events.append(
+            _event(
+                after,
+                "loan.reclassified",
+                {"business_date": day, "previous_bucket": classification.previous_bucket},
+            )
+        )
+    update: dict[str, Any] = outbox_update(events) or {}
+    update["$set"] = fields
+    update.setdefault("$inc", {})["version"] = 1
+    return update, bool(events)
+
+
+def _event(doc: dict[str, Any], key: str, extra: dict[str, Any]) -> events_pb2.LoanEvent:
+    return events_pb2.LoanEvent(
+        meta=event_meta(
+            key,
+            institution_id=doc["institution_id"],
+            branch_id=doc["branch_id"],
+            aggregate_id=doc["_id"],
+            aggregate_version=doc["version"],
+        ),
+        loan=loan_to_proto(doc),
+        **extra,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
