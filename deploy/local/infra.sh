@@ -13,12 +13,12 @@
 #   deploy/local/infra.sh check                 use each server through its URL (deploy/local/smoke_check.py)
 #
 # SERVER is one of: redis rabbitmq elasticsearch postgresql ferretdb (default: all that the
-# chosen FerretDB backend needs; postgresql only with KOPA_FERRETDB_BACKEND=postgresql).
+# chosen FerretDB backend needs: postgresql is left out with KOPA_FERRETDB_BACKEND=sqlite).
 #
 # Environment (all optional):
 #   KOPA_STATE_DIR         runtime state: run/ (pid files), log/<server>.log, data/   [/var/lib/kopa]
 #   KOPA_INSTALL_DIR       install cache: downloads/, elasticsearch-<v>/, bin/       [/opt/kopa]
-#   KOPA_FERRETDB_BACKEND  sqlite | postgresql                                         [sqlite]
+#   KOPA_FERRETDB_BACKEND  postgresql | sqlite (see bench/ferretdb_backends.py)     [postgresql]
 #   KOPA_ES_VERSION        Elasticsearch 9.x integ-test-zip version on Maven Central   [9.5.2]
 #   KOPA_ES_JAVA_HOME      JDK 21+ for Elasticsearch                   [Temurin 25 under /usr/lib/jvm]
 #   KOPA_READY_TIMEOUT     seconds to wait for each server                             [120]
@@ -31,7 +31,7 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${KOPA_STATE_DIR:-/var/lib/kopa}
 INSTALL=${KOPA_INSTALL_DIR:-/opt/kopa}
-BACKEND=${KOPA_FERRETDB_BACKEND:-sqlite}
+BACKEND=${KOPA_FERRETDB_BACKEND:-postgresql}
 ES_VERSION=${KOPA_ES_VERSION:-9.5.2}
 READY_TIMEOUT=${KOPA_READY_TIMEOUT:-120}
 ES_USER=kopa-es
