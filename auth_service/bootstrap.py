@@ -3,7 +3,9 @@ outbox relay, the first platform admin, servicer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import grpc
@@ -14,7 +16,7 @@ from auth_service.adapters.directory import UserServiceDirectory
 from auth_service.adapters.keys import KeyRing, KeyStore
 from auth_service.adapters.redis_store import LoginThrottle, Revocations
 from auth_service.adapters.repository import (
-    USERS,
+    USER_EVENTS,
     LoginAttemptRepository,
     PolicyRepository,
     SessionRepository,
@@ -63,6 +65,35 @@ class Settings(ServiceSettings):
         return timedelta(seconds=2 * self.key_reload_seconds + 5)
 
 
+EVENT_SWEEP_SECONDS = 2.0
+
+
+def every(
+    seconds: float, job: Callable[[], Awaitable[object]], name: str
+) -> Callable[[], Awaitable[None]]:
+    """Run `job` every `seconds` in the background (errors logged, never fatal); returns
+    the function that stops it."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background_job_failed", job=name)
+
+    task = asyncio.create_task(loop(), name=name)
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop
+
+
 def secret_box(settings: Settings) -> SecretBox:
     secret = settings.kopa_key_encryption_secret
     if secret is None:
@@ -105,7 +136,7 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     # to itself), with the same Redis revocation checks as everywhere else.
     runtime.authenticate = TokenAuthenticator(keys.jwks_source, redis)
 
-    relay = runtime.start_relay([USERS])
+    relay = runtime.start_relay([USER_EVENTS])
     unit = AuthUnit(
         users=users,
         sessions=sessions,
@@ -128,6 +159,7 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     servicer = AuthServicer(unit)
     keys.start()
     runtime.on_close(keys.stop)
+    runtime.on_close(every(EVENT_SWEEP_SECONDS, unit.forward_pending_events, "event-forwarding"))
 
     def register(server: grpc.aio.Server) -> list[str]:
         auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)

@@ -16,7 +16,8 @@ anyone still expecting v). A claim left behind by a crashed writer is taken over
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,21 @@ class WriteGuard:
                 await self._claims.delete_one({"_id": key, "at": held["at"]})
         return False
 
+    @contextlib.asynccontextmanager
+    async def claim(
+        self, collection: AsyncCollection[Any], doc_id: str, version: int
+    ) -> AsyncIterator[bool]:
+        """Hold the transition out of `version` (yields False if someone else holds it).
+        Inside, a guarded writer is the only one that may change the document if it is
+        still at `version`."""
+        key = f"{collection.name}:{doc_id}:{version}"
+        acquired = await self._acquire(key)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                await self._claims.delete_one({"_id": key})
+
     async def update(
         self,
         collection: AsyncCollection[Any],
@@ -72,13 +88,10 @@ class WriteGuard:
     ) -> bool:
         """Apply `update` if the document is still at `expected_version`; False if another
         writer changed it (or is changing it) first."""
-        key = f"{collection.name}:{doc_id}:{expected_version}"
-        if not await self._acquire(key):
-            return False
-        try:
+        async with self.claim(collection, doc_id, expected_version) as acquired:
+            if not acquired:
+                return False
             result = await collection.update_one(
                 {"_id": doc_id, "version": expected_version}, update
             )
             return result.matched_count == 1
-        finally:
-            await self._claims.delete_one({"_id": key})

@@ -3,8 +3,15 @@ policies (auth_service owns these collections; no other service reads them).
 
 Every aggregate write is one document write guarded by compare-and-set on `version`
 (`save` returns False when someone else changed the document first; see `guard.py` for how
-that holds on FerretDB too); a user's outgoing events travel in the same write (outbox).
-No multi-document transactions.
+that holds on FerretDB too). No multi-document transactions.
+
+A user's outgoing events travel in the same write, in the user document's
+`pending_events`. They are then forwarded, idempotently (the event id is the `_id`), to
+`user_events`, one small document per event carrying the outbox that `OutboxRelay`
+publishes, and cleared from the user with a guarded write. The relay so never writes to a
+user document: on FerretDB, whose updates replace the whole document after an unlocked
+read, a relay pulling a user's outbox could otherwise undo a concurrent change of that
+user (a disable, a lockout count). A sweep forwards what a crash left pending.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from google.protobuf.message import Message
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from auth_service.adapters.guard import WriteGuard
 from auth_service.adapters.secrets import SecretBox
@@ -28,16 +35,17 @@ from auth_service.domain.mfa import MfaPolicy, MfaState
 from auth_service.domain.sessions import Session
 from auth_service.domain.users import StaffUser, UserStatus
 from shared.errors import ValidationError
-from shared.events import outbox_fields, outbox_update
+from shared.events import outbox_entry
 from shared.mongo import list_page, page_size
 from shared.permissions import Role
 
 USERS = "users"
+USER_EVENTS = "user_events"
 SESSIONS = "sessions"
 LOGIN_ATTEMPTS = "login_attempts"
 SETTINGS = "settings"
 
-_NO_OUTBOX = {"outbox": 0}
+_NO_OUTBOX = {"outbox": 0, "pending_events": 0}
 
 
 # --- documents ----------------------------------------------------------------------------
@@ -219,6 +227,7 @@ class UserRepository:
 
     def __init__(self, db: AsyncDatabase[Any], box: SecretBox) -> None:
         self.collection = db[USERS]
+        self.events = db[USER_EVENTS]
         self.box = box
         self.guard = WriteGuard(db)
 
@@ -229,6 +238,7 @@ class UserRepository:
             [("institution_id", ASCENDING), ("branch_id", ASCENDING)], name="by_institution"
         )
         await self.collection.create_index("role", name="by_role")
+        await self.collection.create_index("pending_count", name="by_pending_events")
 
     def _user(self, doc: dict[str, Any] | None) -> StaffUser | None:
         return user_from_doc(doc, self.box) if doc is not None else None
@@ -248,7 +258,8 @@ class UserRepository:
         """Raises `AlreadyExists` with reason `EMAIL_TAKEN` or `REQUEST_ID_REUSED`."""
         doc = user_to_doc(user, self.box)
         doc["create_key"] = create_key or user.id
-        doc.update(outbox_fields(events))
+        entries = [outbox_entry(e) for e in events]
+        doc.update({"pending_events": entries, "pending_count": len(entries)})
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:
@@ -268,9 +279,49 @@ class UserRepository:
         """Write the user if it is still at `expected_version` (with its events)."""
         fields = user_to_doc(user, self.box)
         del fields["_id"]
-        update: dict[str, Any] = outbox_update(events)
-        update["$set"] = fields
+        update: dict[str, Any] = {"$set": fields}
+        entries = [outbox_entry(e) for e in events]
+        if entries:
+            update["$push"] = {"pending_events": {"$each": entries}}
+            update["$inc"] = {"pending_count": len(entries)}
         return await self.guard.update(self.collection, user.id, expected_version, update)
+
+    async def forward_events(self, user_id: str) -> list[str]:
+        """Move the user's pending events to `user_events` (where the relay publishes
+        them); returns the ids of the events now there. Idempotent."""
+        for _ in range(3):
+            doc = await self.collection.find_one(
+                {"_id": user_id}, {"pending_events": 1, "version": 1}
+            )
+            entries = (doc or {}).get("pending_events") or []
+            if doc is None or not entries:
+                return []
+            carriers = [
+                {"_id": e["id"], "user_id": user_id, "outbox": [e], "outbox_count": 1}
+                for e in entries
+            ]
+            try:
+                await self.events.insert_many(carriers, ordered=False)
+            except BulkWriteError as exc:  # already forwarded: fine
+                if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                    raise
+            ids = [e["id"] for e in entries]
+            async with self.guard.claim(self.collection, user_id, doc["version"]) as held:
+                fresh = await self.collection.find_one(
+                    {"_id": user_id}, {"pending_events": 1, "version": 1}
+                )
+                if held and fresh is not None and fresh["version"] == doc["version"]:
+                    remaining = [e for e in fresh.get("pending_events") or [] if e["id"] not in ids]
+                    await self.collection.update_one(
+                        {"_id": user_id, "version": doc["version"]},
+                        {"$set": {"pending_events": remaining, "pending_count": len(remaining)}},
+                    )
+                    return ids
+        return []
+
+    async def with_pending_events(self, limit: int = 100) -> list[str]:
+        docs = await self.collection.find({"pending_count": {"$gt": 0}}, {"_id": 1}).to_list(limit)
+        return [d["_id"] for d in docs]
 
     async def page(
         self, query: dict[str, Any], size: int, token: str

@@ -3,8 +3,9 @@
 `AuthUnit` holds the adapters. Its helpers are the only ways a user or a session changes:
 
 - `update_user` loads a user, applies a domain change and writes it back with
-  compare-and-set on `version` (with the events the change recorded, as an outbox in the
-  same write), reloading and re-applying when a concurrent write got there first;
+  compare-and-set on `version` (with the events the change recorded, in the same write),
+  reloading and re-applying when a concurrent write got there first; the events are then
+  handed to the outbox relay (see `adapters/repository.py`);
 - `end_sessions` revokes sessions in MongoDB and marks them revoked in Redis, so their
   outstanding access tokens are refused at once by every verifier.
 """
@@ -22,7 +23,7 @@ from auth_service.adapters.directory import Directory
 from auth_service.adapters.keys import KeyRing
 from auth_service.adapters.redis_store import LoginThrottle, Revocations
 from auth_service.adapters.repository import (
-    USERS,
+    USER_EVENTS,
     LoginAttemptRepository,
     PolicyRepository,
     SessionRepository,
@@ -97,13 +98,24 @@ class AuthUnit:
         events = user.pull_events()
         saved = await self.users.save(user, expected_version, self.event_messages(user, events))
         if saved and events:
-            self.notify(USERS, user.id)
+            await self.forward_events(user.id)
         return saved
 
     async def insert_user(self, user: StaffUser, *, create_key: str | None = None) -> None:
         events = user.pull_events()
         await self.users.insert(user, self.event_messages(user, events), create_key=create_key)
-        self.notify(USERS, user.id)
+        await self.forward_events(user.id)
+
+    async def forward_events(self, user_id: str) -> None:
+        for event_id in await self.users.forward_events(user_id):
+            self.notify(USER_EVENTS, event_id)
+
+    async def forward_pending_events(self) -> int:
+        """The sweep: forward events that a crash (or lost clean-up race) left on users."""
+        ids = await self.users.with_pending_events()
+        for user_id in ids:
+            await self.forward_events(user_id)
+        return len(ids)
 
     async def update_user(
         self,

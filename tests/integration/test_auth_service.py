@@ -936,11 +936,17 @@ async def test_user_changes_are_published_as_events(fleet: Fleet, inst: Institut
     disabled = next(e for k, e in received if k == "user.disabled" and e.user.id == user.id)
     assert disabled.user.disabled and disabled.meta.institution_id == inst.id
     assert disabled.meta.actor_id == inst.admin.id and disabled.meta.aggregate_id == user.id
-    # Published events leave the document's outbox (the relay pulls them once confirmed).
+    # The user document keeps no events once they are handed over, and the relay empties
+    # each event's outbox once the broker confirmed it.
+    doc = await fleet.db.users.find_one({"_id": user.id})
+    assert doc["pending_count"] == 0 and doc["pending_events"] == [] and doc["status"] == "disabled"
     deadline = asyncio.get_running_loop().time() + 30
-    while (await fleet.db.users.find_one({"_id": user.id}))["outbox_count"] != 0:
+    while await fleet.db.user_events.count_documents(
+        {"user_id": user.id, "outbox_count": {"$gt": 0}}
+    ):
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.05)
+    assert await fleet.db.user_events.count_documents({"user_id": user.id}) == 2
 
 
 # --- signing keys -----------------------------------------------------------------------------
