@@ -10,7 +10,7 @@
 // Configuration: flags, each with an environment fallback.
 //
 //	-listen-addr    KOPA_FERRETDB_LISTEN      (default 127.0.0.1:27017)
-//	-handler        KOPA_FERRETDB_BACKEND     sqlite | postgresql (default sqlite)
+//	-handler        KOPA_FERRETDB_BACKEND     postgresql | sqlite (default postgresql)
 //	-sqlite-url     KOPA_FERRETDB_SQLITE_URL  e.g. file:/var/lib/kopa/ferretdb-sqlite/
 //	-postgresql-url KOPA_FERRETDB_PG_URL      e.g. postgres://ferretdb@127.0.0.1:5432/ferretdb
 //	-log-level      KOPA_FERRETDB_LOG_LEVEL   debug | info | warn | error (default warn)
@@ -49,7 +49,7 @@ func env(key, def string) string {
 
 func main() {
 	listen := flag.String("listen-addr", env("KOPA_FERRETDB_LISTEN", "127.0.0.1:27017"), "TCP address to listen on")
-	handler := flag.String("handler", env("KOPA_FERRETDB_BACKEND", "sqlite"), "backend: sqlite or postgresql")
+	handler := flag.String("handler", env("KOPA_FERRETDB_BACKEND", "postgresql"), "backend: postgresql or sqlite")
 	sqliteURL := flag.String("sqlite-url", env("KOPA_FERRETDB_SQLITE_URL", "file:data/"), "SQLite URI of an existing directory, ending with /")
 	pgURL := flag.String("postgresql-url", env("KOPA_FERRETDB_PG_URL", "postgres://ferretdb@127.0.0.1:5432/ferretdb"), "PostgreSQL connection string")
 	logLevel := flag.String("log-level", env("KOPA_FERRETDB_LOG_LEVEL", "warn"), "log level: debug, info, warn or error")
