@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import loan_pb2
-from loan_service.adapters.serialization import STATE_COLUMNS
+from loan_service.adapters.serialization import STATE_COLUMNS, split_rows
 from shared.money import minor_units
 
 STATUS_TO_PROTO = {
@@ -96,7 +96,7 @@ def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
 
 
 def installments_from_rows(
-    rows: list[list[Any]],
+    rows: list[str],
     principal: Decimal,
     money: Money,
     as_of: date | None,
@@ -108,7 +108,7 @@ def installments_from_rows(
     out = []
     balance = principal
     c = _COL
-    for r in rows:
+    for r in split_rows(rows):
         p, i, f, pen = (
             Decimal(r[c["principal"]]),
             Decimal(r[c["interest"]]),
@@ -131,7 +131,7 @@ def installments_from_rows(
                 dpd = (as_of - due_date).days
         out.append(
             loan_pb2.Installment(
-                number=r[c["number"]],
+                number=int(r[c["number"]]),
                 due_date=due,
                 principal=money(p),
                 interest=money(i),
@@ -155,7 +155,7 @@ def schedule_rows_to_proto(schedule: dict[str, Any], money: Money) -> list[loan_
     """A superseded (or quoted) schedule: dues only."""
     return [
         loan_pb2.Installment(
-            number=r[0],
+            number=int(r[0]),
             due_date=r[1],
             principal=money(r[3]),
             interest=money(r[4]),
@@ -164,7 +164,7 @@ def schedule_rows_to_proto(schedule: dict[str, Any], money: Money) -> list[loan_
             total=money(r[6]),
             balance=money(r[7]),
         )
-        for r in schedule["rows"]
+        for r in split_rows(schedule["rows"])
     ]
 
 

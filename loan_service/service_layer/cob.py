@@ -36,21 +36,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pymongo import UpdateOne
-
 from kopa.loan.v1 import events_pb2
-from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.repository import Repository
 from loan_service.adapters.serialization import product_from_doc, rows_to_installments
 from loan_service.domain import LoanState, charge_penalties
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
-from loan_service.service_layer.handlers import MAX_ATTEMPTS, PARTITIONS
-from shared.events import event_meta, outbox_update
+from loan_service.service_layer.forwarding import EventForwarder
+from loan_service.service_layer.handlers import MAX_ATTEMPTS, PARTITIONS, loan_update
+from shared.events import event_meta
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -66,7 +64,7 @@ class CloseOfBusiness:
     def __init__(
         self,
         repo: Repository,
-        notify: Callable[[str, Any], None],
+        forwarder: EventForwarder,
         *,
         partitions: int = PARTITIONS,
         workers: int = 2,
@@ -75,7 +73,7 @@ class CloseOfBusiness:
         owner: str | None = None,
     ) -> None:
         self.repo = repo
-        self._notify = notify
+        self.forwarder = forwarder
         self.partitions = partitions
         self.workers = workers
         self.batch_size = batch_size
@@ -113,6 +111,7 @@ class CloseOfBusiness:
                         "checkpoint": "",
                         "processed": 0,
                         "changed": 0,
+                        "version": 1,
                     }
                     for n in range(self.partitions)
                 ],
@@ -192,56 +191,51 @@ class CloseOfBusiness:
         await self.repo.finish_partition(part["_id"], self.owner, datetime.now(UTC))
 
     async def _batch(self, part: dict[str, Any], docs: list[dict[str, Any]], as_of: date) -> bool:
-        ops: list[UpdateOne] = []
-        expected: dict[str, int] = {}
-        eventful: list[str] = []
+        ops: list[tuple[str, int, dict[str, Any]]] = []
+        eventful: set[str] = set()
         for n, doc in enumerate(docs):
             planned = plan(doc, as_of)
             if planned is not None:
                 update, has_events = planned
-                ops.append(UpdateOne({"_id": doc["_id"], "version": doc["version"]}, update))
-                expected[doc["_id"]] = doc["version"] + 1
+                ops.append((doc["_id"], doc["version"], update))
                 if has_events:
-                    eventful.append(doc["_id"])
+                    eventful.add(doc["_id"])
             if n % 50 == 49:
                 await asyncio.sleep(0)  # let the server answer other calls meanwhile
-        changed = len(ops)
-        matched = await self.repo.bulk_update_loans(ops)
-        if matched < len(ops):
-            # Some loans changed between our read and our write: recompute those alone.
-            current = await self.repo.versions(list(expected))
-            for loan_id, version in expected.items():
-                now_doc = current.get(loan_id)
-                if (
-                    now_doc is not None
-                    and now_doc["version"] == version
-                    and now_doc.get("cob_date") == as_of.isoformat()
-                ):
-                    continue
-                if not await self._retry_one(loan_id, as_of):
-                    changed -= 1
-        for loan_id in eventful:
-            self._notify(LOANS, loan_id)
+        applied = await self.repo.bulk_update_loans(ops)
+        changed = len(applied)
+        for loan_id, _, _ in ops:
+            if loan_id not in applied:
+                # Changed between our read and our write (a repayment): recompute it alone.
+                outcome = await self._retry_one(loan_id, as_of)
+                if outcome is not None:
+                    changed += 1
+                    if outcome:
+                        eventful.add(loan_id)
+                    applied.add(loan_id)
+        for loan_id in eventful & applied:
+            await self.forwarder.forward(loan_id)
         now = datetime.now(UTC)
         return await self.repo.checkpoint(
             part["_id"], self.owner, docs[-1]["_id"], now + self.lease, len(docs), changed
         )
 
-    async def _retry_one(self, loan_id: str, as_of: date) -> bool:
+    async def _retry_one(self, loan_id: str, as_of: date) -> bool | None:
+        """Brings one loan to `as_of` on its own; None if there was nothing to write, else
+        whether the write carried events."""
         for _ in range(MAX_ATTEMPTS):
             doc = await self.repo.get_loan(loan_id)
-            if doc is None or doc.get("status") != "active":
-                return False
+            if doc is None:
+                return None
             planned = plan(doc, as_of)
             if planned is None:
-                return False
+                return None
             update, has_events = planned
             if await self.repo.update_loan(loan_id, doc["version"], update):
-                if has_events:
-                    self._notify(LOANS, loan_id)
-                return True
+                return has_events
+            await asyncio.sleep(0.01)
         log.warning("cob_loan_skipped", loan_id=loan_id, reason="kept changing")
-        return False
+        return None
 
 
 def plan(doc: dict[str, Any], as_of: date) -> tuple[dict[str, Any], bool] | None:
@@ -285,10 +279,7 @@ def plan(doc: dict[str, Any], as_of: date) -> tuple[dict[str, Any], bool] | None
                 {"business_date": day, "previous_bucket": classification.previous_bucket},
             )
         )
-    update: dict[str, Any] = outbox_update(events) or {}
-    update["$set"] = fields
-    update.setdefault("$inc", {})["version"] = 1
-    return update, bool(events)
+    return loan_update(fields, events), bool(events)
 
 
 def _event(doc: dict[str, Any], key: str, extra: dict[str, Any]) -> events_pb2.LoanEvent:

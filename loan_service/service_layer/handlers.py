@@ -25,7 +25,7 @@ from typing import Any
 
 from kopa.loan.v1 import events_pb2, loan_pb2
 from loan_service.adapters.peers import Scorer, UserDirectory
-from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.repository import Repository
 from loan_service.adapters.serialization import (
     allocation_to_doc,
     first_allocations,
@@ -62,9 +62,10 @@ from loan_service.domain.lifecycle import (
 from loan_service.domain.schedule import Schedule
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
+from loan_service.service_layer.forwarding import EventForwarder
 from shared import context
 from shared.errors import Aborted, IllegalState, NotFound, ValidationError
-from shared.events import event_meta, outbox_fields, outbox_update
+from shared.events import event_meta, outbox_entry
 from shared.ids import new_id
 from shared.money import fmt, minor_units, parse_amount, parse_decimal
 from shared.permissions import Permission, Principal, require
@@ -94,6 +95,10 @@ _PRODUCT_FIELD_NAMES = {
     "late_penalty.tolerance_days": "penalty_tolerance_days",
     "late_penalty.calculation": "late_penalty_rate",
     "prepayment_strategy": "prepayment_mode",
+}
+_DOMAIN_FIELD_NAMES = {
+    "upfront_fee_flat": "upfront_fee_amount",
+    "late_penalty_flat": "late_penalty_amount",
 }
 _PRODUCT_DECIMALS = (
     "annual_interest_rate",
@@ -127,6 +132,41 @@ def parse_date(value: str, field: str, *, required: bool = True) -> date | None:
         raise ValidationError.of(
             field, f"must be an ISO date like 2026-03-31, got {value!r}"
         ) from None
+
+
+def _placeholder(name: str, data: dict[str, Any]) -> Any:
+    """A value for a product field already reported as bad that lets the other fields be
+    checked without errors caused by it (e.g. min_term vs the grace periods)."""
+
+    def valid_int(key: str) -> int | None:
+        value = data.get(key)
+        return value if isinstance(value, int) and value >= 1 else None
+
+    if name == "min_term":
+        grace = max(
+            int(data.get("grace_on_principal") or 0), int(data.get("grace_on_interest") or 0)
+        )
+        return max(grace + 1, 1)
+    if name == "max_term":
+        return max(valid_int("min_term") or 1, 1_000_000)
+    if name == "min_principal":
+        return "1"
+    if name == "max_principal":
+        return "999999999999"
+    if name == "annual_interest_rate":
+        return "10"
+    if name in ("grace_on_principal", "grace_on_interest", "late_penalty_tolerance_days"):
+        return 0
+    if name in ("currency", "currency_decimals"):
+        return data.get(name)
+    required = {
+        "interest_method": "flat",
+        "amortization": "equal_installments",
+        "repayment_frequency": "monthly",
+    }
+    if name in required:
+        return required[name]
+    return None  # optional terms and enums fall back to the product's defaults
 
 
 def partition_of(loan_id: str) -> int:
@@ -166,12 +206,12 @@ class LoanHandlers:
     def __init__(
         self,
         repo: Repository,
-        notify: Callable[[str, Any], None],
+        forwarder: EventForwarder,
         users: UserDirectory,
         scorer: Scorer,
     ) -> None:
         self.repo = repo
-        self._notify = notify
+        self.forwarder = forwarder
         self.users = users
         self.scorer = scorer
 
@@ -241,19 +281,26 @@ class LoanHandlers:
             errors.append(("name", "must be at most 120 characters"))
         if message.max_open_loans < 0:
             errors.append(("max_open_loans", "must not be negative"))
-        # A required decimal that was malformed is already reported: keep parse_product from
-        # reporting it again as missing.
-        for name in ("annual_interest_rate", "min_principal", "max_principal"):
-            if name in bad:
-                data[name] = "1"
+        # parse_product stops at malformed values before checking the terms themselves, so a
+        # field found bad is replaced by a neutral value and the rest checked again: every bad
+        # field is named in one answer.
+        reported = {_DOMAIN_FIELD_NAMES.get(f, f) for f in bad}
+        for name in reported:
+            data[name] = _placeholder(name, data)
         product: LoanProduct | None = None
-        try:
-            product = parse_product({k: v for k, v in data.items() if v is not None})
-        except DomainValidationError as exc:
-            for name, why in exc.field_errors:
-                name = _PRODUCT_FIELD_NAMES.get(name, name)
-                if name not in bad:
-                    errors.append((name, why))
+        for _ in range(4):
+            try:
+                product = parse_product({k: v for k, v in data.items() if v is not None})
+                break
+            except DomainValidationError as exc:
+                new = [(f, why) for f, why in exc.field_errors if f not in reported]
+                if not new:
+                    break
+                for name, why in new:
+                    reported.add(name)
+                    errors.append((_PRODUCT_FIELD_NAMES.get(name, name), why))
+                for name, _ in new:
+                    data[name] = _placeholder(name, data)
         if errors or product is None:
             raise ValidationError(
                 "the loan product is invalid: " + "; ".join(f"{f}: {m}" for f, m in errors),
@@ -412,10 +459,11 @@ class LoanHandlers:
             self._loan_event(doc, e.name, self._domain_event_fields(e, doc))
             for e in loan.pull_events()
         ]
-        doc.update(outbox_fields(events))
+        doc["pending_events"] = [outbox_entry(e) for e in events]
+        doc["pending_count"] = len(events)
         await self.repo.insert_loan(doc)
-        self._notify(LOANS, loan_id)
-        doc.pop("outbox", None)
+        await self.forwarder.forward(loan_id)
+        doc.pop("pending_events", None)
         return doc
 
     async def _loan_doc(self, p: Principal, loan_id: str) -> dict[str, Any]:
@@ -527,13 +575,12 @@ class LoanHandlers:
             events.append(self._loan_event(after, key, extra))
         events.extend(self._arrears_events(after, classification))
 
-        update: dict[str, Any] = outbox_update(events) or {}
-        update["$set"] = fields
-        update.setdefault("$inc", {})["version"] = 1
+        update = loan_update(fields, events)
         if not await self.repo.update_loan(before["_id"], before["version"], update):
             raise _Lost
         if events:
-            self._notify(LOANS, before["_id"])
+            await self.forwarder.forward(before["_id"])
+        after.pop("pending_events", None)
         return after
 
     def _arrears_events(
@@ -818,7 +865,7 @@ class LoanHandlers:
         installment = None
         if rows:
             # The level installment: the second when there is one (the first may be a stub).
-            r = rows[1] if len(rows) > 1 else rows[0]
+            r = (rows[1] if len(rows) > 1 else rows[0]).split("|")
             installment = str(Decimal(r[3]) + Decimal(r[4]) + Decimal(r[5]))
         return {
             "borrower": {
@@ -922,6 +969,16 @@ class LoanHandlers:
             },
             doc["currency"],
         )
+
+
+def loan_update(fields: dict[str, Any], events: list[events_pb2.LoanEvent]) -> dict[str, Any]:
+    """The update of one loan write: its fields, the version bump, and its events appended
+    to ``pending_events`` (see `forwarding`)."""
+    update: dict[str, Any] = {"$set": fields, "$inc": {"version": 1}}
+    if events:
+        update["$push"] = {"pending_events": {"$each": [outbox_entry(e) for e in events]}}
+        update["$inc"]["pending_count"] = len(events)
+    return update
 
 
 def pricing_of(schedule: Schedule) -> dict[str, str]:

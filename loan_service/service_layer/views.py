@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loan_service.adapters.serialization import STATE_COLUMNS, state_rows
+from loan_service.adapters.serialization import STATE_COLUMNS, split_rows, state_rows
 from loan_service.domain import (
     DEFAULT_BUCKETS,
     Bucket,
@@ -113,7 +113,7 @@ def derive(
 ) -> Derived:
     if loan.base_state is None or as_of is None:
         schedule = indicative_schedule(loan, fallback)
-        rows = []
+        rows: list[str] = []
         principal = loan.principal
         if schedule is not None:
             rows = state_rows(LoanState.from_schedule(schedule))
@@ -198,15 +198,15 @@ def overdue_numbers(doc: dict[str, Any]) -> set[int]:
     if not as_of or doc.get("status") != "active":
         return set()
     out = set()
-    for row in view.get("rows") or []:
+    for row in split_rows(view.get("rows") or []):
         if row[_DUE] < as_of and any(Decimal(row[d]) > Decimal(row[p]) for d, p in _SCHEDULED):
-            out.add(row[0])
+            out.add(int(row[0]))
     return out
 
 
 def penalties_charged(doc: dict[str, Any]) -> Decimal:
     view = doc.get("view") or {}
-    return sum((Decimal(row[_PEN]) for row in view.get("rows") or []), Decimal(0))
+    return sum((Decimal(row[_PEN]) for row in split_rows(view.get("rows") or [])), Decimal(0))
 
 
 @dataclass(frozen=True)
