@@ -8,10 +8,9 @@ import grpc
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
-from loan_service.adapters.repository import EVENTS, Repository
+from loan_service.adapters.repository import LOANS, Repository
 from loan_service.entrypoints.grpc_servicer import LoanServicer
 from loan_service.service_layer.cob import CloseOfBusiness
-from loan_service.service_layer.forwarding import EventForwarder
 from loan_service.service_layer.handlers import LoanHandlers
 from shared.config import ServiceSettings
 from shared.service import Runtime
@@ -26,18 +25,14 @@ class Settings(ServiceSettings):
 async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     repo = Repository(runtime.db)
     await repo.ensure_indexes()
-    # The relay publishes from event carriers only: it never writes a loan (see repository).
-    relay = runtime.start_relay([EVENTS])
-    forwarder = EventForwarder(repo, relay.notify)
-    forwarder.start()
-    runtime.on_close(forwarder.stop)
+    relay = runtime.start_relay([LOANS])
     handlers = LoanHandlers(
         repo,
-        forwarder,
+        relay.notify,
         GrpcUserDirectory(runtime.channel("user")),
         GrpcScorer(runtime.channel("scoring")),
     )
-    cob = CloseOfBusiness(repo, forwarder)
+    cob = CloseOfBusiness(repo, relay.notify)
     runtime.on_close(cob.stop)
     servicer = LoanServicer(handlers, cob)
 

@@ -36,17 +36,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from kopa.loan.v1 import events_pb2
-from loan_service.adapters.repository import Repository
+from loan_service.adapters.repository import LOANS, Repository
 from loan_service.adapters.serialization import product_from_doc, rows_to_installments
 from loan_service.domain import LoanState, charge_penalties
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
-from loan_service.service_layer.forwarding import EventForwarder
 from loan_service.service_layer.handlers import MAX_ATTEMPTS, PARTITIONS, loan_update
 from shared.events import event_meta
 from shared.logging import get_logger
@@ -64,7 +64,7 @@ class CloseOfBusiness:
     def __init__(
         self,
         repo: Repository,
-        forwarder: EventForwarder,
+        notify: Callable[[str, Any], None],
         *,
         partitions: int = PARTITIONS,
         workers: int = 2,
@@ -73,7 +73,7 @@ class CloseOfBusiness:
         owner: str | None = None,
     ) -> None:
         self.repo = repo
-        self.forwarder = forwarder
+        self._notify = notify
         self.partitions = partitions
         self.workers = workers
         self.batch_size = batch_size
@@ -214,7 +214,7 @@ class CloseOfBusiness:
                         eventful.add(loan_id)
                     applied.add(loan_id)
         for loan_id in eventful & applied:
-            await self.forwarder.forward(loan_id)
+            self._notify(LOANS, loan_id)
         now = datetime.now(UTC)
         return await self.repo.checkpoint(
             part["_id"], self.owner, docs[-1]["_id"], now + self.lease, len(docs), changed

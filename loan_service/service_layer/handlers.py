@@ -25,7 +25,7 @@ from typing import Any
 
 from kopa.loan.v1 import events_pb2, loan_pb2
 from loan_service.adapters.peers import Scorer, UserDirectory
-from loan_service.adapters.repository import Repository
+from loan_service.adapters.repository import LOANS, Repository
 from loan_service.adapters.serialization import (
     allocation_to_doc,
     first_allocations,
@@ -62,10 +62,9 @@ from loan_service.domain.lifecycle import (
 from loan_service.domain.schedule import Schedule
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
-from loan_service.service_layer.forwarding import EventForwarder
 from shared import context
 from shared.errors import Aborted, IllegalState, NotFound, ValidationError
-from shared.events import event_meta, outbox_entry
+from shared.events import event_meta, outbox_fields, outbox_update
 from shared.ids import new_id
 from shared.money import fmt, minor_units, parse_amount, parse_decimal
 from shared.permissions import Permission, Principal, require
@@ -206,12 +205,12 @@ class LoanHandlers:
     def __init__(
         self,
         repo: Repository,
-        forwarder: EventForwarder,
+        notify: Callable[[str, Any], None],
         users: UserDirectory,
         scorer: Scorer,
     ) -> None:
         self.repo = repo
-        self.forwarder = forwarder
+        self._notify = notify  # OutboxRelay.notify
         self.users = users
         self.scorer = scorer
 
@@ -459,11 +458,10 @@ class LoanHandlers:
             self._loan_event(doc, e.name, self._domain_event_fields(e, doc))
             for e in loan.pull_events()
         ]
-        doc["pending_events"] = [outbox_entry(e) for e in events]
-        doc["pending_count"] = len(events)
+        doc.update(outbox_fields(events))
         await self.repo.insert_loan(doc)
-        await self.forwarder.forward(loan_id)
-        doc.pop("pending_events", None)
+        self._notify(LOANS, loan_id)
+        doc.pop("outbox", None)
         return doc
 
     async def _loan_doc(self, p: Principal, loan_id: str) -> dict[str, Any]:
@@ -579,8 +577,8 @@ class LoanHandlers:
         if not await self.repo.update_loan(before["_id"], before["version"], update):
             raise _Lost
         if events:
-            await self.forwarder.forward(before["_id"])
-        after.pop("pending_events", None)
+            self._notify(LOANS, before["_id"])
+        after.pop("outbox", None)
         return after
 
     def _arrears_events(
@@ -973,11 +971,10 @@ class LoanHandlers:
 
 def loan_update(fields: dict[str, Any], events: list[events_pb2.LoanEvent]) -> dict[str, Any]:
     """The update of one loan write: its fields, the version bump, and its events appended
-    to ``pending_events`` (see `forwarding`)."""
-    update: dict[str, Any] = {"$set": fields, "$inc": {"version": 1}}
-    if events:
-        update["$push"] = {"pending_events": {"$each": [outbox_entry(e) for e in events]}}
-        update["$inc"]["pending_count"] = len(events)
+    to the document's outbox (published by the relay)."""
+    update: dict[str, Any] = outbox_update(events) or {}
+    update["$set"] = fields
+    update.setdefault("$inc", {})["version"] = 1
     return update
 
 

@@ -64,7 +64,9 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
         if currency is None or not p.can_access(request.institution_id):
             raise NotFound("institution not found")
         return user_pb2.GetInstitutionResponse(
-            institution=user_pb2.Institution(id=request.institution_id, name="MFI", currency=currency)
+            institution=user_pb2.Institution(
+                id=request.institution_id, name="MFI", currency=currency
+            )
         )
 
     async def GetBorrower(self, request: Any, context_: Any) -> user_pb2.GetBorrowerResponse:
@@ -341,7 +343,11 @@ async def active(inst: Institution, product_id: str, disbursed: date, **kw: Any)
 
 
 async def get(inst: Institution, loan_id: str) -> loan_pb2.Loan:
-    return (await inst.world.loans.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id), metadata=inst.admin)).loan
+    return (
+        await inst.world.loans.GetLoan(
+            loan_pb2.GetLoanRequest(loan_id=loan_id), metadata=inst.admin
+        )
+    ).loan
 
 
 # --- products and quotes ----------------------------------------------------------------------
@@ -674,7 +680,9 @@ async def test_approval_limits_and_eligibility_override(world: World) -> None:
     scored = await submitted(inst, product.id)
     world.users.borrowers[inst.borrower].monthly_income = "15000.00"
     score = (
-        await world.loans.ScoreLoan(loan_pb2.ScoreLoanRequest(loan_id=scored.id), metadata=inst.manager)
+        await world.loans.ScoreLoan(
+            loan_pb2.ScoreLoanRequest(loan_id=scored.id), metadata=inst.manager
+        )
     ).score
     assert (score.score, score.band, score.scorecard_version) == (750, "A", 3)
     ok = (
@@ -714,10 +722,14 @@ async def test_scope_other_institution_and_other_branch_are_not_found(world: Wor
     product = await create_product(inst)
     loan = await submitted(inst, product.id)
     stranger = institution(world)
-    err = await fails(world.loans.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan.id), metadata=stranger.admin))
+    err = await fails(
+        world.loans.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan.id), metadata=stranger.admin)
+    )
     assert err.code == Code.NOT_FOUND
     err = await fails(
-        world.loans.ApproveLoan(loan_pb2.ApproveLoanRequest(loan_id=loan.id), metadata=stranger.admin)
+        world.loans.ApproveLoan(
+            loan_pb2.ApproveLoanRequest(loan_id=loan.id), metadata=stranger.admin
+        )
     )
     assert err.code == Code.NOT_FOUND
     # A borrower of another institution, and one of another branch for an agent: 404.
@@ -859,3 +871,66 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
         )
     )
     assert err.code == Code.PERMISSION_DENIED
+
+
+async def test_concurrent_repayments_on_one_loan_are_all_kept_once(world: World) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    loan = await active(inst, product.id, date(2025, 1, 15))
+
+    def pay(payment_id: str) -> Any:
+        return world.loans.ApplyRepayment(
+            loan_pb2.ApplyRepaymentRequest(
+                loan_id=loan.id, payment_id=payment_id, amount="100.00", paid_on="2025-02-15"
+            ),
+            metadata=inst.agent,
+        )
+
+    # Five different payments and three retries of one, all at once: each different payment
+    # is applied exactly once (a lost race is retried on the fresh loan, never overwritten).
+    replies = await asyncio.gather(
+        *(pay(f"p{n}") for n in range(5)), *(pay("p0") for _ in range(3))
+    )
+    assert all(r.loan_status == loan_pb2.LOAN_STATUS_ACTIVE for r in replies)
+    stored = await get(inst, loan.id)
+    assert sorted(r.payment_id for r in stored.repayments) == [f"p{n}" for n in range(5)]
+    assert stored.schedule[0].total_paid == "500.00"
+    assert stored.version == loan.version + 5
+    applied = await world.wait_for(loan.id, "loan.repayment_applied", 5)
+    assert len({e.payment_id for e in applied}) == 5
+
+
+async def test_reschedule_keeps_the_old_schedule(world: World) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    loan = await active(inst, product.id, date(2025, 1, 15))
+    await world.loans.ApplyRepayment(
+        loan_pb2.ApplyRepaymentRequest(
+            loan_id=loan.id, payment_id="r1", amount="2142.31", paid_on="2025-02-15"
+        ),
+        metadata=inst.agent,
+    )
+    rescheduled = (
+        await world.loans.RescheduleLoan(
+            loan_pb2.RescheduleLoanRequest(
+                loan_id=loan.id, new_term=10, reason="harvest failed", date="2025-03-01"
+            ),
+            metadata=inst.manager,
+        )
+    ).loan
+    assert rescheduled.rescheduled and len(rescheduled.schedule) == 10
+    assert rescheduled.schedule[0].due_date == "2025-04-01"
+    (old,) = rescheduled.schedule_history
+    assert old.reason == "harvest failed" and len(old.schedule) == 6
+    assert old.schedule[0].due_date == "2025-02-15"
+    assert rescheduled.outstanding.principal == "10097.69"
+    await world.wait_for(loan.id, "loan.rescheduled")
+    err = await fails(
+        world.loans.ApplyRepayment(
+            loan_pb2.ApplyRepaymentRequest(
+                loan_id=loan.id, payment_id="r0", amount="10.00", paid_on="2025-02-20"
+            ),
+            metadata=inst.agent,
+        )
+    )
+    assert (err.code, err.reason) == (Code.FAILED_PRECONDITION, "REPAYMENT_BEFORE_RESCHEDULE")
