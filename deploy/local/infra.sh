@@ -474,9 +474,10 @@ launch_postgresql() {
 		run_logged "$logf" "initdb" as_postgres "$b/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C --auth=trust
 	fi
 	printf '\n=== %s infra.sh start ===\n' "$(date -Is)" >>"$logf"
-	# synchronous_commit=off: dev durability, matching the SQLite backend's synchronous=normal
+	# synchronous_commit=off: dev durability, matching the SQLite backend's synchronous=normal;
+	# log_min_error_statement=panic: each expected duplicate-key error is one line, not a dump
 	run_logged "$logf" "pg_ctl start" as_postgres "$b/pg_ctl" -D "$PG_DATA" -l "$logf" -W -o \
-		"-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$STATE/run/postgresql -c synchronous_commit=off -c max_connections=200" \
+		"-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$STATE/run/postgresql -c synchronous_commit=off -c max_connections=200 -c log_min_error_statement=panic" \
 		start
 }
 

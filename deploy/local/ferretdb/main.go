@@ -13,7 +13,9 @@
 //	-handler        KOPA_FERRETDB_BACKEND     postgresql | sqlite (default postgresql)
 //	-sqlite-url     KOPA_FERRETDB_SQLITE_URL  e.g. file:/var/lib/kopa/ferretdb-sqlite/
 //	-postgresql-url KOPA_FERRETDB_PG_URL      e.g. postgres://ferretdb@127.0.0.1:5432/ferretdb
-//	-log-level      KOPA_FERRETDB_LOG_LEVEL   debug | info | warn | error (default warn)
+//	-log-level      KOPA_FERRETDB_LOG_LEVEL   debug | info | warn | error (default error: at warn,
+//	                                          FerretDB dumps every failed request, such as each
+//	                                          duplicate-key insert, in full)
 //	-ping           send a wire-protocol ping to -listen-addr and exit (readiness probe)
 //
 // SIGTERM or SIGINT closes the listener and all connections, then the backend.
@@ -52,7 +54,7 @@ func main() {
 	handler := flag.String("handler", env("KOPA_FERRETDB_BACKEND", "postgresql"), "backend: postgresql or sqlite")
 	sqliteURL := flag.String("sqlite-url", env("KOPA_FERRETDB_SQLITE_URL", "file:data/"), "SQLite URI of an existing directory, ending with /")
 	pgURL := flag.String("postgresql-url", env("KOPA_FERRETDB_PG_URL", "postgres://ferretdb@127.0.0.1:5432/ferretdb"), "PostgreSQL connection string")
-	logLevel := flag.String("log-level", env("KOPA_FERRETDB_LOG_LEVEL", "warn"), "log level: debug, info, warn or error")
+	logLevel := flag.String("log-level", env("KOPA_FERRETDB_LOG_LEVEL", "error"), "FerretDB log level: debug, info, warn or error")
 	pingOnly := flag.Bool("ping", false, "do not serve: send a wire-protocol ping to -listen-addr and exit 0 when it answers ok")
 	flag.Parse()
 
@@ -70,6 +72,8 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// the launcher's own messages are always written
+	own := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	cfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *listen},
@@ -81,21 +85,21 @@ func main() {
 	case "sqlite":
 		dir := strings.TrimPrefix(strings.SplitN(*sqliteURL, "?", 2)[0], "file:")
 		if !strings.HasPrefix(*sqliteURL, "file:") || !strings.HasSuffix(dir, "/") {
-			fatal(logger, "-sqlite-url must look like file:/some/dir/ (a directory, ending with /; query parameters allowed)", nil)
+			fatal(own, "-sqlite-url must look like file:/some/dir/ (a directory, ending with /; query parameters allowed)", nil)
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			fatal(logger, "SQLite directory does not exist: create it first", err)
+			fatal(own, "SQLite directory does not exist: create it first", err)
 		}
 		cfg.SQLiteURL = *sqliteURL
 	case "postgresql":
 		cfg.PostgreSQLURL = *pgURL
 	default:
-		fatal(logger, fmt.Sprintf("unknown -handler %q: use sqlite or postgresql", *handler), nil)
+		fatal(own, fmt.Sprintf("unknown -handler %q: use sqlite or postgresql", *handler), nil)
 	}
 
 	f, err := ferretdb.New(cfg)
 	if err != nil {
-		fatal(logger, "cannot start FerretDB", err)
+		fatal(own, "cannot start FerretDB", err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -103,18 +107,18 @@ func main() {
 
 	go func() {
 		<-ctx.Done()
-		logger.Warn("kopa-ferretdb: signal received, shutting down")
+		own.Info("kopa-ferretdb: signal received, shutting down")
 		// Run closes listeners, connections and the backend; if it hangs, do not hang forever.
 		time.Sleep(20 * time.Second)
-		logger.Error("kopa-ferretdb: shutdown took longer than 20s, exiting")
+		own.Error("kopa-ferretdb: shutdown took longer than 20s, exiting")
 		os.Exit(1)
 	}()
 
-	logger.Warn("kopa-ferretdb: listening", "addr", *listen, "handler", *handler, "ferretdb", ferretdbVersion, "patches", patches)
+	own.Info("kopa-ferretdb: listening", "addr", *listen, "handler", *handler, "ferretdb", ferretdbVersion, "patches", patches)
 	if err := f.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		fatal(logger, "FerretDB stopped with an error", err)
+		fatal(own, "FerretDB stopped with an error", err)
 	}
-	logger.Warn("kopa-ferretdb: stopped")
+	own.Info("kopa-ferretdb: stopped")
 }
 
 func fatal(logger *slog.Logger, msg string, err error) {
