@@ -43,6 +43,24 @@ COB_PARTITIONS = "cob_partitions"
 
 #: Fields a list or a read never needs (the outbox is the relay's).
 _HIDDEN = {"outbox": 0}
+#: What the close of business reads of a loan (not its history, schedule or repayments).
+COB_FIELDS = {
+    f: 1
+    for f in (
+        "institution_id",
+        "branch_id",
+        "status",
+        "version",
+        "cob_date",
+        "view",
+        "product",
+        "days_past_due",
+        "delinquency_bucket",
+        "oldest_unpaid_due_date",
+        "max_days_past_due",
+        "classification_history",
+    )
+}
 
 
 class Repository:

@@ -13,7 +13,7 @@ split per row is several times cheaper than a sub-document per row).
 ``schedule``
     {principal, disbursement_date, disbursed_amount, upfront_fee, total_interest,
     total_fees, total_repayment, currency, periods_per_year, rows: ["SCHEDULE_COLUMNS"...]}
-``base_state`` (the state replays start from: the schedule's, or a reschedule's)
+``base_state`` (the state replays start from: a reschedule's; null while it is the schedule's)
     {principal, overpayment, rows: ["STATE_COLUMNS"...]}
 ``repayments``
     [{id, amount, paid_on, reversed, reversal_reason, segment, allocation}] where
@@ -299,7 +299,10 @@ def loan_to_doc(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict[str,
         "rejection_reason": loan.rejection_reason,
         "disbursement_date": d2s(loan.disbursement_date),
         "schedule": schedule_to_doc(loan.schedule) if loan.schedule is not None else None,
-        "base_state": state_to_doc(loan.base_state) if loan.base_state is not None else None,
+        # The starting state equals the schedule's until a reschedule: stored only then.
+        "base_state": state_to_doc(loan.base_state)
+        if loan.base_state is not None and loan.schedule_history
+        else None,
         "base_date": d2s(loan.base_date),
         "repayments": [
             {
@@ -331,6 +334,11 @@ def loan_to_doc(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict[str,
 def loan_from_doc(doc: dict[str, Any]) -> Loan:
     override = doc.get("eligibility_override")
     approval = doc.get("approval")
+    schedule = schedule_from_doc(doc["schedule"]) if doc.get("schedule") else None
+    if doc.get("base_state"):
+        base_state: LoanState | None = state_from_doc(doc["base_state"])
+    else:
+        base_state = LoanState.from_schedule(schedule) if schedule is not None else None
     return Loan(
         id=doc["_id"],
         borrower_id=doc["borrower_id"],
@@ -360,8 +368,8 @@ def loan_from_doc(doc: dict[str, Any]) -> Loan:
         ),
         rejection_reason=doc.get("rejection_reason"),
         disbursement_date=s2d(doc.get("disbursement_date")),
-        schedule=schedule_from_doc(doc["schedule"]) if doc.get("schedule") else None,
-        base_state=state_from_doc(doc["base_state"]) if doc.get("base_state") else None,
+        schedule=schedule,
+        base_state=base_state,
         base_date=s2d(doc.get("base_date")),
         repayments=[
             RecordedRepayment(

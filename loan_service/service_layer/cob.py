@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -193,26 +194,33 @@ class CloseOfBusiness:
     async def _batch(self, part: dict[str, Any], docs: list[dict[str, Any]], as_of: date) -> bool:
         ops: list[tuple[str, int, dict[str, Any]]] = []
         eventful: set[str] = set()
+        retry: list[str] = []
         for n, doc in enumerate(docs):
-            planned = plan(doc, as_of)
-            if planned is not None:
-                update, has_events = planned
-                ops.append((doc["_id"], doc["version"], update))
-                if has_events:
+            change = plan(doc, as_of)
+            if change is not None:
+                full = None
+                if change.events:
+                    # The snapshot in the events needs the whole loan (the batch reads a
+                    # slim projection); a loan changed meanwhile is redone on its own.
+                    full = await self.repo.get_loan(doc["_id"])
+                    if full is None or full["version"] != doc["version"]:
+                        retry.append(doc["_id"])
+                        continue
                     eventful.add(doc["_id"])
+                ops.append((doc["_id"], doc["version"], update_of(change, full)))
             if n % 50 == 49:
                 await asyncio.sleep(0)  # let the server answer other calls meanwhile
         applied = await self.repo.bulk_update_loans(ops)
+        retry.extend(loan_id for loan_id, _, _ in ops if loan_id not in applied)
         changed = len(applied)
-        for loan_id, _, _ in ops:
-            if loan_id not in applied:
-                # Changed between our read and our write (a repayment): recompute it alone.
-                outcome = await self._retry_one(loan_id, as_of)
-                if outcome is not None:
-                    changed += 1
-                    if outcome:
-                        eventful.add(loan_id)
-                    applied.add(loan_id)
+        for loan_id in retry:
+            # Changed between our read and our write (a repayment): recompute it alone.
+            outcome = await self._retry_one(loan_id, as_of)
+            if outcome is not None:
+                changed += 1
+                applied.add(loan_id)
+                if outcome:
+                    eventful.add(loan_id)
         for loan_id in eventful & applied:
             self._notify(LOANS, loan_id)
         now = datetime.now(UTC)
@@ -227,20 +235,28 @@ class CloseOfBusiness:
             doc = await self.repo.get_loan(loan_id)
             if doc is None:
                 return None
-            planned = plan(doc, as_of)
-            if planned is None:
+            change = plan(doc, as_of)
+            if change is None:
                 return None
-            update, has_events = planned
-            if await self.repo.update_loan(loan_id, doc["version"], update):
-                return has_events
+            if await self.repo.update_loan(loan_id, doc["version"], update_of(change, doc)):
+                return bool(change.events)
             await asyncio.sleep(0.01)
         log.warning("cob_loan_skipped", loan_id=loan_id, reason="kept changing")
         return None
 
 
-def plan(doc: dict[str, Any], as_of: date) -> tuple[dict[str, Any], bool] | None:
-    """The update that brings one stored active loan to `as_of` (and whether it carries
-    events), or None when nothing changes."""
+@dataclass
+class Plan:
+    """What bringing one loan to a date changes: the fields to set and the events to emit
+    (routing key, extra LoanEvent fields)."""
+
+    fields: dict[str, Any]
+    events: list[tuple[str, dict[str, Any]]]
+
+
+def plan(doc: dict[str, Any], as_of: date) -> Plan | None:
+    """The change that brings one stored active loan to `as_of`, or None when nothing
+    changes. `doc` needs only the fields of `Repository.COB_FIELDS`."""
     day = as_of.isoformat()
     if doc.get("status") != "active" or (doc.get("cob_date") or "") >= day:
         return None
@@ -260,26 +276,34 @@ def plan(doc: dict[str, Any], as_of: date) -> tuple[dict[str, Any], bool] | None
     if derived.key == views.change_key(doc):
         return None
     fields: dict[str, Any] = {**derived.fields, "cob_date": day, "update_time": datetime.now(UTC)}
-    after = {**doc, **fields, "version": doc["version"] + 1}
-    classification = views.classify(doc, after)
+    classification = views.classify(doc, {**doc, **fields})
     if classification.history_entry is not None:
         fields["classification_history"] = [
             *doc.get("classification_history", []),
             classification.history_entry,
         ]
-        after["classification_history"] = fields["classification_history"]
-    events = []
+    events: list[tuple[str, dict[str, Any]]] = []
     if classification.newly_overdue or classification.penalties_added:
-        events.append(_event(after, "loan.installment_overdue", {"business_date": day}))
+        events.append(("loan.installment_overdue", {"business_date": day}))
     if classification.previous_bucket is not None:
         events.append(
-            _event(
-                after,
+            (
                 "loan.reclassified",
                 {"business_date": day, "previous_bucket": classification.previous_bucket},
             )
         )
-    return loan_update(fields, events), bool(events)
+    return Plan(fields, events)
+
+
+def update_of(change: Plan, full: dict[str, Any] | None) -> dict[str, Any]:
+    """The loan write of a plan; events carry a snapshot of the whole loan after it, so a
+    plan with events needs the full document it was made from."""
+    events = []
+    if change.events:
+        assert full is not None
+        after = {**full, **change.fields, "version": full["version"] + 1}
+        events = [_event(after, key, extra) for key, extra in change.events]
+    return loan_update(change.fields, events)
 
 
 def _event(doc: dict[str, Any], key: str, extra: dict[str, Any]) -> events_pb2.LoanEvent:

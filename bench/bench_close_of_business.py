@@ -1,0 +1,308 @@
+"""Close of business throughput against the real MongoDB-wire server, and read cost by age.
+
+    .venv/bin/python bench/bench_close_of_business.py [--loans 20000] [--workers 2]
+        [--batch 500] [--keep]
+
+Seeds ``--loans`` active loans of one institution straight into a fresh namespace (built
+with the loan domain from a few hundred templates: monthly 12-installment loans disbursed
+0-360 days ago; 80% paid every installment on its due date, 12% missed the last one or
+two, 8% stopped paying after a few), then runs the close of business three times:
+
+1. ``catch-up``: the first batch on a portfolio never aged (every loan stated as of its
+   last repayment): most loans have an installment fallen due since, the worst case.
+2. ``next day``: the day after: only loans in arrears and loans with an installment
+   falling due are read and written, the everyday case.
+3. ``again``: the same date again: the job is already done, nothing is read or written.
+
+It prints loans/second (active loans brought to the date per second of wall time), what
+was read and written, and the extrapolated time for 1,000,000 loans (goal: under 8
+minutes on the 2-core development machine). Then the cost of reading one loan (the
+GetLoan path: find by id + mapping to the proto) at month 1 and at month 24, and of
+rebuilding it for a write (the aggregate + replay), which grows with its repayments.
+The namespace is dropped at the end unless ``--keep``.
+
+Server: ``MONGODB_URL`` from the environment or deploy/local/servers.env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pymongo import AsyncMongoClient
+
+from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.serialization import loan_from_doc, loan_to_doc
+from loan_service.domain import Loan, LoanProduct, parse_product
+from loan_service.entrypoints.mapping import loan_to_proto
+from loan_service.service_layer import views
+from loan_service.service_layer.cob import CloseOfBusiness
+from loan_service.service_layer.handlers import partition_of, pricing_of
+from shared.ids import new_id
+
+GOAL_LOANS = 1_000_000
+GOAL_SECONDS = 8 * 60
+INSTITUTION = "inst_bench"
+BRANCHES = [f"br_bench_{n}" for n in range(20)]
+
+
+def mongodb_url() -> str:
+    if os.environ.get("MONGODB_URL"):
+        return os.environ["MONGODB_URL"]
+    env = Path(__file__).resolve().parents[1] / "deploy/local/servers.env"
+    for line in env.read_text().splitlines() if env.exists() else []:
+        if line.strip().startswith("MONGODB_URL="):
+            return line.split("=", 1)[1].strip().strip("'\"")
+    return "mongodb://127.0.0.1:27017/"
+
+
+def product(term_max: int = 24) -> LoanProduct:
+    return parse_product(
+        {
+            "name": "bench monthly",
+            "currency": "KES",
+            "interest_method": "declining_balance",
+            "amortization": "equal_installments",
+            "annual_interest_rate": "24",
+            "repayment_frequency": "monthly",
+            "min_principal": "1000",
+            "max_principal": "1000000",
+            "min_term": 1,
+            "max_term": term_max,
+            "days_in_year": "360",
+            "late_penalty_amount": "50",
+        }
+    )
+
+
+def loan_document(loan: Loan, as_of: date, created: datetime) -> dict[str, Any]:
+    """The document the service stores for `loan`, stated as of `as_of` (as `handlers`
+    writes it)."""
+    derived = views.derive(loan, as_of, fallback=created.date())
+    assert loan.schedule is not None
+    return {
+        "_id": loan.id,
+        "institution_id": INSTITUTION,
+        "branch_id": BRANCHES[0],
+        "product_id": "lprod_bench",
+        "currency": "KES",
+        "partition": 0,
+        "request_id": "",
+        "open_loans_at_submit": 0,
+        "max_open_loans": 0,
+        "approved_by": "usr_checker",
+        "score": None,
+        "pricing": pricing_of(loan.schedule),
+        "cob_date": None,
+        "classification_history": [],
+        "written_off_amounts": None,
+        "history": [
+            {"status": s, "time": created, "actor_id": "usr_bench", "note": ""}
+            for s in ("submitted", "approved", "active")
+        ],
+        "create_time": created,
+        "update_time": created,
+        "version": 3 + len(loan.repayments),
+        "outbox": [],
+        "outbox_count": 0,
+        **loan_to_doc(loan, {}),
+        **derived.fields,
+    }
+
+
+def aged_loan(
+    prod: LoanProduct, disbursed: date, term: int, paid: int, principal: Decimal
+) -> tuple[Loan, date]:
+    loan = Loan.submit(
+        id=new_id("loan"),
+        borrower_id=new_id("bor"),
+        product=prod,
+        principal=principal,
+        term=term,
+        created_by="usr_maker",
+    )
+    loan.approve("usr_checker", approver_role="admin", approval_limits={"admin": Decimal("1e12")})
+    schedule = loan.disburse(disbursed)
+    last = disbursed
+    for inst in schedule.installments[:paid]:
+        loan.apply_repayment(new_id("pay"), inst.total, inst.due_date)
+        last = inst.due_date
+    loan.pull_events()
+    return loan, last
+
+
+def templates(as_of: date, count: int, rng: random.Random) -> list[dict[str, Any]]:
+    prod = product()
+    out = []
+    created = datetime.now(UTC)
+    for _ in range(count):
+        disbursed = as_of - timedelta(days=rng.randint(1, 360))
+        principal = Decimal(rng.randint(50, 2000) * 100)
+        loan, _ = aged_loan(prod, disbursed, 12, 0, principal)
+        due = [i for i in loan.schedule.installments if i.due_date < as_of] if loan.schedule else []
+        roll = rng.random()
+        if roll < 0.80:
+            paid = len(due)
+        elif roll < 0.92:
+            paid = max(0, len(due) - rng.randint(1, 2))
+        else:
+            paid = rng.randint(0, max(0, len(due) - 3)) if len(due) > 3 else 0
+        loan, last = aged_loan(prod, disbursed, 12, min(paid, 12), principal)
+        if loan.status.value != "active":
+            continue
+        out.append(loan_document(loan, last, created))
+    return out
+
+
+async def seed(repo: Repository, docs: list[dict[str, Any]], n: int) -> float:
+    started = time.perf_counter()
+    chunk: list[dict[str, Any]] = []
+    for i in range(n):
+        template = docs[i % len(docs)]
+        loan_id = new_id("loan")
+        chunk.append(
+            {
+                **template,
+                "_id": loan_id,
+                "partition": partition_of(loan_id),
+                "branch_id": BRANCHES[i % len(BRANCHES)],
+                "borrower_id": f"bor_{i:08d}",
+            }
+        )
+        if len(chunk) == 1000:
+            await repo.loans.insert_many(chunk, ordered=False)
+            chunk = []
+    if chunk:
+        await repo.loans.insert_many(chunk, ordered=False)
+    return time.perf_counter() - started
+
+
+async def run_cob(cob: CloseOfBusiness, as_of: date) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    job = await cob.start(INSTITUTION, as_of, wait=True)
+    elapsed = time.perf_counter() - started
+    parts = await cob.repo.partitions(job["_id"])
+    return elapsed, {
+        "state": job["state"],
+        "processed": sum(p.get("processed", 0) for p in parts),
+        "changed": sum(p.get("changed", 0) for p in parts),
+    }
+
+
+async def read_costs(repo: Repository, as_of: date) -> list[tuple[str, float, float, int]]:
+    """(label, GetLoan path us, rebuild+replay us, document bytes) at month 1 and 24."""
+    import bson
+
+    prod = product(36)
+    rows = []
+    for months in (1, 24):
+        disbursed = as_of - timedelta(days=31 * months + 5)
+        loan, last = aged_loan(prod, disbursed, 36, months, Decimal("100000"))
+        doc = loan_document(loan, last, datetime.now(UTC))
+        doc["partition"] = partition_of(loan.id)
+        doc["institution_id"] = "inst_bench_reads"
+        await repo.loans.insert_one(doc)
+        reads = []
+        for _ in range(200):
+            t = time.perf_counter()
+            stored = await repo.get_loan(loan.id)
+            assert stored is not None
+            loan_to_proto(stored)
+            reads.append(time.perf_counter() - t)
+        rebuilds = []
+        for _ in range(200):
+            t = time.perf_counter()
+            rebuilt = loan_from_doc(stored)
+            rebuilt.state(last)
+            rebuilds.append(time.perf_counter() - t)
+        rows.append(
+            (
+                f"month {months:2d} ({months} repayments)",
+                statistics.median(reads) * 1e6,
+                statistics.median(rebuilds) * 1e6,
+                len(bson.encode(stored)),
+            )
+        )
+    return rows
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loans", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--templates", type=int, default=300)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    url = mongodb_url()
+    namespace = f"bench{secrets.token_hex(3)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(url, tz_aware=True)
+    db = client[f"{namespace}_loan"]
+    repo = Repository(db)
+    await repo.ensure_indexes()
+    rng = random.Random(7)
+    as_of = datetime.now(UTC).date()
+    try:
+        print(f"server {url}  namespace {namespace}  loans {args.loans:,}")
+        t = time.perf_counter()
+        docs = templates(as_of, args.templates, rng)
+        print(f"templates: {len(docs)} built with the domain in {time.perf_counter() - t:.1f} s")
+        seconds = await seed(repo, docs, args.loans)
+        print(
+            f"seeded {args.loans:,} active loans in {seconds:.1f} s ({args.loans / seconds:,.0f}/s)"
+        )
+        due = await db[LOANS].count_documents(
+            {"institution_id": INSTITUTION, "cob_next_date": {"$lte": as_of.isoformat()}}
+        )
+        print(f"loans with a change due by {as_of}: {due:,}")
+
+        cob = CloseOfBusiness(repo, lambda *_: None, workers=args.workers, batch_size=args.batch)
+        print()
+        print(f"{'run':<10} {'as_of':<11} {'seconds':>8} {'read':>8} {'written':>8} {'loans/s':>9}")
+        results = []
+        for label, day in (
+            ("catch-up", as_of),
+            ("next day", as_of + timedelta(days=1)),
+            ("again", as_of + timedelta(days=1)),
+        ):
+            elapsed, job = await run_cob(cob, day)
+            rate = args.loans / elapsed if elapsed > 0 else float("inf")
+            results.append((label, elapsed, rate))
+            print(
+                f"{label:<10} {day.isoformat():<11} {elapsed:8.1f} {job['processed']:8,} "
+                f"{job['changed']:8,} {rate:9,.0f}"
+            )
+        print()
+        for label, elapsed, rate in results[:2]:
+            projected = GOAL_LOANS / rate
+            verdict = "meets" if projected <= GOAL_SECONDS else "misses"
+            print(
+                f"{label}: 1,000,000 loans at {rate:,.0f} loans/s ~ {projected / 60:.1f} min "
+                f"({verdict} the 8 min goal; linear extrapolation from {args.loans:,})"
+            )
+
+        print()
+        print(f"{'reading one loan':<26} {'GetLoan us':>11} {'rebuild us':>11} {'bytes':>7}")
+        for label, read_us, rebuild_us, size in await read_costs(repo, as_of):
+            print(f"{label:<26} {read_us:11.0f} {rebuild_us:11.0f} {size:7,}")
+    finally:
+        if not args.keep:
+            await client.drop_database(f"{namespace}_loan")
+        await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
