@@ -42,18 +42,31 @@ def ts(value: datetime | None) -> Timestamp | None:
 class Money:
     """Formats amounts of one currency: exactly its decimals (``shared.money.fmt``)."""
 
-    __slots__ = ("quant",)
+    __slots__ = ("decimals", "quant")
 
     def __init__(self, currency: str) -> None:
         quant = _QUANTS.get(currency)
         if quant is None:
             quant = _QUANTS[currency] = Decimal(1).scaleb(-minor_units(currency))
         self.quant = quant
+        self.decimals = minor_units(currency)
 
     def __call__(self, value: Decimal | str | None) -> str:
         if value is None or value == "":
             value = "0"
+        elif isinstance(value, str) and self._canonical(value):
+            return value  # stored amounts mostly are already in their canonical form
         return str(Decimal(value).quantize(self.quant))
+
+    def _canonical(self, text: str) -> bool:
+        point = text.find(".")
+        if self.decimals == 0:
+            return point < 0 and text.lstrip("-").isdigit()
+        return (
+            point > 0
+            and len(text) - point - 1 == self.decimals
+            and text.replace(".", "", 1).lstrip("-").isdigit()
+        )
 
 
 def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:

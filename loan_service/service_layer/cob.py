@@ -42,14 +42,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from kopa.loan.v1 import events_pb2
 from loan_service.adapters.repository import LOANS, Repository
 from loan_service.adapters.serialization import product_from_doc, rows_to_installments
 from loan_service.domain import LoanState, charge_penalties
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
-from loan_service.service_layer.handlers import MAX_ATTEMPTS, PARTITIONS, loan_update
-from shared.events import event_meta
+from loan_service.service_layer.handlers import (
+    MAX_ATTEMPTS,
+    PARTITIONS,
+    loan_event,
+    loan_update,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -302,22 +305,9 @@ def update_of(change: Plan, full: dict[str, Any] | None) -> dict[str, Any]:
     if change.events:
         assert full is not None
         after = {**full, **change.fields, "version": full["version"] + 1}
-        events = [_event(after, key, extra) for key, extra in change.events]
+        snapshot = loan_to_proto(after)
+        events = [loan_event(after, key, extra, snapshot) for key, extra in change.events]
     return loan_update(change.fields, events)
-
-
-def _event(doc: dict[str, Any], key: str, extra: dict[str, Any]) -> events_pb2.LoanEvent:
-    return events_pb2.LoanEvent(
-        meta=event_meta(
-            key,
-            institution_id=doc["institution_id"],
-            branch_id=doc["branch_id"],
-            aggregate_id=doc["_id"],
-            aggregate_version=doc["version"],
-        ),
-        loan=loan_to_proto(doc),
-        **extra,
-    )
 
 
 def _aware(moment: datetime) -> datetime:

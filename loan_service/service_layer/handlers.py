@@ -565,13 +565,14 @@ class LoanHandlers:
             after["classification_history"] = fields["classification_history"]
 
         events = []
+        snapshot = loan_to_proto(after)
         for event in loan.pull_events():
             extra = self._domain_event_fields(event, after)
             extra.update(change.event_fields.get(type(event), {}))
-            events.append(self._loan_event(after, event.name, extra))
+            events.append(self._loan_event(after, event.name, extra, snapshot))
         for key, extra in change.extra_events:
-            events.append(self._loan_event(after, key, extra))
-        events.extend(self._arrears_events(after, classification))
+            events.append(self._loan_event(after, key, extra, snapshot))
+        events.extend(self._arrears_events(after, classification, snapshot))
 
         update = loan_update(fields, events)
         if not await self.repo.update_loan(before["_id"], before["version"], update):
@@ -582,13 +583,15 @@ class LoanHandlers:
         return after
 
     def _arrears_events(
-        self, doc: dict[str, Any], c: views.Classification
+        self, doc: dict[str, Any], c: views.Classification, snapshot: loan_pb2.Loan
     ) -> list[events_pb2.LoanEvent]:
         out = []
         business = (doc.get("view") or {}).get("as_of") or ""
         if c.newly_overdue or c.penalties_added:
             out.append(
-                self._loan_event(doc, "loan.installment_overdue", {"business_date": business})
+                self._loan_event(
+                    doc, "loan.installment_overdue", {"business_date": business}, snapshot
+                )
             )
         if c.previous_bucket is not None:
             out.append(
@@ -596,23 +599,19 @@ class LoanHandlers:
                     doc,
                     "loan.reclassified",
                     {"business_date": business, "previous_bucket": c.previous_bucket},
+                    snapshot,
                 )
             )
         return out
 
     @staticmethod
-    def _loan_event(doc: dict[str, Any], key: str, extra: dict[str, Any]) -> events_pb2.LoanEvent:
-        return events_pb2.LoanEvent(
-            meta=event_meta(
-                key,
-                institution_id=doc["institution_id"],
-                branch_id=doc["branch_id"],
-                aggregate_id=doc["_id"],
-                aggregate_version=doc["version"],
-            ),
-            loan=loan_to_proto(doc),
-            **extra,
-        )
+    def _loan_event(
+        doc: dict[str, Any],
+        key: str,
+        extra: dict[str, Any],
+        snapshot: loan_pb2.Loan | None = None,
+    ) -> events_pb2.LoanEvent:
+        return loan_event(doc, key, extra, snapshot)
 
     @staticmethod
     def _domain_event_fields(event: Event, doc: dict[str, Any]) -> dict[str, Any]:
@@ -967,6 +966,27 @@ class LoanHandlers:
             },
             doc["currency"],
         )
+
+
+def loan_event(
+    doc: dict[str, Any],
+    key: str,
+    extra: dict[str, Any],
+    snapshot: loan_pb2.Loan | None = None,
+) -> events_pb2.LoanEvent:
+    """A LoanEvent carrying the loan as it is after the change (`snapshot`, when the caller
+    already mapped `doc`: every event of one write carries the same one)."""
+    return events_pb2.LoanEvent(
+        meta=event_meta(
+            key,
+            institution_id=doc["institution_id"],
+            branch_id=doc["branch_id"],
+            aggregate_id=doc["_id"],
+            aggregate_version=doc["version"],
+        ),
+        loan=snapshot if snapshot is not None else loan_to_proto(doc),
+        **extra,
+    )
 
 
 def loan_update(fields: dict[str, Any], events: list[events_pb2.LoanEvent]) -> dict[str, Any]:
