@@ -42,6 +42,7 @@ async def _principal(request: Request) -> Principal:
         )
     )
     request.state.principal = principal
+    request.state.token = token.strip()
     return principal  # type: ignore[no-any-return]
 
 

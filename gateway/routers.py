@@ -4,7 +4,8 @@ from gateway.borrowers.router import router as borrowers
 from gateway.identity.router import router as identity
 from gateway.institutions.router import router as institutions
 from gateway.loans.router import router as loans
+from gateway.payments.router import router as payments
 from gateway.reports.router import router as reports
 from gateway.scorecards.router import router as scorecards
 
-ROUTERS = [identity, institutions, borrowers, loans, scorecards, reports]
+ROUTERS = [identity, institutions, borrowers, loans, payments, scorecards, reports]

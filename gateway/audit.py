@@ -1,0 +1,126 @@
+"""The audit trail of every state-changing request.
+
+After a request that changed something (POST, PUT, PATCH, DELETE answered with 2xx) by an
+authenticated caller, the gateway appends an entry to the institution's hash-chained log in
+auth_service: who, role, institution, action (`loans.approve`), target, request id and a
+summary of the change (the request body with secrets redacted). The append runs after the
+response has been sent, so it adds no latency to the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import grpc
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kopa.auth.v1 import auth_pb2
+from shared import context as request_context
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+SECRET_FIELDS = {
+    "password",
+    "temporary_password",
+    "current_password",
+    "new_password",
+    "refresh_token",
+    "otp",
+    "code",
+}
+MAX_SUMMARY_BYTES = 8 * 1024
+
+
+def redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if k in SECRET_FIELDS else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def action_of(method: str, route_path: str) -> tuple[str, str]:
+    """(`loans.approve`, `loans`) for POST /v1/loans/{loan_id}/approve."""
+    parts = [p for p in route_path.split("/") if p and p != "v1"]
+    kind = parts[0] if parts else "unknown"
+    verbs = [p.replace("-", "_") for p in parts[1:] if not p.startswith("{")]
+    verb = (
+        verbs[-1]
+        if verbs
+        else {"POST": "create", "PUT": "replace", "PATCH": "update", "DELETE": "delete"}[method]
+    )
+    return f"{kind.replace('-', '_')}.{verb}", kind
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in CHANGING:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        status = {"code": 0}
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < MAX_SUMMARY_BYTES:
+                body.extend(message.get("body", b"")[: MAX_SUMMARY_BYTES - len(body)])
+            return message
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, recording_receive, recording_send)
+        state = scope.get("state") or {}
+        token = state.get("token")
+        route = scope.get("route")
+        if not (200 <= status["code"] < 300 and token and route is not None):
+            return
+        action, kind = action_of(scope["method"], route.path)
+        params = scope.get("path_params") or {}
+        target_id = next(iter(params.values()), "") if params else ""
+        try:
+            summary = redact(json.loads(body)) if body else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            summary = {"body": "[not json]"}
+        request = auth_pb2.AppendAuditEntryRequest(
+            action=action,
+            target_kind=kind,
+            target_id=str(target_id),
+            request_id=request_context.current().request_id,
+            summary_json=json.dumps(summary, sort_keys=True, default=str)[:MAX_SUMMARY_BYTES],
+            institution_id=str(summary.get("institution_id") or "")
+            if isinstance(summary, dict)
+            else "",
+        )
+        task = asyncio.create_task(self._append(scope["app"], request, token))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _append(
+        self, app: Any, request: auth_pb2.AppendAuditEntryRequest, token: str
+    ) -> None:
+        try:
+            await app.state.upstreams.auth.AppendAuditEntry(
+                request,
+                metadata=(
+                    ("authorization", f"Bearer {token}"),
+                    ("x-request-id", request.request_id),
+                ),
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.error(
+                "audit_append_failed",
+                action=request.action,
+                code=exc.code().name,
+                detail=exc.details(),
+            )
