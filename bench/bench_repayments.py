@@ -1,0 +1,252 @@
+"""Repayments through the whole path: HTTP → gateway → gRPC → payment → loan → MongoDB wire →
+events. Starts its own fleet (own namespace and ports) on the local servers, sets up an
+institution with many active loans, then posts repayments at a fixed concurrency and prints
+throughput, latency percentiles and CPU per repayment across every process involved.
+
+    python bench/bench_repayments.py [--loans 200] [--repayments 4000] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Bench-Password-123"
+SERVER_PROCESSES = ("kopa-ferretdb", "postgres", "beam.smp", "redis-server")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def pids_matching(names: tuple[str, ...]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {n: [] for n in names}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        for name in names:
+            if name in cmd:
+                found[name].append(int(entry.name))
+    return found
+
+
+def fleet_pids(state: Path) -> dict[str, list[int]]:
+    pids = {}
+    for pid_file in (state / "run").glob("*.pid"):
+        pid = int(pid_file.read_text())
+        # The fleet starts each process in its own session: count its children too.
+        children = subprocess.run(["pgrep", "-s", str(pid)], capture_output=True, text=True)
+        pids[pid_file.stem] = [int(p) for p in children.stdout.split()] or [pid]
+    return pids
+
+
+async def setup(client: httpx.AsyncClient, email: str, loans: int) -> list[str]:
+    async def post(path: str, body: dict, headers: dict) -> dict:
+        reply = await client.post(path, json=body, headers=headers)
+        assert reply.status_code in (200, 201), (path, reply.text)
+        return dict(reply.json())
+
+    async def login(user: str) -> dict:
+        reply = await client.post("/v1/auth/login", json={"email": user, "password": PASSWORD})
+        assert reply.status_code == 200, reply.text
+        return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+    platform = await login(email)
+    inst = await post("/v1/institutions", {"name": "Bench MFI", "currency": "KES"}, platform)
+    await post(
+        "/v1/users",
+        {
+            "email": "admin@bench.test",
+            "full_name": "Admin",
+            "role": "admin",
+            "password": PASSWORD,
+            "institution_id": inst["id"],
+        },
+        platform,
+    )
+    admin = await login("admin@bench.test")
+    branch = await post("/v1/branches", {"name": "Main"}, admin)
+    for role in ("agent", "branch_manager"):
+        await post(
+            "/v1/users",
+            {
+                "email": f"{role}@bench.test",
+                "full_name": role,
+                "role": role,
+                "password": PASSWORD,
+                "branch_id": branch["id"],
+            },
+            admin,
+        )
+    agent, manager = await login("agent@bench.test"), await login("branch_manager@bench.test")
+    product = await post(
+        "/v1/loan-products",
+        {
+            "name": "Bench",
+            "interest_method": "declining_balance",
+            "amortization": "equal_installments",
+            "annual_interest_rate": "24",
+            "repayment_frequency": "weekly",
+            "min_principal": "1000",
+            "max_principal": "1000000",
+            "min_term": 4,
+            "max_term": 104,
+        },
+        admin,
+    )
+    start = (date.today() - timedelta(days=7)).isoformat()
+    ids = []
+    for n in range(loans):
+        borrower = await post(
+            "/v1/borrowers",
+            {
+                "first_name": "Bench",
+                "last_name": f"Borrower {chr(65 + n % 26)}{chr(65 + n // 26 % 26)}",
+                "national_id": f"B{n:09d}",
+                "phone": f"+2547{20000000 + n:08d}",
+                "date_of_birth": "1990-01-01",
+                "branch_id": branch["id"],
+            },
+            agent,
+        )
+        loan = await post(
+            "/v1/loans",
+            {
+                "borrower_id": borrower["id"],
+                "product_id": product["id"],
+                "principal": "500000.00",
+                "term": 104,
+            },
+            agent,
+        )
+        await post(f"/v1/loans/{loan['id']}/approve", {}, manager)
+        await post(f"/v1/loans/{loan['id']}/disburse", {"disbursement_date": start}, manager)
+        ids.append(loan["id"])
+    return ids, agent
+
+
+async def run_load(
+    base: str, email: str, loans: int, total: int, concurrency: int, state: Path
+) -> None:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        print(f"setting up {loans} active loans...", flush=True)
+        loan_ids, agent = await setup(client, email, loans)
+        paid_on = date.today().isoformat()
+        latencies: list[float] = []
+        failures: list[str] = []
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(total):
+            queue.put_nowait(i)
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                headers = {**agent, "Idempotency-Key": f"bench-{i}"}
+                started = time.perf_counter()
+                reply = await client.post(
+                    f"/v1/loans/{loan_ids[i % len(loan_ids)]}/repayments",
+                    json={"amount": "10.00", "paid_on": paid_on},
+                    headers=headers,
+                )
+                latencies.append(time.perf_counter() - started)
+                if reply.status_code != 201:
+                    failures.append(f"{reply.status_code} {reply.text[:200]}")
+
+        watched = {**fleet_pids(state), **pids_matching(SERVER_PROCESSES)}
+        cpu_before = {k: cpu_seconds(v) for k, v in watched.items()}
+        print(f"posting {total} repayments at concurrency {concurrency}...", flush=True)
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+        cpu_after = {k: cpu_seconds(v) for k, v in watched.items()}
+
+    ordered = sorted(latencies)
+    pct = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    print(
+        f"\nrepayments: {total} ({len(failures)} failed) in {elapsed:.1f} s "
+        f"-> {total / elapsed:.0f}/s"
+    )
+    print(
+        f"latency ms: p50 {pct(0.50):.1f}  p90 {pct(0.90):.1f}  p99 {pct(0.99):.1f}  "
+        f"max {ordered[-1] * 1000:.1f}  mean {statistics.mean(latencies) * 1000:.1f}"
+    )
+    spent = {k: cpu_after[k] - cpu_before[k] for k in watched}
+    print(
+        f"CPU per repayment: {sum(spent.values()) / total * 1000:.2f} ms across all processes "
+        "(excluding this load generator)"
+    )
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:16} {seconds / total * 1000:6.2f} ms")
+    if failures:
+        print("first failures:", *failures[:5], sep="\n  ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--loans", type=int, default=100)
+    parser.add_argument("--repayments", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=48)
+    args = parser.parse_args()
+    state = Path(f"/tmp/kopa-bench-{secrets.token_hex(3)}")
+    namespace = f"bench{secrets.token_hex(3)}"
+    email = "platform@bench.test"
+    env = {
+        **os.environ,
+        "KOPA_BOOTSTRAP_EMAIL": email,
+        "KOPA_BOOTSTRAP_PASSWORD": PASSWORD,
+        "LOG_LEVEL": "warning",
+    }
+    fleet = [
+        sys.executable,
+        str(ROOT / "tools/fleet.py"),
+        "--state-dir",
+        str(state),
+        "--namespace",
+        namespace,
+        "--port-base",
+        "53050",
+        "--gateway-port",
+        "18900",
+    ]
+    subprocess.run([*fleet, "up"], env=env, check=True)
+    try:
+        asyncio.run(
+            run_load(
+                "http://127.0.0.1:18900",
+                email,
+                args.loans,
+                args.repayments,
+                args.concurrency,
+                state,
+            )
+        )
+    finally:
+        subprocess.run([*fleet, "down"], env=env, check=False)
+
+
+if __name__ == "__main__":
+    main()
