@@ -706,8 +706,9 @@ cmd_start() {
 
 cmd_stop() {
 	local servers=("$@") s pids=() rc=0 p
-	# FerretDB before its PostgreSQL; the others side by side
-	for s in ferretdb postgresql; do [[ " ${servers[*]} " == *" $s "* ]] && "stop_$s"; done
+	# all side by side, except FerretDB before its PostgreSQL
+	(for s in ferretdb postgresql; do [[ " ${servers[*]} " == *" $s "* ]] && "stop_$s"; done; true) &
+	pids+=($!)
 	for s in elasticsearch rabbitmq redis; do
 		[[ " ${servers[*]} " == *" $s "* ]] || continue
 		"stop_$s" &
