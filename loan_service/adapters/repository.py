@@ -71,12 +71,16 @@ class Repository:
 
     async def ensure_indexes(self) -> None:
         await self.products.create_index([("institution_id", ASCENDING), ("_id", ASCENDING)])
+        # The close of business walks one partition's active loans in _id order and reads
+        # only those whose next change is due: on MongoDB the cob_next_date bound is checked
+        # on the index keys, so loans with nothing to do are never fetched.
         await self.loans.create_index(
             [
                 ("institution_id", ASCENDING),
                 ("partition", ASCENDING),
                 ("status", ASCENDING),
                 ("_id", ASCENDING),
+                ("cob_next_date", ASCENDING),
             ],
             name="cob_scan",
         )

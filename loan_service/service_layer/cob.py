@@ -195,25 +195,27 @@ class CloseOfBusiness:
         await self.repo.finish_partition(part["_id"], self.owner, datetime.now(UTC))
 
     async def _batch(self, part: dict[str, Any], docs: list[dict[str, Any]], as_of: date) -> bool:
-        ops: list[tuple[str, int, dict[str, Any]]] = []
-        eventful: set[str] = set()
-        retry: list[str] = []
+        planned: list[tuple[dict[str, Any], Plan]] = []
         for n, doc in enumerate(docs):
             change = plan(doc, as_of)
             if change is not None:
-                full = None
-                if change.events:
-                    # The snapshot in the events needs the whole loan (the batch reads a
-                    # slim projection); a loan changed meanwhile is redone on its own.
-                    full = await self.repo.get_loan(doc["_id"])
-                    if full is None or full["version"] != doc["version"]:
-                        retry.append(doc["_id"])
-                        continue
-                    eventful.add(doc["_id"])
-                ops.append((doc["_id"], doc["version"], update_of(change, full)))
+                planned.append((doc, change))
             if n % 50 == 49:
                 await asyncio.sleep(0)  # let the server answer other calls meanwhile
+        # The snapshot in the events needs the whole loan (the batch reads a slim
+        # projection): fetched by id, several at a time.
+        wanted = [doc["_id"] for doc, change in planned if change.events]
+        fulls = dict(zip(wanted, await self._fetch(wanted), strict=True))
+        ops: list[tuple[str, int, dict[str, Any]]] = []
+        retry: list[str] = []
+        for doc, change in planned:
+            full = fulls.get(doc["_id"])
+            if change.events and (full is None or full["version"] != doc["version"]):
+                retry.append(doc["_id"])  # changed meanwhile: redone on its own below
+                continue
+            ops.append((doc["_id"], doc["version"], update_of(change, full)))
         applied = await self.repo.bulk_update_loans(ops)
+        eventful = {i for i in wanted if i in applied}
         retry.extend(loan_id for loan_id, _, _ in ops if loan_id not in applied)
         changed = len(applied)
         for loan_id in retry:
@@ -221,15 +223,23 @@ class CloseOfBusiness:
             outcome = await self._retry_one(loan_id, as_of)
             if outcome is not None:
                 changed += 1
-                applied.add(loan_id)
                 if outcome:
                     eventful.add(loan_id)
-        for loan_id in eventful & applied:
+        for loan_id in eventful:
             self._notify(LOANS, loan_id)
         now = datetime.now(UTC)
         return await self.repo.checkpoint(
             part["_id"], self.owner, docs[-1]["_id"], now + self.lease, len(docs), changed
         )
+
+    async def _fetch(self, loan_ids: list[str]) -> list[dict[str, Any] | None]:
+        limit = asyncio.Semaphore(8)
+
+        async def one(loan_id: str) -> dict[str, Any] | None:
+            async with limit:
+                return await self.repo.get_loan(loan_id)
+
+        return list(await asyncio.gather(*(one(i) for i in loan_ids)))
 
     async def _retry_one(self, loan_id: str, as_of: date) -> bool | None:
         """Brings one loan to `as_of` on its own; None if there was nothing to write, else

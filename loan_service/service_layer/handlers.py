@@ -71,7 +71,7 @@ from shared.permissions import Permission, Principal, require
 
 #: Loans are spread over this many close-of-business partitions (`crc32(id) % PARTITIONS`,
 #: stored on each loan when it is created). It may grow, never shrink.
-PARTITIONS = 16
+PARTITIONS = 8
 MAX_ATTEMPTS = 5
 _ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
 OPEN_STATUSES = ("submitted", "approved", "active")
