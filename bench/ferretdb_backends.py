@@ -2,7 +2,10 @@
 
 Prints one table: ops/s and p50/p99 latency per pattern and backend, then a check of the
 MongoDB features FerretDB v1 is said not to support. The numbers chose the default backend
-of deploy/local/infra.sh (KOPA_FERRETDB_BACKEND).
+of deploy/local/infra.sh (KOPA_FERRETDB_BACKEND): PostgreSQL. Results and the features found
+missing or wrong are in deploy/local/README.md. In short, at 10k loans: update_one
+{_id, version} 221/s (p50 3.5 ms) on PostgreSQL against 0.1/s (9.9 s) on SQLite, whose
+backend scans every document for each query.
 
 Usage (as root, after `deploy/local/infra.sh install ferretdb postgresql`):
 

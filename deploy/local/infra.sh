@@ -199,7 +199,7 @@ install_es() {
 		tmp=$(mktemp -d "$INSTALL/downloads/.mvn.XXXXXX")
 		# integ-test-zip: the minimal distribution, published to Maven Central for each release
 		run_logged "$logf" "downloading Elasticsearch $ES_VERSION with Maven" \
-			mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+			env HOME="${HOME:-/root}" mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
 			"-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
 			"-DoutputDirectory=$tmp"
 		mv "$tmp/elasticsearch-$ES_VERSION.zip" "$zip"
