@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -84,6 +85,9 @@ class CloseOfBusiness:
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = owner or f"cob-{secrets.token_hex(6)}"
         self._running: dict[str, asyncio.Task[None]] = {}
+        #: Seconds spent per phase (read, plan, fetch for events, write, retries,
+        #: checkpoint), summed over workers; for benchmarks and logs.
+        self.timings: dict[str, float] = {}
 
     # --- jobs ----------------------------------------------------------------------------
 
@@ -184,17 +188,28 @@ class CloseOfBusiness:
             self.batch_size,
         )
         batch: list[dict[str, Any]] = []
+        clock = time.perf_counter()
         async for doc in cursor:
             batch.append(doc)
             if len(batch) >= self.batch_size:
+                self._time("read", clock)
                 if not await self._batch(part, batch, as_of):
                     return  # the lease was lost: another worker owns the partition now
                 batch = []
+                clock = time.perf_counter()
+        self._time("read", clock)
         if batch and not await self._batch(part, batch, as_of):
             return
         await self.repo.finish_partition(part["_id"], self.owner, datetime.now(UTC))
 
+    def _time(self, phase: str, since: float) -> float:
+        """Adds the time since `since` to `phase` in `timings` (seconds); returns now."""
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - since
+        return now
+
     async def _batch(self, part: dict[str, Any], docs: list[dict[str, Any]], as_of: date) -> bool:
+        clock = time.perf_counter()
         planned: list[tuple[dict[str, Any], Plan]] = []
         for n, doc in enumerate(docs):
             change = plan(doc, as_of)
@@ -205,7 +220,9 @@ class CloseOfBusiness:
         # The snapshot in the events needs the whole loan (the batch reads a slim
         # projection): fetched by id, several at a time.
         wanted = [doc["_id"] for doc, change in planned if change.events]
+        clock = self._time("plan", clock)
         fulls = dict(zip(wanted, await self._fetch(wanted), strict=True))
+        clock = self._time("fetch for events", clock)
         ops: list[tuple[str, int, dict[str, Any]]] = []
         retry: list[str] = []
         for doc, change in planned:
@@ -214,7 +231,9 @@ class CloseOfBusiness:
                 retry.append(doc["_id"])  # changed meanwhile: redone on its own below
                 continue
             ops.append((doc["_id"], doc["version"], update_of(change, full)))
+        clock = self._time("plan", clock)
         applied = await self.repo.bulk_update_loans(ops)
+        clock = self._time("write", clock)
         eventful = {i for i in wanted if i in applied}
         retry.extend(loan_id for loan_id, _, _ in ops if loan_id not in applied)
         changed = len(applied)
@@ -227,10 +246,13 @@ class CloseOfBusiness:
                     eventful.add(loan_id)
         for loan_id in eventful:
             self._notify(LOANS, loan_id)
+        clock = self._time("retries", clock)
         now = datetime.now(UTC)
-        return await self.repo.checkpoint(
+        kept = await self.repo.checkpoint(
             part["_id"], self.owner, docs[-1]["_id"], now + self.lease, len(docs), changed
         )
+        self._time("checkpoint", clock)
+        return kept
 
     async def _fetch(self, loan_ids: list[str]) -> list[dict[str, Any] | None]:
         limit = asyncio.Semaphore(8)

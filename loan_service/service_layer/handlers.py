@@ -32,7 +32,6 @@ from loan_service.adapters.serialization import (
     loan_from_doc,
     loan_to_doc,
     product_from_doc,
-    schedule_to_doc,
 )
 from loan_service.domain import (
     Loan,
@@ -63,7 +62,7 @@ from loan_service.domain.schedule import Schedule
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
 from shared import context
-from shared.errors import Aborted, IllegalState, NotFound, ValidationError
+from shared.errors import Aborted, Conflict, NotFound, ValidationError
 from shared.events import event_meta, outbox_fields, outbox_update
 from shared.ids import new_id
 from shared.money import fmt, minor_units, parse_amount, parse_decimal
@@ -397,6 +396,19 @@ class LoanHandlers:
             )
             existing = await self.repo.get_loan(loan_id)
             if existing is not None:
+                same = (
+                    existing["borrower_id"] == request.borrower_id
+                    and existing["product_id"] == request.product_id
+                    and existing["term"] == request.term
+                    and Decimal(existing["principal"]) == _decimal_or_none(request.principal)
+                )
+                if not same:
+                    raise Conflict(
+                        f"request id {request.request_id} was used for another application "
+                        f"(loan {loan_id})",
+                        reason="REQUEST_ID_REUSED",
+                        metadata={"loan_id": loan_id},
+                    )
                 return existing
 
         borrower = await self.users.borrower(request.borrower_id)
@@ -1017,6 +1029,13 @@ def _schedule(
     return generate_schedule(product, principal, term, start, first)
 
 
+def _decimal_or_none(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return None
+
+
 def _collect(errors: list[tuple[str, str]], parse: Callable[[], Any]) -> Any:
     """Runs a parser, adding its field errors to `errors` instead of raising."""
     try:
@@ -1030,8 +1049,9 @@ __all__ = [
     "DEFAULT_APPROVAL_LIMITS",
     "PARTITIONS",
     "Change",
-    "IllegalState",
     "LoanHandlers",
+    "loan_event",
+    "loan_update",
     "partition_of",
-    "schedule_to_doc",
+    "pricing_of",
 ]

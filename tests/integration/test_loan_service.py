@@ -770,6 +770,8 @@ async def test_scope_other_institution_and_other_branch_are_not_found(world: Wor
     once = await submitted(inst, product.id, request_id="req-1")
     twice = await submitted(inst, product.id, request_id="req-1")
     assert once.id == twice.id
+    err = await fails(submitted(inst, product.id, principal="9000.00", request_id="req-1"))
+    assert (err.code, err.reason) == (Code.ALREADY_EXISTS, "REQUEST_ID_REUSED")
 
 
 # --- close of business ------------------------------------------------------------------------
