@@ -65,7 +65,7 @@ class Settings(ServiceSettings):
         return timedelta(seconds=2 * self.key_reload_seconds + 5)
 
 
-EVENT_SWEEP_SECONDS = 2.0
+EVENT_SWEEP_SECONDS = 10.0
 
 
 def every(

@@ -9,7 +9,7 @@ Configuration (environment only, on top of the shared ``ServiceSettings``):
 - ``MOBILE_MONEY_TOLERANCE_SECONDS`` (300): the replay window of a signed callback.
 - ``PAYMENT_PENDING_TIMEOUT_SECONDS`` (15): the lease of an attempt; past it the recovery acts
   on a pending payment and a retry with the same key may take it over.
-- ``PAYMENT_RECOVERY_INTERVAL_SECONDS`` (3): how often the recovery sweeps.
+- ``PAYMENT_RECOVERY_INTERVAL_SECONDS`` (10): how often the recovery sweeps.
 - ``PAYMENT_IDEMPOTENCY_WAIT_SECONDS`` (5): how long a duplicate request waits for the first
   one to finish before answering 409 IDEMPOTENCY_REQUEST_IN_PROGRESS.
 """
@@ -52,7 +52,7 @@ class Settings(ServiceSettings):
     )
     mobile_money_tolerance_seconds: int = Field(300, ge=1, le=3600)
     payment_pending_timeout_seconds: float = Field(15.0, gt=0)
-    payment_recovery_interval_seconds: float = Field(3.0, gt=0)
+    payment_recovery_interval_seconds: float = Field(10.0, gt=0)
     payment_idempotency_wait_seconds: float = Field(5.0, ge=0)
 
     @classmethod

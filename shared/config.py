@@ -55,6 +55,13 @@ class ServiceSettings(BaseKopaSettings):
 
     mongodb_url: str = Field(..., description="e.g. mongodb://127.0.0.1:27017/")
     amqp_url: str = Field(..., description="e.g. amqp://guest:guest@127.0.0.1:5672/")
+    outbox_sweep_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="how often the outbox relay looks for events a crash left unpublished "
+        "(the write path publishes at once; the sweep is only the safety net, and on FerretDB "
+        "it scans whole collections)",
+    )
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
     mongodb_database: str = ""

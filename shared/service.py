@@ -83,7 +83,9 @@ class Runtime:
 
     def start_relay(self, collections: Iterable[str]) -> OutboxRelay:
         assert self.publisher is not None
-        self.relay = OutboxRelay(self.db, self.publisher, collections)
+        self.relay = OutboxRelay(
+            self.db, self.publisher, collections, sweep_interval=self.settings.outbox_sweep_seconds
+        )
         return self.relay
 
     def consume(
