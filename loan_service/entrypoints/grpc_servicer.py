@@ -95,7 +95,8 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self, request: loan_pb2.GetLoanRequest, context: Ctx
     ) -> loan_pb2.GetLoanResponse:
         doc = await self.h.get_loan(request.loan_id)
-        return loan_pb2.GetLoanResponse(loan=m.loan_to_proto(doc))
+        as_of = await self.h.business_date(doc["institution_id"])
+        return loan_pb2.GetLoanResponse(loan=m.loan_to_proto(doc, as_of))
 
     async def ListLoans(
         self, request: loan_pb2.ListLoansRequest, context: Ctx
@@ -108,8 +109,9 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         docs, token = await self.h.list_loans(
             request.borrower_id, status, request.page_size, request.page_token
         )
+        as_of = await self.h.business_date(docs[0]["institution_id"]) if docs else None
         return loan_pb2.ListLoansResponse(
-            loans=[m.loan_to_proto(d) for d in docs], next_page_token=token
+            loans=[m.loan_to_proto(d, as_of) for d in docs], next_page_token=token
         )
 
     async def ApproveLoan(

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import loan_pb2
 from loan_service.adapters.serialization import STATE_COLUMNS, split_rows
+from loan_service.service_layer.views import effective_arrears
 from shared.money import minor_units
 
 STATUS_TO_PROTO = {
@@ -219,17 +220,19 @@ def score_to_proto(doc: dict[str, Any] | None) -> loan_pb2.LoanScore | None:
     )
 
 
-def loan_to_proto(doc: dict[str, Any]) -> loan_pb2.Loan:
+def loan_to_proto(doc: dict[str, Any], as_of: date | None = None) -> loan_pb2.Loan:
+    """The loan as stored, with its days past due counted up to `as_of` (the institution's
+    business date) when that is later than the date its figures were stored as of."""
     currency = doc["currency"]
     money = Money(currency)
     status = doc["status"]
     view = doc.get("view") or {}
-    as_of = view.get("as_of")
+    when, dpd, bucket = effective_arrears(doc, as_of)
     schedule = installments_from_rows(
         view.get("rows") or [],
         Decimal(view.get("principal") or "0"),
         money,
-        date.fromisoformat(as_of) if as_of else None,
+        when,
         arrears=status == "active",
     )
     pricing = doc.get("pricing") or {}
@@ -256,8 +259,8 @@ def loan_to_proto(doc: dict[str, Any]) -> loan_pb2.Loan:
             apr=pricing.get("apr", ""),
             eir=pricing.get("eir", ""),
         ),
-        days_past_due=doc.get("days_past_due", 0),
-        delinquency_bucket=doc.get("delinquency_bucket") or "",
+        days_past_due=dpd,
+        delinquency_bucket=bucket,
         score=score_to_proto(doc.get("score")),
         created_by=doc["created_by"],
         approved_by=doc.get("approved_by") or "",

@@ -1,15 +1,17 @@
 """Close of business: brings every active loan of an institution up to a business date.
 
-For each active loan whose figures can change by ``as_of`` (``cob_next_date <= as_of``: an
-installment has fallen due unpaid, or the loan is already in arrears) it charges the late
-penalties triggered by then (`arrears.charge_penalties`: once per installment, dated by the
-trigger, so idempotent per date), recomputes days past due, the delinquency bucket and the
-oldest unpaid due date, records a classification history entry when the bucket changes, and
-emits ``loan.installment_overdue`` (installments newly past due or penalties charged) and
+For each active loan with something to record by ``as_of`` (``cob_next_date <= as_of``, see
+`views.next_change`: an installment has fallen past due, a late penalty has triggered, or
+the days past due have crossed into the next delinquency bucket) it charges the penalties
+triggered by then (`arrears.charge_penalties`: once per installment, dated by the trigger,
+so idempotent per date), recomputes days past due, the bucket and the oldest unpaid due
+date, records a classification history entry when the bucket changes, and emits
+``loan.installment_overdue`` (installments newly past due or penalties charged) and
 ``loan.reclassified`` (with ``previous_bucket``). A loan whose figures come out the same is
-not written. Loans whose next possible change is later are not even read. A plain day in
-arrears (only the day count moving on) updates the stored figures without an event:
-``oldest_unpaid_due_date`` lets a consumer count days past due on any date.
+not written; loans with nothing to record are not even read. A day on which only the day
+count of a loan in arrears moves is not a write either: the stored figures are valid until
+``cob_next_date`` and readers add the days since (``oldest_unpaid_due_date``, see
+`views.effective_arrears`), so a loan 200 days late costs a handful of writes, not 200.
 
 No replay: the stored ``view`` is the loan's state as of its business date, and charging
 penalties up to a later date is all that time does to it (repayments are dated on or before
@@ -76,6 +78,7 @@ class CloseOfBusiness:
         batch_size: int = 500,
         lease_seconds: float = 60.0,
         owner: str | None = None,
+        on_completed: Callable[[str], None] | None = None,
     ) -> None:
         self.repo = repo
         self._notify = notify
@@ -84,6 +87,7 @@ class CloseOfBusiness:
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = owner or f"cob-{secrets.token_hex(6)}"
+        self._on_completed = on_completed
         self._running: dict[str, asyncio.Task[None]] = {}
         #: Seconds spent per phase (read, plan, fetch for events, write, retries,
         #: checkpoint), summed over workers; for benchmarks and logs.
@@ -161,6 +165,8 @@ class CloseOfBusiness:
                 stamp = datetime.now(UTC)
                 await self.repo.complete_job(jid, stamp)
                 await self.repo.advance_business_date(job["institution_id"], job["as_of"])
+                if self._on_completed is not None:
+                    self._on_completed(job["institution_id"])
                 log.info("cob_completed", job=jid)
                 return
             # Another worker holds the rest: wait for it to finish or for a lease to expire.
@@ -306,7 +312,11 @@ def plan(doc: dict[str, Any], as_of: date) -> Plan | None:
     )
     state = charge_penalties(state, product, as_of)
     derived = views.derive_from_state(
-        state, as_of, active=True, previous_max_dpd=doc.get("max_days_past_due", 0)
+        state,
+        as_of,
+        active=True,
+        product=product,
+        previous_max_dpd=doc.get("max_days_past_due", 0),
     )
     if derived.key == views.change_key(doc):
         return None

@@ -16,6 +16,7 @@ roles cannot approve.
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,6 +213,7 @@ class LoanHandlers:
         self._notify = notify  # OutboxRelay.notify
         self.users = users
         self.scorer = scorer
+        self._business_dates: dict[str, tuple[float, date | None]] = {}
 
     # --- products ------------------------------------------------------------------------
 
@@ -358,6 +360,21 @@ class LoanHandlers:
         return schedule, pricing_of(schedule), doc["currency"]
 
     # --- applications --------------------------------------------------------------------
+
+    async def business_date(self, institution_id: str) -> date | None:
+        """The institution's last completed close-of-business date (cached a few seconds:
+        reads use it to count days past due since a loan's figures were stored)."""
+        cached = self._business_dates.get(institution_id)
+        stamp = time.monotonic()
+        if cached is not None and stamp - cached[0] < 5.0:
+            return cached[1]
+        _, business = await self._settings(institution_id)
+        self._business_dates[institution_id] = (stamp, business)
+        return business
+
+    def forget_business_date(self, institution_id: str) -> None:
+        """Called when a close of business completes in this process."""
+        self._business_dates.pop(institution_id, None)
 
     async def _settings(self, institution_id: str) -> tuple[dict[str, Decimal], date | None]:
         doc = await self.repo.settings(institution_id)
@@ -866,10 +883,14 @@ class LoanHandlers:
             for d in await self.repo.borrower_loans(
                 doc["institution_id"],
                 doc["borrower_id"],
-                {"status": 1, "max_days_past_due": 1},
+                {"status": 1, "max_days_past_due": 1, "oldest_unpaid_due_date": 1, "view.as_of": 1},
             )
             if d["_id"] != doc["_id"]
         ]
+        for d in others:  # days past due move on between writes (views.effective_arrears)
+            d["max_days_past_due"] = max(
+                int(d.get("max_days_past_due") or 0), views.effective_arrears(d, today())[1]
+            )
         rows = (doc.get("view") or {}).get("rows") or []
         installment = None
         if rows:

@@ -7,15 +7,16 @@ never replay a loan's history:
                             and paid amounts (`serialization.STATE_COLUMNS`) as of ``as_of``.
 ``outstanding``             what the schedule still asks for (future interest included).
 ``outstanding_principal``   for portfolio reports.
-``days_past_due``           of the oldest unpaid installment (SEEP), active loans only.
+``days_past_due``           of the oldest unpaid installment (SEEP) as of ``view.as_of``,
+                            active loans only; reads add the days since (`effective_arrears`).
 ``delinquency_bucket``      ``current``, ``1-30`` ... (`arrears.DEFAULT_BUCKETS`); "" unless active.
 ``oldest_unpaid_due_date``  due date of the oldest installment with principal, interest or
                             fees unpaid ("" when none); with it a reader computes days past
                             due on any later date without the loan.
 ``max_days_past_due``       the worst days past due the loan ever reached (scoring history).
-``cob_next_date``           the first business date on which the close of business can change
-                            anything (the day after the oldest unpaid installment falls due,
-                            or the next day for a loan in arrears); None when nothing can.
+``cob_next_date``           the first business date on which the close of business has
+                            something to record (`next_change`): an installment falls past
+                            due, a penalty triggers, the bucket changes; None when nothing can.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from loan_service.domain import (
     DEFAULT_BUCKETS,
     Bucket,
     Loan,
+    LoanProduct,
     LoanState,
     LoanStatus,
     ValidationError,
@@ -37,6 +39,7 @@ from loan_service.domain import (
     delinquency_bucket,
     generate_schedule,
 )
+from loan_service.domain.arrears import penalty_trigger_date
 from loan_service.domain.schedule import Schedule
 
 _DUE = STATE_COLUMNS.index("due_date")
@@ -144,6 +147,7 @@ def derive(
         state,
         as_of,
         active=loan.status is LoanStatus.ACTIVE,
+        product=loan.product,
         previous_max_dpd=previous_max_dpd,
         buckets=buckets,
     )
@@ -154,16 +158,14 @@ def derive_from_state(
     as_of: date,
     *,
     active: bool,
+    product: LoanProduct,
     previous_max_dpd: int = 0,
     buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS,
 ) -> Derived:
     outstanding = state.outstanding
     oldest = next((i for i in state.installments if i.scheduled_outstanding > 0), None)
     dpd = days_past_due(state, as_of) if active else 0
-    next_date: str | None = None
-    if active and oldest is not None:
-        nxt = as_of + timedelta(days=1) if dpd > 0 else oldest.due_date + timedelta(days=1)
-        next_date = nxt.isoformat()
+    nxt = next_change(state, as_of, product, dpd, buckets) if active else None
     return Derived(
         {
             "view": {
@@ -184,10 +186,59 @@ def derive_from_state(
             "delinquency_bucket": delinquency_bucket(dpd, buckets) if active else "",
             "oldest_unpaid_due_date": oldest.due_date.isoformat() if active and oldest else "",
             "max_days_past_due": max(previous_max_dpd, dpd),
-            "cob_next_date": next_date,
+            "cob_next_date": nxt.isoformat() if nxt is not None else None,
         },
         as_of,
     )
+
+
+def next_change(
+    state: LoanState,
+    as_of: date,
+    product: LoanProduct,
+    dpd: int,
+    buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS,
+) -> date | None:
+    """The first business date after `as_of` on which the close of business has something to
+    record: an unpaid installment falls past due, a late penalty triggers, or the days past
+    due cross into the next bucket. Between two such dates only the day count moves, and a
+    reader derives it from ``oldest_unpaid_due_date`` (`effective_arrears`)."""
+    dates: list[date] = []
+    one = timedelta(days=1)
+    for inst in state.installments:
+        if inst.scheduled_outstanding <= 0:
+            continue
+        if inst.due_date >= as_of:
+            dates.append(inst.due_date + one)
+        if inst.penalty_charged_on is None:
+            trigger = penalty_trigger_date(inst, product)
+            if trigger is not None and trigger > as_of:
+                dates.append(trigger)
+        if inst.due_date >= as_of:
+            break  # later installments fall due later still
+    if dpd > 0:
+        oldest_due = as_of - timedelta(days=dpd)
+        for bucket in buckets:
+            if bucket.min_days > dpd:
+                dates.append(oldest_due + timedelta(days=bucket.min_days))
+                break
+    return min(dates) if dates else None
+
+
+def effective_arrears(
+    doc: dict[str, Any], as_of: date | None, buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
+) -> tuple[date | None, int, str]:
+    """A stored loan's business date, days past due and bucket as of `as_of` (the
+    institution's business date), when that is later than the date its figures were
+    stored as of: only the day count can have moved since (see `next_change`)."""
+    view = doc.get("view") or {}
+    stored = date.fromisoformat(view["as_of"]) if view.get("as_of") else None
+    if doc.get("status") != "active" or stored is None:
+        return stored, int(doc.get("days_past_due") or 0), doc.get("delinquency_bucket") or ""
+    when = max(stored, as_of) if as_of is not None else stored
+    oldest = doc.get("oldest_unpaid_due_date")
+    dpd = (when - date.fromisoformat(oldest)).days if oldest and oldest < when.isoformat() else 0
+    return when, dpd, delinquency_bucket(dpd, buckets)
 
 
 def overdue_numbers(doc: dict[str, Any]) -> set[int]:

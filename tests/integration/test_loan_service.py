@@ -848,6 +848,17 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
     ).job
     assert status.loans_changed == 1 and status.partitions_done == status.partitions_total
 
+    # The next day only the day count moves: nothing is written, reads count on.
+    tomorrow = TODAY + timedelta(days=1)
+    await world.loans.RunCloseOfBusiness(
+        loan_pb2.RunCloseOfBusinessRequest(as_of=tomorrow.isoformat(), wait=True),
+        metadata=inst.admin,
+    )
+    later = await get(inst, loan.id)
+    assert later.version == aged.version
+    assert later.days_past_due == dpd + 1 and later.schedule[0].days_past_due == dpd + 1
+    assert later.delinquency_bucket == "61-90"
+
     # A repayment after the close of business is stated as of the business date.
     payoff = (
         await world.loans.GetPayoffQuote(
