@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -12,14 +11,7 @@ from auth_service.domain.login_history import LoginAttempt
 from auth_service.domain.sessions import Session
 from auth_service.domain.users import StaffUser, UserStatus
 from kopa.auth.v1 import auth_pb2
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
+from shared.protos import timestamp as ts
 
 
 def _rfc3339(value: str) -> Timestamp:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import loan_pb2
 from kopa.payment.v1 import payment_pb2
 from payment_service.domain.ledger import Account, AccountLedger, LoanStatement, TrialBalance
 from payment_service.domain.money import format_amount
+from shared.protos import timestamp as ts
 
 ZERO = Decimal(0)
 
@@ -26,14 +24,6 @@ STATUS_TO_PROTO: dict[str, payment_pb2.PaymentStatus.ValueType] = {
     "failed": payment_pb2.PAYMENT_STATUS_FAILED,
     "suspense": payment_pb2.PAYMENT_STATUS_SUSPENSE,
 }
-
-
-def ts(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
-    return out
 
 
 def payment_to_proto(doc: dict[str, Any]) -> payment_pb2.Payment:

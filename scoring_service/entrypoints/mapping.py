@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from kopa.scoring.v1 import scoring_pb2
+from shared.protos import timestamp as ts
 
 BANDS_WITH_MINIMUM = ("AA", "A", "B", "C")
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def cutoffs_to_proto(cutoffs: Mapping[str, int]) -> list[scoring_pb2.Cutoff]:

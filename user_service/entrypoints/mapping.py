@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.user.v1 import user_pb2
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
+from shared.protos import timestamp as ts
 
 
 def institution_to_proto(doc: dict[str, Any]) -> user_pb2.Institution:
