@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pymongo import AsyncMongoClient
 
-from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.repository import HINTS, LOANS, NEVER, Repository
 from loan_service.adapters.serialization import loan_from_doc, loan_to_doc
 from loan_service.domain import Loan, LoanProduct, parse_product
 from loan_service.entrypoints.mapping import loan_to_proto
@@ -170,25 +170,38 @@ def templates(as_of: date, count: int, rng: random.Random) -> list[dict[str, Any
 
 
 async def seed(repo: Repository, docs: list[dict[str, Any]], n: int) -> float:
+    """Inserts `n` loans cloned from the templates, with their close-of-business hints."""
     started = time.perf_counter()
-    chunk: list[dict[str, Any]] = []
+    loans: list[dict[str, Any]] = []
+    hints: list[dict[str, Any]] = []
     for i in range(n):
         template = docs[i % len(docs)]
         loan_id = new_id("loan")
-        chunk.append(
+        loan = {
+            **template,
+            "_id": loan_id,
+            "partition": partition_of(loan_id),
+            "branch_id": BRANCHES[i % len(BRANCHES)],
+            "borrower_id": f"bor_{i:08d}",
+        }
+        loans.append(loan)
+        hints.append(
             {
-                **template,
                 "_id": loan_id,
-                "partition": partition_of(loan_id),
-                "branch_id": BRANCHES[i % len(BRANCHES)],
-                "borrower_id": f"bor_{i:08d}",
+                "institution_id": loan["institution_id"],
+                "partition": loan["partition"],
+                "status": loan["status"],
+                "cob_next_date": loan.get("cob_next_date") or NEVER,
+                "version": loan["version"],
             }
         )
-        if len(chunk) == 1000:
-            await repo.loans.insert_many(chunk, ordered=False)
-            chunk = []
-    if chunk:
-        await repo.loans.insert_many(chunk, ordered=False)
+        if len(loans) == 1000:
+            await repo.loans.insert_many(loans, ordered=False)
+            await repo.db[HINTS].insert_many(hints, ordered=False)
+            loans, hints = [], []
+    if loans:
+        await repo.loans.insert_many(loans, ordered=False)
+        await repo.db[HINTS].insert_many(hints, ordered=False)
     return time.perf_counter() - started
 
 

@@ -7,6 +7,10 @@
                     ``outstanding_principal``...), ``version`` for optimistic concurrency, the
                     close-of-business bookkeeping (``partition``, ``cob_date``,
                     ``cob_next_date``) and the ``outbox`` of events not yet published.
+``loan_cob_hints``  one small document per loan the close of business may have to visit:
+                    ``{_id: loan id, institution_id, partition, status, cob_next_date,
+                    version}``, so a batch finds its loans without reading every loan
+                    (see `lower_hint` / `set_hint` for how it never runs late).
 ``loan_requests``   ``{_id: "<institution>:<request_id>", loan_id}``: CreateLoan idempotency.
 ``loan_settings``   one document per institution (``_id`` = institution id): approval limits
                     and the last completed close-of-business date (``business_date``).
@@ -23,6 +27,7 @@ the launcher's patch 0004 (FerretDB v1 alone rewrites documents without locking 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -37,30 +42,16 @@ from shared.mongo import list_page
 PRODUCTS = "loan_products"
 LOANS = "loans"
 REQUESTS = "loan_requests"
+HINTS = "loan_cob_hints"
+#: A hint's date when the close of business has nothing to do for the loan (a date, not
+#: null, so that `$min` can lower it and `$lte` never matches it).
+NEVER = "9999-12-31"
 SETTINGS = "loan_settings"
 COB_JOBS = "cob_jobs"
 COB_PARTITIONS = "cob_partitions"
 
 #: Fields a list or a read never needs (the outbox is the relay's).
 _HIDDEN = {"outbox": 0}
-#: What the close of business reads of a loan (not its history, schedule or repayments).
-COB_FIELDS = {
-    f: 1
-    for f in (
-        "institution_id",
-        "branch_id",
-        "status",
-        "version",
-        "cob_date",
-        "view",
-        "product",
-        "days_past_due",
-        "delinquency_bucket",
-        "oldest_unpaid_due_date",
-        "max_days_past_due",
-        "classification_history",
-    )
-}
 
 
 class Repository:
@@ -71,10 +62,10 @@ class Repository:
 
     async def ensure_indexes(self) -> None:
         await self.products.create_index([("institution_id", ASCENDING), ("_id", ASCENDING)])
-        # The close of business walks one partition's active loans in _id order and reads
-        # only those whose next change is due: on MongoDB the cob_next_date bound is checked
-        # on the index keys, so loans with nothing to do are never fetched.
-        await self.loans.create_index(
+        # The close of business walks one partition's hints in _id order and visits only
+        # the loans whose next change is due (on MongoDB the date bound is checked on the
+        # index keys).
+        await self.db[HINTS].create_index(
             [
                 ("institution_id", ASCENDING),
                 ("partition", ASCENDING),
@@ -245,11 +236,74 @@ class Repository:
             {"_id": job_id, "state": "running"}, {"$set": {"state": "completed", "end_time": now}}
         )
 
+    # --- close-of-business hints ---------------------------------------------------------
+    #
+    # A hint must never say "later" when the loan needs a visit sooner: it may only say
+    # "sooner" (a visit that finds nothing to do costs a read). So a loan write first LOWERS
+    # its hint to the new date (`$min`, harmless if the write then fails), and only after
+    # the write succeeds SETS it exactly, guarded by the loan version so an older writer's
+    # late update never overwrites a newer one.
+
+    async def lower_hint(self, loan: dict[str, Any], cob_next_date: str | None) -> None:
+        if not cob_next_date:
+            return
+        await self.db[HINTS].update_one(
+            {"_id": loan["_id"]},
+            {
+                "$min": {"cob_next_date": cob_next_date},
+                "$set": {"status": "active"},
+                "$setOnInsert": {
+                    "institution_id": loan["institution_id"],
+                    "partition": loan["partition"],
+                    "version": 0,
+                },
+            },
+            upsert=True,
+        )
+
+    def _hint(self, loan: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "institution_id": loan["institution_id"],
+            "partition": loan["partition"],
+            "status": loan["status"],
+            "cob_next_date": loan.get("cob_next_date") or NEVER,
+            "version": loan["version"],
+        }
+
+    async def set_hint(self, loan: dict[str, Any], *, repair: bool = False) -> None:
+        """The hint of `loan` (a document as written, with its new version). `repair` also
+        overwrites a hint of the same version (a visit found the hint wrong)."""
+        hint = self._hint(loan)
+        op = "$lte" if repair else "$lt"
+        result = await self.db[HINTS].update_one(
+            {"_id": loan["_id"], "version": {op: loan["version"]}}, {"$set": hint}
+        )
+        if result.matched_count == 0:
+            with contextlib.suppress(DuplicateKeyError):  # a newer write already set it
+                await self.db[HINTS].insert_one({"_id": loan["_id"], **hint})
+
+    async def set_hints(self, loans: Sequence[dict[str, Any]]) -> None:
+        """`set_hint` for many loans in one round trip (those it misses, one by one)."""
+        if not loans:
+            return
+        ops = [
+            UpdateOne({"_id": d["_id"], "version": {"$lt": d["version"]}}, {"$set": self._hint(d)})
+            for d in loans
+        ]
+        try:
+            result = await self.db[HINTS].bulk_write(ops, ordered=False)
+            matched = result.matched_count
+        except BulkWriteError as exc:
+            matched = int(exc.details.get("nMatched", 0))
+        if matched < len(loans):
+            for doc in loans:
+                await self.set_hint(doc)
+
     def cob_candidates(
         self, institution_id: str, partition: int, as_of: str, after: str, batch_size: int
     ) -> AsyncIterator[dict[str, Any]]:
-        """The active loans of one partition that the close of business for `as_of` may
-        change (their next possible change is due), in `_id` order after the checkpoint."""
+        """The ids of one partition's active loans that the close of business for `as_of`
+        must visit (their next change is due), in `_id` order after the checkpoint."""
         query: dict[str, Any] = {
             "institution_id": institution_id,
             "partition": partition,
@@ -258,4 +312,17 @@ class Repository:
         }
         if after:
             query["_id"] = {"$gt": after}
-        return self.loans.find(query, _HIDDEN).sort("_id", ASCENDING).batch_size(batch_size)
+        return self.db[HINTS].find(query, {"_id": 1}).sort("_id", ASCENDING).batch_size(batch_size)
+
+    async def get_loans(
+        self, loan_ids: Sequence[str], concurrency: int = 8
+    ) -> list[dict[str, Any]]:
+        """Full loan documents by id (primary-key lookups, several at a time)."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(loan_id: str) -> dict[str, Any] | None:
+            async with limit:
+                return await self.get_loan(loan_id)
+
+        found = await asyncio.gather(*(one(i) for i in loan_ids))
+        return [doc for doc in found if doc is not None]

@@ -21,13 +21,19 @@ Idempotent per (institution, date): one job document per pair, ``state`` running
 completed; running a completed date again returns the job and writes nothing, and a loan
 already brought to the date (``cob_date >= as_of``) is skipped.
 
+Finding the loans: every active loan has a small hint document (``loan_cob_hints``: its
+partition, status and ``cob_next_date``, kept by every loan write, see
+`Repository.lower_hint`), so a batch reads the hints of loans due and then only those
+loans, by id; it never scans the loans themselves (on FerretDB a filtered scan costs a read
+of every document, about a third of a millisecond each here).
+
 Resumable and shared: loans carry ``partition = crc32(id) % PARTITIONS``; the job has one
 document per partition. A worker claims a pending partition with a lease
 (``find_one_and_update`` on ``lease_until < now``), processes its loans in ``_id`` order in
-batches (one ``bulk_write`` of version-guarded updates per batch), and after each batch
-checkpoints the last loan id and renews the lease. A crashed worker's lease expires and any
-replica's worker resumes after the checkpoint. Several replicas (and several workers per
-replica) share the partitions.
+batches (the loans read by id, several at a time; one ``bulk_write`` of version-guarded
+updates per batch), and after each batch checkpoints the last loan id and renews the lease.
+A crashed worker's lease expires and any replica's worker resumes after the checkpoint.
+Several replicas (and several workers per replica) share the partitions.
 
 Concurrency with the use cases: every update is guarded by the version it read; a loan
 changed meanwhile (a repayment) is re-read and recomputed on its own.
@@ -193,17 +199,17 @@ class CloseOfBusiness:
             part["checkpoint"],
             self.batch_size,
         )
-        batch: list[dict[str, Any]] = []
+        batch: list[str] = []
         clock = time.perf_counter()
-        async for doc in cursor:
-            batch.append(doc)
+        async for hint in cursor:
+            batch.append(hint["_id"])
             if len(batch) >= self.batch_size:
-                self._time("read", clock)
+                self._time("find", clock)
                 if not await self._batch(part, batch, as_of):
                     return  # the lease was lost: another worker owns the partition now
                 batch = []
                 clock = time.perf_counter()
-        self._time("read", clock)
+        self._time("find", clock)
         if batch and not await self._batch(part, batch, as_of):
             return
         await self.repo.finish_partition(part["_id"], self.owner, datetime.now(UTC))
@@ -214,60 +220,51 @@ class CloseOfBusiness:
         self.timings[phase] = self.timings.get(phase, 0.0) + now - since
         return now
 
-    async def _batch(self, part: dict[str, Any], docs: list[dict[str, Any]], as_of: date) -> bool:
+    async def _batch(self, part: dict[str, Any], loan_ids: list[str], as_of: date) -> bool:
         clock = time.perf_counter()
-        planned: list[tuple[dict[str, Any], Plan]] = []
+        docs = await self.repo.get_loans(loan_ids)
+        clock = self._time("read", clock)
+        ops: list[tuple[str, int, dict[str, Any]]] = []
+        afters: dict[str, dict[str, Any]] = {}
+        stale: list[dict[str, Any]] = []
+        eventful: set[str] = set()
         for n, doc in enumerate(docs):
             change = plan(doc, as_of)
-            if change is not None:
-                planned.append((doc, change))
+            if change is None:
+                stale.append(doc)  # nothing to record after all: correct its hint
+            else:
+                ops.append((doc["_id"], doc["version"], update_of(change, doc)))
+                afters[doc["_id"]] = {**doc, **change.fields, "version": doc["version"] + 1}
+                if change.events:
+                    eventful.add(doc["_id"])
             if n % 50 == 49:
                 await asyncio.sleep(0)  # let the server answer other calls meanwhile
-        # The snapshot in the events needs the whole loan (the batch reads a slim
-        # projection): fetched by id, several at a time.
-        wanted = [doc["_id"] for doc, change in planned if change.events]
-        clock = self._time("plan", clock)
-        fulls = dict(zip(wanted, await self._fetch(wanted), strict=True))
-        clock = self._time("fetch for events", clock)
-        ops: list[tuple[str, int, dict[str, Any]]] = []
-        retry: list[str] = []
-        for doc, change in planned:
-            full = fulls.get(doc["_id"])
-            if change.events and (full is None or full["version"] != doc["version"]):
-                retry.append(doc["_id"])  # changed meanwhile: redone on its own below
-                continue
-            ops.append((doc["_id"], doc["version"], update_of(change, full)))
         clock = self._time("plan", clock)
         applied = await self.repo.bulk_update_loans(ops)
         clock = self._time("write", clock)
-        eventful = {i for i in wanted if i in applied}
-        retry.extend(loan_id for loan_id, _, _ in ops if loan_id not in applied)
+        await self.repo.set_hints([afters[i] for i in applied])
+        for doc in stale:
+            await self.repo.set_hint(doc, repair=True)
+        clock = self._time("hints", clock)
         changed = len(applied)
-        for loan_id in retry:
-            # Changed between our read and our write (a repayment): recompute it alone.
-            outcome = await self._retry_one(loan_id, as_of)
-            if outcome is not None:
-                changed += 1
-                if outcome:
-                    eventful.add(loan_id)
+        eventful &= applied
+        for loan_id, _, _ in ops:
+            if loan_id not in applied:
+                # Changed between our read and our write (a repayment): redo it alone.
+                outcome = await self._retry_one(loan_id, as_of)
+                if outcome is not None:
+                    changed += 1
+                    if outcome:
+                        eventful.add(loan_id)
         for loan_id in eventful:
             self._notify(LOANS, loan_id)
         clock = self._time("retries", clock)
         now = datetime.now(UTC)
         kept = await self.repo.checkpoint(
-            part["_id"], self.owner, docs[-1]["_id"], now + self.lease, len(docs), changed
+            part["_id"], self.owner, loan_ids[-1], now + self.lease, len(loan_ids), changed
         )
         self._time("checkpoint", clock)
         return kept
-
-    async def _fetch(self, loan_ids: list[str]) -> list[dict[str, Any] | None]:
-        limit = asyncio.Semaphore(8)
-
-        async def one(loan_id: str) -> dict[str, Any] | None:
-            async with limit:
-                return await self.repo.get_loan(loan_id)
-
-        return list(await asyncio.gather(*(one(i) for i in loan_ids)))
 
     async def _retry_one(self, loan_id: str, as_of: date) -> bool | None:
         """Brings one loan to `as_of` on its own; None if there was nothing to write, else
@@ -278,8 +275,10 @@ class CloseOfBusiness:
                 return None
             change = plan(doc, as_of)
             if change is None:
+                await self.repo.set_hint(doc, repair=True)
                 return None
             if await self.repo.update_loan(loan_id, doc["version"], update_of(change, doc)):
+                await self.repo.set_hint({**doc, **change.fields, "version": doc["version"] + 1})
                 return bool(change.events)
             await asyncio.sleep(0.01)
         log.warning("cob_loan_skipped", loan_id=loan_id, reason="kept changing")
@@ -297,7 +296,7 @@ class Plan:
 
 def plan(doc: dict[str, Any], as_of: date) -> Plan | None:
     """The change that brings one stored active loan to `as_of`, or None when nothing
-    changes. `doc` needs only the fields of `Repository.COB_FIELDS`."""
+    changes."""
     day = as_of.isoformat()
     if doc.get("status") != "active" or (doc.get("cob_date") or "") >= day:
         return None
@@ -340,12 +339,10 @@ def plan(doc: dict[str, Any], as_of: date) -> Plan | None:
     return Plan(fields, events)
 
 
-def update_of(change: Plan, full: dict[str, Any] | None) -> dict[str, Any]:
-    """The loan write of a plan; events carry a snapshot of the whole loan after it, so a
-    plan with events needs the full document it was made from."""
+def update_of(change: Plan, full: dict[str, Any]) -> dict[str, Any]:
+    """The loan write of a plan (its events carry a snapshot of the whole loan after it)."""
     events = []
     if change.events:
-        assert full is not None
         after = {**full, **change.fields, "version": full["version"] + 1}
         snapshot = loan_to_proto(after)
         events = [loan_event(after, key, extra, snapshot) for key, extra in change.events]

@@ -604,8 +604,13 @@ class LoanHandlers:
         events.extend(self._arrears_events(after, classification, snapshot))
 
         update = loan_update(fields, events)
+        visited = loan.status is LoanStatus.ACTIVE or before["status"] == "active"
+        if visited:
+            await self.repo.lower_hint(before, fields.get("cob_next_date"))
         if not await self.repo.update_loan(before["_id"], before["version"], update):
             raise _Lost
+        if visited:
+            await self.repo.set_hint(after)
         if events:
             self._notify(LOANS, before["_id"])
         after.pop("outbox", None)
