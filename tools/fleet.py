@@ -101,11 +101,14 @@ def pid_of(state: Path, name: str) -> int | None:
         return None
     try:
         pid = int(path.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (ValueError, ProcessLookupError, PermissionError):
-        path.unlink(missing_ok=True)
-        return None
+        # A killed process whose parent has not reaped it yet is a zombie: it is not running.
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state not in ("Z", "X"):
+            return pid
+    except (ValueError, OSError):
+        pass
+    path.unlink(missing_ok=True)
+    return None
 
 
 def start(state: Path, name: str, module: str, env: dict[str, str]) -> None:

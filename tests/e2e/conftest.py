@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,8 +19,31 @@ BOOTSTRAP_EMAIL = "platform@e2e.kopa.test"
 BOOTSTRAP_PASSWORD = f"E2e-{secrets.token_urlsafe(16)}"
 
 
+@dataclass
+class Fleet:
+    url: str
+    state: Path
+    args: list[str]
+    env: dict[str, str]
+
+    def pid(self, name: str) -> int:
+        return int((self.state / "run" / f"{name}.pid").read_text())
+
+    def up(self) -> None:
+        """Starts whatever is not running (after a test killed something)."""
+        started = subprocess.run(
+            [*self.args, "up"], env=self.env, capture_output=True, text=True, check=False
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+
+
 @pytest.fixture(scope="session")
-def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def fleet_control(fleet: Fleet) -> Fleet:
+    return fleet
+
+
+@pytest.fixture(scope="session")
+def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     state = tmp_path_factory.mktemp("fleet")
     namespace = f"e2e{secrets.token_hex(4)}"
     gateway_port = 18000 + secrets.randbelow(1000)
@@ -48,7 +72,7 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         subprocess.run([*args, "down"], env=env, check=False)
         pytest.fail(f"the fleet did not start:\n{started.stdout}\n{started.stderr}", pytrace=False)
     try:
-        yield f"http://127.0.0.1:{gateway_port}"
+        yield Fleet(f"http://127.0.0.1:{gateway_port}", state, args, env)
     finally:
         subprocess.run([*args, "down"], env=env, check=False, capture_output=True)
         logs = state / "log"
@@ -64,8 +88,8 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
-def http(fleet: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fleet, timeout=30) as client:
+def http(fleet: Fleet) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fleet.url, timeout=30) as client:
         yield client
 
 
