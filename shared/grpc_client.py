@@ -13,7 +13,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from shared import context as request_context
 
-DEFAULT_DEADLINE_SECONDS = 10.0
+DEFAULT_DEADLINE_SECONDS = 20.0
 
 # Reads, and writes that the callee makes idempotent (request ids, payment ids), may be retried
 # on UNAVAILABLE: a retry can never apply twice.

@@ -102,8 +102,8 @@ def pid_of(state: Path, name: str) -> int | None:
     try:
         pid = int(path.read_text())
         # A killed process whose parent has not reaped it yet is a zombie: it is not running.
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state not in ("Z", "X"):
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if status not in ("Z", "X"):
             return pid
     except (ValueError, OSError):
         pass

@@ -99,7 +99,7 @@ def active_loan(
             "first_name": "Juma",
             "last_name": "Hamisi",
             "national_id": f"F{secrets.randbelow(10**9):09d}",
-            "phone": f"+2547{secrets.randbelow(10**8):08d}",
+            "phone": f"+25471{secrets.randbelow(10**7):07d}",
             "date_of_birth": "1979-07-07",
             "branch_id": branch["id"],
         },

@@ -98,7 +98,7 @@ def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:
 
     # The agent registers a borrower.
     national_id = f"ID{secrets.randbelow(10**8):08d}"
-    phone = f"+2547{secrets.randbelow(10**8):08d}"
+    phone = f"+25471{secrets.randbelow(10**7):07d}"
     borrower = http.post(
         "/v1/borrowers",
         headers=agent,
@@ -123,7 +123,7 @@ def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:
             "first_name": "Other",
             "last_name": "Person",
             "national_id": national_id,
-            "phone": f"+2547{secrets.randbelow(10**8):08d}",
+            "phone": f"+25471{secrets.randbelow(10**7):07d}",
             "date_of_birth": "1990-01-01",
             "branch_id": branch_id,
         },

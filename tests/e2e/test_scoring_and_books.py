@@ -89,7 +89,7 @@ def new_loan(
             "first_name": "Achieng",
             "last_name": "Otieno",
             "national_id": f"K{secrets.randbelow(10**9):09d}",
-            "phone": f"+2547{secrets.randbelow(10**8):08d}",
+            "phone": f"+25471{secrets.randbelow(10**7):07d}",
             "date_of_birth": "1980-03-03",
             "branch_id": mfi["branch"],
             "monthly_income": income,
