@@ -1,7 +1,7 @@
 """Close of business throughput against the real MongoDB-wire server, and read cost by age.
 
     .venv/bin/python bench/bench_close_of_business.py [--loans 20000] [--workers 2]
-        [--batch 500] [--keep]
+        [--batch 500] [--keep] [--no-worst]
 
 Seeds ``--loans`` active loans of one institution straight into a fresh namespace (built
 with the loan domain from a few hundred templates: monthly 12-installment loans disbursed
@@ -276,6 +276,9 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--templates", type=int, default=300)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--no-worst", action="store_true", help="skip the month +1 run (every loan written)"
+    )
     args = parser.parse_args()
 
     url = mongodb_url()
@@ -317,9 +320,17 @@ async def main() -> None:
             ("next day", as_of + timedelta(days=1)),
             ("month +1", as_of + timedelta(days=31)),
         ):
+            if label == "month +1" and args.no_worst:
+                continue
             elapsed, job = await run_cob(cob, day)
             rate = args.loans / elapsed if elapsed > 0 else float("inf")
-            results.append((label, elapsed, rate))
+            if label != "again":
+                results.append((label, elapsed, rate))
+            if label == "again":  # the job was done: its counters are the first run's
+                print(
+                    f"{label:<10} {day.isoformat():<11} {elapsed:8.2f} {'-':>8} {'-':>8} {'-':>9}"
+                )
+                continue
             print(
                 f"{label:<10} {day.isoformat():<11} {elapsed:8.1f} {job['processed']:8,} "
                 f"{job['changed']:8,} {rate:9,.0f}"
@@ -330,7 +341,7 @@ async def main() -> None:
                     + ", ".join(f"{k} {v:.1f}" for k, v in cob.timings.items())
                 )
         print()
-        for label, _elapsed, rate in (r for r in results if r[0] != "again"):
+        for label, _elapsed, rate in results:
             projected = GOAL_LOANS / rate
             verdict = "meets" if projected <= GOAL_SECONDS else "misses"
             print(
