@@ -81,13 +81,14 @@ class SearchIndex:
     async def put(self, index: str, doc_id: str, version: int, doc: dict[str, Any]) -> bool:
         """Indexes unless a newer version is already there; True when written."""
         try:
+            # No refresh wait: a document becomes searchable within the index's refresh
+            # interval (1 s), and the event consumer does not stall on every write.
             await self.es.index(
                 index=index,
                 id=doc_id,
                 document=doc,
                 version=version,
                 version_type="external_gte",
-                refresh="wait_for",
             )
         except ConflictError:
             return False

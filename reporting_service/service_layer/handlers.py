@@ -59,7 +59,7 @@ class ReportingHandlers:
             await self._index_borrower(event.borrower)
         elif routing_key.startswith("loan."):
             loan_event = loan_events.LoanEvent.FromString(body)
-            await self._index_loan(loan_event.loan)
+            await self._index_loan(loan_event.loan, loan_event.payment_id)
 
     async def _index_borrower(self, b: user_pb2.Borrower) -> None:
         doc = {
@@ -74,7 +74,7 @@ class ReportingHandlers:
         }
         await self.index.put(self.index.borrowers, b.id, b.version, doc)
 
-    async def _index_loan(self, loan: loan_pb2.Loan) -> None:
+    async def _index_loan(self, loan: loan_pb2.Loan, payment_id: str) -> None:
         status = loan_pb2.LoanStatus.Name(loan.status).removeprefix("LOAN_STATUS_").lower()
         currency = loan.currency
         doc = {
@@ -100,7 +100,11 @@ class ReportingHandlers:
             },
         }
         await self.index.put(self.index.loans, loan.id, loan.version, doc)
+        # Only the repayment this event is about: re-indexing every repayment of the loan on
+        # every event would make a loan's events cost O(repayments) each.
         for r in loan.repayments:
+            if r.payment_id != payment_id:
+                continue
             await self.index.put(
                 self.index.repayments,
                 r.payment_id,
