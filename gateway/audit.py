@@ -4,7 +4,8 @@ After a request that changed something (POST, PUT, PATCH, DELETE answered with 2
 authenticated caller, the gateway appends an entry to the institution's hash-chained log in
 auth_service: who, role, institution, action (`loans.approve`), target, request id and a
 summary of the change (the request body with secrets redacted). The append runs after the
-response has been sent, so it adds no latency to the request.
+response has been sent, so it adds no latency to the request, and one writer per institution
+appends in order: concurrent appends to one hash chain would only contend for its head.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def action_of(method: str, route_path: str) -> tuple[str, str]:
 class AuditMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._pending: set[asyncio.Task[None]] = set()
+        self._queues: dict[str, asyncio.Queue[tuple[Any, auth_pb2.AppendAuditEntryRequest, str]]]
+        self._queues = {}
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in CHANGING:
@@ -102,9 +105,21 @@ class AuditMiddleware:
             if isinstance(summary, dict)
             else "",
         )
-        task = asyncio.create_task(self._append(scope["app"], request, token))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        principal = state.get("principal")
+        chain = request.institution_id or getattr(principal, "institution_id", None) or "platform"
+        queue = self._queues.get(chain)
+        if queue is None:
+            queue = self._queues[chain] = asyncio.Queue()
+            writer = asyncio.create_task(self._write(queue), name=f"audit-{chain}")
+            self._writers.add(writer)
+        queue.put_nowait((scope["app"], request, token))
+
+    async def _write(
+        self, queue: asyncio.Queue[tuple[Any, auth_pb2.AppendAuditEntryRequest, str]]
+    ) -> None:
+        while True:
+            app, request, token = await queue.get()
+            await self._append(app, request, token)
 
     async def _append(
         self, app: Any, request: auth_pb2.AppendAuditEntryRequest, token: str
