@@ -97,6 +97,19 @@ def outbox_update(events: Iterable[Message]) -> dict[str, Any]:
     return {"$push": {"outbox": {"$each": entries}}, "$inc": {"outbox_count": len(entries)}}
 
 
+async def connect_broker(url: str, name: str) -> AbstractRobustConnection:
+    """A self-healing broker connection, waiting up to a minute for the broker to come up."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(60),
+        wait=wait_exponential(max=5),
+        retry=retry_if_exception_type((ConnectionError, OSError)),
+        reraise=True,
+    ):
+        with attempt:
+            return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
 class EventPublisher:
     """Publishes with confirms to the durable topic exchange; reconnects on its own."""
 
@@ -112,17 +125,7 @@ class EventPublisher:
         async with self._lock:
             if self._exchange is not None:
                 return
-            async for attempt in AsyncRetrying(
-                stop=stop_after_delay(60),
-                wait=wait_exponential(max=5),
-                retry=retry_if_exception_type((ConnectionError, OSError)),
-                reraise=True,
-            ):
-                with attempt:
-                    self._connection = await aio_pika.connect_robust(
-                        self._url, client_properties={"connection_name": self._service}
-                    )
-            assert self._connection is not None
+            self._connection = await connect_broker(self._url, self._service)
             channel = await self._connection.channel(publisher_confirms=True)
             self._exchange = await channel.declare_exchange(
                 exchange_name(self._namespace), aio_pika.ExchangeType.TOPIC, durable=True
@@ -256,17 +259,7 @@ class EventConsumer:
         self._tracer = trace.get_tracer(__name__)
 
     async def start(self) -> None:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(60),
-            wait=wait_exponential(max=5),
-            retry=retry_if_exception_type((ConnectionError, OSError)),
-            reraise=True,
-        ):
-            with attempt:
-                self._connection = await aio_pika.connect_robust(
-                    self._url, client_properties={"connection_name": self._queue_name}
-                )
-        assert self._connection is not None
+        self._connection = await connect_broker(self._url, self._queue_name)
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
         exchange = await channel.declare_exchange(
