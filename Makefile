@@ -52,7 +52,7 @@ test-integration: install servers ## integration tests against the real servers
 test-e2e: install servers ## the fleet as processes, driven over HTTP
 	@$(PY) -m pytest -q -m e2e
 
-lint: buf-lint ## ruff (lint + format check), mypy, buf lint
+lint: buf-lint buf-breaking ## ruff (lint + format check), mypy, buf lint and breaking-change check
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check --quiet .
 	@.venv/bin/mypy --no-error-summary shared gateway tools \
