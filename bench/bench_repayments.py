@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def fleet_pids(state: Path) -> dict[str, list[int]]:
     return pids
 
 
-async def setup(client: httpx.AsyncClient, email: str, loans: int) -> list[str]:
+async def setup(
+    client: httpx.AsyncClient, email: str, loans: int
+) -> tuple[list[str], dict[str, str], dict[str, str]]:
     async def post(path: str, body: dict, headers: dict) -> dict:
         reply = await client.post(path, json=body, headers=headers)
         assert reply.status_code in (200, 201), (path, reply.text)
@@ -145,7 +148,7 @@ async def setup(client: httpx.AsyncClient, email: str, loans: int) -> list[str]:
         await post(f"/v1/loans/{loan['id']}/approve", {}, manager)
         await post(f"/v1/loans/{loan['id']}/disburse", {"disbursement_date": start}, manager)
         ids.append(loan["id"])
-    return ids, agent
+    return ids, agent, admin
 
 
 async def run_load(
@@ -154,7 +157,7 @@ async def run_load(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         print(f"setting up {loans} active loans...", flush=True)
-        loan_ids, agent = await setup(client, email, loans)
+        loan_ids, agent, _ = await setup(client, email, loans)
         paid_on = date.today().isoformat()
         latencies: list[float] = []
         failures: list[str] = []
@@ -205,12 +208,8 @@ async def run_load(
         print("first failures:", *failures[:5], sep="\n  ")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--loans", type=int, default=100)
-    parser.add_argument("--repayments", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=48)
-    args = parser.parse_args()
+def run_with_fleet(load: Callable[[str, str, Path], Awaitable[None]]) -> None:
+    """Starts a fleet of its own (own namespace and ports), runs `load(url, email, state)`."""
     state = Path(f"/tmp/kopa-bench-{secrets.token_hex(3)}")
     namespace = f"bench{secrets.token_hex(3)}"
     email = "platform@bench.test"
@@ -234,19 +233,19 @@ def main() -> None:
     ]
     subprocess.run([*fleet, "up"], env=env, check=True)
     try:
-        asyncio.run(
-            run_load(
-                "http://127.0.0.1:18900",
-                email,
-                args.loans,
-                args.repayments,
-                args.concurrency,
-                state,
-            )
-        )
+        asyncio.run(load("http://127.0.0.1:18900", email, state))
     finally:
         subprocess.run([*fleet, "down"], env=env, check=False)
 
 
-if __name__ == "__main__":
-    main()
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--loans", type=int, default=100)
+    parser.add_argument("--repayments", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=48)
+    args = parser.parse_args()
+    run_with_fleet(
+        lambda url, email, state: run_load(
+            url, email, args.loans, args.repayments, args.concurrency, state
+        )
+    )
