@@ -26,56 +26,21 @@ so both spellings select the same status.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 from shared import errors as shared_errors
 
 
-class _Kind(str):
-    """A status family name equal to its lower-case spelling (shared.errors' `kind`)."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and self.lower() == other.lower()
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    def __hash__(self) -> int:
-        return hash(self.lower())
-
-
 class DomainError(shared_errors.DomainError):
     """Base of every error the loan domain raises; ``reason`` is a stable UPPER_SNAKE code."""
 
-    kind: ClassVar[str] = _Kind("FAILED_PRECONDITION")
     default_reason: ClassVar[str] = "FAILED_PRECONDITION"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str | None = None,
-        field_errors: Sequence[tuple[str, str]] = (),
-        metadata: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            reason=reason or self.default_reason,
-            field_errors=list(field_errors),
-            metadata=metadata,
-        )
-        self.reason: str = reason or self.default_reason
-        self.field_errors: list[tuple[str, str]] = list(field_errors)
-        self.metadata: dict[str, str] = dict(metadata or {})
 
 
 class ValidationError(DomainError, shared_errors.ValidationError):
     """Bad input; ``field_errors`` names every offending field, not just the first."""
 
-    kind = _Kind("INVALID_ARGUMENT")
     default_reason = "INVALID_ARGUMENT"
 
     def __init__(
@@ -109,7 +74,6 @@ class IllegalTransition(DomainError, shared_errors.IllegalState):
     e.g. ``LOAN_NOT_ACTIVE``, so clients can branch without parsing the message; the
     message and the ``current_status`` metadata state the status the loan is in."""
 
-    kind = _Kind("FAILED_PRECONDITION")
     default_reason = "ILLEGAL_TRANSITION"
 
     def __init__(self, current_status: str, action: str, allowed_from: Sequence[str]) -> None:
@@ -132,21 +96,18 @@ class IllegalTransition(DomainError, shared_errors.IllegalState):
 class MakerCheckerViolation(DomainError, shared_errors.PermissionDenied):
     """The person who created a loan tried to approve it."""
 
-    kind = _Kind("PERMISSION_DENIED")
     default_reason = "MAKER_CHECKER_VIOLATION"
 
 
 class ApprovalLimitExceeded(DomainError, shared_errors.PermissionDenied):
     """The approver's role may not approve this principal (or any principal)."""
 
-    kind = _Kind("PERMISSION_DENIED")
     default_reason = "APPROVAL_LIMIT_EXCEEDED"
 
 
 class OverrideNotPermitted(DomainError, shared_errors.PermissionDenied):
     """Only a branch manager, with a written reason, may override failed eligibility."""
 
-    kind = _Kind("PERMISSION_DENIED")
     default_reason = "OVERRIDE_NOT_PERMITTED"
 
 
@@ -154,7 +115,6 @@ class EligibilityFailed(DomainError, shared_errors.IllegalState):
     """Eligibility rules failed and no branch manager has overridden them. Each failed rule
     is a field error (``rule``, ``why``), so clients see every rule at fault."""
 
-    kind = _Kind("FAILED_PRECONDITION")
     default_reason = "NOT_ELIGIBLE"
 
     def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
@@ -170,19 +130,16 @@ class PreconditionFailed(DomainError, shared_errors.IllegalState):
     """The loan's recorded history rules the request out (e.g. a repayment dated before a
     reschedule)."""
 
-    kind = _Kind("FAILED_PRECONDITION")
     default_reason = "FAILED_PRECONDITION"
 
 
 class NotFound(DomainError, shared_errors.NotFound):
-    kind = _Kind("NOT_FOUND")
     default_reason = "NOT_FOUND"
 
 
 class Conflict(DomainError, shared_errors.Conflict):
     """A duplicate, or a change that contradicts recorded history."""
 
-    kind = _Kind("ALREADY_EXISTS")
     default_reason = "CONFLICT"
 
 

@@ -21,8 +21,6 @@ UnauthenticatedError   Unauthenticated             UNAUTHENTICATED     401
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from shared import errors as shared_errors
 
 # Stable reasons used by the payment domain (a reason is a public contract: never rename one).
@@ -51,21 +49,6 @@ class DomainError(shared_errors.DomainError):
     """Base of every error the payment domain raises on purpose."""
 
     default_reason = "DOMAIN_ERROR"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str | None = None,
-        field_errors: Iterable[tuple[str, str]] = (),
-        metadata: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            reason=reason or self.default_reason,
-            field_errors=list(field_errors),
-            metadata=metadata,
-        )
 
     def __repr__(self) -> str:
         return (

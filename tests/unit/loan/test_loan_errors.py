@@ -24,7 +24,7 @@ def test_validation_error_names_every_field() -> None:
     error = ValidationError([("principal", "must be positive"), ("term", "too long")])
     assert error.field_errors == [("principal", "must be positive"), ("term", "too long")]
     assert error.fields == ["principal", "term"]
-    assert (error.reason, error.kind) == ("INVALID_ARGUMENT", "INVALID_ARGUMENT")
+    assert (error.reason, error.kind) == ("INVALID_ARGUMENT", "invalid_argument")
     assert str(error) == "principal: must be positive; term: too long"
     with pytest.raises(ValueError):
         ValidationError([])
@@ -35,7 +35,7 @@ def test_illegal_transition_reasons() -> None:
     assert str(one) == "loan is closed; only active loans can be repaid"
     assert (one.reason, one.kind, one.current_status) == (
         "LOAN_NOT_ACTIVE",
-        "FAILED_PRECONDITION",
+        "failed_precondition",
         "closed",
     )
     assert one.metadata == {"current_status": "closed", "action": "repaid"}
@@ -54,7 +54,7 @@ def test_every_error_is_a_domain_error_with_a_reason() -> None:
         assert isinstance(error, DomainError)
         assert error.reason.isupper() and error.field_errors == []
     assert Conflict("x", reason="DUPLICATE_REPAYMENT").reason == "DUPLICATE_REPAYMENT"
-    assert MakerCheckerViolation("x").kind == "PERMISSION_DENIED"
+    assert MakerCheckerViolation("x").kind == "permission_denied"
 
 
 def test_domain_imports_no_io_library() -> None:

@@ -271,7 +271,7 @@ def test_reschedule_keeps_history_and_freezes_earlier_repayments() -> None:
     with pytest.raises(PreconditionFailed) as frozen:
         loan.apply_repayment("r3", D("100"), date(2024, 3, 1))
     assert frozen.value.reason == "REPAYMENT_BEFORE_RESCHEDULE"
-    assert frozen.value.kind == "FAILED_PRECONDITION"
+    assert frozen.value.kind == "failed_precondition"
     with pytest.raises(PreconditionFailed):
         loan.reverse_repayment("r1", "too late")
     loan.apply_repayment("r3", D("420.76"), date(2024, 4, 15))
