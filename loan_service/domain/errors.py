@@ -19,9 +19,8 @@ NotFound                 NotFound                    NOT_FOUND            404
 Conflict                 Conflict                    ALREADY_EXISTS       409
 =======================  ==========================  ===================  =====
 
-``kind`` names the gRPC status family (``"INVALID_ARGUMENT"``); it compares equal, case
-insensitively, to the lower-case kinds ``shared.rpc_errors`` maps (``"invalid_argument"``),
-so both spellings select the same status.
+``kind`` (inherited from ``shared.errors``, e.g. ``"invalid_argument"``) picks the status
+``shared.rpc_errors`` maps the error to.
 """
 
 from __future__ import annotations
