@@ -249,3 +249,7 @@ def main() -> None:
             url, email, args.loans, args.repayments, args.concurrency, state
         )
     )
+
+
+if __name__ == "__main__":
+    main()
