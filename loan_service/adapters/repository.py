@@ -54,6 +54,16 @@ COB_PARTITIONS = "cob_partitions"
 _HIDDEN = {"outbox": 0}
 
 
+def hint_of(loan: dict[str, Any]) -> dict[str, Any]:
+    """What a loan's close-of-business hint says (without the version guarding it)."""
+    return {
+        "institution_id": loan["institution_id"],
+        "partition": loan["partition"],
+        "status": loan["status"],
+        "cob_next_date": loan.get("cob_next_date") or NEVER,
+    }
+
+
 class Repository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.db = db
@@ -262,13 +272,7 @@ class Repository:
         )
 
     def _hint(self, loan: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "institution_id": loan["institution_id"],
-            "partition": loan["partition"],
-            "status": loan["status"],
-            "cob_next_date": loan.get("cob_next_date") or NEVER,
-            "version": loan["version"],
-        }
+        return {**hint_of(loan), "version": loan["version"]}
 
     async def set_hint(self, loan: dict[str, Any], *, repair: bool = False) -> None:
         """The hint of `loan` (a document as written, with its new version). `repair` also

@@ -110,7 +110,7 @@ def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
 
 
 def installments_from_rows(
-    rows: list[str],
+    rows: str | list[str],
     principal: Decimal,
     money: Money,
     as_of: date | None,
@@ -229,7 +229,7 @@ def loan_to_proto(doc: dict[str, Any], as_of: date | None = None) -> loan_pb2.Lo
     view = doc.get("view") or {}
     when, dpd, bucket = effective_arrears(doc, as_of)
     schedule = installments_from_rows(
-        view.get("rows") or [],
+        view.get("rows") or "",
         Decimal(view.get("principal") or "0"),
         money,
         when,

@@ -26,13 +26,14 @@ from typing import Any
 
 from kopa.loan.v1 import events_pb2, loan_pb2
 from loan_service.adapters.peers import Scorer, UserDirectory
-from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.repository import LOANS, Repository, hint_of
 from loan_service.adapters.serialization import (
     allocation_to_doc,
     first_allocations,
     loan_from_doc,
     loan_to_doc,
     product_from_doc,
+    split_rows,
 )
 from loan_service.domain import (
     Loan,
@@ -170,6 +171,15 @@ def _placeholder(name: str, data: dict[str, Any]) -> Any:
 
 def partition_of(loan_id: str) -> int:
     return zlib.crc32(loan_id.encode()) % PARTITIONS
+
+
+def _hint_may_be_late(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the write must first lower the loan's close-of-business hint. A hint is never
+    later than the loan's stored next date, so only a loan that becomes active or a date that
+    moves earlier can leave it late (most repayments move it later: one write saved)."""
+    new = after.get("cob_next_date")
+    old = before.get("cob_next_date")
+    return bool(new) and (before["status"] != "active" or not old or new < old)
 
 
 class _Lost(Exception):
@@ -605,11 +615,11 @@ class LoanHandlers:
 
         update = loan_update(fields, events)
         visited = loan.status is LoanStatus.ACTIVE or before["status"] == "active"
-        if visited:
+        if visited and _hint_may_be_late(before, after):
             await self.repo.lower_hint(before, fields.get("cob_next_date"))
         if not await self.repo.update_loan(before["_id"], before["version"], update):
             raise _Lost
-        if visited:
+        if visited and hint_of(before) != hint_of(after):
             await self.repo.set_hint(after)
         if events:
             self._notify(LOANS, before["_id"])
@@ -896,11 +906,11 @@ class LoanHandlers:
             d["max_days_past_due"] = max(
                 int(d.get("max_days_past_due") or 0), views.effective_arrears(d, today())[1]
             )
-        rows = (doc.get("view") or {}).get("rows") or []
+        rows = split_rows((doc.get("view") or {}).get("rows") or "")
         installment = None
         if rows:
             # The level installment: the second when there is one (the first may be a stub).
-            r = (rows[1] if len(rows) > 1 else rows[0]).split("|")
+            r = rows[1] if len(rows) > 1 else rows[0]
             installment = str(Decimal(r[3]) + Decimal(r[4]) + Decimal(r[5]))
         return {
             "borrower": {

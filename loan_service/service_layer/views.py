@@ -116,7 +116,7 @@ def derive(
 ) -> Derived:
     if loan.base_state is None or as_of is None:
         schedule = indicative_schedule(loan, fallback)
-        rows: list[str] = []
+        rows = ""
         principal = loan.principal
         if schedule is not None:
             rows = state_rows(LoanState.from_schedule(schedule))
@@ -249,7 +249,7 @@ def overdue_numbers(doc: dict[str, Any]) -> set[int]:
     if not as_of or doc.get("status") != "active":
         return set()
     out = set()
-    for row in split_rows(view.get("rows") or []):
+    for row in split_rows(view.get("rows") or ""):
         if row[_DUE] < as_of and any(Decimal(row[d]) > Decimal(row[p]) for d, p in _SCHEDULED):
             out.add(int(row[0]))
     return out
@@ -257,7 +257,7 @@ def overdue_numbers(doc: dict[str, Any]) -> set[int]:
 
 def penalties_charged(doc: dict[str, Any]) -> Decimal:
     view = doc.get("view") or {}
-    return sum((Decimal(row[_PEN]) for row in split_rows(view.get("rows") or [])), Decimal(0))
+    return sum((Decimal(row[_PEN]) for row in split_rows(view.get("rows") or "")), Decimal(0))
 
 
 @dataclass(frozen=True)

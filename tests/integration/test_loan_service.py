@@ -28,6 +28,7 @@ from pymongo import AsyncMongoClient
 from kopa.loan.v1 import events_pb2, loan_pb2, loan_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
+from loan_service.adapters.repository import Repository
 from loan_service.bootstrap import Settings, setup
 from shared import context
 from shared.errors import NotFound
@@ -911,6 +912,56 @@ async def test_concurrent_repayments_on_one_loan_are_all_kept_once(world: World)
     assert stored.version == loan.version + 5
     applied = await world.wait_for(loan.id, "loan.repayment_applied", 5)
     assert len({e.payment_id for e in applied}) == 5
+
+
+async def test_the_close_of_business_hint_is_never_later_than_the_loan(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that move a loan's next close-of-business date later skip lowering its hint;
+    one that moves it earlier (a reversal) must still lower it, or the batch skips the loan."""
+    inst = institution(world)
+    product = await create_product(inst, late_penalty_flat="10.00")
+    loan = await active(inst, product.id, TODAY - timedelta(days=70))
+
+    async def hint_and_loan() -> tuple[dict[str, Any], dict[str, Any]]:
+        hint = await world.db.loan_cob_hints.find_one({"_id": loan.id})
+        doc = await world.db.loans.find_one({"_id": loan.id})
+        assert hint is not None and doc is not None
+        return hint, doc
+
+    def pay(payment_id: str, amount: str) -> Any:
+        return world.loans.ApplyRepayment(
+            loan_pb2.ApplyRepaymentRequest(
+                loan_id=loan.id, payment_id=payment_id, amount=amount, paid_on=TODAY.isoformat()
+            ),
+            metadata=inst.agent,
+        )
+
+    hint, doc = await hint_and_loan()
+    overdue_from = doc["cob_next_date"]
+    await pay("h1", "400.00")
+    await pay("h2", "400.00")
+    hint, doc = await hint_and_loan()
+    assert doc["cob_next_date"] > overdue_from  # paid ahead: the next visit moved later
+    assert hint["cob_next_date"] == doc["cob_next_date"] and hint["status"] == "active"
+
+    # The service dies after writing each reversal, before it sets the hint exactly.
+    async def crash(*_: Any, **__: Any) -> None:
+        raise RuntimeError("killed after the loan write")
+
+    monkeypatch.setattr(Repository, "set_hint", crash)
+    for payment_id in ("h2", "h1"):
+        with contextlib.suppress(grpc.aio.AioRpcError):  # a write that keeps the hint: no crash
+            await world.loans.ReverseRepayment(
+                loan_pb2.ReverseRepaymentRequest(
+                    loan_id=loan.id, payment_id=payment_id, reason="bounced"
+                ),
+                metadata=inst.manager,
+            )
+    hint, doc = await hint_and_loan()
+    assert doc["version"] == loan.version + 4  # both reversals were written
+    assert doc["cob_next_date"] <= overdue_from  # owed again: due for a visit again
+    assert hint["cob_next_date"] <= doc["cob_next_date"]
 
 
 async def test_reschedule_keeps_the_old_schedule(world: World) -> None:
