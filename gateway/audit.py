@@ -57,6 +57,13 @@ def action_of(method: str, route_path: str) -> tuple[str, str]:
     return f"{kind.replace('-', '_')}.{verb}", kind
 
 
+def touched_institution(params: dict[str, Any], summary: Any) -> str:
+    """The institution a platform administrator's action touched: named in the path
+    (`/v1/institutions/{institution_id}/...`) or in the body; "" for the platform's own."""
+    body_named = summary.get("institution_id") if isinstance(summary, dict) else None
+    return str(params.get("institution_id") or body_named or "")
+
+
 class AuditMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -101,9 +108,7 @@ class AuditMiddleware:
             target_id=str(target_id),
             request_id=request_context.current().request_id,
             summary_json=json.dumps(summary, sort_keys=True, default=str)[:MAX_SUMMARY_BYTES],
-            institution_id=str(summary.get("institution_id") or "")
-            if isinstance(summary, dict)
-            else "",
+            institution_id=touched_institution(params, summary),
         )
         principal = state.get("principal")
         chain = request.institution_id or getattr(principal, "institution_id", None) or "platform"

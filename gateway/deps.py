@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 
 from gateway.upstreams import Upstreams
 from shared import context as request_context
-from shared.errors import PermissionDenied, RateLimited, Unauthenticated
-from shared.permissions import Permission, Principal, can
+from shared.errors import RateLimited, Unauthenticated
+from shared.permissions import Permission, Principal, require
 
 
 def _upstreams(request: Request) -> Upstreams:
@@ -75,10 +75,6 @@ def allowed(permission: Permission) -> Any:
     """A route dependency that checks the permission table before any upstream is called."""
 
     async def check(principal: CurrentPrincipal) -> None:
-        if not can(principal, permission):
-            raise PermissionDenied(
-                f"a {principal.role} may not {permission.value}",
-                metadata={"permission": permission.value},
-            )
+        require(principal, permission)
 
     return Depends(check)

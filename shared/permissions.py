@@ -9,6 +9,8 @@ service before it acts (defence in depth). Pure Python, no I/O.
 - `Principal` is who is acting, as carried by a verified access token. Its data scope is
   the institution (always, except for the platform administrator) and, for agents and
   branch managers, their branch: see `Principal.scope_filter` and `Principal.can_access`.
+  A principal whose institution requires a second factor it has not enrolled yet holds no
+  permission at all (`Principal.mfa_enrolment_required`) until it enrols.
 - `CREATABLE_ROLES` says which roles a role may create (and manage); `check_user_management`
   adds the institution rule (an admin only inside their own institution).
 """
@@ -27,6 +29,7 @@ __all__ = [
     "BRANCH_SCOPED_ROLES",
     "CREATABLE_ROLES",
     "INSTITUTION_ROLES",
+    "MFA_ENROLMENT_REQUIRED",
     "READ_ONLY_ROLES",
     "ROLE_PERMISSIONS",
     "Permission",
@@ -84,6 +87,9 @@ class Permission(StrEnum):
     BRANCHES_UPDATE = "branches:update"
     SETTINGS_READ = "settings:read"
     SETTINGS_MANAGE = "settings:manage"
+    SECURITY_POLICY_READ = "security_policy:read"
+    SECURITY_POLICY_MANAGE = "security_policy:manage"
+    """Which roles of an institution must sign in with a second factor."""
     LOAN_PRODUCTS_CREATE = "loan_products:create"
     LOAN_PRODUCTS_READ = "loan_products:read"
     LOAN_PRODUCTS_UPDATE = "loan_products:update"
@@ -145,6 +151,9 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
             P.USERS_DISABLE,
             P.USERS_RESET_PASSWORD,
             P.SESSIONS_MANAGE,
+            # Any institution's: it may have to require MFA of the admins it created.
+            P.SECURITY_POLICY_READ,
+            P.SECURITY_POLICY_MANAGE,
         }
     ),
     Role.ADMIN: ALL_PERMISSIONS - _PLATFORM_ONLY,
@@ -269,6 +278,11 @@ class Principal:
     `institution_id` is None only for the platform administrator; `branch_id` is set for
     agents and branch managers (and None for institution-wide roles). The constructor
     rejects any other combination with `ValueError`.
+
+    `mfa_enrolment_required`: the institution requires a second factor of this role and
+    the user has none yet. Such a principal holds no permission, so it can reach only what
+    needs none (its own account, MFA enrolment, its sessions, logging out); once enrolled,
+    a refreshed token carries the role's permissions again.
     """
 
     user_id: str
@@ -276,6 +290,7 @@ class Principal:
     institution_id: str | None
     branch_id: str | None
     session_id: str
+    mfa_enrolment_required: bool = False
 
     def __post_init__(self) -> None:
         role = self.role
@@ -310,6 +325,8 @@ class Principal:
 
     @property
     def permissions(self) -> frozenset[Permission]:
+        if self.mfa_enrolment_required:
+            return frozenset()
         return ROLE_PERMISSIONS[self.role]
 
     def scope_filter(self) -> dict[str, str]:
@@ -358,19 +375,31 @@ def permissions_for(role: Role | str) -> frozenset[Permission]:
     return ROLE_PERMISSIONS[Role(role)]
 
 
+MFA_ENROLMENT_REQUIRED: Final = "MFA_ENROLMENT_REQUIRED"
+
+
 def can(principal: Principal, permission: Permission | str) -> bool:
-    """Whether the principal's role holds the permission (scope is checked separately)."""
-    return _as_permission(permission) in ROLE_PERMISSIONS[principal.role]
+    """Whether the principal holds the permission (scope is checked separately)."""
+    return _as_permission(permission) in principal.permissions
 
 
 def require(principal: Principal, permission: Permission | str) -> None:
-    """Raise `PermissionDenied` unless the principal's role holds the permission."""
+    """Raise `PermissionDenied` unless the principal holds the permission; the reason is
+    `MFA_ENROLMENT_REQUIRED` when only a missing second factor stands in the way."""
     perm = _as_permission(permission)
-    if perm not in ROLE_PERMISSIONS[principal.role]:
+    if perm in principal.permissions:
+        return
+    if principal.mfa_enrolment_required:
         raise PermissionDenied(
-            f"{describe_role(principal.role)} is not allowed to {perm.value}.",
+            "Your institution requires two-factor authentication for your role: enrol "
+            "(POST /v1/me/mfa/enroll, then /v1/me/mfa/confirm), then refresh your token.",
+            reason=MFA_ENROLMENT_REQUIRED,
             permission=perm.value,
         )
+    raise PermissionDenied(
+        f"{describe_role(principal.role)} is not allowed to {perm.value}.",
+        permission=perm.value,
+    )
 
 
 def creatable_roles(role: Role | str) -> frozenset[Role]:

@@ -58,6 +58,7 @@ __all__ = [
     "ALGORITHM",
     "CLOCK_LEEWAY",
     "ISSUER",
+    "MFA_ENROLMENT_CLAIM",
     "TOKEN_TYPE",
     "AccessClaims",
     "IssuedToken",
@@ -85,6 +86,9 @@ VERIFIED_CACHE_SIZE: Final = 10_000
 _HEADER_CACHE_SIZE: Final = 64
 
 REQUIRED_CLAIMS: Final = ("iss", "sub", "sid", "role", "inst", "branch", "iat", "nbf", "exp", "jti")
+MFA_ENROLMENT_CLAIM: Final = "mfa_enrol"
+"""`true` on the token of a user who must enrol a second factor before doing anything else
+(`Principal.mfa_enrolment_required`); absent otherwise."""
 
 
 class TokenReason:
@@ -486,6 +490,8 @@ def issue_access_token(
         "exp": issued + lifetime,
         "jti": token_id,
     }
+    if principal.mfa_enrolment_required:
+        payload[MFA_ENROLMENT_CLAIM] = True
     token = jwt.encode(
         payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": TOKEN_TYPE}
     )
@@ -534,6 +540,9 @@ def _parse_claims(payload: dict[str, Any], kid: str) -> AccessClaims:
     for name in ("iat", "nbf", "exp"):
         if not _is_int(payload[name]):
             raise TokenInvalid(TokenReason.CLAIMS_INVALID, f"{name} must be an integer")
+    enrolment_pending = payload.get(MFA_ENROLMENT_CLAIM, False)
+    if not isinstance(enrolment_pending, bool):
+        raise TokenInvalid(TokenReason.CLAIMS_INVALID, f"{MFA_ENROLMENT_CLAIM} must be a boolean")
     try:
         principal = Principal(
             user_id=payload["sub"],
@@ -541,6 +550,7 @@ def _parse_claims(payload: dict[str, Any], kid: str) -> AccessClaims:
             institution_id=payload["inst"],
             branch_id=payload["branch"],
             session_id=payload["sid"],
+            mfa_enrolment_required=enrolment_pending,
         )
     except ValueError as exc:
         raise TokenInvalid(TokenReason.CLAIMS_INVALID, str(exc)) from None

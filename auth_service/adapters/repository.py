@@ -32,6 +32,7 @@ from auth_service.adapters.secrets import SecretBox
 from auth_service.domain.errors import AlreadyExists, Reason
 from auth_service.domain.login_history import LoginAttempt, LoginOutcome
 from auth_service.domain.mfa import MfaPolicy, MfaState
+from auth_service.domain.policy import POLICY_ROLES, SecurityPolicy
 from auth_service.domain.sessions import Session
 from auth_service.domain.users import StaffUser, UserStatus
 from shared.errors import ValidationError
@@ -394,24 +395,36 @@ class LoginAttemptRepository:
 
 
 class PolicyRepository:
-    """Per-institution security settings: `{_id: <institution id>, mfa_required_roles: [...]}`
-    in `settings`. No RPC writes them yet; an operator may insert the document."""
+    """Per-institution security policies, one document each in `settings`:
+    `{_id: <institution id>, mfa_required_roles: [...], updated_at, updated_by}`. An
+    update replaces the policy in one write (the last one wins)."""
 
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[SETTINGS]
 
+    async def get(self, institution_id: str) -> SecurityPolicy:
+        """The institution's policy; an empty one (nothing required) if none was set."""
+        doc = await self.collection.find_one({"_id": institution_id}) or {}
+        # A role the platform no longer has is ignored rather than breaking every login.
+        roles = [r for r in doc.get("mfa_required_roles") or [] if r in POLICY_ROLES]
+        return SecurityPolicy(
+            institution_id, MfaPolicy.of(roles), doc.get("updated_at"), doc.get("updated_by")
+        )
+
     async def mfa_policy(self, institution_id: str | None) -> MfaPolicy | None:
         if institution_id is None:
             return None
-        doc = await self.collection.find_one({"_id": institution_id})
-        if not doc or not doc.get("mfa_required_roles"):
-            return None
-        roles = [r for r in doc["mfa_required_roles"] if r in {x.value for x in Role}]
-        return MfaPolicy.of(roles)
+        return (await self.get(institution_id)).mfa
 
-    async def set_mfa_policy(self, institution_id: str, roles: Iterable[Role | str]) -> None:
+    async def save(self, policy: SecurityPolicy) -> None:
         await self.collection.update_one(
-            {"_id": institution_id},
-            {"$set": {"mfa_required_roles": sorted(Role(r).value for r in roles)}},
+            {"_id": policy.institution_id},
+            {
+                "$set": {
+                    "mfa_required_roles": policy.mfa_required_roles,
+                    "updated_at": policy.updated_at,
+                    "updated_by": policy.updated_by,
+                }
+            },
             upsert=True,
         )

@@ -85,7 +85,7 @@ class AuthResult:
     must_change_password: bool
     mfa_enrolment_required: bool
     """The institution requires a second factor for this role and the user has none yet:
-    the client should send the user through enrolment."""
+    the session grants nothing but enrolment (see `policy.py`)."""
     recovery_code_used: bool = False
 
 
@@ -326,7 +326,11 @@ class StaffUser:
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
 
-    def principal(self, session_id: str) -> Principal:
+    def must_enrol_mfa(self, policy: MfaPolicy | None) -> bool:
+        """The institution requires a second factor of this role and the user has none."""
+        return policy is not None and policy.is_required(self.role) and not self.mfa.enabled
+
+    def principal(self, session_id: str, *, mfa_enrolment_required: bool = False) -> Principal:
         """Who this user is when acting in the given session (for the access token)."""
         return Principal(
             user_id=self.id,
@@ -334,6 +338,7 @@ class StaffUser:
             institution_id=self.institution_id,
             branch_id=self.branch_id,
             session_id=session_id,
+            mfa_enrolment_required=mfa_enrolment_required,
         )
 
     # administration ------------------------------------------------------------------
@@ -500,12 +505,11 @@ class StaffUser:
             except Unauthenticated:
                 self.record_failed_login(now, lockout)
                 raise
-        required = mfa_policy is not None and mfa_policy.is_required(self.role)
         self.record_successful_login(now)
         return AuthResult(
             password_needs_rehash=hasher.needs_rehash(self.password_hash),
             must_change_password=self.must_change_password,
-            mfa_enrolment_required=required and not self.mfa.enabled,
+            mfa_enrolment_required=self.must_enrol_mfa(mfa_policy),
             recovery_code_used=recovery_used,
         )
 

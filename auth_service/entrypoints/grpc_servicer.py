@@ -9,6 +9,7 @@ import grpc
 from auth_service.entrypoints import mapping as m
 from auth_service.service_layer.audit import AuditHandlers
 from auth_service.service_layer.identity import ClientInfo, IdentityHandlers, Tokens
+from auth_service.service_layer.policies import PolicyHandlers
 from auth_service.service_layer.staff import StaffHandlers
 from auth_service.service_layer.unit import AuthUnit
 from kopa.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -23,6 +24,7 @@ def _pair(tokens: Tokens) -> auth_pb2.TokenPair:
         token_type=tokens.token_type,
         expires_in=tokens.expires_in,
         must_change_password=tokens.must_change_password,
+        mfa_enrolment_required=tokens.mfa_enrolment_required,
     )
 
 
@@ -36,6 +38,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self.identity = IdentityHandlers(unit)
         self.staff = StaffHandlers(unit)
         self.audit = AuditHandlers(unit)
+        self.policies = PolicyHandlers(unit)
 
     # tokens --------------------------------------------------------------------------
 
@@ -159,6 +162,20 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.ListLoginHistoryResponse(
             attempts=[m.attempt_to_proto(a) for a in attempts], next_page_token=token
         )
+
+    async def GetSecurityPolicy(
+        self, request: auth_pb2.GetSecurityPolicyRequest, context: Ctx
+    ) -> auth_pb2.GetSecurityPolicyResponse:
+        policy = await self.policies.get(request.institution_id)
+        return auth_pb2.GetSecurityPolicyResponse(policy=m.policy_to_proto(policy))
+
+    async def UpdateSecurityPolicy(
+        self, request: auth_pb2.UpdateSecurityPolicyRequest, context: Ctx
+    ) -> auth_pb2.UpdateSecurityPolicyResponse:
+        policy = await self.policies.replace(
+            request.policy.institution_id, list(request.policy.mfa_required_roles)
+        )
+        return auth_pb2.UpdateSecurityPolicyResponse(policy=m.policy_to_proto(policy))
 
     # audit ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from auth_service.domain.audit import AuditEntry, canonical_json
 from auth_service.domain.login_history import LoginAttempt
+from auth_service.domain.policy import SecurityPolicy
 from auth_service.domain.sessions import Session
 from auth_service.domain.users import StaffUser, UserStatus
 from kopa.auth.v1 import auth_pb2
@@ -74,6 +75,15 @@ def audit_entry_to_proto(entry: AuditEntry) -> auth_pb2.AuditEntry:
         summary_json=canonical_json(entry.summary).decode("utf-8"),
         prev_hash=entry.prev_hash,
         hash=entry.hash,
+    )
+
+
+def policy_to_proto(policy: SecurityPolicy) -> auth_pb2.SecurityPolicy:
+    return auth_pb2.SecurityPolicy(
+        institution_id=policy.institution_id,
+        mfa_required_roles=policy.mfa_required_roles,
+        update_time=ts(policy.updated_at),
+        updated_by=policy.updated_by or "",
     )
 
 

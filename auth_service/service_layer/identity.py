@@ -55,6 +55,8 @@ class Tokens:
     refresh_token: str
     expires_in: int
     must_change_password: bool = False
+    mfa_enrolment_required: bool = False
+    """The access token grants nothing but enrolment (see `domain/policy.py`)."""
     token_type: str = TOKEN_TYPE
 
 
@@ -201,15 +203,19 @@ class IdentityHandlers:
             raise Unauthenticated(
                 "This session has ended; log in again.", reason=Reason.SESSION_REVOKED
             )
-        issued = issue_access_token(self.u.keys.keyset, user.principal(session.id))
+        pending = result.mfa_enrolment_required
+        issued = issue_access_token(
+            self.u.keys.keyset, user.principal(session.id, mfa_enrolment_required=pending)
+        )
         await self._record(email, user, client, LoginOutcome.SUCCESS, session_id=session.id)
-        if result.mfa_enrolment_required:
+        if pending:
             log.info("mfa_enrolment_required", user_id=user.id)
         return Tokens(
             access_token=issued.token,
             refresh_token=refresh_token,
             expires_in=issued.expires_in,
             must_change_password=result.must_change_password,
+            mfa_enrolment_required=pending,
         )
 
     # refresh ---------------------------------------------------------------------------
@@ -252,12 +258,20 @@ class IdentityHandlers:
                 raise
             if not await self.u.save_session(session, expected):
                 continue  # a concurrent refresh won; this token is now spent
-            issued = issue_access_token(self.u.keys.keyset, user.principal(session.id), now=now)
+            # The policy is read again: switching it on reaches open sessions at their next
+            # refresh, and a user who has just enrolled gets their permissions back.
+            pending = user.must_enrol_mfa(await self.u.policies.mfa_policy(user.institution_id))
+            issued = issue_access_token(
+                self.u.keys.keyset,
+                user.principal(session.id, mfa_enrolment_required=pending),
+                now=now,
+            )
             return Tokens(
                 access_token=issued.token,
                 refresh_token=new_token,
                 expires_in=issued.expires_in,
                 must_change_password=user.must_change_password,
+                mfa_enrolment_required=pending,
             )
         raise Aborted("The session changed concurrently; retry.")
 

@@ -38,6 +38,7 @@ def _tokens(pair: auth_pb2.TokenPair) -> TokenResponse:
         token_type=pair.token_type or "Bearer",
         expires_in=pair.expires_in,
         must_change_password=pair.must_change_password,
+        mfa_enrolment_required=pair.mfa_enrolment_required,
     )
 
 

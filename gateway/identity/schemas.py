@@ -25,6 +25,13 @@ class TokenResponse(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
     must_change_password: bool = False
+    mfa_enrolment_required: bool = Field(
+        False,
+        description="Your institution requires two-factor authentication for your role and "
+        "you have not enrolled: this token only lets you enrol (POST /v1/me/mfa/enroll, then "
+        "/v1/me/mfa/confirm), see your account and log out; every other call is 403 "
+        "MFA_ENROLMENT_REQUIRED. Refresh once enrolled to get a token with your permissions.",
+    )
 
 
 class CreateUserBody(Strict):

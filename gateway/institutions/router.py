@@ -1,4 +1,4 @@
-"""Institutions (platform admin) and their branches."""
+"""Institutions (platform admin), their security policy and their branches."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pydantic import Field, StrictStr
 from gateway.convert import page, to_json
 from gateway.deps import Stubs, allowed
 from gateway.identity.schemas import Strict
+from kopa.auth.v1 import auth_pb2
 from kopa.user.v1 import user_pb2
+from shared.permissions import INSTITUTION_ROLES
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["institutions"])
@@ -19,6 +21,19 @@ router = APIRouter(tags=["institutions"])
 class InstitutionBody(Strict):
     name: StrictStr = Field(min_length=1, max_length=120)
     currency: StrictStr = Field(min_length=3, max_length=3, description="ISO 4217, e.g. KES")
+
+
+class SecurityPolicyBody(Strict):
+    mfa_required_roles: list[StrictStr] = Field(
+        max_length=20,
+        description="The staff roles that must sign in with two-factor authentication "
+        f"(any of {', '.join(sorted(INSTITUTION_ROLES))}; [] requires it of nobody). A user of "
+        "such a role who has not enrolled yet can still log in, but only to enrol: the login "
+        "answers `mfa_enrolment_required: true` and every other call is 403 "
+        "MFA_ENROLMENT_REQUIRED until they enrol and refresh. Open sessions are held to the "
+        "new policy from their next refresh.",
+        examples=[["admin", "branch_manager"]],
+    )
 
 
 class BranchBody(Strict):
@@ -51,6 +66,45 @@ async def get_institution(institution_id: str, stubs: Stubs) -> dict[str, Any]:
         user_pb2.GetInstitutionRequest(institution_id=institution_id)
     )
     return to_json(reply.institution, drop=("create_time",))
+
+
+def policy_json(policy: auth_pb2.SecurityPolicy) -> dict[str, Any]:
+    data = to_json(policy)
+    data["update_time"] = data.get("update_time")
+    data["updated_by"] = policy.updated_by or None
+    return data
+
+
+@router.get(
+    "/v1/institutions/{institution_id}/security-policy",
+    dependencies=[allowed(P.SECURITY_POLICY_READ)],
+)
+async def get_security_policy(institution_id: str, stubs: Stubs) -> dict[str, Any]:
+    """The institution's security policy: its admins and auditors, or the platform admin.
+    Another institution's is 404."""
+    reply = await stubs.auth.GetSecurityPolicy(
+        auth_pb2.GetSecurityPolicyRequest(institution_id=institution_id)
+    )
+    return policy_json(reply.policy)
+
+
+@router.put(
+    "/v1/institutions/{institution_id}/security-policy",
+    dependencies=[allowed(P.SECURITY_POLICY_MANAGE)],
+)
+async def replace_security_policy(
+    institution_id: str, body: SecurityPolicyBody, stubs: Stubs
+) -> dict[str, Any]:
+    """Replace the institution's security policy: its admins, or the platform admin. The
+    change is in the institution's audit log."""
+    reply = await stubs.auth.UpdateSecurityPolicy(
+        auth_pb2.UpdateSecurityPolicyRequest(
+            policy=auth_pb2.SecurityPolicy(
+                institution_id=institution_id, mfa_required_roles=body.mfa_required_roles
+            )
+        )
+    )
+    return policy_json(reply.policy)
 
 
 @router.post("/v1/branches", status_code=201, dependencies=[allowed(P.BRANCHES_CREATE)])

@@ -258,3 +258,31 @@ def test_principal_coerces_role_strings_and_is_frozen() -> None:
     assert who.role is Role.AGENT and who.is_branch_scoped
     with pytest.raises(AttributeError):
         who.role = Role.ADMIN  # type: ignore[misc]
+
+
+# --- a user who must enrol a second factor first ------------------------------------------
+
+
+@given(roles.filter(lambda r: r is not Role.PLATFORM_ADMIN), perms)
+def test_a_principal_pending_mfa_enrolment_holds_no_permission(
+    role: Role, permission: Permission
+) -> None:
+    full = principal_for(role)
+    pending = Principal(
+        full.user_id, role, full.institution_id, full.branch_id, "s-1", mfa_enrolment_required=True
+    )
+    assert not can(pending, permission)
+    with pytest.raises(PermissionDenied) as info:
+        require(pending, permission)
+    # Told to enrol, not that the role lacks the right.
+    assert info.value.reason == "MFA_ENROLMENT_REQUIRED"
+    assert "/v1/me/mfa/enroll" in info.value.message
+    assert info.value.permission == permission.value
+    assert pending.can_access("inst-1")  # the scope is unchanged; the permissions are not
+
+
+def test_who_reads_and_who_sets_an_institution_security_policy() -> None:
+    readers = {r for r in Role if can(principal_for(r), P.SECURITY_POLICY_READ)}
+    managers = {r for r in Role if can(principal_for(r), P.SECURITY_POLICY_MANAGE)}
+    assert readers == {Role.PLATFORM_ADMIN, Role.ADMIN, Role.AUDITOR}
+    assert managers == {Role.PLATFORM_ADMIN, Role.ADMIN}

@@ -128,6 +128,26 @@ def test_a_token_made_by_pyjwt_with_our_key_verifies(keyset: KeySet) -> None:
     assert verify_access_token(sign(keyset.signing_key, claims()), keyset, now=NOW) == AGENT
 
 
+def test_an_mfa_enrolment_token_says_so_and_grants_nothing(keyset: KeySet) -> None:
+    pending = Principal("user-1", Role.ADMIN, "inst-1", None, "sess-1", True)
+    token = issue_access_token(keyset, pending, now=NOW).token
+    assert jwt.decode(token, options={"verify_signature": False})["mfa_enrol"] is True
+    verified = verify_access_token(token, keyset, now=NOW)
+    assert verified.mfa_enrolment_required and verified.permissions == frozenset()
+    # Absent from every other token, which so reads as "not pending".
+    plain = issue_access_token(keyset, AGENT, now=NOW).token
+    assert "mfa_enrol" not in jwt.decode(plain, options={"verify_signature": False})
+    assert not verify_access_token(plain, keyset, now=NOW).mfa_enrolment_required
+
+
+@pytest.mark.parametrize("value", ["true", 1, None, []])
+def test_an_mfa_enrolment_claim_that_is_not_a_boolean_is_refused(
+    keyset: KeySet, value: Any
+) -> None:
+    token = sign(keyset.signing_key, claims(mfa_enrol=value))
+    assert reason_of(token, keyset) == TokenReason.CLAIMS_INVALID
+
+
 # --- refusals -----------------------------------------------------------------------------
 
 

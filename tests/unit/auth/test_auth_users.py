@@ -372,6 +372,14 @@ def test_policy_flags_users_who_must_enrol() -> None:
     result = user.authenticate(PASSWORD, now=NOW, mfa_policy=policy, hasher=FAST)
     assert result.mfa_enrolment_required
     assert not user.authenticate(PASSWORD, now=NOW, hasher=FAST).mfa_enrolment_required
+    assert not user.must_enrol_mfa(MfaPolicy.of(["admin"]))  # not the agent's role
+    assert user.principal("s", mfa_enrolment_required=True).permissions == frozenset()
+    enrolled, totp, _ = enrolled_user()
+    assert not enrolled.must_enrol_mfa(policy)  # enrolled: the policy is met
+    later = NOW + timedelta(minutes=5)
+    assert not enrolled.authenticate(
+        PASSWORD, now=later, otp=totp.at(later), mfa_policy=policy, hasher=FAST
+    ).mfa_enrolment_required
 
 
 def test_admin_can_remove_a_lost_second_factor() -> None:

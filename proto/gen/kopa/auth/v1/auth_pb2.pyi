@@ -75,11 +75,17 @@ class TokenPair(_message.Message):
     TOKEN_TYPE_FIELD_NUMBER: _builtins.int
     EXPIRES_IN_FIELD_NUMBER: _builtins.int
     MUST_CHANGE_PASSWORD_FIELD_NUMBER: _builtins.int
+    MFA_ENROLMENT_REQUIRED_FIELD_NUMBER: _builtins.int
     access_token: _builtins.str
     refresh_token: _builtins.str
     token_type: _builtins.str
     expires_in: _builtins.int
     must_change_password: _builtins.bool
+    mfa_enrolment_required: _builtins.bool
+    """The institution requires a second factor of the user's role and the user has none:
+    the access token allows only the caller's own account calls (EnrollMfa, ConfirmMfa,
+    GetMe, sessions, Logout) until the user enrols and refreshes.
+    """
     def __init__(
         self,
         *,
@@ -88,10 +94,11 @@ class TokenPair(_message.Message):
         token_type: _builtins.str = ...,
         expires_in: _builtins.int = ...,
         must_change_password: _builtins.bool = ...,
+        mfa_enrolment_required: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "must_change_password", b"must_change_password", "refresh_token", b"refresh_token", "token_type", b"token_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "mfa_enrolment_required", b"mfa_enrolment_required", "must_change_password", b"must_change_password", "refresh_token", b"refresh_token", "token_type", b"token_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1073,3 +1080,124 @@ class VerifyAuditChainResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyAuditChainResponse: _TypeAlias = VerifyAuditChainResponse  # noqa: Y015
+
+@_typing.final
+class SecurityPolicy(_message.Message):
+    """Who must sign in to an institution with a second factor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    MFA_REQUIRED_ROLES_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    institution_id: _builtins.str
+    updated_by: _builtins.str
+    """Output only: the user who last replaced the policy."""
+    @_builtins.property
+    def mfa_required_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Staff roles (admin, branch_manager, risk_officer, agent, auditor) whose users must use
+        TOTP or a recovery code. A user of such a role who has not enrolled yet can still log in,
+        but only to enrol (TokenPair.mfa_enrolment_required).
+        """
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        institution_id: _builtins.str = ...,
+        mfa_required_roles: _abc.Iterable[_builtins.str] | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        updated_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["institution_id", b"institution_id", "mfa_required_roles", b"mfa_required_roles", "update_time", b"update_time", "updated_by", b"updated_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SecurityPolicy: _TypeAlias = SecurityPolicy  # noqa: Y015
+
+@_typing.final
+class GetSecurityPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    institution_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        institution_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["institution_id", b"institution_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSecurityPolicyRequest: _TypeAlias = GetSecurityPolicyRequest  # noqa: Y015
+
+@_typing.final
+class GetSecurityPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___SecurityPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___SecurityPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSecurityPolicyResponse: _TypeAlias = GetSecurityPolicyResponse  # noqa: Y015
+
+@_typing.final
+class UpdateSecurityPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___SecurityPolicy:
+        """The whole policy; institution_id names the institution."""
+
+    def __init__(
+        self,
+        *,
+        policy: Global___SecurityPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSecurityPolicyRequest: _TypeAlias = UpdateSecurityPolicyRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSecurityPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___SecurityPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___SecurityPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSecurityPolicyResponse: _TypeAlias = UpdateSecurityPolicyResponse  # noqa: Y015

@@ -139,6 +139,16 @@ class AuthServiceStub:
                 request_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditChainRequest.SerializeToString,
                 response_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditChainResponse.FromString,
                 _registered_method=True)
+        self.GetSecurityPolicy = channel.unary_unary(
+                '/kopa.auth.v1.AuthService/GetSecurityPolicy',
+                request_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.GetSecurityPolicyRequest.SerializeToString,
+                response_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.GetSecurityPolicyResponse.FromString,
+                _registered_method=True)
+        self.UpdateSecurityPolicy = channel.unary_unary(
+                '/kopa.auth.v1.AuthService/UpdateSecurityPolicy',
+                request_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyRequest.SerializeToString,
+                response_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -279,6 +289,22 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSecurityPolicy(self, request, context):
+        """An institution's security policy (admins and auditors of the institution; the platform
+        administrator for any). NOT_FOUND for another institution or an unknown one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSecurityPolicy(self, request, context):
+        """Replaces an institution's security policy (its admins; the platform administrator for
+        any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -381,6 +407,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.VerifyAuditChain,
                     request_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditChainRequest.FromString,
                     response_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditChainResponse.SerializeToString,
+            ),
+            'GetSecurityPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSecurityPolicy,
+                    request_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.GetSecurityPolicyRequest.FromString,
+                    response_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.GetSecurityPolicyResponse.SerializeToString,
+            ),
+            'UpdateSecurityPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSecurityPolicy,
+                    request_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyRequest.FromString,
+                    response_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -928,6 +964,60 @@ class AuthService:
             '/kopa.auth.v1.AuthService/VerifyAuditChain',
             kopa_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditChainRequest.SerializeToString,
             kopa_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSecurityPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.auth.v1.AuthService/GetSecurityPolicy',
+            kopa_dot_auth_dot_v1_dot_auth__pb2.GetSecurityPolicyRequest.SerializeToString,
+            kopa_dot_auth_dot_v1_dot_auth__pb2.GetSecurityPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSecurityPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.auth.v1.AuthService/UpdateSecurityPolicy',
+            kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyRequest.SerializeToString,
+            kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,14 @@ class AuthServiceStub:
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListAuditEntriesRequest, _auth_pb2.ListAuditEntriesResponse]
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_auth_pb2.VerifyAuditChainRequest, _auth_pb2.VerifyAuditChainResponse]
     """Recomputes the hash chain and reports the first broken entry."""
+    GetSecurityPolicy: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetSecurityPolicyRequest, _auth_pb2.GetSecurityPolicyResponse]
+    """An institution's security policy (admins and auditors of the institution; the platform
+    administrator for any). NOT_FOUND for another institution or an unknown one.
+    """
+    UpdateSecurityPolicy: _grpc.UnaryUnaryMultiCallable[_auth_pb2.UpdateSecurityPolicyRequest, _auth_pb2.UpdateSecurityPolicyResponse]
+    """Replaces an institution's security policy (its admins; the platform administrator for
+    any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -109,6 +117,14 @@ class AuthServiceAsyncStub(AuthServiceStub):
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListAuditEntriesRequest, _auth_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_auth_pb2.VerifyAuditChainRequest, _auth_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
     """Recomputes the hash chain and reports the first broken entry."""
+    GetSecurityPolicy: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetSecurityPolicyRequest, _auth_pb2.GetSecurityPolicyResponse]  # type: ignore[assignment]
+    """An institution's security policy (admins and auditors of the institution; the platform
+    administrator for any). NOT_FOUND for another institution or an unknown one.
+    """
+    UpdateSecurityPolicy: _aio.UnaryUnaryMultiCallable[_auth_pb2.UpdateSecurityPolicyRequest, _auth_pb2.UpdateSecurityPolicyResponse]  # type: ignore[assignment]
+    """Replaces an institution's security policy (its admins; the platform administrator for
+    any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Staff accounts, passwords, tokens, MFA and sessions.
@@ -267,5 +283,25 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.VerifyAuditChainResponse, _abc.Awaitable[_auth_pb2.VerifyAuditChainResponse]]:
         """Recomputes the hash chain and reports the first broken entry."""
+
+    @_abc_1.abstractmethod
+    def GetSecurityPolicy(
+        self,
+        request: _auth_pb2.GetSecurityPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.GetSecurityPolicyResponse, _abc.Awaitable[_auth_pb2.GetSecurityPolicyResponse]]:
+        """An institution's security policy (admins and auditors of the institution; the platform
+        administrator for any). NOT_FOUND for another institution or an unknown one.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateSecurityPolicy(
+        self,
+        request: _auth_pb2.UpdateSecurityPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.UpdateSecurityPolicyResponse, _abc.Awaitable[_auth_pb2.UpdateSecurityPolicyResponse]]:
+        """Replaces an institution's security policy (its admins; the platform administrator for
+        any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
+        """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
