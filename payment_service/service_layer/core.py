@@ -38,8 +38,9 @@ from typing import Any
 
 from bson import Binary
 
+from kopa.loan.v1 import loan_pb2
 from kopa.payment.v1 import events_pb2
-from payment_service.adapters.peers import ALLOCATION_PARTS, Applied, LoanGateway
+from payment_service.adapters.peers import ALLOCATION_PARTS, Applied, LoanGateway, LoanView
 from payment_service.adapters.repository import PAYMENTS, Repository
 from payment_service.domain import ledger, postings
 from payment_service.domain.money import format_amount
@@ -59,6 +60,7 @@ from shared.errors import (
 )
 from shared.events import event_meta, outbox_update
 from shared.logging import get_logger
+from shared.permissions import Principal
 
 log = get_logger(__name__)
 
@@ -175,6 +177,27 @@ class PaymentCore:
     def request_id(self) -> str:
         return context.current().request_id or "system"
 
+    async def loan_in_scope(self, p: Principal, loan_id: str) -> LoanView:
+        """Where a loan lives and its currency, for the checks made before anything is stored:
+        from ``loans_seen`` (the read model kept from loan events) when it knows the loan,
+        else from the loan service. Both answer NOT_FOUND outside the caller's scope. The loan
+        service checks the scope again when the money is applied, so a read model one branch
+        transfer behind only moves the refusal one step later; asking the loan service every
+        time cost a call and a full loan read per repayment."""
+        seen = await self.repo.get_loan_seen(loan_id) if loan_id else None
+        if seen is None or not seen.get("currency"):
+            return await self.loans.get(loan_id)
+        if not p.can_access(seen["institution_id"], seen.get("branch_id") or None):
+            raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
+        return LoanView(
+            loan_id=loan_id,
+            institution_id=seen["institution_id"],
+            branch_id=seen.get("branch_id") or "",
+            borrower_id=seen.get("borrower_id") or "",
+            status=loan_pb2.LoanStatus.Value(f"LOAN_STATUS_{seen['status'].upper()}"),
+            currency=seen["currency"],
+        )
+
     # --- guarded transitions ---------------------------------------------------------------
 
     def _event(self, kind: str, after: dict[str, Any]) -> events_pb2.PaymentEvent:
@@ -197,14 +220,17 @@ class PaymentCore:
         *,
         event: str | None = None,
         attempts: int = 10,
+        known: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any] | None, bool]:
         """Moves the payment on if its status is in ``allowed``: ``build(doc)`` returns the
         fields to set (or None to leave it). Compare-and-set on ``version``, retried when
-        another writer got there first. Returns (the document as it now is, whether this
-        call changed it)."""
+        another writer got there first. ``known``: the document as the caller last saw it,
+        tried first instead of reading it again (a stale one costs one missed update).
+        Returns (the document as it now is, whether this call changed it)."""
         allowed = list(allowed)
         for _ in range(attempts):
-            doc = await self.repo.get_payment(payment_id)
+            doc = known if known is not None else await self.repo.get_payment(payment_id)
+            known = None
             if doc is None or doc.get("status") not in allowed:
                 return doc, False
             fields = build(doc)
@@ -309,7 +335,9 @@ class PaymentCore:
             fields["response"] = Binary(payment_to_proto(shown).SerializeToString())
             return fields
 
-        updated, changed = await self.transition(doc["_id"], POSTABLE, build, event=event)
+        updated, changed = await self.transition(
+            doc["_id"], POSTABLE, build, event=event, known=doc
+        )
         if changed:
             log.info("payment_posted", payment_id=doc["_id"], loan_id=loan_id, entry_id=entry.id)
         assert updated is not None

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -55,18 +56,35 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: How long a posting may use a chart read earlier. A chart only ever gains accounts (its
+#: currency, basis and default accounts are fixed when the books open), and postings use
+#: only the default accounts, so an older copy books exactly the same entry.
+CHART_REUSE_SECONDS = 30.0
+
+
 class Books:
     def __init__(
         self, repo: Repository, institution_currency: InstitutionCurrency | None = None
     ) -> None:
         self.repo = repo
         self._institution_currency = institution_currency
+        self._charts: dict[str, tuple[float, ChartOfAccounts]] = {}
 
     # --- charts --------------------------------------------------------------------------
 
-    async def existing_chart(self, institution_id: str) -> ChartOfAccounts | None:
+    async def existing_chart(
+        self, institution_id: str, *, fresh: bool = True
+    ) -> ChartOfAccounts | None:
+        """The institution's chart; ``fresh=False`` (postings) may reuse a recent copy."""
+        held = self._charts.get(institution_id)
+        if not fresh and held is not None and held[0] > time.monotonic():
+            return held[1]
         doc = await self.repo.get_chart(institution_id)
-        return chart_from_doc(doc) if doc else None
+        if doc is None:
+            return None
+        chart = chart_from_doc(doc)
+        self._charts[institution_id] = (time.monotonic() + CHART_REUSE_SECONDS, chart)
+        return chart
 
     async def chart(
         self, institution_id: str, currency: str | None = None, *, ask_peer: bool = False
@@ -74,10 +92,11 @@ class Books:
         """The institution's chart, created (default accounts, cash basis) on first use.
 
         ``currency`` is the currency of the movement about to be booked: a chart in another
-        currency refuses it (CURRENCY_MISMATCH). ``ask_peer`` lets a user's read open the
-        books with the institution's currency from user_service.
+        currency refuses it (CURRENCY_MISMATCH), and a recent copy of the chart serves.
+        ``ask_peer`` lets a user's read open the books with the institution's currency from
+        user_service.
         """
-        chart = await self.existing_chart(institution_id)
+        chart = await self.existing_chart(institution_id, fresh=currency is None)
         if chart is None:
             code = currency or await self._currency_of(institution_id, ask_peer=ask_peer)
             fresh = ChartOfAccounts.default(institution_id, code, IncomeRecognition.CASH)

@@ -228,11 +228,11 @@ class Repayments:
         cmd: RepaymentCommand,
     ) -> dict[str, Any]:
         # The currency (so the amount's precision) is the loan's: validate BEFORE applying.
-        loan = await self.core.loans.get(cmd.loan_id)  # NOT_FOUND outside the caller's scope
+        loan = await self.core.loan_in_scope(p, cmd.loan_id)
         if loan.institution_id and loan.institution_id != institution_id:
             raise NotFound(f"loan {cmd.loan_id} not found", reason="LOAN_NOT_FOUND")
         amount = money.parse_amount(cmd.amount, loan.currency, field="amount")
-        chart = await self.core.books.existing_chart(institution_id)
+        chart = await self.core.books.existing_chart(institution_id, fresh=False)
         if chart is not None and chart.currency != loan.currency:
             raise IllegalState(
                 f"the loan is in {loan.currency}, the books in {chart.currency}",

@@ -83,6 +83,7 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
         default_factory=dict
     )
     calls: Counter[str] = field(default_factory=Counter)
+    reads: Counter[str] = field(default_factory=Counter)
     reversed: set[str] = field(default_factory=set)
     delay: float = 0.0
 
@@ -137,6 +138,7 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
         )
 
     async def GetLoan(self, request: Any, context_: Any) -> loan_pb2.GetLoanResponse:
+        self.reads[request.loan_id] += 1
         return loan_pb2.GetLoanResponse(loan=self.proto(self._loan(request.loan_id)))
 
     async def ApplyRepayment(
@@ -590,6 +592,31 @@ async def test_other_bad_input_names_each_field(world: World) -> None:
     await rpc_error(post(w, w.token(Role.AUDITOR), loan.id), Code.PERMISSION_DENIED)
     await rpc_error(post(w, w.token(Role.AGENT, branch=w.other_branch), loan.id), Code.NOT_FOUND)
     await rpc_error(post(w, agent, "loan_missing"), Code.NOT_FOUND)
+
+
+async def test_a_loan_known_from_its_events_is_scoped_without_asking_the_loan_service(
+    world: World,
+) -> None:
+    w = world
+    loan = await new_active_loan(w)  # its loan.disbursed event fills the read model
+    outsiders = [
+        w.token(Role.AGENT, branch=w.other_branch),
+        w.token(Role.BRANCH_MANAGER, branch=w.other_branch),
+        w.token(Role.AGENT, institution_id=new_id("inst"), branch=w.branch),
+        w.token(Role.ADMIN, institution_id=new_id("inst")),
+    ]
+    for outsider in outsiders:
+        key = secrets.token_hex(8)
+        await rpc_error(post(w, outsider, loan.id, key=key), Code.NOT_FOUND)
+        assert await w.db.payments.count_documents({"idempotency.key": key}) == 0
+    posted = await post(w, w.token(Role.AGENT), loan.id)
+    assert posted.payment.status == payment_pb2.PAYMENT_STATUS_POSTED
+    assert w.loans.reads[loan.id] == 0
+
+    unseen = w.loans.add(w.inst, w.branch)  # no event yet: the loan service is asked
+    await rpc_error(post(w, w.token(Role.AGENT, branch=w.other_branch), unseen.id), Code.NOT_FOUND)
+    assert (await post(w, w.token(Role.AGENT), unseen.id)).payment.loan_id == unseen.id
+    assert w.loans.reads[unseen.id] == 2
 
 
 async def test_a_loan_that_is_not_active_fails_and_the_same_key_replays_the_error(
