@@ -29,14 +29,14 @@ from auth_service.service_layer.staff import StaffHandlers
 from auth_service.service_layer.unit import AuthUnit
 from kopa.auth.v1 import auth_pb2, auth_pb2_grpc
 from shared.auth import TokenAuthenticator
-from shared.config import ServiceSettings
+from shared.config import ServiceCredentialSettings, ServiceSettings
 from shared.logging import get_logger
 from shared.service import Runtime
 
 log = get_logger(__name__)
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, ServiceCredentialSettings):
     kopa_bootstrap_email: str | None = Field(
         None, description="e-mail of the first platform administrator, created once"
     )
@@ -156,7 +156,12 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     await StaffHandlers(unit).ensure_platform_admin(
         settings.kopa_bootstrap_email, password.get_secret_value() if password else None
     )
-    servicer = AuthServicer(unit)
+    service_secret = settings.kopa_service_secret
+    if service_secret is None:
+        log.info("service_tokens_disabled", hint="set KOPA_SERVICE_SECRET to issue them")
+    servicer = AuthServicer(
+        unit, service_secret=service_secret.get_secret_value() if service_secret else None
+    )
     keys.start()
     runtime.on_close(keys.stop)
     runtime.on_close(every(EVENT_SWEEP_SECONDS, unit.forward_pending_events, "event-forwarding"))

@@ -134,7 +134,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.upstreams = Upstreams.open(settings)
         app.state.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         app.state.authenticate = TokenAuthenticator(
-            jwks_from_auth_service(app.state.upstreams.channels["auth"]), app.state.redis
+            jwks_from_auth_service(app.state.upstreams.channels["auth"]),
+            app.state.redis,
+            accept_service_tokens=False,
         )
         log.info("gateway_started", port=settings.gateway_port)
         yield

@@ -3,6 +3,10 @@
 Access tokens are checked against auth_service's public JWKS (fetched over gRPC, refreshed
 when an unknown `kid` appears, so key rotation needs no restart) and against the revocation
 keys in Redis (logout, password change and account disable take effect at once).
+
+Service tokens (role `service`) are signed by the same keys but only ever travel between
+services: the gateway builds its authenticator with `accept_service_tokens=False`, so one
+presented from outside is refused as if it were forged.
 """
 
 from __future__ import annotations
@@ -31,10 +35,16 @@ JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 JWKS_REFRESH_MIN_INTERVAL = 5.0
 
 
+SERVICE_TOKEN_REFUSED = "SERVICE_TOKEN_REFUSED"  # noqa: S105 - a reason code
+
+
 class TokenAuthenticator:
-    def __init__(self, jwks_source: JwksSource, redis: aioredis.Redis) -> None:
+    def __init__(
+        self, jwks_source: JwksSource, redis: aioredis.Redis, *, accept_service_tokens: bool = True
+    ) -> None:
         self._source = jwks_source
         self._redis = redis
+        self._accept_service_tokens = accept_service_tokens
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -62,6 +72,11 @@ class TokenAuthenticator:
                 claims = decode_access_token(token, await self._refresh(force=True))
             except TokenInvalid as again:
                 raise Unauthenticated(again.message, reason=again.reason) from None
+        if claims.principal.is_service and not self._accept_service_tokens:
+            raise Unauthenticated(
+                "A service token is not accepted here; log in as a user.",
+                reason=SERVICE_TOKEN_REFUSED,
+            )
         revoked = await self._redis.exists(
             revoked_session_key(claims.session_id), revoked_token_key(claims.jti)
         )

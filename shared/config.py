@@ -8,7 +8,14 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every peer's address comes from one place, so a deployment sets them once in its env file.
@@ -78,6 +85,30 @@ class ServiceSettings(BaseKopaSettings):
     @classmethod
     def service_name(cls) -> str:
         raise NotImplementedError
+
+
+class ServiceCredentialSettings(BaseKopaSettings):
+    """For the services that take part in service-to-service authentication: auth_service,
+    which issues service tokens, and the services that ask for them (payment_service)."""
+
+    kopa_service_secret: SecretStr | None = Field(
+        None,
+        validate_default=True,
+        description="the internal credential a Kopa service presents to auth_service for a "
+        "short-lived service token; the same random value (32+ characters) on both sides. "
+        "Required in production; without it, locally, nothing that needs a service token runs",
+    )
+
+    @field_validator("kopa_service_secret")
+    @classmethod
+    def _service_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        production = info.data.get("kopa_env") == "production"
+        if value is None and production:
+            raise ValueError("is required in production (a random value of 32+ characters)")
+        minimum = 32 if production else 16
+        if value is not None and len(value.get_secret_value()) < minimum:
+            raise ValueError(f"must be at least {minimum} characters")
+        return value
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -47,7 +47,7 @@ __all__ = [
 
 
 class Role(StrEnum):
-    """A staff member's role. Exactly one per user."""
+    """A staff member's role (exactly one per user), or `SERVICE` for a service principal."""
 
     PLATFORM_ADMIN = "platform_admin"
     """Runs the platform: creates institutions and their admins. Sees no loans or borrowers."""
@@ -61,6 +61,10 @@ class Role(StrEnum):
     """Within their branch: registers borrowers, takes applications, records repayments."""
     AUDITOR = "auditor"
     """Institution-wide, read-only, including the audit log and its verification."""
+    SERVICE = "service"
+    """Not staff: a Kopa service acting for one institution on its own (payment_service
+    posting a matched mobile-money receipt), with only what that needs. Its short-lived
+    tokens come from auth_service (IssueServiceToken); the gateway refuses them."""
 
 
 class Permission(StrEnum):
@@ -215,13 +219,16 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     ),
     # Everything readable inside an institution, audit log included; nothing else.
     Role.AUDITOR: _READS,
+    # Apply a matched receipt to the loan it names, and nothing more.
+    Role.SERVICE: frozenset({P.LOANS_READ, P.REPAYMENTS_CREATE}),
 }
 
 BRANCH_SCOPED_ROLES: Final[frozenset[Role]] = frozenset({Role.AGENT, Role.BRANCH_MANAGER})
 """Roles that act within one branch: their users must have a branch."""
 
-INSTITUTION_ROLES: Final[frozenset[Role]] = frozenset(Role) - {Role.PLATFORM_ADMIN}
-"""Roles that belong to exactly one institution."""
+INSTITUTION_ROLES: Final[frozenset[Role]] = frozenset(Role) - {Role.PLATFORM_ADMIN, Role.SERVICE}
+"""The staff roles of an institution (a service principal acts for one too, but it is no
+staff member: nobody creates it, no policy names it)."""
 
 READ_ONLY_ROLES: Final[frozenset[Role]] = frozenset({Role.AUDITOR})
 
@@ -232,6 +239,7 @@ CREATABLE_ROLES: Final[Mapping[Role, frozenset[Role]]] = {
     Role.RISK_OFFICER: frozenset(),
     Role.AGENT: frozenset(),
     Role.AUDITOR: frozenset(),
+    Role.SERVICE: frozenset(),
 }
 """Which roles a role may create, and so manage (disable, reset passwords, end sessions).
 
@@ -318,6 +326,10 @@ class Principal:
     @property
     def is_platform_admin(self) -> bool:
         return self.role is Role.PLATFORM_ADMIN
+
+    @property
+    def is_service(self) -> bool:
+        return self.role is Role.SERVICE
 
     @property
     def is_branch_scoped(self) -> bool:

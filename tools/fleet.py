@@ -58,6 +58,16 @@ def server_env() -> dict[str, str]:
     return env
 
 
+def kept(path: Path, make: str) -> dict[str, str]:
+    """`KEY=value` lines from `path`, written once with `make` (readable by us only) when
+    the file does not exist yet, so a fleet keeps its generated secrets across restarts."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(make)
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
 def bootstrap_credentials(state: Path) -> tuple[dict[str, str], Path | None]:
     """KOPA_BOOTSTRAP_EMAIL/PASSWORD from the environment, or generated once and kept."""
     if os.environ.get("KOPA_BOOTSTRAP_EMAIL") and os.environ.get("KOPA_BOOTSTRAP_PASSWORD"):
@@ -66,15 +76,18 @@ def bootstrap_credentials(state: Path) -> tuple[dict[str, str], Path | None]:
             "KOPA_BOOTSTRAP_PASSWORD": os.environ["KOPA_BOOTSTRAP_PASSWORD"],
         }, None
     path = state / "bootstrap-credentials"
-    if not path.exists():
-        state.mkdir(parents=True, exist_ok=True)
-        password = f"Kp-{secrets.token_urlsafe(18)}"
-        path.write_text(
-            f"KOPA_BOOTSTRAP_EMAIL=admin@kopa.local\nKOPA_BOOTSTRAP_PASSWORD={password}\n"
-        )
-        path.chmod(0o600)
-    creds = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return creds, path
+    password = f"Kp-{secrets.token_urlsafe(18)}"
+    return kept(
+        path, f"KOPA_BOOTSTRAP_EMAIL=admin@kopa.local\nKOPA_BOOTSTRAP_PASSWORD={password}\n"
+    ), path
+
+
+def service_secret(state: Path) -> dict[str, str]:
+    """KOPA_SERVICE_SECRET (auth and payment share it: payment's service tokens) from the
+    environment, or generated once per state directory and kept."""
+    if os.environ.get("KOPA_SERVICE_SECRET"):
+        return {"KOPA_SERVICE_SECRET": os.environ["KOPA_SERVICE_SECRET"]}
+    return kept(state / "service-secret", f"KOPA_SERVICE_SECRET={secrets.token_urlsafe(32)}\n")
 
 
 def ports(base: int) -> dict[str, int]:
@@ -85,6 +98,7 @@ def fleet_env(args: argparse.Namespace, state: Path) -> tuple[dict[str, str], Pa
     env = {**os.environ, **server_env()}
     creds, creds_path = bootstrap_credentials(state)
     env.update(creds)
+    env.update(service_secret(state))
     env["KOPA_NAMESPACE"] = args.namespace
     env["KOPA_ENV"] = env.get("KOPA_ENV", "local")
     env["LOG_JSON"] = "true"

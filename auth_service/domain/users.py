@@ -208,7 +208,7 @@ class StaffUser:
         try:
             parsed_role = Role(role)
         except ValueError:
-            names = ", ".join(r.value for r in Role)
+            names = ", ".join(r.value for r in Role if r is not Role.SERVICE)
             raise ValidationError(
                 f"Unknown role {role!r}.", field_errors=[("role", f"Choose one of: {names}.")]
             ) from None

@@ -10,6 +10,7 @@ from auth_service.entrypoints import mapping as m
 from auth_service.service_layer.audit import AuditHandlers
 from auth_service.service_layer.identity import ClientInfo, IdentityHandlers, Tokens
 from auth_service.service_layer.policies import PolicyHandlers
+from auth_service.service_layer.service_tokens import ServiceTokenHandlers
 from auth_service.service_layer.staff import StaffHandlers
 from auth_service.service_layer.unit import AuthUnit
 from kopa.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -33,12 +34,13 @@ def _client(info: auth_pb2.ClientInfo, context: Ctx) -> ClientInfo:
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, unit: AuthUnit) -> None:
+    def __init__(self, unit: AuthUnit, *, service_secret: str | None = None) -> None:
         self.unit = unit
         self.identity = IdentityHandlers(unit)
         self.staff = StaffHandlers(unit)
         self.audit = AuditHandlers(unit)
         self.policies = PolicyHandlers(unit)
+        self.service_tokens = ServiceTokenHandlers(unit, service_secret)
 
     # tokens --------------------------------------------------------------------------
 
@@ -66,6 +68,16 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.GetJwksRequest, context: Ctx
     ) -> auth_pb2.GetJwksResponse:
         return auth_pb2.GetJwksResponse(jwks_json=m.jwks_json(self.unit.keys.jwks()))
+
+    async def IssueServiceToken(
+        self, request: auth_pb2.IssueServiceTokenRequest, context: Ctx
+    ) -> auth_pb2.IssueServiceTokenResponse:
+        issued = await self.service_tokens.issue(
+            request.service, request.institution_id, request.credential
+        )
+        return auth_pb2.IssueServiceTokenResponse(
+            access_token=issued.token, expires_in=issued.expires_in
+        )
 
     # the caller's account ------------------------------------------------------------
 

@@ -50,6 +50,7 @@ pytestmark = pytest.mark.integration
 PASSWORD = "Sturdy-Passw0rd-1"
 OTHER_PASSWORD = "Another-Passw0rd-2"
 ENCRYPTION_SECRET = secrets.token_urlsafe(32)
+SERVICE_SECRET = secrets.token_urlsafe(32)
 Code = grpc.StatusCode
 
 
@@ -224,6 +225,7 @@ async def fleet(server_urls: dict[str, str]) -> AsyncIterator[Fleet]:
         kopa_bootstrap_email=root_email,
         kopa_bootstrap_password=root_password,
         kopa_key_encryption_secret=ENCRYPTION_SECRET,
+        kopa_service_secret=SERVICE_SECRET,
     )
     auth_service = await start_service(auth_settings, "auth", auth_bootstrap.setup)
     auth_addr = f"127.0.0.1:{auth_service.port}"
@@ -877,6 +879,71 @@ async def test_required_mfa_lets_an_unenrolled_user_in_only_to_enrol(fleet: Flee
     admin_pair = await fleet.login(inst.admin.email, PASSWORD)
     assert admin_pair.mfa_enrolment_required
     await fleet.auth.EnrollMfa(auth_pb2.EnrollMfaRequest(), metadata=md(admin_pair.access_token))
+
+
+# --- service tokens ---------------------------------------------------------------------------
+
+
+async def test_a_service_token_is_issued_for_the_credential_only_and_grants_little(
+    fleet: Fleet, inst: Institution
+) -> None:
+    def issue(credential: str, service: str = "payment_service") -> Awaitable[Any]:
+        return fleet.auth.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(
+                service=service, institution_id=inst.id, credential=credential
+            )
+        )
+
+    wrong = await rpc_error(issue(SERVICE_SECRET[:-1] + "x"), Code.UNAUTHENTICATED)
+    assert wrong.reason == "SERVICE_CREDENTIAL_INVALID"
+    assert (await rpc_error(issue("", "root"), Code.UNAUTHENTICATED)).reason == wrong.reason
+    unknown = await rpc_error(issue(SERVICE_SECRET, "root"), Code.INVALID_ARGUMENT)
+    assert [f for f, _ in unknown.field_errors] == ["service"]
+
+    issued = await issue(SERVICE_SECRET)
+    assert issued.expires_in == 300
+    principal = await fleet.authenticator()(issued.access_token)  # as the services verify it
+    assert (principal.user_id, principal.role, principal.institution_id) == (
+        "svc:payment_service",
+        Role.SERVICE,
+        inst.id,
+    )
+    gateway = TokenAuthenticator(
+        jwks_from_auth_service(fleet.channels[0]), fleet.redis, accept_service_tokens=False
+    )
+    with pytest.raises(Unauthenticated):
+        await gateway(issued.access_token)
+    # Verified everywhere, allowed almost nowhere: no users, no branches.
+    await rpc_error(
+        fleet.create_user(issued.access_token, "agent", branch_id=inst.branch_id),
+        Code.PERMISSION_DENIED,
+    )
+    await rpc_error(
+        fleet.users.ListBranches(user_pb2.ListBranchesRequest(), metadata=md(issued.access_token)),
+        Code.PERMISSION_DENIED,
+    )
+
+
+async def test_without_a_service_secret_no_service_token_is_issued(fleet: Fleet) -> None:
+    plain = await start_service(
+        fleet.auth_settings(auth_service_addr="127.0.0.1:9"), "auth", auth_bootstrap.setup
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{plain.port}")
+    try:
+        refused = await rpc_error(
+            auth_pb2_grpc.AuthServiceStub(channel).IssueServiceToken(
+                auth_pb2.IssueServiceTokenRequest(
+                    service="payment_service", institution_id="inst_1", credential=SERVICE_SECRET
+                )
+            ),
+            Code.UNAUTHENTICATED,
+        )
+        assert refused.reason == "SERVICE_CREDENTIALS_NOT_CONFIGURED"
+    finally:
+        await channel.close()
+        await plain.stop()
+    with pytest.raises(ValueError, match="kopa_service_secret"):
+        fleet.auth_settings(kopa_env="production")
 
 
 # --- audit log ----------------------------------------------------------------------------

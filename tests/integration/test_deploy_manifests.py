@@ -173,6 +173,9 @@ def test_compose_services_get_their_server_urls_and_peers(ours: dict[str, dict[s
     assert ours["reporting"]["environment"].get("ELASTICSEARCH_URL")
     for var in ("KOPA_BOOTSTRAP_EMAIL", "KOPA_BOOTSTRAP_PASSWORD"):
         assert ours["auth"]["environment"].get(var), f"auth: {var} unset"
+    # The service credential reaches the two services that use it, and no other.
+    holders = {name for name, svc in ours.items() if "KOPA_SERVICE_SECRET" in svc["environment"]}
+    assert holders == {"auth", "payment"}
     gateway = ours["gateway"]["environment"]
     for var in ("REDIS_URL", "GATEWAY_HOST", "GATEWAY_PORT", "KOPA_NAMESPACE", *PEER_VARS):
         assert gateway.get(var) not in (None, ""), f"gateway: {var} unset"
@@ -482,6 +485,25 @@ def test_services_select_their_deployments_and_match_the_peer_addresses(
                 config[f"{name.upper()}_SERVICE_ADDR"]
                 == f"{name}:{service['spec']['ports'][0]['port']}"
             )
+
+
+def test_the_service_secret_reaches_auth_and_payment_only(
+    k8s_docs: list[tuple[Path, dict[str, Any]]],
+) -> None:
+    # The Secrets are created out of band, as secret.example.yaml documents them.
+    secrets = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "Secret"}
+    holders = set()
+    for name, deployment in of_kind(k8s_docs, "Deployment").items():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if env["name"] == "KOPA_SERVICE_SECRET":
+                assert ref == {"name": "kopa-service", "key": "KOPA_SERVICE_SECRET"}, name
+                assert "optional" not in ref, f"{name}: production needs it"
+                holders.add(name)
+            if ref:
+                assert ref["name"] in secrets, f"{name}: {ref['name']} is not documented"
+    assert holders == {"auth", "payment"}
 
 
 def test_configmap_has_server_urls_and_no_credentials(

@@ -169,8 +169,9 @@ def test_domain_permission_denied_is_also_the_shared_one() -> None:
 
 def test_creatable_roles() -> None:
     assert creatable_roles(Role.PLATFORM_ADMIN) == {Role.ADMIN}
-    assert creatable_roles(Role.ADMIN) == set(Role) - {Role.PLATFORM_ADMIN}
-    for role in (Role.BRANCH_MANAGER, Role.RISK_OFFICER, Role.AGENT, Role.AUDITOR):
+    # Nobody creates a service principal: it is no staff member.
+    assert creatable_roles(Role.ADMIN) == set(Role) - {Role.PLATFORM_ADMIN, Role.SERVICE}
+    for role in (Role.BRANCH_MANAGER, Role.RISK_OFFICER, Role.AGENT, Role.AUDITOR, Role.SERVICE):
         assert CREATABLE_ROLES[role] == frozenset()
     assert all(Role.PLATFORM_ADMIN not in created for created in CREATABLE_ROLES.values())
 

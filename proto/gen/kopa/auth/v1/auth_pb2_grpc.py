@@ -149,6 +149,11 @@ class AuthServiceStub:
                 request_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyRequest.SerializeToString,
                 response_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyResponse.FromString,
                 _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/kopa.auth.v1.AuthService/IssueServiceToken',
+                request_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -305,6 +310,17 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueServiceToken(self, request, context):
+        """A short-lived access token (role `service`, one institution) for a Kopa service acting on
+        its own, authenticated by the platform's internal service credential instead of a user's
+        token. Verified like any token by the services; the gateway refuses it. UNAUTHENTICATED
+        for a wrong credential or when none is configured; INVALID_ARGUMENT naming an unknown
+        service or a missing institution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -417,6 +433,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.UpdateSecurityPolicy,
                     request_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyRequest.FromString,
                     response_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=kopa_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=kopa_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1018,6 +1039,33 @@ class AuthService:
             '/kopa.auth.v1.AuthService/UpdateSecurityPolicy',
             kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyRequest.SerializeToString,
             kopa_dot_auth_dot_v1_dot_auth__pb2.UpdateSecurityPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.auth.v1.AuthService/IssueServiceToken',
+            kopa_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
+            kopa_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

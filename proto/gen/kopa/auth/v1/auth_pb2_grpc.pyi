@@ -76,6 +76,13 @@ class AuthServiceStub:
     """Replaces an institution's security policy (its admins; the platform administrator for
     any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
     """
+    IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.IssueServiceTokenRequest, _auth_pb2.IssueServiceTokenResponse]
+    """A short-lived access token (role `service`, one institution) for a Kopa service acting on
+    its own, authenticated by the platform's internal service credential instead of a user's
+    token. Verified like any token by the services; the gateway refuses it. UNAUTHENTICATED
+    for a wrong credential or when none is configured; INVALID_ARGUMENT naming an unknown
+    service or a missing institution.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -124,6 +131,13 @@ class AuthServiceAsyncStub(AuthServiceStub):
     UpdateSecurityPolicy: _aio.UnaryUnaryMultiCallable[_auth_pb2.UpdateSecurityPolicyRequest, _auth_pb2.UpdateSecurityPolicyResponse]  # type: ignore[assignment]
     """Replaces an institution's security policy (its admins; the platform administrator for
     any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
+    """
+    IssueServiceToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.IssueServiceTokenRequest, _auth_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
+    """A short-lived access token (role `service`, one institution) for a Kopa service acting on
+    its own, authenticated by the platform's internal service credential instead of a user's
+    token. Verified like any token by the services; the gateway refuses it. UNAUTHENTICATED
+    for a wrong credential or when none is configured; INVALID_ARGUMENT naming an unknown
+    service or a missing institution.
     """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -302,6 +316,19 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_pb2.UpdateSecurityPolicyResponse, _abc.Awaitable[_auth_pb2.UpdateSecurityPolicyResponse]]:
         """Replaces an institution's security policy (its admins; the platform administrator for
         any). INVALID_ARGUMENT naming each unknown role; NOT_FOUND as for GetSecurityPolicy.
+        """
+
+    @_abc_1.abstractmethod
+    def IssueServiceToken(
+        self,
+        request: _auth_pb2.IssueServiceTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.IssueServiceTokenResponse, _abc.Awaitable[_auth_pb2.IssueServiceTokenResponse]]:
+        """A short-lived access token (role `service`, one institution) for a Kopa service acting on
+        its own, authenticated by the platform's internal service credential instead of a user's
+        token. Verified like any token by the services; the gateway refuses it. UNAUTHENTICATED
+        for a wrong credential or when none is configured; INVALID_ARGUMENT naming an unknown
+        service or a missing institution.
         """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
