@@ -6,6 +6,9 @@ Configuration (environment only, on top of the shared ``ServiceSettings``):
   of each institution's mobile-money callbacks (several while a key is rotated). An
   institution without one has its callbacks refused (UNAUTHENTICATED). Secrets must be at
   least 16 characters (32 outside ``local``/``test``).
+- ``KOPA_SERVICE_SECRET``: the internal credential for payment_service's own service tokens
+  (from auth_service), with which it posts receipts that matched one loan. Required in
+  production; without it, locally, matched receipts wait in suspense for a person.
 - ``MOBILE_MONEY_TOLERANCE_SECONDS`` (300): the replay window of a signed callback.
 - ``PAYMENT_PENDING_TIMEOUT_SECONDS`` (15): the lease of an attempt; past it the recovery acts
   on a pending payment and a retry with the same key may take it over.
@@ -24,12 +27,14 @@ from typing import Any
 import grpc
 from pydantic import Field, model_validator
 
+from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
 from payment_service.adapters.peers import (
     InstitutionCurrency,
     LoanGateway,
+    ServiceTokens,
     institution_currency_from_user_service,
 )
 from payment_service.adapters.repository import PAYMENTS, Repository
@@ -41,11 +46,14 @@ from payment_service.service_layer.loan_events import LoanEvents
 from payment_service.service_layer.mobile_money import MobileMoney
 from payment_service.service_layer.recovery import Recovery
 from payment_service.service_layer.repayments import Repayments
-from shared.config import ServiceSettings
+from shared.config import ServiceCredentialSettings, ServiceSettings
+from shared.logging import get_logger
 from shared.service import Runtime
 
+log = get_logger(__name__)
 
-class Settings(ServiceSettings):
+
+class Settings(ServiceSettings, ServiceCredentialSettings):
     mobile_money_secrets: dict[str, list[str]] = Field(
         default_factory=dict,
         description='JSON {"<institution_id>": ["<secret>", ...]}: mobile-money HMAC keys',
@@ -98,13 +106,14 @@ def wire(
     notify: Callable[[str, Any], None],
     config: PaymentConfig,
     institution_currency: InstitutionCurrency | None = None,
+    service_tokens: ServiceTokens | None = None,
     recovery_interval_seconds: float = 3.0,
 ) -> Wiring:
     """Everything but the servers: tests wire the same objects against their own peers."""
     repo = Repository(db)
     books = Books(repo, institution_currency)
     core = PaymentCore(repo, books, LoanGateway(loan_stub), notify, config)
-    mobile_money = MobileMoney(core)
+    mobile_money = MobileMoney(core, service_tokens)
     servicer = PaymentServicer(Repayments(core), mobile_money, LedgerHandlers(books, repo))
     return Wiring(
         core=core,
@@ -113,6 +122,15 @@ def wire(
         recovery=Recovery(core, mobile_money, interval_seconds=recovery_interval_seconds),
         repo=repo,
     )
+
+
+def service_tokens(settings: Settings, runtime: Runtime) -> ServiceTokens | None:
+    secret = settings.kopa_service_secret
+    if secret is None:
+        log.info("auto_posting_disabled", hint="set KOPA_SERVICE_SECRET to post matched receipts")
+        return None
+    stub = auth_pb2_grpc.AuthServiceStub(runtime.channel("auth"))
+    return ServiceTokens(stub, secret.get_secret_value())
 
 
 async def build(runtime: Runtime) -> Wiring:
@@ -128,6 +146,7 @@ async def build(runtime: Runtime) -> Wiring:
         institution_currency=institution_currency_from_user_service(
             user_pb2_grpc.UserServiceStub(runtime.channel("user"))
         ),
+        service_tokens=service_tokens(settings, runtime),
         recovery_interval_seconds=settings.payment_recovery_interval_seconds,
     )
     await wiring.repo.ensure_indexes()

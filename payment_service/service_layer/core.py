@@ -141,6 +141,12 @@ def error_from_failure(failure: Mapping[str, Any]) -> DomainError:
     )
 
 
+def is_auto_posting(doc: Mapping[str, Any]) -> bool:
+    """Whether a receipt's assignment is payment_service posting a receipt that matched one
+    loan (``mobile_money.py``), rather than a person assigning it."""
+    return bool((doc.get("assign") or {}).get("auto"))
+
+
 def is_transient(err: DomainError) -> bool:
     return err.kind in _TRANSIENT_KINDS
 
@@ -299,7 +305,9 @@ class PaymentCore:
                 loan_id=loan_id,
                 allocation=allocation,
             )
-            event = "payment.assigned"
+            # A matched receipt that payment_service posted itself is a posting like any
+            # repayment; one a person assigned out of suspense is an assignment.
+            event = "payment.posted" if is_auto_posting(doc) else "payment.assigned"
         else:
             entry = postings.repayment(
                 self.posting_context(chart, dt.date.fromisoformat(doc["paid_on"])),

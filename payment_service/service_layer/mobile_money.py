@@ -5,37 +5,48 @@ HMAC signature (``X-Kopa-Signature``, see ``domain.mobile_money``), checked here
 institution's secrets (``MOBILE_MONEY_SECRETS``: JSON ``{"<institution_id>": ["<secret>",
 ...]}``, several during a rotation; an institution without one is refused UNAUTHENTICATED).
 
-Decision: payment_service has no identity of its own towards loan_service yet (no service
-credential exists in the platform, and a user's token must never be stored: it expires), so
-it cannot call ``ApplyRepayment`` for a callback. Every authentic callback is therefore:
+Every authentic callback is:
 
 1. stored once, keyed by (institution, provider, provider transaction id): the payment
    ``_id`` is derived from them, so a redelivered callback collides and is answered
    ``replayed``; the same transaction id with another body is 409 IDEMPOTENCY_KEY_REUSED;
 2. matched to a loan through ``loans_seen``, a local read model of loans built from loan
-   events (the account reference is compared with the loan id, case-insensitively). A match
-   is only a *suggestion* (``suggested_loan_id``): money is never applied on a guess;
+   events (the account reference is compared with the loan id, case-insensitively), kept
+   as ``suggested_loan_id``;
 3. booked to suspense (Dr mobile-money wallet, Cr suspense; entry
    ``unidentified_receipt:<payment_id>``), status ``suspense``, event ``payment.received``
-   (matched) or ``payment.unmatched`` (no or several candidate loans).
+   (matched) or ``payment.unmatched`` (no or several candidate loans);
+4. if it matched exactly one active loan in its own currency, posted at once by
+   payment_service itself: callbacks carry no user token (and a user's must never be
+   stored), so it acts with a short-lived service token from auth_service (role
+   ``service``: it may read a loan and apply a repayment in that one institution, nothing
+   else; see ``adapters.peers.ServiceTokens``). This is the AssignSuspense path below with
+   the matched loan, idempotent on the payment id: entry ``suspense_assignment:<id>``,
+   ``posted``, but event ``payment.posted``. Unmatched or ambiguous money stays in suspense.
 
-An agent or manager then calls AssignSuspense with their token: ``assigning`` →
-ApplyRepayment (idempotent on the payment id) → entry ``suspense_assignment:<payment_id>``
-(Dr suspense, Cr per the allocation) → ``posted``, event ``payment.assigned``. A crash after
-ApplyRepayment is healed by the ``loan.repayment_applied`` event, as for repayments; an
-assignment abandoned before it returns to ``suspense`` after the lease (the recovery).
+An agent or manager calls AssignSuspense with their token: ``assigning`` → ApplyRepayment
+(idempotent on the payment id) → entry ``suspense_assignment:<payment_id>`` (Dr suspense, Cr
+per the allocation) → ``posted``, event ``payment.assigned``. A crash after ApplyRepayment is
+healed by the ``loan.repayment_applied`` event, as for repayments; an assignment abandoned
+before it returns to ``suspense`` after the lease (the recovery).
 
-Follow-up (needs service identities): apply matched callbacks automatically, with a
-payment_service credential that loan_service accepts.
+When posting a matched receipt cannot be finished (auth_service or loan_service unreachable,
+or a refusal that may pass, such as an expired token), the receipt stays in suspense with a
+lease, and the recovery tries again once the lease has run out: a receipt is never lost, and
+never applied twice, since every attempt applies the same payment id to the same loan. A
+refusal that will not pass (the loan closed meanwhile) leaves it in suspense for a person.
+AssignSuspense by a person at any time takes precedence.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
 from typing import Any
 
+from payment_service.adapters.peers import SERVICE_NAME, ServiceTokens
 from payment_service.domain import idempotency
 from payment_service.domain import mobile_money as mm
 from payment_service.domain.errors import (
@@ -51,6 +62,7 @@ from payment_service.service_layer.core import (
     SUSPENSE,
     PaymentCore,
     aware,
+    is_transient,
 )
 from shared import context
 from shared.errors import DomainError, IllegalState, NotFound, ValidationError
@@ -63,6 +75,8 @@ log = get_logger(__name__)
 DEFAULT_PROVIDER = "paybill"
 _PROVIDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 MOBILE_MONEY_NOT_CONFIGURED = "MOBILE_MONEY_NOT_CONFIGURED"
+AUTO_POSTER = f"svc:{SERVICE_NAME}"
+"""Who posts a matched receipt: payment_service itself, with its service token."""
 
 
 def mobile_money_payment_id(institution_id: str, provider: str, transaction_id: str) -> str:
@@ -92,9 +106,12 @@ def _institution(p: Principal) -> str:
 
 
 class MobileMoney:
-    def __init__(self, core: PaymentCore) -> None:
+    def __init__(self, core: PaymentCore, service_tokens: ServiceTokens | None = None) -> None:
+        """Without ``service_tokens`` (no service credential configured) matched receipts
+        only suggest their loan and wait in suspense for a person."""
         self.core = core
         self.repo = core.repo
+        self.service_tokens = service_tokens
 
     # --- the callback --------------------------------------------------------------------
 
@@ -145,7 +162,7 @@ class MobileMoney:
             )
             if await self.repo.insert_payment(doc):
                 log.info("mobile_money_received", payment_id=payment_id, provider=provider)
-                return await self.book_receipt(doc), False
+                return await self.settle(doc), False
             existing = await self.repo.get_payment(payment_id)
             assert existing is not None
         if existing["idempotency"]["fingerprint"] != fingerprint:
@@ -155,7 +172,7 @@ class MobileMoney:
                 field_errors=[("transaction_id", "was already received with other details")],
             )
         if existing["status"] == RECEIVED:
-            existing = await self.book_receipt(existing)
+            existing = await self.settle(existing)
         return existing, True
 
     async def _new_receipt(
@@ -215,20 +232,42 @@ class MobileMoney:
             for d in seen
         )
         if isinstance(result, mm.Matched):
-            return {"result": "matched", "loan_id": result.loan_id}
+            currency = next(d.get("currency", "") for d in seen if d["_id"] == result.loan_id)
+            return {"result": "matched", "loan_id": result.loan_id, "currency": currency}
         if isinstance(result, mm.Ambiguous):
             return {"result": "ambiguous", "candidates": list(result.candidates)}
         return {"result": "unmatched", "reason": result.reason}
 
+    async def settle(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A stored receipt: to suspense, then posted if it matched one loan."""
+        return await self.auto_post(await self.book_receipt(doc))
+
+    def _auto_post_loan(self, doc: dict[str, Any]) -> str:
+        """The loan to post the receipt to on our own: the one active loan it matched, in its
+        currency, when we have a service identity; else ""."""
+        match = doc.get("match") or {}
+        if (
+            self.service_tokens is None
+            or match.get("result") != "matched"
+            or match.get("currency") != doc["currency"]
+        ):
+            return ""
+        return str(match["loan_id"])
+
+    def _retry_at(self) -> dt.datetime:
+        return self.core.now() + self.core.config.pending_timeout
+
     async def book_receipt(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Dr mobile-money wallet, Cr suspense; then ``received`` → ``suspense`` with the
-        ``payment.received`` / ``payment.unmatched`` event. Idempotent."""
+        ``payment.received`` / ``payment.unmatched`` event. Idempotent. A receipt to post on
+        our own keeps a lease, so that the recovery posts it should this process stop first."""
         entry = await self.core.book_receipt_entry(doc)
         event = "payment.received" if doc.get("suggested_loan_id") else "payment.unmatched"
+        lease = self._retry_at() if self._auto_post_loan(doc) else None
         updated, changed = await self.core.transition(
             doc["_id"],
             [RECEIVED],
-            lambda _: {"status": SUSPENSE, "receipt_entry_id": entry.id, "lease_until": None},
+            lambda _: {"status": SUSPENSE, "receipt_entry_id": entry.id, "lease_until": lease},
             event=event,
         )
         if changed:
@@ -274,7 +313,59 @@ class MobileMoney:
             raise ValidationError.of(
                 "loan_id", f"the loan is in {loan.currency}, the receipt in {doc['currency']}"
             )
+        return await self._apply(payment_id, loan_id, by=p.user_id)
+
+    async def auto_post(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Post a receipt in suspense that matched one loan, as payment_service itself.
+        Returns the receipt as it now is; never raises for a peer's failure: the money is
+        safe in suspense, and the recovery tries again while the failure may pass."""
+        if doc["status"] != SUSPENSE:
+            return doc
+        loan_id = self._auto_post_loan(doc)
+        if not loan_id or self.service_tokens is None:
+            # Nothing to post on our own (any more): the recovery has no reason to come back.
+            return await self._lease(doc, None) if doc.get("lease_until") else doc
+        institution_id = doc["institution_id"]
+        try:
+            token = await self.service_tokens.token(institution_id)
+        except Exception as exc:  # auth_service refused or is unreachable: try later
+            log.warning("auto_post_deferred", payment_id=doc["_id"], error=repr(exc))
+            return await self._lease(doc, self._retry_at())
+        try:
+            return await self._apply(doc["_id"], loan_id, by=AUTO_POSTER, token=token)
+        except DomainError as err:
+            if err.kind == "unauthenticated":
+                self.service_tokens.forget(institution_id)
+            log.warning(
+                "auto_post_refused",
+                payment_id=doc["_id"],
+                loan_id=loan_id,
+                reason=err.reason,
+                retry=is_transient(err),
+            )
+        except Exception as exc:  # a peer unreachable: the outcome may be unknown
+            log.warning("auto_post_failed", payment_id=doc["_id"], loan_id=loan_id, error=repr(exc))
+        current = await self.repo.get_payment(doc["_id"])
+        assert current is not None
+        return current
+
+    async def _lease(self, doc: dict[str, Any], until: dt.datetime | None) -> dict[str, Any]:
+        """Set (or clear) when the recovery next looks at a receipt in suspense."""
+        updated, _ = await self.core.transition(
+            doc["_id"], [SUSPENSE], lambda _: {"lease_until": until}
+        )
+        assert updated is not None
+        return updated
+
+    async def _apply(
+        self, payment_id: str, loan_id: str, *, by: str, token: str = ""
+    ) -> dict[str, Any]:
+        """Claim the receipt (``assigning``), apply it to the loan (as the caller, or with a
+        service ``token``) and book the assignment. A refusal puts it back in suspense (to
+        be retried if it was ours and may pass); an unknown outcome leaves the claim to run
+        out, for the loan event or the recovery to settle."""
         now = self.core.now()
+        auto = by == AUTO_POSTER
 
         def claim(current: dict[str, Any]) -> dict[str, Any] | None:
             if current["status"] == ASSIGNING:
@@ -284,7 +375,7 @@ class MobileMoney:
                     return None
             return {
                 "status": ASSIGNING,
-                "assign": {"loan_id": loan_id, "by": p.user_id, "time": now},
+                "assign": {"loan_id": loan_id, "by": by, "time": now, "auto": auto},
                 "attempt": current.get("attempt", 1) + 1,
                 "lease_until": now + self.core.config.pending_timeout,
             }
@@ -308,10 +399,10 @@ class MobileMoney:
         await self.core.fault("before_apply", claimed)
         try:
             applied = await self.core.loans.apply(
-                loan_id, payment_id, claimed["amount"], claimed["paid_on"]
+                loan_id, payment_id, claimed["amount"], claimed["paid_on"], token=token
             )
-        except DomainError:
-            await self.release(claimed)
+        except DomainError as err:
+            await self.release(claimed, retry=auto and is_transient(err))
             raise
         except Exception:
             await self._expire_lease(claimed)
@@ -319,13 +410,15 @@ class MobileMoney:
         await self.core.fault("after_apply", claimed)
         return await self.core.post_applied(claimed, applied, loan_id=loan_id)
 
-    async def release(self, doc: dict[str, Any]) -> None:
-        """An assignment that did not happen: back to suspense."""
+    async def release(self, doc: dict[str, Any], *, retry: bool) -> None:
+        """An assignment that did not happen: back to suspense; with ``retry``, leased, so
+        that the recovery posts it again once the lease runs out."""
 
         def build(current: dict[str, Any]) -> dict[str, Any] | None:
             if current.get("attempt") != doc.get("attempt"):
                 return None
-            return {"status": SUSPENSE, "assign": None, "lease_until": None}
+            lease = self._retry_at() if retry else None
+            return {"status": SUSPENSE, "assign": None, "lease_until": lease}
 
         await self.core.transition(doc["_id"], [ASSIGNING], build)
 

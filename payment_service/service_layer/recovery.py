@@ -1,8 +1,9 @@
 """The recovery: every few seconds, finish what a crash (or a lost client) left half-done.
 
-It holds no user token, so it never calls loan_service; it only completes from what is
-already known and otherwise hands the payment back so that a user (or the loan event) can
-finish it. For a payment whose lease ran out:
+It holds no user token, so it never calls loan_service on a user's behalf; it completes
+from what is already known and otherwise hands the payment back so that a user (or the loan
+event) can finish it. Only a mobile-money receipt that matched one loan is posted again, as
+payment_service itself (see ``mobile_money.py``). For a payment whose lease ran out:
 
 =============  ===========================================================================
 status         what the recovery does
@@ -11,9 +12,11 @@ pending        entry ``repayment:<id>`` booked (it carries the loan service's an
                posted. Otherwise: failed, retryable, reason NOT_APPLIED ("not applied;
                retry with the same key"); a retry re-drives it, and if the loan service did
                apply it after all, ``loan.repayment_applied`` posts it anyway.
-received       book the receipt to suspense (no peer needed).
+received       book the receipt to suspense (no peer needed), then post it if it matched.
 assigning      entry ``suspense_assignment:<id>`` booked: mark posted; otherwise back to
-               suspense (the event posts it if it was applied).
+               suspense (the event posts it if it was applied), leased again if it was
+               payment_service posting a matched receipt.
+suspense       (leased only while a matched receipt waits to be posted) post it again.
 reversing      reversal entry booked: mark reversed; otherwise back to posted (the
                ``loan.repayment_reversed`` event completes it if loan_service did reverse).
 =============  ===========================================================================
@@ -33,7 +36,9 @@ from payment_service.service_layer.core import (
     POSTED,
     RECEIVED,
     REVERSING,
+    SUSPENSE,
     PaymentCore,
+    is_auto_posting,
 )
 from payment_service.service_layer.mobile_money import MobileMoney
 from shared.errors import IllegalState
@@ -55,7 +60,7 @@ class Recovery:
         """One sweep; returns how many payments it moved on, by status found."""
         before = now or self.core.now()
         stale = await self.core.repo.stale_payments(
-            [PENDING, RECEIVED, ASSIGNING, REVERSING], before
+            [PENDING, RECEIVED, ASSIGNING, SUSPENSE, REVERSING], before
         )
         done: dict[str, int] = {}
         for doc in stale:
@@ -71,13 +76,15 @@ class Recovery:
     async def _recover(self, doc: dict[str, Any]) -> bool:
         status = doc["status"]
         if status == RECEIVED:
-            await self.mobile_money.book_receipt(doc)
+            await self.mobile_money.settle(doc)
             return True
+        if status == SUSPENSE:
+            return (await self.mobile_money.auto_post(doc))["status"] == POSTED
         if status in (PENDING, ASSIGNING):
             if await self.core.post_from_entry(doc) is not None:
                 return True
             if status == ASSIGNING:
-                await self.mobile_money.release(doc)
+                await self.mobile_money.release(doc, retry=is_auto_posting(doc))
                 return True
             failed = await self.core.mark_failed(
                 doc,

@@ -27,16 +27,19 @@ import grpc
 import pytest
 from pymongo import AsyncMongoClient
 
+from auth_service.domain.service_identity import SERVICE_TOKEN_TTL, service_principal
+from kopa.auth.v1 import auth_pb2
 from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.payment.v1 import events_pb2, payment_pb2, payment_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
+from payment_service.adapters.peers import ServiceTokens
 from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.mobile_money import signature_header
 from payment_service.service_layer.repayments import payment_id_for
 from shared import context
-from shared.errors import IllegalState, NotFound
+from shared.errors import IllegalState, NotFound, Unauthenticated
 from shared.events import EventConsumer, EventPublisher, outbox_fields
 from shared.grpc_server import build_server
 from shared.ids import new_id
@@ -86,6 +89,9 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
     reads: Counter[str] = field(default_factory=Counter)
     reversed: set[str] = field(default_factory=set)
     delay: float = 0.0
+    outage: str = ""
+    """ApplyRepayment fails UNAVAILABLE: "before" applying, or "after" (the answer is lost)."""
+    appliers: dict[str, str] = field(default_factory=dict)  # payment id -> who applied it
 
     def add(
         self, institution_id: str, branch_id: str, currency: str = "KES", **kw: Any
@@ -147,9 +153,17 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
         self.calls[request.payment_id] += 1
         if self.delay:
             await asyncio.sleep(self.delay)
-        if request.payment_id in self.applied:
-            return self.applied[request.payment_id][1]
+        if self.outage == "before":
+            await context_.abort(grpc.StatusCode.UNAVAILABLE, "loan_service is down")
+        if request.payment_id not in self.applied:
+            self._apply(request)
+        if self.outage == "after":
+            await context_.abort(grpc.StatusCode.UNAVAILABLE, "the answer was lost")
+        return self.applied[request.payment_id][1]
+
+    def _apply(self, request: loan_pb2.ApplyRepaymentRequest) -> None:
         loan = self._loan(request.loan_id)
+        self.appliers[request.payment_id] = context.principal().user_id
         if loan.status != ACTIVE:
             raise IllegalState(
                 f"loan {loan.id} is not active",
@@ -181,7 +195,6 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             currency=c,
         )
         self.applied[request.payment_id] = (loan.id, response, (principal, interest, over))
-        return response
 
     async def ReverseRepayment(
         self, request: loan_pb2.ReverseRepaymentRequest, context_: Any
@@ -403,6 +416,7 @@ async def world(server_urls: dict[str, str]) -> AsyncIterator[World]:
 @pytest.fixture(autouse=True)
 def _no_faults(world: World) -> Any:
     world.loans.delay = 0.0
+    world.loans.outage = ""
     world.wiring.core.fault_hook = None
     yield
     world.wiring.core.fault_hook = None
@@ -1162,3 +1176,127 @@ async def test_a_new_institution_opens_its_books_in_its_own_currency(world: Worl
     assert tb.currency == "TZS" and tb.total_debit == "0.00" and len(tb.lines) == 12
     # Mobile money for an institution without secrets is refused before anything else.
     await rpc_error(receive(w, callback("QK1", "X"), institution_id=fresh), Code.UNAUTHENTICATED)
+
+
+# --- matched receipts posted by payment_service itself ------------------------------------------
+
+
+@dataclass
+class FakeAuth:
+    """auth_service's IssueServiceToken: real service tokens, signed with the world's keys."""
+
+    keyset: KeySet
+    issued: int = 0
+    down: bool = False
+
+    async def IssueServiceToken(
+        self, request: auth_pb2.IssueServiceTokenRequest
+    ) -> auth_pb2.IssueServiceTokenResponse:
+        if self.down:
+            raise Unauthenticated("auth_service refuses", reason="SERVICE_CREDENTIAL_INVALID")
+        self.issued += 1
+        principal = service_principal(request.service, request.institution_id, new_id("svc"))
+        issued = issue_access_token(self.keyset, principal, ttl=SERVICE_TOKEN_TTL)
+        return auth_pb2.IssueServiceTokenResponse(
+            access_token=issued.token, expires_in=issued.expires_in
+        )
+
+
+@pytest.fixture
+def auth(world: World) -> Any:
+    """payment_service with a service identity (as the fleet runs it) for one test."""
+    fake = FakeAuth(world.keyset)
+    mobile_money = world.wiring.servicer.mobile_money
+    mobile_money.service_tokens = ServiceTokens(fake, "the-service-secret")
+    yield fake
+    mobile_money.service_tokens = None
+
+
+def status_of(doc: dict[str, Any]) -> str:
+    return str(doc["status"])
+
+
+async def test_a_matched_receipt_is_posted_by_payment_service_itself(
+    world: World, auth: FakeAuth
+) -> None:
+    w = world
+    loan = await new_active_loan(w)
+    before = await books(w)
+    body = callback(f"QK{secrets.token_hex(4)}", f" {loan.id.lower()} ", "500.00")
+    first = await receive(w, body)
+    p = first.payment
+    assert p.status == payment_pb2.PAYMENT_STATUS_POSTED and p.loan_id == loan.id
+    assert (p.allocation.interest, p.allocation.principal) == ("100.00", "400.00")
+    assert p.outstanding.principal == "600.00" and loan.principal_due == Decimal("600")
+    assert w.loans.appliers[p.id] == "svc:payment_service"
+    after = await books(w)  # asserts that the trial balance nets to zero
+    assert after["1020"] - before["1020"] == Decimal("500.00")
+    assert after["2900"] == before["2900"]  # in and out of suspense
+    assert after["4000"] - before["4000"] == Decimal("100.00")
+    assert before["1100"] - after["1100"] == Decimal("400.00")
+    assert sorted(e["_id"] for e in await entries_for(w, p.id)) == [
+        f"suspense_assignment:{p.id}",
+        f"unidentified_receipt:{p.id}",
+    ]
+    # Redelivered: the same payment, applied once.
+    again = await receive(w, body, at=int(time.time()) + 5)
+    assert again.replayed and again.payment.status == payment_pb2.PAYMENT_STATUS_POSTED
+    assert w.loans.applications(loan.id) == 1
+
+    # Unmatched: in suspense, and the recovery has nothing to do with it.
+    stray = (await receive(w, callback(f"QK{secrets.token_hex(4)}", "NO-SUCH-LOAN"))).payment
+    assert stray.status == payment_pb2.PAYMENT_STATUS_SUSPENSE
+    assert (await w.db.payments.find_one({"_id": stray.id}))["lease_until"] is None
+    assert auth.issued == 1  # one token served both receipts
+
+    async def published() -> bool:
+        keys = {(k, e.payment.id) for k, e in w.events}
+        return {("payment.received", p.id), ("payment.posted", p.id)} <= keys
+
+    await wait_until(published)
+    assert ("payment.assigned", p.id) not in {(k, e.payment.id) for k, e in w.events}
+
+
+@pytest.mark.parametrize("outage", ["before", "after"])
+async def test_a_matched_receipt_waits_while_loan_service_is_down_and_posts_once(
+    world: World, auth: FakeAuth, outage: str
+) -> None:
+    w = world
+    loan = await new_active_loan(w)
+    before = await books(w)
+    w.loans.outage = outage
+    p = (await receive(w, callback(f"QK{secrets.token_hex(4)}", loan.id, "300.00"))).payment
+    assert p.status != payment_pb2.PAYMENT_STATUS_POSTED
+    held = await books(w)
+    assert held["2900"] - before["2900"] == Decimal("300.00")  # the money is in suspense
+    recovery = w.wiring.recovery
+    # Still down: the recovery puts it back in suspense and tries again; nothing is lost.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    await recovery.run_once(later)
+    await recovery.run_once(later + dt.timedelta(minutes=1))
+    doc = await w.db.payments.find_one({"_id": p.id})
+    assert status_of(doc) in ("suspense", "assigning") and doc["lease_until"] is not None
+    w.loans.outage = ""
+    for step in range(2, 5):
+        await recovery.run_once(later + dt.timedelta(minutes=step))
+    doc = await w.db.payments.find_one({"_id": p.id})
+    assert status_of(doc) == "posted" and doc["loan_id"] == loan.id
+    assert w.loans.applications(loan.id) == 1  # applied once, however often it was tried
+    after = await books(w)
+    assert after["2900"] == before["2900"]
+    assert after["1020"] - before["1020"] == Decimal("300.00")
+    assert len(await entries_for(w, p.id)) == 2
+
+
+async def test_a_matched_receipt_waits_while_auth_service_refuses(
+    world: World, auth: FakeAuth
+) -> None:
+    w = world
+    loan = await new_active_loan(w)
+    auth.down = True
+    p = (await receive(w, callback(f"QK{secrets.token_hex(4)}", loan.id, "20.00"))).payment
+    assert p.status == payment_pb2.PAYMENT_STATUS_SUSPENSE and not w.loans.calls[p.id]
+    auth.down = False
+    await w.wiring.recovery.run_once(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    doc = await w.db.payments.find_one({"_id": p.id})
+    assert status_of(doc) == "posted" and w.loans.applications(loan.id) == 1
