@@ -47,10 +47,12 @@ async def _principal(request: Request) -> Principal:
 
 
 async def _rate_limit(request: Request, key: str, per_minute: int) -> None:
-    """A fixed one-minute window in Redis; shared by every gateway replica."""
+    """A fixed one-minute window in Redis; shared by every gateway replica of this fleet
+    (the namespace keeps another fleet on the same Redis, a test run beside a dev platform,
+    out of its count)."""
     window = int(time.time() // 60)
     redis = request.app.state.redis
-    bucket = f"rl:{key}:{window}"
+    bucket = f"{request.app.state.settings.kopa_namespace}:rl:{key}:{window}"
     async with redis.pipeline(transaction=False) as pipe:
         pipe.incr(bucket)
         pipe.expire(bucket, 61)
