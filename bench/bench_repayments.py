@@ -212,6 +212,9 @@ def run_with_fleet(load: Callable[[str, str, Path], Awaitable[None]]) -> None:
     """Starts a fleet of its own (own namespace and ports), runs `load(url, email, state)`."""
     state = Path(f"/tmp/kopa-bench-{secrets.token_hex(3)}")
     namespace = f"bench{secrets.token_hex(3)}"
+    # Own ports too, so that two benchmarks (or a bench and `make up`) never share a fleet.
+    gateway_port = 18900 + secrets.randbelow(90)
+    port_base = 53100 + 10 * secrets.randbelow(80)
     email = "platform@bench.test"
     env = {
         **os.environ,
@@ -227,13 +230,13 @@ def run_with_fleet(load: Callable[[str, str, Path], Awaitable[None]]) -> None:
         "--namespace",
         namespace,
         "--port-base",
-        "53050",
+        str(port_base),
         "--gateway-port",
-        "18900",
+        str(gateway_port),
     ]
     subprocess.run([*fleet, "up"], env=env, check=True)
     try:
-        asyncio.run(load("http://127.0.0.1:18900", email, state))
+        asyncio.run(load(f"http://127.0.0.1:{gateway_port}", email, state))
     finally:
         subprocess.run([*fleet, "down"], env=env, check=False)
 
