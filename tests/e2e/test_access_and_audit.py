@@ -1,14 +1,23 @@
-"""Issue 3 through the gateway: tenancy, roles, smuggled fields, sessions, the audit trail."""
+"""Issue 3 through the gateway: tenancy, roles, smuggled fields, sessions, forged tokens,
+required MFA, the audit trail."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
+from pymongo import MongoClient
+
+from shared.permissions import Principal, Role
+from shared.tokens import KeySet, SigningKey, issue_access_token
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +97,7 @@ def make_institution(http: httpx.Client, platform: dict[str, str]) -> dict[str, 
     return {
         "id": inst["id"],
         "admin": admin,
+        "admin_email": admin_email,
         "agent": agent,
         "branch": branch["id"],
         "borrower": borrower.json()["id"],
@@ -194,6 +204,70 @@ def test_sessions_refresh_rotation_and_revocation(http: httpx.Client, platform_t
     assert refused.status_code == 401
 
 
+def b64json(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+def unverified(segment: str) -> dict[str, Any]:
+    return dict(json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))))
+
+
+def signing_key(mongodb_url: str, kid: str) -> SigningKey:
+    """The fleet's real signing key `kid`, read from auth_service's database: what signed a
+    token someone kept after it expired."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url, tz_aware=True)
+    with client:
+        for name in (n for n in client.list_database_names() if n.endswith("_auth")):
+            doc = client[name].signing_keys.find_one({"_id": kid})
+            if doc is not None:
+                return SigningKey.from_pem(doc["pem"], doc["activate_at"])
+    raise AssertionError(f"signing key {kid} not found")
+
+
+def test_forged_and_expired_tokens_are_refused_and_change_nothing(
+    http: httpx.Client, platform_token: str, server_urls: dict[str, str]
+) -> None:
+    inst = make_institution(http, bearer(platform_token))
+    admin_id = http.get("/v1/me", headers=inst["admin"]).json()["id"]
+    # Every attack claims to be the institution's admin; the attacker holds an agent's token.
+    as_admin = Principal(admin_id, Role.ADMIN, inst["id"], None, f"ses_{secrets.token_hex(4)}")
+    agent_header, agent_payload, agent_signature = (
+        inst["agent"]["Authorization"].removeprefix("Bearer ").split(".")
+    )
+    escalated = {**unverified(agent_payload), "sub": admin_id, "role": "admin", "branch": None}
+    none_header = {**unverified(agent_header), "alg": "none"}
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    attacks = {
+        "TOKEN_ALG_REJECTED": f"{b64json(none_header)}.{b64json(escalated)}.",
+        "TOKEN_SIGNATURE_INVALID": f"{agent_header}.{b64json(escalated)}.{agent_signature}",
+        "TOKEN_KID_UNKNOWN": issue_access_token(KeySet.generate(), as_admin).token,
+        "TOKEN_EXPIRED": issue_access_token(
+            KeySet([signing_key(server_urls["MONGODB_URL"], unverified(agent_header)["kid"])]),
+            as_admin,
+            now=an_hour_ago,
+        ).token,
+    }
+    before = http.get("/v1/branches", headers=inst["admin"]).json()["items"]
+    for reason, token in attacks.items():
+        reply = http.post("/v1/branches", json={"name": f"Forged {reason}"}, headers=bearer(token))
+        assert reply.status_code == 401, (reason, reply.text)
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        problem = reply.json()
+        assert (problem["status"], problem["reason"]) == (401, reason)
+    assert http.get("/v1/branches", headers=inst["admin"]).json()["items"] == before
+    # Later changes are audited, so had the forged ones got through they would be there too.
+    assert (
+        http.post("/v1/branches", json={"name": "Real"}, headers=inst["admin"]).status_code == 201
+    )
+
+    def entries() -> list[dict[str, Any]]:
+        items = http.get("/v1/audit-log", headers=inst["admin"], params={"page_size": 200})
+        found = items.json()["items"]
+        return found if any("Real" in e["summary_json"] for e in found) else []
+
+    assert not any("Forged" in e["summary_json"] for e in eventually(entries))
+
+
 def test_every_change_is_in_a_verifiable_audit_trail(
     http: httpx.Client, platform_token: str
 ) -> None:
@@ -214,3 +288,66 @@ def test_every_change_is_in_a_verifiable_audit_trail(
     assert all(PASSWORD not in e["summary_json"] for e in items)
     verified = http.get("/v1/audit-log/verify", headers=inst["admin"]).json()
     assert verified["ok"] is True and int(verified["checked"]) >= 3
+
+
+def problem_reason(reply: httpx.Response, status: int) -> str:
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    return str(reply.json().get("reason", ""))
+
+
+def test_an_institution_requires_mfa_of_its_admins(http: httpx.Client, platform_token: str) -> None:
+    platform = bearer(platform_token)
+    inst, other = make_institution(http, platform), make_institution(http, platform)
+    policy = f"/v1/institutions/{inst['id']}/security-policy"
+    assert http.get(policy, headers=inst["admin"]).json()["mfa_required_roles"] == []
+    # Only admins (and the platform admin) change it; another institution's is not found.
+    assert problem_reason(http.get(policy, headers=inst["agent"]), 403) == "PERMISSION_DENIED"
+    require_admins = {"mfa_required_roles": ["admin"]}
+    assert problem_reason(http.put(policy, json=require_admins, headers=inst["agent"]), 403)
+    for reply in (
+        http.get(policy, headers=other["admin"]),
+        http.put(policy, json=require_admins, headers=other["admin"]),
+    ):
+        assert problem_reason(reply, 404) == "INSTITUTION_NOT_FOUND"
+    bad = http.put(policy, json={"mfa_required_roles": ["admin", "boss"]}, headers=inst["admin"])
+    problem_reason(bad, 422)
+    assert [e["field"] for e in bad.json()["errors"]] == ["mfa_required_roles[1]"]
+
+    replaced = http.put(policy, json=require_admins, headers=platform)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["mfa_required_roles"] == ["admin"]
+    assert http.get(policy, headers=inst["admin"]).json()["mfa_required_roles"] == ["admin"]
+
+    # The admin, not enrolled yet, still gets in, but only to enrol.
+    login = http.post("/v1/auth/login", json={"email": inst["admin_email"], "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    assert login.json()["mfa_enrolment_required"] is True
+    pending = bearer(login.json()["access_token"])
+    refused = http.post("/v1/branches", json={"name": "Sneaky"}, headers=pending)
+    assert problem_reason(refused, 403) == "MFA_ENROLMENT_REQUIRED"
+    assert "enrol" in refused.json()["detail"]
+    assert http.get("/v1/me", headers=pending).status_code == 200
+    enrol = http.post("/v1/me/mfa/enroll", headers=pending)
+    assert enrol.status_code == 200, enrol.text
+    totp = pyotp.TOTP(enrol.json()["secret"])
+    confirmed = http.post("/v1/me/mfa/confirm", json={"code": totp.now()}, headers=pending)
+    assert confirmed.status_code == 200, confirmed.text
+    refreshed = http.post("/v1/auth/refresh", json={"refresh_token": login.json()["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.json()["mfa_enrolment_required"] is False
+    admin = bearer(refreshed.json()["access_token"])
+    assert http.get("/v1/users", headers=admin).status_code == 200
+    # From now on the admin's login asks for the code.
+    again = http.post("/v1/auth/login", json={"email": inst["admin_email"], "password": PASSWORD})
+    assert problem_reason(again, 401) == "MFA_REQUIRED"
+
+    # The change is in the institution's own audit trail, by the platform admin; the refused
+    # branch was never created.
+    def entries() -> list[dict[str, Any]]:
+        items = http.get("/v1/audit-log", headers=admin, params={"page_size": 200}).json()["items"]
+        return [e for e in items if e["action"] == "institutions.security_policy"]
+
+    [entry] = eventually(entries)
+    assert entry["target_id"] == inst["id"] and entry["actor_role"] == "platform_admin"
+    branches = http.get("/v1/branches", headers=admin).json()["items"]
+    assert "Sneaky" not in {b["name"] for b in branches}
