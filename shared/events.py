@@ -154,7 +154,14 @@ class EventPublisher:
 
 
 class OutboxRelay:
-    """Moves events from documents' outboxes to the broker, in order, at least once."""
+    """Moves events from documents' outboxes to the broker, in order, at least once.
+
+    A notified document is flushed at once by one of ``workers`` tasks; one document is
+    flushed by one worker at a time, so its events keep their order. A relay that falls
+    behind lets outboxes grow, and every read of a document then decodes its unpublished
+    events too, so the relay must keep up with the writers: it flushes several documents at
+    once and takes a document's published events off in one write.
+    """
 
     def __init__(
         self,
@@ -163,13 +170,18 @@ class OutboxRelay:
         collections: Iterable[str],
         *,
         sweep_interval: float = 1.0,
+        workers: int = 8,
     ) -> None:
         self._db = db
         self._publisher = publisher
         self._collections = list(collections)
         self._interval = sweep_interval
+        self._workers = workers
         self._pending: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._busy: set[tuple[str, Any]] = set()
+        self._again: set[tuple[str, Any]] = set()
+        self._last_notified = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def ensure_indexes(self) -> None:
         for name in self._collections:
@@ -177,15 +189,28 @@ class OutboxRelay:
 
     def notify(self, collection: str, doc_id: Any) -> None:
         """Asks for a prompt publish of a document just written (the sweep is the safety net)."""
+        self._last_notified = asyncio.get_running_loop().time()
         self._pending.put_nowait((collection, doc_id))
 
     async def flush(self, collection: str, doc_id: Any) -> int:
         coll = self._db[collection]
         doc = await coll.find_one({"_id": doc_id}, {"outbox": 1})
-        published = 0
-        for entry in (doc or {}).get("outbox") or []:
+        entries = (doc or {}).get("outbox") or []
+        if not entries:
+            return 0
+        for entry in entries:
             await self._publisher.publish(entry)
-            # Events are appended at the end, so the published one is at the front. The guard
+        # All of them off in one write, unless events were appended (or taken off by another
+        # relay) meanwhile: the count and the first id no longer match.
+        cleared = await coll.update_one(
+            {"_id": doc_id, "outbox_count": len(entries), "outbox.0.id": entries[0]["id"]},
+            {"$set": {"outbox": [], "outbox_count": 0}},
+        )
+        if cleared.modified_count:
+            return len(entries)
+        published = 0
+        for entry in entries:
+            # Events are appended at the end, so a published one is at the front. The guard
             # on its id makes a concurrent relay (another replica, the sweep) pop nothing twice;
             # only element-wise $pop and positional filters are portable to FerretDB here.
             popped = await coll.update_one(
@@ -205,30 +230,55 @@ class OutboxRelay:
                 published += await self.flush(name, doc["_id"])
         return published
 
-    async def _run(self) -> None:
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            key = await self._pending.get()
+            if key in self._busy:
+                self._again.add(key)  # its worker flushes it once more when done
+                continue
+            self._busy.add(key)
             try:
-                with contextlib.suppress(TimeoutError):
-                    collection, doc_id = await asyncio.wait_for(
-                        self._pending.get(), timeout=self._interval
-                    )
-                    await self.flush(collection, doc_id)
-                    continue
+                while True:
+                    self._again.discard(key)
+                    await self.flush(*key)
+                    if key not in self._again:
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox_relay_failed", collection=key[0], doc_id=str(key[1]))
+                loop.call_later(self._interval, self._pending.put_nowait, key)
+            finally:
+                self._busy.discard(key)
+
+    async def _sweep_when_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._interval)
+            if loop.time() - self._last_notified < self._interval:
+                continue  # busy writers notify: the sweep only catches what a crash left
+            try:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("outbox_relay_failed")
-                await asyncio.sleep(self._interval)
+                log.exception("outbox_sweep_failed")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"outbox-relay-{n}")
+            for n in range(self._workers)
+        ]
+        self._tasks.append(asyncio.create_task(self._sweep_when_idle(), name="outbox-sweep"))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
 
 
 Handler = Callable[[str, bytes, dict[str, Any]], Awaitable[None]]

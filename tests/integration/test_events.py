@@ -109,3 +109,70 @@ async def test_two_relays_racing_publish_each_event_and_pop_nothing_twice(
         await publisher.close()
         await client.drop_database(f"{namespace}_events")
         await client.close()
+
+
+async def test_events_appended_while_the_relay_publishes_are_kept_and_each_doc_stays_in_order(
+    server_urls: dict[str, str],
+) -> None:
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    db = client[f"{namespace}_events"]
+    received: dict[str, list[int]] = {}
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        received.setdefault(event.meta.aggregate_id, []).append(event.borrower.version)
+
+    consumer = EventConsumer(
+        server_urls["AMQP_URL"],
+        db,
+        f"{namespace}.test",
+        ["borrower.*"],
+        handler,
+        namespace=namespace,
+    )
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    writes: list[Any] = []
+
+    class WriterDuringPublish(EventPublisher):
+        """The real publisher; a writer appends to "c" while its first event is in flight."""
+
+        async def publish(self, entry: dict[str, Any]) -> None:
+            if entry["id"] == "evt_c_1" and not writes:
+                writes.append(
+                    await db.docs.update_one({"_id": "c"}, outbox_update([borrower_event(3, "c")]))
+                )
+            await publisher.publish(entry)
+
+    relay = OutboxRelay(
+        db, WriterDuringPublish(server_urls["AMQP_URL"], "test", namespace), ["docs"], workers=4
+    )
+    docs = [f"d{n}" for n in range(12)]
+    try:
+        await consumer.start()
+        await db.docs.insert_one(
+            {"_id": "c", **outbox_fields([borrower_event(1, "c"), borrower_event(2, "c")])}
+        )
+        for doc_id in docs:
+            await db.docs.insert_one({"_id": doc_id, **outbox_fields([borrower_event(1, doc_id)])})
+        relay.start()
+        relay.notify("docs", "c")
+        for doc_id in docs:
+            relay.notify("docs", doc_id)
+            await db.docs.update_one({"_id": doc_id}, outbox_update([borrower_event(2, doc_id)]))
+            relay.notify("docs", doc_id)  # a second write while the first may be in flight
+        await wait_until(
+            lambda: (
+                len(received.get("c", [])) >= 3 and all(len(received.get(d, [])) >= 2 for d in docs)
+            )
+        )
+        assert writes and received["c"] == [1, 2, 3]  # the event appended mid-flush came last
+        assert all(received[d] == [1, 2] for d in docs)
+        left = await db.docs.find({"outbox_count": {"$ne": 0}}).to_list(None)
+        assert left == [] and await db.docs.count_documents({"outbox": {"$ne": []}}) == 0
+    finally:
+        await relay.stop()
+        await consumer.stop()
+        await publisher.close()
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
