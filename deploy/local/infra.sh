@@ -76,7 +76,15 @@ since() {
 	printf '%d.%d' $((ms / 1000)) $(((ms % 1000) / 100))
 }
 log_of() { echo "$STATE/log/$1.log"; }
-pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# A server killed hard (SIGKILL, OOM) whose parent has not reaped it yet is a zombie: kill -0
+# still succeeds, but it is not running (`start` would wait for it and then fail).
+pid_alive() {
+	[[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	[[ ${stat:0:1} != [ZX] ]]
+}
 read_pid() { [[ -s $1 ]] && tr -dc '0-9' <"$1" || true; }
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*))' | head -1 || true; }
