@@ -26,6 +26,11 @@ class Fleet:
     args: list[str]
     env: dict[str, str]
 
+    @property
+    def namespace(self) -> str:
+        """The prefix of this fleet's databases, queues and indexes."""
+        return self.args[self.args.index("--namespace") + 1]
+
     def pid(self, name: str) -> int:
         return int((self.state / "run" / f"{name}.pid").read_text())
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -174,5 +176,116 @@ async def test_events_appended_while_the_relay_publishes_are_kept_and_each_doc_s
         await relay.stop()
         await consumer.stop()
         await publisher.close()
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
+
+
+class BrokerLink:
+    """A TCP proxy in front of the broker that drops every connection at once, as a broker
+    crash does to its clients (open connections reset, new ones refused), and comes back."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self._parts = urlsplit(amqp_url)
+        self._target = (self._parts.hostname or "127.0.0.1", self._parts.port or 5672)
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        credentials = self._parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@127.0.0.1:{self.port}" if credentials else f"127.0.0.1:{self.port}"
+        return urlunsplit(self._parts._replace(netloc=netloc))
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self._open -= {writer, up_writer}
+
+
+async def test_publisher_relay_and_consumer_heal_when_the_broker_connection_drops_mid_publish(
+    server_urls: dict[str, str],
+) -> None:
+    """Every broker connection reset while events are being written and published, then
+    refused for a while: the connections come back on their own, the relay re-sends what was
+    not confirmed, the consumer handles every event and the outboxes empty."""
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    db = client[f"{namespace}_events"]
+    link = BrokerLink(server_urls["AMQP_URL"])
+    await link.up()
+    received: list[tuple[str, int]] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        received.append((event.meta.aggregate_id, event.borrower.version))
+
+    consumer = EventConsumer(
+        link.url, db, f"{namespace}.test", ["borrower.*"], handler, namespace=namespace
+    )
+    publisher = EventPublisher(link.url, "test", namespace)
+    relay = OutboxRelay(db, publisher, ["docs"], sweep_interval=0.2, workers=4)
+    docs = [f"h{n}" for n in range(6)]
+    written: list[tuple[str, int]] = []
+
+    async def write(events: int) -> None:
+        """Appends `events` more events across the documents, each write notified."""
+        for _ in range(events):
+            doc_id = docs[len(written) % len(docs)]
+            version = sum(1 for d, _ in written if d == doc_id) + 1
+            await db.docs.update_one(
+                {"_id": doc_id}, outbox_update([borrower_event(version, doc_id)])
+            )
+            written.append((doc_id, version))
+            relay.notify("docs", doc_id)
+
+    try:
+        await consumer.start()
+        await publisher.connect()
+        await db.docs.insert_many([{"_id": d, **outbox_fields([])} for d in docs])
+        relay.start()
+        writing = asyncio.create_task(write(60))
+        await wait_until(lambda: len(received) >= 6)
+        await link.cut()  # while events are being written, published and consumed
+        await writing
+        await write(30)  # written while the broker is unreachable
+        await link.up()
+        await write(30)
+        await wait_until(lambda: set(received) >= set(written), limit=30)
+        assert set(received) == set(written) and len(written) == 120
+        left = await db.docs.count_documents({"outbox_count": {"$ne": 0}})
+        assert left == 0 and await db.docs.count_documents({"outbox": {"$ne": []}}) == 0
+    finally:
+        await relay.stop()
+        await consumer.stop()
+        await publisher.close()
+        await link.cut()
         await client.drop_database(f"{namespace}_events")
         await client.close()
