@@ -18,9 +18,11 @@ query looks inside a schedule, so nothing is lost by storing it as a value.
 ``base_state`` (the state replays start from: a reschedule's; null while it is the schedule's)
     {principal, overpayment, rows: "STATE_COLUMNS\n..."}
 ``repayments``
-    [{id, amount, paid_on, reversed, reversal_reason, segment, allocation}] where
-    ``allocation`` is the split made when the payment was first applied (what the ledger
-    booked; a repeat of the payment id returns it).
+    "REPAYMENT_COLUMNS\n...": every payment applied, in order, with the split made when it
+    was first applied (what the ledger booked; a repeat of the payment id returns it), empty
+    allocation columns when none was kept. Read with `stored_repayments`.
+``reversal_reasons``
+    {payment id: reason} of the reversed ones (free text, so not in the table).
 ``schedule_history``
     [{schedule, product, superseded_on, reason}]: every schedule a reschedule replaced.
 """
@@ -72,6 +74,20 @@ STATE_COLUMNS = (
     "penalty_charged_on",
     "interest_carried",
 )
+
+REPAYMENT_COLUMNS = (
+    "id",
+    "amount",
+    "paid_on",
+    "reversed",
+    "segment",
+    "principal",
+    "interest",
+    "fees",
+    "penalties",
+    "overpayment",
+)
+_ALLOCATION_PARTS = REPAYMENT_COLUMNS[5:]
 
 D = Decimal
 SEP = "|"
@@ -315,18 +331,22 @@ def loan_to_doc(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict[str,
         if loan.base_state is not None and loan.schedule_history
         else None,
         "base_date": d2s(loan.base_date),
-        "repayments": [
-            {
-                "id": r.repayment.id,
-                "amount": str(r.repayment.amount),
-                "paid_on": r.repayment.paid_on.isoformat(),
-                "reversed": r.reversed,
-                "reversal_reason": r.reversal_reason,
-                "segment": r.segment,
-                "allocation": allocations.get(r.repayment.id),
-            }
+        "repayments": pack_rows(
+            SEP.join(
+                (
+                    r.repayment.id,
+                    str(r.repayment.amount),
+                    r.repayment.paid_on.isoformat(),
+                    "1" if r.reversed else "",
+                    str(r.segment),
+                    *_allocation_columns(allocations.get(r.repayment.id)),
+                )
+            )
             for r in loan.repayments
-        ],
+        ),
+        "reversal_reasons": {
+            r.repayment.id: r.reversal_reason for r in loan.repayments if r.reversal_reason
+        },
         "schedule_history": [
             {
                 "schedule": schedule_to_doc(v.schedule),
@@ -385,11 +405,11 @@ def loan_from_doc(doc: dict[str, Any]) -> Loan:
         repayments=[
             RecordedRepayment(
                 Repayment(r["id"], D(r["amount"]), date.fromisoformat(r["paid_on"])),
-                reversed=r.get("reversed", False),
-                reversal_reason=r.get("reversal_reason"),
-                segment=r.get("segment", 0),
+                reversed=r["reversed"],
+                reversal_reason=r["reversal_reason"],
+                segment=r["segment"],
             )
-            for r in doc.get("repayments") or []
+            for r in stored_repayments(doc)
         ],
         schedule_history=[
             ScheduleVersion(
@@ -406,6 +426,47 @@ def loan_from_doc(doc: dict[str, Any]) -> Loan:
     )
 
 
+def _allocation_columns(allocation: dict[str, str] | None) -> tuple[str, ...]:
+    if not allocation:
+        return ("",) * len(_ALLOCATION_PARTS)
+    return tuple(allocation.get(part, "0") for part in _ALLOCATION_PARTS)
+
+
+def stored_repayments(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The loan's applied payments as ``{id, amount, paid_on, reversed, reversal_reason,
+    segment, allocation}`` (``allocation``: the first split, or None)."""
+    table = doc.get("repayments") or ""
+    if isinstance(table, list):  # a document written before the table was packed
+        return [
+            {
+                **r,
+                "reversed": r.get("reversed", False),
+                "reversal_reason": r.get("reversal_reason"),
+                "segment": r.get("segment", 0),
+                "allocation": r.get("allocation"),
+            }
+            for r in table
+        ]
+    reasons = doc.get("reversal_reasons") or {}
+    out = []
+    for row in split_rows(table):
+        parts = row[5:]
+        out.append(
+            {
+                "id": row[0],
+                "amount": row[1],
+                "paid_on": row[2],
+                "reversed": row[3] == "1",
+                "reversal_reason": reasons.get(row[0]),
+                "segment": int(row[4]),
+                "allocation": dict(zip(_ALLOCATION_PARTS, parts, strict=True))
+                if parts[0]
+                else None,
+            }
+        )
+    return out
+
+
 def first_allocations(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Payment id -> the allocation stored when it was first applied."""
-    return {r["id"]: r["allocation"] for r in doc.get("repayments") or [] if r.get("allocation")}
+    return {r["id"]: r["allocation"] for r in stored_repayments(doc) if r["allocation"]}

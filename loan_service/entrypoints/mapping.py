@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import loan_pb2
-from loan_service.adapters.serialization import STATE_COLUMNS, split_rows
+from loan_service.adapters.serialization import STATE_COLUMNS, split_rows, stored_repayments
 from loan_service.service_layer.views import effective_arrears
 from shared.money import minor_units
 
@@ -227,6 +227,7 @@ def loan_to_proto(doc: dict[str, Any], as_of: date | None = None) -> loan_pb2.Lo
     money = Money(currency)
     status = doc["status"]
     view = doc.get("view") or {}
+    repayments = stored_repayments(doc)
     when, dpd, bucket = effective_arrears(doc, as_of)
     schedule = installments_from_rows(
         view.get("rows") or "",
@@ -279,7 +280,7 @@ def loan_to_proto(doc: dict[str, Any], as_of: date | None = None) -> loan_pb2.Lo
         create_time=ts(doc.get("create_time")),
         update_time=ts(doc.get("update_time")),
         annual_interest_rate=product.get("annual_interest_rate", ""),
-        applied_payment_ids=[r["id"] for r in doc.get("repayments") or []],
+        applied_payment_ids=[r["id"] for r in repayments],
         override_reason=(doc.get("eligibility_override") or {}).get("reason", ""),
         repayments=[
             loan_pb2.AppliedRepayment(
@@ -290,7 +291,7 @@ def loan_to_proto(doc: dict[str, Any], as_of: date | None = None) -> loan_pb2.Lo
                 reversed=bool(r.get("reversed")),
                 reversal_reason=r.get("reversal_reason") or "",
             )
-            for r in doc.get("repayments") or []
+            for r in repayments
         ],
         rescheduled=bool(doc.get("schedule_history")),
         oldest_unpaid_due_date=doc.get("oldest_unpaid_due_date") or "",

@@ -34,6 +34,7 @@ from loan_service.adapters.serialization import (
     loan_to_doc,
     product_from_doc,
     split_rows,
+    stored_repayments,
 )
 from loan_service.domain import (
     Loan,
@@ -956,7 +957,7 @@ class LoanHandlers:
             p: Principal, doc: dict[str, Any], loan: Loan
         ) -> tuple[Change | None, dict[str, str]]:
             first = first_allocations(doc).get(payment_id)
-            if first is not None or any(r["id"] == payment_id for r in doc.get("repayments", [])):
+            if first is not None or any(r["id"] == payment_id for r in stored_repayments(doc)):
                 return None, first or {}  # a repeat: the first allocation, nothing written
             value = parse_amount(amount, doc["currency"], "amount")
             allocation = loan.apply_repayment(payment_id, value, day)
@@ -971,7 +972,7 @@ class LoanHandlers:
             raise ValidationError.of("payment_id", "is required")
 
         def action(p: Principal, doc: dict[str, Any], loan: Loan) -> Change | None:
-            recorded = next((r for r in doc.get("repayments", []) if r["id"] == payment_id), None)
+            recorded = next((r for r in stored_repayments(doc) if r["id"] == payment_id), None)
             if recorded is None:
                 raise NotFound(
                     f"repayment {payment_id} not found on loan {loan_id}",

@@ -1,0 +1,117 @@
+"""A loan stored and read back is the same loan: schedule, state and repayment tables."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from loan_helpers import make_product
+
+from loan_service.adapters.serialization import (
+    allocation_to_doc,
+    first_allocations,
+    loan_from_doc,
+    loan_to_doc,
+    stored_repayments,
+)
+from loan_service.domain.lifecycle import Loan
+
+pytestmark = pytest.mark.unit
+
+DISBURSED = date(2024, 1, 15)
+LIMITS = {"branch_manager": D("10000000")}
+
+
+def active_loan(term: int) -> Loan:
+    loan = Loan.submit(
+        id="loan-1",
+        borrower_id="b-1",
+        product=make_product(),
+        principal=D("50000"),
+        term=term,
+        created_by="agent-7",
+    )
+    loan.approve("manager-2", approver_role="branch_manager", approval_limits=LIMITS)
+    loan.disburse(DISBURSED)
+    return loan
+
+
+def stored(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict:
+    return {"_id": loan.id, **loan_to_doc(loan, allocations)}
+
+
+reasons = st.text(min_size=1, max_size=40).filter(lambda r: r.strip() != "")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    term=st.integers(min_value=1, max_value=60),
+    payments=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=9000), st.integers(0, 400)),
+        min_size=0,
+        max_size=12,
+    ),
+    reversed_reasons=st.lists(st.one_of(st.none(), reasons), max_size=12),
+)
+def test_a_loan_read_back_is_the_loan_that_was_stored(
+    term: int, payments: list[tuple[int, int]], reversed_reasons: list[str | None]
+) -> None:
+    loan = active_loan(term)
+    allocations: dict[str, dict[str, str]] = {}
+    for n, (amount, days) in enumerate(payments):
+        if loan.status.value != "active":
+            break
+        payment_id = f"pay_{n}"
+        split = loan.apply_repayment(payment_id, D(amount), DISBURSED + timedelta(days=days))
+        allocations[payment_id] = allocation_to_doc(split)
+    for recorded, reason in zip(list(loan.repayments), reversed_reasons, strict=False):
+        if reason is not None and not recorded.reversed:
+            loan.reverse_repayment(recorded.repayment.id, reason)  # any text, "|" and "\n" too
+
+    doc = stored(loan, allocations)
+    again = loan_from_doc(doc)
+
+    assert again.schedule == loan.schedule
+    assert again.repayments == loan.repayments
+    assert again.state() == loan.state()
+    assert first_allocations(doc) == allocations
+    assert stored(again, allocations) == doc
+
+
+def test_a_loan_stored_before_its_tables_were_packed_still_reads() -> None:
+    loan = active_loan(6)
+    split = loan.apply_repayment("pay_a", D("5000"), DISBURSED + timedelta(days=30))
+    loan.apply_repayment("pay_b", D("100"), DISBURSED + timedelta(days=31))
+    loan.reverse_repayment("pay_b", "cheque bounced")
+    doc = stored(loan, {"pay_a": allocation_to_doc(split)})
+    doc["schedule"]["rows"] = doc["schedule"]["rows"].split("\n")
+    doc["repayments"] = [
+        {
+            "id": "pay_a",
+            "amount": "5000",
+            "paid_on": "2024-02-14",
+            "reversed": False,
+            "reversal_reason": None,
+            "segment": 0,
+            "allocation": allocation_to_doc(split),
+        },
+        {
+            "id": "pay_b",
+            "amount": "100",
+            "paid_on": "2024-02-15",
+            "reversed": True,
+            "reversal_reason": "cheque bounced",
+            "segment": 0,
+            "allocation": None,
+        },
+    ]
+    del doc["reversal_reasons"]
+
+    again = loan_from_doc(doc)
+
+    assert again.repayments == loan.repayments
+    assert again.state() == loan.state()
+    assert [r["reversal_reason"] for r in stored_repayments(doc)] == [None, "cheque bounced"]
