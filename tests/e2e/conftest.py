@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_EMAIL = "platform@e2e.kopa.test"
 BOOTSTRAP_PASSWORD = f"E2e-{secrets.token_urlsafe(16)}"
+E2E_LOGIN_LIMIT = 300
 
 
 @dataclass
@@ -59,6 +60,8 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         "KOPA_BOOTSTRAP_EMAIL": BOOTSTRAP_EMAIL,
         "KOPA_BOOTSTRAP_PASSWORD": BOOTSTRAP_PASSWORD,
         "KOPA_ENV": "test",
+        # Every test logs in from 127.0.0.1; the limit itself is tested from its own address.
+        "LOGIN_RATE_LIMIT_PER_MINUTE": str(E2E_LOGIN_LIMIT),
     }
     args = [
         sys.executable,

@@ -351,3 +351,26 @@ def test_an_institution_requires_mfa_of_its_admins(http: httpx.Client, platform_
     assert entry["target_id"] == inst["id"] and entry["actor_role"] == "platform_admin"
     branches = http.get("/v1/branches", headers=admin).json()["items"]
     assert "Sneaky" not in {b["name"] for b in branches}
+
+
+def test_logins_from_one_address_are_rate_limited_with_retry_after(fleet: Any) -> None:
+    """Past the per-address limit a login or refresh is 429 with Retry-After, from that address
+    only (a client on its own loopback address, so the other tests' logins are not counted)."""
+    limit = int(fleet.env["LOGIN_RATE_LIMIT_PER_MINUTE"])
+    if time.time() % 60 > 40:  # the window is the clock's minute: start early in one
+        time.sleep(61 - time.time() % 60)
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=fleet.url, transport=transport, timeout=30) as attacker:
+        codes = [
+            attacker.post("/v1/auth/refresh", json={"refresh_token": f"guess-{n}"}).status_code
+            for n in range(limit + 1)
+        ]
+        assert set(codes[:limit]) == {401}
+        refused = attacker.post("/v1/auth/refresh", json={"refresh_token": "guess"})
+    assert codes[-1] == 429 and refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["status"] == 429 and "retry in" in refused.json()["detail"]
+    with httpx.Client(base_url=fleet.url, timeout=30) as neighbour:  # 127.0.0.1: unaffected
+        reply = neighbour.post("/v1/auth/refresh", json={"refresh_token": "guess"})
+        assert reply.status_code == 401
