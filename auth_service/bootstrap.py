@@ -160,7 +160,9 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     if service_secret is None:
         log.info("service_tokens_disabled", hint="set KOPA_SERVICE_SECRET to issue them")
     servicer = AuthServicer(
-        unit, service_secret=service_secret.get_secret_value() if service_secret else None
+        unit,
+        service_secret=service_secret.get_secret_value() if service_secret else None,
+        authenticate=runtime.authenticate,
     )
     keys.start()
     runtime.on_close(keys.stop)

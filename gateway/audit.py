@@ -6,12 +6,22 @@ auth_service: who, role, institution, action (`loans.approve`), target, request 
 summary of the change (the request body with secrets redacted). The append runs after the
 response has been sent, so it adds no latency to the request, and one writer per institution
 appends in order: concurrent appends to one hash chain would only contend for its head.
+
+The writer sends whatever has queued up for its institution while the previous call ran
+(at most `MAX_ENTRIES_PER_CALL`) in one AppendAuditEntry call, which auth_service appends
+as one segment of the chain (one head read, one insert, one head move, however many
+entries). Each entry names its actor by the access token of the request it records; the
+call is made with the first one's. If auth_service refuses the whole call because of one
+entry (a token revoked or expired since, an invalid summary), the entries are sent again
+one by one, so only that one is missing, as when every entry had its own call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -34,6 +44,22 @@ SECRET_FIELDS = {
     "code",
 }
 MAX_SUMMARY_BYTES = 8 * 1024
+MAX_ENTRIES_PER_CALL = 100
+#: Refusals that one entry of a call can cause: the entries are then sent one by one.
+REFUSED_FOR_ONE_ENTRY = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+}
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An entry waiting for its institution's writer."""
+
+    app: Any
+    entry: auth_pb2.NewAuditEntry
+    token: str
 
 
 def redact(value: Any) -> Any:
@@ -67,8 +93,7 @@ def touched_institution(params: dict[str, Any], summary: Any) -> str:
 class AuditMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._queues: dict[str, asyncio.Queue[tuple[Any, auth_pb2.AppendAuditEntryRequest, str]]]
-        self._queues = {}
+        self._queues: dict[str, asyncio.Queue[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,7 +127,7 @@ class AuditMiddleware:
             summary = redact(json.loads(body)) if body else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
             summary = {"body": "[not json]"}
-        request = auth_pb2.AppendAuditEntryRequest(
+        entry = auth_pb2.NewAuditEntry(
             action=action,
             target_kind=kind,
             target_id=str(target_id),
@@ -111,36 +136,62 @@ class AuditMiddleware:
             institution_id=touched_institution(params, summary),
         )
         principal = state.get("principal")
-        chain = request.institution_id or getattr(principal, "institution_id", None) or "platform"
+        chain = entry.institution_id or getattr(principal, "institution_id", None) or "platform"
         queue = self._queues.get(chain)
         if queue is None:
             queue = self._queues[chain] = asyncio.Queue()
             writer = asyncio.create_task(self._write(queue), name=f"audit-{chain}")
             self._writers.add(writer)
-        queue.put_nowait((scope["app"], request, token))
+        queue.put_nowait(Pending(scope["app"], entry, token))
 
-    async def _write(
-        self, queue: asyncio.Queue[tuple[Any, auth_pb2.AppendAuditEntryRequest, str]]
-    ) -> None:
+    async def _write(self, queue: asyncio.Queue[Pending]) -> None:
         while True:
-            app, request, token = await queue.get()
-            await self._append(app, request, token)
+            batch = [await queue.get()]
+            while len(batch) < MAX_ENTRIES_PER_CALL and not queue.empty():
+                batch.append(queue.get_nowait())
+            await self._append(batch)
 
-    async def _append(
-        self, app: Any, request: auth_pb2.AppendAuditEntryRequest, token: str
-    ) -> None:
+    async def _append(self, batch: Sequence[Pending]) -> None:
+        first = batch[0]
+        if len(batch) == 1:
+            # The single-entry form, which every auth_service version understands.
+            e = first.entry
+            request = auth_pb2.AppendAuditEntryRequest(
+                action=e.action,
+                target_kind=e.target_kind,
+                target_id=e.target_id,
+                request_id=e.request_id,
+                summary_json=e.summary_json,
+                institution_id=e.institution_id,
+            )
+        else:
+            entries = []
+            for pending in batch:
+                entry = auth_pb2.NewAuditEntry()
+                entry.CopyFrom(pending.entry)
+                if pending.token != first.token:
+                    entry.access_token = pending.token
+                entries.append(entry)
+            request = auth_pb2.AppendAuditEntryRequest(entries=entries)
         try:
-            await app.state.upstreams.auth.AppendAuditEntry(
+            await first.app.state.upstreams.auth.AppendAuditEntry(
                 request,
                 metadata=(
-                    ("authorization", f"Bearer {token}"),
-                    ("x-request-id", request.request_id),
+                    ("authorization", f"Bearer {first.token}"),
+                    ("x-request-id", first.entry.request_id),
                 ),
             )
         except grpc.aio.AioRpcError as exc:
+            if len(batch) > 1 and exc.code() in REFUSED_FOR_ONE_ENTRY:
+                log.warning("audit_batch_refused", entries=len(batch), code=exc.code().name)
+                for pending in batch:
+                    await self._append([pending])
+                return
             log.error(
                 "audit_append_failed",
-                action=request.action,
+                entries=len(batch),
+                action=first.entry.action,
+                request_ids=[p.entry.request_id for p in batch],
                 code=exc.code().name,
                 detail=exc.details(),
             )

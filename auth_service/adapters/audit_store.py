@@ -6,23 +6,38 @@ two writers can never both append after the same entry: the second insert fails.
 
 The head document (`{_id: chain, seq, hash, version}`, version = seq) records the newest
 entry, so a deletion of the newest entries is caught by `verify_chain(expected_head=...)`.
-It moves forward only with a guarded compare-and-set on its seq (see `guard.py`), after
-the entry is inserted, so it never goes back. A writer that dies
-between the two writes leaves an entry beyond the head; the next writer's insert collides
-with it, and that writer first moves the head forward onto it (`help_forward`), then retries.
+
+An append is one chain segment: a writer reads the head, inserts the consecutive entries
+that follow it with one ordered `insert_many`, and moves the head onto the last one with
+one compare-and-set `update_one({_id: chain, version: seq}, ...)` (single-document updates
+are atomic, as on MongoDB; the local FerretDB gets that from its patch 0004). The head
+moves only onto entries already inserted, so it never goes back and never points past the
+log. Three statements per append, however many entries it carries.
+
+When writers race:
+
+- an ordered insert stops at the first entry whose seq is already taken. Everything before
+  it was inserted and is in the chain (it follows the head the writer read); nothing after
+  it was. The writer moves the head onto the part it inserted (`append_segment` returns how
+  many) and appends the rest again after the new head;
+- a writer that dies between the insert and the head update, or in the middle of an
+  insert, leaves entries beyond the head (a whole segment or the first part of one). The
+  next writer's insert collides with the first of them, and that writer moves the head
+  forward over every consecutive entry beyond it (`help_forward`), then retries. Entries
+  beyond the head are consecutive (each was inserted right after the one before it), so
+  the head lands on the newest and the chain stays one unbroken sequence.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from auth_service.adapters.guard import WriteGuard
 from auth_service.domain.audit import GENESIS_HASH, AuditEntry
 from shared.errors import ValidationError
 from shared.logging import get_logger
@@ -33,6 +48,12 @@ log = get_logger(__name__)
 AUDIT_LOG = "audit_log"
 AUDIT_HEADS = "audit_heads"
 PLATFORM_CHAIN = "platform"
+DUPLICATE_KEY = 11000
+#: How many entries beyond the head one `help_forward` reads (and so moves the head over).
+HELP_FORWARD_BATCH = 500
+#: Moves of the head onto a writer's own entries before it leaves the rest to the next
+#: writer (each failed move means another writer moved the head forward meanwhile).
+MAX_HEAD_MOVES = 20
 
 
 def chain_of(institution_id: str | None) -> str:
@@ -43,11 +64,16 @@ def _entry_id(chain: str, seq: int) -> str:
     return f"{chain}:{seq:012d}"
 
 
+def entry_document(entry: AuditEntry) -> dict[str, Any]:
+    """How an entry is stored: its fields, plus `_id` and `chain` (not hashed)."""
+    chain = chain_of(entry.institution_id)
+    return {**entry.to_document(), "_id": _entry_id(chain, entry.seq), "chain": chain}
+
+
 class AuditStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.entries = db[AUDIT_LOG]
         self.heads = db[AUDIT_HEADS]
-        self.guard = WriteGuard(db)
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index(
@@ -59,7 +85,9 @@ class AuditStore:
 
     async def head(self, institution_id: str | None) -> tuple[int, str]:
         """(seq, hash) of the newest entry; (0, GENESIS_HASH) for an empty chain."""
-        chain = chain_of(institution_id)
+        return await self._head(chain_of(institution_id))
+
+    async def _head(self, chain: str) -> tuple[int, str]:
         doc = await self.heads.find_one({"_id": chain})
         if doc is None:
             # Another writer may create it at the same moment: either way it exists after.
@@ -73,10 +101,13 @@ class AuditStore:
             assert doc is not None
         return int(doc["seq"]), str(doc["hash"])
 
-    async def _advance(self, chain: str, old: tuple[int, str], new: tuple[int, str]) -> bool:
-        return await self.guard.update(
-            self.heads, chain, old[0], {"$set": {"seq": new[0], "hash": new[1], "version": new[0]}}
+    async def _move_head(self, chain: str, old: tuple[int, str], new: tuple[int, str]) -> bool:
+        """Compare-and-set: the head moves from `old` to `new` if it is still at `old`."""
+        result = await self.heads.update_one(
+            {"_id": chain, "version": old[0]},
+            {"$set": {"seq": new[0], "hash": new[1], "version": new[0]}},
         )
+        return result.matched_count == 1
 
     # entries ---------------------------------------------------------------------------
 
@@ -84,29 +115,70 @@ class AuditStore:
         doc = await self.entries.find_one({"_id": _entry_id(chain_of(institution_id), seq)})
         return AuditEntry.from_document(doc) if doc else None
 
-    async def try_append(self, entry: AuditEntry, head: tuple[int, str]) -> bool:
-        """Insert `entry` (which follows `head`) and move the head onto it. False when an
-        entry with that seq already exists: someone else appended first."""
-        chain = chain_of(entry.institution_id)
-        doc = {**entry.to_document(), "_id": _entry_id(chain, entry.seq), "chain": chain}
+    async def append_segment(self, entries: Sequence[AuditEntry], head: tuple[int, str]) -> int:
+        """Insert `entries` (consecutive, of one chain, the first one following `head`) in
+        order and move the head onto the last one inserted. Returns how many were inserted:
+        all of them, or only those before the first seq another writer had taken (0: it had
+        taken the first); the others must be appended again after the new head."""
+        chain = chain_of(entries[0].institution_id)
+        docs = [entry_document(e) for e in entries]
         try:
-            await self.entries.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        # If this fails, a helper already moved the head onto our entry (or past it).
-        await self._advance(chain, head, (entry.seq, entry.hash))
-        return True
+            await self.entries.insert_many(docs, ordered=True)
+            inserted = len(docs)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors or any(err.get("code") != DUPLICATE_KEY for err in errors):
+                raise
+            # Ordered: every entry before the first error was inserted, none after it.
+            inserted = min(int(err["index"]) for err in errors)
+        if inserted:
+            last = entries[inserted - 1]
+            await self._move_head_onto_own(chain, head, (last.seq, last.hash))
+        return inserted
 
-    async def help_forward(self, institution_id: str | None, head: tuple[int, str]) -> None:
-        """Move a head that lags behind an inserted entry onto that entry."""
+    async def _move_head_onto_own(
+        self, chain: str, head: tuple[int, str], last: tuple[int, str]
+    ) -> None:
+        """Move the head from `head` onto `last`, the newest of the entries this writer has
+        just inserted after it. A helper may have moved it meanwhile onto some of them (then
+        it still moves on to `last`: every entry in between is this writer's) or past them
+        (then there is nothing to do)."""
+        expected = head
+        for _ in range(MAX_HEAD_MOVES):
+            if await self._move_head(chain, expected, last):
+                return
+            expected = await self._head(chain)
+            if expected[0] >= last[0]:
+                return
+        # Still behind: the next writer's insert collides with these entries and helps the
+        # head forward over them (see the module docstring), so nothing is lost.
+        log.warning("audit_head_lagging", chain=chain, head_seq=expected[0], entry_seq=last[0])
+
+    async def help_forward(
+        self, institution_id: str | None, head: tuple[int, str]
+    ) -> tuple[int, str] | None:
+        """Move a head that lags behind inserted entries onto the newest of the consecutive
+        entries beyond it. Returns the new head, or None when there was nothing to move over
+        or another writer moved the head first (read it again)."""
         chain = chain_of(institution_id)
-        following = await self.entry(institution_id, head[0] + 1)
-        if following is None:
-            return
-        if following.prev_hash != head[1] or following.compute_hash() != following.hash:
-            # Keep the log appendable; VerifyAuditChain reports the break.
-            log.warning("audit_chain_link_broken", chain=chain, seq=following.seq)
-        await self._advance(chain, head, (following.seq, following.hash))
+        docs = (
+            await self.entries.find({"chain": chain, "seq": {"$gt": head[0]}})
+            .sort("seq", ASCENDING)
+            .to_list(HELP_FORWARD_BATCH)
+        )
+        seq, last_hash = head
+        for doc in docs:
+            following = AuditEntry.from_document(doc)
+            if following.seq != seq + 1:
+                break
+            if following.prev_hash != last_hash or following.compute_hash() != following.hash:
+                # Keep the log appendable; VerifyAuditChain reports the break.
+                log.warning("audit_chain_link_broken", chain=chain, seq=following.seq)
+            seq, last_hash = following.seq, following.hash
+        if seq == head[0]:
+            return None
+        moved = await self._move_head(chain, head, (seq, last_hash))
+        return (seq, last_hash) if moved else None
 
     async def newest_first(
         self, institution_id: str | None, size: int, token: str

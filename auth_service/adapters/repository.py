@@ -1,17 +1,20 @@
 """MongoDB persistence for staff users, sessions, login attempts and per-institution
 policies (auth_service owns these collections; no other service reads them).
 
-Every aggregate write is one document write guarded by compare-and-set on `version`
-(`save` returns False when someone else changed the document first; see `guard.py` for how
-that holds on FerretDB too). No multi-document transactions.
+Every aggregate write is one document write with compare-and-set on `version`:
+`update_one({_id, version: v}, {$set: {..., version: v + 1}})`, whose matched count says who
+won (`save` returns False when someone else changed the document first). This relies on
+single-document updates being atomic, as on MongoDB; the local FerretDB gets that from the
+launcher's patch 0004 (see `loan_service/adapters/repository.py`). No multi-document
+transactions.
 
 A user's outgoing events travel in the same write, in the user document's
 `pending_events`. They are then forwarded, idempotently (the event id is the `_id`), to
 `user_events`, one small document per event carrying the outbox that `OutboxRelay`
-publishes, and cleared from the user with a guarded write. The relay so never writes to a
-user document: on FerretDB, whose updates replace the whole document after an unlocked
-read, a relay pulling a user's outbox could otherwise undo a concurrent change of that
-user (a disable, a lockout count). A sweep forwards what a crash left pending.
+publishes, and cleared from the user with a compare-and-set write. The relay so never
+writes to a user document (it was introduced when FerretDB's updates were not atomic and a
+relay's write could undo a concurrent change of the user; it stays, harmless). A sweep
+forwards what a crash left pending.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from auth_service.adapters.guard import WriteGuard
 from auth_service.adapters.secrets import SecretBox
 from auth_service.domain.errors import AlreadyExists, Reason
 from auth_service.domain.login_history import LoginAttempt, LoginOutcome
@@ -230,7 +232,6 @@ class UserRepository:
         self.collection = db[USERS]
         self.events = db[USER_EVENTS]
         self.box = box
-        self.guard = WriteGuard(db)
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("email", unique=True, name="uniq_email")
@@ -285,7 +286,10 @@ class UserRepository:
         if entries:
             update["$push"] = {"pending_events": {"$each": entries}}
             update["$inc"] = {"pending_count": len(entries)}
-        return await self.guard.update(self.collection, user.id, expected_version, update)
+        result = await self.collection.update_one(
+            {"_id": user.id, "version": expected_version}, update
+        )
+        return result.matched_count == 1
 
     async def forward_events(self, user_id: str) -> list[str]:
         """Move the user's pending events to `user_events` (where the relay publishes
@@ -307,17 +311,14 @@ class UserRepository:
                 if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
                     raise
             ids = [e["id"] for e in entries]
-            async with self.guard.claim(self.collection, user_id, doc["version"]) as held:
-                fresh = await self.collection.find_one(
-                    {"_id": user_id}, {"pending_events": 1, "version": 1}
-                )
-                if held and fresh is not None and fresh["version"] == doc["version"]:
-                    remaining = [e for e in fresh.get("pending_events") or [] if e["id"] not in ids]
-                    await self.collection.update_one(
-                        {"_id": user_id, "version": doc["version"]},
-                        {"$set": {"pending_events": remaining, "pending_count": len(remaining)}},
-                    )
-                    return ids
+            # Cleared only if the user is still at the version read: a change written
+            # meanwhile may have pushed further events, which must stay pending.
+            cleared = await self.collection.update_one(
+                {"_id": user_id, "version": doc["version"]},
+                {"$set": {"pending_events": [], "pending_count": 0}},
+            )
+            if cleared.matched_count == 1:
+                return ids
         return []
 
     async def with_pending_events(self, limit: int = 100) -> list[str]:
@@ -336,7 +337,6 @@ class UserRepository:
 class SessionRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.collection = db[SESSIONS]
-        self.guard = WriteGuard(db)
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("token_hashes", name="by_token_hash")
@@ -358,9 +358,10 @@ class SessionRepository:
     async def save(self, session: Session, expected_version: int) -> bool:
         fields = session_to_doc(session)
         del fields["_id"]
-        return await self.guard.update(
-            self.collection, session.id, expected_version, {"$set": fields}
+        result = await self.collection.update_one(
+            {"_id": session.id, "version": expected_version}, {"$set": fields}
         )
+        return result.matched_count == 1
 
     async def open_sessions(self, user_id: str) -> list[Session]:
         """The user's sessions not yet revoked (some may have expired), newest first."""

@@ -15,6 +15,9 @@ Deleting the newest entries leaves a valid shorter chain; to catch that, keep th
 checkpoint) and pass it as `expected_head`. Anyone able to rewrite the whole collection
 can also recompute every hash: the chain proves integrity relative to such an anchor.
 
+An append may add several entries at once (`chain_segment`): each follows the one before it
+exactly as if they had been appended one by one, so a segment verifies like any entries.
+
 `at` is kept at millisecond precision (what MongoDB stores), so a stored entry hashes the
 same when read back. `summary` holds JSON values only: Decimals, dates and enums are
 turned into strings when the entry is made; floats are refused (not canonical).
@@ -34,10 +37,12 @@ from typing import Any, Final
 __all__ = [
     "GENESIS_HASH",
     "Actor",
+    "AuditDraft",
     "AuditEntry",
     "Target",
     "VerifyResult",
     "canonical_json",
+    "chain_segment",
     "format_timestamp",
     "verify_chain",
 ]
@@ -100,6 +105,36 @@ def canonical_json(value: Any) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditDraft:
+    """What an entry records, before it takes its place in a chain (seq, time, links)."""
+
+    actor: Actor
+    action: str
+    target: Target
+    request_id: str
+    summary: dict[str, Any]
+    """JSON values only (see `of`)."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        actor: Actor,
+        action: str,
+        target: Target,
+        request_id: str,
+        summary: Mapping[str, Any] | None = None,
+    ) -> AuditDraft:
+        """Raises ValueError for a missing action or request id, or a summary that is not
+        made of JSON values (a float, say)."""
+        if not action or not request_id:
+            raise ValueError("action and request_id are required")
+        return cls(
+            actor, action, target, request_id, _to_json_value(dict(summary or {}), "summary")
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     seq: int
     institution_id: str | None
@@ -133,18 +168,29 @@ class AuditEntry:
         two writers cannot both append after the same entry."""
         if previous is not None and previous.institution_id != institution_id:
             raise ValueError("an entry follows one of the same institution's chain")
-        if not action or not request_id:
-            raise ValueError("action and request_id are required")
+        draft = AuditDraft.of(
+            actor=actor, action=action, target=target, request_id=request_id, summary=summary
+        )
+        head = (0, GENESIS_HASH) if previous is None else (previous.seq, previous.hash)
+        return cls.following(head, draft, institution_id=institution_id, at=at)
+
+    @classmethod
+    def following(
+        cls, head: tuple[int, str], draft: AuditDraft, *, institution_id: str | None, at: datetime
+    ) -> AuditEntry:
+        """The entry recording `draft` right after `head`, the (seq, hash) of the chain's
+        newest entry ((0, GENESIS_HASH) for an empty chain)."""
+        seq, prev_hash = head
         entry = cls(
-            seq=1 if previous is None else previous.seq + 1,
+            seq=seq + 1,
             institution_id=institution_id,
-            actor=actor,
-            action=action,
-            target=target,
-            request_id=request_id,
+            actor=draft.actor,
+            action=draft.action,
+            target=draft.target,
+            request_id=draft.request_id,
             at=format_timestamp(at),
-            summary=_to_json_value(dict(summary or {}), "summary"),
-            prev_hash=GENESIS_HASH if previous is None else previous.hash,
+            summary=draft.summary,
+            prev_hash=prev_hash,
         )
         return entry.with_hash()
 
@@ -196,6 +242,23 @@ class AuditEntry:
             prev_hash=doc["prev_hash"],
             hash=doc["hash"],
         )
+
+
+def chain_segment(
+    head: tuple[int, str],
+    drafts: Iterable[AuditDraft],
+    *,
+    institution_id: str | None,
+    at: datetime,
+) -> list[AuditEntry]:
+    """Consecutive entries after `head` (see `AuditEntry.following`), one per draft in
+    order, each linked to the one before: what appending the drafts one by one would give."""
+    entries: list[AuditEntry] = []
+    for draft in drafts:
+        entry = AuditEntry.following(head, draft, institution_id=institution_id, at=at)
+        entries.append(entry)
+        head = (entry.seq, entry.hash)
+    return entries
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from auth_service.domain.errors import ValidationError
 from auth_service.entrypoints import mapping as m
-from auth_service.service_layer.audit import AuditHandlers
+from auth_service.service_layer.audit import AuditHandlers, AuditRecord, Authenticate
 from auth_service.service_layer.identity import ClientInfo, IdentityHandlers, Tokens
 from auth_service.service_layer.policies import PolicyHandlers
 from auth_service.service_layer.service_tokens import ServiceTokenHandlers
@@ -34,11 +35,19 @@ def _client(info: auth_pb2.ClientInfo, context: Ctx) -> ClientInfo:
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, unit: AuthUnit, *, service_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        unit: AuthUnit,
+        *,
+        service_secret: str | None = None,
+        authenticate: Authenticate | None = None,
+    ) -> None:
+        """`authenticate`: the verifier of the server's interceptor, for the access tokens
+        that name the actors of audit entries."""
         self.unit = unit
         self.identity = IdentityHandlers(unit)
         self.staff = StaffHandlers(unit)
-        self.audit = AuditHandlers(unit)
+        self.audit = AuditHandlers(unit, authenticate)
         self.policies = PolicyHandlers(unit)
         self.service_tokens = ServiceTokenHandlers(unit, service_secret)
 
@@ -194,15 +203,44 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def AppendAuditEntry(
         self, request: auth_pb2.AppendAuditEntryRequest, context: Ctx
     ) -> auth_pb2.AppendAuditEntryResponse:
-        entry = await self.audit.append(
-            action=request.action,
-            target_kind=request.target_kind,
-            target_id=request.target_id,
-            request_id=request.request_id,
-            summary_json=request.summary_json,
-            institution_id=request.institution_id,
-        )
-        return auth_pb2.AppendAuditEntryResponse(entry=m.audit_entry_to_proto(entry))
+        if not request.entries:
+            entries = [
+                await self.audit.append(
+                    action=request.action,
+                    target_kind=request.target_kind,
+                    target_id=request.target_id,
+                    request_id=request.request_id,
+                    summary_json=request.summary_json,
+                    institution_id=request.institution_id,
+                )
+            ]
+        else:
+            single = (
+                request.action,
+                request.target_kind,
+                request.target_id,
+                request.request_id,
+                request.summary_json,
+                request.institution_id,
+            )
+            if any(single):
+                raise ValidationError.of("entries", "cannot be combined with a single entry")
+            entries = await self.audit.append_many(
+                [
+                    AuditRecord(
+                        action=e.action,
+                        target_kind=e.target_kind,
+                        target_id=e.target_id,
+                        request_id=e.request_id,
+                        summary_json=e.summary_json,
+                        institution_id=e.institution_id,
+                        access_token=e.access_token,
+                    )
+                    for e in request.entries
+                ]
+            )
+        appended = [m.audit_entry_to_proto(e) for e in entries]
+        return auth_pb2.AppendAuditEntryResponse(entry=appended[-1], entries=appended)
 
     async def ListAuditEntries(
         self, request: auth_pb2.ListAuditEntriesRequest, context: Ctx

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from auth_service.domain.audit import (
     GENESIS_HASH,
     Actor,
+    AuditDraft,
     AuditEntry,
     Target,
+    chain_segment,
     format_timestamp,
     verify_chain,
 )
@@ -236,3 +238,54 @@ def test_any_single_tampering_is_caught_at_the_right_place(
     assert not result.ok
     assert result.first_bad_seq == index + 1
     assert result.checked == index
+
+
+def drafts(n: int) -> list[AuditDraft]:
+    return [
+        AuditDraft.of(
+            actor=ACTOR,
+            action="loans.repayments",
+            target=Target("loan", f"loan-{i}"),
+            request_id=f"req-{i}",
+            summary={"amount": Decimal("1.50"), "i": i},
+        )
+        for i in range(n)
+    ]
+
+
+@given(st.integers(min_value=0, max_value=8), st.integers(min_value=0, max_value=8))
+def test_a_segment_is_what_appending_one_by_one_gives(before: int, size: int) -> None:
+    existing = chain(before)
+    head = (existing[-1].seq, existing[-1].hash) if existing else (0, GENESIS_HASH)
+    segment = chain_segment(head, drafts(size), institution_id="inst-1", at=NOW)
+    previous = existing[-1] if existing else None
+    one_by_one = []
+    for draft in drafts(size):
+        previous = AuditEntry.append(
+            previous,
+            institution_id="inst-1",
+            actor=draft.actor,
+            action=draft.action,
+            target=draft.target,
+            request_id=draft.request_id,
+            at=NOW,
+            summary=draft.summary,
+        )
+        one_by_one.append(previous)
+    assert segment == one_by_one
+    assert [e.seq for e in segment] == list(range(before + 1, before + size + 1))
+    whole = existing + segment
+    assert verify_chain(whole).ok
+    if whole:
+        assert verify_chain(whole, expected_head=(whole[-1].seq, whole[-1].hash)).ok
+
+
+def test_a_draft_holds_json_values_only() -> None:
+    (draft,) = drafts(1)
+    assert draft.summary == {"amount": "1.50", "i": 0}
+    with pytest.raises(ValueError, match="floats"):
+        AuditDraft.of(
+            actor=ACTOR, action="a.b", target=Target("x", "1"), request_id="r", summary={"f": 1.5}
+        )
+    with pytest.raises(ValueError, match="required"):
+        AuditDraft.of(actor=ACTOR, action="", target=Target("x", "1"), request_id="r")

@@ -947,14 +947,23 @@ class AppendAuditEntryRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     SUMMARY_JSON_FIELD_NUMBER: _builtins.int
     INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
     action: _builtins.str
-    """institution_id, actor and time are taken from the caller's token and the server clock."""
+    """One entry, by the caller (fields 1-6), unless `entries` is set (then leave them empty).
+    institution_id, actor and time are taken from the caller's token and the server clock.
+    """
     target_kind: _builtins.str
     target_id: _builtins.str
     request_id: _builtins.str
     summary_json: _builtins.str
     institution_id: _builtins.str
     """The institution the action touched, when the actor is a platform administrator."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___NewAuditEntry]:
+        """Several entries of one chain (at most 100), appended in this order (one after the other
+        unless another writer's entries come between them).
+        """
+
     def __init__(
         self,
         *,
@@ -964,30 +973,82 @@ class AppendAuditEntryRequest(_message.Message):
         request_id: _builtins.str = ...,
         summary_json: _builtins.str = ...,
         institution_id: _builtins.str = ...,
+        entries: _abc.Iterable[Global___NewAuditEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "institution_id", b"institution_id", "request_id", b"request_id", "summary_json", b"summary_json", "target_id", b"target_id", "target_kind", b"target_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "entries", b"entries", "institution_id", b"institution_id", "request_id", b"request_id", "summary_json", b"summary_json", "target_id", b"target_id", "target_kind", b"target_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AppendAuditEntryRequest: _TypeAlias = AppendAuditEntryRequest  # noqa: Y015
 
 @_typing.final
+class NewAuditEntry(_message.Message):
+    """One entry to append: what the gateway saw of one state-changing request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_KIND_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SUMMARY_JSON_FIELD_NUMBER: _builtins.int
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    action: _builtins.str
+    target_kind: _builtins.str
+    target_id: _builtins.str
+    request_id: _builtins.str
+    summary_json: _builtins.str
+    institution_id: _builtins.str
+    """The institution the action touched, when the actor is a platform administrator."""
+    access_token: _builtins.str
+    """The access token of the request recorded: the entry's actor is its verified principal.
+    Empty: the caller's own token.
+    """
+    def __init__(
+        self,
+        *,
+        action: _builtins.str = ...,
+        target_kind: _builtins.str = ...,
+        target_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        summary_json: _builtins.str = ...,
+        institution_id: _builtins.str = ...,
+        access_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "action", b"action", "institution_id", b"institution_id", "request_id", b"request_id", "summary_json", b"summary_json", "target_id", b"target_id", "target_kind", b"target_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NewAuditEntry: _TypeAlias = NewAuditEntry  # noqa: Y015
+
+@_typing.final
 class AppendAuditEntryResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRY_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def entry(self) -> Global___AuditEntry: ...
+    def entry(self) -> Global___AuditEntry:
+        """The newest entry appended (the only one for a single entry)."""
+
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEntry]:
+        """Every entry appended, in order."""
+
     def __init__(
         self,
         *,
         entry: Global___AuditEntry | None = ...,
+        entries: _abc.Iterable[Global___AuditEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "entry", b"entry"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

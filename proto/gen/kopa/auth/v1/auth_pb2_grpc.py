@@ -275,7 +275,12 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AppendAuditEntry(self, request, context):
-        """Appends to the institution's hash-chained audit log (called by the gateway).
+        """Appends to the institution's hash-chained audit log (called by the gateway): one entry,
+        or several in one call (`entries`), appended in this order. A refused call appends none:
+        INVALID_ARGUMENT naming each bad field (`entries[3].action`), or when the entries are
+        for different chains; PERMISSION_DENIED for another institution's chain;
+        UNAUTHENTICATED when an entry's access token does not verify. ABORTED
+        (AUDIT_CONTENTION) when the chain stayed too busy: the first entries may be appended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

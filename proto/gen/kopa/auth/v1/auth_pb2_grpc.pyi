@@ -64,7 +64,13 @@ class AuthServiceStub:
     RevokeSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeSessionRequest, _auth_pb2.RevokeSessionResponse]
     ListLoginHistory: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListLoginHistoryRequest, _auth_pb2.ListLoginHistoryResponse]
     AppendAuditEntry: _grpc.UnaryUnaryMultiCallable[_auth_pb2.AppendAuditEntryRequest, _auth_pb2.AppendAuditEntryResponse]
-    """Appends to the institution's hash-chained audit log (called by the gateway)."""
+    """Appends to the institution's hash-chained audit log (called by the gateway): one entry,
+    or several in one call (`entries`), appended in this order. A refused call appends none:
+    INVALID_ARGUMENT naming each bad field (`entries[3].action`), or when the entries are
+    for different chains; PERMISSION_DENIED for another institution's chain;
+    UNAUTHENTICATED when an entry's access token does not verify. ABORTED
+    (AUDIT_CONTENTION) when the chain stayed too busy: the first entries may be appended.
+    """
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListAuditEntriesRequest, _auth_pb2.ListAuditEntriesResponse]
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_auth_pb2.VerifyAuditChainRequest, _auth_pb2.VerifyAuditChainResponse]
     """Recomputes the hash chain and reports the first broken entry."""
@@ -120,7 +126,13 @@ class AuthServiceAsyncStub(AuthServiceStub):
     RevokeSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeSessionRequest, _auth_pb2.RevokeSessionResponse]  # type: ignore[assignment]
     ListLoginHistory: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListLoginHistoryRequest, _auth_pb2.ListLoginHistoryResponse]  # type: ignore[assignment]
     AppendAuditEntry: _aio.UnaryUnaryMultiCallable[_auth_pb2.AppendAuditEntryRequest, _auth_pb2.AppendAuditEntryResponse]  # type: ignore[assignment]
-    """Appends to the institution's hash-chained audit log (called by the gateway)."""
+    """Appends to the institution's hash-chained audit log (called by the gateway): one entry,
+    or several in one call (`entries`), appended in this order. A refused call appends none:
+    INVALID_ARGUMENT naming each bad field (`entries[3].action`), or when the entries are
+    for different chains; PERMISSION_DENIED for another institution's chain;
+    UNAUTHENTICATED when an entry's access token does not verify. ABORTED
+    (AUDIT_CONTENTION) when the chain stayed too busy: the first entries may be appended.
+    """
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListAuditEntriesRequest, _auth_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_auth_pb2.VerifyAuditChainRequest, _auth_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
     """Recomputes the hash chain and reports the first broken entry."""
@@ -281,7 +293,13 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.AppendAuditEntryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.AppendAuditEntryResponse, _abc.Awaitable[_auth_pb2.AppendAuditEntryResponse]]:
-        """Appends to the institution's hash-chained audit log (called by the gateway)."""
+        """Appends to the institution's hash-chained audit log (called by the gateway): one entry,
+        or several in one call (`entries`), appended in this order. A refused call appends none:
+        INVALID_ARGUMENT naming each bad field (`entries[3].action`), or when the entries are
+        for different chains; PERMISSION_DENIED for another institution's chain;
+        UNAUTHENTICATED when an entry's access token does not verify. ABORTED
+        (AUDIT_CONTENTION) when the chain stayed too busy: the first entries may be appended.
+        """
 
     @_abc_1.abstractmethod
     def ListAuditEntries(
