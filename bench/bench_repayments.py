@@ -247,6 +247,8 @@ def main() -> None:
     parser.add_argument("--repayments", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=48)
     args = parser.parse_args()
+    # One agent posts every repayment: lift the per-principal limit (600 a minute).
+    os.environ["RATE_LIMIT_PER_MINUTE"] = str(100 * args.repayments)
     run_with_fleet(
         lambda url, email, state: run_load(
             url, email, args.loans, args.repayments, args.concurrency, state
