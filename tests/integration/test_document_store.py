@@ -1,0 +1,79 @@
+"""What every service assumes of the MongoDB-wire server: a single-document write is atomic.
+
+MongoDB guarantees it. The local FerretDB gets it from the launcher's patch 0004
+(deploy/local/ferretdb: each update's read-modify-write holds its collection; 200 concurrent
+``$inc`` gave 101 without it). These tests run against whichever server the suite is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def coll(server_urls: dict[str, str]) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    name = f"it{secrets.token_hex(4)}_store"
+    try:
+        yield client[name]["docs"]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+async def test_concurrent_increments_of_one_document_are_all_kept(coll: Any) -> None:
+    await coll.insert_one({"_id": "counter", "n": 0, "k": "x"})
+    by_id = [coll.update_one({"_id": "counter"}, {"$inc": {"n": 1}}) for _ in range(100)]
+    # A filter that does not name the _id takes the other (whole-collection) path.
+    by_field = [coll.update_one({"k": "x"}, {"$inc": {"n": 1}}) for _ in range(100)]
+    await asyncio.gather(*by_id, *by_field)
+    assert (await coll.find_one({"_id": "counter"}))["n"] == 200
+
+
+async def test_compare_and_set_has_exactly_one_winner(coll: Any) -> None:
+    for trial in range(10):
+        doc_id = f"cas-{trial}"
+        await coll.insert_one({"_id": doc_id, "version": 0, "writer": None})
+        results = await asyncio.gather(
+            *(
+                coll.update_one(
+                    {"_id": doc_id, "version": 0}, {"$set": {"writer": n}, "$inc": {"version": 1}}
+                )
+                for n in range(20)
+            )
+        )
+        winners = [n for n, r in enumerate(results) if r.modified_count == 1]
+        stored = await coll.find_one({"_id": doc_id})
+        assert len(winners) == 1 and stored["version"] == 1
+        assert stored["writer"] == winners[0]
+
+
+async def test_writes_to_different_documents_all_land(coll: Any) -> None:
+    ids = [f"d{n}" for n in range(64)]
+    await coll.insert_many([{"_id": i, "items": []} for i in ids])
+    await asyncio.gather(
+        *(coll.update_one({"_id": i}, {"$push": {"items": step}}) for step in range(5) for i in ids)
+    )
+    async for doc in coll.find({}):
+        assert sorted(doc["items"]) == [0, 1, 2, 3, 4], doc["_id"]
+
+
+async def test_find_one_and_update_hands_each_item_to_one_taker(coll: Any) -> None:
+    await coll.insert_many([{"_id": f"job{n}", "state": "pending"} for n in range(10)])
+
+    async def take(worker: int) -> str | None:
+        doc = await coll.find_one_and_update(
+            {"state": "pending"}, {"$set": {"state": "taken", "by": worker}}
+        )
+        return doc["_id"] if doc else None
+
+    taken = [t for t in await asyncio.gather(*(take(w) for w in range(30))) if t]
+    assert sorted(taken) == sorted(f"job{n}" for n in range(10))
