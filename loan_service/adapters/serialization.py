@@ -25,6 +25,9 @@ query looks inside a schedule, so nothing is lost by storing it as a value.
     {payment id: reason} of the reversed ones (free text, so not in the table).
 ``schedule_history``
     [{schedule, product, superseded_on, reason}]: every schedule a reschedule replaced.
+``checkpoint`` (null before the first repayment)
+    {count, key, principal, overpayment, rows: "STATE_COLUMNS\n..."}: the state after the
+    repayments so far (see `Checkpoint`), so that a write replays only the new ones.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 from loan_service.domain import LoanProduct, LoanStatus, parse_product
 from loan_service.domain.lifecycle import (
     Approval,
+    Checkpoint,
     EligibilityOverride,
     Loan,
     RecordedRepayment,
@@ -359,7 +363,20 @@ def loan_to_doc(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict[str,
         "closed_on": d2s(loan.closed_on),
         "written_off_on": d2s(loan.written_off_on),
         "write_off_reason": loan.write_off_reason,
+        "checkpoint": checkpoint_to_doc(loan.new_checkpoint()),
     }
+
+
+def checkpoint_to_doc(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
+    if checkpoint is None:
+        return None
+    return {"count": checkpoint.count, "key": checkpoint.key, **state_to_doc(checkpoint.state)}
+
+
+def checkpoint_from_doc(doc: dict[str, Any] | None) -> Checkpoint | None:
+    if not doc:
+        return None
+    return Checkpoint(state_from_doc(doc), int(doc["count"]), str(doc["key"]))
 
 
 def loan_from_doc(doc: dict[str, Any]) -> Loan:
@@ -423,6 +440,7 @@ def loan_from_doc(doc: dict[str, Any]) -> Loan:
         closed_on=s2d(doc.get("closed_on")),
         written_off_on=s2d(doc.get("written_off_on")),
         write_off_reason=doc.get("write_off_reason"),
+        checkpoint=checkpoint_from_doc(doc.get("checkpoint")),
     )
 
 

@@ -19,6 +19,7 @@ into a new starting state; repayments dated before it can no longer be added or 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -253,6 +254,25 @@ class RecordedRepayment:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The state after the first ``count`` repayments of the current segment in replay order,
+    without penalties charged after the last of them; ``key`` fingerprints which repayments
+    (and which segment) it folded. A loan paid month after month then replays only what came
+    after its checkpoint, so rebuilding it costs the same at month 24 as at month 1."""
+
+    state: LoanState
+    count: int
+    key: str
+
+
+def _fingerprint(segment: int, folded: list[Repayment]) -> str:
+    digest = hashlib.sha256(str(segment).encode())
+    for r in folded:
+        digest.update(b"\x1f" + r.id.encode())
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleVersion:
     """A schedule the loan followed until ``superseded_on``, with the terms behind it."""
 
@@ -293,6 +313,7 @@ class Loan:
     closed_on: date | None = None
     written_off_on: date | None = None
     write_off_reason: str | None = None
+    checkpoint: Checkpoint | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
     # -- creation --------------------------------------------------------------------------
@@ -454,9 +475,35 @@ class Loan:
                 "queried for balances",
                 [LoanStatus.ACTIVE.value, LoanStatus.CLOSED.value, LoanStatus.WRITTEN_OFF.value],
             )
+        ordered = self._replay_order()
+        start, rest = self.base_state, ordered
+        cp = self.checkpoint
+        if (
+            cp is not None
+            and 0 < cp.count <= len(ordered)
+            and (as_of is None or ordered[cp.count - 1].paid_on <= as_of)
+            and _fingerprint(len(self.schedule_history), ordered[: cp.count]) == cp.key
+        ):
+            start, rest = cp.state, ordered[cp.count :]
+        return replay(start, rest, self.product, as_of)
+
+    def _replay_order(self) -> list[Repayment]:
+        """The current segment's non-reversed repayments in the order `replay` applies them."""
         segment = len(self.schedule_history)
         active = [r.repayment for r in self.repayments if not r.reversed and r.segment == segment]
-        return replay(self.base_state, active, self.product, as_of)
+        return [
+            r for _, r in sorted(enumerate(active), key=lambda item: (item[1].paid_on, item[0]))
+        ]
+
+    def new_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint to store with the loan as it now is (None before disbursement)."""
+        if self.base_state is None:
+            return None
+        ordered = self._replay_order()
+        if not ordered:
+            return None
+        state = self.state()
+        return Checkpoint(state, len(ordered), _fingerprint(len(self.schedule_history), ordered))
 
     def _frozen(self) -> PreconditionFailed:
         return PreconditionFailed(
@@ -669,6 +716,7 @@ def _with_carried(first: InstallmentState, carried: Amounts) -> InstallmentState
 
 __all__ = [
     "Approval",
+    "Checkpoint",
     "EligibilityOverridden",
     "EligibilityOverride",
     "Event",

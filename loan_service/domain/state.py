@@ -146,6 +146,8 @@ class LoanState:
     installments: tuple[InstallmentState, ...]
     principal: Decimal
     overpayment: Decimal = ZERO
+    #: The repayments this state's replay applied, with their splits (not those folded into
+    #: the state it started from, such as a loan's `Checkpoint`).
     applied: tuple[AppliedRepayment, ...] = ()
 
     @classmethod
