@@ -69,6 +69,11 @@ def event_meta(
     )
 
 
+#: The message header naming the aggregate an event is about: a consumer handles one
+#: aggregate's events one at a time, in the order they arrive.
+AGGREGATE_HEADER = "aggregate_id"
+
+
 def outbox_entry(event: Message) -> dict[str, Any]:
     """The stored form of an event (any proto message with a `meta` field)."""
     meta: common_pb2.EventMeta = event.meta  # type: ignore[attr-defined]
@@ -79,7 +84,7 @@ def outbox_entry(event: Message) -> dict[str, Any]:
         "routing_key": meta.event_type,
         "type": event.DESCRIPTOR.full_name,
         "body": event.SerializeToString(),
-        "headers": headers,
+        "headers": {**headers, AGGREGATE_HEADER: meta.aggregate_id},
     }
 
 
@@ -297,8 +302,10 @@ class EventConsumer:
         *,
         namespace: str,
         prefetch: int = 64,
+        retry_seconds: float = 30.0,
     ) -> None:
         self._namespace = namespace
+        self._retry_seconds = retry_seconds
         self._url = amqp_url
         self._db = db
         self._queue_name = queue
@@ -307,6 +314,9 @@ class EventConsumer:
         self._prefetch = prefetch
         self._connection: AbstractRobustConnection | None = None
         self._tracer = trace.get_tracer(__name__)
+        # Up to `prefetch` deliveries are handled at once, but one aggregate's one at a time:
+        # (lock, how many deliveries hold or wait for it) per aggregate id.
+        self._aggregates: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def start(self) -> None:
         self._connection = await connect_broker(self._url, self._queue_name)
@@ -333,6 +343,24 @@ class EventConsumer:
         await queue.consume(self._on_message)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # Taken before the first await, so one aggregate's deliveries queue in arrival order.
+        aggregate = str((message.headers or {}).get(AGGREGATE_HEADER) or "")
+        if not aggregate:
+            await self._process(message)
+            return
+        lock, users = self._aggregates.get(aggregate, (asyncio.Lock(), 0))
+        self._aggregates[aggregate] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._process(message)
+        finally:
+            lock, users = self._aggregates[aggregate]
+            if users == 1:
+                del self._aggregates[aggregate]
+            else:
+                self._aggregates[aggregate] = (lock, users - 1)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
         event_id = message.message_id or ""
         routing_key = message.routing_key or ""
         token = otel_context.attach(extract_context(message.headers))
@@ -342,16 +370,12 @@ class EventConsumer:
                     await message.ack()
                     return
                 try:
-                    await self._handler(routing_key, message.body, dict(message.headers or {}))
+                    await self._handle(routing_key, message)
                 except Exception:
-                    # One redelivery for transient faults; a second failure goes to the DLQ.
-                    log.exception(
-                        "event_handler_failed",
-                        event_id=event_id,
-                        key=routing_key,
-                        redelivered=message.redelivered,
-                    )
-                    await message.nack(requeue=not message.redelivered)
+                    # Still failing after the retries: a poison event, parked in the DLQ for a
+                    # person (not requeued: it would come straight back, forever).
+                    log.exception("event_dead_lettered", event_id=event_id, key=routing_key)
+                    await message.nack(requeue=False)
                     return
                 if event_id:
                     with contextlib.suppress(DuplicateKeyError):
@@ -361,6 +385,29 @@ class EventConsumer:
                 await message.ack()
         finally:
             otel_context.detach(token)
+
+    async def _handle(self, routing_key: str, message: AbstractIncomingMessage) -> None:
+        """The handler, retried with back-off for ``retry_seconds``: a database or peer that
+        restarts for a few seconds delays an event, it does not dead-letter it. (The broker's
+        redelivered flag says nothing here: after a broker crash every unacknowledged
+        message comes back flagged.)"""
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(self._retry_seconds),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                try:
+                    await self._handler(routing_key, message.body, dict(message.headers or {}))
+                except Exception:
+                    log.warning(
+                        "event_handler_failed",
+                        event_id=message.message_id or "",
+                        key=routing_key,
+                        attempt=attempt.retry_state.attempt_number,
+                        exc_info=True,
+                    )
+                    raise
 
     async def stop(self) -> None:
         if self._connection is not None:

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -287,5 +288,67 @@ async def test_publisher_relay_and_consumer_heal_when_the_broker_connection_drop
         await consumer.stop()
         await publisher.close()
         await link.cut()
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
+
+
+async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lettered(
+    server_urls: dict[str, str],
+) -> None:
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    db = client[f"{namespace}_events"]
+    attempts: dict[str, int] = {}
+    handled: list[str] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        aggregate = event.meta.aggregate_id
+        attempts[aggregate] = attempts.get(aggregate, 0) + 1
+        if aggregate == "poison" or attempts[aggregate] <= 2:  # e.g. a database restarting
+            raise ConnectionError("the database is restarting")
+        handled.append(aggregate)
+
+    queue = f"{namespace}.retry"
+    consumer = EventConsumer(
+        server_urls["AMQP_URL"],
+        db,
+        queue,
+        ["borrower.*"],
+        handler,
+        namespace=namespace,
+        retry_seconds=2.0,
+    )
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    connection = await aio_pika.connect_robust(server_urls["AMQP_URL"])
+    try:
+        await consumer.start()
+        for aggregate in ("flaky", "poison"):
+            await publisher.publish(outbox_fields([borrower_event(1, aggregate)])["outbox"][0])
+        channel = await connection.channel()
+        dlq = await channel.declare_queue(f"{queue}.dlq", durable=True)
+
+        async def dead_lettered() -> list[str]:
+            found = []
+            while (message := await dlq.get(no_ack=True, fail=False)) is not None:
+                found.append(events_pb2.BorrowerEvent.FromString(message.body).meta.aggregate_id)
+            return found
+
+        await wait_until(lambda: handled == ["flaky"] and attempts.get("poison", 0) >= 3)
+        parked: list[str] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while not parked and asyncio.get_running_loop().time() < deadline:
+            parked = await dead_lettered()
+            await asyncio.sleep(0.2)
+        assert parked == ["poison"]  # the flaky one was handled, not parked
+        assert attempts["flaky"] == 3 and handled == ["flaky"]
+    finally:
+        await consumer.stop()
+        await publisher.close()
+        await connection.close()
+        async with await aio_pika.connect(server_urls["AMQP_URL"]) as cleanup:
+            channel = await cleanup.channel()
+            for name in (queue, f"{queue}.dlq"):
+                await channel.queue_delete(name)
         await client.drop_database(f"{namespace}_events")
         await client.close()
