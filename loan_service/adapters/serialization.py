@@ -38,6 +38,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from loan_service.domain import LoanProduct, LoanStatus, parse_product
 from loan_service.domain.lifecycle import (
     Approval,
@@ -483,6 +485,21 @@ def stored_repayments(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def contributions_to_doc(contributions: Iterable[tuple[str, int, str]]) -> str:
+    """A score's rule contributions as one JSON string (one value to decode, not a
+    sub-document per rule: a 30-rule scorecard made a quarter of a loan document)."""
+    return orjson.dumps(
+        [{"rule": rule, "points": points, "note": note} for rule, points, note in contributions]
+    ).decode()
+
+
+def contributions_from_doc(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The stored contributions (a list: a score stored before they were one string)."""
+    if isinstance(value, str):
+        return list(orjson.loads(value))
+    return list(value or [])
 
 
 def first_allocations(doc: dict[str, Any]) -> dict[str, dict[str, str]]:

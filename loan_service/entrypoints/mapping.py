@@ -14,7 +14,12 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import loan_pb2
-from loan_service.adapters.serialization import STATE_COLUMNS, split_rows, stored_repayments
+from loan_service.adapters.serialization import (
+    STATE_COLUMNS,
+    contributions_from_doc,
+    split_rows,
+    stored_repayments,
+)
 from loan_service.service_layer.views import effective_arrears
 from shared.money import minor_units
 
@@ -214,7 +219,7 @@ def score_to_proto(doc: dict[str, Any] | None) -> loan_pb2.LoanScore | None:
         scorecard_version=doc["scorecard_version"],
         contributions=[
             loan_pb2.ScoreContribution(rule=c["rule"], points=c["points"], note=c.get("note", ""))
-            for c in doc.get("contributions", [])
+            for c in contributions_from_doc(doc.get("contributions"))
         ],
         time=ts(doc.get("time")),
     )

@@ -29,6 +29,7 @@ from loan_service.adapters.peers import Scorer, UserDirectory
 from loan_service.adapters.repository import LOANS, Repository, hint_of
 from loan_service.adapters.serialization import (
     allocation_to_doc,
+    contributions_to_doc,
     first_allocations,
     loan_from_doc,
     loan_to_doc,
@@ -870,10 +871,7 @@ class LoanHandlers:
             "band": result.band,
             "scorecard_id": result.scorecard_id,
             "scorecard_version": result.scorecard_version,
-            "contributions": [
-                {"rule": rule, "points": points, "note": note}
-                for rule, points, note in result.contributions
-            ],
+            "contributions": contributions_to_doc(result.contributions),
             "time": now(),
         }
 

@@ -12,6 +12,8 @@ from loan_helpers import make_product
 
 from loan_service.adapters.serialization import (
     allocation_to_doc,
+    contributions_from_doc,
+    contributions_to_doc,
     first_allocations,
     loan_from_doc,
     loan_to_doc,
@@ -176,3 +178,16 @@ def test_a_loan_stored_before_its_tables_were_packed_still_reads() -> None:
     assert again.repayments == loan.repayments
     assert balances(again.state()) == balances(loan.state())
     assert [r["reversal_reason"] for r in stored_repayments(doc)] == [None, "cheque bounced"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=30), st.integers(-1000, 1000), st.text(max_size=60)),
+        max_size=40,
+    )
+)
+def test_score_contributions_read_back_as_stored(rules: list[tuple[str, int, str]]) -> None:
+    expected = [{"rule": r, "points": p, "note": n} for r, p, n in rules]
+    assert contributions_from_doc(contributions_to_doc(rules)) == expected
+    assert contributions_from_doc(expected) == expected  # a score stored as a list
+    assert contributions_from_doc(None) == []
