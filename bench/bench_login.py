@@ -16,24 +16,15 @@ untouched (every login here succeeds).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
-import statistics
 import time
+from collections.abc import Awaitable
 from dataclasses import asdict
 from pathlib import Path
 
 import httpx
-from bench_repayments import (
-    PASSWORD,
-    SERVER_PROCESSES,
-    cpu_seconds,
-    fleet_pids,
-    pids_matching,
-    run_with_fleet,
-    setup,
-)
+from bench_repayments import PASSWORD, closed_loop, run_with_fleet, setup
 
 from auth_service.domain.passwords import ARGON2_PARAMETERS, PasswordHasher
 
@@ -77,49 +68,13 @@ async def run_logins(
                 },
             )
             assert reply.status_code == 201, reply.text
-        latencies: list[float] = []
-        failures: list[str] = []
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(total):
-            queue.put_nowait(i)
 
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                started = time.perf_counter()
-                reply = await client.post(
-                    "/v1/auth/login", json={"email": emails[i % users], "password": PASSWORD}
-                )
-                latencies.append(time.perf_counter() - started)
-                if reply.status_code != 200:
-                    failures.append(f"{reply.status_code} {reply.text[:200]}")
+        def login(i: int) -> Awaitable[httpx.Response]:
+            return client.post(
+                "/v1/auth/login", json={"email": emails[i % users], "password": PASSWORD}
+            )
 
-        watched = {**fleet_pids(state), **pids_matching(SERVER_PROCESSES)}
-        cpu_before = {k: cpu_seconds(v) for k, v in watched.items()}
-        print(f"logging in {total} times at concurrency {concurrency}...", flush=True)
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-        cpu_after = {k: cpu_seconds(v) for k, v in watched.items()}
-
-    ordered = sorted(latencies)
-    pct = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    print(
-        f"\nlogins: {total} ({len(failures)} failed) in {elapsed:.1f} s -> {total / elapsed:.1f}/s"
-    )
-    print(
-        f"latency ms: p50 {pct(0.50):.0f}  p90 {pct(0.90):.0f}  p99 {pct(0.99):.0f}  "
-        f"max {ordered[-1] * 1000:.0f}  mean {statistics.mean(latencies) * 1000:.0f}"
-    )
-    spent = {k: cpu_after[k] - cpu_before[k] for k in watched}
-    print(
-        f"CPU per login: {sum(spent.values()) / total * 1000:.1f} ms across all processes "
-        "(excluding this load generator)"
-    )
-    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:16} {seconds / total * 1000:6.1f} ms")
-    if failures:
-        print("first failures:", *failures[:5], sep="\n  ")
+        await closed_loop("logins", total, concurrency, state, login, expected=200)
 
 
 def main() -> None:

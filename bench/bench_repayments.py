@@ -16,9 +16,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -151,47 +152,44 @@ async def setup(
     return ids, agent, admin
 
 
-async def run_load(
-    base: str, email: str, loans: int, total: int, concurrency: int, state: Path
+async def closed_loop(
+    what: str,
+    total: int,
+    concurrency: int,
+    state: Path,
+    send: Callable[[int], Awaitable[httpx.Response]],
+    expected: int,
 ) -> None:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        print(f"setting up {loans} active loans...", flush=True)
-        loan_ids, agent, _ = await setup(client, email, loans)
-        paid_on = date.today().isoformat()
-        latencies: list[float] = []
-        failures: list[str] = []
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(total):
-            queue.put_nowait(i)
+    """Sends request ``send(i)`` for i in range(total) from ``concurrency`` workers, each
+    sending its next request when the last one was answered, then prints throughput,
+    latency percentiles and the CPU per request of every fleet and server process."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(total):
+        queue.put_nowait(i)
 
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                headers = {**agent, "Idempotency-Key": f"bench-{i}"}
-                started = time.perf_counter()
-                reply = await client.post(
-                    f"/v1/loans/{loan_ids[i % len(loan_ids)]}/repayments",
-                    json={"amount": "10.00", "paid_on": paid_on},
-                    headers=headers,
-                )
-                latencies.append(time.perf_counter() - started)
-                if reply.status_code != 201:
-                    failures.append(f"{reply.status_code} {reply.text[:200]}")
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            started = time.perf_counter()
+            reply = await send(i)
+            latencies.append(time.perf_counter() - started)
+            if reply.status_code != expected:
+                failures.append(f"{reply.status_code} {reply.text[:200]}")
 
-        watched = {**fleet_pids(state), **pids_matching(SERVER_PROCESSES)}
-        cpu_before = {k: cpu_seconds(v) for k, v in watched.items()}
-        print(f"posting {total} repayments at concurrency {concurrency}...", flush=True)
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-        cpu_after = {k: cpu_seconds(v) for k, v in watched.items()}
+    watched = {**fleet_pids(state), **pids_matching(SERVER_PROCESSES)}
+    cpu_before = {k: cpu_seconds(v) for k, v in watched.items()}
+    print(f"sending {total} {what} at concurrency {concurrency}...", flush=True)
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    cpu_after = {k: cpu_seconds(v) for k, v in watched.items()}
 
     ordered = sorted(latencies)
     pct = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
     print(
-        f"\nrepayments: {total} ({len(failures)} failed) in {elapsed:.1f} s "
-        f"-> {total / elapsed:.0f}/s"
+        f"\n{what}: {total} ({len(failures)} failed) in {elapsed:.1f} s -> {total / elapsed:.1f}/s"
     )
     print(
         f"latency ms: p50 {pct(0.50):.1f}  p90 {pct(0.90):.1f}  p99 {pct(0.99):.1f}  "
@@ -199,7 +197,7 @@ async def run_load(
     )
     spent = {k: cpu_after[k] - cpu_before[k] for k in watched}
     print(
-        f"CPU per repayment: {sum(spent.values()) / total * 1000:.2f} ms across all processes "
+        f"CPU per request: {sum(spent.values()) / total * 1000:.2f} ms across all processes "
         "(excluding this load generator)"
     )
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
@@ -208,7 +206,26 @@ async def run_load(
         print("first failures:", *failures[:5], sep="\n  ")
 
 
-def run_with_fleet(load: Callable[[str, str, Path], Awaitable[None]]) -> None:
+async def run_load(
+    base: str, email: str, loans: int, total: int, concurrency: int, state: Path
+) -> None:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        print(f"setting up {loans} active loans...", flush=True)
+        loan_ids, agent, _ = await setup(client, email, loans)
+        paid_on = date.today().isoformat()
+
+        def repay(i: int) -> Awaitable[httpx.Response]:
+            return client.post(
+                f"/v1/loans/{loan_ids[i % len(loan_ids)]}/repayments",
+                json={"amount": "10.00", "paid_on": paid_on},
+                headers={**agent, "Idempotency-Key": f"bench-{i}"},
+            )
+
+        await closed_loop("repayments", total, concurrency, state, repay, expected=201)
+
+
+def run_with_fleet(load: Callable[[str, str, Path], Coroutine[Any, Any, None]]) -> None:
     """Starts a fleet of its own (own namespace and ports), runs `load(url, email, state)`."""
     state = Path(f"/tmp/kopa-bench-{secrets.token_hex(3)}")
     namespace = f"bench{secrets.token_hex(3)}"
