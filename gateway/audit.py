@@ -53,6 +53,22 @@ REFUSED_FOR_ONE_ENTRY = {
 }
 
 
+def summary_json(summary: Any) -> str:
+    """The entry's summary as JSON of at most MAX_SUMMARY_BYTES. A larger body is summarised
+    by its field names (cutting the JSON text would make it invalid, and auth_service would
+    refuse the whole entry)."""
+    text = json.dumps(summary, sort_keys=True, default=str)
+    size = len(text.encode("utf-8"))
+    if size <= MAX_SUMMARY_BYTES:
+        return text
+    fields = sorted(str(k) for k in summary) if isinstance(summary, dict) else []
+    while True:
+        short = json.dumps({"truncated": True, "bytes": size, "fields": fields})
+        if len(short.encode("utf-8")) <= MAX_SUMMARY_BYTES or not fields:
+            return short
+        fields = fields[: len(fields) // 2]
+
+
 @dataclass(frozen=True)
 class Pending:
     """An entry waiting for its institution's writer."""
@@ -132,7 +148,7 @@ class AuditMiddleware:
             target_kind=kind,
             target_id=str(target_id),
             request_id=request_context.current().request_id,
-            summary_json=json.dumps(summary, sort_keys=True, default=str)[:MAX_SUMMARY_BYTES],
+            summary_json=summary_json(summary),
             institution_id=touched_institution(params, summary),
         )
         principal = state.get("principal")

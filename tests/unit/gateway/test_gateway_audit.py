@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.audit import AuditMiddleware
+from gateway.audit import MAX_SUMMARY_BYTES, AuditMiddleware, summary_json
 from kopa.auth.v1 import auth_pb2
 
 pytestmark = pytest.mark.unit
@@ -122,3 +125,21 @@ async def test_a_refused_call_is_sent_again_one_entry_at_a_time() -> None:
         ("loan_2", "token-a"),
         ("loan_3", "token-b"),
     ]
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=2000),
+        st.one_of(st.text(max_size=3000), st.integers(), st.lists(st.text(max_size=500))),
+        max_size=30,
+    )
+)
+def test_a_summary_is_valid_json_within_the_limit_whatever_the_body(body: dict[str, Any]) -> None:
+    text = summary_json(body)
+    parsed = json.loads(text)
+    assert isinstance(parsed, dict)
+    assert len(text.encode("utf-8")) <= MAX_SUMMARY_BYTES
+    if len(json.dumps(body, sort_keys=True).encode("utf-8")) <= MAX_SUMMARY_BYTES:
+        assert parsed == body
+    else:
+        assert parsed["truncated"] is True and set(parsed["fields"]) <= set(body)
