@@ -435,8 +435,11 @@ class StaffUser:
         return enrolment.secret, enrolment.provisioning_uri
 
     def confirm_mfa_enrolment(self, code: str, now: datetime) -> list[str]:
-        """Enable TOTP with a first valid code; returns the recovery codes (show once)."""
+        """Enable TOTP with a first valid code; returns the recovery codes (show once). Ends
+        the user's other sessions: they were opened with the password alone, perhaps by
+        whoever made the factor necessary."""
         codes = self.mfa.confirm_enrolment(code, now)
+        self.token_version += 1
         self._record("user.mfa_enabled", now, self.id)
         return codes
 

@@ -66,7 +66,7 @@ class StaffHandlers:
 
     async def _carry_session(self, session_id: str, token_version: int) -> None:
         """Move the caller's own session onto the user's new token version, so it keeps
-        refreshing after a password change."""
+        refreshing after a password change or an MFA enrolment."""
         for _ in range(MAX_ATTEMPTS):
             session = await self.u.sessions.get(session_id)
             if session is None or session.is_revoked:
@@ -98,7 +98,9 @@ class StaffHandlers:
                     error.message, reason=error.reason, field_errors=[("code", error.message)]
                 ) from None
 
-        _, codes = await self.u.update_user(p.user_id, confirm)
+        user, codes = await self.u.update_user(p.user_id, confirm)
+        await self.u.end_sessions(user.id, RevokeReason.USER_INVALIDATED, keep=p.session_id)
+        await self._carry_session(p.session_id, user.token_version)
         log.info("mfa_enabled", user_id=p.user_id)
         return codes
 

@@ -755,7 +755,9 @@ async def test_a_reset_password_must_be_changed_and_ends_sessions(
 
 async def test_mfa_enrolment_then_login_needs_a_code(fleet: Fleet, inst: Institution) -> None:
     user = await fleet.create_user(inst.admin_token, "auditor")
-    token = (await fleet.login(user.email, PASSWORD)).access_token
+    own = await fleet.login(user.email, PASSWORD)
+    token = own.access_token
+    elsewhere = await fleet.login(user.email, PASSWORD)  # e.g. whoever else has the password
     enrol = await fleet.auth.EnrollMfa(auth_pb2.EnrollMfaRequest(), metadata=md(token))
     assert enrol.otpauth_uri.startswith("otpauth://totp/") and enrol.secret
     totp = pyotp.TOTP(enrol.secret)
@@ -775,6 +777,14 @@ async def test_mfa_enrolment_then_login_needs_a_code(fleet: Fleet, inst: Institu
     codes = list(confirmed.recovery_codes)
     assert len(codes) == 10
     assert (await fleet.me(token)).mfa_enabled
+    # Enrolling ends the sessions opened with the password alone, not the enrolling one.
+    await rpc_error(fleet.me(elsewhere.access_token), Code.UNAUTHENTICATED)
+    await rpc_error(
+        fleet.auth.Refresh(auth_pb2.RefreshRequest(refresh_token=elsewhere.refresh_token)),
+        Code.UNAUTHENTICATED,
+    )
+    refreshed = await fleet.refresh(own.refresh_token)
+    assert (await fleet.me(refreshed.access_token)).mfa_enabled
     stored = await fleet.db.users.find_one({"_id": user.id})
     assert enrol.secret not in str(stored["mfa"])  # never the bare secret next to the rest
 
