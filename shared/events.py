@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -412,3 +413,72 @@ class EventConsumer:
     async def stop(self) -> None:
         if self._connection is not None:
             await self._connection.close()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    event_id: str
+    routing_key: str
+    type: str
+    reason: str
+    died_at: str
+
+
+def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
+    deaths: Any = (message.headers or {}).get("x-death")
+    death: dict[str, Any] = dict(deaths[0]) if isinstance(deaths, list) and deaths else {}
+    keys = death.get("routing-keys") or [message.routing_key or ""]
+    return DeadLetter(
+        event_id=message.message_id or "",
+        routing_key=str(keys[0]),
+        type=message.type or "",
+        reason=str(death.get("reason", "")),
+        died_at=str(death.get("time", "")),
+    )
+
+
+async def dead_letters(amqp_url: str, queue: str) -> list[DeadLetter]:
+    """The events parked in ``queue``'s dead-letter queue, left where they are."""
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        dlq = await channel.declare_queue(f"{queue}.dlq", durable=True)
+        held = []
+        while (message := await dlq.get(no_ack=False, fail=False)) is not None:
+            held.append(message)
+        for message in held:
+            await message.nack(requeue=True)
+        return [_dead_letter(m) for m in held]
+
+
+async def replay_dead_letters(
+    amqp_url: str, namespace: str, queue: str, *, progress: Callable[[DeadLetter], None]
+) -> int:
+    """Publishes every event parked in ``queue``'s dead-letter queue again, with its own
+    routing key and id, then takes it off the DLQ (once the broker confirmed the publish).
+    Other consumers bound to the key receive it again too and skip it (processed ids)."""
+    replayed = 0
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(
+            exchange_name(namespace), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        dlq = await channel.declare_queue(f"{queue}.dlq", durable=True)
+        while (message := await dlq.get(no_ack=False, fail=False)) is not None:
+            letter = _dead_letter(message)
+            headers = {k: v for k, v in (message.headers or {}).items() if k != "x-death"}
+            await exchange.publish(
+                aio_pika.Message(
+                    body=message.body,
+                    message_id=message.message_id,
+                    type=message.type,
+                    content_type=message.content_type,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    headers={**headers, "replayed_from": f"{queue}.dlq"},
+                    app_id=message.app_id,
+                ),
+                routing_key=letter.routing_key,
+            )
+            await message.ack()
+            replayed += 1
+            progress(letter)
+    return replayed

@@ -14,7 +14,15 @@ from pymongo import AsyncMongoClient
 
 from kopa.common.v1 import common_pb2
 from kopa.user.v1 import events_pb2, user_pb2
-from shared.events import EventConsumer, EventPublisher, OutboxRelay, outbox_fields, outbox_update
+from shared.events import (
+    EventConsumer,
+    EventPublisher,
+    OutboxRelay,
+    dead_letters,
+    outbox_fields,
+    outbox_update,
+    replay_dead_letters,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -300,12 +308,13 @@ async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lett
     db = client[f"{namespace}_events"]
     attempts: dict[str, int] = {}
     handled: list[str] = []
+    fixed: list[bool] = []  # the bug behind the poison event, fixed
 
     async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
         event = events_pb2.BorrowerEvent.FromString(body)
         aggregate = event.meta.aggregate_id
         attempts[aggregate] = attempts.get(aggregate, 0) + 1
-        if aggregate == "poison" or attempts[aggregate] <= 2:  # e.g. a database restarting
+        if (aggregate == "poison" and not fixed) or attempts[aggregate] <= 2:  # e.g. a restart
             raise ConnectionError("the database is restarting")
         handled.append(aggregate)
 
@@ -342,6 +351,27 @@ async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lett
             await asyncio.sleep(0.2)
         assert parked == ["poison"]  # the flaky one was handled, not parked
         assert attempts["flaky"] == 3 and handled == ["flaky"]
+
+        # Parked again, then listed and, once "fixed", replayed: handled once, DLQ empty.
+        await publisher.publish(outbox_fields([borrower_event(2, "poison")])["outbox"][0])
+        await wait_until(lambda: attempts["poison"] >= 6)
+        listed: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while not listed and asyncio.get_running_loop().time() < deadline:
+            listed = await dead_letters(server_urls["AMQP_URL"], queue)
+            await asyncio.sleep(0.2)
+        assert [(d.event_id, d.routing_key, d.reason) for d in listed] == [
+            ("evt_poison_2", "borrower.updated", "rejected")
+        ]
+        assert len(await dead_letters(server_urls["AMQP_URL"], queue)) == 1  # listing kept it
+        fixed.append(True)
+        seen: list[str] = []
+        count = await replay_dead_letters(
+            server_urls["AMQP_URL"], namespace, queue, progress=lambda d: seen.append(d.event_id)
+        )
+        assert count == 1 and seen == ["evt_poison_2"]
+        await wait_until(lambda: handled == ["flaky", "poison"])
+        assert await dead_letters(server_urls["AMQP_URL"], queue) == []
     finally:
         await consumer.stop()
         await publisher.close()
