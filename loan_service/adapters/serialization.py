@@ -23,6 +23,9 @@ query looks inside a schedule, so nothing is lost by storing it as a value.
     allocation columns when none was kept. Read with `stored_repayments`.
 ``reversal_reasons``
     {payment id: reason} of the reversed ones (free text, so not in the table).
+``refunds``
+    "REFUND_COLUMNS\n...": the credit balance paid back, in order (absent: none). Read with
+    `stored_refunds`.
 ``schedule_history``
     [{schedule, product, superseded_on, reason}]: every schedule a reschedule replaced.
 ``checkpoint`` (null before the first repayment)
@@ -47,6 +50,7 @@ from loan_service.domain.lifecycle import (
     EligibilityOverride,
     Loan,
     RecordedRepayment,
+    Refund,
     RuleFailure,
     ScheduleVersion,
 )
@@ -94,6 +98,7 @@ REPAYMENT_COLUMNS = (
     "overpayment",
 )
 _ALLOCATION_PARTS = REPAYMENT_COLUMNS[5:]
+REFUND_COLUMNS = ("id", "amount", "refunded_on")
 
 D = Decimal
 SEP = "|"
@@ -353,6 +358,9 @@ def loan_to_doc(loan: Loan, allocations: dict[str, dict[str, str]]) -> dict[str,
         "reversal_reasons": {
             r.repayment.id: r.reversal_reason for r in loan.repayments if r.reversal_reason
         },
+        "refunds": pack_rows(
+            SEP.join((r.id, str(r.amount), r.refunded_on.isoformat())) for r in loan.refunds
+        ),
         "schedule_history": [
             {
                 "schedule": schedule_to_doc(v.schedule),
@@ -430,6 +438,7 @@ def loan_from_doc(doc: dict[str, Any]) -> Loan:
             )
             for r in stored_repayments(doc)
         ],
+        refunds=stored_refunds(doc),
         schedule_history=[
             ScheduleVersion(
                 schedule=schedule_from_doc(v["schedule"]),
@@ -485,6 +494,14 @@ def stored_repayments(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def stored_refunds(doc: dict[str, Any]) -> list[Refund]:
+    """The loan's refunds of its credit balance, in order (none when the field is absent)."""
+    return [
+        Refund(r[0], D(r[1]), date.fromisoformat(r[2]))
+        for r in split_rows(doc.get("refunds") or "")
+    ]
 
 
 def contributions_to_doc(contributions: Iterable[tuple[str, int, str]]) -> str:

@@ -7,6 +7,11 @@ Statuses::
 
 A reversal that leaves money owed reopens a closed loan (closed -> active).
 
+Money paid beyond everything owed stays on the loan as a credit balance (the replayed
+``state().overpayment``); `Loan.refund_credit` pays it back. Refunds are recorded beside the
+repayments, not replayed: the credit balance is the replay's overpayment minus the refunds,
+and a reversal that would take it below zero is refused.
+
 Every verb checks the status first and raises `IllegalTransition` naming it ("loan is
 rejected; only submitted loans can be approved"), then records a domain event in
 ``loan.events`` (cosmicpython style); the service layer publishes and clears them.
@@ -127,6 +132,16 @@ class RepaymentReversed(Event):
     amount: Decimal
     paid_on: date
     reason: str
+
+
+@dataclass(frozen=True)
+class CreditRefunded(Event):
+    """Part or all of the credit balance (overpaid money) was paid back to the borrower."""
+
+    name: ClassVar[str] = "loan.credit_refunded"
+    refund_id: str
+    amount: Decimal
+    refunded_on: date
 
 
 @dataclass(frozen=True)
@@ -254,6 +269,15 @@ class RecordedRepayment:
 
 
 @dataclass(frozen=True, slots=True)
+class Refund:
+    """Credit balance paid back to the borrower (see `Loan.refund_credit`)."""
+
+    id: str
+    amount: Decimal
+    refunded_on: date
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """The state after the first ``count`` repayments of the current segment in replay order,
     without penalties charged after the last of them; ``key`` fingerprints which repayments
@@ -309,6 +333,7 @@ class Loan:
     base_state: LoanState | None = None
     base_date: date | None = None
     repayments: list[RecordedRepayment] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
     schedule_history: list[ScheduleVersion] = field(default_factory=list)
     closed_on: date | None = None
     written_off_on: date | None = None
@@ -566,6 +591,15 @@ class Loan:
             raise ValidationError.of("reason", "is required")
         self.repayments[index] = replace(recorded, reversed=True, reversal_reason=reason.strip())
         state = self.state()
+        refunded = self.refunded
+        if state.overpayment < refunded:
+            self.repayments[index] = recorded
+            raise PreconditionFailed(
+                f"{refunded} of the credit balance was already refunded; reversing repayment "
+                f"{repayment_id} would leave the credit balance at {state.overpayment - refunded}",
+                reason="CREDIT_ALREADY_REFUNDED",
+                metadata={"refunded": str(refunded), "repayment_id": repayment_id},
+            )
         r = recorded.repayment
         self.events.append(RepaymentReversed(self.id, r.id, r.amount, r.paid_on, reason.strip()))
         if self.status is LoanStatus.CLOSED and not state.is_settled:
@@ -573,6 +607,38 @@ class Loan:
             self.closed_on = None
             self.events.append(LoanReopened(self.id))
         return state
+
+    def refund_credit(self, refund_id: str, amount: Decimal, on: date) -> Decimal:
+        """Pay back ``amount`` of the credit balance; returns the credit balance left. The
+        service layer answers a repeated ``refund_id`` with the first result; here a repeat is
+        a `Conflict`."""
+        self._require("refunded", LoanStatus.ACTIVE, LoanStatus.CLOSED)
+        assert self.disbursement_date is not None
+        if not refund_id:
+            raise ValidationError.of("refund_id", "is required")
+        if any(r.id == refund_id for r in self.refunds):
+            raise Conflict(f"refund {refund_id} already exists", reason="DUPLICATE_REFUND")
+        errors: list[tuple[str, str]] = []
+        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+            errors.append(("amount", "must be a Decimal greater than zero"))
+        elif not self.product.rounding.is_minor(amount):
+            errors.append(
+                ("amount", f"must have at most {self.product.currency_decimals} decimals")
+            )
+        if on < self.disbursement_date:
+            errors.append(("refunded_on", "must not be before the disbursement date"))
+        if errors:
+            raise ValidationError(errors)
+        available = self.credit_balance()
+        if amount > available:
+            raise ValidationError.of(
+                "amount",
+                f"exceeds the credit balance: {available} is available to refund",
+                reason="CREDIT_EXCEEDED",
+            )
+        self.refunds.append(Refund(refund_id, amount, on))
+        self.events.append(CreditRefunded(self.id, refund_id, amount, on))
+        return available - amount
 
     def write_off(self, on: date, *, by: str, reason: str) -> Amounts:
         """Write the loan off; returns (and records in the event) what was owed on ``on``:
@@ -684,6 +750,18 @@ class Loan:
         """Rescheduled at least once (counts in PAR whatever its arrears, per SEEP)."""
         return bool(self.schedule_history)
 
+    @property
+    def refunded(self) -> Decimal:
+        """The credit balance paid back so far."""
+        return sum((r.amount for r in self.refunds), ZERO)
+
+    def credit_balance(self) -> Decimal:
+        """Money paid beyond everything owed and not yet refunded (zero before
+        disbursement)."""
+        if self.base_state is None:
+            return ZERO
+        return self.state().overpayment - self.refunded
+
     def outstanding(self, as_of: date | None = None) -> Amounts:
         """Everything the schedule still asks for, future interest included (the loan
         view's ``outstanding``); what it would take to close today is `payoff_quote`."""
@@ -717,6 +795,7 @@ def _with_carried(first: InstallmentState, carried: Amounts) -> InstallmentState
 __all__ = [
     "Approval",
     "Checkpoint",
+    "CreditRefunded",
     "EligibilityOverridden",
     "EligibilityOverride",
     "Event",
@@ -731,6 +810,7 @@ __all__ = [
     "LoanSubmitted",
     "LoanWrittenOff",
     "RecordedRepayment",
+    "Refund",
     "RepaymentApplied",
     "RepaymentReversed",
     "RuleFailure",

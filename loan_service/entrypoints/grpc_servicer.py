@@ -186,6 +186,14 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         doc = await self.h.reverse_repayment(request.loan_id, request.payment_id, request.reason)
         return loan_pb2.ReverseRepaymentResponse(loan=m.loan_to_proto(doc))
 
+    async def RefundCredit(
+        self, request: loan_pb2.RefundCreditRequest, context: Ctx
+    ) -> loan_pb2.RefundCreditResponse:
+        doc, amount = await self.h.refund_credit(
+            request.loan_id, request.refund_id, request.amount, request.refunded_on
+        )
+        return m.refund_to_proto(doc, amount)
+
     async def GetPayoffQuote(
         self, request: loan_pb2.GetPayoffQuoteRequest, context: Ctx
     ) -> loan_pb2.GetPayoffQuoteResponse:

@@ -198,6 +198,19 @@ def allocation_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Al
     )
 
 
+def refund_to_proto(doc: dict[str, Any], amount: Decimal) -> loan_pb2.RefundCreditResponse:
+    """A refund of credit: the amount and the loan's credit balance after it."""
+    money = Money(doc["currency"])
+    return loan_pb2.RefundCreditResponse(
+        amount=money(amount),
+        credit_balance=money((doc.get("view") or {}).get("overpayment")),
+        loan_status=STATUS_TO_PROTO[doc["status"]],
+        institution_id=doc["institution_id"],
+        branch_id=doc["branch_id"],
+        currency=doc["currency"],
+    )
+
+
 def outstanding_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Outstanding:
     doc = doc or {}
     return loan_pb2.Outstanding(

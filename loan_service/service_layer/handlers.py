@@ -49,6 +49,7 @@ from loan_service.domain import (
 )
 from loan_service.domain import ValidationError as DomainValidationError
 from loan_service.domain.lifecycle import (
+    CreditRefunded,
     EligibilityOverridden,
     Event,
     LoanApproved,
@@ -683,6 +684,19 @@ class LoanHandlers:
             }
         if isinstance(event, RepaymentReversed):
             return {"payment_id": event.repayment_id, "business_date": today().isoformat()}
+        if isinstance(event, CreditRefunded):
+            zero = money(Decimal(0))
+            return {
+                "payment_id": event.refund_id,
+                "allocation": loan_pb2.Allocation(
+                    principal=zero,
+                    interest=zero,
+                    fees=zero,
+                    penalties=zero,
+                    overpayment=money(event.amount),
+                ),
+                "business_date": event.refunded_on.isoformat(),
+            }
         if isinstance(event, LoanClosed):
             return {"business_date": event.closed_on.isoformat()}
         if isinstance(event, LoanWrittenOff):
@@ -990,6 +1004,35 @@ class LoanHandlers:
 
         after, _ = await self._mutate(loan_id, Permission.REPAYMENTS_REVERSE, action)
         return after
+
+    async def refund_credit(
+        self, loan_id: str, refund_id: str, amount: str, refunded_on: str
+    ) -> tuple[dict[str, Any], Decimal]:
+        """Pays back part of the loan's credit balance; returns the loan document after it and
+        the amount refunded. A repeat of ``refund_id`` returns the first amount and writes
+        nothing."""
+        errors: list[tuple[str, str]] = []
+        if not refund_id:
+            errors.append(("refund_id", "is required"))
+        elif len(refund_id) > 128 or any(c in refund_id for c in "|\r\n"):
+            errors.append(("refund_id", "must be at most 128 characters, without | or breaks"))
+        day = _collect(errors, lambda: parse_date(refunded_on, "refunded_on", required=False))
+        if not amount:
+            errors.append(("amount", "is required"))
+        if errors:
+            raise ValidationError("the refund is invalid", field_errors=errors)
+        on = day or today()
+
+        def action(p: Principal, doc: dict[str, Any], loan: Loan) -> tuple[Change | None, Decimal]:
+            first = next((r for r in loan.refunds if r.id == refund_id), None)
+            if first is not None:
+                return None, first.amount  # a repeat: the first result, nothing written
+            value = parse_amount(amount, doc["currency"], "amount")
+            loan.refund_credit(refund_id, value, on)
+            return Change(note=f"credit refunded ({refund_id})"), value
+
+        after, refunded = await self._mutate(loan_id, Permission.REPAYMENTS_REVERSE, action)
+        return after, refunded
 
     async def payoff(self, loan_id: str, on: str) -> tuple[dict[str, str], str]:
         p = context.principal()

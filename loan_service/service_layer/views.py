@@ -4,7 +4,8 @@ Every write (a use case or the close of business) stores them, so reads, lists a
 never replay a loan's history:
 
 ``view``                    {as_of, principal, overpayment, rows}: the installments with dues
-                            and paid amounts (`serialization.STATE_COLUMNS`) as of ``as_of``.
+                            and paid amounts (`serialization.STATE_COLUMNS`) as of ``as_of``;
+                            ``overpayment`` is the credit balance left after refunds.
 ``outstanding``             what the schedule still asks for (future interest included).
 ``outstanding_principal``   for portfolio reports.
 ``days_past_due``           of the oldest unpaid installment (SEEP) as of ``view.as_of``,
@@ -150,6 +151,7 @@ def derive(
         product=loan.product,
         previous_max_dpd=previous_max_dpd,
         buckets=buckets,
+        refunded=loan.refunded,
     )
 
 
@@ -161,7 +163,11 @@ def derive_from_state(
     product: LoanProduct,
     previous_max_dpd: int = 0,
     buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS,
+    refunded: Decimal = Decimal(0),
 ) -> Derived:
+    """The stored figures from a loan's state; ``refunded`` (the credit balance paid back) is
+    taken off the state's overpayment, so ``view.overpayment`` is the credit left. The close
+    of business passes none: it starts from a stored view, already net of refunds."""
     outstanding = state.outstanding
     oldest = next((i for i in state.installments if i.scheduled_outstanding > 0), None)
     dpd = days_past_due(state, as_of) if active else 0
@@ -171,7 +177,7 @@ def derive_from_state(
             "view": {
                 "as_of": as_of.isoformat(),
                 "principal": str(state.principal),
-                "overpayment": str(state.overpayment),
+                "overpayment": str(state.overpayment - refunded),
                 "rows": state_rows(state),
             },
             "outstanding": {

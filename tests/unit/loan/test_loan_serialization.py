@@ -59,9 +59,13 @@ reasons = st.text(min_size=1, max_size=40).filter(lambda r: r.strip() != "")
         max_size=12,
     ),
     reversed_reasons=st.lists(st.one_of(st.none(), reasons), max_size=12),
+    refund_percents=st.lists(st.integers(min_value=1, max_value=100), max_size=3),
 )
 def test_a_loan_read_back_is_the_loan_that_was_stored(
-    term: int, payments: list[tuple[int, int]], reversed_reasons: list[str | None]
+    term: int,
+    payments: list[tuple[int, int]],
+    reversed_reasons: list[str | None],
+    refund_percents: list[int],
 ) -> None:
     loan = active_loan(term)
     allocations: dict[str, dict[str, str]] = {}
@@ -74,12 +78,18 @@ def test_a_loan_read_back_is_the_loan_that_was_stored(
     for recorded, reason in zip(list(loan.repayments), reversed_reasons, strict=False):
         if reason is not None and not recorded.reversed:
             loan.reverse_repayment(recorded.repayment.id, reason)  # any text, "|" and "\n" too
+    for n, percent in enumerate(refund_percents):
+        part = (loan.credit_balance() * percent / 100).quantize(D("0.01"), rounding="ROUND_DOWN")
+        if part > 0:
+            loan.refund_credit(f"refund_{n}", part, DISBURSED + timedelta(days=500))
 
     doc = stored(loan, allocations)
     again = loan_from_doc(doc)
 
     assert again.schedule == loan.schedule
     assert again.repayments == loan.repayments
+    assert again.refunds == loan.refunds
+    assert again.credit_balance() == loan.credit_balance() >= 0
     assert balances(again.state()) == balances(loan.state())
     assert first_allocations(doc) == allocations
     assert stored(again, allocations) == doc

@@ -21,8 +21,9 @@ DESCRIPTOR: _descriptor.FileDescriptor
 @_typing.final
 class LoanEvent(_message.Message):
     """Published as `loan.submitted`, `loan.approved`, `loan.rejected`, `loan.disbursed`,
-    `loan.repayment_applied`, `loan.repayment_reversed`, `loan.closed`, `loan.written_off`,
-    `loan.rescheduled`, `loan.scored`, `loan.installment_overdue`, `loan.reclassified`.
+    `loan.repayment_applied`, `loan.repayment_reversed`, `loan.credit_refunded`, `loan.closed`,
+    `loan.written_off`, `loan.rescheduled`, `loan.scored`, `loan.installment_overdue`,
+    `loan.reclassified`.
     Carries the loan as it is after the change.
     """
 
@@ -38,7 +39,9 @@ class LoanEvent(_message.Message):
     BUSINESS_DATE_FIELD_NUMBER: _builtins.int
     PREVIOUS_BUCKET_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
-    """Set for repayment events."""
+    """Set for repayment events; for `loan.credit_refunded`, the refund id (and the amount
+    refunded in allocation.overpayment).
+    """
     disbursed_net: _builtins.str
     """Set for `loan.disbursed`: the amounts for the ledger."""
     fees_deducted: _builtins.str

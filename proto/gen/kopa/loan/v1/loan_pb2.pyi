@@ -1328,6 +1328,73 @@ class ReverseRepaymentResponse(_message.Message):
 Global___ReverseRepaymentResponse: _TypeAlias = ReverseRepaymentResponse  # noqa: Y015
 
 @_typing.final
+class RefundCreditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOAN_ID_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REFUNDED_ON_FIELD_NUMBER: _builtins.int
+    loan_id: _builtins.str
+    refund_id: _builtins.str
+    """The caller's id for this refund (e.g. the payout's id); the idempotency key."""
+    amount: _builtins.str
+    """Decimal string in major units, at most the currency's decimals."""
+    refunded_on: _builtins.str
+    """ISO date; today when empty."""
+    def __init__(
+        self,
+        *,
+        loan_id: _builtins.str = ...,
+        refund_id: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        refunded_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "loan_id", b"loan_id", "refund_id", b"refund_id", "refunded_on", b"refunded_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundCreditRequest: _TypeAlias = RefundCreditRequest  # noqa: Y015
+
+@_typing.final
+class RefundCreditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    CREDIT_BALANCE_FIELD_NUMBER: _builtins.int
+    LOAN_STATUS_FIELD_NUMBER: _builtins.int
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    amount: _builtins.str
+    """The amount refunded (the first request's, for a repeat)."""
+    credit_balance: _builtins.str
+    """The credit balance left on the loan."""
+    loan_status: Global___LoanStatus.ValueType
+    institution_id: _builtins.str
+    branch_id: _builtins.str
+    currency: _builtins.str
+    def __init__(
+        self,
+        *,
+        amount: _builtins.str = ...,
+        credit_balance: _builtins.str = ...,
+        loan_status: Global___LoanStatus.ValueType = ...,
+        institution_id: _builtins.str = ...,
+        branch_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "branch_id", b"branch_id", "credit_balance", b"credit_balance", "currency", b"currency", "institution_id", b"institution_id", "loan_status", b"loan_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundCreditResponse: _TypeAlias = RefundCreditResponse  # noqa: Y015
+
+@_typing.final
 class GetPayoffQuoteRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

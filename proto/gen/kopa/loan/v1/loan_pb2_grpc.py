@@ -117,6 +117,11 @@ class LoanServiceStub:
                 request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.ReverseRepaymentRequest.SerializeToString,
                 response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.ReverseRepaymentResponse.FromString,
                 _registered_method=True)
+        self.RefundCredit = channel.unary_unary(
+                '/kopa.loan.v1.LoanService/RefundCredit',
+                request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.RefundCreditRequest.SerializeToString,
+                response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.RefundCreditResponse.FromString,
+                _registered_method=True)
         self.GetPayoffQuote = channel.unary_unary(
                 '/kopa.loan.v1.LoanService/GetPayoffQuote',
                 request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.SerializeToString,
@@ -241,6 +246,21 @@ class LoanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundCredit(self, request, context):
+        """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
+        Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
+        nothing. Needs the permission to reverse repayments (service principals lack it).
+        Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
+        the message) when it exceeds the credit balance, or naming a malformed field;
+        FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
+        active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
+        ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
+        payment would take back credit already refunded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetPayoffQuote(self, request, context):
         """What it takes to close the loan on a date.
         """
@@ -338,6 +358,11 @@ def add_LoanServiceServicer_to_server(servicer, server):
                     servicer.ReverseRepayment,
                     request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.ReverseRepaymentRequest.FromString,
                     response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.ReverseRepaymentResponse.SerializeToString,
+            ),
+            'RefundCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundCredit,
+                    request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.RefundCreditRequest.FromString,
+                    response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.RefundCreditResponse.SerializeToString,
             ),
             'GetPayoffQuote': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPayoffQuote,
@@ -768,6 +793,33 @@ class LoanService:
             '/kopa.loan.v1.LoanService/ReverseRepayment',
             kopa_dot_loan_dot_v1_dot_loan__pb2.ReverseRepaymentRequest.SerializeToString,
             kopa_dot_loan_dot_v1_dot_loan__pb2.ReverseRepaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.loan.v1.LoanService/RefundCredit',
+            kopa_dot_loan_dot_v1_dot_loan__pb2.RefundCreditRequest.SerializeToString,
+            kopa_dot_loan_dot_v1_dot_loan__pb2.RefundCreditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,17 @@ class LoanServiceStub:
     """
     ReverseRepayment: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ReverseRepaymentRequest, _loan_pb2.ReverseRepaymentResponse]
     """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
+    RefundCredit: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RefundCreditRequest, _loan_pb2.RefundCreditResponse]
+    """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
+    Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
+    nothing. Needs the permission to reverse repayments (service principals lack it).
+    Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
+    the message) when it exceeds the credit balance, or naming a malformed field;
+    FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
+    active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
+    ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
+    payment would take back credit already refunded.
+    """
     GetPayoffQuote: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]
     """What it takes to close the loan on a date."""
     RunCloseOfBusiness: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]
@@ -104,6 +115,17 @@ class LoanServiceAsyncStub(LoanServiceStub):
     """
     ReverseRepayment: _aio.UnaryUnaryMultiCallable[_loan_pb2.ReverseRepaymentRequest, _loan_pb2.ReverseRepaymentResponse]  # type: ignore[assignment]
     """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
+    RefundCredit: _aio.UnaryUnaryMultiCallable[_loan_pb2.RefundCreditRequest, _loan_pb2.RefundCreditResponse]  # type: ignore[assignment]
+    """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
+    Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
+    nothing. Needs the permission to reverse repayments (service principals lack it).
+    Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
+    the message) when it exceeds the credit balance, or naming a malformed field;
+    FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
+    active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
+    ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
+    payment would take back credit already refunded.
+    """
     GetPayoffQuote: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]  # type: ignore[assignment]
     """What it takes to close the loan on a date."""
     RunCloseOfBusiness: _aio.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]  # type: ignore[assignment]
@@ -232,6 +254,23 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.ReverseRepaymentResponse, _abc.Awaitable[_loan_pb2.ReverseRepaymentResponse]]:
         """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
+
+    @_abc_1.abstractmethod
+    def RefundCredit(
+        self,
+        request: _loan_pb2.RefundCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_loan_pb2.RefundCreditResponse, _abc.Awaitable[_loan_pb2.RefundCreditResponse]]:
+        """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
+        Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
+        nothing. Needs the permission to reverse repayments (service principals lack it).
+        Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
+        the message) when it exceeds the credit balance, or naming a malformed field;
+        FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
+        active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
+        ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
+        payment would take back credit already refunded.
+        """
 
     @_abc_1.abstractmethod
     def GetPayoffQuote(
