@@ -306,6 +306,31 @@ async def post_repayment(
     return payment_json(reply.payment)
 
 
+@router.post(
+    "/v1/loans/{loan_id}/refunds",
+    status_code=201,
+    tags=["repayments"],
+    dependencies=[allowed(P.REPAYMENTS_REVERSE)],
+)
+async def refund_credit(
+    loan_id: str, body: RepaymentBody, idempotency_key: IdempotencyKey, stubs: Stubs
+) -> dict[str, Any]:
+    """Pays (part of) the loan's credit balance, what the borrower overpaid, back to the
+    borrower through ``channel``: Dr overpayment liability, Cr the channel. At most the credit
+    balance (422 naming ``amount``); the same privilege as reversing a repayment."""
+    reply = await stubs.payment.RefundCredit(
+        payment_pb2.RefundCreditRequest(
+            loan_id=loan_id,
+            amount=body.amount,
+            paid_on=body.paid_on,
+            reference=body.reference or "",
+            channel=body.channel,
+            idempotency_key=idempotency_key,
+        )
+    )
+    return payment_json(reply.payment)
+
+
 @router.get(
     "/v1/loans/{loan_id}/repayments", tags=["repayments"], dependencies=[allowed(P.REPAYMENTS_READ)]
 )

@@ -152,6 +152,25 @@ class LoanGateway:
             currency=reply.currency,
         )
 
+    async def refund(self, loan_id: str, refund_id: str, amount: str, paid_on: str) -> Applied:
+        """Takes ``amount`` off the loan's credit balance; idempotent on ``refund_id``. The
+        answer reads like a repayment's, with the whole amount as ``overpayment``."""
+        reply = await _call(
+            self._stub.RefundCredit(
+                loan_pb2.RefundCreditRequest(
+                    loan_id=loan_id, refund_id=refund_id, amount=amount, refunded_on=paid_on
+                )
+            )
+        )
+        return Applied(
+            allocation={"overpayment": reply.amount},
+            outstanding={},
+            loan_status=int(reply.loan_status),
+            institution_id=reply.institution_id,
+            branch_id=reply.branch_id,
+            currency=reply.currency,
+        )
+
     async def reverse(self, loan_id: str, payment_id: str, reason: str) -> None:
         """Idempotent: reversing a reversed payment changes nothing."""
         await _call(

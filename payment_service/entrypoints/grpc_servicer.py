@@ -42,6 +42,21 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         )
         return payment_pb2.PostRepaymentResponse(payment=payment, replayed=replayed)
 
+    async def RefundCredit(
+        self, request: payment_pb2.RefundCreditRequest, context: Ctx
+    ) -> payment_pb2.RefundCreditResponse:
+        payment, replayed = await self.repayments.refund(
+            RepaymentCommand(
+                loan_id=request.loan_id,
+                amount=request.amount,
+                paid_on=request.paid_on,
+                channel=request.channel,
+                reference=request.reference,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return payment_pb2.RefundCreditResponse(payment=payment, replayed=replayed)
+
     async def GetPayment(
         self, request: payment_pb2.GetPaymentRequest, context: Ctx
     ) -> payment_pb2.GetPaymentResponse:

@@ -50,6 +50,7 @@ def payment_to_proto(doc: dict[str, Any]) -> payment_pb2.Payment:
         failure_reason=failure.get("message", ""),
         provider_transaction_id=doc.get("provider_transaction_id", ""),
         payer_phone=doc.get("payer_phone", ""),
+        kind=doc.get("kind", ""),
     )
 
 

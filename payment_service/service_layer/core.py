@@ -74,6 +74,7 @@ SUSPENSE = "suspense"
 ASSIGNING = "assigning"
 
 KIND_REPAYMENT = "repayment"
+KIND_REFUND = "refund"
 KIND_MOBILE_MONEY = "mobile_money"
 
 # States from which a confirmed application (ApplyRepayment's answer or the loan event) posts.
@@ -124,7 +125,9 @@ def failure_of(err: DomainError, *, retryable: bool) -> dict[str, Any]:
         "kind": err.kind,
         "reason": err.reason,
         "message": err.message,
-        "field_errors": [list(fe) for fe in err.field_errors],
+        # Sub-documents, not pairs: FerretDB refuses nested arrays (the write failed, and the
+        # refusal reached the client as an internal error).
+        "field_errors": [{"field": f, "message": m} for f, m in err.field_errors],
         "metadata": dict(err.metadata),
         "retryable": retryable,
     }
@@ -136,7 +139,10 @@ def error_from_failure(failure: Mapping[str, Any]) -> DomainError:
     return cls(
         failure.get("message", "the payment failed"),
         reason=failure.get("reason") or None,
-        field_errors=[(f, m) for f, m in failure.get("field_errors", [])],
+        field_errors=[
+            (fe["field"], fe["message"]) if isinstance(fe, dict) else (fe[0], fe[1])
+            for fe in failure.get("field_errors", [])
+        ],
         metadata=failure.get("metadata") or {},
     )
 
@@ -289,7 +295,7 @@ class PaymentCore:
     async def post_applied(
         self, doc: dict[str, Any], applied: Applied, *, loan_id: str = ""
     ) -> dict[str, Any]:
-        """Step (c): books the entry (a repayment, or for mobile money the suspense
+        """Step (c): books the entry (a repayment, a refund, or for mobile money the suspense
         assignment), then marks the payment posted with its event. Idempotent: the entry id
         is deterministic and the transition is guarded, so any number of callers (the
         request, a retry, the loan event, the recovery) book it once."""
@@ -308,6 +314,15 @@ class PaymentCore:
             # A matched receipt that payment_service posted itself is a posting like any
             # repayment; one a person assigned out of suspense is an assignment.
             event = "payment.posted" if is_auto_posting(doc) else "payment.assigned"
+        elif doc["kind"] == KIND_REFUND:
+            entry = postings.overpayment_refund(
+                self.posting_context(chart, dt.date.fromisoformat(doc["paid_on"])),
+                refund_id=doc["_id"],
+                amount=Decimal(doc["amount"]),
+                channel=doc["channel"],
+                loan_id=loan_id,
+            )
+            event = "payment.refunded"
         else:
             entry = postings.repayment(
                 self.posting_context(chart, dt.date.fromisoformat(doc["paid_on"])),
@@ -370,7 +385,7 @@ class PaymentCore:
     async def post_from_entry(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """Completes a payment whose entry was booked but which was not marked posted (the
         entry carries the loan service's answer). None when there is no entry."""
-        for kind in ("repayment", "suspense_assignment"):
+        for kind in ("repayment", "suspense_assignment", "overpayment_refund"):
             entry = await self.books.entry_doc(f"{kind}:{doc['_id']}")
             if entry is not None and entry.get("applied"):
                 return await self.post_applied(doc, Applied.from_doc(entry["applied"]))

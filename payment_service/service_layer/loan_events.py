@@ -68,7 +68,7 @@ class LoanEvents:
             await self._disbursed(event)
         elif routing_key == "loan.written_off":
             await self._written_off(event)
-        elif routing_key == "loan.repayment_applied":
+        elif routing_key in ("loan.repayment_applied", "loan.credit_refunded"):
             await self._repayment_applied(event)
         elif routing_key == "loan.repayment_reversed":
             await self._repayment_reversed(event)

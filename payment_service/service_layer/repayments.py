@@ -1,4 +1,8 @@
-"""Repayments: posted exactly once per ``Idempotency-Key``, read, listed and reversed.
+"""Repayments: posted exactly once per ``Idempotency-Key``, read, listed and reversed; and
+refunds of a loan's credit balance, which take the same path with the money going out
+(loan_service's RefundCredit instead of ApplyRepayment, entry ``overpayment_refund:<id>``,
+event ``payment.refunded``, healed by ``loan.credit_refunded``). A refund is not reversible
+(money that comes back is a repayment) and is not listed among the loan's repayments.
 
 The idempotency record *is* the payment document. Its ``_id`` is derived from the key's
 scope, (institution, caller, key), so two concurrent requests with the same key collide on
@@ -70,6 +74,7 @@ from payment_service.domain.postings import parse_channel
 from payment_service.entrypoints.mapping import payment_to_proto
 from payment_service.service_layer.core import (
     FAILED,
+    KIND_REFUND,
     KIND_REPAYMENT,
     PENDING,
     POSTED,
@@ -107,9 +112,13 @@ class RepaymentCommand:
     idempotency_key: str
 
 
-def payment_id_for(institution_id: str, caller_id: str, key: str) -> str:
-    """The payment's ``_id``: derived from the key's scope, so duplicates collide."""
-    digest = hashlib.sha256(f"repayment\x1f{institution_id}\x1f{caller_id}\x1f{key}".encode())
+def payment_id_for(
+    institution_id: str, caller_id: str, key: str, kind: str = KIND_REPAYMENT
+) -> str:
+    """The payment's ``_id``: derived from the key's scope (and the kind of movement, so a
+    refund never replays a repayment's answer), so duplicates collide."""
+    scope = "repayment" if kind == KIND_REPAYMENT else kind
+    digest = hashlib.sha256(f"{scope}\x1f{institution_id}\x1f{caller_id}\x1f{key}".encode())
     return f"pay_{digest.hexdigest()[:40]}"
 
 
@@ -180,14 +189,15 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
     )
 
 
-def fingerprint_of(cmd: RepaymentCommand) -> str:
+def fingerprint_of(cmd: RepaymentCommand, kind: str = KIND_REPAYMENT) -> str:
     body = {
         "amount": Decimal(cmd.amount),  # a number: "100" and "100.00" are the same request
         "paid_on": cmd.paid_on,
         "channel": cmd.channel,
         "reference": cmd.reference,
     }
-    return idempotency.fingerprint("POST", f"/v1/loans/{cmd.loan_id}/repayments", body)
+    path = "repayments" if kind == KIND_REPAYMENT else "refunds"
+    return idempotency.fingerprint("POST", f"/v1/loans/{cmd.loan_id}/{path}", body)
 
 
 def _institution(p: Principal) -> str:
@@ -205,15 +215,25 @@ class Repayments:
 
     async def post(self, cmd: RepaymentCommand) -> tuple[payment_pb2.Payment, bool]:
         """Returns the payment (the stored response on a replay) and whether it is a replay."""
+        require(context.principal(), Permission.REPAYMENTS_CREATE)
+        return await self._accept(cmd, KIND_REPAYMENT)
+
+    async def refund(self, cmd: RepaymentCommand) -> tuple[payment_pb2.Payment, bool]:
+        """Pays (part of) a loan's credit balance back to the borrower: the same idempotent
+        flow as a repayment, with money going out (loan_service's RefundCredit, then the
+        ``overpayment_refund`` entry). Reversing a repayment is the same privilege."""
+        require(context.principal(), Permission.REPAYMENTS_REVERSE)
+        return await self._accept(cmd, KIND_REFUND)
+
+    async def _accept(self, cmd: RepaymentCommand, kind: str) -> tuple[payment_pb2.Payment, bool]:
         p = context.principal()
-        require(p, Permission.REPAYMENTS_CREATE)
         institution_id = _institution(p)
         now = self.core.now()
         cmd = validate_command(cmd, now)
-        payment_id = payment_id_for(institution_id, p.user_id, cmd.idempotency_key)
-        fingerprint = fingerprint_of(cmd)
+        payment_id = payment_id_for(institution_id, p.user_id, cmd.idempotency_key, kind)
+        fingerprint = fingerprint_of(cmd, kind)
         if await self.repo.get_payment(payment_id) is None:
-            doc = await self._new_payment(p, institution_id, payment_id, fingerprint, cmd)
+            doc = await self._new_payment(p, institution_id, payment_id, fingerprint, cmd, kind)
             if await self.repo.insert_payment(doc):
                 log.info("payment_claimed", payment_id=payment_id, loan_id=cmd.loan_id)
                 return await self._drive(doc), False
@@ -226,6 +246,7 @@ class Repayments:
         payment_id: str,
         fingerprint: str,
         cmd: RepaymentCommand,
+        kind: str,
     ) -> dict[str, Any]:
         # The currency (so the amount's precision) is the loan's: validate BEFORE applying.
         loan = await self.core.loan_in_scope(p, cmd.loan_id)
@@ -242,7 +263,7 @@ class Repayments:
         return {
             "_id": payment_id,
             "seq": new_id("pay"),
-            "kind": KIND_REPAYMENT,
+            "kind": kind,
             "institution_id": institution_id,
             "branch_id": loan.branch_id,
             "loan_id": cmd.loan_id,
@@ -358,10 +379,9 @@ class Repayments:
     async def _drive(self, doc: dict[str, Any]) -> payment_pb2.Payment:
         """Steps (b) and (c) for a payment this request owns (fresh or taken over)."""
         await self.core.fault("before_apply", doc)
+        loan_call = self.core.loans.refund if doc["kind"] == KIND_REFUND else self.core.loans.apply
         try:
-            applied = await self.core.loans.apply(
-                doc["loan_id"], doc["_id"], doc["amount"], doc["paid_on"]
-            )
+            applied = await loan_call(doc["loan_id"], doc["_id"], doc["amount"], doc["paid_on"])
         except DomainError as err:  # the loan service refused: nothing was applied
             await self.core.mark_failed(doc, err, retryable=is_transient(err))
             raise
@@ -406,7 +426,7 @@ class Repayments:
         require(p, Permission.REPAYMENTS_READ)
         if not loan_id:
             raise ValidationError.of("loan_id", "is required")
-        query = {"loan_id": loan_id, **p.scope_filter()}
+        query = {"loan_id": loan_id, "kind": {"$ne": KIND_REFUND}, **p.scope_filter()}
         return await self.repo.page_payments(query, size, token)
 
     # --- ReverseRepayment ----------------------------------------------------------------
@@ -418,6 +438,11 @@ class Repayments:
         if not reason or len(reason) > MAX_REASON:
             raise ValidationError.of("reason", f"is required (at most {MAX_REASON} characters)")
         doc = await self._scoped(p, payment_id)
+        if doc.get("kind") == KIND_REFUND:
+            raise IllegalState(
+                "a refund cannot be reversed; record the money coming back as a repayment",
+                reason="REFUND_NOT_REVERSIBLE",
+            )
         if doc["status"] == REVERSED:
             return doc
         if doc["status"] not in (POSTED, REVERSING):

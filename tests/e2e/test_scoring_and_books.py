@@ -242,3 +242,76 @@ def test_close_of_business_ages_a_loan_and_the_books_balance(
 
     books = eventually(balanced)
     assert Decimal(books["total_debit"]) == Decimal(books["total_credit"]) > 0
+
+
+def test_an_overpaid_loan_closes_and_its_credit_is_refunded_once(
+    http: httpx.Client, mfi: dict[str, Any]
+) -> None:
+    product = http.post(
+        "/v1/loan-products",
+        headers=mfi["admin"],
+        json={
+            "name": "Monthly",
+            "interest_method": "flat",
+            "annual_interest_rate": "12",
+            "repayment_frequency": "monthly",
+            "min_principal": "1000",
+            "max_principal": "50000",
+            "min_term": 4,
+            "max_term": 12,
+        },
+    ).json()["id"]
+    disbursed = date.today() - timedelta(days=10)
+    loan = new_loan(http, mfi, product, "30000", disbursed)
+    assert (
+        http.post(f"/v1/loans/{loan}/approve", headers=mfi["manager"], json={}).status_code == 200
+    )
+    http.post(
+        f"/v1/loans/{loan}/disburse",
+        headers=mfi["manager"],
+        json={"disbursement_date": disbursed.isoformat()},
+    )
+    payoff = http.get(
+        f"/v1/loans/{loan}/payoff-quote",
+        params={"date": date.today().isoformat()},
+        headers=mfi["agent"],
+    ).json()
+    owed = Decimal(payoff["total"])
+    paid = http.post(
+        f"/v1/loans/{loan}/repayments",
+        headers={**mfi["agent"], "Idempotency-Key": secrets.token_hex(8)},
+        json={"amount": str(owed + Decimal("500.00")), "paid_on": date.today().isoformat()},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["loan_status"] == "closed"
+    closed = http.get(f"/v1/loans/{loan}", headers=mfi["agent"]).json()
+    assert Decimal(closed["credit_balance"]) == Decimal("500.00")
+
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    body = {"amount": "300.00", "paid_on": date.today().isoformat(), "channel": "cash"}
+    refused = http.post(f"/v1/loans/{loan}/refunds", headers={**mfi["agent"], **key}, json=body)
+    assert refused.status_code == 403  # agents record money in; refunds are privileged
+    refund = http.post(f"/v1/loans/{loan}/refunds", headers={**mfi["manager"], **key}, json=body)
+    assert refund.status_code == 201, refund.text
+    retry = http.post(f"/v1/loans/{loan}/refunds", headers={**mfi["manager"], **key}, json=body)
+    assert retry.status_code == 201 and retry.json()["id"] == refund.json()["id"]
+    too_much = http.post(
+        f"/v1/loans/{loan}/refunds",
+        headers={**mfi["manager"], "Idempotency-Key": secrets.token_hex(8)},
+        json={**body, "amount": "300.00"},
+    )
+    assert too_much.status_code == 422, too_much.text
+    assert [e["field"] for e in too_much.json()["errors"]] == ["amount"]
+    after = http.get(f"/v1/loans/{loan}", headers=mfi["agent"]).json()
+    assert Decimal(after["credit_balance"]) == Decimal("200.00")
+
+    def refund_booked() -> dict[str, Any] | None:
+        data = http.get("/v1/ledger/trial-balance", headers=mfi["admin"]).json()
+        lines = {line["account_code"]: line for line in data["lines"]}
+        liability = lines.get("2100")
+        if liability is None or Decimal(liability["balance"]) != Decimal("200.00"):
+            return None
+        return data
+
+    books = eventually(refund_booked)
+    assert Decimal(books["total_debit"]) == Decimal(books["total_credit"])

@@ -39,7 +39,7 @@ from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.mobile_money import signature_header
 from payment_service.service_layer.repayments import payment_id_for
 from shared import context
-from shared.errors import IllegalState, NotFound, Unauthenticated
+from shared.errors import IllegalState, NotFound, Unauthenticated, ValidationError
 from shared.events import EventConsumer, EventPublisher, outbox_fields
 from shared.grpc_server import build_server
 from shared.ids import new_id
@@ -74,6 +74,7 @@ class FakeLoan:
     status: int = ACTIVE
     version: int = 1
     written_off_principal: Decimal = ZERO
+    credit: Decimal = ZERO  # overpaid, not yet refunded
 
 
 @dataclass
@@ -87,6 +88,7 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
     )
     calls: Counter[str] = field(default_factory=Counter)
     reads: Counter[str] = field(default_factory=Counter)
+    refunded: dict[str, loan_pb2.RefundCreditResponse] = field(default_factory=dict)
     reversed: set[str] = field(default_factory=set)
     delay: float = 0.0
     outage: str = ""
@@ -176,6 +178,7 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
         over = amount - interest - principal
         loan.interest_due -= interest
         loan.principal_due -= principal
+        loan.credit += over
         loan.version += 1
         if not loan.principal_due and not loan.interest_due:
             loan.status = CLOSED
@@ -195,6 +198,27 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             currency=c,
         )
         self.applied[request.payment_id] = (loan.id, response, (principal, interest, over))
+
+    async def RefundCredit(
+        self, request: loan_pb2.RefundCreditRequest, context_: Any
+    ) -> loan_pb2.RefundCreditResponse:
+        self.calls[request.refund_id] += 1
+        loan = self._loan(request.loan_id)
+        if request.refund_id not in self.refunded:
+            amount = Decimal(request.amount)
+            if amount > loan.credit:
+                raise ValidationError.of("amount", f"the credit balance is {loan.credit}")
+            loan.credit -= amount
+            loan.version += 1
+            self.refunded[request.refund_id] = loan_pb2.RefundCreditResponse(
+                amount=fmt(amount, loan.currency),
+                credit_balance=fmt(loan.credit, loan.currency),
+                loan_status=loan.status,  # type: ignore[arg-type]
+                institution_id=loan.institution_id,
+                branch_id=loan.branch_id,
+                currency=loan.currency,
+            )
+        return self.refunded[request.refund_id]
 
     async def ReverseRepayment(
         self, request: loan_pb2.ReverseRepaymentRequest, context_: Any
@@ -631,6 +655,61 @@ async def test_a_loan_known_from_its_events_is_scoped_without_asking_the_loan_se
     await rpc_error(post(w, w.token(Role.AGENT, branch=w.other_branch), unseen.id), Code.NOT_FOUND)
     assert (await post(w, w.token(Role.AGENT), unseen.id)).payment.loan_id == unseen.id
     assert w.loans.reads[unseen.id] == 2
+
+
+async def test_a_credit_balance_is_refunded_once_and_booked_as_money_out(world: World) -> None:
+    w = world
+    loan = await new_active_loan(w)  # owes 1000 principal + 100 interest
+    before = await books(w)
+    await post(w, w.token(Role.AGENT), loan.id, "1300.00")  # 200.00 overpaid
+    manager = w.token(Role.BRANCH_MANAGER)
+
+    def refund(token: str, amount: str, key: str) -> Any:
+        return w.payments.RefundCredit(
+            payment_pb2.RefundCreditRequest(
+                loan_id=loan.id,
+                amount=amount,
+                paid_on=TODAY,
+                channel="cash",
+                idempotency_key=key,
+            ),
+            metadata=md(token),
+        )
+
+    first = await refund(manager, "150.00", "refund-1")
+    assert first.payment.kind == "refund" and not first.replayed
+    assert first.payment.status == payment_pb2.PAYMENT_STATUS_POSTED
+    assert first.payment.allocation.overpayment == "150.00"
+    again = await refund(manager, "150.00", "refund-1")
+    assert again.replayed and again.payment.id == first.payment.id
+    assert w.loans.calls[first.payment.id] == 1 and loan.credit == Decimal("50.00")
+    after = await books(w)
+    assert after["2100"] - before.get("2100", ZERO) == Decimal("50.00")  # 200 in, 150 out
+    assert after["1000"] - before.get("1000", ZERO) == Decimal("1150.00")  # 1300 in, 150 out
+    entries = await entries_for(w, first.payment.id)
+    assert [e["source"]["kind"] for e in entries] == ["overpayment_refund"]
+
+    err = await rpc_error(refund(manager, "60.00", "refund-2"), Code.INVALID_ARGUMENT)
+    assert [f for f, _ in err.field_errors] == ["amount"] and loan.credit == Decimal("50.00")
+    await rpc_error(refund(w.token(Role.AGENT), "10.00", "refund-3"), Code.PERMISSION_DENIED)
+    await rpc_error(
+        refund(w.token(Role.BRANCH_MANAGER, branch=w.other_branch), "10.00", "refund-4"),
+        Code.NOT_FOUND,
+    )
+    assert await books(w) == after  # refused refunds book nothing
+
+    listed = await w.payments.ListRepayments(
+        payment_pb2.ListRepaymentsRequest(loan_id=loan.id), metadata=md(manager)
+    )
+    assert [p.kind for p in listed.payments] == ["repayment"]  # money in only
+    refused = await rpc_error(
+        w.payments.ReverseRepayment(
+            payment_pb2.ReverseRepaymentRequest(payment_id=first.payment.id, reason="oops"),
+            metadata=md(manager),
+        ),
+        Code.FAILED_PRECONDITION,
+    )
+    assert refused.reason == "REFUND_NOT_REVERSIBLE"
 
 
 async def test_a_loan_that_is_not_active_fails_and_the_same_key_replays_the_error(

@@ -67,6 +67,7 @@ class Payment(_message.Message):
     FAILURE_REASON_FIELD_NUMBER: _builtins.int
     PROVIDER_TRANSACTION_ID_FIELD_NUMBER: _builtins.int
     PAYER_PHONE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
@@ -83,6 +84,8 @@ class Payment(_message.Message):
     failure_reason: _builtins.str
     provider_transaction_id: _builtins.str
     payer_phone: _builtins.str
+    kind: _builtins.str
+    """"repayment", "mobile_money" (money in) or "refund" (a credit balance paid back)."""
     @_builtins.property
     def allocation(self) -> _loan_pb2.Allocation: ...
     @_builtins.property
@@ -111,10 +114,11 @@ class Payment(_message.Message):
         failure_reason: _builtins.str = ...,
         provider_transaction_id: _builtins.str = ...,
         payer_phone: _builtins.str = ...,
+        kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "create_time", b"create_time", "outstanding", b"outstanding"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "amount", b"amount", "branch_id", b"branch_id", "channel", b"channel", "create_time", b"create_time", "currency", b"currency", "failure_reason", b"failure_reason", "id", b"id", "institution_id", b"institution_id", "loan_id", b"loan_id", "loan_status", b"loan_status", "outstanding", b"outstanding", "paid_on", b"paid_on", "payer_phone", b"payer_phone", "provider_transaction_id", b"provider_transaction_id", "recorded_by", b"recorded_by", "reference", b"reference", "reversal_reason", b"reversal_reason", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "amount", b"amount", "branch_id", b"branch_id", "channel", b"channel", "create_time", b"create_time", "currency", b"currency", "failure_reason", b"failure_reason", "id", b"id", "institution_id", b"institution_id", "kind", b"kind", "loan_id", b"loan_id", "loan_status", b"loan_status", "outstanding", b"outstanding", "paid_on", b"paid_on", "payer_phone", b"payer_phone", "provider_transaction_id", b"provider_transaction_id", "recorded_by", b"recorded_by", "reference", b"reference", "reversal_reason", b"reversal_reason", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -177,6 +181,65 @@ class PostRepaymentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PostRepaymentResponse: _TypeAlias = PostRepaymentResponse  # noqa: Y015
+
+@_typing.final
+class RefundCreditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOAN_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    loan_id: _builtins.str
+    amount: _builtins.str
+    paid_on: _builtins.str
+    """The date the money was paid out (ISO 8601); past dates are accepted (back-office entry)."""
+    reference: _builtins.str
+    channel: _builtins.str
+    idempotency_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        loan_id: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        paid_on: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "idempotency_key", b"idempotency_key", "loan_id", b"loan_id", "paid_on", b"paid_on", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundCreditRequest: _TypeAlias = RefundCreditRequest  # noqa: Y015
+
+@_typing.final
+class RefundCreditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    """True when this is the stored answer to an earlier identical request."""
+    @_builtins.property
+    def payment(self) -> Global___Payment: ...
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundCreditResponse: _TypeAlias = RefundCreditResponse  # noqa: Y015
 
 @_typing.final
 class GetPaymentRequest(_message.Message):

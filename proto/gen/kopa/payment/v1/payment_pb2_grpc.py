@@ -60,6 +60,11 @@ class PaymentServiceStub:
                 request_serializer=kopa_dot_payment_dot_v1_dot_payment__pb2.ReverseRepaymentRequest.SerializeToString,
                 response_deserializer=kopa_dot_payment_dot_v1_dot_payment__pb2.ReverseRepaymentResponse.FromString,
                 _registered_method=True)
+        self.RefundCredit = channel.unary_unary(
+                '/kopa.payment.v1.PaymentService/RefundCredit',
+                request_serializer=kopa_dot_payment_dot_v1_dot_payment__pb2.RefundCreditRequest.SerializeToString,
+                response_deserializer=kopa_dot_payment_dot_v1_dot_payment__pb2.RefundCreditResponse.FromString,
+                _registered_method=True)
         self.ReceiveMobileMoney = channel.unary_unary(
                 '/kopa.payment.v1.PaymentService/ReceiveMobileMoney',
                 request_serializer=kopa_dot_payment_dot_v1_dot_payment__pb2.ReceiveMobileMoneyRequest.SerializeToString,
@@ -138,6 +143,14 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundCredit(self, request, context):
+        """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
+        out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReceiveMobileMoney(self, request, context):
         """A provider's paybill callback; the raw body and signature header are verified here.
         """
@@ -210,6 +223,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.ReverseRepayment,
                     request_deserializer=kopa_dot_payment_dot_v1_dot_payment__pb2.ReverseRepaymentRequest.FromString,
                     response_serializer=kopa_dot_payment_dot_v1_dot_payment__pb2.ReverseRepaymentResponse.SerializeToString,
+            ),
+            'RefundCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundCredit,
+                    request_deserializer=kopa_dot_payment_dot_v1_dot_payment__pb2.RefundCreditRequest.FromString,
+                    response_serializer=kopa_dot_payment_dot_v1_dot_payment__pb2.RefundCreditResponse.SerializeToString,
             ),
             'ReceiveMobileMoney': grpc.unary_unary_rpc_method_handler(
                     servicer.ReceiveMobileMoney,
@@ -366,6 +384,33 @@ class PaymentService:
             '/kopa.payment.v1.PaymentService/ReverseRepayment',
             kopa_dot_payment_dot_v1_dot_payment__pb2.ReverseRepaymentRequest.SerializeToString,
             kopa_dot_payment_dot_v1_dot_payment__pb2.ReverseRepaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.payment.v1.PaymentService/RefundCredit',
+            kopa_dot_payment_dot_v1_dot_payment__pb2.RefundCreditRequest.SerializeToString,
+            kopa_dot_payment_dot_v1_dot_payment__pb2.RefundCreditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,10 @@ class PaymentServiceStub:
     ListRepayments: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListRepaymentsRequest, _payment_pb2.ListRepaymentsResponse]
     ReverseRepayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReverseRepaymentRequest, _payment_pb2.ReverseRepaymentResponse]
     """Compensates a posted repayment; never deletes."""
+    RefundCredit: _grpc.UnaryUnaryMultiCallable[_payment_pb2.RefundCreditRequest, _payment_pb2.RefundCreditResponse]
+    """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
+    out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
+    """
     ReceiveMobileMoney: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]
     """A provider's paybill callback; the raw body and signature header are verified here."""
     AssignSuspense: _grpc.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]
@@ -77,6 +81,10 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     ListRepayments: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListRepaymentsRequest, _payment_pb2.ListRepaymentsResponse]  # type: ignore[assignment]
     ReverseRepayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.ReverseRepaymentRequest, _payment_pb2.ReverseRepaymentResponse]  # type: ignore[assignment]
     """Compensates a posted repayment; never deletes."""
+    RefundCredit: _aio.UnaryUnaryMultiCallable[_payment_pb2.RefundCreditRequest, _payment_pb2.RefundCreditResponse]  # type: ignore[assignment]
+    """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
+    out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
+    """
     ReceiveMobileMoney: _aio.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]  # type: ignore[assignment]
     """A provider's paybill callback; the raw body and signature header are verified here."""
     AssignSuspense: _aio.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]  # type: ignore[assignment]
@@ -128,6 +136,16 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.ReverseRepaymentResponse, _abc.Awaitable[_payment_pb2.ReverseRepaymentResponse]]:
         """Compensates a posted repayment; never deletes."""
+
+    @_abc_1.abstractmethod
+    def RefundCredit(
+        self,
+        request: _payment_pb2.RefundCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.RefundCreditResponse, _abc.Awaitable[_payment_pb2.RefundCreditResponse]]:
+        """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
+        out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
+        """
 
     @_abc_1.abstractmethod
     def ReceiveMobileMoney(
