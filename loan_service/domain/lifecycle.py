@@ -536,13 +536,10 @@ class Loan:
             reason="REPAYMENT_BEFORE_RESCHEDULE",
         )
 
-    def apply_repayment(self, repayment_id: str, amount: Decimal, paid_on: date) -> Allocation:
-        """Record a repayment and return how it was allocated. A loan left owing nothing
-        closes. Back-dated repayments re-allocate later ones, as a replay does."""
-        self._require("repaid", LoanStatus.ACTIVE)
-        assert self.base_date is not None and self.disbursement_date is not None
-        if any(r.repayment.id == repayment_id for r in self.repayments):
-            raise Conflict(f"repayment {repayment_id} already exists", reason="DUPLICATE_REPAYMENT")
+    def _check_movement(self, amount: Decimal, on: date, date_field: str) -> None:
+        """Money in or out of a disbursed loan: a positive amount in the currency's minor
+        units, dated on or after the disbursement; every bad field named at once."""
+        assert self.disbursement_date is not None
         errors: list[tuple[str, str]] = []
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
             errors.append(("amount", "must be a Decimal greater than zero"))
@@ -550,10 +547,19 @@ class Loan:
             errors.append(
                 ("amount", f"must have at most {self.product.currency_decimals} decimals")
             )
-        if paid_on < self.disbursement_date:
-            errors.append(("paid_on", "must not be before the disbursement date"))
+        if on < self.disbursement_date:
+            errors.append((date_field, "must not be before the disbursement date"))
         if errors:
             raise ValidationError(errors)
+
+    def apply_repayment(self, repayment_id: str, amount: Decimal, paid_on: date) -> Allocation:
+        """Record a repayment and return how it was allocated. A loan left owing nothing
+        closes. Back-dated repayments re-allocate later ones, as a replay does."""
+        self._require("repaid", LoanStatus.ACTIVE)
+        assert self.base_date is not None and self.disbursement_date is not None
+        if any(r.repayment.id == repayment_id for r in self.repayments):
+            raise Conflict(f"repayment {repayment_id} already exists", reason="DUPLICATE_REPAYMENT")
+        self._check_movement(amount, paid_on, "paid_on")
         if self.schedule_history and paid_on < self.base_date:
             raise self._frozen()
         repayment = Repayment(repayment_id, amount, paid_on)
@@ -618,17 +624,7 @@ class Loan:
             raise ValidationError.of("refund_id", "is required")
         if any(r.id == refund_id for r in self.refunds):
             raise Conflict(f"refund {refund_id} already exists", reason="DUPLICATE_REFUND")
-        errors: list[tuple[str, str]] = []
-        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-            errors.append(("amount", "must be a Decimal greater than zero"))
-        elif not self.product.rounding.is_minor(amount):
-            errors.append(
-                ("amount", f"must have at most {self.product.currency_decimals} decimals")
-            )
-        if on < self.disbursement_date:
-            errors.append(("refunded_on", "must not be before the disbursement date"))
-        if errors:
-            raise ValidationError(errors)
+        self._check_movement(amount, on, "refunded_on")
         available = self.credit_balance()
         if amount > available:
             raise ValidationError.of(
