@@ -19,7 +19,6 @@ forwards what a crash left pending.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
@@ -37,9 +36,8 @@ from auth_service.domain.mfa import MfaPolicy, MfaState
 from auth_service.domain.policy import POLICY_ROLES, SecurityPolicy
 from auth_service.domain.sessions import Session
 from auth_service.domain.users import StaffUser, UserStatus
-from shared.errors import ValidationError
 from shared.events import outbox_entry
-from shared.mongo import list_page, page_size
+from shared.mongo import decode_page_token, encode_page_token, list_page, page_size
 from shared.permissions import Role
 
 USERS = "users"
@@ -190,17 +188,6 @@ def attempt_from_doc(doc: dict[str, Any]) -> LoginAttempt:
 # --- pagination, newest first ---------------------------------------------------------------
 
 
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def _decode(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError.of("page_token", "is not a token this API issued") from None
-
-
 async def newest_first_page(
     collection: AsyncCollection[Any],
     query: dict[str, Any],
@@ -211,9 +198,9 @@ async def newest_first_page(
     """Keyset pagination on `_id` (time-ordered ids), newest first."""
     size = page_size(requested_size)
     if page_token:
-        query = {**query, "_id": {"$lt": _decode(page_token)}}
+        query = {**query, "_id": {"$lt": decode_page_token(page_token)}}
     docs = await collection.find(query, _NO_OUTBOX).sort("_id", DESCENDING).to_list(size + 1)
-    next_token = _encode(docs[size - 1]["_id"]) if len(docs) > size else ""
+    next_token = encode_page_token(docs[size - 1]["_id"]) if len(docs) > size else ""
     return docs[:size], next_token
 
 

@@ -284,6 +284,18 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _movement(loan_id: str, body: RepaymentBody, idempotency_key: str) -> dict[str, Any]:
+    """The fields a repayment and a refund request share."""
+    return {
+        "loan_id": loan_id,
+        "amount": body.amount,
+        "paid_on": body.paid_on,
+        "reference": body.reference or "",
+        "channel": body.channel,
+        "idempotency_key": idempotency_key,
+    }
+
+
 @router.post(
     "/v1/loans/{loan_id}/repayments",
     status_code=201,
@@ -294,14 +306,7 @@ async def post_repayment(
     loan_id: str, body: RepaymentBody, idempotency_key: IdempotencyKey, stubs: Stubs
 ) -> dict[str, Any]:
     reply = await stubs.payment.PostRepayment(
-        payment_pb2.PostRepaymentRequest(
-            loan_id=loan_id,
-            amount=body.amount,
-            paid_on=body.paid_on,
-            reference=body.reference or "",
-            channel=body.channel,
-            idempotency_key=idempotency_key,
-        )
+        payment_pb2.PostRepaymentRequest(**_movement(loan_id, body, idempotency_key))
     )
     return payment_json(reply.payment)
 
@@ -319,14 +324,7 @@ async def refund_credit(
     borrower through ``channel``: Dr overpayment liability, Cr the channel. At most the credit
     balance (422 naming ``amount``); the same privilege as reversing a repayment."""
     reply = await stubs.payment.RefundCredit(
-        payment_pb2.RefundCreditRequest(
-            loan_id=loan_id,
-            amount=body.amount,
-            paid_on=body.paid_on,
-            reference=body.reference or "",
-            channel=body.channel,
-            idempotency_key=idempotency_key,
-        )
+        payment_pb2.RefundCreditRequest(**_movement(loan_id, body, idempotency_key))
     )
     return payment_json(reply.payment)
 

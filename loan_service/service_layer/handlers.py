@@ -968,9 +968,9 @@ class LoanHandlers:
         def action(
             p: Principal, doc: dict[str, Any], loan: Loan
         ) -> tuple[Change | None, dict[str, str]]:
-            first = first_allocations(doc).get(payment_id)
-            if first is not None or any(r["id"] == payment_id for r in stored_repayments(doc)):
-                return None, first or {}  # a repeat: the first allocation, nothing written
+            recorded = next((r for r in stored_repayments(doc) if r["id"] == payment_id), None)
+            if recorded is not None:  # a repeat: the first allocation, nothing written
+                return None, recorded["allocation"] or {}
             value = parse_amount(amount, doc["currency"], "amount")
             allocation = loan.apply_repayment(payment_id, value, day)
             stored = allocation_to_doc(allocation)

@@ -19,6 +19,19 @@ from payment_service.service_layer.repayments import RepaymentCommand, Repayment
 Ctx: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
 
 
+def _command(
+    request: payment_pb2.PostRepaymentRequest | payment_pb2.RefundCreditRequest,
+) -> RepaymentCommand:
+    return RepaymentCommand(
+        loan_id=request.loan_id,
+        amount=request.amount,
+        paid_on=request.paid_on,
+        channel=request.channel,
+        reference=request.reference,
+        idempotency_key=request.idempotency_key,
+    )
+
+
 class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     def __init__(
         self, repayments: Repayments, mobile_money: MobileMoney, ledger: LedgerHandlers
@@ -30,31 +43,13 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     async def PostRepayment(
         self, request: payment_pb2.PostRepaymentRequest, context: Ctx
     ) -> payment_pb2.PostRepaymentResponse:
-        payment, replayed = await self.repayments.post(
-            RepaymentCommand(
-                loan_id=request.loan_id,
-                amount=request.amount,
-                paid_on=request.paid_on,
-                channel=request.channel,
-                reference=request.reference,
-                idempotency_key=request.idempotency_key,
-            )
-        )
+        payment, replayed = await self.repayments.post(_command(request))
         return payment_pb2.PostRepaymentResponse(payment=payment, replayed=replayed)
 
     async def RefundCredit(
         self, request: payment_pb2.RefundCreditRequest, context: Ctx
     ) -> payment_pb2.RefundCreditResponse:
-        payment, replayed = await self.repayments.refund(
-            RepaymentCommand(
-                loan_id=request.loan_id,
-                amount=request.amount,
-                paid_on=request.paid_on,
-                channel=request.channel,
-                reference=request.reference,
-                idempotency_key=request.idempotency_key,
-            )
-        )
+        payment, replayed = await self.repayments.refund(_command(request))
         return payment_pb2.RefundCreditResponse(payment=payment, replayed=replayed)
 
     async def GetPayment(

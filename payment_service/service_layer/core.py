@@ -59,6 +59,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.events import event_meta, outbox_update
+from shared.ids import new_id
 from shared.logging import get_logger
 from shared.permissions import Principal
 
@@ -188,6 +189,31 @@ class PaymentCore:
 
     def request_id(self) -> str:
         return context.current().request_id or "system"
+
+    def new_payment(self, payment_id: str, kind: str, status: str, **fields: Any) -> dict[str, Any]:
+        """A payment document as first stored: leased to the attempt that creates it, nothing
+        applied or answered yet, an empty outbox; ``fields`` say what it is."""
+        now = self.now()
+        return {
+            "_id": payment_id,
+            "seq": new_id("pay"),
+            "kind": kind,
+            **fields,
+            "status": status,
+            "version": 1,
+            "attempt": 1,
+            "lease_until": now + self.config.pending_timeout,
+            "create_time": now,
+            "update_time": now,
+            "request_id": self.request_id(),
+            "allocation": None,
+            "outstanding": None,
+            "loan_status": 0,
+            "failure": None,
+            "response": None,
+            "outbox": [],
+            "outbox_count": 0,
+        }
 
     async def loan_in_scope(self, p: Principal, loan_id: str) -> LoanView:
         """Where a loan lives and its currency, for the checks made before anything is stored:

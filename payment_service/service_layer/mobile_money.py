@@ -66,7 +66,6 @@ from payment_service.service_layer.core import (
 )
 from shared import context
 from shared.errors import DomainError, IllegalState, NotFound, ValidationError
-from shared.ids import new_id
 from shared.logging import get_logger
 from shared.permissions import Permission, Principal, require
 
@@ -184,46 +183,31 @@ class MobileMoney:
         callback: mm.MobileMoneyCallback,
     ) -> dict[str, Any]:
         match = await self._match(institution_id, callback.account_reference)
-        now = self.core.now()
-        return {
-            "_id": payment_id,
-            "seq": new_id("pay"),
-            "kind": KIND_MOBILE_MONEY,
-            "institution_id": institution_id,
-            "branch_id": "",
-            "loan_id": "",
-            "suggested_loan_id": match.get("loan_id", ""),
-            "match": match,
-            "amount": f"{callback.amount:f}",
-            "currency": callback.currency,
-            "paid_on": callback.transacted_at.date().isoformat(),
-            "transacted_at": callback.transacted_at,
-            "channel": "mobile_money",
-            "reference": callback.account_reference,
-            "provider": provider,
-            "provider_transaction_id": callback.transaction_id,
-            "payer_phone": callback.msisdn,
-            "status": RECEIVED,
-            "version": 1,
-            "attempt": 1,
-            "lease_until": now + self.core.config.pending_timeout,
-            "create_time": now,
-            "update_time": now,
-            "recorded_by": "",
-            "request_id": self.core.request_id(),
-            "idempotency": {
+        return self.core.new_payment(
+            payment_id,
+            KIND_MOBILE_MONEY,
+            RECEIVED,
+            institution_id=institution_id,
+            branch_id="",
+            loan_id="",
+            suggested_loan_id=match.get("loan_id", ""),
+            match=match,
+            amount=f"{callback.amount:f}",
+            currency=callback.currency,
+            paid_on=callback.transacted_at.date().isoformat(),
+            transacted_at=callback.transacted_at,
+            channel="mobile_money",
+            reference=callback.account_reference,
+            provider=provider,
+            provider_transaction_id=callback.transaction_id,
+            payer_phone=callback.msisdn,
+            recorded_by="",
+            idempotency={
                 "key": callback.transaction_id,
                 "provider": provider,
                 "fingerprint": fingerprint,
             },
-            "allocation": None,
-            "outstanding": None,
-            "loan_status": 0,
-            "failure": None,
-            "response": None,
-            "outbox": [],
-            "outbox_count": 0,
-        }
+        )
 
     async def _match(self, institution_id: str, reference: str) -> dict[str, Any]:
         seen = await self.repo.loans_by_ref(institution_id, reference.upper())

@@ -87,7 +87,6 @@ from payment_service.service_layer.core import (
 )
 from shared import context
 from shared.errors import DomainError, IllegalState, NotFound, PermissionDenied, ValidationError
-from shared.ids import new_id
 from shared.logging import get_logger
 from shared.permissions import Permission, Principal, require
 
@@ -259,47 +258,32 @@ class Repayments:
                 f"the loan is in {loan.currency}, the books in {chart.currency}",
                 reason="CURRENCY_MISMATCH",
             )
-        now = self.core.now()
-        return {
-            "_id": payment_id,
-            "seq": new_id("pay"),
-            "kind": kind,
-            "institution_id": institution_id,
-            "branch_id": loan.branch_id,
-            "loan_id": cmd.loan_id,
-            "amount": money.format_amount(amount, loan.currency),
-            "currency": loan.currency,
-            "paid_on": cmd.paid_on,
-            "channel": cmd.channel,
-            "reference": cmd.reference,
-            "status": PENDING,
-            "version": 1,
-            "attempt": 1,
-            "lease_until": now + self.core.config.pending_timeout,
-            "create_time": now,
-            "update_time": now,
-            "recorded_by": p.user_id,
-            "request_id": self.core.request_id(),
-            "request": {
+        return self.core.new_payment(
+            payment_id,
+            kind,
+            PENDING,
+            institution_id=institution_id,
+            branch_id=loan.branch_id,
+            loan_id=cmd.loan_id,
+            amount=money.format_amount(amount, loan.currency),
+            currency=loan.currency,
+            paid_on=cmd.paid_on,
+            channel=cmd.channel,
+            reference=cmd.reference,
+            recorded_by=p.user_id,
+            request={
                 "loan_id": cmd.loan_id,
                 "amount": cmd.amount,
                 "paid_on": cmd.paid_on,
                 "channel": cmd.channel,
                 "reference": cmd.reference,
             },
-            "idempotency": {
+            idempotency={
                 "key": cmd.idempotency_key,
                 "caller": p.user_id,
                 "fingerprint": fingerprint,
             },
-            "allocation": None,
-            "outstanding": None,
-            "loan_status": 0,
-            "failure": None,
-            "response": None,
-            "outbox": [],
-            "outbox_count": 0,
-        }
+        )
 
     def _record(self, doc: dict[str, Any]) -> IdempotencyRecord:
         status = doc["status"]
