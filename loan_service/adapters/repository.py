@@ -7,6 +7,9 @@
                     ``outstanding_principal``...), ``version`` for optimistic concurrency, the
                     close-of-business bookkeeping (``partition``, ``cob_date``,
                     ``cob_next_date``) and the ``outbox`` of events not yet published.
+                    Stored packed (`shared.mongo.PackedDocuments`): the fields in
+                    `LOAN_TOP_FIELDS` stay top-level, the rest is one compressed value, so
+                    this repository reads and writes loans whole.
 ``loan_cob_hints``  one small document per loan the close of business may have to visit:
                     ``{_id: loan id, institution_id, partition, status, cob_next_date,
                     version}``, so a batch finds its loans without reading every loan
@@ -27,7 +30,6 @@ the launcher's patch 0004 (FerretDB v1 alone rewrites documents without locking 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -37,7 +39,7 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.mongo import list_page
+from shared.mongo import PackedDocuments, list_page
 
 PRODUCTS = "loan_products"
 LOANS = "loans"
@@ -52,6 +54,22 @@ COB_PARTITIONS = "cob_partitions"
 
 #: Fields a list or a read never needs (the outbox is the relay's).
 _HIDDEN = {"outbox": 0}
+
+#: What stays top-level in a stored loan: the fields queries filter on and indexes cover,
+#: the version that guards writes, and the outbox the relay reads.
+LOAN_TOP_FIELDS = frozenset(
+    {
+        "institution_id",
+        "branch_id",
+        "borrower_id",
+        "status",
+        "partition",
+        "version",
+        "outbox",
+        "outbox_count",
+    }
+)
+PACKED_LOANS = PackedDocuments(LOAN_TOP_FIELDS)
 
 
 def hint_of(loan: dict[str, Any]) -> dict[str, Any]:
@@ -112,52 +130,67 @@ class Repository:
     # --- loans ---------------------------------------------------------------------------
 
     async def insert_loan(self, doc: dict[str, Any]) -> None:
-        await self.loans.insert_one(doc)
+        await self.loans.insert_one(PACKED_LOANS.pack(doc))
 
     async def get_loan(self, loan_id: str) -> dict[str, Any] | None:
-        return await self.loans.find_one({"_id": loan_id}, _HIDDEN)
+        stored = await self.loans.find_one({"_id": loan_id}, _HIDDEN)
+        return PACKED_LOANS.unpack(stored) if stored is not None else None
 
     async def page_loans(
         self, query: dict[str, Any], size: int, token: str
     ) -> tuple[list[dict[str, Any]], str]:
+        """A page of loans; `query` may only name top-level fields (`LOAN_TOP_FIELDS`)."""
         docs, next_token = await list_page(self.loans, query, requested_size=size, page_token=token)
-        for doc in docs:
-            doc.pop("outbox", None)
-        return docs, next_token
+        loans = [PACKED_LOANS.unpack(d) for d in docs]
+        for loan in loans:
+            loan.pop("outbox", None)
+        return loans, next_token
 
-    async def update_loan(self, loan_id: str, version: int, update: dict[str, Any]) -> bool:
-        """Applies `update` if the loan is still at `version`; False when someone else won."""
-        result = await self.loans.update_one({"_id": loan_id, "version": version}, update)
+    async def update_loan(self, before: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Applies `update`, computed from `before` (the whole loan as read), if the loan is
+        still at `before`'s version; False when someone else won."""
+        result = await self.loans.update_one(
+            {"_id": before["_id"], "version": before["version"]},
+            PACKED_LOANS.update(before, update),
+        )
         return result.matched_count == 1
 
-    async def bulk_update_loans(self, ops: Sequence[tuple[str, int, dict[str, Any]]]) -> set[str]:
-        """Version-guarded updates of many loans in one round trip; returns the ids whose
-        update was applied (the others changed meanwhile)."""
+    async def bulk_update_loans(
+        self, ops: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> set[str]:
+        """`update_loan` for many (before, update) pairs in one round trip; returns the ids
+        whose update was applied (the others changed meanwhile)."""
         if not ops:
             return set()
         try:
             result = await self.loans.bulk_write(
-                [UpdateOne({"_id": i, "version": v}, u) for i, v, u in ops], ordered=False
+                [
+                    UpdateOne(
+                        {"_id": before["_id"], "version": before["version"]},
+                        PACKED_LOANS.update(before, update),
+                    )
+                    for before, update in ops
+                ],
+                ordered=False,
             )
             matched = result.matched_count
         except BulkWriteError as exc:
             matched = int(exc.details.get("nMatched", 0))
         if matched == len(ops):
-            return {op[0] for op in ops}
+            return {before["_id"] for before, _ in ops}
         applied = set()
-        for loan_id, version, _ in ops:
-            doc = await self.loans.find_one({"_id": loan_id}, {"version": 1})
-            if doc is not None and doc["version"] == version + 1:
-                applied.add(loan_id)
+        for before, _ in ops:
+            doc = await self.loans.find_one({"_id": before["_id"]}, {"version": 1})
+            if doc is not None and doc["version"] == before["version"] + 1:
+                applied.add(before["_id"])
         return applied
 
-    async def borrower_loans(
-        self, institution_id: str, borrower_id: str, projection: dict[str, int]
-    ) -> list[dict[str, Any]]:
+    async def borrower_loans(self, institution_id: str, borrower_id: str) -> list[dict[str, Any]]:
+        """A borrower's loans, whole (a borrower has a handful)."""
         cursor = self.loans.find(
-            {"institution_id": institution_id, "borrower_id": borrower_id}, projection
+            {"institution_id": institution_id, "borrower_id": borrower_id}, _HIDDEN
         )
-        return await cursor.to_list(None)
+        return [PACKED_LOANS.unpack(d) async for d in cursor]
 
     # --- idempotent creation -------------------------------------------------------------
 
@@ -318,15 +351,10 @@ class Repository:
             query["_id"] = {"$gt": after}
         return self.db[HINTS].find(query, {"_id": 1}).sort("_id", ASCENDING).batch_size(batch_size)
 
-    async def get_loans(
-        self, loan_ids: Sequence[str], concurrency: int = 8
-    ) -> list[dict[str, Any]]:
-        """Full loan documents by id (primary-key lookups, several at a time)."""
-        limit = asyncio.Semaphore(concurrency)
-
-        async def one(loan_id: str) -> dict[str, Any] | None:
-            async with limit:
-                return await self.get_loan(loan_id)
-
-        found = await asyncio.gather(*(one(i) for i in loan_ids))
-        return [doc for doc in found if doc is not None]
+    async def get_loans(self, loan_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Whole loan documents by id, in the order of `loan_ids` (missing ones left out):
+        one ``$in`` query on the primary key, answered from the index by MongoDB and by the
+        local FerretDB (its launcher's patch 0005)."""
+        cursor = self.loans.find({"_id": {"$in": list(loan_ids)}}, _HIDDEN)
+        found = {d["_id"]: PACKED_LOANS.unpack(d) async for d in cursor.batch_size(len(loan_ids))}
+        return [found[i] for i in loan_ids if i in found]

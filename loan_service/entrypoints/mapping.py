@@ -58,9 +58,11 @@ class Money:
         self.decimals = minor_units(currency)
 
     def __call__(self, value: Decimal | str | None) -> str:
+        if isinstance(value, Decimal):
+            return str(value.quantize(self.quant))
         if value is None or value == "":
             value = "0"
-        elif isinstance(value, str) and self._canonical(value):
+        elif self._canonical(value):
             return value  # stored amounts mostly are already in their canonical form
         return str(Decimal(value).quantize(self.quant))
 
@@ -126,23 +128,20 @@ def installments_from_rows(
     each, days past due are counted as of ``as_of`` (only for an active loan)."""
     out = []
     balance = principal
-    c = _COL
+    # Stored amounts are already canonical, so they are formatted from their text (the fast
+    # path of `Money`); only the sums are computed. This runs for every installment of
+    # every loan read and every event snapshot.
+    n, due_at = _COL["number"], _COL["due_date"]
+    dues = [_COL[k] for k in ("principal", "interest", "fees", "penalties")]
+    paids = [_COL[k] for k in ("principal_paid", "interest_paid", "fees_paid", "penalties_paid")]
     for r in split_rows(rows):
-        p, i, f, pen = (
-            Decimal(r[c["principal"]]),
-            Decimal(r[c["interest"]]),
-            Decimal(r[c["fees"]]),
-            Decimal(r[c["penalties"]]),
-        )
-        pp, ip, fp, penp = (
-            Decimal(r[c["principal_paid"]]),
-            Decimal(r[c["interest_paid"]]),
-            Decimal(r[c["fees_paid"]]),
-            Decimal(r[c["penalties_paid"]]),
-        )
-        balance -= p
-        due = r[c["due_date"]]
-        scheduled_left = (p - pp) + (i - ip) + (f - fp)
+        p, i, f, pen = (r[k] for k in dues)
+        pp, ip, fp, penp = (r[k] for k in paids)
+        dp, di, df, dpen = Decimal(p), Decimal(i), Decimal(f), Decimal(pen)
+        dpp, dip, dfp, dpenp = Decimal(pp), Decimal(ip), Decimal(fp), Decimal(penp)
+        balance -= dp
+        due = r[due_at]
+        scheduled_left = (dp - dpp) + (di - dip) + (df - dfp)
         dpd = 0
         if arrears and as_of is not None and scheduled_left > 0:
             due_date = date.fromisoformat(due)
@@ -150,21 +149,21 @@ def installments_from_rows(
                 dpd = (as_of - due_date).days
         out.append(
             loan_pb2.Installment(
-                number=int(r[c["number"]]),
+                number=int(r[n]),
                 due_date=due,
                 principal=money(p),
                 interest=money(i),
                 fees=money(f),
                 penalties=money(pen),
-                total=money(p + i + f + pen),
+                total=money(dp + di + df + dpen),
                 balance=money(balance),
                 principal_paid=money(pp),
                 interest_paid=money(ip),
                 fees_paid=money(fp),
                 penalties_paid=money(penp),
-                total_paid=money(pp + ip + fp + penp),
+                total_paid=money(dpp + dip + dfp + dpenp),
                 days_past_due=dpd,
-                paid=scheduled_left <= 0 and pen - penp <= 0,
+                paid=scheduled_left <= 0 and dpen - dpenp <= 0,
             )
         )
     return out

@@ -224,7 +224,7 @@ class CloseOfBusiness:
         clock = time.perf_counter()
         docs = await self.repo.get_loans(loan_ids)
         clock = self._time("read", clock)
-        ops: list[tuple[str, int, dict[str, Any]]] = []
+        ops: list[tuple[dict[str, Any], dict[str, Any]]] = []
         afters: dict[str, dict[str, Any]] = {}
         stale: list[dict[str, Any]] = []
         eventful: set[str] = set()
@@ -233,7 +233,7 @@ class CloseOfBusiness:
             if change is None:
                 stale.append(doc)  # nothing to record after all: correct its hint
             else:
-                ops.append((doc["_id"], doc["version"], update_of(change, doc)))
+                ops.append((doc, update_of(change, doc)))
                 afters[doc["_id"]] = {**doc, **change.fields, "version": doc["version"] + 1}
                 if change.events:
                     eventful.add(doc["_id"])
@@ -248,7 +248,8 @@ class CloseOfBusiness:
         clock = self._time("hints", clock)
         changed = len(applied)
         eventful &= applied
-        for loan_id, _, _ in ops:
+        for before, _ in ops:
+            loan_id = before["_id"]
             if loan_id not in applied:
                 # Changed between our read and our write (a repayment): redo it alone.
                 outcome = await self._retry_one(loan_id, as_of)
@@ -277,7 +278,7 @@ class CloseOfBusiness:
             if change is None:
                 await self.repo.set_hint(doc, repair=True)
                 return None
-            if await self.repo.update_loan(loan_id, doc["version"], update_of(change, doc)):
+            if await self.repo.update_loan(doc, update_of(change, doc)):
                 await self.repo.set_hint({**doc, **change.fields, "version": doc["version"] + 1})
                 return bool(change.events)
             await asyncio.sleep(0.01)

@@ -452,7 +452,7 @@ class LoanHandlers:
         currency = product_doc["currency"]
         principal = parse_amount(request.principal, currency, "principal")
         product = product_from_doc(product_doc["terms"])
-        mine = await self.repo.borrower_loans(institution_id, borrower.id, {"status": 1})
+        mine = await self.repo.borrower_loans(institution_id, borrower.id)
         open_loans = sum(1 for d in mine if d.get("status") in OPEN_STATUSES)
         max_open = product_doc.get("max_open_loans") or None
         loan = Loan.submit(
@@ -620,7 +620,7 @@ class LoanHandlers:
         visited = loan.status is LoanStatus.ACTIVE or before["status"] == "active"
         if visited and _hint_may_be_late(before, after):
             await self.repo.lower_hint(before, fields.get("cob_next_date"))
-        if not await self.repo.update_loan(before["_id"], before["version"], update):
+        if not await self.repo.update_loan(before, update):
             raise _Lost
         if visited and hint_of(before) != hint_of(after):
             await self.repo.set_hint(after)
@@ -908,11 +908,7 @@ class LoanHandlers:
         group_size = await self.users.group_size(borrower.group_id) if borrower.group_id else None
         others = [
             d
-            for d in await self.repo.borrower_loans(
-                doc["institution_id"],
-                doc["borrower_id"],
-                {"status": 1, "max_days_past_due": 1, "oldest_unpaid_due_date": 1, "view.as_of": 1},
-            )
+            for d in await self.repo.borrower_loans(doc["institution_id"], doc["borrower_id"])
             if d["_id"] != doc["_id"]
         ]
         for d in others:  # days past due move on between writes (views.effective_arrears)

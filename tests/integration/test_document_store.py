@@ -77,3 +77,25 @@ async def test_find_one_and_update_hands_each_item_to_one_taker(coll: Any) -> No
 
     taken = [t for t in await asyncio.gather(*(take(w) for w in range(30))) if t]
     assert sorted(taken) == sorted(f"job{n}" for n in range(10))
+
+
+async def test_a_read_by_many_ids_returns_exactly_those_documents(coll: Any) -> None:
+    # The local FerretDB answers `_id: {$in: [...]}` of strings from the _id index (patch
+    # 0005); other values, and other conditions beside it, must still be honoured exactly.
+    await coll.insert_many(
+        [{"_id": f"d{n:04d}", "n": n, "odd": n % 2 == 1} for n in range(300)]
+        + [{"_id": 7, "n": -1, "odd": True}]
+    )
+    wanted = [f"d{n:04d}" for n in range(0, 300, 3)] + ["missing"]
+    found = await coll.find({"_id": {"$in": wanted}}).to_list(None)
+    assert sorted(d["_id"] for d in found) == wanted[:-1]
+
+    odd = await coll.find({"_id": {"$in": wanted}, "odd": True}).to_list(None)
+    assert sorted(d["n"] for d in odd) == [n for n in range(0, 300, 3) if n % 2 == 1]
+
+    mixed = await coll.find({"_id": {"$in": ["d0001", 7, "nope"]}}).to_list(None)
+    assert sorted(d["n"] for d in mixed) == [-1, 1]
+
+    bounded = await coll.find({"_id": {"$in": wanted, "$gt": "d0150"}}).to_list(None)
+    assert sorted(d["_id"] for d in bounded) == [w for w in wanted[:-1] if w > "d0150"]
+    assert await coll.find({"_id": {"$in": []}}).to_list(None) == []

@@ -827,7 +827,7 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
     assert reclassified.business_date == TODAY.isoformat()
     overdue_events = await world.wait_for(loan.id, "loan.installment_overdue", 2)
     assert overdue_events[-1].loan.outstanding.penalties == "150.00"
-    history = (await world.db.loans.find_one({"_id": loan.id}))["classification_history"]
+    history = (await Repository(world.db).get_loan(loan.id) or {})["classification_history"]
     assert [(h["from"], h["to"]) for h in history] == [("current", "31-60"), ("31-60", "61-90")]
 
     # Again for the same date: nothing changes, nothing is written or published.
@@ -925,7 +925,7 @@ async def test_the_close_of_business_hint_is_never_later_than_the_loan(
 
     async def hint_and_loan() -> tuple[dict[str, Any], dict[str, Any]]:
         hint = await world.db.loan_cob_hints.find_one({"_id": loan.id})
-        doc = await world.db.loans.find_one({"_id": loan.id})
+        doc = await Repository(world.db).get_loan(loan.id)
         assert hint is not None and doc is not None
         return hint, doc
 
@@ -1069,3 +1069,49 @@ async def test_an_overpaid_loan_refunds_its_credit_balance_once(world: World) ->
     )
     assert err.code == Code.FAILED_PRECONDITION and err.reason == "CREDIT_ALREADY_REFUNDED"
     assert (await get(inst, loan.id)).version == refunded.version
+
+
+async def test_a_loan_stored_before_packing_reads_the_same_and_its_next_write_packs_it(
+    server_urls: dict[str, str],
+) -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"], tz_aware=True)
+    db = client[f"it{secrets.token_hex(4)}_loan"]
+    try:
+        repo = Repository(db)
+        legacy = {
+            "_id": "loan_legacy",
+            "institution_id": "inst_1",
+            "branch_id": "br_1",
+            "borrower_id": "bor_1",
+            "status": "active",
+            "partition": 3,
+            "version": 5,
+            "term": 12,
+            "view": {"as_of": "2026-01-01", "rows": "1|2026-01-01"},
+            "create_time": datetime(2026, 1, 1, 9, 30, tzinfo=UTC),
+        }
+        await db.loans.insert_one({**legacy, "outbox": [], "outbox_count": 0})
+        read = await repo.get_loan("loan_legacy")
+        assert read is not None
+        assert {k: v for k, v in read.items() if not k.startswith("_unpacked")} == {
+            **legacy,
+            "outbox_count": 0,
+        }
+
+        assert await repo.update_loan(read, {"$set": {"term": 24}, "$inc": {"version": 1}})
+        assert not await repo.update_loan(read, {"$set": {"term": 36}, "$inc": {"version": 1}})
+        raw = await db.loans.find_one({"_id": "loan_legacy"})
+        assert raw is not None
+        assert set(raw) == {
+            "_id", "institution_id", "branch_id", "borrower_id", "status", "partition",
+            "version", "outbox", "outbox_count", "packed",
+        }  # fmt: skip
+        after = {**legacy, "term": 24, "version": 6, "outbox_count": 0}
+        assert await repo.get_loan("loan_legacy") == after
+        assert await repo.get_loans(["nope", "loan_legacy"]) == [after]
+        assert await repo.borrower_loans("inst_1", "bor_1") == [after]
+        page, _ = await repo.page_loans({"institution_id": "inst_1", "branch_id": "br_1"}, 10, "")
+        assert page == [after]
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
