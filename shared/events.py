@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage, AbstractRobustConnection
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import context as otel_context
@@ -84,9 +85,16 @@ def outbox_entry(event: Message) -> dict[str, Any]:
         "id": meta.event_id,
         "routing_key": meta.event_type,
         "type": event.DESCRIPTOR.full_name,
-        "body": event.SerializeToString(),
+        # Compressed: a loan event carries the loan's snapshot (about 3 KB, 1 KB compressed),
+        # and every byte in the outbox is written, read and rewritten with the document.
+        "zbody": zlib.compress(event.SerializeToString(), 1),
         "headers": {**headers, AGGREGATE_HEADER: meta.aggregate_id},
     }
+
+
+def outbox_body(entry: dict[str, Any]) -> bytes:
+    """The serialized event of an outbox entry (``body`` in entries stored uncompressed)."""
+    return zlib.decompress(entry["zbody"]) if "zbody" in entry else bytes(entry["body"])
 
 
 def outbox_fields(events: Iterable[Message]) -> dict[str, Any]:
@@ -105,15 +113,21 @@ def outbox_update(events: Iterable[Message]) -> dict[str, Any]:
 
 async def connect_broker(url: str, name: str) -> AbstractRobustConnection:
     """A self-healing broker connection, waiting up to a minute for the broker to come up."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(60),
-        wait=wait_exponential(max=5),
-        retry=retry_if_exception_type((ConnectionError, OSError)),
-        reraise=True,
-    ):
+    async for attempt in _broker_attempts(60):
         with attempt:
             return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
     raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _broker_attempts(
+    seconds: float, retry_on: tuple[type[BaseException], ...] = (ConnectionError, OSError)
+) -> AsyncRetrying:
+    return AsyncRetrying(
+        stop=stop_after_delay(seconds),
+        wait=wait_exponential(max=5),
+        retry=retry_if_exception_type(retry_on),
+        reraise=True,
+    )
 
 
 class EventPublisher:
@@ -142,7 +156,7 @@ class EventPublisher:
             await self.connect()
         assert self._exchange is not None
         message = aio_pika.Message(
-            body=bytes(entry["body"]),
+            body=outbox_body(entry),
             message_id=entry["id"],
             type=entry["type"],
             content_type="application/x-protobuf",
@@ -313,15 +327,69 @@ class EventConsumer:
         self._bindings = list(bindings)
         self._handler = handler
         self._prefetch = prefetch
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: AbstractConnection | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
         self._tracer = trace.get_tracer(__name__)
         # Up to `prefetch` deliveries are handled at once, but one aggregate's one at a time:
         # (lock, how many deliveries hold or wait for it) per aggregate id.
         self._aggregates: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def start(self) -> None:
-        self._connection = await connect_broker(self._url, self._queue_name)
-        channel = await self._connection.channel()
+        """Declares the queues and starts consuming (waiting up to a minute for the broker),
+        then keeps consuming across broker restarts."""
+        connection = await self._consume(first=True)
+        self._supervisor = asyncio.create_task(
+            self._supervise(connection), name=f"consumer {self._queue_name}"
+        )
+
+    async def _supervise(self, connection: AbstractConnection) -> None:
+        """Reconnects and consumes again whenever the connection or its channel is lost.
+
+        Why not aio-pika's robust connection: after a broker crash it sometimes restores the
+        connection but not the consumer (mosquito/aio-pika#231, still open with aio-pika
+        10.2), and the queue then fills with nobody reading it (seen in
+        tests/e2e/test_faults.py: scoring's queue held 33 events after the broker came back).
+        A plain connection per attempt, declared and consumed from scratch, has no such state.
+        """
+        while True:
+            await self._lost.wait()
+            log.warning("event_consumer_disconnected", queue=self._queue_name)
+            with contextlib.suppress(Exception):
+                await connection.close()
+            connection = await self._consume(first=False)
+            log.info("event_consumer_reconnected", queue=self._queue_name)
+
+    async def _consume(self, *, first: bool) -> AbstractConnection:
+        """A new connection consuming the queue. The first attempt gives up after a minute
+        on a broker that is down, and at once on any other error (a misdeclared queue);
+        later ones, after a broker restart, retry whatever the error, forever (the broker
+        may be up but not ready yet)."""
+        attempts = (
+            _broker_attempts(60) if first else _broker_attempts(float("inf"), retry_on=(Exception,))
+        )
+        async for attempt in attempts:
+            with attempt:
+                lost = asyncio.Event()
+                connection = await aio_pika.connect(
+                    self._url, client_properties={"connection_name": self._queue_name}
+                )
+                try:
+                    await self._declare_and_consume(connection, lost)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+                    raise
+                self._connection, self._lost = connection, lost
+                return connection
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _declare_and_consume(
+        self, connection: AbstractConnection, lost: asyncio.Event
+    ) -> None:
+        connection.close_callbacks.add(lambda *_: lost.set())
+        channel = await connection.channel()
+        channel.close_callbacks.add(lambda *_: lost.set())
         await channel.set_qos(prefetch_count=self._prefetch)
         exchange = await channel.declare_exchange(
             exchange_name(self._namespace), aio_pika.ExchangeType.TOPIC, durable=True
@@ -411,6 +479,10 @@ class EventConsumer:
                     raise
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
         if self._connection is not None:
             await self._connection.close()
 

@@ -19,6 +19,7 @@ from shared.events import (
     EventPublisher,
     OutboxRelay,
     dead_letters,
+    outbox_entry,
     outbox_fields,
     outbox_update,
     replay_dead_letters,
@@ -199,6 +200,9 @@ class BrokerLink:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self.port = 0
+        #: When set, each new connection is reset this many seconds after it opened, as by
+        #: a broker still starting (or failing again) while clients reconnect.
+        self.reset_after: float | None = None
 
     @property
     def url(self) -> str:
@@ -225,6 +229,10 @@ class BrokerLink:
             writer.transport.abort()
             return
         self._open |= {writer, up_writer}
+        if self.reset_after is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.reset_after, writer.transport.abort)
+            loop.call_later(self.reset_after, up_writer.transport.abort)
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError):
@@ -380,5 +388,54 @@ async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lett
             channel = await cleanup.channel()
             for name in (queue, f"{queue}.dlq"):
                 await channel.queue_delete(name)
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
+
+
+async def test_a_consumer_consumes_again_after_the_broker_dropped_it_mid_handling(
+    server_urls: dict[str, str],
+) -> None:
+    """The broker goes while events are being handled (their acknowledgements can no longer
+    reach it), then for a while accepts connections and drops them mid-set-up, as one
+    restarting does: once it is steady, the consumer handles every event again."""
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    db = client[f"{namespace}_events"]
+    link = BrokerLink(server_urls["AMQP_URL"])
+    await link.up()
+    received: list[int] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        if event.borrower.version <= 6:
+            await asyncio.sleep(1)  # still handling these when the connection goes
+        received.append(event.borrower.version)
+
+    consumer = EventConsumer(
+        link.url, db, f"{namespace}.test", ["borrower.*"], handler, namespace=namespace
+    )
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)  # not through the link
+    try:
+        await consumer.start()
+        await publisher.connect()
+        for version in range(1, 7):  # one aggregate each: handled concurrently
+            await publisher.publish(outbox_entry(borrower_event(version, f"b{version}")))
+        await asyncio.sleep(0.5)
+        await link.cut()
+        for reset_after in (0.005, 0.02, 0.05, 0.1):
+            link.reset_after = reset_after
+            await link.up()
+            await asyncio.sleep(1.5)
+            await link.cut()
+        link.reset_after = None
+        await link.up()
+
+        for version in range(7, 17):
+            await publisher.publish(outbox_entry(borrower_event(version, f"b{version}")))
+        await wait_until(lambda: set(received) == set(range(1, 17)), limit=60)
+    finally:
+        await consumer.stop()
+        await publisher.close()
+        await link.cut()
         await client.drop_database(f"{namespace}_events")
         await client.close()
