@@ -7,6 +7,8 @@ costs the same at month 1 and month 24. Amounts go out with exactly the currency
 
 from __future__ import annotations
 
+import re
+
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -35,6 +37,11 @@ PROTO_TO_STATUS = {v: k for k, v in STATUS_TO_PROTO.items()}
 
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
 _QUANTS: dict[str, Decimal] = {}
+#: Whether a text is an amount written with exactly N decimals (by decimals), so it can be
+#: shown as stored: one regular-expression match, as amounts are formatted by the thousand.
+_CANONICAL = {
+    n: re.compile(rf"-?[0-9]+\.[0-9]{{{n}}}" if n else "-?[0-9]+").fullmatch for n in range(5)
+}
 
 
 def ts(value: datetime | None) -> Timestamp | None:
@@ -48,33 +55,23 @@ def ts(value: datetime | None) -> Timestamp | None:
 class Money:
     """Formats amounts of one currency: exactly its decimals (``shared.money.fmt``)."""
 
-    __slots__ = ("decimals", "quant")
+    __slots__ = ("canonical", "quant")
 
     def __init__(self, currency: str) -> None:
         quant = _QUANTS.get(currency)
         if quant is None:
             quant = _QUANTS[currency] = Decimal(1).scaleb(-minor_units(currency))
         self.quant = quant
-        self.decimals = minor_units(currency)
+        self.canonical = _CANONICAL[minor_units(currency)]
 
     def __call__(self, value: Decimal | str | None) -> str:
         if isinstance(value, Decimal):
             return str(value.quantize(self.quant))
-        if value is None or value == "":
+        if not value:
             value = "0"
-        elif self._canonical(value):
+        elif self.canonical(value):
             return value  # stored amounts mostly are already in their canonical form
         return str(Decimal(value).quantize(self.quant))
-
-    def _canonical(self, text: str) -> bool:
-        point = text.find(".")
-        if self.decimals == 0:
-            return point < 0 and text.lstrip("-").isdigit()
-        return (
-            point > 0
-            and len(text) - point - 1 == self.decimals
-            and text.replace(".", "", 1).lstrip("-").isdigit()
-        )
 
 
 def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:

@@ -99,3 +99,38 @@ async def test_a_read_by_many_ids_returns_exactly_those_documents(coll: Any) -> 
     bounded = await coll.find({"_id": {"$in": wanted, "$gt": "d0150"}}).to_list(None)
     assert sorted(d["_id"] for d in bounded) == [w for w in wanted[:-1] if w > "d0150"]
     assert await coll.find({"_id": {"$in": []}}).to_list(None) == []
+
+
+async def test_string_ranges_match_exactly_whatever_the_field_holds(coll: Any) -> None:
+    # The local FerretDB narrows string ranges in PostgreSQL (patch 0006); MongoDB's rules
+    # must still hold: only strings compare with a string (bytewise), an array matches when
+    # one of its elements does, a missing field or another type never matches.
+    values: list[Any] = [
+        "2026-01-01", "2026-06-30", "2026-12-31", "9999-12-31", "", "Z", "a", "é",
+        None, 5, 2.5, True, ["2025-01-01", "2027-01-01"], ["x"], {"d": "2026-01-01"},
+    ]  # fmt: skip
+    await coll.insert_many([{"_id": f"v{n:02d}", "d": v} for n, v in enumerate(values)])
+    await coll.insert_one({"_id": "v99"})  # no field at all
+
+    def expected(test: Any) -> list[str]:
+        out = []
+        for n, v in enumerate(values):
+            items = v if isinstance(v, list) else [v]
+            if any(isinstance(x, str) and test(x.encode()) for x in items):
+                out.append(f"v{n:02d}")
+        return out
+
+    bound = "2026-06-30"
+    for op, test in {
+        "$lt": lambda x: x < bound.encode(),
+        "$lte": lambda x: x <= bound.encode(),
+        "$gt": lambda x: x > bound.encode(),
+        "$gte": lambda x: x >= bound.encode(),
+    }.items():
+        found = await coll.find({"d": {op: bound}}).to_list(None)
+        assert sorted(d["_id"] for d in found) == expected(test), op
+
+    between = await coll.find({"d": {"$gt": "2026", "$lte": "Z"}}).to_list(None)
+    assert sorted(d["_id"] for d in between) == expected(lambda x: b"2026" < x <= b"Z")
+    after = await coll.find({"_id": {"$gt": "v12"}}).sort("_id", 1).to_list(None)
+    assert [d["_id"] for d in after] == ["v13", "v14", "v99"]
