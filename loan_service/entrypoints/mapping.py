@@ -8,7 +8,6 @@ costs the same at month 1 and month 24. Amounts go out with exactly the currency
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
