@@ -106,6 +106,25 @@ def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
 # --- products and quotes ----------------------------------------------------------------
 
 
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a retry with the same key applies nothing",
+    ),
+]
+OptionalIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="optional: a retry with the same key and body disburses nothing again",
+    ),
+]
+
+
 @router.post(
     "/v1/loan-products",
     status_code=201,
@@ -202,7 +221,7 @@ async def get_loan(loan_id: str, stubs: Stubs) -> dict[str, Any]:
 
 
 @router.post("/v1/loans/{loan_id}/approve", dependencies=[allowed(P.LOANS_APPROVE)])
-async def approve(loan_id: str, body: ApproveBody | None, stubs: Stubs) -> dict[str, Any]:
+async def approve(loan_id: str, stubs: Stubs, body: ApproveBody | None = None) -> dict[str, Any]:
     body = body or ApproveBody(note=None, override_reason=None)
     reply = await stubs.loan.ApproveLoan(
         loan_pb2.ApproveLoanRequest(
@@ -221,13 +240,19 @@ async def reject(loan_id: str, body: RejectBody, stubs: Stubs) -> dict[str, Any]
 
 
 @router.post("/v1/loans/{loan_id}/disburse", dependencies=[allowed(P.LOANS_DISBURSE)])
-async def disburse(loan_id: str, body: DisburseBody, stubs: Stubs) -> dict[str, Any]:
+async def disburse(
+    loan_id: str,
+    body: DisburseBody,
+    stubs: Stubs,
+    idempotency_key: OptionalIdempotencyKey = "",
+) -> dict[str, Any]:
     reply = await stubs.loan.DisburseLoan(
         loan_pb2.DisburseLoanRequest(
             loan_id=loan_id,
             disbursement_date=body.disbursement_date,
             first_repayment_date=body.first_repayment_date or "",
             channel=body.channel,
+            request_id=idempotency_key,
         )
     )
     return loan_json(reply.loan)
@@ -271,17 +296,6 @@ async def payoff(loan_id: str, stubs: Stubs, date: str = "") -> dict[str, Any]:
 
 
 # --- repayments (payment_service owns the money; loan_service the balances) -------------
-
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="a retry with the same key applies nothing",
-    ),
-]
 
 
 def _movement(loan_id: str, body: RepaymentBody, idempotency_key: str) -> dict[str, Any]:

@@ -19,7 +19,11 @@ class LoanProductBody(Strict):
     max_principal: Decimal
     min_term: StrictInt
     max_term: StrictInt
-    days_in_year: Literal["360", "365", "actual"] = "365"
+    days_in_year: Literal["360", "365", "actual"] = Field(
+        "360",
+        description="day count: 30/360 (each month 1/12 of a year, as published annuity"
+        " tables), actual/365 or actual/actual",
+    )
     grace_on_principal: StrictInt = 0
     grace_on_interest: StrictInt = 0
     upfront_fee_rate: Decimal | None = None

@@ -168,7 +168,7 @@ class LoanProduct:
     max_principal: Decimal
     min_term: int
     max_term: int
-    days_in_year: DaysInYear = DaysInYear.ACTUAL
+    days_in_year: DaysInYear = DaysInYear.DAYS_360
     grace_on_principal: int = 0
     grace_on_interest: int = 0
     #: True: interest of the interest-grace periods is deferred and collected with the first
@@ -485,7 +485,7 @@ def parse_product(data: Mapping[str, object]) -> LoanProduct:
     out["max_principal"] = dec("max_principal")
     out["min_term"] = integer("min_term")
     out["max_term"] = integer("max_term")
-    out["days_in_year"] = enum("days_in_year", DaysInYear, DaysInYear.ACTUAL)
+    out["days_in_year"] = enum("days_in_year", DaysInYear, DaysInYear.DAYS_360)
     out["grace_on_principal"] = integer("grace_on_principal", 0)
     out["grace_on_interest"] = integer("grace_on_interest", 0)
     out["recover_grace_interest"] = bool(data.get("recover_grace_interest", False))

@@ -134,6 +134,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             request.disbursement_date,
             request.first_repayment_date,
             request.channel,
+            request.request_id,
         )
         return loan_pb2.DisburseLoanResponse(loan=m.loan_to_proto(doc))
 

@@ -117,7 +117,10 @@ _PRODUCT_DECIMALS = (
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The current time at the millisecond, the precision it is stored with, so the answer
+    to a write shows the same timestamps as every later read."""
+    stamp = datetime.now(UTC)
+    return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
 
 
 def today() -> date:
@@ -771,7 +774,12 @@ class LoanHandlers:
         return after
 
     async def disburse(
-        self, loan_id: str, disbursement_date: str, first_repayment_date: str, channel: str
+        self,
+        loan_id: str,
+        disbursement_date: str,
+        first_repayment_date: str,
+        channel: str,
+        request_id: str = "",
     ) -> dict[str, Any]:
         errors: list[tuple[str, str]] = []
         on = _collect(errors, lambda: parse_date(disbursement_date, "disbursement_date"))
@@ -787,14 +795,33 @@ class LoanHandlers:
         if errors:
             raise ValidationError("the disbursement is invalid", field_errors=errors)
         assert on is not None
+        # What a retry must repeat to be the same request (see DisburseLoanRequest.request_id).
+        request = {
+            "request_id": request_id,
+            "disbursement_date": on.isoformat(),
+            "first_repayment_date": first.isoformat() if first else "",
+            "channel": channel,
+        }
 
-        def action(p: Principal, doc: dict[str, Any], loan: Loan) -> Change:
+        def action(p: Principal, doc: dict[str, Any], loan: Loan) -> Change | None:
+            done = doc.get("disbursement_request") or {}
+            if request_id and done.get("request_id") == request_id:
+                if done != request:
+                    raise Conflict(
+                        f"Idempotency-Key {request_id!r} was used for another disbursement",
+                        reason="IDEMPOTENCY_KEY_REUSED",
+                        metadata={"loan_id": loan_id},
+                    )
+                return None  # a retry of the disbursement that was applied: nothing to do
             if loan.first_repayment_date is not None and loan.first_repayment_date <= on:
                 loan.first_repayment_date = None
             loan.disburse(on, first)
             return Change(
                 note=f"disbursed by {channel}",
-                set_fields={"disbursement_channel": channel},
+                set_fields={
+                    "disbursement_channel": channel,
+                    "disbursement_request": request if request_id else None,
+                },
                 event_fields={LoanDisbursed: {"channel": channel}},
                 business_date=on,
                 reprice=True,

@@ -175,12 +175,20 @@ def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:
     approved = http.post(f"/v1/loans/{loan_id}/approve", headers=manager, json={"note": "ok"})
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
-    active = http.post(
-        f"/v1/loans/{loan_id}/disburse",
-        headers=manager,
-        json={"disbursement_date": disbursed_on.isoformat()},
-    )
+    disbursal = {"disbursement_date": disbursed_on.isoformat()}
+    keyed = {**manager, "Idempotency-Key": f"disburse-{tag}"}
+    active = http.post(f"/v1/loans/{loan_id}/disburse", headers=keyed, json=disbursal)
     assert active.status_code == 200, active.text
+    # Disbursing moves money: a retry with the same key and body gives the loan again and
+    # disburses nothing twice; the same key with another date is a conflict.
+    again = http.post(f"/v1/loans/{loan_id}/disburse", headers=keyed, json=disbursal)
+    assert again.status_code == 200, again.text
+    assert again.json() == active.json()
+    other = {"disbursement_date": (disbursed_on + timedelta(days=1)).isoformat()}
+    reused = http.post(f"/v1/loans/{loan_id}/disburse", headers=keyed, json=other)
+    assert reused.status_code == 409, reused.text
+    unkeyed = http.post(f"/v1/loans/{loan_id}/disburse", headers=manager, json=disbursal)
+    assert unkeyed.status_code == 409 and unkeyed.json()["status"] == 409
     schedule = active.json()["schedule"]
     assert active.json()["status"] == "active" and len(schedule) == 6
     assert sum(Decimal(i["principal"]) for i in schedule) == Decimal("12000.00")

@@ -111,7 +111,8 @@ def active_loan(http: httpx.Client, platform_token: str) -> dict[str, Any]:
         headers=agent,
         json={"borrower_id": borrower, "product_id": product, "principal": "50000.00", "term": 6},
     ).json()["id"]
-    assert http.post(f"/v1/loans/{loan}/approve", headers=manager, json={}).status_code == 200
+    # No body at all: the note is optional (API.md `{note?}`).
+    assert http.post(f"/v1/loans/{loan}/approve", headers=manager).status_code == 200
     started = (date.today() - timedelta(days=10)).isoformat()
     disbursed = http.post(
         f"/v1/loans/{loan}/disburse", headers=manager, json={"disbursement_date": started}

@@ -1039,11 +1039,16 @@ class DisburseLoanRequest(_message.Message):
     DISBURSEMENT_DATE_FIELD_NUMBER: _builtins.int
     FIRST_REPAYMENT_DATE_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     disbursement_date: _builtins.str
     first_repayment_date: _builtins.str
     channel: _builtins.str
     """`cash`, `bank` or `mobile_money`."""
+    request_id: _builtins.str
+    """The client's Idempotency-Key, if any: a retry with the same key and body returns the
+    loan and disburses nothing again; the same key with another body is ALREADY_EXISTS.
+    """
     def __init__(
         self,
         *,
@@ -1051,10 +1056,11 @@ class DisburseLoanRequest(_message.Message):
         disbursement_date: _builtins.str = ...,
         first_repayment_date: _builtins.str = ...,
         channel: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "loan_id", b"loan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "loan_id", b"loan_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
