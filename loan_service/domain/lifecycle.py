@@ -200,7 +200,7 @@ def check_eligibility(
     """The eligibility rules a loan application fails (empty when eligible).
 
     Rules: ``principal_within_limits``, ``term_within_limits``, ``max_open_loans`` (the
-    borrower's other open loans must not exceed the limit) and ``minimum_score_band``
+    borrower's open loans, this one included, must not exceed the limit) and ``minimum_score_band``
     (when the product sets one, the borrower's band must be at least as good)."""
     failures: list[RuleFailure] = []
     if not product.min_principal <= principal <= product.max_principal:
@@ -218,11 +218,12 @@ def check_eligibility(
                 f"term {term} is outside {product.min_term}..{product.max_term}",
             )
         )
-    if max_open_loans is not None and open_loans > max_open_loans:
+    if max_open_loans is not None and open_loans >= max_open_loans:
         failures.append(
             RuleFailure(
                 "max_open_loans",
-                f"borrower has {open_loans} other open loans; the limit is {max_open_loans}",
+                f"borrower has {open_loans} other open loans; at most {max_open_loans} "
+                "open loans are allowed, this one included",
             )
         )
     minimum = product.min_score_band

@@ -455,6 +455,9 @@ class LoanHandlers:
         currency = product_doc["currency"]
         principal = parse_amount(request.principal, currency, "principal")
         product = product_from_doc(product_doc["terms"])
+        # Outside the product's limits is bad input (422 naming the field), as for a quote;
+        # the other eligibility rules are judged at approval and may be overridden.
+        product.check_request(principal, request.term)
         mine = await self.repo.borrower_loans(institution_id, borrower.id)
         open_loans = sum(1 for d in mine if d.get("status") in OPEN_STATUSES)
         max_open = product_doc.get("max_open_loans") or None

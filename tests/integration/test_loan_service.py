@@ -1115,3 +1115,17 @@ async def test_a_loan_stored_before_packing_reads_the_same_and_its_next_write_pa
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_an_application_outside_the_product_limits_is_refused_and_nothing_is_created(
+    world: World,
+) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    err = await fails(submitted(inst, product.id, principal="100000000.00", term=600))
+    assert (err.code, err.reason) == (Code.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert sorted(f for f, _ in err.field_errors) == ["principal", "term"]
+    listed = await world.loans.ListLoans(
+        loan_pb2.ListLoansRequest(borrower_id=inst.borrower), metadata=inst.admin
+    )
+    assert list(listed.loans) == []

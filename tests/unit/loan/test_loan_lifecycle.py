@@ -137,11 +137,16 @@ def test_eligibility_rules_are_named() -> None:
     ]
     assert (
         check_eligibility(
-            product, D("50000"), 12, open_loans=2, max_open_loans=2, score_band=ScoreBand.A
+            product, D("50000"), 12, open_loans=1, max_open_loans=2, score_band=ScoreBand.A
         )
         == []
     )
     assert [f.rule for f in check_eligibility(product, D("5000"), 6)] == ["minimum_score_band"]
+    # The limit counts this loan: with 2 allowed, a borrower holding 2 is refused a third.
+    at_limit = check_eligibility(
+        product, D("5000"), 6, open_loans=2, max_open_loans=2, score_band=ScoreBand.A
+    )
+    assert [f.rule for f in at_limit] == ["max_open_loans"]
 
 
 def test_failed_eligibility_blocks_approval_until_a_branch_manager_overrides() -> None:
