@@ -14,6 +14,7 @@ from gateway.loans.schemas import (
     DisburseBody,
     LoanBody,
     LoanProductBody,
+    LoanSettingsBody,
     QuoteBody,
     RejectBody,
     RepaymentBody,
@@ -374,6 +375,70 @@ async def reverse_repayment(payment_id: str, body: ReversalBody, stubs: Stubs) -
 
 def job_json(job: loan_pb2.CloseOfBusinessJob) -> dict[str, Any]:
     return to_json(job)
+
+
+# --- the institution's lending settings ----------------------------------------------
+
+
+def settings_json(settings: loan_pb2.LoanSettings) -> dict[str, Any]:
+    return {
+        "institution_id": settings.institution_id,
+        "approval_limits": {limit.role: limit.amount or None for limit in settings.approval_limits},
+        "delinquency_buckets": [
+            {
+                "name": b.name,
+                "min_days": b.min_days,
+                "max_days": None if b.open_ended else b.max_days,
+            }
+            for b in settings.delinquency_buckets
+        ],
+        "business_date": settings.business_date or None,
+    }
+
+
+@router.get(
+    "/v1/institutions/{institution_id}/loan-settings",
+    tags=["institutions"],
+    dependencies=[allowed(P.SETTINGS_READ)],
+)
+async def get_loan_settings(institution_id: str, stubs: Stubs) -> dict[str, Any]:
+    """Approval limits per role, delinquency buckets and the last close-of-business date.
+    Another institution's are 404."""
+    reply = await stubs.loan.GetLoanSettings(
+        loan_pb2.GetLoanSettingsRequest(institution_id=institution_id)
+    )
+    return settings_json(reply.settings)
+
+
+@router.put(
+    "/v1/institutions/{institution_id}/loan-settings",
+    tags=["institutions"],
+    dependencies=[allowed(P.SETTINGS_MANAGE)],
+)
+async def update_loan_settings(
+    institution_id: str, body: LoanSettingsBody, stubs: Stubs
+) -> dict[str, Any]:
+    """Replace the approval limits and/or the delinquency buckets (the institution's admins)."""
+    request = loan_pb2.UpdateLoanSettingsRequest(institution_id=institution_id)
+    if body.approval_limits is not None:
+        request.set_approval_limits = True
+        request.approval_limits.extend(
+            loan_pb2.ApprovalLimit(role=role, amount=amount or "")
+            for role, amount in body.approval_limits.items()
+        )
+    if body.delinquency_buckets is not None:
+        request.set_delinquency_buckets = True
+        request.delinquency_buckets.extend(
+            loan_pb2.DelinquencyBucket(
+                name=b.name,
+                min_days=b.min_days,
+                max_days=b.max_days or 0,
+                open_ended=b.max_days is None,
+            )
+            for b in body.delinquency_buckets
+        )
+    reply = await stubs.loan.UpdateLoanSettings(request)
+    return settings_json(reply.settings)
 
 
 @router.post("/v1/jobs/close-of-business", tags=["jobs"], dependencies=[allowed(P.JOBS_RUN)])

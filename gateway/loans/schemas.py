@@ -101,3 +101,26 @@ class ReversalBody(Strict):
 class CloseOfBusinessBody(Strict):
     as_of: StrictStr
     wait: bool = True
+
+
+class BucketBody(Strict):
+    name: StrictStr = Field(min_length=1, max_length=40, examples=["1-30"])
+    min_days: StrictInt = Field(ge=0)
+    max_days: StrictInt | None = Field(None, ge=0, description="null for the last bucket")
+
+
+class LoanSettingsBody(Strict):
+    approval_limits: dict[StrictStr, StrictStr | None] | None = Field(
+        None,
+        description="The largest principal each approving role (`branch_manager`, `admin`) "
+        "may approve, in the institution's currency; null or a role left out: no limit. "
+        "Omit the field to leave the limits unchanged.",
+        examples=[{"branch_manager": "500000.00", "admin": None}],
+    )
+    delinquency_buckets: list[BucketBody] | None = Field(
+        None,
+        max_length=20,
+        description="Contiguous from 0 days past due, the last open-ended (max_days null). "
+        "Every active loan is reclassified by the next close of business. Omit the field to "
+        "leave the buckets unchanged (default: current, 1-30, 31-60, 61-90, 91-180, over_180).",
+    )

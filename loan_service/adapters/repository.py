@@ -48,6 +48,8 @@ HINTS = "loan_cob_hints"
 #: A hint's date when the close of business has nothing to do for the loan (a date, not
 #: null, so that `$min` can lower it and `$lte` never matches it).
 NEVER = "9999-12-31"
+#: A hint's date when the next close of business, whatever its date, must visit the loan.
+EARLIEST = "0001-01-01"
 SETTINGS = "loan_settings"
 COB_JOBS = "cob_jobs"
 COB_PARTITIONS = "cob_partitions"
@@ -208,6 +210,17 @@ class Repository:
 
     async def settings(self, institution_id: str) -> dict[str, Any]:
         return await self.db[SETTINGS].find_one({"_id": institution_id}) or {}
+
+    async def update_settings(self, institution_id: str, fields: dict[str, Any]) -> None:
+        await self.db[SETTINGS].update_one({"_id": institution_id}, {"$set": fields}, upsert=True)
+
+    async def revisit_all(self, institution_id: str) -> None:
+        """Makes the next close of business visit every active loan of the institution (its
+        delinquency buckets changed, so every loan's next change date may have)."""
+        await self.db[HINTS].update_many(
+            {"institution_id": institution_id, "status": "active"},
+            {"$set": {"cob_next_date": EARLIEST}},
+        )
 
     async def advance_business_date(self, institution_id: str, as_of: str) -> None:
         # `$max` keeps the latest date when an older date is (re)run after a newer one.

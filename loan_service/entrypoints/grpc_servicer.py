@@ -95,8 +95,8 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self, request: loan_pb2.GetLoanRequest, context: Ctx
     ) -> loan_pb2.GetLoanResponse:
         doc = await self.h.get_loan(request.loan_id)
-        as_of = await self.h.business_date(doc["institution_id"])
-        return loan_pb2.GetLoanResponse(loan=m.loan_to_proto(doc, as_of))
+        s = await self.h.reading_settings(doc["institution_id"])
+        return loan_pb2.GetLoanResponse(loan=m.loan_to_proto(doc, s.business_date, s.buckets))
 
     async def ListLoans(
         self, request: loan_pb2.ListLoansRequest, context: Ctx
@@ -109,9 +109,12 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         docs, token = await self.h.list_loans(
             request.borrower_id, status, request.page_size, request.page_token
         )
-        as_of = await self.h.business_date(docs[0]["institution_id"]) if docs else None
+        if not docs:
+            return loan_pb2.ListLoansResponse(next_page_token=token)
+        s = await self.h.reading_settings(docs[0]["institution_id"])
         return loan_pb2.ListLoansResponse(
-            loans=[m.loan_to_proto(d, as_of) for d in docs], next_page_token=token
+            loans=[m.loan_to_proto(d, s.business_date, s.buckets) for d in docs],
+            next_page_token=token,
         )
 
     async def ApproveLoan(
@@ -201,6 +204,34 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         amounts, currency = await self.h.payoff(request.loan_id, request.date)
         return loan_pb2.GetPayoffQuoteResponse(
             payoff=m.outstanding_to_proto(amounts, m.Money(currency))
+        )
+
+    # --- settings ------------------------------------------------------------------------
+
+    async def GetLoanSettings(
+        self, request: loan_pb2.GetLoanSettingsRequest, context: Ctx
+    ) -> loan_pb2.GetLoanSettingsResponse:
+        settings = await self.h.loan_settings(request.institution_id)
+        return loan_pb2.GetLoanSettingsResponse(
+            settings=m.settings_to_proto(request.institution_id, settings)
+        )
+
+    async def UpdateLoanSettings(
+        self, request: loan_pb2.UpdateLoanSettingsRequest, context: Ctx
+    ) -> loan_pb2.UpdateLoanSettingsResponse:
+        limits = None
+        if request.set_approval_limits:
+            limits = {}
+            for limit in request.approval_limits:
+                if limit.role in limits:
+                    raise ValidationError.of(f"approval_limits.{limit.role}", "is given twice")
+                limits[limit.role] = limit.amount
+        buckets = None
+        if request.set_delinquency_buckets:
+            buckets = m.buckets_from_proto(request.delinquency_buckets)
+        settings = await self.h.update_loan_settings(request.institution_id, limits, buckets)
+        return loan_pb2.UpdateLoanSettingsResponse(
+            settings=m.settings_to_proto(request.institution_id, settings)
         )
 
     # --- close of business ---------------------------------------------------------------

@@ -8,6 +8,7 @@ costs the same at month 1 and month 24. Amounts go out with exactly the currency
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,8 @@ from loan_service.adapters.serialization import (
     split_rows,
     stored_repayments,
 )
+from loan_service.domain.arrears import DEFAULT_BUCKETS, Bucket
+from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.views import effective_arrears
 from shared.money import minor_units
 
@@ -233,15 +236,18 @@ def score_to_proto(doc: dict[str, Any] | None) -> loan_pb2.LoanScore | None:
     )
 
 
-def loan_to_proto(doc: dict[str, Any], as_of: date | None = None) -> loan_pb2.Loan:
+def loan_to_proto(
+    doc: dict[str, Any], as_of: date | None = None, buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
+) -> loan_pb2.Loan:
     """The loan as stored, with its days past due counted up to `as_of` (the institution's
-    business date) when that is later than the date its figures were stored as of."""
+    business date) when that is later than the date its figures were stored as of, in the
+    institution's delinquency `buckets`."""
     currency = doc["currency"]
     money = Money(currency)
     status = doc["status"]
     view = doc.get("view") or {}
     repayments = stored_repayments(doc)
-    when, dpd, bucket = effective_arrears(doc, as_of)
+    when, dpd, bucket = effective_arrears(doc, as_of, buckets)
     schedule = installments_from_rows(
         view.get("rows") or "",
         Decimal(view.get("principal") or "0"),
@@ -334,3 +340,27 @@ def job_to_proto(
         start_time=ts(job.get("start_time")),
         end_time=ts(job.get("end_time")),
     )
+
+
+def settings_to_proto(institution_id: str, s: InstitutionSettings) -> loan_pb2.LoanSettings:
+    return loan_pb2.LoanSettings(
+        institution_id=institution_id,
+        approval_limits=[
+            loan_pb2.ApprovalLimit(role=role, amount="" if limit.is_infinite() else str(limit))
+            for role, limit in sorted(s.approval_limits.items())
+        ],
+        delinquency_buckets=[
+            loan_pb2.DelinquencyBucket(
+                name=b.name,
+                min_days=b.min_days,
+                max_days=b.max_days or 0,
+                open_ended=b.max_days is None,
+            )
+            for b in s.buckets
+        ],
+        business_date=s.business_date.isoformat() if s.business_date else "",
+    )
+
+
+def buckets_from_proto(buckets: Sequence[loan_pb2.DelinquencyBucket]) -> list[Bucket]:
+    return [Bucket(b.name, b.min_days, None if b.open_ended else b.max_days) for b in buckets]

@@ -53,7 +53,8 @@ from typing import Any
 
 from loan_service.adapters.repository import LOANS, Repository
 from loan_service.adapters.serialization import product_from_doc, rows_to_installments
-from loan_service.domain import LoanState, charge_penalties
+from loan_service.domain import DEFAULT_BUCKETS, LoanState, charge_penalties
+from loan_service.domain.arrears import Bucket
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
 from loan_service.service_layer.handlers import (
@@ -62,6 +63,7 @@ from loan_service.service_layer.handlers import (
     loan_event,
     loan_update,
 )
+from loan_service.service_layer.settings import settings_of
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -192,6 +194,7 @@ class CloseOfBusiness:
 
     async def _partition(self, job: dict[str, Any], part: dict[str, Any]) -> None:
         as_of = date.fromisoformat(job["as_of"])
+        buckets = settings_of(await self.repo.settings(job["institution_id"])).buckets
         cursor = self.repo.cob_candidates(
             job["institution_id"],
             part["partition"],
@@ -205,12 +208,12 @@ class CloseOfBusiness:
             batch.append(hint["_id"])
             if len(batch) >= self.batch_size:
                 self._time("find", clock)
-                if not await self._batch(part, batch, as_of):
+                if not await self._batch(part, batch, as_of, buckets):
                     return  # the lease was lost: another worker owns the partition now
                 batch = []
                 clock = time.perf_counter()
         self._time("find", clock)
-        if batch and not await self._batch(part, batch, as_of):
+        if batch and not await self._batch(part, batch, as_of, buckets):
             return
         await self.repo.finish_partition(part["_id"], self.owner, datetime.now(UTC))
 
@@ -220,7 +223,9 @@ class CloseOfBusiness:
         self.timings[phase] = self.timings.get(phase, 0.0) + now - since
         return now
 
-    async def _batch(self, part: dict[str, Any], loan_ids: list[str], as_of: date) -> bool:
+    async def _batch(
+        self, part: dict[str, Any], loan_ids: list[str], as_of: date, buckets: tuple[Bucket, ...]
+    ) -> bool:
         clock = time.perf_counter()
         docs = await self.repo.get_loans(loan_ids)
         clock = self._time("read", clock)
@@ -229,7 +234,7 @@ class CloseOfBusiness:
         stale: list[dict[str, Any]] = []
         eventful: set[str] = set()
         for n, doc in enumerate(docs):
-            change = plan(doc, as_of)
+            change = plan(doc, as_of, buckets)
             if change is None:
                 stale.append(doc)  # nothing to record after all: correct its hint
             else:
@@ -252,7 +257,7 @@ class CloseOfBusiness:
             loan_id = before["_id"]
             if loan_id not in applied:
                 # Changed between our read and our write (a repayment): redo it alone.
-                outcome = await self._retry_one(loan_id, as_of)
+                outcome = await self._retry_one(loan_id, as_of, buckets)
                 if outcome is not None:
                     changed += 1
                     if outcome:
@@ -267,14 +272,16 @@ class CloseOfBusiness:
         self._time("checkpoint", clock)
         return kept
 
-    async def _retry_one(self, loan_id: str, as_of: date) -> bool | None:
+    async def _retry_one(
+        self, loan_id: str, as_of: date, buckets: tuple[Bucket, ...]
+    ) -> bool | None:
         """Brings one loan to `as_of` on its own; None if there was nothing to write, else
         whether the write carried events."""
         for _ in range(MAX_ATTEMPTS):
             doc = await self.repo.get_loan(loan_id)
             if doc is None:
                 return None
-            change = plan(doc, as_of)
+            change = plan(doc, as_of, buckets)
             if change is None:
                 await self.repo.set_hint(doc, repair=True)
                 return None
@@ -295,9 +302,11 @@ class Plan:
     events: list[tuple[str, dict[str, Any]]]
 
 
-def plan(doc: dict[str, Any], as_of: date) -> Plan | None:
-    """The change that brings one stored active loan to `as_of`, or None when nothing
-    changes."""
+def plan(
+    doc: dict[str, Any], as_of: date, buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
+) -> Plan | None:
+    """The change that brings one stored active loan to `as_of` (its days past due in the
+    institution's `buckets`), or None when nothing changes."""
     day = as_of.isoformat()
     if doc.get("status") != "active" or (doc.get("cob_date") or "") >= day:
         return None
@@ -317,6 +326,7 @@ def plan(doc: dict[str, Any], as_of: date) -> Plan | None:
         active=True,
         product=product,
         previous_max_dpd=doc.get("max_days_past_due", 0),
+        buckets=buckets,
     )
     if derived.key == views.change_key(doc):
         return None

@@ -7,10 +7,7 @@ figures derived from it (`views`) and the events it caused (the outbox). A write
 a race to a concurrent one re-runs the use case on the fresh document (`MAX_ATTEMPTS`), then
 gives up with ABORTED.
 
-Approval limits (per institution, `loan_settings` document ``approval_limits``, a decimal
-string per role or null for unlimited; these defaults apply when it is absent):
-``branch_manager`` 1,000,000 and ``admin`` unlimited, in the institution's currency. Other
-roles cannot approve.
+Approval limits and delinquency buckets are the institution's (`settings`).
 """
 
 from __future__ import annotations
@@ -48,6 +45,7 @@ from loan_service.domain import (
     price,
 )
 from loan_service.domain import ValidationError as DomainValidationError
+from loan_service.domain.arrears import Bucket
 from loan_service.domain.lifecycle import (
     CreditRefunded,
     EligibilityOverridden,
@@ -66,24 +64,28 @@ from loan_service.domain.lifecycle import (
 from loan_service.domain.schedule import Schedule
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
+from loan_service.service_layer.settings import (
+    InstitutionSettings,
+    approval_limits_to_store,
+    buckets_to_store,
+    settings_of,
+)
 from shared import context
 from shared.errors import Aborted, Conflict, NotFound, ValidationError
 from shared.events import event_meta, outbox_fields, outbox_update
 from shared.ids import new_id
+from shared.logging import get_logger
 from shared.money import fmt, minor_units, parse_amount, parse_decimal
 from shared.permissions import Permission, Principal, require
 
 #: Loans are spread over this many close-of-business partitions (`crc32(id) % PARTITIONS`,
 #: stored on each loan when it is created). It may grow, never shrink.
+log = get_logger(__name__)
+
 PARTITIONS = 8
 MAX_ATTEMPTS = 5
 _ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
 OPEN_STATUSES = ("submitted", "approved", "active")
-UNLIMITED = Decimal("Infinity")
-DEFAULT_APPROVAL_LIMITS: dict[str, Decimal] = {
-    "branch_manager": Decimal(1_000_000),
-    "admin": UNLIMITED,
-}
 
 #: Proto field names of the product, by the domain's name (for error messages).
 _PRODUCT_FIELD_NAMES = {
@@ -229,7 +231,7 @@ class LoanHandlers:
         self._notify = notify  # OutboxRelay.notify
         self.users = users
         self.scorer = scorer
-        self._business_dates: dict[str, tuple[float, date | None]] = {}
+        self._reading: dict[str, tuple[float, InstitutionSettings]] = {}
 
     # --- products ------------------------------------------------------------------------
 
@@ -377,28 +379,70 @@ class LoanHandlers:
 
     # --- applications --------------------------------------------------------------------
 
-    async def business_date(self, institution_id: str) -> date | None:
-        """The institution's last completed close-of-business date (cached a few seconds:
-        reads use it to count days past due since a loan's figures were stored)."""
-        cached = self._business_dates.get(institution_id)
+    async def reading_settings(self, institution_id: str) -> InstitutionSettings:
+        """The institution's settings for reads (cached a few seconds): the last completed
+        close-of-business date, to count days past due since a loan's figures were stored,
+        and the delinquency buckets they fall in."""
+        cached = self._reading.get(institution_id)
         stamp = time.monotonic()
         if cached is not None and stamp - cached[0] < 5.0:
             return cached[1]
-        _, business = await self._settings(institution_id)
-        self._business_dates[institution_id] = (stamp, business)
-        return business
+        settings = await self._settings(institution_id)
+        self._reading[institution_id] = (stamp, settings)
+        return settings
 
     def forget_business_date(self, institution_id: str) -> None:
         """Called when a close of business completes in this process."""
-        self._business_dates.pop(institution_id, None)
+        self._reading.pop(institution_id, None)
 
-    async def _settings(self, institution_id: str) -> tuple[dict[str, Decimal], date | None]:
-        doc = await self.repo.settings(institution_id)
-        limits = dict(DEFAULT_APPROVAL_LIMITS)
-        for role, value in (doc.get("approval_limits") or {}).items():
-            limits[role] = UNLIMITED if value in (None, "") else Decimal(str(value))
-        business = doc.get("business_date")
-        return limits, date.fromisoformat(business) if business else None
+    async def _settings(self, institution_id: str) -> InstitutionSettings:
+        return settings_of(await self.repo.settings(institution_id))
+
+    async def loan_settings(self, institution_id: str) -> InstitutionSettings:
+        p = context.principal()
+        require(p, Permission.SETTINGS_READ)
+        self._own_institution(p, institution_id)
+        return await self._settings(institution_id)
+
+    async def update_loan_settings(
+        self,
+        institution_id: str,
+        approval_limits: dict[str, str] | None,
+        buckets: list[Bucket] | None,
+    ) -> InstitutionSettings:
+        """Replaces the approval limits and/or the delinquency buckets (None: unchanged).
+        New buckets reclassify every active loan at the next close of business: their
+        hints are lowered so that it visits each of them once."""
+        p = context.principal()
+        require(p, Permission.SETTINGS_MANAGE)
+        self._own_institution(p, institution_id)
+        fields: dict[str, Any] = {}
+        errors: list[tuple[str, str]] = []
+        if approval_limits is not None:
+            currency = await self.users.institution_currency(institution_id)
+            fields["approval_limits"] = _collect(
+                errors, lambda: approval_limits_to_store(approval_limits, currency)
+            )
+        if buckets is not None:
+            fields["delinquency_buckets"] = _collect(errors, lambda: buckets_to_store(buckets))
+        if errors:
+            raise ValidationError("the loan settings are invalid", field_errors=errors)
+        if fields:
+            await self.repo.update_settings(institution_id, fields)
+            if buckets is not None:
+                await self.repo.revisit_all(institution_id)
+            self._reading.pop(institution_id, None)
+            log.info("loan_settings_updated", institution=institution_id, fields=sorted(fields))
+        return await self._settings(institution_id)
+
+    @staticmethod
+    def _own_institution(p: Principal, institution_id: str) -> None:
+        if p.institution_id != institution_id:
+            raise NotFound(
+                f"institution {institution_id} not found",
+                reason="INSTITUTION_NOT_FOUND",
+                metadata={"institution_id": institution_id},
+            )
 
     async def create_loan(self, request: loan_pb2.CreateLoanRequest) -> dict[str, Any]:
         p = context.principal()
@@ -574,14 +618,15 @@ class LoanHandlers:
     async def _commit(
         self, p: Principal, before: dict[str, Any], loan: Loan, change: Change
     ) -> dict[str, Any]:
-        _, business = await self._settings(before["institution_id"])
+        settings = await self._settings(before["institution_id"])
         cob = date.fromisoformat(before["cob_date"]) if before.get("cob_date") else None
-        as_of = views.view_date(loan, cob, business, change.business_date)
+        as_of = views.view_date(loan, cob, settings.business_date, change.business_date)
         derived = views.derive(
             loan,
             as_of,
             fallback=before["create_time"].date(),
             previous_max_dpd=before.get("max_days_past_due", 0),
+            buckets=settings.buckets,
         )
         allocations = {**first_allocations(before), **change.allocations}
         fields: dict[str, Any] = {**loan_to_doc(loan, allocations), **derived.fields}
@@ -722,7 +767,8 @@ class LoanHandlers:
 
         async def action(p: Principal, doc: dict[str, Any], loan: Loan) -> Change:
             if not limits_box:
-                limits_box["limits"], _ = await self._settings(doc["institution_id"])
+                settings = await self._settings(doc["institution_id"])
+                limits_box["limits"] = settings.approval_limits
             if loan.status is LoanStatus.SUBMITTED:
                 # The product's minimum band is checked against the score stored on the loan
                 # now (a score is usually taken after the application was submitted).
@@ -1150,7 +1196,6 @@ def _collect(errors: list[tuple[str, str]], parse: Callable[[], Any]) -> Any:
 
 
 __all__ = [
-    "DEFAULT_APPROVAL_LIMITS",
     "PARTITIONS",
     "Change",
     "LoanHandlers",

@@ -241,10 +241,11 @@ def effective_arrears(
     stored = date.fromisoformat(view["as_of"]) if view.get("as_of") else None
     if doc.get("status") != "active" or stored is None:
         return stored, int(doc.get("days_past_due") or 0), doc.get("delinquency_bucket") or ""
-    when = max(stored, as_of) if as_of is not None else stored
+    if as_of is None or as_of <= stored:  # the stored figures, in the buckets they used
+        return stored, int(doc.get("days_past_due") or 0), doc.get("delinquency_bucket") or ""
     oldest = doc.get("oldest_unpaid_due_date")
-    dpd = (when - date.fromisoformat(oldest)).days if oldest and oldest < when.isoformat() else 0
-    return when, dpd, delinquency_bucket(dpd, buckets)
+    dpd = (as_of - date.fromisoformat(oldest)).days if oldest and oldest < as_of.isoformat() else 0
+    return as_of, dpd, delinquency_bucket(dpd, buckets)
 
 
 def overdue_numbers(doc: dict[str, Any]) -> set[int]:

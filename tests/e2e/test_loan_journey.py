@@ -89,6 +89,25 @@ def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:
         assert user.status_code == 201, user.text
     agent = bearer(login(http, f"agent-{tag}@umoja.test"))
     manager = bearer(login(http, f"branch_manager-{tag}@umoja.test"))
+
+    # Lending settings: no approval limit until the institution's admin sets one.
+    settings_url = f"/v1/institutions/{institution_id}/loan-settings"
+    settings = http.get(settings_url, headers=manager)
+    assert settings.status_code == 200, settings.text
+    assert settings.json()["approval_limits"] == {"admin": None, "branch_manager": None}
+    assert [b["name"] for b in settings.json()["delinquency_buckets"]] == [
+        "current", "1-30", "31-60", "61-90", "91-180", "over_180",
+    ]  # fmt: skip
+    limit = {"approval_limits": {"branch_manager": "50000"}}
+    assert http.put(settings_url, headers=manager, json=limit).status_code == 403
+    updated = http.put(settings_url, headers=admin, json=limit)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["approval_limits"] == {"admin": None, "branch_manager": "50000.00"}
+    one_bucket = {"delinquency_buckets": [{"name": "current", "min_days": 0, "max_days": 0}]}
+    refused = http.put(settings_url, headers=admin, json=one_bucket)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "delinquency_buckets[0].max_days"
+
     me = http.get("/v1/me", headers=agent).json()
     assert (me["role"], me["institution_id"], me["branch_id"]) == (
         "agent",

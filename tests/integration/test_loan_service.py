@@ -642,6 +642,36 @@ async def test_approval_limits_and_eligibility_override(world: World) -> None:
     inst = institution(world)
     product = await create_product(inst, min_score_band="B")
     big = await submitted(inst, product.id, principal="2000000.00")
+    # No limit until the institution sets one; then a branch manager's stops at it.
+    limits = loan_pb2.UpdateLoanSettingsRequest(
+        institution_id=inst.id,
+        set_approval_limits=True,
+        approval_limits=[loan_pb2.ApprovalLimit(role="branch_manager", amount="1000000")],
+    )
+    err = await fails(world.loans.UpdateLoanSettings(limits, metadata=inst.manager))
+    assert err.code == Code.PERMISSION_DENIED
+    other = institution(world)
+    err = await fails(world.loans.UpdateLoanSettings(limits, metadata=other.admin))
+    assert err.code == Code.NOT_FOUND
+    bad = loan_pb2.UpdateLoanSettingsRequest(
+        institution_id=inst.id,
+        set_approval_limits=True,
+        approval_limits=[
+            loan_pb2.ApprovalLimit(role="agent", amount="10"),
+            loan_pb2.ApprovalLimit(role="admin", amount="-5"),
+        ],
+    )
+    err = await fails(world.loans.UpdateLoanSettings(bad, metadata=inst.admin))
+    assert err.code == Code.INVALID_ARGUMENT
+    assert sorted(f for f, _ in err.field_errors) == [
+        "approval_limits.admin",
+        "approval_limits.agent",
+    ]
+    settings = (await world.loans.UpdateLoanSettings(limits, metadata=inst.admin)).settings
+    assert [(lim.role, lim.amount) for lim in settings.approval_limits] == [
+        ("admin", ""),
+        ("branch_manager", "1000000.00"),
+    ]
     err = await fails(
         world.loans.ApproveLoan(loan_pb2.ApproveLoanRequest(loan_id=big.id), metadata=inst.manager)
     )
@@ -1129,3 +1159,52 @@ async def test_an_application_outside_the_product_limits_is_refused_and_nothing_
         loan_pb2.ListLoansRequest(borrower_id=inst.borrower), metadata=inst.admin
     )
     assert list(listed.loans) == []
+
+
+async def test_an_institutions_own_delinquency_buckets_classify_its_loans(world: World) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    loan = await active(inst, product.id, TODAY - timedelta(days=100))
+    buckets = [
+        loan_pb2.DelinquencyBucket(name="current", min_days=0, max_days=0),
+        loan_pb2.DelinquencyBucket(name="watch", min_days=1, max_days=45),
+        loan_pb2.DelinquencyBucket(name="substandard", min_days=46, open_ended=True),
+    ]
+    gap = [buckets[0], loan_pb2.DelinquencyBucket(name="late", min_days=5, open_ended=True)]
+    err = await fails(
+        world.loans.UpdateLoanSettings(
+            loan_pb2.UpdateLoanSettingsRequest(
+                institution_id=inst.id, set_delinquency_buckets=True, delinquency_buckets=gap
+            ),
+            metadata=inst.admin,
+        )
+    )
+    assert err.code == Code.INVALID_ARGUMENT
+    assert [f for f, _ in err.field_errors] == ["delinquency_buckets[1].min_days"]
+    await world.loans.UpdateLoanSettings(
+        loan_pb2.UpdateLoanSettingsRequest(
+            institution_id=inst.id, set_delinquency_buckets=True, delinquency_buckets=buckets
+        ),
+        metadata=inst.admin,
+    )
+    read = (
+        await world.loans.GetLoanSettings(
+            loan_pb2.GetLoanSettingsRequest(institution_id=inst.id), metadata=inst.manager
+        )
+    ).settings
+    assert [(b.name, b.min_days, b.open_ended) for b in read.delinquency_buckets] == [
+        ("current", 0, False),
+        ("watch", 1, False),
+        ("substandard", 46, True),
+    ]
+
+    await world.loans.RunCloseOfBusiness(
+        loan_pb2.RunCloseOfBusinessRequest(as_of=TODAY.isoformat(), wait=True),
+        metadata=inst.admin,
+    )
+    aged = await get(inst, loan.id)
+    first_due = date.fromisoformat(aged.schedule[0].due_date)
+    assert aged.days_past_due == (TODAY - first_due).days > 45
+    assert aged.delinquency_bucket == "substandard"
+    (event,) = await world.wait_for(loan.id, "loan.reclassified")
+    assert (event.previous_bucket, event.loan.delinquency_bucket) == ("current", "substandard")

@@ -1569,3 +1569,183 @@ class GetCloseOfBusinessJobResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCloseOfBusinessJobResponse: _TypeAlias = GetCloseOfBusinessJobResponse  # noqa: Y015
+
+@_typing.final
+class ApprovalLimit(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """`branch_manager` or `admin`."""
+    amount: _builtins.str
+    """The largest principal the role approves; empty: no limit."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        amount: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovalLimit: _TypeAlias = ApprovalLimit  # noqa: Y015
+
+@_typing.final
+class DelinquencyBucket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MIN_DAYS_FIELD_NUMBER: _builtins.int
+    MAX_DAYS_FIELD_NUMBER: _builtins.int
+    OPEN_ENDED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    min_days: _builtins.int
+    max_days: _builtins.int
+    """Ignored when open_ended (the last bucket)."""
+    open_ended: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        min_days: _builtins.int = ...,
+        max_days: _builtins.int = ...,
+        open_ended: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_days", b"max_days", "min_days", b"min_days", "name", b"name", "open_ended", b"open_ended"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DelinquencyBucket: _TypeAlias = DelinquencyBucket  # noqa: Y015
+
+@_typing.final
+class LoanSettings(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    APPROVAL_LIMITS_FIELD_NUMBER: _builtins.int
+    DELINQUENCY_BUCKETS_FIELD_NUMBER: _builtins.int
+    BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    institution_id: _builtins.str
+    business_date: _builtins.str
+    """The last completed close of business; empty before the first."""
+    @_builtins.property
+    def approval_limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApprovalLimit]: ...
+    @_builtins.property
+    def delinquency_buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DelinquencyBucket]: ...
+    def __init__(
+        self,
+        *,
+        institution_id: _builtins.str = ...,
+        approval_limits: _abc.Iterable[Global___ApprovalLimit] | None = ...,
+        delinquency_buckets: _abc.Iterable[Global___DelinquencyBucket] | None = ...,
+        business_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_limits", b"approval_limits", "business_date", b"business_date", "delinquency_buckets", b"delinquency_buckets", "institution_id", b"institution_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanSettings: _TypeAlias = LoanSettings  # noqa: Y015
+
+@_typing.final
+class GetLoanSettingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    institution_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        institution_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["institution_id", b"institution_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLoanSettingsRequest: _TypeAlias = GetLoanSettingsRequest  # noqa: Y015
+
+@_typing.final
+class GetLoanSettingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___LoanSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___LoanSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLoanSettingsResponse: _TypeAlias = GetLoanSettingsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateLoanSettingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    APPROVAL_LIMITS_FIELD_NUMBER: _builtins.int
+    SET_APPROVAL_LIMITS_FIELD_NUMBER: _builtins.int
+    DELINQUENCY_BUCKETS_FIELD_NUMBER: _builtins.int
+    SET_DELINQUENCY_BUCKETS_FIELD_NUMBER: _builtins.int
+    institution_id: _builtins.str
+    set_approval_limits: _builtins.bool
+    set_delinquency_buckets: _builtins.bool
+    @_builtins.property
+    def approval_limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApprovalLimit]:
+        """Replaced when set_approval_limits; roles left out have no limit."""
+
+    @_builtins.property
+    def delinquency_buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DelinquencyBucket]:
+        """Replaced when set_delinquency_buckets: contiguous from 0 days, the last open-ended."""
+
+    def __init__(
+        self,
+        *,
+        institution_id: _builtins.str = ...,
+        approval_limits: _abc.Iterable[Global___ApprovalLimit] | None = ...,
+        set_approval_limits: _builtins.bool = ...,
+        delinquency_buckets: _abc.Iterable[Global___DelinquencyBucket] | None = ...,
+        set_delinquency_buckets: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_limits", b"approval_limits", "delinquency_buckets", b"delinquency_buckets", "institution_id", b"institution_id", "set_approval_limits", b"set_approval_limits", "set_delinquency_buckets", b"set_delinquency_buckets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLoanSettingsRequest: _TypeAlias = UpdateLoanSettingsRequest  # noqa: Y015
+
+@_typing.final
+class UpdateLoanSettingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___LoanSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___LoanSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLoanSettingsResponse: _TypeAlias = UpdateLoanSettingsResponse  # noqa: Y015

@@ -127,6 +127,16 @@ class LoanServiceStub:
                 request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.SerializeToString,
                 response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteResponse.FromString,
                 _registered_method=True)
+        self.GetLoanSettings = channel.unary_unary(
+                '/kopa.loan.v1.LoanService/GetLoanSettings',
+                request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsRequest.SerializeToString,
+                response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateLoanSettings = channel.unary_unary(
+                '/kopa.loan.v1.LoanService/UpdateLoanSettings',
+                request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.UpdateLoanSettingsRequest.SerializeToString,
+                response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.UpdateLoanSettingsResponse.FromString,
+                _registered_method=True)
         self.RunCloseOfBusiness = channel.unary_unary(
                 '/kopa.loan.v1.LoanService/RunCloseOfBusiness',
                 request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.RunCloseOfBusinessRequest.SerializeToString,
@@ -268,9 +278,22 @@ class LoanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RunCloseOfBusiness(self, request, context):
+    def GetLoanSettings(self, request, context):
         """Starts (or resumes) the close of business for a date; idempotent per date.
+        The institution's approval limits per role and delinquency buckets.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLoanSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunCloseOfBusiness(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -368,6 +391,16 @@ def add_LoanServiceServicer_to_server(servicer, server):
                     servicer.GetPayoffQuote,
                     request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.FromString,
                     response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteResponse.SerializeToString,
+            ),
+            'GetLoanSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLoanSettings,
+                    request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsRequest.FromString,
+                    response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsResponse.SerializeToString,
+            ),
+            'UpdateLoanSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLoanSettings,
+                    request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.UpdateLoanSettingsRequest.FromString,
+                    response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.UpdateLoanSettingsResponse.SerializeToString,
             ),
             'RunCloseOfBusiness': grpc.unary_unary_rpc_method_handler(
                     servicer.RunCloseOfBusiness,
@@ -847,6 +880,60 @@ class LoanService:
             '/kopa.loan.v1.LoanService/GetPayoffQuote',
             kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.SerializeToString,
             kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLoanSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.loan.v1.LoanService/GetLoanSettings',
+            kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsRequest.SerializeToString,
+            kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLoanSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.loan.v1.LoanService/UpdateLoanSettings',
+            kopa_dot_loan_dot_v1_dot_loan__pb2.UpdateLoanSettingsRequest.SerializeToString,
+            kopa_dot_loan_dot_v1_dot_loan__pb2.UpdateLoanSettingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,8 +76,12 @@ class LoanServiceStub:
     """
     GetPayoffQuote: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]
     """What it takes to close the loan on a date."""
+    GetLoanSettings: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]
+    """Starts (or resumes) the close of business for a date; idempotent per date.
+    The institution's approval limits per role and delinquency buckets.
+    """
+    UpdateLoanSettings: _grpc.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]
     RunCloseOfBusiness: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]
-    """Starts (or resumes) the close of business for a date; idempotent per date."""
     GetCloseOfBusinessJob: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]
 
 @_typing.type_check_only
@@ -128,8 +132,12 @@ class LoanServiceAsyncStub(LoanServiceStub):
     """
     GetPayoffQuote: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]  # type: ignore[assignment]
     """What it takes to close the loan on a date."""
+    GetLoanSettings: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]  # type: ignore[assignment]
+    """Starts (or resumes) the close of business for a date; idempotent per date.
+    The institution's approval limits per role and delinquency buckets.
+    """
+    UpdateLoanSettings: _aio.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]  # type: ignore[assignment]
     RunCloseOfBusiness: _aio.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]  # type: ignore[assignment]
-    """Starts (or resumes) the close of business for a date; idempotent per date."""
     GetCloseOfBusinessJob: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]  # type: ignore[assignment]
 
 class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -281,12 +289,28 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         """What it takes to close the loan on a date."""
 
     @_abc_1.abstractmethod
+    def GetLoanSettings(
+        self,
+        request: _loan_pb2.GetLoanSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_loan_pb2.GetLoanSettingsResponse, _abc.Awaitable[_loan_pb2.GetLoanSettingsResponse]]:
+        """Starts (or resumes) the close of business for a date; idempotent per date.
+        The institution's approval limits per role and delinquency buckets.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateLoanSettings(
+        self,
+        request: _loan_pb2.UpdateLoanSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_loan_pb2.UpdateLoanSettingsResponse, _abc.Awaitable[_loan_pb2.UpdateLoanSettingsResponse]]: ...
+
+    @_abc_1.abstractmethod
     def RunCloseOfBusiness(
         self,
         request: _loan_pb2.RunCloseOfBusinessRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_loan_pb2.RunCloseOfBusinessResponse, _abc.Awaitable[_loan_pb2.RunCloseOfBusinessResponse]]:
-        """Starts (or resumes) the close of business for a date; idempotent per date."""
+    ) -> _typing.Union[_loan_pb2.RunCloseOfBusinessResponse, _abc.Awaitable[_loan_pb2.RunCloseOfBusinessResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetCloseOfBusinessJob(
