@@ -7,7 +7,7 @@ them); the shared interceptor turns them into rich gRPC statuses.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -28,6 +28,11 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self.cob = cob
 
     # --- products and quotes -------------------------------------------------------------
+
+    async def _loan(self, doc: dict[str, Any]) -> loan_pb2.Loan:
+        """The loan as answered: days past due up to the institution's reading date."""
+        s = await self.h.reading_settings(doc["institution_id"])
+        return m.loan_to_proto(doc, s.reading_date, s.buckets)
 
     async def CreateLoanProduct(
         self, request: loan_pb2.CreateLoanProductRequest, context: Ctx
@@ -89,14 +94,13 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self, request: loan_pb2.CreateLoanRequest, context: Ctx
     ) -> loan_pb2.CreateLoanResponse:
         doc = await self.h.create_loan(request)
-        return loan_pb2.CreateLoanResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.CreateLoanResponse(loan=await self._loan(doc))
 
     async def GetLoan(
         self, request: loan_pb2.GetLoanRequest, context: Ctx
     ) -> loan_pb2.GetLoanResponse:
         doc = await self.h.get_loan(request.loan_id)
-        s = await self.h.reading_settings(doc["institution_id"])
-        return loan_pb2.GetLoanResponse(loan=m.loan_to_proto(doc, s.business_date, s.buckets))
+        return loan_pb2.GetLoanResponse(loan=await self._loan(doc))
 
     async def ListLoans(
         self, request: loan_pb2.ListLoansRequest, context: Ctx
@@ -113,7 +117,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             return loan_pb2.ListLoansResponse(next_page_token=token)
         s = await self.h.reading_settings(docs[0]["institution_id"])
         return loan_pb2.ListLoansResponse(
-            loans=[m.loan_to_proto(d, s.business_date, s.buckets) for d in docs],
+            loans=[m.loan_to_proto(d, s.reading_date, s.buckets) for d in docs],
             next_page_token=token,
         )
 
@@ -121,13 +125,13 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self, request: loan_pb2.ApproveLoanRequest, context: Ctx
     ) -> loan_pb2.ApproveLoanResponse:
         doc = await self.h.approve(request.loan_id, request.note, request.override_reason)
-        return loan_pb2.ApproveLoanResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.ApproveLoanResponse(loan=await self._loan(doc))
 
     async def RejectLoan(
         self, request: loan_pb2.RejectLoanRequest, context: Ctx
     ) -> loan_pb2.RejectLoanResponse:
         doc = await self.h.reject(request.loan_id, request.reason)
-        return loan_pb2.RejectLoanResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.RejectLoanResponse(loan=await self._loan(doc))
 
     async def DisburseLoan(
         self, request: loan_pb2.DisburseLoanRequest, context: Ctx
@@ -139,13 +143,13 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             request.channel,
             request.request_id,
         )
-        return loan_pb2.DisburseLoanResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.DisburseLoanResponse(loan=await self._loan(doc))
 
     async def WriteOffLoan(
         self, request: loan_pb2.WriteOffLoanRequest, context: Ctx
     ) -> loan_pb2.WriteOffLoanResponse:
         doc = await self.h.write_off(request.loan_id, request.reason, request.date)
-        return loan_pb2.WriteOffLoanResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.WriteOffLoanResponse(loan=await self._loan(doc))
 
     async def RescheduleLoan(
         self, request: loan_pb2.RescheduleLoanRequest, context: Ctx
@@ -158,7 +162,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             request.reason,
             request.date,
         )
-        return loan_pb2.RescheduleLoanResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.RescheduleLoanResponse(loan=await self._loan(doc))
 
     async def ScoreLoan(
         self, request: loan_pb2.ScoreLoanRequest, context: Ctx
@@ -188,7 +192,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self, request: loan_pb2.ReverseRepaymentRequest, context: Ctx
     ) -> loan_pb2.ReverseRepaymentResponse:
         doc = await self.h.reverse_repayment(request.loan_id, request.payment_id, request.reason)
-        return loan_pb2.ReverseRepaymentResponse(loan=m.loan_to_proto(doc))
+        return loan_pb2.ReverseRepaymentResponse(loan=await self._loan(doc))
 
     async def RefundCredit(
         self, request: loan_pb2.RefundCreditRequest, context: Ctx

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,13 @@ class InstitutionSettings:
     approval_limits: dict[str, Decimal]
     buckets: tuple[Bucket, ...]
     business_date: date | None
+
+    @property
+    def reading_date(self) -> date:
+        """The date a read counts days past due up to: the last completed close of business
+        once the institution runs them (its figures are stated as of its business date),
+        today before its first (a migrated or back-dated book shows its arrears at once)."""
+        return self.business_date or datetime.now(UTC).date()
 
 
 def settings_of(doc: Mapping[str, Any]) -> InstitutionSettings:

@@ -814,7 +814,10 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
     disbursed = TODAY - timedelta(days=100)
     loan = await active(inst, product.id, disbursed)
     current = await active(inst, product.id, TODAY - timedelta(days=10))
-    assert loan.days_past_due == 0  # no business date yet: stated as of the disbursement
+    # No close of business yet: reads count days past due up to today.
+    assert loan.days_past_due == (TODAY - date.fromisoformat(loan.schedule[0].due_date)).days
+    assert loan.delinquency_bucket == "61-90"
+    assert current.days_past_due == 0 and current.delinquency_bucket == "current"
 
     earlier = TODAY - timedelta(days=20)
     job = (
