@@ -48,6 +48,7 @@ HINTS = "loan_cob_hints"
 #: A hint's date when the close of business has nothing to do for the loan (a date, not
 #: null, so that `$min` can lower it and `$lte` never matches it).
 NEVER = "9999-12-31"
+DUPLICATE_KEY = 11000
 #: A hint's date when the next close of business, whatever its date, must visit the loan.
 EARLIEST = "0001-01-01"
 SETTINGS = "loan_settings"
@@ -333,21 +334,26 @@ class Repository:
                 await self.db[HINTS].insert_one({"_id": loan["_id"], **hint})
 
     async def set_hints(self, loans: Sequence[dict[str, Any]]) -> None:
-        """`set_hint` for many loans in one round trip (those it misses, one by one)."""
+        """`set_hint` for many loans (documents as written) in a few statements instead of
+        one update each: per version, the hints older than it are deleted, then all are
+        inserted. An insert that finds a hint leaves it: it is newer (its loan was written
+        again meanwhile), or a writer put it there between the delete and the insert (its
+        own set, or a `lower_hint`, which is never later than the truth)."""
         if not loans:
             return
-        ops = [
-            UpdateOne({"_id": d["_id"], "version": {"$lt": d["version"]}}, {"$set": self._hint(d)})
-            for d in loans
-        ]
+        by_version: dict[int, list[str]] = {}
+        for doc in loans:
+            by_version.setdefault(doc["version"], []).append(doc["_id"])
+        for version, ids in by_version.items():
+            await self.db[HINTS].delete_many({"_id": {"$in": ids}, "version": {"$lt": version}})
         try:
-            result = await self.db[HINTS].bulk_write(ops, ordered=False)
-            matched = result.matched_count
+            await self.db[HINTS].insert_many(
+                [{"_id": doc["_id"], **self._hint(doc)} for doc in loans], ordered=False
+            )
         except BulkWriteError as exc:
-            matched = int(exc.details.get("nMatched", 0))
-        if matched < len(loans):
-            for doc in loans:
-                await self.set_hint(doc)
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
 
     def cob_candidates(
         self, institution_id: str, partition: int, as_of: str, after: str, batch_size: int

@@ -1211,3 +1211,46 @@ async def test_an_institutions_own_delinquency_buckets_classify_its_loans(world:
     assert aged.delinquency_bucket == "substandard"
     (event,) = await world.wait_for(loan.id, "loan.reclassified")
     assert (event.previous_bucket, event.loan.delinquency_bucket) == ("current", "substandard")
+
+
+async def test_hints_set_in_bulk_never_overwrite_a_newer_one(server_urls: dict[str, str]) -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"], tz_aware=True)
+    db = client[f"it{secrets.token_hex(4)}_loan"]
+    try:
+        repo = Repository(db)
+
+        def loan(n: int, version: int, due: str) -> dict[str, Any]:
+            return {
+                "_id": f"loan_{n}",
+                "institution_id": "inst_1",
+                "partition": 1,
+                "status": "active",
+                "cob_next_date": due,
+                "version": version,
+            }
+
+        await db.loan_cob_hints.insert_many(
+            [
+                loan(1, 3, "2026-01-01"),  # older: replaced
+                loan(2, 9, "2026-01-05"),  # newer (written again meanwhile): kept
+                loan(3, 0, "2026-01-02"),  # lowered by a writer (version 0): replaced
+            ]
+        )
+        await repo.set_hints(
+            [
+                loan(1, 4, "2026-02-01"),
+                loan(2, 4, "2026-02-01"),
+                loan(3, 7, "2026-02-01"),
+                loan(4, 2, "2026-02-01"),
+            ]
+        )
+        hints = {h["_id"]: h async for h in db.loan_cob_hints.find({})}
+        assert {k: (h["version"], h["cob_next_date"]) for k, h in hints.items()} == {
+            "loan_1": (4, "2026-02-01"),
+            "loan_2": (9, "2026-01-05"),
+            "loan_3": (7, "2026-02-01"),
+            "loan_4": (2, "2026-02-01"),
+        }
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
