@@ -35,9 +35,7 @@ async def portfolio(stubs: Stubs, as_of: str = "") -> dict[str, Any]:
     reply = await stubs.reporting.GetPortfolioReport(
         reporting_pb2.GetPortfolioReportRequest(as_of=as_of)
     )
-    data = to_json(reply)
-    data["active_loans"] = int(data["active_loans"])
-    return data
+    return to_json(reply)
 
 
 @router.get("/v1/reports/arrears", response_model=None, dependencies=[allowed(P.REPORTS_READ)])

@@ -225,6 +225,7 @@ def test_close_of_business_ages_a_loan_and_the_books_balance(
     job = http.post("/v1/jobs/close-of-business", headers=mfi["admin"], json={"as_of": as_of})
     assert job.status_code == 200, job.text
     assert job.json()["state"] == "completed"
+    assert job.json()["loans_processed"] >= 1 and job.json()["loans_changed"] >= 1  # numbers
     aged = http.get(f"/v1/loans/{loan}", headers=mfi["agent"]).json()
     # The first weekly installment fell due 53 days ago and nothing was paid.
     assert aged["days_past_due"] == 53
