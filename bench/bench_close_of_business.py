@@ -46,13 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pymongo import AsyncMongoClient
 
-from loan_service.adapters.repository import HINTS, NEVER, PACKED_LOANS, Repository
+from loan_service.adapters.repository import HINTS, LOANS, NEVER, PACKED_LOANS, Repository
 from loan_service.adapters.serialization import loan_from_doc, loan_to_doc
 from loan_service.domain import Loan, LoanProduct, parse_product
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
 from loan_service.service_layer.cob import CloseOfBusiness, plan, update_of
 from loan_service.service_layer.handlers import partition_of, pricing_of
+from shared.events import EventPublisher, OutboxRelay
 from shared.ids import new_id
 
 GOAL_LOANS = 1_000_000
@@ -61,14 +62,42 @@ INSTITUTION = "inst_bench"
 BRANCHES = [f"br_bench_{n}" for n in range(20)]
 
 
-def mongodb_url() -> str:
-    if os.environ.get("MONGODB_URL"):
-        return os.environ["MONGODB_URL"]
+def server_url(name: str, default: str) -> str:
+    if os.environ.get(name):
+        return os.environ[name]
     env = Path(__file__).resolve().parents[1] / "deploy/local/servers.env"
     for line in env.read_text().splitlines() if env.exists() else []:
-        if line.strip().startswith("MONGODB_URL="):
+        if line.strip().startswith(f"{name}="):
             return line.split("=", 1)[1].strip().strip("'\"")
-    return "mongodb://127.0.0.1:27017/"
+    return default
+
+
+def mongodb_url() -> str:
+    return server_url("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+
+
+async def publish_all(repo: Repository, namespace: str, loan_ids: list[str]) -> float:
+    """Seconds for the outbox relay (as loan_service runs it) to publish the events the
+    run left in the loans' outboxes, to the real broker."""
+    publisher = EventPublisher(
+        server_url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "bench", namespace
+    )
+    relay = OutboxRelay(repo.db, publisher, [LOANS], workers=int(os.environ.get("RELAY_WORKERS", "8")))
+    await publisher.connect()
+    started = time.perf_counter()
+    relay.start()
+    for loan_id in loan_ids:
+        relay.notify(LOANS, loan_id)
+    while True:  # until every notified loan is flushed
+        if not relay.backlog:
+            break
+        await asyncio.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    left = await repo.loans.count_documents({"_id": {"$in": loan_ids}, "outbox_count": {"$gt": 0}})
+    assert left == 0, f"{left} loans still hold events"
+    await relay.stop()
+    await publisher.close()
+    return elapsed
 
 
 def product(term_max: int = 24) -> LoanProduct:
@@ -279,6 +308,11 @@ async def main() -> None:
     parser.add_argument(
         "--no-worst", action="store_true", help="skip the month +1 run (every loan written)"
     )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="after the first run, time the outbox relay publishing its events to RabbitMQ",
+    )
     args = parser.parse_args()
 
     url = mongodb_url()
@@ -339,6 +373,16 @@ async def main() -> None:
                 print(
                     "           worker seconds: "
                     + ", ".join(f"{k} {v:.1f}" for k, v in cob.timings.items())
+                )
+            if label == "first" and args.publish:
+                eventful = [
+                    d["_id"]
+                    async for d in repo.loans.find({"outbox_count": {"$gt": 0}}, {"_id": 1})
+                ]
+                seconds = await publish_all(repo, namespace, eventful)
+                print(
+                    f"           events of {len(eventful):,} loans published in {seconds:.1f} s "
+                    f"({len(eventful) / seconds:,.0f} loans/s; the relay, after the batch)"
                 )
         print()
         for label, _elapsed, rate in results:

@@ -207,6 +207,11 @@ class OutboxRelay:
         for name in self._collections:
             await self._db[name].create_index("outbox_count")
 
+    @property
+    def backlog(self) -> int:
+        """Documents notified and not flushed yet."""
+        return self._pending.qsize() + len(self._busy)
+
     def notify(self, collection: str, doc_id: Any) -> None:
         """Asks for a prompt publish of a document just written (the sweep is the safety net)."""
         self._last_notified = asyncio.get_running_loop().time()
@@ -276,8 +281,10 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._interval)
-            if loop.time() - self._last_notified < self._interval:
-                continue  # busy writers notify: the sweep only catches what a crash left
+            if loop.time() - self._last_notified < self._interval or self.backlog:
+                # Busy writers notify, and notified documents are still being flushed: the
+                # sweep only catches what a crash left (on FerretDB it reads every document).
+                continue
             try:
                 await self.sweep()
             except asyncio.CancelledError:
