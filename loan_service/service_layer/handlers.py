@@ -78,10 +78,10 @@ from shared.logging import get_logger
 from shared.money import fmt, minor_units, parse_amount, parse_decimal
 from shared.permissions import Permission, Principal, require
 
-#: Loans are spread over this many close-of-business partitions (`crc32(id) % PARTITIONS`,
-#: stored on each loan when it is created). It may grow, never shrink.
 log = get_logger(__name__)
 
+#: Loans are spread over this many close-of-business partitions (`crc32(id) % PARTITIONS`,
+#: stored on each loan when it is created). It may grow, never shrink.
 PARTITIONS = 8
 MAX_ATTEMPTS = 5
 _ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
