@@ -82,7 +82,7 @@ async def publish_all(repo: Repository, namespace: str, loan_ids: list[str]) -> 
     publisher = EventPublisher(
         server_url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "bench", namespace
     )
-    relay = OutboxRelay(repo.db, publisher, [LOANS], workers=int(os.environ.get("RELAY_WORKERS", "8")))
+    relay = OutboxRelay(repo.db, publisher, [LOANS])
     await publisher.connect()
     started = time.perf_counter()
     relay.start()
