@@ -372,9 +372,15 @@ class EventConsumer:
         on a broker that is down, and at once on any other error (a misdeclared queue);
         later ones, after a broker restart, retry whatever the error, forever (the broker
         may be up but not ready yet)."""
-        attempts = (
-            _broker_attempts(60) if first else _broker_attempts(float("inf"), retry_on=(Exception,))
-        )
+        attempts = _broker_attempts(60)
+        if not first:
+            attempts = _broker_attempts(float("inf"), retry_on=(Exception,))
+            attempts.before_sleep = lambda state: log.warning(
+                "event_consumer_reconnect_failed",
+                queue=self._queue_name,
+                attempt=state.attempt_number,
+                error=repr(state.outcome.exception() if state.outcome else None),
+            )
         async for attempt in attempts:
             with attempt:
                 lost = asyncio.Event()
