@@ -218,9 +218,23 @@ class Repository:
     async def revisit_all(self, institution_id: str) -> None:
         """Makes the next close of business visit every active loan of the institution (its
         delinquency buckets changed, so every loan's next change date may have)."""
+        # In chunks: FerretDB serialises a collection's writes, and one update of every
+        # hint would hold the hints (so every loan write) for minutes on a large book.
+        chunk: list[str] = []
+        cursor = self.db[HINTS].find(
+            {"institution_id": institution_id, "status": "active"}, {"_id": 1}
+        )
+        async for hint in cursor:
+            chunk.append(hint["_id"])
+            if len(chunk) == 500:
+                await self._revisit(chunk)
+                chunk = []
+        if chunk:
+            await self._revisit(chunk)
+
+    async def _revisit(self, loan_ids: list[str]) -> None:
         await self.db[HINTS].update_many(
-            {"institution_id": institution_id, "status": "active"},
-            {"$set": {"cob_next_date": EARLIEST}},
+            {"_id": {"$in": loan_ids}}, {"$set": {"cob_next_date": EARLIEST}}
         )
 
     async def advance_business_date(self, institution_id: str, as_of: str) -> None:

@@ -1168,6 +1168,15 @@ async def test_an_institutions_own_delinquency_buckets_classify_its_loans(world:
     inst = institution(world)
     product = await create_product(inst)
     loan = await active(inst, product.id, TODAY - timedelta(days=100))
+    yesterday = TODAY - timedelta(days=1)
+    await world.loans.RunCloseOfBusiness(
+        loan_pb2.RunCloseOfBusinessRequest(as_of=yesterday.isoformat(), wait=True),
+        metadata=inst.admin,
+    )
+    assert (await get(inst, loan.id)).delinquency_bucket == "61-90"  # the default buckets
+    hint = await world.db.loan_cob_hints.find_one({"_id": loan.id})
+    assert hint is not None and hint["cob_next_date"] > TODAY.isoformat()
+
     buckets = [
         loan_pb2.DelinquencyBucket(name="current", min_days=0, max_days=0),
         loan_pb2.DelinquencyBucket(name="watch", min_days=1, max_days=45),
@@ -1200,7 +1209,9 @@ async def test_an_institutions_own_delinquency_buckets_classify_its_loans(world:
         ("watch", 1, False),
         ("substandard", 46, True),
     ]
-
+    # New buckets: the next close of business visits every active loan and reclassifies it.
+    hint = await world.db.loan_cob_hints.find_one({"_id": loan.id})
+    assert hint is not None and hint["cob_next_date"] <= TODAY.isoformat()
     await world.loans.RunCloseOfBusiness(
         loan_pb2.RunCloseOfBusinessRequest(as_of=TODAY.isoformat(), wait=True),
         metadata=inst.admin,
@@ -1209,8 +1220,11 @@ async def test_an_institutions_own_delinquency_buckets_classify_its_loans(world:
     first_due = date.fromisoformat(aged.schedule[0].due_date)
     assert aged.days_past_due == (TODAY - first_due).days > 45
     assert aged.delinquency_bucket == "substandard"
-    (event,) = await world.wait_for(loan.id, "loan.reclassified")
-    assert (event.previous_bucket, event.loan.delinquency_bucket) == ("current", "substandard")
+    reclassified = await world.wait_for(loan.id, "loan.reclassified", 2)
+    assert [(e.previous_bucket, e.loan.delinquency_bucket) for e in reclassified] == [
+        ("current", "61-90"),
+        ("61-90", "substandard"),
+    ]
 
 
 async def test_hints_set_in_bulk_never_overwrite_a_newer_one(server_urls: dict[str, str]) -> None:
