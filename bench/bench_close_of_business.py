@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import secrets
 import statistics
@@ -55,6 +54,7 @@ from loan_service.service_layer.cob import CloseOfBusiness, plan, update_of
 from loan_service.service_layer.handlers import partition_of, pricing_of
 from shared.events import EventPublisher, OutboxRelay
 from shared.ids import new_id
+from tools.fleet import local_server_urls
 
 GOAL_LOANS = 1_000_000
 GOAL_SECONDS = 8 * 60
@@ -63,13 +63,7 @@ BRANCHES = [f"br_bench_{n}" for n in range(20)]
 
 
 def server_url(name: str, default: str) -> str:
-    if os.environ.get(name):
-        return os.environ[name]
-    env = Path(__file__).resolve().parents[1] / "deploy/local/servers.env"
-    for line in env.read_text().splitlines() if env.exists() else []:
-        if line.strip().startswith(f"{name}="):
-            return line.split("=", 1)[1].strip().strip("'\"")
-    return default
+    return local_server_urls().get(name, default)
 
 
 def mongodb_url() -> str:

@@ -32,7 +32,7 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
         GrpcUserDirectory(runtime.channel("user")),
         GrpcScorer(runtime.channel("scoring")),
     )
-    cob = CloseOfBusiness(repo, relay.notify, on_completed=handlers.forget_business_date)
+    cob = CloseOfBusiness(repo, relay.notify, on_completed=handlers.forget_reading_settings)
     runtime.on_close(cob.stop)
     servicer = LoanServicer(handlers, cob)
 

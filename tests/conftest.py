@@ -9,25 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_VARS = ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL")
-
-
-def _from_env_file() -> dict[str, str]:
-    path = ROOT / "deploy/local/servers.env"
-    values: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            line = line.strip().removeprefix("export ").strip()
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                values[key] = value.strip().strip("'\"")
-    return values
+from tools.fleet import SERVER_VARS, local_server_urls
 
 
 def _reachable(url: str) -> bool:
@@ -63,7 +49,7 @@ def _testcontainers() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def server_urls() -> dict[str, str]:
-    urls = {**_from_env_file(), **{k: os.environ[k] for k in SERVER_VARS if os.environ.get(k)}}
+    urls = local_server_urls()
     missing = [k for k in SERVER_VARS if k not in urls or not _reachable(urls[k])]
     if missing:
         try:

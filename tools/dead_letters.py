@@ -16,21 +16,15 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 
 from shared.events import DeadLetter, dead_letters, replay_dead_letters
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools.fleet import local_server_urls
 
 
 def amqp_url() -> str:
-    if os.environ.get("AMQP_URL"):
-        return os.environ["AMQP_URL"]
-    env_file = ROOT / "deploy/local/servers.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            if line.startswith("AMQP_URL="):
-                return line.split("=", 1)[1]
+    url = local_server_urls().get("AMQP_URL")
+    if url:
+        return url
     sys.exit("AMQP_URL is not set and deploy/local/servers.env has none: run `make servers`")
 
 

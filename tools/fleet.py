@@ -34,7 +34,13 @@ def say(message: str) -> None:
     print(f"[fleet] {message}", flush=True)
 
 
-def server_env() -> dict[str, str]:
+SERVER_VARS = ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL")
+
+
+def local_server_urls() -> dict[str, str]:
+    """What deploy/local/servers.env says (`infra.sh start` writes it), with any server URL
+    set in the environment winning: that is how production-like URLs are pointed at.
+    Possibly incomplete (no servers started yet)."""
     env: dict[str, str] = {}
     path = ROOT / "deploy/local/servers.env"
     if path.exists():
@@ -43,13 +49,15 @@ def server_env() -> dict[str, str]:
             if line and not line.startswith("#") and "=" in line:
                 key, value = line.split("=", 1)
                 env[key] = value.strip().strip('"').strip("'")
-    # An explicit environment wins: that is how production-like URLs are pointed at.
-    for key in ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL"):
+    for key in SERVER_VARS:
         if os.environ.get(key):
             env[key] = os.environ[key]
-    missing = [
-        k for k in ("MONGODB_URL", "ELASTICSEARCH_URL", "AMQP_URL", "REDIS_URL") if k not in env
-    ]
+    return env
+
+
+def server_env() -> dict[str, str]:
+    env = local_server_urls()
+    missing = [k for k in SERVER_VARS if k not in env]
     if missing:
         raise SystemExit(
             f"[fleet] {', '.join(missing)} unknown: run `deploy/local/infra.sh start` "

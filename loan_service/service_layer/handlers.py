@@ -391,7 +391,7 @@ class LoanHandlers:
         self._reading[institution_id] = (stamp, settings)
         return settings
 
-    def forget_business_date(self, institution_id: str) -> None:
+    def forget_reading_settings(self, institution_id: str) -> None:
         """Called when a close of business completes in this process."""
         self._reading.pop(institution_id, None)
 

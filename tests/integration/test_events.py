@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from kopa.common.v1 import common_pb2
 from kopa.user.v1 import events_pb2, user_pb2
@@ -26,6 +29,25 @@ from shared.events import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Store:
+    """A fresh namespace and its database, dropped after the test."""
+
+    namespace: str
+    db: AsyncDatabase[Any]
+
+
+@pytest.fixture
+async def store(server_urls: dict[str, str]) -> AsyncIterator[Store]:
+    namespace = f"it{secrets.token_hex(4)}"
+    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
+    try:
+        yield Store(namespace, client[f"{namespace}_events"])
+    finally:
+        await client.drop_database(f"{namespace}_events")
+        await client.close()
 
 
 def borrower_event(n: int, aggregate: str) -> events_pb2.BorrowerEvent:
@@ -50,11 +72,9 @@ async def wait_until(predicate: Any, limit: float = 15.0) -> None:
 
 
 async def test_events_written_with_the_document_reach_a_consumer_once_and_in_order(
-    server_urls: dict[str, str],
+    server_urls: dict[str, str], store: Store
 ) -> None:
-    namespace = f"it{secrets.token_hex(4)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-    db = client[f"{namespace}_events"]
+    namespace, db = store.namespace, store.db
     received: list[tuple[str, int]] = []
 
     async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
@@ -98,16 +118,12 @@ async def test_events_written_with_the_document_reach_a_consumer_once_and_in_ord
         await relay.stop()
         await consumer.stop()
         await publisher.close()
-        await client.drop_database(f"{namespace}_events")
-        await client.close()
 
 
 async def test_two_relays_racing_publish_each_event_and_pop_nothing_twice(
-    server_urls: dict[str, str],
+    server_urls: dict[str, str], store: Store
 ) -> None:
-    namespace = f"it{secrets.token_hex(4)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-    db = client[f"{namespace}_events"]
+    namespace, db = store.namespace, store.db
     publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
     try:
         events = [borrower_event(n, "b") for n in range(1, 6)]
@@ -119,16 +135,12 @@ async def test_two_relays_racing_publish_each_event_and_pop_nothing_twice(
         assert sum(counts) == 5
     finally:
         await publisher.close()
-        await client.drop_database(f"{namespace}_events")
-        await client.close()
 
 
 async def test_events_appended_while_the_relay_publishes_are_kept_and_each_doc_stays_in_order(
-    server_urls: dict[str, str],
+    server_urls: dict[str, str], store: Store
 ) -> None:
-    namespace = f"it{secrets.token_hex(4)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-    db = client[f"{namespace}_events"]
+    namespace, db = store.namespace, store.db
     received: dict[str, list[int]] = {}
 
     async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
@@ -186,8 +198,6 @@ async def test_events_appended_while_the_relay_publishes_are_kept_and_each_doc_s
         await relay.stop()
         await consumer.stop()
         await publisher.close()
-        await client.drop_database(f"{namespace}_events")
-        await client.close()
 
 
 class BrokerLink:
@@ -248,14 +258,12 @@ class BrokerLink:
 
 
 async def test_publisher_relay_and_consumer_heal_when_the_broker_connection_drops_mid_publish(
-    server_urls: dict[str, str],
+    server_urls: dict[str, str], store: Store
 ) -> None:
     """Every broker connection reset while events are being written and published, then
     refused for a while: the connections come back on their own, the relay re-sends what was
     not confirmed, the consumer handles every event and the outboxes empty."""
-    namespace = f"it{secrets.token_hex(4)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-    db = client[f"{namespace}_events"]
+    namespace, db = store.namespace, store.db
     link = BrokerLink(server_urls["AMQP_URL"])
     await link.up()
     received: list[tuple[str, int]] = []
@@ -304,16 +312,12 @@ async def test_publisher_relay_and_consumer_heal_when_the_broker_connection_drop
         await consumer.stop()
         await publisher.close()
         await link.cut()
-        await client.drop_database(f"{namespace}_events")
-        await client.close()
 
 
 async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lettered(
-    server_urls: dict[str, str],
+    server_urls: dict[str, str], store: Store
 ) -> None:
-    namespace = f"it{secrets.token_hex(4)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-    db = client[f"{namespace}_events"]
+    namespace, db = store.namespace, store.db
     attempts: dict[str, int] = {}
     handled: list[str] = []
     fixed: list[bool] = []  # the bug behind the poison event, fixed
@@ -388,19 +392,15 @@ async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lett
             channel = await cleanup.channel()
             for name in (queue, f"{queue}.dlq"):
                 await channel.queue_delete(name)
-        await client.drop_database(f"{namespace}_events")
-        await client.close()
 
 
 async def test_a_consumer_consumes_again_after_the_broker_dropped_it_mid_handling(
-    server_urls: dict[str, str],
+    server_urls: dict[str, str], store: Store
 ) -> None:
     """The broker goes while events are being handled (their acknowledgements can no longer
     reach it), then for a while accepts connections and drops them mid-set-up, as one
     restarting does: once it is steady, the consumer handles every event again."""
-    namespace = f"it{secrets.token_hex(4)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-    db = client[f"{namespace}_events"]
+    namespace, db = store.namespace, store.db
     link = BrokerLink(server_urls["AMQP_URL"])
     await link.up()
     received: list[int] = []
@@ -437,5 +437,3 @@ async def test_a_consumer_consumes_again_after_the_broker_dropped_it_mid_handlin
         await consumer.stop()
         await publisher.close()
         await link.cut()
-        await client.drop_database(f"{namespace}_events")
-        await client.close()

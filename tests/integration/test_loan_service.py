@@ -24,6 +24,7 @@ import aio_pika
 import grpc
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from kopa.loan.v1 import events_pb2, loan_pb2, loan_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
@@ -1104,50 +1105,56 @@ async def test_an_overpaid_loan_refunds_its_credit_balance_once(world: World) ->
     assert (await get(inst, loan.id)).version == refunded.version
 
 
-async def test_a_loan_stored_before_packing_reads_the_same_and_its_next_write_packs_it(
-    server_urls: dict[str, str],
-) -> None:
+@pytest.fixture
+async def db(server_urls: dict[str, str]) -> AsyncIterator[AsyncDatabase[Any]]:
+    """A fresh database for a repository alone, dropped after the test."""
     client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"], tz_aware=True)
-    db = client[f"it{secrets.token_hex(4)}_loan"]
+    database = client[f"it{secrets.token_hex(4)}_loan"]
     try:
-        repo = Repository(db)
-        legacy = {
-            "_id": "loan_legacy",
-            "institution_id": "inst_1",
-            "branch_id": "br_1",
-            "borrower_id": "bor_1",
-            "status": "active",
-            "partition": 3,
-            "version": 5,
-            "term": 12,
-            "view": {"as_of": "2026-01-01", "rows": "1|2026-01-01"},
-            "create_time": datetime(2026, 1, 1, 9, 30, tzinfo=UTC),
-        }
-        await db.loans.insert_one({**legacy, "outbox": [], "outbox_count": 0})
-        read = await repo.get_loan("loan_legacy")
-        assert read is not None
-        assert {k: v for k, v in read.items() if not k.startswith("_unpacked")} == {
-            **legacy,
-            "outbox_count": 0,
-        }
-
-        assert await repo.update_loan(read, {"$set": {"term": 24}, "$inc": {"version": 1}})
-        assert not await repo.update_loan(read, {"$set": {"term": 36}, "$inc": {"version": 1}})
-        raw = await db.loans.find_one({"_id": "loan_legacy"})
-        assert raw is not None
-        assert set(raw) == {
-            "_id", "institution_id", "branch_id", "borrower_id", "status", "partition",
-            "version", "outbox", "outbox_count", "packed",
-        }  # fmt: skip
-        after = {**legacy, "term": 24, "version": 6, "outbox_count": 0}
-        assert await repo.get_loan("loan_legacy") == after
-        assert await repo.get_loans(["nope", "loan_legacy"]) == [after]
-        assert await repo.borrower_loans("inst_1", "bor_1") == [after]
-        page, _ = await repo.page_loans({"institution_id": "inst_1", "branch_id": "br_1"}, 10, "")
-        assert page == [after]
+        yield database
     finally:
-        await client.drop_database(db.name)
+        await client.drop_database(database.name)
         await client.close()
+
+
+async def test_a_loan_stored_before_packing_reads_the_same_and_its_next_write_packs_it(
+    db: AsyncDatabase[Any],
+) -> None:
+    repo = Repository(db)
+    legacy = {
+        "_id": "loan_legacy",
+        "institution_id": "inst_1",
+        "branch_id": "br_1",
+        "borrower_id": "bor_1",
+        "status": "active",
+        "partition": 3,
+        "version": 5,
+        "term": 12,
+        "view": {"as_of": "2026-01-01", "rows": "1|2026-01-01"},
+        "create_time": datetime(2026, 1, 1, 9, 30, tzinfo=UTC),
+    }
+    await db.loans.insert_one({**legacy, "outbox": [], "outbox_count": 0})
+    read = await repo.get_loan("loan_legacy")
+    assert read is not None
+    assert {k: v for k, v in read.items() if not k.startswith("_unpacked")} == {
+        **legacy,
+        "outbox_count": 0,
+    }
+
+    assert await repo.update_loan(read, {"$set": {"term": 24}, "$inc": {"version": 1}})
+    assert not await repo.update_loan(read, {"$set": {"term": 36}, "$inc": {"version": 1}})
+    raw = await db.loans.find_one({"_id": "loan_legacy"})
+    assert raw is not None
+    assert set(raw) == {
+        "_id", "institution_id", "branch_id", "borrower_id", "status", "partition",
+        "version", "outbox", "outbox_count", "packed",
+    }  # fmt: skip
+    after = {**legacy, "term": 24, "version": 6, "outbox_count": 0}
+    assert await repo.get_loan("loan_legacy") == after
+    assert await repo.get_loans(["nope", "loan_legacy"]) == [after]
+    assert await repo.borrower_loans("inst_1", "bor_1") == [after]
+    page, _ = await repo.page_loans({"institution_id": "inst_1", "branch_id": "br_1"}, 10, "")
+    assert page == [after]
 
 
 async def test_an_application_outside_the_product_limits_is_refused_and_nothing_is_created(
@@ -1227,44 +1234,38 @@ async def test_an_institutions_own_delinquency_buckets_classify_its_loans(world:
     ]
 
 
-async def test_hints_set_in_bulk_never_overwrite_a_newer_one(server_urls: dict[str, str]) -> None:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"], tz_aware=True)
-    db = client[f"it{secrets.token_hex(4)}_loan"]
-    try:
-        repo = Repository(db)
+async def test_hints_set_in_bulk_never_overwrite_a_newer_one(db: AsyncDatabase[Any]) -> None:
+    repo = Repository(db)
 
-        def loan(n: int, version: int, due: str) -> dict[str, Any]:
-            return {
-                "_id": f"loan_{n}",
-                "institution_id": "inst_1",
-                "partition": 1,
-                "status": "active",
-                "cob_next_date": due,
-                "version": version,
-            }
-
-        await db.loan_cob_hints.insert_many(
-            [
-                loan(1, 3, "2026-01-01"),  # older: replaced
-                loan(2, 9, "2026-01-05"),  # newer (written again meanwhile): kept
-                loan(3, 0, "2026-01-02"),  # lowered by a writer (version 0): replaced
-            ]
-        )
-        await repo.set_hints(
-            [
-                loan(1, 4, "2026-02-01"),
-                loan(2, 4, "2026-02-01"),
-                loan(3, 7, "2026-02-01"),
-                loan(4, 2, "2026-02-01"),
-            ]
-        )
-        hints = {h["_id"]: h async for h in db.loan_cob_hints.find({})}
-        assert {k: (h["version"], h["cob_next_date"]) for k, h in hints.items()} == {
-            "loan_1": (4, "2026-02-01"),
-            "loan_2": (9, "2026-01-05"),
-            "loan_3": (7, "2026-02-01"),
-            "loan_4": (2, "2026-02-01"),
+    def loan(n: int, version: int, due: str) -> dict[str, Any]:
+        return {
+            "_id": f"loan_{n}",
+            "institution_id": "inst_1",
+            "partition": 1,
+            "status": "active",
+            "cob_next_date": due,
+            "version": version,
         }
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
+
+    await db.loan_cob_hints.insert_many(
+        [
+            loan(1, 3, "2026-01-01"),  # older: replaced
+            loan(2, 9, "2026-01-05"),  # newer (written again meanwhile): kept
+            loan(3, 0, "2026-01-02"),  # lowered by a writer (version 0): replaced
+        ]
+    )
+    await repo.set_hints(
+        [
+            loan(1, 4, "2026-02-01"),
+            loan(2, 4, "2026-02-01"),
+            loan(3, 7, "2026-02-01"),
+            loan(4, 2, "2026-02-01"),
+        ]
+    )
+    hints = {h["_id"]: h async for h in db.loan_cob_hints.find({})}
+    assert {k: (h["version"], h["cob_next_date"]) for k, h in hints.items()} == {
+        "loan_1": (4, "2026-02-01"),
+        "loan_2": (9, "2026-01-05"),
+        "loan_3": (7, "2026-02-01"),
+        "loan_4": (2, "2026-02-01"),
+    }
