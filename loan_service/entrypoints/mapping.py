@@ -323,6 +323,15 @@ def loan_to_proto(
             for v in doc.get("schedule_history") or []
         ],
         first_repayment_date=doc.get("first_repayment_date") or "",
+        classification_history=[
+            loan_pb2.Reclassification(
+                date=h.get("date") or "",
+                from_bucket=h["from"],
+                to_bucket=h["to"],
+                days_past_due=int(h.get("days_past_due") or 0),
+            )
+            for h in doc.get("classification_history") or []
+        ],
     )
 
 

@@ -230,6 +230,9 @@ def test_close_of_business_ages_a_loan_and_the_books_balance(
     # The first weekly installment fell due 53 days ago and nothing was paid.
     assert aged["days_past_due"] == 53
     assert aged["delinquency_bucket"] == "31-60"
+    assert aged["classification_history"] == [
+        {"date": as_of, "from_bucket": "current", "to_bucket": "31-60", "days_past_due": 53}
+    ]
     again = http.post("/v1/jobs/close-of-business", headers=mfi["admin"], json={"as_of": as_of})
     assert again.status_code == 200
     assert http.get(f"/v1/loans/{loan}", headers=mfi["agent"]).json() == aged

@@ -863,6 +863,12 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
     assert overdue_events[-1].loan.outstanding.penalties == "150.00"
     history = (await Repository(world.db).get_loan(loan.id) or {})["classification_history"]
     assert [(h["from"], h["to"]) for h in history] == [("current", "31-60"), ("31-60", "61-90")]
+    assert [
+        (h.date, h.from_bucket, h.to_bucket, h.days_past_due) for h in aged.classification_history
+    ] == [
+        (earlier.isoformat(), "current", "31-60", (earlier - first_due).days),
+        (TODAY.isoformat(), "31-60", "61-90", dpd),
+    ]
 
     # Again for the same date: nothing changes, nothing is written or published.
     published = len(world.events_of(loan.id))

@@ -460,6 +460,7 @@ class Loan(_message.Message):
     OLDEST_UNPAID_DUE_DATE_FIELD_NUMBER: _builtins.int
     SCHEDULE_HISTORY_FIELD_NUMBER: _builtins.int
     FIRST_REPAYMENT_DATE_FIELD_NUMBER: _builtins.int
+    CLASSIFICATION_HISTORY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
@@ -507,6 +508,10 @@ class Loan(_message.Message):
 
     @_builtins.property
     def schedule_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScheduleVersion]: ...
+    @_builtins.property
+    def classification_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reclassification]:
+        """Every change of delinquency bucket, oldest first."""
+
     def __init__(
         self,
         *,
@@ -543,14 +548,43 @@ class Loan(_message.Message):
         oldest_unpaid_due_date: _builtins.str = ...,
         schedule_history: _abc.Iterable[Global___ScheduleVersion] | None = ...,
         first_repayment_date: _builtins.str = ...,
+        classification_history: _abc.Iterable[Global___Reclassification] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "outstanding", b"outstanding", "pricing", b"pricing", "score", b"score", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_interest_rate", b"annual_interest_rate", "applied_payment_ids", b"applied_payment_ids", "approved_by", b"approved_by", "borrower_id", b"borrower_id", "branch_id", b"branch_id", "create_time", b"create_time", "created_by", b"created_by", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "history", b"history", "id", b"id", "institution_id", b"institution_id", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "override_reason", b"override_reason", "pricing", b"pricing", "principal", b"principal", "product_id", b"product_id", "purpose", b"purpose", "repayments", b"repayments", "rescheduled", b"rescheduled", "schedule", b"schedule", "schedule_history", b"schedule_history", "score", b"score", "status", b"status", "term", b"term", "update_time", b"update_time", "version", b"version", "written_off_principal", b"written_off_principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_interest_rate", b"annual_interest_rate", "applied_payment_ids", b"applied_payment_ids", "approved_by", b"approved_by", "borrower_id", b"borrower_id", "branch_id", b"branch_id", "classification_history", b"classification_history", "create_time", b"create_time", "created_by", b"created_by", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "history", b"history", "id", b"id", "institution_id", b"institution_id", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "override_reason", b"override_reason", "pricing", b"pricing", "principal", b"principal", "product_id", b"product_id", "purpose", b"purpose", "repayments", b"repayments", "rescheduled", b"rescheduled", "schedule", b"schedule", "schedule_history", b"schedule_history", "score", b"score", "status", b"status", "term", b"term", "update_time", b"update_time", "version", b"version", "written_off_principal", b"written_off_principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Loan: _TypeAlias = Loan  # noqa: Y015
+
+@_typing.final
+class Reclassification(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    FROM_BUCKET_FIELD_NUMBER: _builtins.int
+    TO_BUCKET_FIELD_NUMBER: _builtins.int
+    DAYS_PAST_DUE_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    from_bucket: _builtins.str
+    to_bucket: _builtins.str
+    days_past_due: _builtins.int
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        from_bucket: _builtins.str = ...,
+        to_bucket: _builtins.str = ...,
+        days_past_due: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "days_past_due", b"days_past_due", "from_bucket", b"from_bucket", "to_bucket", b"to_bucket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reclassification: _TypeAlias = Reclassification  # noqa: Y015
 
 @_typing.final
 class AppliedRepayment(_message.Message):
