@@ -305,3 +305,160 @@ def test_bad_input_and_tokens_are_refused_with_problem_json(
         assert problem["status"] == status
     missing = http.post("/v1/institutions", json={"name": "x"}, headers=headers).json()
     assert missing["errors"] == [{"field": "currency", "message": "is required"}]
+
+
+def test_quote_rejection_rescheduling_and_write_off_through_the_gateway(
+    http: httpx.Client, platform_token: str
+) -> None:
+    tag = secrets.token_hex(3)
+    root = bearer(platform_token)
+    institution_id = http.post(
+        "/v1/institutions", json={"name": f"Tumaini {tag}", "currency": "KES"}, headers=root
+    ).json()["id"]
+    http.post(
+        "/v1/users",
+        headers=root,
+        json={
+            "email": f"admin-{tag}@tumaini.test",
+            "full_name": "Ada Admin",
+            "role": "admin",
+            "password": PASSWORD,
+            "institution_id": institution_id,
+        },
+    ).raise_for_status()
+    admin = bearer(login(http, f"admin-{tag}@tumaini.test"))
+    branch_id = http.post("/v1/branches", json={"name": "Nakuru"}, headers=admin).json()["id"]
+    for role in ("agent", "branch_manager"):
+        http.post(
+            "/v1/users",
+            headers=admin,
+            json={
+                "email": f"{role}-{tag}@tumaini.test",
+                "full_name": role,
+                "role": role,
+                "password": PASSWORD,
+                "branch_id": branch_id,
+            },
+        ).raise_for_status()
+    agent = bearer(login(http, f"agent-{tag}@tumaini.test"))
+    manager = bearer(login(http, f"branch_manager-{tag}@tumaini.test"))
+    borrower_id = http.post(
+        "/v1/borrowers",
+        headers=agent,
+        json={
+            "first_name": "Achieng",
+            "last_name": "Odhiambo",
+            "national_id": f"ID{secrets.randbelow(10**8):08d}",
+            "phone": f"+25472{secrets.randbelow(10**7):07d}",
+            "date_of_birth": "1985-03-02",
+            "branch_id": branch_id,
+        },
+    ).json()["id"]
+    # No days_in_year: 30/360, each month 1/12 of a year.
+    product = http.post(
+        "/v1/loan-products",
+        headers=admin,
+        json={
+            "name": f"Jenga {tag}",
+            "interest_method": "declining_balance",
+            "amortization": "equal_installments",
+            "annual_interest_rate": "12",
+            "repayment_frequency": "monthly",
+            "min_principal": "500",
+            "max_principal": "100000",
+            "min_term": 3,
+            "max_term": 24,
+        },
+    )
+    assert product.status_code == 201, product.text
+    product_id = product.json()["id"]
+
+    # A quote: 1% a month on 1,000 over 12 months is numpy_financial.pmt's 88.85, APR 12%
+    # and EIR 12.68% (DOMAIN's MFTransparency example); no record is kept.
+    quote = http.post(
+        "/v1/loan-quotes",
+        headers=agent,
+        json={
+            "product_id": product_id,
+            "principal": "1000",
+            "term": 12,
+            "disbursement_date": "2026-01-15",
+        },
+    )
+    assert quote.status_code == 200, quote.text
+    installments = quote.json()["installments"]
+    assert [i["total"] for i in installments[:11]] == ["88.85"] * 11
+    assert sum(Decimal(i["principal"]) for i in installments) == Decimal("1000.00")
+    assert (Decimal(quote.json()["apr"]), Decimal(quote.json()["eir"])) == (
+        Decimal("12.00"),
+        Decimal("12.68"),
+    )
+    too_big = http.post(
+        "/v1/loans",
+        headers=agent,
+        json={
+            "borrower_id": borrower_id,
+            "product_id": product_id,
+            "principal": "200000",
+            "term": 6,
+        },
+    )
+    assert too_big.status_code == 422, too_big.text
+    assert [e["field"] for e in too_big.json()["errors"]] == ["principal"]
+
+    def apply(principal: str) -> str:
+        created = http.post(
+            "/v1/loans",
+            headers=agent,
+            json={
+                "borrower_id": borrower_id,
+                "product_id": product_id,
+                "principal": principal,
+                "term": 6,
+            },
+        )
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    # Rejected, then disbursing it is an illegal transition that states the current status.
+    refused = apply("3000")
+    rejected = http.post(
+        f"/v1/loans/{refused}/reject", headers=manager, json={"reason": "no business yet"}
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    late = http.post(
+        f"/v1/loans/{refused}/disburse",
+        headers=manager,
+        json={"disbursement_date": date.today().isoformat()},
+    )
+    assert late.status_code == 409, late.text
+    assert "rejected" in late.json()["detail"]
+
+    # Disbursed two months ago, rescheduled to a longer term, then written off.
+    loan_id = apply("6000")
+    assert http.post(f"/v1/loans/{loan_id}/approve", headers=manager).status_code == 200
+    disbursed = http.post(
+        f"/v1/loans/{loan_id}/disburse",
+        headers=manager,
+        json={"disbursement_date": (date.today() - timedelta(days=60)).isoformat()},
+    )
+    assert disbursed.status_code == 200, disbursed.text
+    rescheduled = http.post(
+        f"/v1/loans/{loan_id}/reschedule",
+        headers=manager,
+        json={"new_term": 12, "reason": "harvest failed", "grace_on_principal": 1},
+    )
+    assert rescheduled.status_code == 200, rescheduled.text
+    assert rescheduled.json()["rescheduled"] is True
+    assert rescheduled.json()["status"] == "active"
+    assert sum(Decimal(i["principal"]) for i in rescheduled.json()["schedule"]) >= Decimal(
+        rescheduled.json()["outstanding"]["principal"]
+    )
+    written_off = http.post(
+        f"/v1/loans/{loan_id}/write-off", headers=manager, json={"reason": "borrower left"}
+    )
+    assert written_off.status_code == 200, written_off.text
+    assert written_off.json()["status"] == "written_off"
+    assert Decimal(written_off.json()["written_off_principal"]) == Decimal("6000.00")
+    again = http.post(f"/v1/loans/{loan_id}/write-off", headers=manager, json={"reason": "twice"})
+    assert again.status_code == 409, again.text
