@@ -1,11 +1,39 @@
-"""Every resource router, in the order they appear in the OpenAPI document."""
+"""Every resource router, one folder per URL prefix, in the order of the OpenAPI document."""
 
+from gateway.audit_log.router import router as audit_log
 from gateway.borrowers.router import router as borrowers
+from gateway.branches.router import router as branches
+from gateway.groups.router import router as groups
 from gateway.identity.router import router as identity
 from gateway.institutions.router import router as institutions
+from gateway.jobs.router import router as jobs
+from gateway.ledger.router import router as ledger
+from gateway.loan_products.router import router as loan_products
 from gateway.loans.router import router as loans
+from gateway.mobile_money.router import router as mobile_money
 from gateway.payments.router import router as payments
 from gateway.reports.router import router as reports
+from gateway.repayments.router import router as repayments
 from gateway.scorecards.router import router as scorecards
+from gateway.suspense.router import router as suspense
+from gateway.users.router import router as users
 
-ROUTERS = [identity, institutions, borrowers, loans, payments, scorecards, reports]
+ROUTERS = [
+    identity,
+    users,
+    audit_log,
+    institutions,
+    branches,
+    borrowers,
+    groups,
+    loan_products,
+    loans,
+    repayments,
+    suspense,
+    ledger,
+    mobile_money,
+    scorecards,
+    reports,
+    jobs,
+    payments,
+]

@@ -10,7 +10,7 @@ from pydantic import Field, StrictInt, StrictStr
 
 from gateway.convert import page, to_json
 from gateway.deps import Stubs, allowed
-from gateway.identity.schemas import Strict
+from gateway.schema import Strict
 from kopa.reporting.v1 import reporting_pb2
 from kopa.user.v1 import user_pb2
 from shared.permissions import Permission as P

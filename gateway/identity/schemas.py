@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 
-
-class Strict(BaseModel):
-    """Unknown fields are refused, so nothing can be smuggled into a request."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+from gateway.schema import Strict
 
 
 class LoginBody(Strict):

@@ -9,7 +9,7 @@ from pydantic import Field, StrictStr
 
 from gateway.convert import page, to_json
 from gateway.deps import Stubs, allowed
-from gateway.identity.schemas import Strict
+from gateway.schema import Strict
 from kopa.auth.v1 import auth_pb2
 from kopa.user.v1 import user_pb2
 from shared.permissions import INSTITUTION_ROLES

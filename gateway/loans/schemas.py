@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, StrictInt, StrictStr
 
-from gateway.identity.schemas import Strict
+from gateway.schema import Strict
 
 Decimal = StrictStr  # amounts and rates are decimal strings in the contract
 

@@ -10,7 +10,7 @@ from pydantic import Field, StrictStr
 
 from gateway.convert import page, to_json
 from gateway.deps import Stubs, allowed
-from gateway.identity.schemas import Strict
+from gateway.schema import Strict
 from gateway.loans.router import payment_json
 from kopa.payment.v1 import payment_pb2
 from shared.permissions import Permission as P

@@ -9,7 +9,7 @@ from pydantic import Field, StrictInt, StrictStr
 
 from gateway.convert import page, to_json
 from gateway.deps import Stubs, allowed
-from gateway.identity.schemas import Strict
+from gateway.schema import Strict
 from kopa.scoring.v1 import scoring_pb2
 from shared.permissions import Permission as P
 

@@ -1,0 +1,5 @@
+"""TODO-HELPER"""
+
+from fastapi import APIRouter
+
+router = APIRouter()
