@@ -8,18 +8,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
+import orjson
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import problems
+from gateway import openapi, problems
 from gateway.audit import AuditMiddleware
 from gateway.routers import ROUTERS
+from gateway.schema import refuse_control_characters
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from shared import context as request_context
@@ -69,6 +73,15 @@ class EdgeMiddleware:
         if length and length.isdigit() and int(length) > self.max_body:
             await self._reject(send, 413, f"the body exceeds {self.max_body} bytes", request_id)
             return
+        if _sends_body(scope["method"], headers) and not _is_json(headers.get("content-type", "")):
+            await self._reject(
+                send,
+                415,
+                "send the body as JSON, with `Content-Type: application/json`",
+                request_id,
+                reason="UNSUPPORTED_MEDIA_TYPE",
+            )
+            return
         received = 0
 
         async def limited_receive() -> Message:
@@ -103,10 +116,15 @@ class EdgeMiddleware:
             LATENCY.labels(scope["method"], route_path).observe(elapsed)
             log.info("http_request", status=status_holder["status"], ms=round(elapsed * 1000, 2))
 
-    async def _reject(self, send: Send, status: int, detail: str, request_id: str) -> None:
-        import orjson
-
-        body = orjson.dumps(problem(status, detail, reason="BODY_TOO_LARGE"))
+    async def _reject(
+        self,
+        send: Send,
+        status: int,
+        detail: str,
+        request_id: str,
+        reason: str = "BODY_TOO_LARGE",
+    ) -> None:
+        body = orjson.dumps(problem(status, detail, reason=reason))
         await send(
             {
                 "type": "http.response.start",
@@ -123,6 +141,52 @@ class EdgeMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _sends_body(method: str, headers: dict[str, str]) -> bool:
+    if method not in ("POST", "PUT", "PATCH"):
+        return False
+    length = headers.get("content-length", "")
+    return (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(
+        description="per service and server: SERVING, or why not",
+        examples=[{"redis": "SERVING", "loan": "SERVING", "auth": "unavailable: AioRpcError"}],
+    )
+
+
+DESCRIPTION = """Loan management for microfinance institutions: staff onboard borrowers, price
+and approve loans, collect repayments and keep balanced books.
+
+- **Sign in** with `POST /v1/auth/login`, then send `Authorization: Bearer <access_token>`
+  (the Authorize button here). Each operation's description names the permission it checks
+  and the roles that hold it; agents and branch managers see only their branch, and nobody
+  sees another institution's data (it is 404).
+- **Amounts** are decimal strings in major units of the institution's currency (`"1250.50"`),
+  rates decimal strings in percent per year (`"18.5"`), dates ISO 8601 (`"2026-03-31"`),
+  timestamps RFC 3339 in UTC.
+- **Lists** take `page_size` and `page_token` and answer `{items, next_page_token}`.
+- **Money-moving requests** take an `Idempotency-Key` header: a retry with the same key and
+  body returns the first answer and applies nothing again.
+- **Errors** are RFC 9457 `application/problem+json` (the `Problem` schema) with a stable
+  `reason` code and `errors` naming every bad field; no input makes the API answer 5xx.
+"""
+
+
+async def _no_control_characters(request: Request) -> None:
+    refuse_control_characters(request.path_params, request.query_params.multi_items())
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -143,23 +207,35 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         await app.state.upstreams.close()
         await app.state.redis.aclose()
 
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from the gateway itself: an MFI's office LAN
+    # often has no internet, and a CDN-hosted page is blank there.
+    app = FastAPIOffline(
         title="Kopa API",
         version="1.0.0",
-        description="Loan management for microfinance institutions. Errors are RFC 9457 "
-        "problem+json; amounts are decimal strings in major units.",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(_no_control_characters)],
+        swagger_ui_parameters={"persistAuthorization": True},
     )
     problems.install(app)
+    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
 
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> Health:
+        """The gateway process answers; says nothing of the services behind it."""
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["operations"])
-    async def readyz(response: Response) -> dict[str, Any]:
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness",
+        responses={503: {"model": Readiness, "description": "a check failed"}},
+    )
+    async def readyz(response: Response) -> Readiness:
+        """Ready when every service answers its gRPC health check as SERVING and Redis
+        answers; otherwise 503 with each check's state."""
         checks: dict[str, str] = {}
 
         async def check(name: str, channel: Any) -> None:
@@ -183,7 +259,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
         ready = all(v == "SERVING" for v in checks.values())
         response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "not ready", "checks": checks}
+        return Readiness(status="ready" if ready else "not ready", checks=checks)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:

@@ -117,9 +117,9 @@ def to_proto(message_type: type[P], body: BaseModel | Mapping[str, Any], **value
     """A request message from a request model (None and unset fields left at the proto's
     defaults) plus `values` (ids from the path, headers). Enum fields take the contract's
     words; dates travel as ISO text."""
-    data = (
-        body.model_dump(exclude_none=True) if isinstance(body, BaseModel) else dict(body)
-    ) | {k: v for k, v in values.items() if v is not None}
+    data = (body.model_dump(exclude_none=True) if isinstance(body, BaseModel) else dict(body)) | {
+        k: v for k, v in values.items() if v is not None
+    }
     return json_format.ParseDict(_proto_json(message_type.DESCRIPTOR, data), message_type())
 
 

@@ -7,8 +7,10 @@ from typing import Any
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from shared.errors import DomainError
 from shared.logging import get_logger
@@ -26,8 +28,28 @@ def problem_response(
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    """`("body", "buckets", 0, "max_days")` -> `buckets[0].max_days`, as the services name
+    fields."""
+    name = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and not name:
+            continue
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or "body"
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the path's routes take (Starlette names only the first route's)."""
+    methods = {"OPTIONS"}
+    for context in iter_route_contexts(request.app.routes):
+        if context.path_format and context.methods:
+            pattern, _, _ = compile_path(context.path_format)
+            if pattern.match(request.url.path):
+                methods |= context.methods
+    return ", ".join(sorted(methods))
 
 
 def _validation_message(err: dict[str, Any]) -> str:
@@ -61,8 +83,12 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+            if request.method == "OPTIONS":  # RFC 9110: what this resource takes
+                return Response(status_code=204, headers=headers)
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         return problem_response(exc.status_code, problem(exc.status_code, detail), headers)
 

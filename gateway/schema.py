@@ -9,17 +9,26 @@ from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from shared.errors import ValidationError
 
 # C0 control characters and DEL, except tab, line feed and carriage return (free text such as a
-# note may hold lines). NUL is what the databases refuse; the others are never meant as input.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# note may hold lines), and lone UTF-16 surrogates (JSON's `\ud800` escapes, which no UTF-8
+# text can hold). NUL is what the databases refuse; the others are never meant as input.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # In ids and query parameters no control character at all is meant.
-_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
-CONTROL_MESSAGE = "must not contain control characters (such as NUL)"
+CONTROL_MESSAGE = "must be text without control characters (such as NUL)"
 
 
 def _has_control(value: Any) -> bool:
@@ -81,6 +90,7 @@ Amount = Annotated[
     ),
 ]
 """An amount in an answer."""
+
 
 def _date_text(value: Any) -> Any:
     # Pydantic's lax dates also take numbers (seconds since 1970); the contract's are text.

@@ -19,8 +19,9 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from shared import context as request_context
-from shared.errors import DomainError
+from shared.errors import DomainError, ValidationError
 from shared.logging import bind_context, clear_context, get_logger
+from shared.protos import field_with_nul
 from shared.rpc_errors import abort, reraise_as_domain
 
 log = get_logger(__name__)
@@ -68,6 +69,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                         user_agent=md.get("x-client-user-agent", ""),
                     )
                 )
+                if bad := field_with_nul(request):
+                    raise ValidationError.of(bad, "must not contain a NUL character")
                 return await inner(request, context)
             except DomainError as err:
                 log.info("rpc_refused", reason=err.reason, detail=err.message)

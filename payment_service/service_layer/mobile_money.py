@@ -52,7 +52,6 @@ from payment_service.domain import mobile_money as mm
 from payment_service.domain.errors import (
     IDEMPOTENCY_KEY_REUSED,
     ConflictError,
-    UnauthenticatedError,
 )
 from payment_service.service_layer.core import (
     ASSIGNING,
@@ -120,9 +119,9 @@ class MobileMoney:
         if not institution_id:
             raise ValidationError.of("institution_id", "is required")
         secrets = self.core.config.mobile_money_secrets.get(institution_id)
-        if not secrets:
-            raise UnauthenticatedError(
-                "mobile money is not configured for this institution",
+        if not secrets:  # no callback endpoint exists for it, whether the institution does or not
+            raise NotFound(
+                "no mobile-money callback is configured for this institution",
                 reason=MOBILE_MONEY_NOT_CONFIGURED,
             )
         now = self.core.now()

@@ -404,14 +404,17 @@ class Repayments:
     async def list_for_loan(
         self, loan_id: str, size: int, token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        """The loan's payments in the caller's scope, oldest first (another institution's or
-        branch's loan: an empty list)."""
+        """The loan's payments in the caller's scope, oldest first. NOT_FOUND for a loan that
+        does not exist or is outside the caller's scope, as the loan itself is."""
         p = context.principal()
         require(p, Permission.REPAYMENTS_READ)
         if not loan_id:
             raise ValidationError.of("loan_id", "is required")
         query = {"loan_id": loan_id, "kind": {"$ne": KIND_REFUND}, **p.scope_filter()}
-        return await self.repo.page_payments(query, size, token)
+        docs, next_token = await self.repo.page_payments(query, size, token)
+        if not docs and not token:
+            await self.core.loans.get(loan_id)  # only an empty first page asks whether it exists
+        return docs, next_token
 
     # --- ReverseRepayment ----------------------------------------------------------------
 

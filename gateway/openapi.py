@@ -1,0 +1,211 @@
+"""The OpenAPI document, completed from what the routes really do: every error an operation
+can answer declared as problem+json with its reason codes, the bearer scheme on every
+operation that needs a token, and the permission it checks written into its description.
+
+Each of these is read off the route (its dependencies, parameters and body), so a new route
+is documented by being written, not by remembering to annotate it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from gateway.deps import CurrentPrincipal
+from gateway.schema import Problem
+from shared.permissions import ROLE_PERMISSIONS, Permission, Role
+
+PROBLEM_JSON = "application/problem+json"
+BEARER = "bearer"
+
+# The reason codes a client can branch on, per status. The detail always says what to do next.
+REASONS: dict[int, dict[str, str]] = {
+    400: {"MALFORMED_JSON": "the body is not JSON"},
+    401: {
+        "TOKEN_MISSING": "no `Authorization: Bearer` header",
+        "TOKEN_EXPIRED": "the access token expired: refresh it",
+        "TOKEN_REVOKED": "the session ended (logout, password change, disabled user)",
+        "TOKEN_MALFORMED": "not a Kopa access token",
+        "INVALID_CREDENTIALS": "wrong email or password",
+        "MFA_REQUIRED": "send the `otp` of your authenticator",
+        "MFA_INVALID": "the code is wrong or expired",
+        "REFRESH_TOKEN_INVALID": "the refresh token is unknown, used or expired",
+        "SIGNATURE_INVALID": "a provider callback's signature does not match",
+    },
+    403: {
+        "PERMISSION_DENIED": "your role does not allow this",
+        "OUTSIDE_BRANCH": "the resource belongs to another branch",
+        "MFA_ENROLMENT_REQUIRED": "enrol a second factor first (POST /v1/me/mfa/enroll)",
+        "MAKER_CHECKER_VIOLATION": "the approver must not be the loan's creator",
+        "APPROVAL_LIMIT_EXCEEDED": "the principal is above your role's approval limit",
+        "ACCOUNT_DISABLED": "the account is disabled",
+        "ACCOUNT_LOCKED": "too many failed sign-ins; wait",
+    },
+    404: {
+        "NOT_FOUND": "unknown id, or another institution's",
+        "LOAN_NOT_FOUND": "",
+        "BORROWER_NOT_FOUND": "",
+        "PRODUCT_NOT_FOUND": "",
+        "PAYMENT_NOT_FOUND": "",
+        "INSTITUTION_NOT_FOUND": "",
+        "BRANCH_NOT_FOUND": "",
+        "SCORECARD_NOT_FOUND": "",
+        "USER_NOT_FOUND": "",
+        "JOB_NOT_FOUND": "",
+    },
+    409: {
+        "ILLEGAL_TRANSITION": "the resource is not in a state that allows this "
+        "(`current_status` says which it is in)",
+        "ALREADY_EXISTS": "a duplicate (e.g. a national ID already registered)",
+        "IDEMPOTENCY_KEY_REUSED": "the Idempotency-Key was used with another body",
+        "CONCURRENT_MODIFICATION": "someone changed it meanwhile: read it and retry",
+        "NOT_ELIGIBLE": "an eligibility rule failed",
+        "ALREADY_REVERSED": "",
+        "CREDIT_ALREADY_REFUNDED": "",
+    },
+    413: {"BODY_TOO_LARGE": "the body is over the size limit"},
+    415: {"UNSUPPORTED_MEDIA_TYPE": "send `Content-Type: application/json`"},
+    422: {
+        "INVALID_ARGUMENT": "`errors` names every bad field, query or path parameter",
+        "CREDIT_EXCEEDED": "a refund above the credit balance",
+        "RULE_INVALID": "a scorecard rule does not parse (position in the message)",
+    },
+    429: {
+        "RATE_LIMITED": "too many requests: wait `Retry-After` seconds",
+        "ADDRESS_THROTTLED": "too many sign-ins from this address",
+    },
+    503: {"UNAVAILABLE": "a service is briefly unavailable: retry shortly (nothing was lost)"},
+    504: {"DEADLINE_EXCEEDED": "a service did not answer in time: retry shortly"},
+}
+
+TITLES = {
+    400: "Malformed request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict with the resource's state",
+    413: "Body too large",
+    415: "Unsupported content type",
+    422: "Invalid input",
+    429: "Too many requests",
+    503: "Service unavailable",
+    504: "Upstream timeout",
+}
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+PUBLIC_RATE_LIMITED = {"/v1/auth/login", "/v1/auth/refresh"}
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dep in dependant.dependencies:
+        if dep.call is not None:
+            yield dep.call
+        yield from _calls(dep)
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    """Every operation with its full path (FastAPI includes routers lazily, so `app.routes`
+    holds the routers, not their routes)."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path_format:
+            yield context.path_format, route
+
+
+def needs_token(route: APIRoute) -> bool:
+    verify = CurrentPrincipal.__metadata__[0].dependency  # verifies the bearer token
+    return any(call is verify for call in _calls(route.dependant))
+
+
+def permission_of(route: APIRoute) -> Permission | None:
+    for call in _calls(route.dependant):
+        found = getattr(call, "permission", None)
+        if found is not None:
+            return Permission(found)
+    return None
+
+
+def statuses(route: APIRoute, method: str) -> list[int]:
+    """The error statuses an operation can answer, read off the route."""
+    d = route.dependant
+    has_body = route.body_field is not None
+    has_params = bool(d.path_params or d.query_params or d.header_params or has_body)
+    token = needs_token(route)
+    found = {503, 504}
+    if token or route.path in PUBLIC_RATE_LIMITED:
+        found |= {401, 403, 429}
+    if d.path_params or (method in WRITE_METHODS and has_body):
+        found.add(404)
+    if method in WRITE_METHODS and token:
+        found.add(409)
+    if has_body:
+        found |= {400, 413, 415}
+    if has_params:
+        found.add(422)
+    if route.path.startswith("/v1/mobile-money/"):
+        found |= {401, 404, 409}
+    return sorted(found)
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    reasons = "; ".join(
+        f"`{code}`: {meaning}" if meaning else f"`{code}`"
+        for code, meaning in REASONS[status].items()
+    )
+    return {
+        "description": f"{TITLES[status]}. Reasons: {reasons}.",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _permission_text(permission: Permission) -> str:
+    roles = [
+        r.value for r, held in ROLE_PERMISSIONS.items() if permission in held and r != Role.SERVICE
+    ]
+    return f"**Permission:** `{permission.value}` (roles: {', '.join(roles)})."
+
+
+def build(app: FastAPI) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schemas["Problem"].pop("$defs", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+
+    for path, route in api_routes(app):
+        if not route.include_in_schema:
+            continue
+        for method in route.methods:
+            operation = schema["paths"][path][method.lower()]
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status in statuses(route, method):
+                responses[str(status)] = _error_response(status)
+            if needs_token(route):
+                operation["security"] = [{BEARER: []}]
+                permission = permission_of(route)
+                text = operation.get("description", "")
+                extra = _permission_text(permission) if permission else "**Any signed-in user.**"
+                operation["description"] = f"{text}\n\n{extra}".strip()
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
