@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_EMAIL = "platform@e2e.kopa.test"
@@ -62,6 +64,8 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         "KOPA_ENV": "test",
         # Every test logs in from 127.0.0.1; the limit itself is tested from its own address.
         "LOGIN_RATE_LIMIT_PER_MINUTE": str(E2E_LOGIN_LIMIT),
+        # The fuzzer (test_public_api) sends thousands of requests a minute as one user.
+        "RATE_LIMIT_PER_MINUTE": "1000000",
     }
     args = [
         sys.executable,
@@ -96,8 +100,25 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
-def http(fleet: Fleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fleet.url, timeout=30) as client:
+def api_schema(fleet: Fleet) -> OpenApiSchema:
+    return schemathesis.openapi.from_url(f"{fleet.url}/openapi.json")
+
+
+@pytest.fixture(scope="session")
+def http(fleet: Fleet, api_schema: OpenApiSchema) -> Iterator[httpx.Client]:
+    """Every answer an e2e test receives is checked against the OpenAPI document: its status
+    is declared for the operation, its content type too, and its body matches the schema."""
+
+    def conforms(response: httpx.Response) -> None:
+        response.read()
+        request = response.request
+        operation = api_schema.find_operation_by_path(request.method, request.url.path)
+        if operation is not None:
+            operation.validate_response(response)
+
+    with httpx.Client(
+        base_url=fleet.url, timeout=30, event_hooks={"response": [conforms]}
+    ) as client:
         yield client
 
 
