@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import openapi, problems
+from gateway import console, openapi, problems
 from gateway.audit import AuditMiddleware
 from gateway.routers import ROUTERS
 from gateway.schema import refuse_control_characters
@@ -265,6 +265,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    console.install(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
     app.add_middleware(AuditMiddleware)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -8,12 +8,14 @@ is documented by being written, not by remembering to annotate it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.deps import CurrentPrincipal
 from gateway.schema import Problem
@@ -184,6 +186,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
 
+    _restore_null_examples(app, schemas)
     for path, route in api_routes(app):
         if not route.include_in_schema:
             continue
@@ -200,6 +203,24 @@ def build(app: FastAPI) -> dict[str, Any]:
                 extra = _permission_text(permission) if permission else "**Any signed-in user.**"
                 operation["description"] = f"{text}\n\n{extra}".strip()
     return schema
+
+
+def _restore_null_examples(app: FastAPI, schemas: dict[str, Any]) -> None:
+    """FastAPI drops every null from the document, also from the models' examples (a bucket's
+    open-ended `max_days: null`); the examples are put back as the models give them."""
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for _, route in api_routes(app):
+        if isinstance(route.response_model, type) and issubclass(route.response_model, BaseModel):
+            models.append((route.response_model, "serialization"))
+        if route.body_field is not None:
+            body = route.body_field.field_info.annotation
+            for kind in (body, *get_args(body)):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    models.append((kind, "validation"))
+    _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    for name, definition in top.get("$defs", {}).items():
+        if "examples" in definition and name in schemas:
+            schemas[name]["examples"] = definition["examples"]
 
 
 def install(app: FastAPI) -> None:

@@ -1,129 +1,124 @@
-"""Borrowers: KYC profiles, edits with history, consents, transfers, groups, search."""
+"""Borrowers: KYC profiles, edits with history, consents, transfers, search."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import Field, StrictInt, StrictStr
+from fastapi import APIRouter, Query
 
-from gateway.convert import page, to_json
+from gateway.borrowers.schemas import (
+    Borrower,
+    BorrowerBody,
+    BorrowerHit,
+    BorrowerPatch,
+    BorrowerVersion,
+    ConsentBody,
+    TransferBody,
+)
+from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
-from gateway.schema import Strict
+from gateway.schema import Page, PageSize, PageToken
 from kopa.reporting.v1 import reporting_pb2
 from kopa.user.v1 import user_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["borrowers"])
 
-
-class AddressBody(Strict):
-    line1: StrictStr = ""
-    line2: StrictStr = ""
-    city: StrictStr = ""
-    region: StrictStr = ""
-    country: StrictStr = ""
+SEARCH_LENGTH = 200
 
 
-class BorrowerBody(Strict):
-    first_name: StrictStr = Field(max_length=80)
-    last_name: StrictStr = Field(max_length=80)
-    national_id: StrictStr = Field(max_length=40)
-    phone: StrictStr = Field(max_length=32, description="E.164, e.g. +254712345678")
-    date_of_birth: StrictStr = Field(description="ISO date; the borrower must be an adult")
-    branch_id: StrictStr | None = None
-    agent_id: StrictStr | None = None
-    gender: StrictStr | None = None
-    monthly_income: StrictStr | None = Field(None, description="decimal string")
-    business_type: StrictStr | None = Field(None, max_length=80)
-    household_size: StrictInt | None = None
-    address: AddressBody | None = None
-    document_refs: list[StrictStr] | None = None
+def borrower(message: user_pb2.Borrower) -> Borrower:
+    # proto3 has no null: an unset household size travels as 0.
+    return from_proto(Borrower, message, household_size=message.household_size or None)
 
 
-class BorrowerPatch(Strict):
-    first_name: StrictStr | None = Field(None, max_length=80)
-    last_name: StrictStr | None = Field(None, max_length=80)
-    national_id: StrictStr | None = Field(None, max_length=40)
-    phone: StrictStr | None = Field(None, max_length=32)
-    date_of_birth: StrictStr | None = None
-    gender: StrictStr | None = None
-    monthly_income: StrictStr | None = None
-    business_type: StrictStr | None = Field(None, max_length=80)
-    household_size: StrictInt | None = None
-    address: AddressBody | None = None
-    document_refs: list[StrictStr] | None = None
-    expected_version: StrictInt | None = None
-
-
-class ConsentBody(Strict):
-    kind: StrictStr = Field(max_length=80, description="what was agreed, e.g. credit_check")
-    text_version: StrictStr = Field("", max_length=40)
-
-
-class TransferBody(Strict):
-    branch_id: StrictStr | None = None
-    agent_id: StrictStr | None = None
-    reason: StrictStr = Field(max_length=500)
-
-
-class GroupBody(Strict):
-    name: StrictStr = Field(max_length=120)
-    member_ids: list[StrictStr]
-    leader_id: StrictStr = ""
-    meeting_day: StrictStr = ""
-    branch_id: StrictStr | None = None
-
-
-def borrower_json(b: user_pb2.Borrower) -> dict[str, Any]:
-    data = to_json(b)
-    data["household_size"] = b.household_size or None
-    data["monthly_income"] = b.monthly_income or None
-    data["version"] = b.version
-    for key in ("gender", "business_type", "group_id", "agent_id"):
-        data[key] = data.get(key) or None
-    return data
-
-
-@router.post("/v1/borrowers", status_code=201, dependencies=[allowed(P.BORROWERS_CREATE)])
-async def create_borrower(body: BorrowerBody, stubs: Stubs) -> dict[str, Any]:
-    fields = body.model_dump(exclude_none=True)
-    if "address" in fields:
-        fields["address"] = user_pb2.Address(**fields["address"])
+@router.post(
+    "/v1/borrowers",
+    status_code=201,
+    summary="Register a borrower",
+    dependencies=[allowed(P.BORROWERS_CREATE)],
+)
+async def create_borrower(body: BorrowerBody, stubs: Stubs) -> Borrower:
+    """Registers a borrower's KYC profile in the caller's institution, in `branch_id` (an
+    agent's or branch manager's own branch by default) and in the care of `agent_id` (the
+    calling agent by default). Names, national ID, phone and birth date are checked together
+    and every bad one is named in one 422; a national ID or phone already registered in the
+    institution is a 409 (`DUPLICATE_NATIONAL_ID`, `DUPLICATE_PHONE`) naming the borrower
+    who holds it."""
     reply = await stubs.user.CreateBorrower(
-        user_pb2.CreateBorrowerRequest(borrower=user_pb2.Borrower(**fields))
+        user_pb2.CreateBorrowerRequest(borrower=to_proto(user_pb2.Borrower, body))
     )
-    return borrower_json(reply.borrower)
+    return borrower(reply.borrower)
 
 
-@router.get("/v1/borrowers", dependencies=[allowed(P.BORROWERS_READ)])
+@router.get(
+    "/v1/borrowers",
+    summary="List or search borrowers",
+    dependencies=[allowed(P.BORROWERS_READ)],
+)
 async def list_or_search_borrowers(
-    stubs: Stubs, q: str = "", branch_id: str = "", page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+    stubs: Stubs,
+    q: Annotated[
+        str,
+        Query(
+            description="search text: typo-tolerant on names, exact on national ID and phone "
+            f"(its first {SEARCH_LENGTH} characters are used); empty to list"
+        ),
+    ] = "",
+    branch_id: Annotated[
+        str, Query(description="when listing, only this branch's borrowers; ignored by search")
+    ] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[Borrower] | Page[BorrowerHit]:
+    """Without `q`, a page of full borrower profiles (`Borrower`), optionally of one branch.
+    With `q`, the best `page_size` search hits (at most 100, in one page) as `BorrowerHit`:
+    id, names, national ID, phone and branch only; the search index follows changes within
+    seconds. Agents and branch managers only see their branch's borrowers."""
     if q:
         found = await stubs.reporting.SearchBorrowers(
             reporting_pb2.SearchBorrowersRequest(
-                query=q[:200], page_size=page_size, page_token=page_token
+                query=q[:SEARCH_LENGTH], page_size=page_size, page_token=page_token
             )
         )
-        return page([to_json(h) for h in found.borrowers], found.next_page_token)
+        return Page[BorrowerHit](
+            items=[from_proto(BorrowerHit, h) for h in found.borrowers],
+            next_page_token=found.next_page_token,
+        )
     reply = await stubs.user.ListBorrowers(
         user_pb2.ListBorrowersRequest(
             branch_id=branch_id, page_size=page_size, page_token=page_token
         )
     )
-    return page([borrower_json(b) for b in reply.borrowers], reply.next_page_token)
+    return Page[Borrower](
+        items=[borrower(b) for b in reply.borrowers], next_page_token=reply.next_page_token
+    )
 
 
-@router.get("/v1/borrowers/{borrower_id}", dependencies=[allowed(P.BORROWERS_READ)])
-async def get_borrower(borrower_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.get(
+    "/v1/borrowers/{borrower_id}",
+    summary="Get a borrower",
+    dependencies=[allowed(P.BORROWERS_READ)],
+)
+async def get_borrower(borrower_id: str, stubs: Stubs) -> Borrower:
+    """The borrower's full profile, with consents and branch/agent history. Another
+    institution's borrower, or for branch staff another branch's, is a 404."""
     reply = await stubs.user.GetBorrower(user_pb2.GetBorrowerRequest(borrower_id=borrower_id))
-    return borrower_json(reply.borrower)
+    return borrower(reply.borrower)
 
 
-@router.patch("/v1/borrowers/{borrower_id}", dependencies=[allowed(P.BORROWERS_UPDATE)])
-async def update_borrower(borrower_id: str, body: BorrowerPatch, stubs: Stubs) -> dict[str, Any]:
+@router.patch(
+    "/v1/borrowers/{borrower_id}",
+    summary="Edit a borrower",
+    dependencies=[allowed(P.BORROWERS_UPDATE)],
+)
+async def update_borrower(borrower_id: str, body: BorrowerPatch, stubs: Stubs) -> Borrower:
+    """Changes the profile fields sent, checked as at registration, and records the edit
+    (who, when, each field's old and new value) as a new version. Send `expected_version`
+    to refuse the edit (422 naming it) if someone changed the borrower since you read it.
+    Branch, agent and group change through their own operations. An edit that changes
+    nothing returns the borrower as it is, with the same version."""
     changes = body.model_dump(exclude_unset=True)
     expected = changes.pop("expected_version", None) or 0
     reply = await stubs.user.UpdateBorrower(
@@ -131,66 +126,54 @@ async def update_borrower(borrower_id: str, body: BorrowerPatch, stubs: Stubs) -
             borrower_id=borrower_id, changes_json=json.dumps(changes), expected_version=expected
         )
     )
-    return borrower_json(reply.borrower)
+    return borrower(reply.borrower)
 
 
-@router.get("/v1/borrowers/{borrower_id}/versions", dependencies=[allowed(P.BORROWERS_READ)])
-async def borrower_versions(borrower_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.get(
+    "/v1/borrowers/{borrower_id}/versions",
+    summary="A borrower's edit history",
+    dependencies=[allowed(P.BORROWERS_READ)],
+)
+async def borrower_versions(borrower_id: str, stubs: Stubs) -> Page[BorrowerVersion]:
+    """Every edit of the borrower's profile, oldest first, in one page: who changed which
+    fields from what to what. Registration is version 1 and has no entry."""
     reply = await stubs.user.ListBorrowerVersions(
         user_pb2.ListBorrowerVersionsRequest(borrower_id=borrower_id)
     )
-    items = []
-    for v in reply.versions:
-        item = to_json(v, drop=("changes_json",))
-        item["changes"] = json.loads(v.changes_json or "{}")
-        items.append(item)
-    return page(items, "")
+    return Page[BorrowerVersion](
+        items=[
+            from_proto(BorrowerVersion, v, changes=json.loads(v.changes_json or "{}"))
+            for v in reply.versions
+        ],
+        next_page_token="",
+    )
 
 
 @router.post(
     "/v1/borrowers/{borrower_id}/consents",
     status_code=201,
+    summary="Record a consent",
     dependencies=[allowed(P.BORROWERS_UPDATE)],
 )
-async def record_consent(borrower_id: str, body: ConsentBody, stubs: Stubs) -> dict[str, Any]:
+async def record_consent(borrower_id: str, body: ConsentBody, stubs: Stubs) -> Borrower:
+    """Records that the borrower agreed to something (a credit bureau check, data sharing),
+    with the version of the text shown, the time and the recording user. Returns the
+    borrower with the consent appended to `consents`."""
     reply = await stubs.user.RecordConsent(
-        user_pb2.RecordConsentRequest(
-            borrower_id=borrower_id, kind=body.kind, text_version=body.text_version
-        )
+        to_proto(user_pb2.RecordConsentRequest, body, borrower_id=borrower_id)
     )
-    return borrower_json(reply.borrower)
+    return borrower(reply.borrower)
 
 
-@router.post("/v1/borrowers/{borrower_id}/transfer", dependencies=[allowed(P.BORROWERS_UPDATE)])
-async def transfer_borrower(borrower_id: str, body: TransferBody, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/borrowers/{borrower_id}/transfer",
+    summary="Move a borrower to another branch or agent",
+    dependencies=[allowed(P.BORROWERS_UPDATE)],
+)
+async def transfer_borrower(borrower_id: str, body: TransferBody, stubs: Stubs) -> Borrower:
+    """Moves the borrower to another branch and/or loan officer of the institution, with a
+    reason; the move is appended to `assignments`, so the history is kept."""
     reply = await stubs.user.TransferBorrower(
-        user_pb2.TransferBorrowerRequest(
-            borrower_id=borrower_id,
-            branch_id=body.branch_id or "",
-            agent_id=body.agent_id or "",
-            reason=body.reason,
-        )
+        to_proto(user_pb2.TransferBorrowerRequest, body, borrower_id=borrower_id)
     )
-    return borrower_json(reply.borrower)
-
-
-@router.post("/v1/groups", status_code=201, dependencies=[allowed(P.BORROWERS_UPDATE)])
-async def create_group(body: GroupBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.CreateGroup(
-        user_pb2.CreateGroupRequest(
-            group=user_pb2.Group(
-                name=body.name,
-                member_ids=body.member_ids,
-                leader_id=body.leader_id,
-                meeting_day=body.meeting_day,
-                branch_id=body.branch_id or "",
-            )
-        )
-    )
-    return to_json(reply.group)
-
-
-@router.get("/v1/groups/{group_id}", dependencies=[allowed(P.BORROWERS_READ)])
-async def get_group(group_id: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
-    return to_json(reply.group)
+    return borrower(reply.borrower)

@@ -1,203 +1,158 @@
-"""Login, tokens, the caller's account, staff accounts, sessions, MFA, login history, audit."""
+"""Sign-in and tokens, the caller's own account (password, second factor, sessions), and the
+record of sign-ins."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 
-from gateway.convert import page, to_json
+from gateway.convert import from_proto, to_proto
 from gateway.deps import CurrentPrincipal, Stubs, allowed, rate_limit_client
 from gateway.identity.schemas import (
     ChangePasswordBody,
     ConfirmMfaBody,
-    CreateUserBody,
+    Jwks,
+    LoginAttempt,
     LoginBody,
+    Me,
+    MfaEnrolment,
+    RecoveryCodes,
     RefreshBody,
-    ResetPasswordBody,
-    TokenResponse,
+    Session,
+    TokenPair,
 )
+from gateway.schema import Page, PageSize, PageToken
 from kopa.auth.v1 import auth_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["identity"])
 
 
-def _client(request: Request) -> auth_pb2.ClientInfo:
-    return auth_pb2.ClientInfo(
-        address=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", "")[:200],
-    )
+def _client(request: Request) -> dict[str, str]:
+    """Where a sign-in comes from, for the session list and the login history."""
+    return {
+        "address": request.client.host if request.client else "",
+        "user_agent": request.headers.get("user-agent", "")[:200],
+    }
 
 
-def _tokens(pair: auth_pb2.TokenPair) -> TokenResponse:
-    return TokenResponse(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type or "Bearer",
-        expires_in=pair.expires_in,
-        must_change_password=pair.must_change_password,
-        mfa_enrolment_required=pair.mfa_enrolment_required,
-    )
+@router.post("/v1/auth/login", summary="Log in")
+async def login(body: LoginBody, request: Request, stubs: Stubs) -> TokenPair:
+    """Exchange a staff member's email and password, plus the authenticator's code once
+    two-factor authentication is on, for a token pair. This starts a session (see
+    `GET /v1/me/sessions`).
 
-
-def user_json(user: auth_pb2.User) -> dict[str, Any]:
-    data = to_json(user)
-    data["institution_id"] = user.institution_id or None
-    data["branch_id"] = user.branch_id or None
-    return data
-
-
-@router.post("/v1/auth/login", response_model=TokenResponse)
-async def login(body: LoginBody, request: Request, stubs: Stubs) -> TokenResponse:
+    Every attempt is in the login history; repeated failures lock the account for a while, and
+    sign-ins from one address are rate-limited (429 with `Retry-After`). A disabled account
+    cannot log in."""
     await rate_limit_client(request, request.app.state.settings.login_rate_limit_per_minute)
-    reply = await stubs.auth.Login(
-        auth_pb2.LoginRequest(
-            email=body.email, password=body.password, otp=body.otp or "", client=_client(request)
-        )
-    )
-    return _tokens(reply.tokens)
+    reply = await stubs.auth.Login(to_proto(auth_pb2.LoginRequest, body, client=_client(request)))
+    return from_proto(TokenPair, reply.tokens)
 
 
-@router.post("/v1/auth/refresh", response_model=TokenResponse)
-async def refresh(body: RefreshBody, request: Request, stubs: Stubs) -> TokenResponse:
+@router.post("/v1/auth/refresh", summary="Renew the tokens")
+async def refresh(body: RefreshBody, request: Request, stubs: Stubs) -> TokenPair:
+    """A new token pair for a refresh token, which then stops working: presenting it again
+    ends the whole session (a stolen token is then useless to both). The new access token
+    carries the caller's current role and the institution's current security policy.
+    Rate-limited per address like the login."""
     await rate_limit_client(request, request.app.state.settings.login_rate_limit_per_minute)
     reply = await stubs.auth.Refresh(
-        auth_pb2.RefreshRequest(refresh_token=body.refresh_token, client=_client(request))
+        to_proto(auth_pb2.RefreshRequest, body, client=_client(request))
     )
-    return _tokens(reply.tokens)
+    return from_proto(TokenPair, reply.tokens)
 
 
-@router.post("/v1/auth/logout", status_code=204)
+@router.post("/v1/auth/logout", summary="Log out", status_code=204, response_class=Response)
 async def logout(_: CurrentPrincipal, stubs: Stubs) -> Response:
+    """End the caller's session: its access and refresh tokens stop working at once."""
     await stubs.auth.Logout(auth_pb2.LogoutRequest())
     return Response(status_code=204)
 
 
-@router.get("/v1/auth/jwks", tags=["identity"])
+@router.get("/v1/auth/jwks", summary="Token verification keys")
 @router.get("/.well-known/jwks.json", include_in_schema=False)
-async def jwks(stubs: Stubs) -> dict[str, Any]:
+async def jwks(stubs: Stubs) -> Jwks:
+    """The public keys that verify access tokens, for anyone (no token needed): a token's
+    `kid` header names its key. Keys rotate; a key stays listed as long as tokens it signed
+    can be valid."""
     reply = await stubs.auth.GetJwks(auth_pb2.GetJwksRequest())
-    return dict(json.loads(reply.jwks_json))
+    return Jwks.model_validate_json(reply.jwks_json)
 
 
-@router.get("/v1/me")
-async def me(_: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/me", summary="Your account")
+async def me(principal: CurrentPrincipal, stubs: Stubs) -> Me:
+    """The caller's own account: role, institution and branch (which decide what they see),
+    and whether a second factor is on."""
     reply = await stubs.auth.GetMe(auth_pb2.GetMeRequest())
-    u = reply.user
-    return {
-        "id": u.id,
-        "email": u.email,
-        "full_name": u.full_name,
-        "role": u.role,
-        "institution_id": u.institution_id or None,
-        "branch_id": u.branch_id or None,
-        "mfa_enabled": u.mfa_enabled,
-        "must_change_password": u.must_change_password,
-    }
+    return from_proto(Me, reply.user, permissions=sorted(principal.permissions))
 
 
-@router.post("/v1/me/password", status_code=204)
+@router.post(
+    "/v1/me/password", summary="Change your password", status_code=204, response_class=Response
+)
 async def change_password(body: ChangePasswordBody, _: CurrentPrincipal, stubs: Stubs) -> Response:
-    await stubs.auth.ChangePassword(
-        auth_pb2.ChangePasswordRequest(
-            current_password=body.current_password, new_password=body.new_password
-        )
-    )
+    """Replace the caller's password, given the current one (422 naming `current_password`
+    when it is wrong); the new one must meet the password policy and differ from the old (422
+    naming `new_password`). This is how a temporary password set by an administrator is
+    replaced. The caller's session stays; every other session of the account ends at once."""
+    await stubs.auth.ChangePassword(to_proto(auth_pb2.ChangePasswordRequest, body))
     return Response(status_code=204)
 
 
-@router.post("/v1/me/mfa/enroll")
-async def enroll_mfa(_: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
+@router.post("/v1/me/mfa/enroll", summary="Start two-factor enrolment")
+async def enroll_mfa(_: CurrentPrincipal, stubs: Stubs) -> MfaEnrolment:
+    """A new authenticator (TOTP) secret for the caller. Two-factor authentication is not on
+    yet: confirm a code the app shows with `POST /v1/me/mfa/confirm`. Enrolling again before
+    confirming replaces the secret; once it is on, enrolling is 409. Allowed to a caller
+    whose token says `mfa_enrolment_required`."""
     reply = await stubs.auth.EnrollMfa(auth_pb2.EnrollMfaRequest())
-    return {"otpauth_uri": reply.otpauth_uri, "secret": reply.secret}
+    return from_proto(MfaEnrolment, reply)
 
 
-@router.post("/v1/me/mfa/confirm")
-async def confirm_mfa(body: ConfirmMfaBody, _: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.ConfirmMfa(auth_pb2.ConfirmMfaRequest(code=body.code))
-    return {"recovery_codes": list(reply.recovery_codes)}
+@router.post("/v1/me/mfa/confirm", summary="Turn two-factor authentication on")
+async def confirm_mfa(body: ConfirmMfaBody, _: CurrentPrincipal, stubs: Stubs) -> RecoveryCodes:
+    """Confirm the enrolment with a code of the authenticator app (422 naming `code` when it
+    is wrong): from now on the login needs an `otp`. Answers recovery codes, shown only once.
+    The caller's other sessions end (they were opened with the password alone); a caller who
+    had to enrol refreshes their tokens to get their permissions."""
+    reply = await stubs.auth.ConfirmMfa(to_proto(auth_pb2.ConfirmMfaRequest, body))
+    return from_proto(RecoveryCodes, reply)
 
 
-@router.get("/v1/me/sessions")
-async def list_sessions(_: CurrentPrincipal, stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/me/sessions", summary="Your sessions")
+async def list_sessions(_: CurrentPrincipal, stubs: Stubs) -> Page[Session]:
+    """The caller's open sessions, one per device logged in, all on one page (the current
+    one marked `current`)."""
     reply = await stubs.auth.ListSessions(auth_pb2.ListSessionsRequest())
-    return page([to_json(s) for s in reply.sessions], "")
+    return Page(items=[from_proto(Session, s) for s in reply.sessions], next_page_token="")
 
 
-@router.delete("/v1/me/sessions/{session_id}", status_code=204)
+@router.delete(
+    "/v1/me/sessions/{session_id}",
+    summary="End one of your sessions",
+    status_code=204,
+    response_class=Response,
+)
 async def revoke_session(session_id: str, _: CurrentPrincipal, stubs: Stubs) -> Response:
+    """Log one of the caller's devices out (a lost phone): its tokens stop working at once.
+    An administrator may also end a session of a user they manage; any other session is
+    404."""
     await stubs.auth.RevokeSession(auth_pb2.RevokeSessionRequest(session_id=session_id))
     return Response(status_code=204)
 
 
-@router.post("/v1/users", status_code=201, dependencies=[allowed(P.USERS_CREATE)])
-async def create_user(body: CreateUserBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.CreateUser(
-        auth_pb2.CreateUserRequest(
-            email=body.email,
-            full_name=body.full_name,
-            role=body.role,
-            password=body.password,
-            branch_id=body.branch_id or "",
-            institution_id=body.institution_id or "",
-        )
-    )
-    return user_json(reply.user)
-
-
-@router.get("/v1/users", dependencies=[allowed(P.USERS_READ)])
-async def list_users(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.auth.ListUsers(
-        auth_pb2.ListUsersRequest(page_size=page_size, page_token=page_token)
-    )
-    return page([user_json(u) for u in reply.users], reply.next_page_token)
-
-
-@router.get("/v1/users/{user_id}", dependencies=[allowed(P.USERS_READ)])
-async def get_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.GetUser(auth_pb2.GetUserRequest(user_id=user_id))
-    return user_json(reply.user)
-
-
-@router.post("/v1/users/{user_id}/disable", dependencies=[allowed(P.USERS_DISABLE)])
-async def disable_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.DisableUser(auth_pb2.DisableUserRequest(user_id=user_id))
-    return user_json(reply.user)
-
-
-@router.post("/v1/users/{user_id}/enable", dependencies=[allowed(P.USERS_DISABLE)])
-async def enable_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.EnableUser(auth_pb2.EnableUserRequest(user_id=user_id))
-    return user_json(reply.user)
-
-
-@router.post("/v1/users/{user_id}/reset-password", dependencies=[allowed(P.USERS_RESET_PASSWORD)])
-async def reset_password(user_id: str, body: ResetPasswordBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.ResetPassword(
-        auth_pb2.ResetPasswordRequest(user_id=user_id, temporary_password=body.temporary_password)
-    )
-    return user_json(reply.user)
-
-
-@router.get("/v1/login-history", dependencies=[allowed(P.LOGIN_HISTORY_READ)])
-async def login_history(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
+@router.get(
+    "/v1/login-history", summary="Sign-in attempts", dependencies=[allowed(P.LOGIN_HISTORY_READ)]
+)
+async def login_history(
+    stubs: Stubs, page_size: PageSize = 50, page_token: PageToken = ""
+) -> Page[LoginAttempt]:
+    """Every sign-in attempt to an account of the caller's institution, newest first,
+    failures with what went wrong: for spotting password guessing and locked-out staff."""
     reply = await stubs.auth.ListLoginHistory(
         auth_pb2.ListLoginHistoryRequest(page_size=page_size, page_token=page_token)
     )
-    return page([to_json(a) for a in reply.attempts], reply.next_page_token)
-
-
-@router.get("/v1/audit-log", dependencies=[allowed(P.AUDIT_READ)])
-async def audit_log(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.auth.ListAuditEntries(
-        auth_pb2.ListAuditEntriesRequest(page_size=page_size, page_token=page_token)
+    return Page(
+        items=[from_proto(LoginAttempt, a) for a in reply.attempts],
+        next_page_token=reply.next_page_token,
     )
-    return page([to_json(e) for e in reply.entries], reply.next_page_token)
-
-
-@router.get("/v1/audit-log/verify", dependencies=[allowed(P.AUDIT_READ)])
-async def verify_audit(stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.auth.VerifyAuditChain(auth_pb2.VerifyAuditChainRequest())
-    return to_json(reply)

@@ -1,127 +1,161 @@
-"""Institutions (platform admin), their security policy and their branches."""
+"""Institutions (created by the platform administrator), their security policy and their
+lending settings."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from pydantic import Field, StrictStr
 
-from gateway.convert import page, to_json
+from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
-from gateway.schema import Strict
+from gateway.institutions.schemas import (
+    DelinquencyBucket,
+    Institution,
+    InstitutionBody,
+    LoanSettings,
+    LoanSettingsBody,
+    SecurityPolicy,
+    SecurityPolicyBody,
+)
+from gateway.schema import Page, PageSize, PageToken
 from kopa.auth.v1 import auth_pb2
+from kopa.loan.v1 import loan_pb2
 from kopa.user.v1 import user_pb2
-from shared.permissions import INSTITUTION_ROLES
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["institutions"])
 
 
-class InstitutionBody(Strict):
-    name: StrictStr = Field(min_length=1, max_length=120)
-    currency: StrictStr = Field(min_length=3, max_length=3, description="ISO 4217, e.g. KES")
+@router.post(
+    "/v1/institutions",
+    summary="Create an institution",
+    status_code=201,
+    dependencies=[allowed(P.INSTITUTIONS_CREATE)],
+)
+async def create_institution(body: InstitutionBody, stubs: Stubs) -> Institution:
+    """A new institution, empty: the platform administrator then creates its first admin
+    (`POST /v1/users` naming `institution_id`), who sets up its branches, staff and
+    products."""
+    reply = await stubs.user.CreateInstitution(to_proto(user_pb2.CreateInstitutionRequest, body))
+    return from_proto(Institution, reply.institution)
 
 
-class SecurityPolicyBody(Strict):
-    mfa_required_roles: list[StrictStr] = Field(
-        max_length=20,
-        description="The staff roles that must sign in with two-factor authentication "
-        f"(any of {', '.join(sorted(INSTITUTION_ROLES))}; [] requires it of nobody). A user of "
-        "such a role who has not enrolled yet can still log in, but only to enrol: the login "
-        "answers `mfa_enrolment_required: true` and every other call is 403 "
-        "MFA_ENROLMENT_REQUIRED until they enrol and refresh. Open sessions are held to the "
-        "new policy from their next refresh.",
-        examples=[["admin", "branch_manager"]],
-    )
-
-
-class BranchBody(Strict):
-    name: StrictStr = Field(min_length=1, max_length=120)
-
-
-@router.post("/v1/institutions", status_code=201, dependencies=[allowed(P.INSTITUTIONS_CREATE)])
-async def create_institution(body: InstitutionBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.CreateInstitution(
-        user_pb2.CreateInstitutionRequest(name=body.name, currency=body.currency)
-    )
-    return to_json(reply.institution, drop=("create_time",))
-
-
-@router.get("/v1/institutions", dependencies=[allowed(P.INSTITUTIONS_READ)])
+@router.get(
+    "/v1/institutions", summary="List institutions", dependencies=[allowed(P.INSTITUTIONS_READ)]
+)
 async def list_institutions(
-    stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+    stubs: Stubs, page_size: PageSize = 50, page_token: PageToken = ""
+) -> Page[Institution]:
+    """Every institution for the platform administrator; for staff, their own only."""
     reply = await stubs.user.ListInstitutions(
         user_pb2.ListInstitutionsRequest(page_size=page_size, page_token=page_token)
     )
-    return page(
-        [to_json(i, drop=("create_time",)) for i in reply.institutions], reply.next_page_token
+    return Page(
+        items=[from_proto(Institution, i) for i in reply.institutions],
+        next_page_token=reply.next_page_token,
     )
 
 
-@router.get("/v1/institutions/{institution_id}", dependencies=[allowed(P.INSTITUTIONS_READ)])
-async def get_institution(institution_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.get(
+    "/v1/institutions/{institution_id}",
+    summary="Get an institution",
+    dependencies=[allowed(P.INSTITUTIONS_READ)],
+)
+async def get_institution(institution_id: str, stubs: Stubs) -> Institution:
+    """An institution: the caller's own, or any for the platform administrator; another is
+    404."""
     reply = await stubs.user.GetInstitution(
         user_pb2.GetInstitutionRequest(institution_id=institution_id)
     )
-    return to_json(reply.institution, drop=("create_time",))
-
-
-def policy_json(policy: auth_pb2.SecurityPolicy) -> dict[str, Any]:
-    data = to_json(policy)
-    data["update_time"] = data.get("update_time")
-    data["updated_by"] = policy.updated_by or None
-    return data
+    return from_proto(Institution, reply.institution)
 
 
 @router.get(
     "/v1/institutions/{institution_id}/security-policy",
+    summary="Get the security policy",
     dependencies=[allowed(P.SECURITY_POLICY_READ)],
 )
-async def get_security_policy(institution_id: str, stubs: Stubs) -> dict[str, Any]:
-    """The institution's security policy: its admins and auditors, or the platform admin.
-    Another institution's is 404."""
+async def get_security_policy(institution_id: str, stubs: Stubs) -> SecurityPolicy:
+    """Which staff roles must sign in with two-factor authentication, for the institution's
+    admins and auditors or the platform administrator. Another institution's is 404."""
     reply = await stubs.auth.GetSecurityPolicy(
         auth_pb2.GetSecurityPolicyRequest(institution_id=institution_id)
     )
-    return policy_json(reply.policy)
+    return from_proto(SecurityPolicy, reply.policy)
 
 
 @router.put(
     "/v1/institutions/{institution_id}/security-policy",
+    summary="Replace the security policy",
     dependencies=[allowed(P.SECURITY_POLICY_MANAGE)],
 )
 async def replace_security_policy(
     institution_id: str, body: SecurityPolicyBody, stubs: Stubs
-) -> dict[str, Any]:
-    """Replace the institution's security policy: its admins, or the platform admin. The
-    change is in the institution's audit log."""
+) -> SecurityPolicy:
+    """Replace the institution's security policy, by its admins or the platform administrator
+    (who may have to require a second factor of the admins it created). Another institution's
+    is 404. The change is in the institution's audit log."""
+    policy = to_proto(auth_pb2.SecurityPolicy, body, institution_id=institution_id)
     reply = await stubs.auth.UpdateSecurityPolicy(
-        auth_pb2.UpdateSecurityPolicyRequest(
-            policy=auth_pb2.SecurityPolicy(
-                institution_id=institution_id, mfa_required_roles=body.mfa_required_roles
-            )
+        auth_pb2.UpdateSecurityPolicyRequest(policy=policy)
+    )
+    return from_proto(SecurityPolicy, reply.policy)
+
+
+def _loan_settings(settings: loan_pb2.LoanSettings) -> LoanSettings:
+    return from_proto(
+        LoanSettings,
+        settings,
+        approval_limits={limit.role: limit.amount or None for limit in settings.approval_limits},
+        delinquency_buckets=[
+            from_proto(DelinquencyBucket, b, max_days=None if b.open_ended else b.max_days)
+            for b in settings.delinquency_buckets
+        ],
+    )
+
+
+@router.get(
+    "/v1/institutions/{institution_id}/loan-settings",
+    summary="Get the lending settings",
+    dependencies=[allowed(P.SETTINGS_READ)],
+)
+async def get_loan_settings(institution_id: str, stubs: Stubs) -> LoanSettings:
+    """Approval limits per role, delinquency buckets and the last close-of-business date, for
+    the institution's staff. Another institution's are 404."""
+    reply = await stubs.loan.GetLoanSettings(
+        loan_pb2.GetLoanSettingsRequest(institution_id=institution_id)
+    )
+    return _loan_settings(reply.settings)
+
+
+@router.put(
+    "/v1/institutions/{institution_id}/loan-settings",
+    summary="Change the lending settings",
+    dependencies=[allowed(P.SETTINGS_MANAGE)],
+)
+async def update_loan_settings(
+    institution_id: str, body: LoanSettingsBody, stubs: Stubs
+) -> LoanSettings:
+    """Replace the approval limits and/or the delinquency buckets, by the institution's
+    admins; a field left out stays as it is. A limit applies to loans approved from now on;
+    new buckets classify every active loan from the next close of business. Every bad limit
+    or bucket is named at once (422)."""
+    request = loan_pb2.UpdateLoanSettingsRequest(institution_id=institution_id)
+    if body.approval_limits is not None:
+        request.set_approval_limits = True
+        request.approval_limits.extend(
+            loan_pb2.ApprovalLimit(role=role, amount=amount or "")
+            for role, amount in body.approval_limits.items()
         )
-    )
-    return policy_json(reply.policy)
-
-
-@router.post("/v1/branches", status_code=201, dependencies=[allowed(P.BRANCHES_CREATE)])
-async def create_branch(body: BranchBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.CreateBranch(user_pb2.CreateBranchRequest(name=body.name))
-    return to_json(reply.branch, drop=("create_time",))
-
-
-@router.get("/v1/branches", dependencies=[allowed(P.BRANCHES_READ)])
-async def list_branches(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.user.ListBranches(
-        user_pb2.ListBranchesRequest(page_size=page_size, page_token=page_token)
-    )
-    return page([to_json(b, drop=("create_time",)) for b in reply.branches], reply.next_page_token)
-
-
-@router.get("/v1/branches/{branch_id}", dependencies=[allowed(P.BRANCHES_READ)])
-async def get_branch(branch_id: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.user.GetBranch(user_pb2.GetBranchRequest(branch_id=branch_id))
-    return to_json(reply.branch, drop=("create_time",))
+    if body.delinquency_buckets is not None:
+        request.set_delinquency_buckets = True
+        request.delinquency_buckets.extend(
+            loan_pb2.DelinquencyBucket(
+                name=b.name,
+                min_days=b.min_days,
+                max_days=b.max_days or 0,
+                open_ended=b.max_days is None,
+            )
+            for b in body.delinquency_buckets
+        )
+    reply = await stubs.loan.UpdateLoanSettings(request)
+    return _loan_settings(reply.settings)

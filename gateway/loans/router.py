@@ -1,121 +1,34 @@
-"""Loan products, quotes, loans and their lifecycle, repayments, and the close of business."""
+"""Loans: applications and their life cycle (see `gateway.loans.schemas`), scores and payoff
+quotes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 
-from gateway.convert import enum_value, page, to_json
+from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.loans.schemas import (
     ApproveBody,
-    CloseOfBusinessBody,
     DisburseBody,
+    Loan,
     LoanBody,
-    LoanProductBody,
-    LoanSettingsBody,
-    QuoteBody,
+    LoanScore,
+    LoanStatus,
+    Outstanding,
     RejectBody,
-    RepaymentBody,
     RescheduleBody,
-    ReversalBody,
     WriteOffBody,
 )
+from gateway.repayments.schemas import Repayment
+from gateway.schema import IsoDate, Page, PageSize, PageToken
 from kopa.loan.v1 import loan_pb2
 from kopa.payment.v1 import payment_pb2
-from shared.errors import ValidationError
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["loans"])
 
-STATUSES = {
-    enum_value(n, "LOAN_STATUS_"): v
-    for n, v in loan_pb2.LoanStatus.items()
-    if v != loan_pb2.LOAN_STATUS_UNSPECIFIED
-}
-
-
-def product_json(p: loan_pb2.LoanProduct) -> dict[str, Any]:
-    data = to_json(p, drop=("create_time",))
-    return {k: (v if v != "" else None) for k, v in data.items()}
-
-
-def loan_status(value: Any) -> str:
-    return enum_value(loan_pb2.LoanStatus.Name(value), "LOAN_STATUS_")
-
-
-def loan_json(loan: loan_pb2.Loan) -> dict[str, Any]:
-    data = to_json(loan, drop=("applied_payment_ids", "version", "schedule_history"))
-    data["status"] = loan_status(loan.status)
-    data["pricing"] = to_json(loan.pricing)
-    data.update(
-        {
-            "total_interest": loan.pricing.total_interest,
-            "total_fees": loan.pricing.total_fees,
-            "total_repayment": loan.pricing.total_repayment,
-            "apr": loan.pricing.apr,
-            "eir": loan.pricing.eir,
-        }
-    )
-    data["score"] = score_json(loan.score) if loan.HasField("score") else None
-    for key in (
-        "disbursement_date",
-        "oldest_unpaid_due_date",
-        "approved_by",
-        "purpose",
-        "override_reason",
-        "first_repayment_date",
-    ):
-        data[key] = data.get(key) or None
-    data["history"] = [{**to_json(h), "status": loan_status(h.status)} for h in loan.history]
-    return data
-
-
-def score_json(score: loan_pb2.LoanScore) -> dict[str, Any]:
-    return {
-        "score": score.score,
-        "band": score.band,
-        "scorecard_id": score.scorecard_id,
-        "scorecard_version": score.scorecard_version,
-        "contributions": [to_json(c) for c in score.contributions],
-    }
-
-
-def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "loan_id": p.loan_id,
-        "amount": p.amount,
-        "currency": p.currency,
-        "paid_on": p.paid_on,
-        "channel": p.channel,
-        "reference": p.reference or None,
-        "status": enum_value(payment_pb2.PaymentStatus.Name(p.status), "PAYMENT_STATUS_"),
-        "allocation": {
-            k: getattr(p.allocation, k)
-            for k in ("principal", "interest", "fees", "penalties", "overpayment")
-        },
-        "outstanding": to_json(p.outstanding),
-        "loan_status": loan_status(p.loan_status) if p.loan_status else None,
-        "recorded_by": p.recorded_by,
-        "reversal_reason": p.reversal_reason or None,
-        "created_at": to_json(p).get("create_time"),
-    }
-
-
-# --- products and quotes ----------------------------------------------------------------
-
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="a retry with the same key applies nothing",
-    ),
-]
 OptionalIdempotencyKey = Annotated[
     str,
     Header(
@@ -126,332 +39,172 @@ OptionalIdempotencyKey = Annotated[
 ]
 
 
+# TRANSITION: gateway/payments/router.py imports this until it is deleted (its routes moved to
+# gateway/suspense and gateway/mobile_money).
+def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
+    return Repayment.of(p).model_dump(mode="json")
+
+
 @router.post(
-    "/v1/loan-products",
+    "/v1/loans",
     status_code=201,
-    tags=["loan products"],
-    dependencies=[allowed(P.LOAN_PRODUCTS_CREATE)],
+    summary="Apply for a loan",
+    dependencies=[allowed(P.LOANS_CREATE)],
 )
-async def create_product(body: LoanProductBody, stubs: Stubs) -> dict[str, Any]:
-    fields = body.model_dump(exclude_none=True)
-    reply = await stubs.loan.CreateLoanProduct(
-        loan_pb2.CreateLoanProductRequest(product=loan_pb2.LoanProduct(**fields))
-    )
-    return product_json(reply.product)
+async def create_loan(body: LoanBody, stubs: Stubs) -> Loan:
+    """Submits an application for a borrower under a loan product: the loan starts
+    `submitted`, with an indicative schedule from `disbursement_date` (if given). Principal and
+    term outside the product's limits are 422 naming the field; the product's other
+    eligibility rules are judged at approval."""
+    reply = await stubs.loan.CreateLoan(to_proto(loan_pb2.CreateLoanRequest, body))
+    return Loan.of(reply.loan)
 
 
-@router.get(
-    "/v1/loan-products", tags=["loan products"], dependencies=[allowed(P.LOAN_PRODUCTS_READ)]
-)
-async def list_products(stubs: Stubs, page_size: int = 50, page_token: str = "") -> dict[str, Any]:
-    reply = await stubs.loan.ListLoanProducts(
-        loan_pb2.ListLoanProductsRequest(page_size=page_size, page_token=page_token)
-    )
-    return page([product_json(p) for p in reply.products], reply.next_page_token)
-
-
-@router.get(
-    "/v1/loan-products/{product_id}",
-    tags=["loan products"],
-    dependencies=[allowed(P.LOAN_PRODUCTS_READ)],
-)
-async def get_product(product_id: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.GetLoanProduct(loan_pb2.GetLoanProductRequest(product_id=product_id))
-    return product_json(reply.product)
-
-
-@router.post(
-    "/v1/loan-quotes", tags=["loan products"], dependencies=[allowed(P.LOAN_PRODUCTS_READ)]
-)
-async def quote(body: QuoteBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.QuoteLoan(
-        loan_pb2.QuoteLoanRequest(
-            product_id=body.product_id,
-            principal=body.principal,
-            term=body.term,
-            disbursement_date=body.disbursement_date,
-            first_repayment_date=body.first_repayment_date or "",
-        )
-    )
-    keep = ("number", "due_date", "principal", "interest", "fees", "total", "balance")
-    return {
-        "installments": [{k: to_json(i)[k] for k in keep} for i in reply.installments],
-        **to_json(reply.pricing),
-    }
-
-
-# --- loans ------------------------------------------------------------------------------
-
-
-@router.post("/v1/loans", status_code=201, dependencies=[allowed(P.LOANS_CREATE)])
-async def create_loan(body: LoanBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.CreateLoan(
-        loan_pb2.CreateLoanRequest(
-            borrower_id=body.borrower_id,
-            product_id=body.product_id,
-            principal=body.principal,
-            term=body.term,
-            disbursement_date=body.disbursement_date or "",
-            purpose=body.purpose or "",
-        )
-    )
-    return loan_json(reply.loan)
-
-
-@router.get("/v1/loans", dependencies=[allowed(P.LOANS_READ)])
+@router.get("/v1/loans", summary="List loans", dependencies=[allowed(P.LOANS_READ)])
 async def list_loans(
-    stubs: Stubs, borrower_id: str = "", status: str = "", page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
-    if status and status not in STATUSES:
-        raise ValidationError.of("status", f"must be one of {', '.join(STATUSES)}")
+    stubs: Stubs,
+    borrower_id: Annotated[str | None, Query(description="only this borrower's loans")] = None,
+    status: Annotated[LoanStatus | None, Query(description="only loans in this status")] = None,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[Loan]:
+    """The loans in the caller's scope (an agent or branch manager sees their branch's),
+    optionally of one borrower or in one status."""
     reply = await stubs.loan.ListLoans(
-        loan_pb2.ListLoansRequest(
+        to_proto(
+            loan_pb2.ListLoansRequest,
+            {},
             borrower_id=borrower_id,
-            status=STATUSES.get(status, loan_pb2.LOAN_STATUS_UNSPECIFIED),
+            status=status,
             page_size=page_size,
             page_token=page_token,
         )
     )
-    return page([loan_json(loan) for loan in reply.loans], reply.next_page_token)
+    return Page[Loan](
+        items=[Loan.of(loan) for loan in reply.loans], next_page_token=reply.next_page_token
+    )
 
 
-@router.get("/v1/loans/{loan_id}", dependencies=[allowed(P.LOANS_READ)])
-async def get_loan(loan_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.get("/v1/loans/{loan_id}", summary="Get a loan", dependencies=[allowed(P.LOANS_READ)])
+async def get_loan(loan_id: str, stubs: Stubs) -> Loan:
+    """The loan in any status, with its schedule and what has been paid of each installment,
+    what is outstanding, its days past due as of the institution's business date, its score
+    and its history."""
     reply = await stubs.loan.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id))
-    return loan_json(reply.loan)
+    return Loan.of(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/approve", dependencies=[allowed(P.LOANS_APPROVE)])
-async def approve(loan_id: str, stubs: Stubs, body: ApproveBody | None = None) -> dict[str, Any]:
-    body = body or ApproveBody(note=None, override_reason=None)
+@router.post(
+    "/v1/loans/{loan_id}/approve",
+    summary="Approve an application",
+    dependencies=[allowed(P.LOANS_APPROVE)],
+)
+async def approve(loan_id: str, stubs: Stubs, body: ApproveBody | None = None) -> Loan:
+    """`submitted` -> `approved` (the body may be left out). Maker-checker: the approver must
+    not be the loan's creator (403 `MAKER_CHECKER_VIOLATION`), and the principal must be within
+    the approver's role limit (403 `APPROVAL_LIMIT_EXCEEDED`). A failed eligibility rule (such
+    as a score below the product's minimum band) is 409 `NOT_ELIGIBLE`, each failed rule
+    named, unless a branch manager gives an `override_reason`. Any other status is 409
+    `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.ApproveLoan(
-        loan_pb2.ApproveLoanRequest(
-            loan_id=loan_id, note=body.note or "", override_reason=body.override_reason or ""
-        )
+        to_proto(loan_pb2.ApproveLoanRequest, body or {}, loan_id=loan_id)
     )
-    return loan_json(reply.loan)
+    return Loan.of(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/reject", dependencies=[allowed(P.LOANS_REJECT)])
-async def reject(loan_id: str, body: RejectBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.RejectLoan(
-        loan_pb2.RejectLoanRequest(loan_id=loan_id, reason=body.reason)
-    )
-    return loan_json(reply.loan)
+@router.post(
+    "/v1/loans/{loan_id}/reject",
+    summary="Reject an application",
+    dependencies=[allowed(P.LOANS_REJECT)],
+)
+async def reject(loan_id: str, body: RejectBody, stubs: Stubs) -> Loan:
+    """`submitted` -> `rejected`, for good, with the reason in the history. Any other status
+    is 409 `ILLEGAL_TRANSITION`."""
+    reply = await stubs.loan.RejectLoan(to_proto(loan_pb2.RejectLoanRequest, body, loan_id=loan_id))
+    return Loan.of(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/disburse", dependencies=[allowed(P.LOANS_DISBURSE)])
+@router.post(
+    "/v1/loans/{loan_id}/disburse",
+    summary="Disburse an approved loan",
+    dependencies=[allowed(P.LOANS_DISBURSE)],
+)
 async def disburse(
     loan_id: str,
     body: DisburseBody,
     stubs: Stubs,
     idempotency_key: OptionalIdempotencyKey = "",
-) -> dict[str, Any]:
+) -> Loan:
+    """`approved` -> `active`: the money is paid out through `channel` and the schedule is
+    fixed from `disbursement_date` (a past date is accepted, for back-office entry). With an
+    `Idempotency-Key`, a retry with the same body answers the loan again and disburses nothing
+    twice; the same key with another body is 409 `IDEMPOTENCY_KEY_REUSED`. Without one, a
+    second disbursement is 409 `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.DisburseLoan(
-        loan_pb2.DisburseLoanRequest(
-            loan_id=loan_id,
-            disbursement_date=body.disbursement_date,
-            first_repayment_date=body.first_repayment_date or "",
-            channel=body.channel,
-            request_id=idempotency_key,
-        )
+        to_proto(loan_pb2.DisburseLoanRequest, body, loan_id=loan_id, request_id=idempotency_key)
     )
-    return loan_json(reply.loan)
+    return Loan.of(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/write-off", dependencies=[allowed(P.LOANS_WRITE_OFF)])
-async def write_off(loan_id: str, body: WriteOffBody, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/loans/{loan_id}/write-off",
+    summary="Write off an active loan",
+    dependencies=[allowed(P.LOANS_WRITE_OFF)],
+)
+async def write_off(loan_id: str, body: WriteOffBody, stubs: Stubs) -> Loan:
+    """`active` -> `written_off`, for good: what is outstanding leaves the portfolio (shown in
+    `written_off_principal`). `date` must not be before the disbursement. Any other status is
+    409 `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.WriteOffLoan(
-        loan_pb2.WriteOffLoanRequest(loan_id=loan_id, reason=body.reason, date=body.date or "")
+        to_proto(loan_pb2.WriteOffLoanRequest, body, loan_id=loan_id)
     )
-    return loan_json(reply.loan)
+    return Loan.of(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/reschedule", dependencies=[allowed(P.LOANS_RESCHEDULE)])
-async def reschedule(loan_id: str, body: RescheduleBody, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/loans/{loan_id}/reschedule",
+    summary="Reschedule an active loan",
+    dependencies=[allowed(P.LOANS_RESCHEDULE)],
+)
+async def reschedule(loan_id: str, body: RescheduleBody, stubs: Stubs) -> Loan:
+    """Restructures an `active` loan: the principal outstanding on `date` is spread over a
+    new schedule (a new term, rate or principal grace), interest earned to then, unpaid fees
+    and penalties carried into its first installment. `date` must not be before the
+    disbursement, the last reschedule or a repayment. The loan stays `active` and is marked
+    `rescheduled` (it counts in PAR whatever its arrears). Any other status is 409
+    `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.RescheduleLoan(
-        loan_pb2.RescheduleLoanRequest(
-            loan_id=loan_id,
-            new_term=body.new_term,
-            new_annual_interest_rate=body.new_annual_interest_rate or "",
-            grace_on_principal=body.grace_on_principal,
-            reason=body.reason,
-            date=body.date or "",
-        )
+        to_proto(loan_pb2.RescheduleLoanRequest, body, loan_id=loan_id)
     )
-    return loan_json(reply.loan)
+    return Loan.of(reply.loan)
 
 
-@router.post("/v1/loans/{loan_id}/score", dependencies=[allowed(P.LOANS_SCORE)])
-async def score(loan_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/loans/{loan_id}/score",
+    summary="Score an application",
+    dependencies=[allowed(P.LOANS_SCORE)],
+)
+async def score(loan_id: str, stubs: Stubs) -> LoanScore:
+    """Scores the loan's borrower and application with the institution's published
+    scorecard and keeps the result on the loan (its `score`), where approval checks it against
+    the product's minimum band."""
     reply = await stubs.loan.ScoreLoan(loan_pb2.ScoreLoanRequest(loan_id=loan_id))
-    return score_json(reply.score)
+    return from_proto(LoanScore, reply.score)
 
 
-@router.get("/v1/loans/{loan_id}/payoff-quote", dependencies=[allowed(P.LOANS_READ)])
-async def payoff(loan_id: str, stubs: Stubs, date: str = "") -> dict[str, Any]:
+@router.get(
+    "/v1/loans/{loan_id}/payoff-quote",
+    summary="What closes the loan on a date",
+    dependencies=[allowed(P.LOANS_READ)],
+)
+async def payoff(
+    loan_id: str,
+    stubs: Stubs,
+    date: Annotated[IsoDate | None, Query(description="default: today")] = None,
+) -> Outstanding:
+    """What a repayment on `date` must be to pay an `active` loan in full (and close it):
+    the principal outstanding, the interest accrued to that date, fees and penalties."""
     reply = await stubs.loan.GetPayoffQuote(
-        loan_pb2.GetPayoffQuoteRequest(loan_id=loan_id, date=date)
+        to_proto(loan_pb2.GetPayoffQuoteRequest, {}, loan_id=loan_id, date=date)
     )
-    return to_json(reply.payoff)
-
-
-# --- repayments (payment_service owns the money; loan_service the balances) -------------
-
-
-def _movement(loan_id: str, body: RepaymentBody, idempotency_key: str) -> dict[str, Any]:
-    """The fields a repayment and a refund request share."""
-    return {
-        "loan_id": loan_id,
-        "amount": body.amount,
-        "paid_on": body.paid_on,
-        "reference": body.reference or "",
-        "channel": body.channel,
-        "idempotency_key": idempotency_key,
-    }
-
-
-@router.post(
-    "/v1/loans/{loan_id}/repayments",
-    status_code=201,
-    tags=["repayments"],
-    dependencies=[allowed(P.REPAYMENTS_CREATE)],
-)
-async def post_repayment(
-    loan_id: str, body: RepaymentBody, idempotency_key: IdempotencyKey, stubs: Stubs
-) -> dict[str, Any]:
-    reply = await stubs.payment.PostRepayment(
-        payment_pb2.PostRepaymentRequest(**_movement(loan_id, body, idempotency_key))
-    )
-    return payment_json(reply.payment)
-
-
-@router.post(
-    "/v1/loans/{loan_id}/refunds",
-    status_code=201,
-    tags=["repayments"],
-    dependencies=[allowed(P.REPAYMENTS_REVERSE)],
-)
-async def refund_credit(
-    loan_id: str, body: RepaymentBody, idempotency_key: IdempotencyKey, stubs: Stubs
-) -> dict[str, Any]:
-    """Pays (part of) the loan's credit balance, what the borrower overpaid, back to the
-    borrower through ``channel``: Dr overpayment liability, Cr the channel. At most the credit
-    balance (422 naming ``amount``); the same privilege as reversing a repayment."""
-    reply = await stubs.payment.RefundCredit(
-        payment_pb2.RefundCreditRequest(**_movement(loan_id, body, idempotency_key))
-    )
-    return payment_json(reply.payment)
-
-
-@router.get(
-    "/v1/loans/{loan_id}/repayments", tags=["repayments"], dependencies=[allowed(P.REPAYMENTS_READ)]
-)
-async def list_repayments(
-    loan_id: str, stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
-    reply = await stubs.payment.ListRepayments(
-        payment_pb2.ListRepaymentsRequest(
-            loan_id=loan_id, page_size=page_size, page_token=page_token
-        )
-    )
-    return page([payment_json(p) for p in reply.payments], reply.next_page_token)
-
-
-@router.post(
-    "/v1/repayments/{payment_id}/reverse",
-    tags=["repayments"],
-    dependencies=[allowed(P.REPAYMENTS_REVERSE)],
-)
-async def reverse_repayment(payment_id: str, body: ReversalBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.payment.ReverseRepayment(
-        payment_pb2.ReverseRepaymentRequest(payment_id=payment_id, reason=body.reason)
-    )
-    return payment_json(reply.payment)
-
-
-# --- close of business ------------------------------------------------------------------
-
-
-def job_json(job: loan_pb2.CloseOfBusinessJob) -> dict[str, Any]:
-    return to_json(job)
-
-
-# --- the institution's lending settings ----------------------------------------------
-
-
-def settings_json(settings: loan_pb2.LoanSettings) -> dict[str, Any]:
-    return {
-        "institution_id": settings.institution_id,
-        "approval_limits": {limit.role: limit.amount or None for limit in settings.approval_limits},
-        "delinquency_buckets": [
-            {
-                "name": b.name,
-                "min_days": b.min_days,
-                "max_days": None if b.open_ended else b.max_days,
-            }
-            for b in settings.delinquency_buckets
-        ],
-        "business_date": settings.business_date or None,
-    }
-
-
-@router.get(
-    "/v1/institutions/{institution_id}/loan-settings",
-    tags=["institutions"],
-    dependencies=[allowed(P.SETTINGS_READ)],
-)
-async def get_loan_settings(institution_id: str, stubs: Stubs) -> dict[str, Any]:
-    """Approval limits per role, delinquency buckets and the last close-of-business date.
-    Another institution's are 404."""
-    reply = await stubs.loan.GetLoanSettings(
-        loan_pb2.GetLoanSettingsRequest(institution_id=institution_id)
-    )
-    return settings_json(reply.settings)
-
-
-@router.put(
-    "/v1/institutions/{institution_id}/loan-settings",
-    tags=["institutions"],
-    dependencies=[allowed(P.SETTINGS_MANAGE)],
-)
-async def update_loan_settings(
-    institution_id: str, body: LoanSettingsBody, stubs: Stubs
-) -> dict[str, Any]:
-    """Replace the approval limits and/or the delinquency buckets (the institution's admins)."""
-    request = loan_pb2.UpdateLoanSettingsRequest(institution_id=institution_id)
-    if body.approval_limits is not None:
-        request.set_approval_limits = True
-        request.approval_limits.extend(
-            loan_pb2.ApprovalLimit(role=role, amount=amount or "")
-            for role, amount in body.approval_limits.items()
-        )
-    if body.delinquency_buckets is not None:
-        request.set_delinquency_buckets = True
-        request.delinquency_buckets.extend(
-            loan_pb2.DelinquencyBucket(
-                name=b.name,
-                min_days=b.min_days,
-                max_days=b.max_days or 0,
-                open_ended=b.max_days is None,
-            )
-            for b in body.delinquency_buckets
-        )
-    reply = await stubs.loan.UpdateLoanSettings(request)
-    return settings_json(reply.settings)
-
-
-@router.post("/v1/jobs/close-of-business", tags=["jobs"], dependencies=[allowed(P.JOBS_RUN)])
-async def close_of_business(body: CloseOfBusinessBody, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.RunCloseOfBusiness(
-        loan_pb2.RunCloseOfBusinessRequest(as_of=body.as_of, wait=body.wait), timeout=3600
-    )
-    return job_json(reply.job)
-
-
-@router.get("/v1/jobs/close-of-business/{as_of}", tags=["jobs"], dependencies=[allowed(P.JOBS_RUN)])
-async def close_of_business_status(as_of: str, stubs: Stubs) -> dict[str, Any]:
-    reply = await stubs.loan.GetCloseOfBusinessJob(
-        loan_pb2.GetCloseOfBusinessJobRequest(as_of=as_of)
-    )
-    return job_json(reply.job)
+    return from_proto(Outstanding, reply.payoff)

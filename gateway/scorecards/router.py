@@ -1,108 +1,129 @@
-"""Scorecards: drafts written in the rule language, publishing, what-if and governance."""
+"""Scorecards: versions written in the rule language, publishing, what-if and governance."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from pydantic import Field, StrictInt, StrictStr
 
-from gateway.convert import page, to_json
+from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
-from gateway.schema import Strict
+from gateway.schema import Page, PageSize, PageToken
+from gateway.scorecards.schemas import (
+    GovernanceReport,
+    Scorecard,
+    ScorecardBody,
+    WhatIfBody,
+    WhatIfReport,
+)
 from kopa.scoring.v1 import scoring_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["scorecards"])
 
 
-class RuleBody(Strict):
-    name: StrictStr = Field(min_length=1, max_length=120)
-    when: StrictStr = Field(min_length=1, max_length=2000)
-    points: StrictInt
-
-
-class CutoffBody(Strict):
-    band: StrictStr
-    min_score: StrictInt
-
-
-class ScorecardBody(Strict):
-    name: StrictStr = Field(min_length=1, max_length=120)
-    base_score: StrictInt = 500
-    rules: list[RuleBody] = Field(max_length=200)
-    cutoffs: list[CutoffBody] | None = None
-    scorecard_key: StrictStr | None = Field(
-        None, description="to create the next version of an existing scorecard"
+@router.post(
+    "/v1/scorecards",
+    status_code=201,
+    summary="Create a scorecard version",
+    dependencies=[allowed(P.SCORECARDS_MANAGE)],
+)
+async def create_scorecard(body: ScorecardBody, stubs: Stubs) -> Scorecard:
+    """Creates a `draft`: the first version of a new scorecard, or with `scorecard_key` the
+    next version of an existing one. A score is `base_score` plus the points of every rule
+    that holds, kept within 0..1000, and its band the best whose minimum it reaches. Every
+    rule that does not parse or names an unknown field, and every bad cut-off, is named in
+    one 422 (`rules[i].when`, with the line and column). Publish the draft to use it."""
+    reply = await stubs.scoring.CreateScorecard(
+        scoring_pb2.CreateScorecardRequest(scorecard=to_proto(scoring_pb2.Scorecard, body))
     )
+    return from_proto(Scorecard, reply.scorecard)
 
 
-class WhatIfBody(Strict):
-    approval_band: StrictStr = "C"
-
-
-def scorecard_json(s: scoring_pb2.Scorecard) -> dict[str, Any]:
-    return to_json(s)
-
-
-@router.post("/v1/scorecards", status_code=201, dependencies=[allowed(P.SCORECARDS_MANAGE)])
-async def create(body: ScorecardBody, stubs: Stubs) -> dict[str, Any]:
-    card = scoring_pb2.Scorecard(
-        name=body.name,
-        base_score=body.base_score,
-        scorecard_key=body.scorecard_key or "",
-        rules=[scoring_pb2.Rule(**r.model_dump()) for r in body.rules],
-        cutoffs=[scoring_pb2.Cutoff(**c.model_dump()) for c in body.cutoffs or []],
-    )
-    reply = await stubs.scoring.CreateScorecard(scoring_pb2.CreateScorecardRequest(scorecard=card))
-    return scorecard_json(reply.scorecard)
-
-
-@router.get("/v1/scorecards", dependencies=[allowed(P.SCORECARDS_READ)])
+@router.get(
+    "/v1/scorecards",
+    summary="List scorecard versions",
+    dependencies=[allowed(P.SCORECARDS_READ)],
+)
 async def list_scorecards(
-    stubs: Stubs, page_size: int = 50, page_token: str = ""
-) -> dict[str, Any]:
+    stubs: Stubs, page_size: PageSize = 50, page_token: PageToken = ""
+) -> Page[Scorecard]:
+    """Every version of every scorecard of the caller's institution, in any state."""
     reply = await stubs.scoring.ListScorecards(
         scoring_pb2.ListScorecardsRequest(page_size=page_size, page_token=page_token)
     )
-    return page([scorecard_json(s) for s in reply.scorecards], reply.next_page_token)
+    return Page[Scorecard](
+        items=[from_proto(Scorecard, s) for s in reply.scorecards],
+        next_page_token=reply.next_page_token,
+    )
 
 
-@router.get("/v1/scorecards/{scorecard_id}", dependencies=[allowed(P.SCORECARDS_READ)])
-async def get(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.get(
+    "/v1/scorecards/{scorecard_id}",
+    summary="Get a scorecard version",
+    dependencies=[allowed(P.SCORECARDS_READ)],
+)
+async def get_scorecard(scorecard_id: str, stubs: Stubs) -> Scorecard:
+    """One version, by its id. Another institution's is a 404."""
     reply = await stubs.scoring.GetScorecard(
         scoring_pb2.GetScorecardRequest(scorecard_id=scorecard_id)
     )
-    return scorecard_json(reply.scorecard)
+    return from_proto(Scorecard, reply.scorecard)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/publish", dependencies=[allowed(P.SCORECARDS_MANAGE)])
-async def publish(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/scorecards/{scorecard_id}/publish",
+    summary="Publish a scorecard version",
+    dependencies=[allowed(P.SCORECARDS_MANAGE)],
+)
+async def publish_scorecard(scorecard_id: str, stubs: Stubs) -> Scorecard:
+    """`draft -> published`: from now on every loan scored in the institution is scored with
+    this version, and the version published until now is `retired`. Only a draft with at
+    least one rule can be published; otherwise 409."""
     reply = await stubs.scoring.PublishScorecard(
         scoring_pb2.PublishScorecardRequest(scorecard_id=scorecard_id)
     )
-    return scorecard_json(reply.scorecard)
+    return from_proto(Scorecard, reply.scorecard)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/retire", dependencies=[allowed(P.SCORECARDS_MANAGE)])
-async def retire(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/scorecards/{scorecard_id}/retire",
+    summary="Retire a scorecard version",
+    dependencies=[allowed(P.SCORECARDS_MANAGE)],
+)
+async def retire_scorecard(scorecard_id: str, stubs: Stubs) -> Scorecard:
+    """`published -> retired`: the institution then has no published version and loans
+    cannot be scored until another is published. Any other state is a 409."""
     reply = await stubs.scoring.RetireScorecard(
         scoring_pb2.RetireScorecardRequest(scorecard_id=scorecard_id)
     )
-    return scorecard_json(reply.scorecard)
+    return from_proto(Scorecard, reply.scorecard)
 
 
-@router.post("/v1/scorecards/{scorecard_id}/what-if", dependencies=[allowed(P.SCORECARDS_MANAGE)])
-async def what_if(scorecard_id: str, body: WhatIfBody, stubs: Stubs) -> dict[str, Any]:
+@router.post(
+    "/v1/scorecards/{scorecard_id}/what-if",
+    summary="Compare a version with the published one",
+    dependencies=[allowed(P.SCORECARDS_MANAGE)],
+)
+async def what_if(scorecard_id: str, body: WhatIfBody, stubs: Stubs) -> WhatIfReport:
+    """Scores the institution's past applications (the latest inputs of each scored loan)
+    with this version and with the published one, and compares the band counts and the
+    approval rates at `approval_band`. Nothing is stored. Run it on a draft or a retired
+    version; the published version itself is a 422."""
     reply = await stubs.scoring.WhatIf(
-        scoring_pb2.WhatIfRequest(scorecard_id=scorecard_id, approval_band=body.approval_band)
+        to_proto(scoring_pb2.WhatIfRequest, body, scorecard_id=scorecard_id)
     )
-    return to_json(reply)
+    return from_proto(WhatIfReport, reply)
 
 
-@router.get("/v1/scorecards/{scorecard_id}/governance", dependencies=[allowed(P.SCORECARDS_READ)])
-async def governance(scorecard_id: str, stubs: Stubs) -> dict[str, Any]:
+@router.get(
+    "/v1/scorecards/{scorecard_id}/governance",
+    summary="A version's track record",
+    dependencies=[allowed(P.SCORECARDS_READ)],
+)
+async def governance_report(scorecard_id: str, stubs: Stubs) -> GovernanceReport:
+    """How the loans this version scored turned out, per band: how many were scored, how many
+    have matured (`closed` or `written_off`) and how many of those defaulted (written off or
+    more than 90 days past due at some point), to check that worse bands default more."""
     reply = await stubs.scoring.GetGovernanceReport(
         scoring_pb2.GetGovernanceReportRequest(scorecard_id=scorecard_id)
     )
-    return to_json(reply)
+    return from_proto(GovernanceReport, reply)

@@ -1,0 +1,39 @@
+/** Waiting and failing, said the same way everywhere: a progress indicator on every wait, an
+ * `alert` for errors that name no field, and a plain refusal for what the role may not do. */
+import type { ReactNode } from "react";
+
+import { ApiProblem, isOffline } from "@/api/problem";
+import { t } from "@/i18n";
+import { useSession } from "@/lib/session";
+
+export function Busy({ label }: { label?: string }) {
+  return (
+    <div className="busy" role="status" aria-live="polite">
+      <progress aria-label={label ?? t("common.loading")} />
+      <span>{label ?? t("common.loading")}</span>
+    </div>
+  );
+}
+
+/** The part of an error that no field shows. */
+export function ErrorAlert({ error, fields = [] }: { error: unknown; fields?: string[] }) {
+  const role = useSession().me?.role ?? "";
+  if (!error) return null;
+  let message: ReactNode;
+  if (isOffline(error)) message = t("common.offline");
+  else if (error instanceof ApiProblem) {
+    const shownBeside = Object.keys(error.fields).every((f) => fields.includes(f));
+    if (error.status === 403) message = t("common.forbidden", { role, what: error.message });
+    else if (shownBeside && Object.keys(error.fields).length) return null;
+    else message = error.message;
+  } else message = t("common.error", { detail: String((error as Error)?.message ?? error) });
+  return (
+    <div role="alert" className="alert">
+      {message}
+    </div>
+  );
+}
+
+export function fieldError(error: unknown, field: string): string | undefined {
+  return error instanceof ApiProblem ? error.field(field) : undefined;
+}

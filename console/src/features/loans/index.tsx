@@ -1,0 +1,4 @@
+/** TODO(console helper): the loans screen. */
+export default function Page() {
+  return <h1>loans</h1>;
+}

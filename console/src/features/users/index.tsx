@@ -1,0 +1,4 @@
+/** TODO(console helper): the users screen. */
+export default function Page() {
+  return <h1>users</h1>;
+}

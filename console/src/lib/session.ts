@@ -1,0 +1,56 @@
+/**
+ * Who is signed in. Tokens live in memory only: nothing a script injected through user-supplied
+ * text could read survives in localStorage or sessionStorage. Closing the tab signs out; work
+ * queued offline (collections) is kept in IndexedDB without any token and sent after the next
+ * sign-in.
+ */
+import { useSyncExternalStore } from "react";
+
+import type { components } from "@/api/schema";
+
+export type Me = components["schemas"]["Me"];
+
+export type Session = {
+  accessToken: string | null;
+  refreshToken: string | null;
+  me: Me | null;
+  /** The tokens stopped working mid-use: the page stays as it is and asks to sign in again. */
+  expired: boolean;
+  /** Signed in with a token that only allows enrolling a second factor. */
+  mfaEnrolmentRequired: boolean;
+};
+
+const empty: Session = {
+  accessToken: null,
+  refreshToken: null,
+  me: null,
+  expired: false,
+  mfaEnrolmentRequired: false,
+};
+
+let current: Session = empty;
+const listeners = new Set<() => void>();
+
+export const session = {
+  get: (): Session => current,
+  set(change: Partial<Session>): void {
+    current = { ...current, ...change };
+    listeners.forEach((l) => l());
+  },
+  clear(): void {
+    current = empty;
+    listeners.forEach((l) => l());
+  },
+  subscribe(listener: () => void): () => void {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+};
+
+export function useSession(): Session {
+  return useSyncExternalStore(session.subscribe, session.get);
+}
+
+export function can(me: Me | null, permission: string): boolean {
+  return !!me && me.permissions.includes(permission);
+}

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.schema import DECIMAL_PATTERN, Amount, IsoDate
+
+Ratio = Annotated[
+    str,
+    Field(
+        pattern=DECIMAL_PATTERN,
+        description="a fraction as a decimal string: 0.0376 is 3.76%",
+        examples=["0.0376"],
+    ),
+]
+
+
+class PortfolioReport(BaseModel):
+    """Portfolio quality as of a date, as defined by the SEEP/CGAP guidelines."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-03-31",
+                    "currency": "KES",
+                    "active_loans": 412,
+                    "gross_portfolio": "8240500.00",
+                    "par1": "0.0811",
+                    "par30": "0.0376",
+                    "par60": "0.0214",
+                    "par90": "0.0122",
+                    "disbursed": "14650000.00",
+                    "repaid": "7120340.50",
+                }
+            ]
+        }
+    )
+
+    as_of: IsoDate = Field(description="the date asked for, or today")
+    currency: str = Field(description="ISO 4217")
+    active_loans: int = Field(description="loans disbursed by `as_of` and still active")
+    gross_portfolio: Amount = Field(description="the principal outstanding of active loans")
+    par1: Ratio = Field(
+        description="portfolio at risk over 1 day: the whole outstanding principal of active "
+        "loans with an installment more than 1 day late (or rescheduled), over the gross "
+        "portfolio"
+    )
+    par30: Ratio = Field(description="the same, more than 30 days late")
+    par60: Ratio = Field(description="the same, more than 60 days late")
+    par90: Ratio = Field(description="the same, more than 90 days late")
+    disbursed: Amount = Field(description="principal of every loan disbursed by `as_of`")
+    repaid: Amount = Field(description="repayments received by `as_of`, reversed ones excluded")
+
+
+class ArrearsLine(BaseModel):
+    loan_id: str
+    borrower_id: str
+    branch_id: str
+    days_past_due: int = Field(description="days since the oldest unpaid installment fell due")
+    overdue_principal: Amount = Field(description="principal of the installments due and unpaid")
+    overdue_interest: Amount
+    overdue_total: Amount = Field(description="the installments' totals due and unpaid")
+    outstanding_principal: Amount = Field(description="the whole principal still owed")
+    bucket: str = Field(
+        description="the loan's delinquency bucket (e.g. `31-60`) at the last close of "
+        "business; empty before the first"
+    )
+
+
+class ArrearsReport(BaseModel):
+    """Active loans with an installment unpaid after its due date, most days past due first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-03-31",
+                    "currency": "KES",
+                    "items": [
+                        {
+                            "loan_id": "loan_019d2d4e2b3c4d5e6f708192a3b4",
+                            "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+                            "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
+                            "days_past_due": 53,
+                            "overdue_principal": "2500.00",
+                            "overdue_interest": "92.31",
+                            "overdue_total": "2592.31",
+                            "outstanding_principal": "10000.00",
+                            "bucket": "31-60",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    as_of: str = Field(description="`as_of` as asked; empty when not given (today)")
+    currency: str = Field(description="ISO 4217")
+    items: list[ArrearsLine]
