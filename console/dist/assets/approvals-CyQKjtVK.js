@@ -1,1 +1,0 @@
-import{t as e}from"./index-Cyaa-r2O.js";var t=e();function n(){return(0,t.jsx)(`h1`,{children:`approvals`})}export{n as default};
