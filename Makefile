@@ -8,7 +8,8 @@ INFRA := deploy/local/infra.sh
 export UV_LINK_MODE := copy
 
 .PHONY: help install up down status logs servers servers-stop test test-unit test-integration \
-        test-e2e lint format proto proto-check buf-lint buf-breaking compose-check bench clean
+        test-e2e lint format proto proto-check buf-lint buf-breaking compose-check bench clean \
+        console console-api console-api-check console-test browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,7 +27,7 @@ servers: ## install (once) and start Redis, RabbitMQ, Elasticsearch and FerretDB
 servers-stop: ## stop the local servers
 	@$(INFRA) stop
 
-up: install servers ## start everything: servers, the six services, the gateway
+up: install servers console ## start everything: servers, the services, the gateway and the console
 	@$(PY) tools/fleet.py up
 
 down: ## stop the fleet and the servers
@@ -40,7 +41,7 @@ status: ## what is running
 logs: ## follow the fleet's logs
 	@tail -n 50 -F .kopa/log/*.log
 
-test: install servers proto-check lint ## run every test (unit, integration, e2e) against real servers
+test: install servers proto-check console-api-check lint console console-test browser ## run every test (unit, integration, e2e, console, browser) against real servers
 	@$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: install ## unit tests only (no servers)
@@ -61,6 +62,23 @@ lint: buf-lint buf-breaking ## ruff (lint + format check), mypy, buf lint and br
 format: ## apply ruff's formatting and fixes
 	@.venv/bin/ruff format .
 	@.venv/bin/ruff check --fix .
+
+console: ## build the staff console into console/dist (npm ci from its lock; skipped when unchanged)
+	@$(PY) tools/console.py build
+
+console-api: ## regenerate the console's typed API client from the gateway's OpenAPI
+	@$(PY) tools/console.py api
+
+console-api-check: ## fail when the console's API client differs from the gateway's OpenAPI
+	@$(PY) tools/console.py api --check 2>/dev/null || $(PY) tools/console.py api --check
+
+console-test: console ## the console's component tests (Vitest)
+	@cd console && npx vitest run --reporter=dot
+
+browser: ## install Debian's Chromium for the browser tests (once)
+	@command -v chromium >/dev/null 2>&1 || { echo "[browser] chromium from Debian"; \
+	  apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends chromium >/dev/null; }
 
 proto: ## regenerate the Python stubs from proto/
 	@$(PY) tools/protogen.py 2>/dev/null

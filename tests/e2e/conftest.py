@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
+from playwright.sync_api import Browser, Page, sync_playwright
 from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+from tests.support.staff import Institution, make_institution
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_EMAIL = "platform@e2e.kopa.test"
@@ -129,3 +133,31 @@ def platform_token(http: httpx.Client) -> str:
     )
     assert reply.status_code == 200, reply.text
     return str(reply.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (`make browser` installs it), driven by Playwright."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: run `make browser`", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, fleet: Fleet) -> Iterator[Page]:
+    """A fresh browser profile (no cookies, cache or service worker) on the console."""
+    context = browser.new_context(base_url=fleet.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def institution(http: httpx.Client, platform_token: str) -> Institution:
+    """One institution with staff of every role, shared by the browser tests."""
+    return make_institution(http, platform_token)

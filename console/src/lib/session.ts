@@ -54,3 +54,10 @@ export function useSession(): Session {
 export function can(me: Me | null, permission: string): boolean {
   return !!me && me.permissions.includes(permission);
 }
+
+/** The signed-in user, for screens that only render once signed in. */
+export function useMe(): Me {
+  const { me } = useSession();
+  if (!me) throw new Error("useMe outside a signed-in screen");
+  return me;
+}
