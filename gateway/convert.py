@@ -16,8 +16,7 @@ from functools import cache
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
@@ -64,16 +63,16 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def _scalar(field: FieldDescriptor, value: Any) -> Any:
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.enum_type is not None:
         return enum_word(field.enum_type, value)
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+    if field.message_type is not None:
         if field.message_type.full_name == "google.protobuf.Timestamp":
             return value.ToJsonString() if value.ByteSize() else None
         return json_format.MessageToDict(value, preserving_proto_field_name=True)
     return value
 
 
-def _value(field: FieldDescriptor, annotation: Any, value: Any, present: bool) -> Any:
+def _value(field: Any, annotation: Any, value: Any, present: bool) -> Any:
     nested = _model_of(annotation)
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         value_field = field.message_type.fields_by_name["value"]
@@ -113,17 +112,18 @@ def from_proto(model: type[M], message: Message, **values: Any) -> M:
     return model.model_validate(data)
 
 
-def to_proto(message_type: type[P], body: BaseModel | Mapping[str, Any], **values: Any) -> P:
+def to_proto(
+    message_type: type[P], body: BaseModel | Mapping[str, Any] | None = None, **values: Any
+) -> P:
     """A request message from a request model (None and unset fields left at the proto's
-    defaults) plus `values` (ids from the path, headers). Enum fields take the contract's
-    words; dates travel as ISO text."""
-    data = (body.model_dump(exclude_none=True) if isinstance(body, BaseModel) else dict(body)) | {
-        k: v for k, v in values.items() if v is not None
-    }
+    defaults) plus `values` (ids from the path, query parameters, headers). Enum fields take
+    the contract's words; dates travel as ISO text."""
+    given = body.model_dump(exclude_none=True) if isinstance(body, BaseModel) else body or {}
+    data = dict(given) | {k: v for k, v in values.items() if v is not None}
     return json_format.ParseDict(_proto_json(message_type.DESCRIPTOR, data), message_type())
 
 
-def _proto_json(descriptor: Descriptor, data: Mapping[str, Any]) -> dict[str, Any]:
+def _proto_json(descriptor: Any, data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in data.items():
         field = descriptor.fields_by_name[name]
@@ -140,66 +140,10 @@ def _proto_value(field: FieldDescriptor, value: Any) -> Any:
 def _proto_value_one(field: FieldDescriptor, value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
-    if field.type == FieldDescriptor.TYPE_ENUM and isinstance(value, str):
+    if field.enum_type is not None and isinstance(value, str):
         return enum_prefix(field.enum_type) + value.upper()
-    if field.type == FieldDescriptor.TYPE_MESSAGE and isinstance(value, Mapping):
+    if field.message_type is not None and isinstance(value, Mapping):
         if field.message_type.GetOptions().map_entry:
             return dict(value)
         return _proto_json(field.message_type, value)
     return value
-
-
-# --- TRANSITION: removed once every router uses from_proto / to_proto ----------------------
-
-
-def to_json(message: Message, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    data = MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    _int64_as_numbers(message, data)
-    for key in drop:
-        data.pop(key, None)
-    return data
-
-
-_INT64_TYPES = frozenset(
-    {
-        FieldDescriptor.TYPE_INT64,
-        FieldDescriptor.TYPE_UINT64,
-        FieldDescriptor.TYPE_SINT64,
-        FieldDescriptor.TYPE_FIXED64,
-        FieldDescriptor.TYPE_SFIXED64,
-    }
-)
-
-
-def _int64_as_numbers(message: Message, data: dict[str, Any]) -> None:
-    """Proto3's JSON mapping writes 64-bit integers as strings (JavaScript's doubles lose
-    precision past 2^53); the contract's counts and versions are JSON numbers, and none of
-    ours comes near that. Well-known types keep their own JSON forms."""
-    for field in message.DESCRIPTOR.fields:
-        if field.name not in data:
-            continue
-        value = data[field.name]
-        repeated = field.is_repeated
-        if field.type in _INT64_TYPES:
-            data[field.name] = [int(v) for v in value] if repeated else int(value)
-        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
-            kind = field.message_type
-            if kind.full_name.startswith("google.protobuf.") or kind.GetOptions().map_entry:
-                continue  # their own JSON forms; none of the contract's maps holds int64
-            inner = getattr(message, field.name)
-            if repeated:
-                for item, item_data in zip(inner, value, strict=True):
-                    _int64_as_numbers(item, item_data)
-            else:
-                _int64_as_numbers(inner, value)
-
-
-def enum_value(name: str, prefix: str) -> str:
-    """`LOAN_STATUS_ACTIVE` -> `active`."""
-    return name.removeprefix(prefix).lower()
-
-
-def page(items: list[Any], next_token: str) -> dict[str, Any]:
-    return {"items": items, "next_page_token": next_token}

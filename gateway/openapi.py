@@ -37,6 +37,7 @@ REASONS: dict[int, dict[str, str]] = {
         "MFA_INVALID": "the code is wrong or expired",
         "REFRESH_TOKEN_INVALID": "the refresh token is unknown, used or expired",
         "SIGNATURE_INVALID": "a provider callback's signature does not match",
+        "REPLAYED": "a provider callback's timestamp is too old",
     },
     403: {
         "PERMISSION_DENIED": "your role does not allow this",
@@ -46,6 +47,7 @@ REASONS: dict[int, dict[str, str]] = {
         "APPROVAL_LIMIT_EXCEEDED": "the principal is above your role's approval limit",
         "ACCOUNT_DISABLED": "the account is disabled",
         "ACCOUNT_LOCKED": "too many failed sign-ins; wait",
+        "OVERRIDE_NOT_PERMITTED": "your role may not override an eligibility rule",
     },
     404: {
         "NOT_FOUND": "unknown id, or another institution's",
@@ -58,6 +60,7 @@ REASONS: dict[int, dict[str, str]] = {
         "SCORECARD_NOT_FOUND": "",
         "USER_NOT_FOUND": "",
         "JOB_NOT_FOUND": "",
+        "MOBILE_MONEY_NOT_CONFIGURED": "no mobile-money callback is set up for the institution",
     },
     409: {
         "ILLEGAL_TRANSITION": "the resource is not in a state that allows this "
@@ -68,6 +71,18 @@ REASONS: dict[int, dict[str, str]] = {
         "NOT_ELIGIBLE": "an eligibility rule failed",
         "ALREADY_REVERSED": "",
         "CREDIT_ALREADY_REFUNDED": "",
+        "REFUND_NOT_REVERSIBLE": "record money coming back as a repayment",
+        "NOTHING_TO_RESCHEDULE": "",
+        "IDEMPOTENCY_REQUEST_IN_PROGRESS": "the first request with this key is still running",
+        "PAYMENT_NOT_IN_SUSPENSE": "",
+        "PAYMENT_NOT_POSTED": "",
+        "BOOKS_NOT_OPEN": "the books open with the institution's first loan",
+        "DUPLICATE_NATIONAL_ID": "a borrower of the institution has this national ID",
+        "DUPLICATE_PHONE": "a borrower of the institution has this phone number",
+        "EMAIL_TAKEN": "a user has this email",
+        "ACCOUNT_CODE_TAKEN": "",
+        "USER_ALREADY_DISABLED": "",
+        "USER_ALREADY_ACTIVE": "",
     },
     413: {"BODY_TOO_LARGE": "the body is over the size limit"},
     415: {"UNSUPPORTED_MEDIA_TYPE": "send `Content-Type: application/json`"},
@@ -75,6 +90,8 @@ REASONS: dict[int, dict[str, str]] = {
         "INVALID_ARGUMENT": "`errors` names every bad field, query or path parameter",
         "CREDIT_EXCEEDED": "a refund above the credit balance",
         "RULE_INVALID": "a scorecard rule does not parse (position in the message)",
+        "PASSWORD_POLICY": "the new password is too short, too common or contains your email",
+        "CALLBACK_INVALID": "a provider callback's body is not as documented",
     },
     429: {
         "RATE_LIMITED": "too many requests: wait `Retry-After` seconds",
@@ -119,7 +136,7 @@ def api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
 
 
 def needs_token(route: APIRoute) -> bool:
-    verify = CurrentPrincipal.__metadata__[0].dependency  # verifies the bearer token
+    verify = get_args(CurrentPrincipal)[1].dependency  # the dependency verifying the token
     return any(call is verify for call in _calls(route.dependant))
 
 
@@ -190,7 +207,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for path, route in api_routes(app):
         if not route.include_in_schema:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = schema["paths"][path][method.lower()]
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)

@@ -11,9 +11,8 @@ from gateway.ledger.router import router as ledger
 from gateway.loan_products.router import router as loan_products
 from gateway.loans.router import router as loans
 from gateway.mobile_money.router import router as mobile_money
-from gateway.payments.router import router as payments
-from gateway.reports.router import router as reports
 from gateway.repayments.router import router as repayments
+from gateway.reports.router import router as reports
 from gateway.scorecards.router import router as scorecards
 from gateway.suspense.router import router as suspense
 from gateway.users.router import router as users
@@ -35,5 +34,4 @@ ROUTERS = [
     scorecards,
     reports,
     jobs,
-    payments,
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Query
+from fastapi import Header, Query
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -108,6 +108,40 @@ Timestamp = Annotated[
         json_schema_extra={"format": "date-time"},
         description="RFC 3339, UTC",
         examples=["2026-03-31T09:30:00.123Z"],
+    ),
+]
+
+Ratio = Annotated[
+    str,
+    Field(
+        pattern=DECIMAL_PATTERN,
+        description="a fraction as a decimal string: 0.0376 is 3.76%",
+        examples=["0.0376"],
+    ),
+]
+"""PAR ratios, provisioning rates: fractions, never percentages."""
+
+ScoreBand = Literal["AA", "A", "B", "C", "D"]
+"""A credit score's band, `AA` (best) to `D`."""
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a retry with the same key and body answers the first response and "
+        "applies nothing again; the same key with another body is 409",
+    ),
+]
+"""Required on requests that move money."""
+
+OptionalIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="optional: a retry with the same key and body applies nothing again",
     ),
 ]
 

@@ -42,6 +42,6 @@ async def close_of_business_status(as_of: IsoDate, stubs: Stubs) -> CloseOfBusin
     """The close of business of a date, `running` or `completed`, with its progress; 404
     `JOB_NOT_FOUND` if none has run for that date."""
     reply = await stubs.loan.GetCloseOfBusinessJob(
-        to_proto(loan_pb2.GetCloseOfBusinessJobRequest, {}, as_of=as_of)
+        to_proto(loan_pb2.GetCloseOfBusinessJobRequest, as_of=as_of)
     )
     return from_proto(CloseOfBusinessJob, reply.job)

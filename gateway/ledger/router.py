@@ -60,7 +60,7 @@ async def trial_balance(
     `as_of` (every entry when omitted), with the totals; they are equal when the books
     balance. Entries follow the loans' events within seconds."""
     reply = await stubs.payment.GetTrialBalance(
-        to_proto(payment_pb2.GetTrialBalanceRequest, {}, as_of=as_of)
+        to_proto(payment_pb2.GetTrialBalanceRequest, as_of=as_of)
     )
     return from_proto(TrialBalance, reply, as_of=as_of)
 

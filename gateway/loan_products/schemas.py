@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from gateway.loans.schemas import Pricing, QuotedInstallment, ScoreBand
-from gateway.schema import Amount, Count, DecimalString, IsoDate, Rate, Strict
+from gateway.loans.schemas import Pricing, QuotedInstallment
+from gateway.schema import Amount, Count, DecimalString, IsoDate, Rate, ScoreBand, Strict
 
 InterestMethod = Literal["flat", "declining_balance"]
 Amortization = Literal["equal_installments", "equal_principal"]

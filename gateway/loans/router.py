@@ -3,9 +3,9 @@ quotes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 
 from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
@@ -21,28 +21,11 @@ from gateway.loans.schemas import (
     RescheduleBody,
     WriteOffBody,
 )
-from gateway.repayments.schemas import Repayment
-from gateway.schema import IsoDate, Page, PageSize, PageToken
+from gateway.schema import IsoDate, OptionalIdempotencyKey, Page, PageSize, PageToken
 from kopa.loan.v1 import loan_pb2
-from kopa.payment.v1 import payment_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["loans"])
-
-OptionalIdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="optional: a retry with the same key and body disburses nothing again",
-    ),
-]
-
-
-# TRANSITION: gateway/payments/router.py imports this until it is deleted (its routes moved to
-# gateway/suspense and gateway/mobile_money).
-def payment_json(p: payment_pb2.Payment) -> dict[str, Any]:
-    return Repayment.of(p).model_dump(mode="json")
 
 
 @router.post(
@@ -205,6 +188,6 @@ async def payoff(
     """What a repayment on `date` must be to pay an `active` loan in full (and close it):
     the principal outstanding, the interest accrued to that date, fees and penalties."""
     reply = await stubs.loan.GetPayoffQuote(
-        to_proto(loan_pb2.GetPayoffQuoteRequest, {}, loan_id=loan_id, date=date)
+        to_proto(loan_pb2.GetPayoffQuoteRequest, loan_id=loan_id, date=date)
     )
     return from_proto(Outstanding, reply.payoff)

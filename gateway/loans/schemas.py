@@ -18,11 +18,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from gateway.convert import from_proto
-from gateway.schema import Amount, Count, DecimalString, IsoDate, Rate, Strict, Timestamp
+from gateway.schema import (
+    Amount,
+    Count,
+    DecimalString,
+    IsoDate,
+    Rate,
+    ScoreBand,
+    Strict,
+    Timestamp,
+)
 from kopa.loan.v1 import loan_pb2
 
 LoanStatus = Literal["submitted", "approved", "rejected", "active", "closed", "written_off"]
-ScoreBand = Literal["AA", "A", "B", "C", "D"]
 Channel = Literal["cash", "bank", "mobile_money"]
 
 Part = Annotated[

@@ -3,29 +3,16 @@ money and the books; loan_service the balances it applies them to."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 
 from gateway.convert import to_proto
 from gateway.deps import Stubs, allowed
 from gateway.repayments.schemas import Repayment, RepaymentBody, ReversalBody
-from gateway.schema import Page, PageSize, PageToken
+from gateway.schema import IdempotencyKey, Page, PageSize, PageToken
 from kopa.payment.v1 import payment_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["repayments"])
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="a retry with the same key and body answers the first response and "
-        "applies nothing again; the same key with another body is 409",
-    ),
-]
 
 
 @router.post(

@@ -36,7 +36,7 @@ async def portfolio(stubs: Stubs, as_of: AsOf = None) -> PortfolioReport:
     (their branch for branch staff). Built from the loans' and payments' events: a change
     shows within seconds."""
     reply = await stubs.reporting.GetPortfolioReport(
-        to_proto(reporting_pb2.GetPortfolioReportRequest, {}, as_of=as_of)
+        to_proto(reporting_pb2.GetPortfolioReportRequest, as_of=as_of)
     )
     return from_proto(PortfolioReport, reply)
 
@@ -69,7 +69,7 @@ async def arrears(
     delinquency bucket. As JSON, or as a spreadsheet (`format=csv` or `xlsx`, the same
     columns as the JSON lines) named `arrears-<as_of>` (`arrears-today` without `as_of`)."""
     reply = await stubs.reporting.GetArrearsReport(
-        to_proto(reporting_pb2.GetArrearsReportRequest, {}, as_of=as_of)
+        to_proto(reporting_pb2.GetArrearsReportRequest, as_of=as_of)
     )
     report = ArrearsReport(
         as_of=as_of.isoformat() if as_of else "",

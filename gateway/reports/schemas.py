@@ -1,19 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.schema import DECIMAL_PATTERN, Amount, IsoDate
-
-Ratio = Annotated[
-    str,
-    Field(
-        pattern=DECIMAL_PATTERN,
-        description="a fraction as a decimal string: 0.0376 is 3.76%",
-        examples=["0.0376"],
-    ),
-]
+from gateway.schema import Amount, IsoDate, Ratio
 
 
 class PortfolioReport(BaseModel):

@@ -4,9 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from gateway.schema import Int32, Strict, Timestamp
+from gateway.schema import Int32, ScoreBand, Strict, Timestamp
 
-Band = Literal["AA", "A", "B", "C", "D"]
 """Risk bands, best first: a score reaches the best band whose minimum it is at or above; D is
 every score below C's minimum."""
 
@@ -47,11 +46,11 @@ class ScorecardBody(Strict):
 
 
 class WhatIfBody(Strict):
-    approval_band: Band = Field("C", description="the worst band that would be approved")
+    approval_band: ScoreBand = Field("C", description="the worst band that would be approved")
 
 
 class Cutoff(BaseModel):
-    band: Band
+    band: ScoreBand
     min_score: int = Field(description="the lowest score in the band; 0 for D")
 
 
@@ -107,7 +106,7 @@ class Scorecard(BaseModel):
 
 
 class BandCount(BaseModel):
-    band: Band
+    band: ScoreBand
     count: int
 
 
@@ -156,7 +155,7 @@ class WhatIfReport(BaseModel):
 
 
 class BandOutcome(BaseModel):
-    band: Band
+    band: ScoreBand
     scored: int = Field(description="loans scored in this band by this version")
     matured: int = Field(description="of those, loans now closed or written off")
     defaulted: int = Field(description="of those, written off or ever over 90 days past due")

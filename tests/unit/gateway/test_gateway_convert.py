@@ -1,33 +1,113 @@
-"""Proto to JSON: the contract's 64-bit counts are JSON numbers, other types unchanged."""
+"""REST <-> gRPC by the proto descriptors: the JSON conventions of API.md hold at any depth."""
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from datetime import date
 
-from gateway.convert import to_json
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel
+
+from gateway.convert import enum_words, from_proto, to_proto
+from gateway.schema import Amount
+from gateway.schema import Timestamp as TimestampText
 from kopa.loan.v1 import loan_pb2
 from kopa.scoring.v1 import scoring_pb2
 
+pytestmark = pytest.mark.unit
 
-def test_64_bit_integers_are_numbers_at_any_depth_and_timestamps_stay_strings() -> None:
+
+class Job(BaseModel):
+    loans_processed: int
+    loans_changed: int
+    start_time: TimestampText | None
+    end_time: TimestampText | None = None
+
+
+class Outstanding(BaseModel):
+    principal: Amount
+    total: Amount
+
+
+class Loan(BaseModel):
+    id: str
+    status: str | None
+    purpose: str | None
+    outstanding: Outstanding | None
+    schedule: list[Outstanding]
+    term: int
+
+
+class Band(BaseModel):
+    band: str
+    scored: int
+
+
+class Governance(BaseModel):
+    applications_scored: int
+    bands: list[Band]
+
+
+def test_64_bit_counts_are_numbers_and_timestamps_rfc_3339_text() -> None:
     job = loan_pb2.CloseOfBusinessJob(
-        id="cob_1",
-        loans_processed=1_000_000,
-        loans_changed=0,
-        start_time=Timestamp(seconds=1_790_000_000),
+        loans_processed=3_000_000_000, loans_changed=0, start_time=Timestamp(seconds=1_790_000_000)
     )
-    data = to_json(job)
-    assert (data["loans_processed"], data["loans_changed"]) == (1_000_000, 0)
-    assert data["start_time"] == "2026-09-21T14:13:20Z"
-    assert data["partitions_total"] == 0
-
+    shown = from_proto(Job, job).model_dump(mode="json")
+    assert shown == {
+        "loans_processed": 3_000_000_000,
+        "loans_changed": 0,
+        "start_time": "2026-09-21T14:13:20Z",
+        "end_time": None,
+    }
     report = scoring_pb2.GetGovernanceReportResponse(
-        applications_scored=5,
-        bands=[scoring_pb2.BandOutcome(band="A", scored=3, matured=2, defaulted=1)],
+        applications_scored=5, bands=[scoring_pb2.BandOutcome(band="A", scored=3)]
     )
-    data = to_json(report)
-    assert data["applications_scored"] == 5
-    assert [(b["scored"], b["matured"], b["defaulted"]) for b in data["bands"]] == [(3, 2, 1)]
-    assert to_json(loan_pb2.Loan(id="l", version=7), drop=("version",)) == to_json(
-        loan_pb2.Loan(id="l"), drop=("version",)
+    assert from_proto(Governance, report).model_dump() == {
+        "applications_scored": 5,
+        "bands": [{"band": "A", "scored": 3}],
+    }
+
+
+def test_enums_are_words_and_empty_optionals_null() -> None:
+    loan = loan_pb2.Loan(
+        id="loan_1",
+        status=loan_pb2.LOAN_STATUS_WRITTEN_OFF,
+        term=6,
+        outstanding=loan_pb2.Outstanding(principal="10.00", total="12.50"),
+        schedule=[loan_pb2.Installment(principal="5.00", total="6.25")],
     )
+    shown = from_proto(Loan, loan)
+    assert (shown.status, shown.purpose) == ("written_off", None)
+    assert shown.outstanding == Outstanding(principal="10.00", total="12.50")
+    assert shown.schedule == [Outstanding(principal="5.00", total="6.25")]
+    bare = from_proto(Loan, loan_pb2.Loan(id="loan_2"))
+    assert (bare.status, bare.outstanding, bare.schedule) == (None, None, [])
+    assert from_proto(Loan, loan, purpose="given wins").purpose == "given wins"
+
+
+def test_requests_take_words_dates_and_ids() -> None:
+    request = to_proto(loan_pb2.ListLoansRequest, {"status": "active"}, page_size=20)
+    assert request.status == loan_pb2.LOAN_STATUS_ACTIVE and request.page_size == 20
+    quote = to_proto(
+        loan_pb2.QuoteLoanRequest,
+        {"principal": "1000.00", "term": 12, "disbursement_date": date(2026, 3, 31)},
+        product_id="lprod_1",
+        first_repayment_date=None,
+    )
+    assert (quote.disbursement_date, quote.product_id, quote.first_repayment_date) == (
+        "2026-03-31",
+        "lprod_1",
+        "",
+    )
+    assert to_proto(loan_pb2.GetLoanRequest, loan_id="loan_1").loan_id == "loan_1"
+
+
+def test_enum_words_exclude_the_zero_value() -> None:
+    assert enum_words(loan_pb2.LoanStatus.DESCRIPTOR) == [
+        "submitted",
+        "approved",
+        "rejected",
+        "active",
+        "closed",
+        "written_off",
+    ]
