@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import phonenumbers
 
 from shared.errors import ValidationError
+from shared.money import parse_decimal
 
 ADULT_AGE = 18
 GENDERS = {"female", "male", "other", "undisclosed"}
@@ -102,12 +102,11 @@ def validate_profile(data: dict[str, Any], today: date) -> dict[str, Any]:
         else:
             out["gender"] = data["gender"]
     if data.get("monthly_income") not in (None, ""):
+        # A plain decimal string, stored as given: "1E+3" would be shown as such.
         try:
-            income = Decimal(str(data["monthly_income"]))
-            if not income.is_finite() or income < 0:
-                raise InvalidOperation
-            out["monthly_income"] = str(income)
-        except InvalidOperation:
+            income = parse_decimal(str(data["monthly_income"]), "monthly_income")
+            out["monthly_income"] = format(income, "f")
+        except ValidationError:
             errors.append(("monthly_income", "must be a non-negative decimal string"))
     if data.get("household_size") not in (None, 0):
         size = data["household_size"]
