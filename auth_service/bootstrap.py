@@ -54,6 +54,12 @@ class Settings(ServiceSettings, ServiceCredentialSettings):
     key_reload_seconds: float = Field(
         60.0, gt=0, description="how often replicas reload the signing keys from MongoDB"
     )
+    login_failures_per_address: int = Field(
+        AddressThrottlePolicy.max_failures,
+        ge=1,
+        description="failed logins from one client address within 15 minutes before it must "
+        "wait (a test fleet fuzzed from 127.0.0.1 raises it)",
+    )
 
     @classmethod
     def service_name(cls) -> str:
@@ -147,7 +153,10 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
         revocations=Revocations(redis),
         throttle=LoginThrottle(
             redis,
-            AddressThrottlePolicy(key_prefix=f"{settings.kopa_namespace}:auth:login_failures:"),
+            AddressThrottlePolicy(
+                max_failures=settings.login_failures_per_address,
+                key_prefix=f"{settings.kopa_namespace}:auth:login_failures:",
+            ),
         ),
         directory=UserServiceDirectory(runtime.channel("user")),
         notify=relay.notify,

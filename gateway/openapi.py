@@ -151,7 +151,8 @@ def permission_of(route: APIRoute) -> Permission | None:
 def statuses(route: APIRoute, method: str) -> list[int]:
     """The error statuses an operation can answer, read off the route."""
     d = route.dependant
-    has_body = route.body_field is not None
+    # A route that reads its raw body (a signed callback) declares it through openapi_extra.
+    has_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
     has_params = bool(d.path_params or d.query_params or d.header_params or has_body)
     token = needs_token(route)
     found = {503, 504}

@@ -92,11 +92,15 @@ Amount = Annotated[
 """An amount in an answer."""
 
 
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
 def _date_text(value: Any) -> Any:
-    # Pydantic's lax dates also take numbers (seconds since 1970); the contract's are text.
-    if not isinstance(value, str | date):
-        raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
-    return value
+    # Pydantic's lax dates also take numbers, and numeric text, as seconds since 1970 ("0" was
+    # 1970-01-01); the contract's dates are YYYY-MM-DD text only.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
 
 
 IsoDate = Annotated[date, BeforeValidator(_date_text), Field(examples=["2026-03-31"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from gateway.schema import IsoDate, Strict, Timestamp
 
@@ -45,6 +45,6 @@ class CloseOfBusinessJob(BaseModel):
 
 class CloseOfBusinessBody(Strict):
     as_of: IsoDate = Field(description="the business date to close; at most tomorrow")
-    wait: bool = Field(
+    wait: StrictBool = Field(
         True, description="answer once the job has completed (false: at once, while it runs)"
     )

@@ -19,6 +19,7 @@
                     and the last completed close-of-business date (``business_date``).
 ``cob_jobs``        one per (institution, as_of): state, partitions, times.
 ``cob_partitions``  one per (job, partition): lease, checkpoint, counters.
+``loan_migrations`` one per one-off data migration done (``_id`` = its name).
 
 Every write of a loan is ``update_one({_id, version}, {$set..., $inc: {version: 1}, $push:
 {outbox: ...}})``: a single-document atomic write carrying its events (no transactions, so the
@@ -54,12 +55,14 @@ EARLIEST = "0001-01-01"
 SETTINGS = "loan_settings"
 COB_JOBS = "cob_jobs"
 COB_PARTITIONS = "cob_partitions"
+MIGRATIONS = "loan_migrations"
 
 #: Fields a list or a read never needs (the outbox is the relay's).
 _HIDDEN = {"outbox": 0}
 
 #: What stays top-level in a stored loan: the fields queries filter on and indexes cover,
-#: the version that guards writes, and the outbox the relay reads.
+#: the version that guards writes, and the outbox the relay reads. A field added here must
+#: be copied out of the packed body of the loans stored before (`backfill_top_field`).
 LOAN_TOP_FIELDS = frozenset(
     {
         "institution_id",
@@ -70,6 +73,8 @@ LOAN_TOP_FIELDS = frozenset(
         "version",
         "outbox",
         "outbox_count",
+        # The collection sheet's filter: loans with an installment unpaid and due by a date.
+        "oldest_unpaid_due_date",
     }
 )
 PACKED_LOANS = PackedDocuments(LOAN_TOP_FIELDS)
@@ -112,6 +117,15 @@ class Repository:
         await self.loans.create_index(
             [("institution_id", ASCENDING), ("branch_id", ASCENDING), ("status", ASCENDING)],
             name="by_branch_status",
+        )
+        await self.loans.create_index(
+            [
+                ("institution_id", ASCENDING),
+                ("branch_id", ASCENDING),
+                ("status", ASCENDING),
+                ("oldest_unpaid_due_date", ASCENDING),
+            ],
+            name="due_by_branch",
         )
         await self.db[COB_PARTITIONS].create_index([("job_id", ASCENDING)])
 
@@ -187,6 +201,34 @@ class Repository:
             if doc is not None and doc["version"] == before["version"] + 1:
                 applied.add(before["_id"])
         return applied
+
+    async def due_loans(self, scope: dict[str, str], on: str) -> list[dict[str, Any]]:
+        """The active loans in `scope` (equality filters on top-level fields: institution,
+        branch) with an installment due on or before `on` (ISO date) not paid: one query on
+        the ``due_by_branch`` index (their oldest unpaid installment is due by then)."""
+        query = {**scope, "status": "active", "oldest_unpaid_due_date": {"$gt": "", "$lte": on}}
+        cursor = self.loans.find(query, _HIDDEN).batch_size(1000)
+        return [PACKED_LOANS.unpack(d) async for d in cursor]
+
+    async def backfill_top_field(self, name: str) -> int:
+        """Copies `name` (just added to `LOAN_TOP_FIELDS`) out of the packed body of the loans
+        stored before, where no query sees it, once per database; returns how many loans it
+        changed. A loan written meanwhile is left: its write set the field."""
+        migration = f"top_field:{name}"
+        if await self.db[MIGRATIONS].find_one({"_id": migration}) is not None:
+            return 0
+        changed = 0
+        async for stored in self.loans.find({name: {"$exists": False}}, _HIDDEN):
+            loan = PACKED_LOANS.unpack(stored)
+            if name not in loan:
+                continue
+            result = await self.loans.update_one(
+                {"_id": loan["_id"], "version": loan["version"]}, {"$set": {name: loan[name]}}
+            )
+            changed += result.modified_count
+        with contextlib.suppress(DuplicateKeyError):  # another replica finished it too
+            await self.db[MIGRATIONS].insert_one({"_id": migration, "loans": changed})
+        return changed
 
     async def borrower_loans(self, institution_id: str, borrower_id: str) -> list[dict[str, Any]]:
         """A borrower's loans, whole (a borrower has a handful)."""

@@ -355,6 +355,7 @@ def _validate(p: LoanProduct) -> list[tuple[str, str]]:
         unit is not None
         and _is_decimal(p.installment_fee)
         and _is_decimal(unit)
+        and unit > 0  # a zero or negative rounding_multiple is refused above
         and p.installment_fee % unit != 0
     ):
         err("installment_fee", f"must be a multiple of the rounding unit {unit}")

@@ -60,7 +60,7 @@ def test_amounts_must_be_plain_decimal_strings(amount: str) -> None:
         Body.model_validate({"name": "x", "amount": amount})
 
 
-@pytest.mark.parametrize("on", [20260331, 1.5, "31/03/2026", "2026-02-30"])
+@pytest.mark.parametrize("on", [20260331, 1.5, "0", "1700000000", "31/03/2026", "2026-02-30"])
 def test_dates_are_iso_text_only(on: object) -> None:
     with pytest.raises(PydanticError):
         Body.model_validate({"name": "x", "on": on})

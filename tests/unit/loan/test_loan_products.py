@@ -93,6 +93,13 @@ def test_installment_fee_must_be_a_multiple_of_the_rounding_unit() -> None:
     assert make_product(rounding_multiple=D("100"), installment_fee=D("200"))
 
 
+@pytest.mark.parametrize("multiple", [D("0"), D("-5")])
+def test_a_rounding_multiple_that_is_not_positive_is_refused_not_divided_by(multiple) -> None:
+    with pytest.raises(ValidationError) as info:
+        make_product(rounding_multiple=multiple, installment_fee=D("0"))
+    assert fields_of(info.value) == {"rounding_multiple"}
+
+
 def test_fee_and_penalty_fields_are_checked() -> None:
     with pytest.raises(ValidationError) as info:
         make_product(
