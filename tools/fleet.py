@@ -210,8 +210,8 @@ def up(args: argparse.Namespace) -> None:
 
     wait_for(state, "gateway", ready, args.timeout)
     say(f"up in {time.monotonic() - started:.1f} s")
-    say(f"gateway:  {url}")
-    say(f"API docs: {url}/docs")
+    say(f"console:  {url}  (sign in with a staff account)")
+    say(f"API:      {url}/v1, docs at {url}/docs and {url}/redoc")
     if creds_path:
         say(f"bootstrap platform admin credentials: {creds_path}")
     else:
