@@ -23,7 +23,7 @@ from auth_service.adapters.repository import (
     UserRepository,
 )
 from auth_service.adapters.secrets import SecretBox, SecretUnavailable
-from auth_service.domain.lockout import AddressThrottlePolicy
+from auth_service.domain.lockout import DEFAULT_ADDRESS_THROTTLE, AddressThrottlePolicy
 from auth_service.entrypoints.grpc_servicer import AuthServicer
 from auth_service.service_layer.staff import StaffHandlers
 from auth_service.service_layer.unit import AuthUnit
@@ -55,7 +55,7 @@ class Settings(ServiceSettings, ServiceCredentialSettings):
         60.0, gt=0, description="how often replicas reload the signing keys from MongoDB"
     )
     login_failures_per_address: int = Field(
-        AddressThrottlePolicy.max_failures,
+        DEFAULT_ADDRESS_THROTTLE.max_failures,
         ge=1,
         description="failed logins from one client address within 15 minutes before it must "
         "wait (a test fleet fuzzed from 127.0.0.1 raises it)",
