@@ -70,7 +70,7 @@ console-api: ## regenerate the console's typed API client from the gateway's Ope
 	@$(PY) tools/console.py api
 
 console-api-check: ## fail when the console's API client differs from the gateway's OpenAPI
-	@$(PY) tools/console.py api --check 2>/dev/null || $(PY) tools/console.py api --check
+	@$(PY) tools/console.py api --check
 
 console-test: console ## the console's component tests (Vitest)
 	@cd console && npx vitest run --reporter=dot

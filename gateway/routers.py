@@ -3,6 +3,7 @@
 from gateway.audit_log.router import router as audit_log
 from gateway.borrowers.router import router as borrowers
 from gateway.branches.router import router as branches
+from gateway.collection_sheets.router import router as collection_sheets
 from gateway.groups.router import router as groups
 from gateway.identity.router import router as identity
 from gateway.institutions.router import router as institutions
@@ -28,6 +29,7 @@ ROUTERS = [
     loan_products,
     loans,
     repayments,
+    collection_sheets,
     suspense,
     ledger,
     mobile_money,

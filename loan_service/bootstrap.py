@@ -25,6 +25,7 @@ class Settings(ServiceSettings):
 async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     repo = Repository(runtime.db)
     await repo.ensure_indexes()
+    await repo.backfill_top_field("oldest_unpaid_due_date")
     relay = runtime.start_relay([LOANS])
     handlers = LoanHandlers(
         repo,

@@ -29,7 +29,7 @@ def field_with_nul(message: Message, prefix: str = "") -> str | None:
             for i, item in enumerate(items):
                 if "\x00" in item:
                     return f"{name}[{i}]" if field.is_repeated else name
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+        elif field.message_type is not None:
             if field.message_type.GetOptions().map_entry:
                 for key, item in value.items():
                     if isinstance(item, Message):

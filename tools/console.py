@@ -75,8 +75,9 @@ def openapi_document() -> dict[str, object]:
     os.environ.setdefault("KOPA_ENV", "local")
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
+    from shared.config import load_settings
 
-    return create_app(GatewaySettings()).openapi()
+    return create_app(load_settings(GatewaySettings)).openapi()
 
 
 def generate(out: Path) -> None:

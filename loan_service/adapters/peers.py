@@ -8,6 +8,7 @@ naming what was missing; other client-caused errors pass through the interceptor
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,22 @@ class Borrower:
 
 
 @dataclass(frozen=True)
+class BorrowerContact:
+    """Who to see about a loan: a borrower's name, phone, loan officer and group."""
+
+    id: str
+    name: str
+    phone: str
+    agent_id: str
+    group_id: str
+    group_name: str
+
+
+#: The most borrowers one BatchGetBorrowers call asks for (user_service's limit).
+BATCH = 1000
+
+
+@dataclass(frozen=True)
 class ScoreResult:
     score: int
     band: str
@@ -49,6 +66,10 @@ class UserDirectory(abc.ABC):
 
     @abc.abstractmethod
     async def group_size(self, group_id: str) -> int | None: ...
+
+    @abc.abstractmethod
+    async def contacts(self, borrower_ids: Sequence[str]) -> dict[str, BorrowerContact]:
+        """The borrowers of `borrower_ids` in the caller's scope, by id (the others left out)."""
 
 
 class Scorer(abc.ABC):
@@ -111,6 +132,25 @@ class GrpcUserDirectory(UserDirectory):
                 return None
             raise
         return len(reply.group.member_ids)
+
+    async def contacts(self, borrower_ids: Sequence[str]) -> dict[str, BorrowerContact]:
+        out: dict[str, BorrowerContact] = {}
+        ids = list(borrower_ids)
+        for start in range(0, len(ids), BATCH):
+            reply = await self._stub.BatchGetBorrowers(
+                user_pb2.BatchGetBorrowersRequest(borrower_ids=ids[start : start + BATCH])
+            )
+            groups = {g.id: g.name for g in reply.groups}
+            for b in reply.borrowers:
+                out[b.id] = BorrowerContact(
+                    id=b.id,
+                    name=f"{b.first_name} {b.last_name}".strip(),
+                    phone=b.phone,
+                    agent_id=b.agent_id,
+                    group_id=b.group_id,
+                    group_name=groups.get(b.group_id, ""),
+                )
+        return out
 
 
 class GrpcScorer(Scorer):

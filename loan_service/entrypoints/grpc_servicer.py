@@ -210,6 +210,12 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             payoff=m.outstanding_to_proto(amounts, m.Money(currency))
         )
 
+    async def GetCollectionSheet(
+        self, request: loan_pb2.GetCollectionSheetRequest, context: Ctx
+    ) -> loan_pb2.GetCollectionSheetResponse:
+        sheet = await self.h.collection_sheet(request.date, request.agent_id, request.branch_id)
+        return m.collection_sheet_to_proto(sheet)
+
     # --- settings ------------------------------------------------------------------------
 
     async def GetLoanSettings(

@@ -23,6 +23,7 @@ from loan_service.adapters.serialization import (
     stored_repayments,
 )
 from loan_service.domain.arrears import DEFAULT_BUCKETS, Bucket
+from loan_service.service_layer.collection_sheet import CollectionSheet
 from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.views import effective_arrears
 from shared.money import minor_units
@@ -332,6 +333,32 @@ def loan_to_proto(
             )
             for h in doc.get("classification_history") or []
         ],
+    )
+
+
+def collection_sheet_to_proto(sheet: CollectionSheet) -> loan_pb2.GetCollectionSheetResponse:
+    money = Money(sheet.currency) if sheet.currency else None
+    items = []
+    for item in sheet.items:
+        due, b = item.due, item.borrower
+        assert money is not None  # a sheet with items has their currency
+        items.append(
+            loan_pb2.CollectionSheetItem(
+                loan_id=due.loan_id,
+                borrower_id=due.borrower_id,
+                borrower_name=b.name if b else "",
+                group_id=b.group_id if b else "",
+                group_name=b.group_name if b else "",
+                phone=b.phone if b else "",
+                installment_number=due.number,
+                due_date=due.due_date,
+                amount_due=money(due.amount_due),
+                arrears=money(due.arrears),
+                days_past_due=due.days_past_due,
+            )
+        )
+    return loan_pb2.GetCollectionSheetResponse(
+        date=sheet.date.isoformat(), currency=sheet.currency, items=items
     )
 
 

@@ -64,6 +64,8 @@ from loan_service.domain.lifecycle import (
 from loan_service.domain.schedule import Schedule
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
+from loan_service.service_layer.collection_sheet import CollectionSheet
+from loan_service.service_layer.collection_sheet import assemble as assemble_sheet
 from loan_service.service_layer.settings import (
     InstitutionSettings,
     approval_limits_to_store,
@@ -76,7 +78,7 @@ from shared.events import event_meta, outbox_fields, outbox_update
 from shared.ids import new_id
 from shared.logging import get_logger
 from shared.money import fmt, minor_units, parse_amount, parse_decimal
-from shared.permissions import Permission, Principal, require
+from shared.permissions import Permission, Principal, Role, require
 
 log = get_logger(__name__)
 
@@ -582,6 +584,30 @@ class LoanHandlers:
         if status:
             query["status"] = status
         return await self.repo.page_loans(query, size, token)
+
+    async def collection_sheet(self, on: str, agent_id: str, branch_id: str) -> CollectionSheet:
+        """The installments due by `on` (today when empty) and unpaid, of the active loans
+        in the caller's scope: an agent's own portfolio, else everyone's or `agent_id`'s,
+        in one branch with `branch_id` (`collection_sheet`). One query for the loans, one
+        batch read of their borrowers."""
+        p = context.principal()
+        require(p, Permission.REPAYMENTS_READ)
+        day = parse_date(on, "date", required=False) or today()
+        empty = CollectionSheet(day, "", [])
+        scope = dict(p.scope_filter())
+        if p.role == Role.AGENT:
+            if agent_id and agent_id != p.user_id:
+                return empty  # another agent's portfolio is outside an agent's own
+            agent_id = p.user_id
+        if branch_id:
+            if scope.get("branch_id", branch_id) != branch_id:
+                return empty  # another branch is outside a branch's staff scope
+            scope["branch_id"] = branch_id
+        loans = await self.repo.due_loans(scope, day.isoformat())
+        if not loans:
+            return empty
+        contacts = await self.users.contacts(sorted({d["borrower_id"] for d in loans}))
+        return assemble_sheet(day, loans, contacts, agent_id)
 
     # --- the write path ------------------------------------------------------------------
 

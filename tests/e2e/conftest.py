@@ -137,9 +137,11 @@ def platform_token(http: httpx.Client) -> str:
     return str(reply.json()["access_token"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium (`make browser` installs it), driven by Playwright."""
+    """Debian's Chromium (`make browser` installs it), driven by Playwright. Per module: the
+    sync API runs an event loop of its own in this thread while it is open, and the async
+    tests collected after the browser tests need the thread's loop back."""
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("chromium is not installed: run `make browser`", pytrace=False)

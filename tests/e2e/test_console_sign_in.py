@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.staff import PASSWORD, Institution
+from tests.support.console import sign_in
+from tests.support.staff import Institution
 
 pytestmark = pytest.mark.e2e
 
@@ -19,13 +20,6 @@ SECTIONS = {
     "agent": ["Borrowers", "Loans", "Collections", "Branches"],
     "auditor": [*EVERYONE, "Scorecards", "Audit log", "Users", "Branches", "Settings"],
 }
-
-
-def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.parametrize("role", sorted(SECTIONS))

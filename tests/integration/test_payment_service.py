@@ -1263,8 +1263,9 @@ async def test_a_new_institution_opens_its_books_in_its_own_currency(world: Worl
         payment_pb2.GetTrialBalanceRequest(), metadata=md(auditor)
     )
     assert tb.currency == "TZS" and tb.total_debit == "0.00" and len(tb.lines) == 12
-    # Mobile money for an institution without secrets is refused before anything else.
-    await rpc_error(receive(w, callback("QK1", "X"), institution_id=fresh), Code.UNAUTHENTICATED)
+    # Mobile money for an institution without secrets has no callback endpoint: not found,
+    # before anything else.
+    await rpc_error(receive(w, callback("QK1", "X"), institution_id=fresh), Code.NOT_FOUND)
 
 
 # --- matched receipts posted by payment_service itself ------------------------------------------

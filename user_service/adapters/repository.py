@@ -42,6 +42,14 @@ class Repository:
     async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         return await self.db[collection].find_one({"_id": doc_id}, {"outbox": 0})
 
+    async def get_many(self, collection: str, doc_ids: list[str]) -> list[dict[str, Any]]:
+        """Documents by id, in no particular order (unknown ids left out): one `$in` query
+        on the primary key."""
+        if not doc_ids:
+            return []
+        cursor = self.db[collection].find({"_id": {"$in": doc_ids}}, {"outbox": 0})
+        return await cursor.to_list(None)
+
     async def page(
         self, collection: str, query: dict[str, Any], size: int, token: str
     ) -> tuple[list[dict[str, Any]], str]:

@@ -72,6 +72,15 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         doc = await self.h.get_borrower(request.borrower_id)
         return user_pb2.GetBorrowerResponse(borrower=m.borrower_to_proto(doc))
 
+    async def BatchGetBorrowers(
+        self, request: user_pb2.BatchGetBorrowersRequest, context: Ctx
+    ) -> user_pb2.BatchGetBorrowersResponse:
+        borrowers, groups = await self.h.batch_get_borrowers(list(request.borrower_ids))
+        return user_pb2.BatchGetBorrowersResponse(
+            borrowers=[m.borrower_to_proto(d) for d in borrowers],
+            groups=[m.group_to_proto(g) for g in groups],
+        )
+
     async def ListBorrowers(
         self, request: user_pb2.ListBorrowersRequest, context: Ctx
     ) -> user_pb2.ListBorrowersResponse:

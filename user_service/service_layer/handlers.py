@@ -24,6 +24,9 @@ from user_service.adapters.repository import (
 from user_service.domain import borrowers as kyc
 from user_service.entrypoints.mapping import borrower_to_proto
 
+#: The most borrowers one BatchGetBorrowers reads.
+MAX_BATCH = 1000
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -171,6 +174,25 @@ class UserHandlers:
         p = context.principal()
         require(p, Permission.BORROWERS_READ)
         return await self._borrower(p, borrower_id)
+
+    async def batch_get_borrowers(
+        self, borrower_ids: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The borrowers of `borrower_ids` in the caller's scope (the others left out, as if
+        they did not exist) and the groups they belong to."""
+        p = context.principal()
+        require(p, Permission.BORROWERS_READ)
+        if len(borrower_ids) > MAX_BATCH:
+            raise ValidationError.of("borrower_ids", f"at most {MAX_BATCH} ids at a time")
+        found = await self.repo.get_many(BORROWERS, list(dict.fromkeys(borrower_ids)))
+        borrowers = [d for d in found if p.can_access(d["institution_id"], d["branch_id"])]
+        group_ids = sorted({d["group_id"] for d in borrowers if d.get("group_id")})
+        groups = [
+            g
+            for g in await self.repo.get_many(GROUPS, group_ids)
+            if p.can_access(g["institution_id"])
+        ]
+        return borrowers, groups
 
     async def list_borrowers(
         self, branch_id: str, size: int, token: str

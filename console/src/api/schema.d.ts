@@ -376,6 +376,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/collection-sheets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A day's collection sheet
+         * @description Every installment due on or before `date` and not fully paid, of the `active` loans in
+         *     the caller's scope (the institution; the branch for agents and branch managers), one item
+         *     per installment with the borrower's name, phone and group, sorted by group (individuals
+         *     last), borrower name and due date. `amount_due` is what remains to pay of the installment,
+         *     `arrears` and `days_past_due` the loan's as of `date`.
+         *
+         *     An agent's sheet is their own portfolio: the loans of the borrowers in their care (the
+         *     borrower's `agent_id`, set when an agent registers them or a manager transfers them) and,
+         *     of borrowers in no one's care, the loans the agent submitted. `agent_id` narrows anyone's
+         *     sheet to that agent's portfolio by the same rule, `branch_id` to one branch; outside the
+         *     caller's scope either gives an empty sheet.
+         *
+         *     **Permission:** `repayments:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["collection_sheet_v1_collection_sheets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups": {
         parameters: {
             query?: never;
@@ -594,16 +626,18 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Accounts
-         * @description **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
+         * The chart of accounts
+         * @description Every account of the caller's institution, system accounts and added ones, in one
+         *     page.
          *
          *     **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
          */
         get: operations["list_accounts_v1_ledger_accounts_get"];
         put?: never;
         /**
-         * Create Account
-         * @description **Permission:** `ledger:manage` (roles: admin).
+         * Add an account
+         * @description Adds an account to the institution's chart (e.g. an expense account for manual
+         *     bookkeeping); a code already in the chart is a 409.
          *
          *     **Permission:** `ledger:manage` (roles: admin).
          */
@@ -622,8 +656,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * General Ledger
-         * @description **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
+         * An account's general ledger
+         * @description The account's movements in date order, each with the running balance on the
+         *     account's normal side (computed over every earlier entry, whatever the page). An
+         *     unknown account code is a 404.
          *
          *     **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
          */
@@ -644,8 +680,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Trial Balance
-         * @description **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
+         * Trial balance
+         * @description Each account's total debits, total credits and balance over the entries dated up to
+         *     `as_of` (every entry when omitted), with the totals; they are equal when the books
+         *     balance. Entries follow the loans' events within seconds.
          *
          *     **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
          */
@@ -1005,8 +1043,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Loan Statement
-         * @description **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
+         * A loan's statement
+         * @description The loan's ledger lines from the borrower's side, oldest first, in one page: `debit`
+         *     is what an entry added to what the borrower owes (the principal disbursed, a payment
+         *     reversed), `credit` what it took off (payments, with their split into principal,
+         *     interest, fees, penalties and overpayment in the memo; principal written off), and
+         *     `running_balance` the principal outstanding after it. Lines start with the disbursement
+         *     (`approved -> active`; before it the books may not know the loan: 404) and stay readable
+         *     once the loan is `closed` or `written_off`.
          *
          *     **Permission:** `ledger:read` (roles: admin, branch_manager, auditor).
          */
@@ -1221,9 +1265,17 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Mobile Money Callback
-         * @description A provider's paybill-style callback: authenticated by its HMAC signature over the raw
-         *     body (no bearer token); the provider's transaction id makes retries idempotent.
+         * Receive a mobile-money payment
+         * @description For the mobile-money provider, not for staff: it takes no bearer token. It is
+         *     authenticated by the `X-Kopa-Signature` header, an HMAC-SHA256 over the raw body keyed with
+         *     the institution's callback secret (401 `SIGNATURE_INVALID` when missing or wrong, 401
+         *     `REPLAYED` when signed too far from now, by default 5 minutes). An institution without a
+         *     callback secret is 404.
+         *
+         *     The money is booked to suspense at once, then posted as a repayment of the loan whose id
+         *     is the `account_reference` when that loan is `active` (if the loan service cannot be
+         *     reached, shortly after); otherwise it stays in suspense for a person to assign
+         *     (`/v1/suspense`). The provider's `transaction_id` makes redeliveries idempotent.
          */
         post: operations["mobile_money_callback_v1_mobile_money__institution_id__callbacks_post"];
         delete?: never;
@@ -1466,8 +1518,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Suspense
-         * @description **Permission:** `repayments:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         * List money in suspense
+         * @description The institution's receipts in `suspense`: their reference matched no loan, several
+         *     active loans, or a loan that is no longer active. Each is booked to the suspense account
+         *     until assigned.
          *
          *     **Permission:** `repayments:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
          */
@@ -1490,8 +1544,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Assign Suspense
-         * @description **Permission:** `repayments:create` (roles: admin, branch_manager, agent).
+         * Assign money in suspense to a loan
+         * @description Applies a receipt waiting in `suspense` to an `active` loan as a repayment dated when
+         *     it was received: it becomes `posted`, moved out of the suspense account. Assigning it
+         *     again to the same loan answers it as it is; any other receipt not in suspense is 409.
          *
          *     **Permission:** `repayments:create` (roles: admin, branch_manager, agent).
          */
@@ -1656,18 +1712,6 @@ export interface components {
              * @enum {string}
              */
             type: "asset" | "liability" | "equity" | "income" | "expense";
-        };
-        /** AccountBody */
-        AccountBody: {
-            /** Code */
-            code: string;
-            /** Name */
-            name: string;
-            /**
-             * Type
-             * @description asset, liability, equity, income or expense
-             */
-            type: string;
         };
         /**
          * Address
@@ -1845,6 +1889,14 @@ export interface components {
             currency: string;
             /** Items */
             items: components["schemas"]["ArrearsLine"][];
+        };
+        /** AssignBody */
+        AssignBody: {
+            /**
+             * Loan Id
+             * @description the loan the money pays; empty: the one its reference suggested, if any
+             */
+            loan_id: string;
         };
         /**
          * Assignment
@@ -2449,6 +2501,116 @@ export interface components {
              * @enum {string}
              */
             state: "running" | "completed";
+        };
+        /**
+         * CollectionSheet
+         * @description The installments to collect on `date`, by group (individuals last), borrower name and
+         *     due date.
+         * @example {
+         *       "currency": "KES",
+         *       "date": "2026-03-31",
+         *       "items": [
+         *         {
+         *           "amount_due": "1040.26",
+         *           "arrears": "1040.26",
+         *           "borrower_id": "bor_0194a1e9b0d2f4c6e8a0b2c4d6",
+         *           "borrower_name": "Achieng Odhiambo",
+         *           "days_past_due": 16,
+         *           "due_date": "2026-03-15",
+         *           "group_id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
+         *           "group_name": "Tumaini women's group",
+         *           "installment_number": 2,
+         *           "loan_id": "loan_0194a1f3c2e07d3b9a41c8e2f5",
+         *           "phone": "+254712345678"
+         *         },
+         *         {
+         *           "amount_due": "1040.27",
+         *           "arrears": "1040.26",
+         *           "borrower_id": "bor_0194a1e9b0d2f4c6e8a0b2c4d6",
+         *           "borrower_name": "Achieng Odhiambo",
+         *           "days_past_due": 16,
+         *           "due_date": "2026-03-31",
+         *           "group_id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
+         *           "group_name": "Tumaini women's group",
+         *           "installment_number": 3,
+         *           "loan_id": "loan_0194a1f3c2e07d3b9a41c8e2f5",
+         *           "phone": "+254712345678"
+         *         }
+         *       ]
+         *     }
+         */
+        CollectionSheet: {
+            /**
+             * Currency
+             * @description ISO 4217, the institution's; null when empty
+             */
+            currency: string | null;
+            /**
+             * Date
+             * Format: date
+             * @example 2026-03-31
+             */
+            date: string;
+            /** Items */
+            items: components["schemas"]["CollectionSheetItem"][];
+        };
+        /**
+         * CollectionSheetItem
+         * @description An installment due and not fully paid, with whom to collect it from.
+         */
+        CollectionSheetItem: {
+            /**
+             * Amount Due
+             * @description what remains to pay of it, penalties included
+             * @example 1250.50
+             */
+            amount_due: string;
+            /**
+             * Arrears
+             * @description the loan's total overdue on the sheet's date: what remains to pay of its installments due before that day
+             * @example 1250.50
+             */
+            arrears: string;
+            /** Borrower Id */
+            borrower_id: string;
+            /**
+             * Borrower Name
+             * @description first and last name
+             */
+            borrower_name: string;
+            /**
+             * Days Past Due
+             * @description the loan's, on the sheet's date (of its oldest installment not paid)
+             */
+            days_past_due: number;
+            /**
+             * Due Date
+             * Format: date
+             * @example 2026-03-31
+             */
+            due_date: string;
+            /**
+             * Group Id
+             * @description the borrower's group; null for an individual
+             */
+            group_id: string | null;
+            /**
+             * Group Name
+             * @description null for an individual
+             */
+            group_name: string | null;
+            /**
+             * Installment Number
+             * @description 1 for the loan's first installment
+             */
+            installment_number: number;
+            /** Loan Id */
+            loan_id: string;
+            /**
+             * Phone
+             * @description E.164
+             */
+            phone: string;
         };
         /** ConfirmMfaBody */
         ConfirmMfaBody: {
@@ -5138,19 +5300,6 @@ export interface components {
             /** Reason */
             reason: string;
         };
-        /** AssignBody */
-        gateway__payments__router__AssignBody: {
-            /** Loan Id */
-            loan_id: string;
-        };
-        /** AssignBody */
-        gateway__suspense__schemas__AssignBody: {
-            /**
-             * Loan Id
-             * @description the loan the money pays; empty: the one its reference suggested, if any
-             */
-            loan_id: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -5259,7 +5408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AuditEntry_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5268,7 +5417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5277,7 +5426,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5333,7 +5482,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditChainVerification"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5342,7 +5491,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5449,7 +5598,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5458,7 +5607,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5467,7 +5616,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5494,7 +5643,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5548,7 +5697,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5557,7 +5706,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5566,7 +5715,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5635,7 +5784,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5644,7 +5793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5653,7 +5802,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5680,7 +5829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5745,7 +5894,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Borrower_"] | components["schemas"]["Page_BorrowerHit_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5754,7 +5903,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5763,7 +5912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5832,7 +5981,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5841,7 +5990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5850,7 +5999,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5859,7 +6008,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5886,7 +6035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5944,7 +6093,7 @@ export interface operations {
                     "application/json": components["schemas"]["Borrower"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5953,7 +6102,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5962,7 +6111,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5971,7 +6120,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6042,7 +6191,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6051,7 +6200,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6060,7 +6209,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6069,7 +6218,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6096,7 +6245,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6167,7 +6316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6176,7 +6325,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6185,7 +6334,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6194,7 +6343,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6221,7 +6370,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6292,7 +6441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6301,7 +6450,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6310,7 +6459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6319,7 +6468,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6346,7 +6495,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6404,7 +6553,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_BorrowerVersion_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6413,7 +6562,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6422,7 +6571,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6431,7 +6580,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6492,7 +6641,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Branch_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6501,7 +6650,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6510,7 +6659,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6579,7 +6728,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6588,7 +6737,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6597,7 +6746,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6606,7 +6755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6633,7 +6782,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6691,7 +6840,7 @@ export interface operations {
                     "application/json": components["schemas"]["Branch"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6700,7 +6849,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6709,7 +6858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6718,7 +6867,88 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    collection_sheet_v1_collection_sheets_get: {
+        parameters: {
+            query?: {
+                /** @description default: today */
+                date?: string | null;
+                /** @description only this agent's portfolio (an agent sees only their own) */
+                agent_id?: string | null;
+                /** @description only this branch's loans */
+                branch_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionSheet"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6787,7 +7017,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6796,7 +7026,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6805,7 +7035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6814,7 +7044,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6841,7 +7071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6899,7 +7129,7 @@ export interface operations {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6908,7 +7138,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6917,7 +7147,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6926,7 +7156,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6987,7 +7217,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Institution_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6996,7 +7226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7005,7 +7235,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7074,7 +7304,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7083,7 +7313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7092,7 +7322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7101,7 +7331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7128,7 +7358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7186,7 +7416,7 @@ export interface operations {
                     "application/json": components["schemas"]["Institution"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7195,7 +7425,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7204,7 +7434,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7213,7 +7443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7271,7 +7501,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoanSettings"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7280,7 +7510,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7289,7 +7519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7298,7 +7528,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7369,7 +7599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7378,7 +7608,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7387,7 +7617,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7396,7 +7626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7423,7 +7653,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7481,7 +7711,7 @@ export interface operations {
                     "application/json": components["schemas"]["SecurityPolicy"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7490,7 +7720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7499,7 +7729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7508,7 +7738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7579,7 +7809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7588,7 +7818,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7597,7 +7827,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7606,7 +7836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7633,7 +7863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7702,7 +7932,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7711,7 +7941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7720,7 +7950,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7729,7 +7959,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7756,7 +7986,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7814,7 +8044,7 @@ export interface operations {
                     "application/json": components["schemas"]["CloseOfBusinessJob"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7823,7 +8053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7832,7 +8062,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7841,7 +8071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7894,12 +8124,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_Account_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7908,7 +8136,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7955,7 +8183,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AccountBody"];
+                "application/json": components["schemas"]["Account"];
             };
         };
         responses: {
@@ -7965,9 +8193,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Account"];
                 };
             };
             /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
@@ -7979,7 +8205,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7988,7 +8214,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7997,7 +8223,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8006,7 +8232,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8033,7 +8259,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8074,7 +8300,9 @@ export interface operations {
     general_ledger_v1_ledger_accounts__account_code__entries_get: {
         parameters: {
             query?: {
+                /** @description how many items a page holds at most (1 to 1000) */
                 page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
                 page_token?: string;
             };
             header?: never;
@@ -8091,12 +8319,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_LedgerLine_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8105,7 +8331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8114,7 +8340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8123,7 +8349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8164,7 +8390,8 @@ export interface operations {
     trial_balance_v1_ledger_trial_balance_get: {
         parameters: {
             query?: {
-                as_of?: string;
+                /** @description count entries dated up to this day; default: all */
+                as_of?: string | null;
             };
             header?: never;
             path?: never;
@@ -8178,12 +8405,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TrialBalance"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8192,7 +8417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8201,7 +8426,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8262,7 +8487,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_LoanProduct_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8271,7 +8496,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8280,7 +8505,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8349,7 +8574,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8358,7 +8583,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8367,7 +8592,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8376,7 +8601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8403,7 +8628,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8461,7 +8686,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoanProduct"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8470,7 +8695,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8479,7 +8704,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8488,7 +8713,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8557,7 +8782,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8566,7 +8791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8575,7 +8800,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8584,7 +8809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8611,7 +8836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8676,7 +8901,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Loan_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8685,7 +8910,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8694,7 +8919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8763,7 +8988,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8772,7 +8997,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8781,7 +9006,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8790,7 +9015,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8817,7 +9042,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8875,7 +9100,7 @@ export interface operations {
                     "application/json": components["schemas"]["Loan"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8884,7 +9109,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8893,7 +9118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8902,7 +9127,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8973,7 +9198,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8982,7 +9207,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8991,7 +9216,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9000,7 +9225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9027,7 +9252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9069,7 +9294,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description optional: a retry with the same key and body disburses nothing again */
+                /** @description optional: a retry with the same key and body applies nothing again */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -9101,7 +9326,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9110,7 +9335,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9119,7 +9344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9128,7 +9353,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9155,7 +9380,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9216,7 +9441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Outstanding"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9225,7 +9450,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9234,7 +9459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9243,7 +9468,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9317,7 +9542,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9326,7 +9551,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9335,7 +9560,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9344,7 +9569,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9371,7 +9596,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9442,7 +9667,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9451,7 +9676,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9460,7 +9685,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9469,7 +9694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9496,7 +9721,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9559,7 +9784,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Repayment_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9568,7 +9793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9577,7 +9802,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9586,7 +9811,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9660,7 +9885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9669,7 +9894,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9678,7 +9903,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9687,7 +9912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9714,7 +9939,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9785,7 +10010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9794,7 +10019,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9803,7 +10028,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9812,7 +10037,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9839,7 +10064,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9897,7 +10122,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoanScore"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9906,7 +10131,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9915,7 +10140,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9924,7 +10149,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9933,7 +10158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9988,12 +10213,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_LedgerLine_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10002,7 +10225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10011,7 +10234,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10020,7 +10243,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10091,7 +10314,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10100,7 +10323,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10109,7 +10332,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10118,7 +10341,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10145,7 +10368,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10206,7 +10429,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_LoginAttempt_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10215,7 +10438,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10224,7 +10447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10280,7 +10503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10289,7 +10512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10358,7 +10581,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10367,7 +10590,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10376,7 +10599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10385,7 +10608,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10412,7 +10635,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10468,7 +10691,7 @@ export interface operations {
                     "application/json": components["schemas"]["MfaEnrolment"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10477,7 +10700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10486,7 +10709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10553,7 +10776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10562,7 +10785,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10571,7 +10794,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10580,7 +10803,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10607,7 +10830,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10663,7 +10886,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Session_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10672,7 +10895,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10728,7 +10951,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10737,7 +10960,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10746,7 +10969,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10755,7 +10978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10764,7 +10987,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10806,7 +11029,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description t=<unix time>,v1=<hex HMAC-SHA256> */
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256>`, the HMAC keyed with the institution's callback secret over `<t>.` followed by the raw body; several `v1` while a secret is rotated */
                 "X-Kopa-Signature": string;
             };
             path: {
@@ -10814,7 +11037,50 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Account Reference
+                     * @description what the payer typed as the account number: the loan's id (case and surrounding spaces ignored)
+                     */
+                    account_reference: string;
+                    /**
+                     * Amount
+                     * @description a decimal string in major units of the institution's currency
+                     * @example 1250.50
+                     */
+                    amount: string;
+                    /**
+                     * Currency
+                     * @description ISO 4217; must be the institution's
+                     */
+                    currency: string;
+                    /**
+                     * Msisdn
+                     * @description the payer's phone, E.164
+                     */
+                    msisdn: string;
+                    /**
+                     * Provider
+                     * @description the provider's name (default `paybill`); transaction ids are unique per provider
+                     */
+                    provider?: string | null;
+                    /**
+                     * Transacted At
+                     * Format: date-time
+                     * @description RFC 3339 with an offset
+                     * @example 2026-03-31T09:30:00.123Z
+                     */
+                    transacted_at: string;
+                    /**
+                     * Transaction Id
+                     * @description the provider's id of the transaction: a callback delivered again books nothing twice; the same id with other details is 409 `IDEMPOTENCY_KEY_REUSED`
+                     */
+                    transaction_id: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -10822,12 +11088,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MobileMoneyReceipt"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10836,7 +11109,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10845,7 +11118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10854,7 +11127,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10916,7 +11207,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10925,7 +11216,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10934,7 +11225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10943,7 +11234,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10970,7 +11261,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11033,7 +11324,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11042,7 +11333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11051,7 +11342,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11110,7 +11401,7 @@ export interface operations {
                     "application/json": components["schemas"]["PortfolioReport"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11119,7 +11410,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11128,7 +11419,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11189,7 +11480,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Scorecard_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11198,7 +11489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11207,7 +11498,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11276,7 +11567,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11285,7 +11576,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11294,7 +11585,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11303,7 +11594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11330,7 +11621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11388,7 +11679,7 @@ export interface operations {
                     "application/json": components["schemas"]["Scorecard"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11397,7 +11688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11406,7 +11697,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11415,7 +11706,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11473,7 +11764,7 @@ export interface operations {
                     "application/json": components["schemas"]["GovernanceReport"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11482,7 +11773,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11491,7 +11782,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11500,7 +11791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11558,7 +11849,7 @@ export interface operations {
                     "application/json": components["schemas"]["Scorecard"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11567,7 +11858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11576,7 +11867,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11585,7 +11876,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11594,7 +11885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11652,7 +11943,7 @@ export interface operations {
                     "application/json": components["schemas"]["Scorecard"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11661,7 +11952,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11670,7 +11961,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11679,7 +11970,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11688,7 +11979,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11759,7 +12050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11768,7 +12059,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11777,7 +12068,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11786,7 +12077,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11813,7 +12104,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11854,7 +12145,9 @@ export interface operations {
     list_suspense_v1_suspense_get: {
         parameters: {
             query?: {
+                /** @description how many items a page holds at most (1 to 1000) */
                 page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
                 page_token?: string;
             };
             header?: never;
@@ -11869,12 +12162,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Page_Repayment_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11883,7 +12174,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11892,7 +12183,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11941,7 +12232,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["gateway__payments__router__AssignBody"];
+                "application/json": components["schemas"]["AssignBody"];
             };
         };
         responses: {
@@ -11951,9 +12242,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Repayment"];
                 };
             };
             /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
@@ -11965,7 +12254,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11974,7 +12263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11983,7 +12272,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11992,7 +12281,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12019,7 +12308,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12080,7 +12369,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_User_"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12089,7 +12378,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12098,7 +12387,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12167,7 +12456,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12176,7 +12465,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12185,7 +12474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12194,7 +12483,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12221,7 +12510,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12279,7 +12568,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12288,7 +12577,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12297,7 +12586,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12306,7 +12595,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12364,7 +12653,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12373,7 +12662,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12382,7 +12671,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12391,7 +12680,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12400,7 +12689,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12458,7 +12747,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12467,7 +12756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12476,7 +12765,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12485,7 +12774,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12494,7 +12783,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12565,7 +12854,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match. */
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12574,7 +12863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait. */
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12583,7 +12872,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12592,7 +12881,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12619,7 +12908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message). */
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
                 headers: {
                     [name: string]: unknown;

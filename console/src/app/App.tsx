@@ -21,6 +21,10 @@ const queries = new QueryClient({
   },
 });
 
+const ChangePassword = lazy(() => import("@/features/users/ChangePassword"));
+// Collections recorded offline outlive the session: the sign-in page says they wait.
+const DeviceQueueStatus = lazy(() => import("@/features/collections/SyncStatus"));
+
 const pages: Record<string, ComponentType> = {
   "/dashboard": lazy(() => import("@/features/dashboard")),
   "/borrowers/*": lazy(() => import("@/features/borrowers")),
@@ -45,8 +49,22 @@ function Home() {
 export function App() {
   const { me, mfaEnrolmentRequired } = useSession();
   let content;
-  if (!me) content = <SignIn />;
+  if (!me)
+    content = (
+      <>
+        <SignIn />
+        <Suspense fallback={null}>
+          <DeviceQueueStatus />
+        </Suspense>
+      </>
+    );
   else if (mfaEnrolmentRequired) content = <MfaEnrolment />;
+  else if (me.must_change_password)
+    content = (
+      <Suspense fallback={<Busy />}>
+        <ChangePassword />
+      </Suspense>
+    );
   else
     content = (
       <BrowserRouter>

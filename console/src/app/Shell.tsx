@@ -1,5 +1,6 @@
 /** The signed-in frame: the navigation the role may use, sign-out, and the page. When the
  * session ends mid-use the page stays mounted (what was typed is kept) under a sign-in. */
+import { useEffect } from "react";
 import { NavLink, Outlet } from "react-router-dom";
 
 import { api } from "@/api/client";
@@ -12,6 +13,13 @@ import { sections } from "./nav";
 export function Shell() {
   const { me, expired } = useSession();
   const visible = sections().filter((s) => can(me, s.permission));
+  const collects = can(me, "repayments:create");
+
+  useEffect(() => {
+    // Collections queued offline (maybe in an earlier session) are sent after any sign-in,
+    // whichever screen opens first.
+    if (collects) void import("@/features/collections/sync").then((m) => m.startBackgroundSync());
+  }, [collects]);
 
   async function signOut() {
     try {

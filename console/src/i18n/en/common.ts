@@ -42,4 +42,11 @@ export const text = {
   "auth.enrolStart": "Show my key",
   "auth.recoveryCodes": "Recovery codes: keep them somewhere safe; each signs you in once.",
   "auth.continue": "Continue",
+  "role.platform_admin": "Platform admin",
+  "role.admin": "Admin",
+  "role.branch_manager": "Branch manager",
+  "role.risk_officer": "Risk officer",
+  "role.agent": "Agent",
+  "role.auditor": "Auditor",
+  "role.service": "Kopa service",
 };

@@ -1783,3 +1783,112 @@ class UpdateLoanSettingsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateLoanSettingsResponse: _TypeAlias = UpdateLoanSettingsResponse  # noqa: Y015
+
+@_typing.final
+class GetCollectionSheetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """ISO date; today when empty."""
+    agent_id: _builtins.str
+    branch_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        branch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "branch_id", b"branch_id", "date", b"date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCollectionSheetRequest: _TypeAlias = GetCollectionSheetRequest  # noqa: Y015
+
+@_typing.final
+class CollectionSheetItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOAN_ID_FIELD_NUMBER: _builtins.int
+    BORROWER_ID_FIELD_NUMBER: _builtins.int
+    BORROWER_NAME_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    GROUP_NAME_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    INSTALLMENT_NUMBER_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    AMOUNT_DUE_FIELD_NUMBER: _builtins.int
+    ARREARS_FIELD_NUMBER: _builtins.int
+    DAYS_PAST_DUE_FIELD_NUMBER: _builtins.int
+    loan_id: _builtins.str
+    borrower_id: _builtins.str
+    borrower_name: _builtins.str
+    """First and last name; empty when the borrower could not be read."""
+    group_id: _builtins.str
+    """Empty for a borrower in no group."""
+    group_name: _builtins.str
+    phone: _builtins.str
+    installment_number: _builtins.int
+    due_date: _builtins.str
+    amount_due: _builtins.str
+    """What remains to pay of this installment, penalties included."""
+    arrears: _builtins.str
+    """The loan's total overdue as of the sheet's date: what remains to pay of its installments
+    due before that date.
+    """
+    days_past_due: _builtins.int
+    """The loan's days past due as of the sheet's date (of its oldest installment not paid)."""
+    def __init__(
+        self,
+        *,
+        loan_id: _builtins.str = ...,
+        borrower_id: _builtins.str = ...,
+        borrower_name: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        group_name: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        installment_number: _builtins.int = ...,
+        due_date: _builtins.str = ...,
+        amount_due: _builtins.str = ...,
+        arrears: _builtins.str = ...,
+        days_past_due: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "arrears", b"arrears", "borrower_id", b"borrower_id", "borrower_name", b"borrower_name", "days_past_due", b"days_past_due", "due_date", b"due_date", "group_id", b"group_id", "group_name", b"group_name", "installment_number", b"installment_number", "loan_id", b"loan_id", "phone", b"phone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CollectionSheetItem: _TypeAlias = CollectionSheetItem  # noqa: Y015
+
+@_typing.final
+class GetCollectionSheetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    currency: _builtins.str
+    """ISO 4217, the loans' currency; empty when the sheet is empty."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CollectionSheetItem]: ...
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        items: _abc.Iterable[Global___CollectionSheetItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "date", b"date", "items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCollectionSheetResponse: _TypeAlias = GetCollectionSheetResponse  # noqa: Y015

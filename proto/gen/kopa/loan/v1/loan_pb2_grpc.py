@@ -127,6 +127,11 @@ class LoanServiceStub:
                 request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.SerializeToString,
                 response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteResponse.FromString,
                 _registered_method=True)
+        self.GetCollectionSheet = channel.unary_unary(
+                '/kopa.loan.v1.LoanService/GetCollectionSheet',
+                request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetCollectionSheetRequest.SerializeToString,
+                response_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetCollectionSheetResponse.FromString,
+                _registered_method=True)
         self.GetLoanSettings = channel.unary_unary(
                 '/kopa.loan.v1.LoanService/GetLoanSettings',
                 request_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetLoanSettingsRequest.SerializeToString,
@@ -278,6 +283,22 @@ class LoanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCollectionSheet(self, request, context):
+        """A field agent's collection sheet: every installment due on or before `date` and not yet
+        paid, of the active loans in the caller's scope (institution; the branch for agents and
+        branch managers), one item per installment with its borrower's name, phone and group
+        (read from user_service in one batch), sorted by group name (borrowers in no group
+        last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
+        borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
+        the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
+        same rule, `branch_id` to one branch (outside the caller's scope, nothing).
+        Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
+        without the permission to read repayments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetLoanSettings(self, request, context):
         """Starts (or resumes) the close of business for a date; idempotent per date.
         The institution's approval limits per role and delinquency buckets.
@@ -391,6 +412,11 @@ def add_LoanServiceServicer_to_server(servicer, server):
                     servicer.GetPayoffQuote,
                     request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.FromString,
                     response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteResponse.SerializeToString,
+            ),
+            'GetCollectionSheet': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollectionSheet,
+                    request_deserializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetCollectionSheetRequest.FromString,
+                    response_serializer=kopa_dot_loan_dot_v1_dot_loan__pb2.GetCollectionSheetResponse.SerializeToString,
             ),
             'GetLoanSettings': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLoanSettings,
@@ -880,6 +906,33 @@ class LoanService:
             '/kopa.loan.v1.LoanService/GetPayoffQuote',
             kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteRequest.SerializeToString,
             kopa_dot_loan_dot_v1_dot_loan__pb2.GetPayoffQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollectionSheet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.loan.v1.LoanService/GetCollectionSheet',
+            kopa_dot_loan_dot_v1_dot_loan__pb2.GetCollectionSheetRequest.SerializeToString,
+            kopa_dot_loan_dot_v1_dot_loan__pb2.GetCollectionSheetResponse.FromString,
             options,
             channel_credentials,
             insecure,

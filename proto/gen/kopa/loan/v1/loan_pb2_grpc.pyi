@@ -76,6 +76,18 @@ class LoanServiceStub:
     """
     GetPayoffQuote: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]
     """What it takes to close the loan on a date."""
+    GetCollectionSheet: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]
+    """A field agent's collection sheet: every installment due on or before `date` and not yet
+    paid, of the active loans in the caller's scope (institution; the branch for agents and
+    branch managers), one item per installment with its borrower's name, phone and group
+    (read from user_service in one batch), sorted by group name (borrowers in no group
+    last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
+    borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
+    the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
+    same rule, `branch_id` to one branch (outside the caller's scope, nothing).
+    Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
+    without the permission to read repayments.
+    """
     GetLoanSettings: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]
     """Starts (or resumes) the close of business for a date; idempotent per date.
     The institution's approval limits per role and delinquency buckets.
@@ -132,6 +144,18 @@ class LoanServiceAsyncStub(LoanServiceStub):
     """
     GetPayoffQuote: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]  # type: ignore[assignment]
     """What it takes to close the loan on a date."""
+    GetCollectionSheet: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]  # type: ignore[assignment]
+    """A field agent's collection sheet: every installment due on or before `date` and not yet
+    paid, of the active loans in the caller's scope (institution; the branch for agents and
+    branch managers), one item per installment with its borrower's name, phone and group
+    (read from user_service in one batch), sorted by group name (borrowers in no group
+    last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
+    borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
+    the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
+    same rule, `branch_id` to one branch (outside the caller's scope, nothing).
+    Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
+    without the permission to read repayments.
+    """
     GetLoanSettings: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]  # type: ignore[assignment]
     """Starts (or resumes) the close of business for a date; idempotent per date.
     The institution's approval limits per role and delinquency buckets.
@@ -287,6 +311,24 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.GetPayoffQuoteResponse, _abc.Awaitable[_loan_pb2.GetPayoffQuoteResponse]]:
         """What it takes to close the loan on a date."""
+
+    @_abc_1.abstractmethod
+    def GetCollectionSheet(
+        self,
+        request: _loan_pb2.GetCollectionSheetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_loan_pb2.GetCollectionSheetResponse, _abc.Awaitable[_loan_pb2.GetCollectionSheetResponse]]:
+        """A field agent's collection sheet: every installment due on or before `date` and not yet
+        paid, of the active loans in the caller's scope (institution; the branch for agents and
+        branch managers), one item per installment with its borrower's name, phone and group
+        (read from user_service in one batch), sorted by group name (borrowers in no group
+        last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
+        borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
+        the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
+        same rule, `branch_id` to one branch (outside the caller's scope, nothing).
+        Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
+        without the permission to read repayments.
+        """
 
     @_abc_1.abstractmethod
     def GetLoanSettings(

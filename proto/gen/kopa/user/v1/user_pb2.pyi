@@ -596,6 +596,52 @@ class GetBorrowerResponse(_message.Message):
 Global___GetBorrowerResponse: _TypeAlias = GetBorrowerResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetBorrowersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BORROWER_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def borrower_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        borrower_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrower_ids", b"borrower_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetBorrowersRequest: _TypeAlias = BatchGetBorrowersRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetBorrowersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BORROWERS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def borrowers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Borrower]: ...
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___Group]:
+        """The groups of the borrowers that belong to one."""
+
+    def __init__(
+        self,
+        *,
+        borrowers: _abc.Iterable[Global___Borrower] | None = ...,
+        groups: _abc.Iterable[Global___Group] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrowers", b"borrowers", "groups", b"groups"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetBorrowersResponse: _TypeAlias = BatchGetBorrowersResponse  # noqa: Y015
+
+@_typing.final
 class ListBorrowersRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

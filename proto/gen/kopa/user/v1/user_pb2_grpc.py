@@ -79,6 +79,11 @@ class UserServiceStub:
                 request_serializer=kopa_dot_user_dot_v1_dot_user__pb2.GetBorrowerRequest.SerializeToString,
                 response_deserializer=kopa_dot_user_dot_v1_dot_user__pb2.GetBorrowerResponse.FromString,
                 _registered_method=True)
+        self.BatchGetBorrowers = channel.unary_unary(
+                '/kopa.user.v1.UserService/BatchGetBorrowers',
+                request_serializer=kopa_dot_user_dot_v1_dot_user__pb2.BatchGetBorrowersRequest.SerializeToString,
+                response_deserializer=kopa_dot_user_dot_v1_dot_user__pb2.BatchGetBorrowersResponse.FromString,
+                _registered_method=True)
         self.ListBorrowers = channel.unary_unary(
                 '/kopa.user.v1.UserService/ListBorrowers',
                 request_serializer=kopa_dot_user_dot_v1_dot_user__pb2.ListBorrowersRequest.SerializeToString,
@@ -173,6 +178,15 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetBorrowers(self, request, context):
+        """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
+        groups they belong to; an unknown id, or one outside the scope, is left out.
+        Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListBorrowers(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -259,6 +273,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.GetBorrower,
                     request_deserializer=kopa_dot_user_dot_v1_dot_user__pb2.GetBorrowerRequest.FromString,
                     response_serializer=kopa_dot_user_dot_v1_dot_user__pb2.GetBorrowerResponse.SerializeToString,
+            ),
+            'BatchGetBorrowers': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetBorrowers,
+                    request_deserializer=kopa_dot_user_dot_v1_dot_user__pb2.BatchGetBorrowersRequest.FromString,
+                    response_serializer=kopa_dot_user_dot_v1_dot_user__pb2.BatchGetBorrowersResponse.SerializeToString,
             ),
             'ListBorrowers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBorrowers,
@@ -517,6 +536,33 @@ class UserService:
             '/kopa.user.v1.UserService/GetBorrower',
             kopa_dot_user_dot_v1_dot_user__pb2.GetBorrowerRequest.SerializeToString,
             kopa_dot_user_dot_v1_dot_user__pb2.GetBorrowerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetBorrowers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.user.v1.UserService/BatchGetBorrowers',
+            kopa_dot_user_dot_v1_dot_user__pb2.BatchGetBorrowersRequest.SerializeToString,
+            kopa_dot_user_dot_v1_dot_user__pb2.BatchGetBorrowersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,11 @@ class UserServiceStub:
     ListBranches: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBranchesRequest, _user_pb2.ListBranchesResponse]
     CreateBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateBorrowerRequest, _user_pb2.CreateBorrowerResponse]
     GetBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetBorrowerRequest, _user_pb2.GetBorrowerResponse]
+    BatchGetBorrowers: _grpc.UnaryUnaryMultiCallable[_user_pb2.BatchGetBorrowersRequest, _user_pb2.BatchGetBorrowersResponse]
+    """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
+    groups they belong to; an unknown id, or one outside the scope, is left out.
+    Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
+    """
     ListBorrowers: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBorrowersRequest, _user_pb2.ListBorrowersResponse]
     UpdateBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.UpdateBorrowerRequest, _user_pb2.UpdateBorrowerResponse]
     """Applies the set fields; every edit is versioned with who changed what."""
@@ -76,6 +81,11 @@ class UserServiceAsyncStub(UserServiceStub):
     ListBranches: _aio.UnaryUnaryMultiCallable[_user_pb2.ListBranchesRequest, _user_pb2.ListBranchesResponse]  # type: ignore[assignment]
     CreateBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateBorrowerRequest, _user_pb2.CreateBorrowerResponse]  # type: ignore[assignment]
     GetBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.GetBorrowerRequest, _user_pb2.GetBorrowerResponse]  # type: ignore[assignment]
+    BatchGetBorrowers: _aio.UnaryUnaryMultiCallable[_user_pb2.BatchGetBorrowersRequest, _user_pb2.BatchGetBorrowersResponse]  # type: ignore[assignment]
+    """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
+    groups they belong to; an unknown id, or one outside the scope, is left out.
+    Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
+    """
     ListBorrowers: _aio.UnaryUnaryMultiCallable[_user_pb2.ListBorrowersRequest, _user_pb2.ListBorrowersResponse]  # type: ignore[assignment]
     UpdateBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.UpdateBorrowerRequest, _user_pb2.UpdateBorrowerResponse]  # type: ignore[assignment]
     """Applies the set fields; every edit is versioned with who changed what."""
@@ -150,6 +160,17 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _user_pb2.GetBorrowerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.GetBorrowerResponse, _abc.Awaitable[_user_pb2.GetBorrowerResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def BatchGetBorrowers(
+        self,
+        request: _user_pb2.BatchGetBorrowersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.BatchGetBorrowersResponse, _abc.Awaitable[_user_pb2.BatchGetBorrowersResponse]]:
+        """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
+        groups they belong to; an unknown id, or one outside the scope, is left out.
+        Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
+        """
 
     @_abc_1.abstractmethod
     def ListBorrowers(

@@ -1,0 +1,101 @@
+/** What the borrowers screens read and write. The borrower itself is cached under
+ * ["borrower", id], the key the shared name lookups use. */
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+
+import { api, call } from "@/api/client";
+import type { components } from "@/api/schema";
+
+export type Borrower = components["schemas"]["Borrower"];
+export type BorrowerBody = components["schemas"]["BorrowerBody"];
+
+/** The version of the consent text shown to the borrower (borrowers.consentText): a new
+ * wording needs a new version, so each recorded consent says which text was agreed to. */
+export const CONSENT_TEXT_VERSION = "console-data-processing-1";
+export const CONSENT_KIND = "data_processing";
+
+const PAGE = 25;
+
+export function useBorrowerSearch(q: string) {
+  return useQuery({
+    queryKey: ["borrowers", "search", q],
+    queryFn: async () =>
+      (await call(api.GET("/v1/borrowers", { params: { query: { q, page_size: PAGE } } }))).items,
+    enabled: q !== "",
+    // Results of the previous text stay on screen while the next ones come.
+    placeholderData: (previous) => previous,
+    // The index follows new borrowers within seconds: the same text asked again is searched again.
+    staleTime: 0,
+  });
+}
+
+export function useBorrowerList() {
+  return useInfiniteQuery({
+    queryKey: ["borrowers", "list"],
+    queryFn: async ({ pageParam }) =>
+      call(api.GET("/v1/borrowers", { params: { query: { page_size: PAGE, page_token: pageParam } } })),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_page_token || undefined,
+  });
+}
+
+/** Branch id -> name; an institution has far fewer branches than a page holds. */
+export function useBranches() {
+  return useQuery({
+    queryKey: ["branches", "all"],
+    queryFn: async () => (await call(api.GET("/v1/branches", { params: { query: { page_size: 1000 } } }))).items,
+    staleTime: 5 * 60_000,
+  });
+}
+
+export function useBorrowerVersions(id: string) {
+  return useQuery({
+    queryKey: ["borrower", id, "versions"],
+    queryFn: async () =>
+      (await call(api.GET("/v1/borrowers/{borrower_id}/versions", { params: { path: { borrower_id: id } } }))).items,
+  });
+}
+
+export function useBorrowerLoans(id: string) {
+  return useQuery({
+    queryKey: ["loans", { borrower_id: id }],
+    queryFn: async () =>
+      (await call(api.GET("/v1/loans", { params: { query: { borrower_id: id, page_size: 100 } } }))).items,
+  });
+}
+
+function recordConsent(id: string): Promise<Borrower> {
+  return call(
+    api.POST("/v1/borrowers/{borrower_id}/consents", {
+      params: { path: { borrower_id: id } },
+      body: { kind: CONSENT_KIND, text_version: CONSENT_TEXT_VERSION },
+    }),
+  );
+}
+
+export function useRecordConsent(id: string) {
+  const queries = useQueryClient();
+  return useMutation({
+    mutationFn: () => recordConsent(id),
+    onSuccess: (borrower) => queries.setQueryData(["borrower", id], borrower),
+  });
+}
+
+/** Registers the borrower, then records the consent given on the form. A consent that fails
+ * to record leaves a registered borrower whose file offers to record it again. */
+export function useRegisterBorrower() {
+  const queries = useQueryClient();
+  return useMutation({
+    mutationFn: async (body: BorrowerBody) => {
+      const created = await call(api.POST("/v1/borrowers", { body }));
+      try {
+        return await recordConsent(created.id);
+      } catch {
+        return created;
+      }
+    },
+    onSuccess: (borrower) => {
+      queries.setQueryData(["borrower", borrower.id], borrower);
+      void queries.invalidateQueries({ queryKey: ["borrowers"] });
+    },
+  });
+}

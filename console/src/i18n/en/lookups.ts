@@ -1,0 +1,3 @@
+export const text = {
+  "lookups.you": "{name} (you)",
+};

@@ -1,0 +1,95 @@
+"""The borrowers screens in Debian's Chromium: registering a borrower through the form (what they
+typed shows as text, markup included, and runs nothing), finding them by search, and refusals
+said beside the field they name."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+
+import httpx
+import pytest
+from playwright.sync_api import Dialog, Page, expect
+
+from tests.support.console import open_section, search, sign_in
+from tests.support.staff import Institution, register_borrower
+
+pytestmark = pytest.mark.e2e
+
+MARKUP = "<img src=x onerror=alert(1)>"
+# Names may not hold digits or markup brackets (the API's rule), but may hold quotes and `&`.
+QUOTED = 'Nyokabi "Ann" & O\'Neil'
+
+
+def surname() -> str:
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(9)).capitalize()
+
+
+def fill_registration(
+    page: Page, first: str, last: str, national_id: str, business: str = "Tailoring"
+) -> None:
+    page.get_by_label("First name").fill(first)
+    page.get_by_label("Last name").fill(last)
+    page.get_by_label("National ID").fill(national_id)
+    page.get_by_label("Phone").fill(f"+2547{secrets.randbelow(10**8):08d}")
+    page.get_by_label("Date of birth").fill("1988-04-30")
+    page.get_by_label("Monthly income").fill("32000")
+    page.get_by_label("Business type").fill(business)
+    page.get_by_label("Consent to data processing").check()
+
+
+def test_an_agent_registers_a_borrower_and_what_they_typed_is_only_text(
+    page: Page, institution: Institution, http: httpx.Client
+) -> None:
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    sign_in(page, institution.emails["agent"])
+    open_section(page, "Borrowers")
+    page.get_by_role("button", name="Register borrower").click()
+    last = surname()
+    fill_registration(page, MARKUP, last, f"{secrets.randbelow(10**8):08d}", business=MARKUP)
+    # The agent's own branch is chosen already.
+    expect(page.get_by_label("Branch")).to_have_value(institution.branch_id)
+    page.get_by_role("button", name="Save").click()
+    # Markup is no name: refused beside the field before anything is sent.
+    expect(page.get_by_label("First name")).to_have_accessible_description(
+        re.compile("without digits", re.I)
+    )
+    page.get_by_label("First name").fill(QUOTED)
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("heading", level=1, name=f"{QUOTED} {last}")).to_be_visible()
+    expect(page.get_by_text(MARKUP, exact=True)).to_be_visible()
+    expect(page.locator("main img")).to_have_count(0)
+    borrower_id = page.url.rsplit("/", 1)[-1]
+    saved = http.get(f"/v1/borrowers/{borrower_id}", headers=institution.headers["agent"]).json()
+    assert (saved["first_name"], saved["business_type"]) == (QUOTED, MARKUP)
+    assert [c["kind"] for c in saved["consents"]] == ["data_processing"]
+
+    # Found by search as soon as the index has it (within seconds).
+    open_section(page, "Borrowers")
+    search(page, "Search borrowers", last, page.get_by_role("link", name=f"{QUOTED} {last}"))
+    assert dialogs == []
+
+
+def test_a_national_id_already_registered_is_said_beside_the_field(
+    page: Page, institution: Institution, http: httpx.Client
+) -> None:
+    taken = register_borrower(http, institution.headers["agent"], institution.branch_id)
+    sign_in(page, institution.emails["agent"])
+    open_section(page, "Borrowers")
+    page.get_by_role("button", name="Register borrower").click()
+    fill_registration(page, "Wanjiru", surname(), taken["national_id"])
+    page.get_by_role("button", name="Save").click()
+
+    national_id = page.get_by_label("National ID")
+    expect(national_id).to_have_accessible_description(re.compile("already registered", re.I))
+    expect(national_id).to_have_attribute("aria-invalid", "true")
+    expect(national_id).to_be_focused()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Register a borrower")
