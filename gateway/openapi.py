@@ -69,6 +69,7 @@ REASONS: dict[int, dict[str, str]] = {
         "IDEMPOTENCY_KEY_REUSED": "the Idempotency-Key was used with another body",
         "CONCURRENT_MODIFICATION": "someone changed it meanwhile: read it and retry",
         "NOT_ELIGIBLE": "an eligibility rule failed",
+        "LOAN_NOT_ACTIVE": "only an active loan allows this (`current_status` says which it is)",
         "ALREADY_REVERSED": "",
         "CREDIT_ALREADY_REFUNDED": "",
         "REFUND_NOT_REVERSIBLE": "record money coming back as a repayment",
@@ -171,13 +172,13 @@ def statuses(route: APIRoute, method: str) -> list[int]:
     return sorted(found)
 
 
-def _error_response(status: int) -> dict[str, Any]:
+def _error_response(status: int, described: str | None = None) -> dict[str, Any]:
     reasons = "; ".join(
         f"`{code}`: {meaning}" if meaning else f"`{code}`"
         for code, meaning in REASONS[status].items()
     )
     return {
-        "description": f"{TITLES[status]}. Reasons: {reasons}.",
+        "description": described or f"{TITLES[status]}. Reasons: {reasons}.",
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 
@@ -212,8 +213,12 @@ def build(app: FastAPI) -> dict[str, Any]:
             operation = schema["paths"][path][method.lower()]
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            for status in statuses(route, method):
-                responses[str(status)] = _error_response(status)
+            # A route may declare an error the rules below cannot see (a read refused by the
+            # resource's state): it is a problem+json like every other.
+            declared = [int(s) for s in responses if s.isdigit() and int(s) in REASONS]
+            for status in sorted({*statuses(route, method), *declared}):
+                described = responses.get(str(status), {}).get("description")
+                responses[str(status)] = _error_response(status, described)
             if needs_token(route):
                 operation["security"] = [{BEARER: []}]
                 permission = permission_of(route)

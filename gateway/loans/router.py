@@ -179,6 +179,7 @@ async def score(loan_id: str, stubs: Stubs) -> LoanScore:
     "/v1/loans/{loan_id}/payoff-quote",
     summary="What closes the loan on a date",
     dependencies=[allowed(P.LOANS_READ)],
+    responses={409: {"description": "The loan is not active: `LOAN_NOT_ACTIVE`."}},
 )
 async def payoff(
     loan_id: str,
