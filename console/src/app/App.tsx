@@ -5,7 +5,8 @@ import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
 
 import { ApiProblem } from "@/api/problem";
 import { Busy } from "@/components/Feedback";
-import { MfaEnrolment, SignIn } from "@/features/auth/SignIn";
+import { MfaEnrolment, SignIn, WorkOffline } from "@/features/auth/SignIn";
+import { useOnline } from "@/lib/online";
 import { can, useSession } from "@/lib/session";
 
 import { sections } from "./nav";
@@ -48,6 +49,7 @@ function Home() {
 
 export function App() {
   const { me, mfaEnrolmentRequired } = useSession();
+  const online = useOnline();
   let content;
   if (!me)
     content = (
@@ -56,6 +58,7 @@ export function App() {
         <Suspense fallback={null}>
           <DeviceQueueStatus />
         </Suspense>
+        {!online && <WorkOffline />}
       </>
     );
   else if (mfaEnrolmentRequired) content = <MfaEnrolment />;

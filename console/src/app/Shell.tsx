@@ -6,13 +6,19 @@ import { NavLink, Outlet } from "react-router-dom";
 import { api } from "@/api/client";
 import { SignIn } from "@/features/auth/SignIn";
 import { t } from "@/i18n";
-import { can, session, useSession } from "@/lib/session";
+import { useOnline } from "@/lib/online";
+import { can, deviceProfile, session, useSession } from "@/lib/session";
 
 import { sections } from "./nav";
 
 export function Shell() {
-  const { me, expired } = useSession();
-  const visible = sections().filter((s) => can(me, s.permission));
+  const { me, expired, offline } = useSession();
+  const online = useOnline();
+  // Working offline, only what the device holds can be shown: the collection sheet.
+  const visible = sections().filter(
+    (s) => can(me, s.permission) && (!offline || s.path === "/collections"),
+  );
+  const mustSignIn = expired || (offline && online);
   const collects = can(me, "repayments:create");
 
   useEffect(() => {
@@ -23,8 +29,9 @@ export function Shell() {
 
   async function signOut() {
     try {
-      await api.POST("/v1/auth/logout");
+      if (!offline) await api.POST("/v1/auth/logout");
     } finally {
+      deviceProfile.forget();
       session.clear();
     }
   }
@@ -47,12 +54,12 @@ export function Shell() {
           {t("nav.signOut")}
         </button>
       </header>
-      <main className="page" inert={expired || undefined}>
+      <main className="page" inert={mustSignIn || undefined}>
         <Outlet />
       </main>
-      {expired && (
-        <div className="overlay" role="dialog" aria-modal="true" aria-label={t("auth.expired")}>
-          <p>{t("auth.expired")}</p>
+      {mustSignIn && (
+        <div className="overlay" role="dialog" aria-modal="true" aria-label={t("auth.title")}>
+          <p>{offline ? t("auth.backOnline") : t("auth.expired")}</p>
           <SignIn heading={t("auth.title")} />
         </div>
       )}

@@ -6,11 +6,15 @@ import { ApiProblem, isOffline } from "@/api/problem";
 import { t } from "@/i18n";
 import { useSession } from "@/lib/session";
 
+/** A wait: an indeterminate `progressbar` named by what is awaited. Deliberately not a
+ * `status` region: a screen's status (what waits to be sent, what was saved) stays the only
+ * one while something loads beside it. */
 export function Busy({ label }: { label?: string }) {
+  const text = label ?? t("common.loading");
   return (
-    <div className="busy" role="status" aria-live="polite">
-      <progress aria-label={label ?? t("common.loading")} />
-      <span>{label ?? t("common.loading")}</span>
+    <div className="busy">
+      <progress aria-label={text} />
+      <span aria-hidden="true">{text}</span>
     </div>
   );
 }

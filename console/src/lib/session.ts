@@ -18,6 +18,9 @@ export type Session = {
   expired: boolean;
   /** Signed in with a token that only allows enrolling a second factor. */
   mfaEnrolmentRequired: boolean;
+  /** Working without a connection as the device's last collector, with no token at all: only
+   * what the device holds (the collection sheet and its queue) until they sign in again. */
+  offline: boolean;
 };
 
 const empty: Session = {
@@ -26,6 +29,7 @@ const empty: Session = {
   me: null,
   expired: false,
   mfaEnrolmentRequired: false,
+  offline: false,
 };
 
 let current: Session = empty;
@@ -61,3 +65,26 @@ export function useMe(): Me {
   if (!me) throw new Error("useMe outside a signed-in screen");
   return me;
 }
+
+const PROFILE = "kopa.offline-profile";
+
+/**
+ * Who last collected repayments on this device: a profile (name, role, permissions), nothing
+ * that authenticates, kept so that the console can open their collection sheet without a
+ * connection after it was closed. Signing out forgets it.
+ */
+export const deviceProfile = {
+  remember(me: Me): void {
+    if (can(me, "repayments:create")) localStorage.setItem(PROFILE, JSON.stringify(me));
+  },
+  recall(): Me | null {
+    try {
+      return JSON.parse(localStorage.getItem(PROFILE) ?? "null") as Me | null;
+    } catch {
+      return null;
+    }
+  },
+  forget(): void {
+    localStorage.removeItem(PROFILE);
+  },
+};

@@ -7,7 +7,7 @@ import { ApiProblem } from "@/api/problem";
 import { Busy, ErrorAlert, fieldError } from "@/components/Feedback";
 import { Field } from "@/components/Field";
 import { t } from "@/i18n";
-import { session } from "@/lib/session";
+import { deviceProfile, session } from "@/lib/session";
 
 type Tokens = { access_token: string; refresh_token: string; mfa_enrolment_required?: boolean };
 
@@ -19,7 +19,8 @@ export async function startSession(tokens: Tokens): Promise<void> {
     expired: false,
   });
   const me = await call(api.GET("/v1/me"));
-  session.set({ me });
+  session.set({ me, offline: false });
+  deviceProfile.remember(me);
 }
 
 export function SignIn({ heading = t("auth.title") }: { heading?: string }) {
@@ -178,5 +179,24 @@ export function MfaEnrolment() {
       {busy && <Busy />}
       <ErrorAlert error={error} fields={["code"]} />
     </main>
+  );
+}
+
+/** The app opened without a connection: the last collector of this device may carry on with
+ * the collection sheet kept on it, and signs in once the connection is back. */
+export function WorkOffline() {
+  const profile = deviceProfile.recall();
+  if (!profile) return null;
+  function start() {
+    window.history.replaceState(null, "", "/collections");
+    session.set({ me: profile, offline: true });
+  }
+  return (
+    <section className="sign-in">
+      <p>{t("auth.offlineHint")}</p>
+      <button type="button" className="secondary" onClick={start}>
+        {t("auth.workOffline", { name: profile.full_name })}
+      </button>
+    </section>
   );
 }

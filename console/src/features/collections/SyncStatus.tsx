@@ -2,7 +2,9 @@
  * collections wait, or "All collections sent" once the server has them. */
 import { t } from "@/i18n";
 
-import { useAllQueued, useOnline } from "./hooks";
+import { useOnline } from "@/lib/online";
+
+import { useAllQueued } from "./hooks";
 import type { Collection } from "./queue";
 
 export function SyncStatus({ queue, online }: { queue: Collection[] | undefined; online: boolean }) {

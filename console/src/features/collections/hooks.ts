@@ -1,5 +1,5 @@
-/** The device's side of the screen: the live queue and whether there is a connection. */
-import { useEffect, useState, useSyncExternalStore } from "react";
+/** The device's side of the screen: the live queue. */
+import { useEffect, useState } from "react";
 
 import { queueStore } from "./db";
 import type { Collection } from "./queue";
@@ -16,17 +16,4 @@ export function useAllQueued(): Collection[] | undefined {
   const [collections, setCollections] = useState<Collection[]>();
   useEffect(() => queueStore.watchAll(setCollections), []);
   return collections;
-}
-
-function subscribe(changed: () => void): () => void {
-  window.addEventListener("online", changed);
-  window.addEventListener("offline", changed);
-  return () => {
-    window.removeEventListener("online", changed);
-    window.removeEventListener("offline", changed);
-  };
-}
-
-export function useOnline(): boolean {
-  return useSyncExternalStore(subscribe, () => navigator.onLine);
 }

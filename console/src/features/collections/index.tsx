@@ -13,11 +13,12 @@ import { Field } from "@/components/Field";
 import { t } from "@/i18n";
 import { Money } from "@/components/Money";
 import { isoDate, today } from "@/lib/format";
+import { useOnline } from "@/lib/online";
 import { useMe } from "@/lib/session";
 
 import { SHEETS, useCollectionSheet, type ShownSheet } from "./api";
 import "./collections.css";
-import { useOnline, useQueue } from "./hooks";
+import { useQueue } from "./hooks";
 import type { Collection } from "./queue";
 import { CollectionNote, rowKey, SheetForm } from "./Sheet";
 import { onSynced, startBackgroundSync } from "./sync";

@@ -106,7 +106,7 @@ describe("reports", () => {
     });
     renderScreen(<Reports />);
     await userEvent.click(screen.getByRole("button", { name: "Download CSV" }));
-    expect(await screen.findByRole("status")).toHaveTextContent("Downloading CSV…");
+    expect(await screen.findByRole("progressbar", { name: "Downloading CSV…" })).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Download XLSX" })).toBeDisabled();
     release();
     await waitFor(() => expect(clicked).toHaveBeenCalledTimes(1));
