@@ -225,7 +225,42 @@ def build(app: FastAPI) -> dict[str, Any]:
                 text = operation.get("description", "")
                 extra = _permission_text(permission) if permission else "**Any signed-in user.**"
                 operation["description"] = f"{text}\n\n{extra}".strip()
+            for parameter in operation.get("parameters", []):
+                _text_only(parameter.get("schema", {}), ID_TEXT)
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                _text_only_in_body(body["schema"], schemas, set())
     return schema
+
+
+# What gateway.schema refuses, said in the document: no control character in a path id or a
+# query parameter; in a body, none but tab, line feed and carriage return.
+ID_TEXT = "^[^\\u0000-\\u001f\\u007f]*$"
+BODY_TEXT = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+
+
+def _text_only(shape: dict[str, Any], pattern: str) -> None:
+    for choice in shape.get("anyOf", []):
+        _text_only(choice, pattern)
+    if shape.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(shape):
+        shape["pattern"] = pattern
+
+
+def _text_only_in_body(shape: dict[str, Any], schemas: dict[str, Any], seen: set[str]) -> None:
+    ref = shape.get("$ref", "")
+    if ref:
+        name = ref.rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            _text_only_in_body(schemas[name], schemas, seen)
+        return
+    _text_only(shape, BODY_TEXT)
+    nested = [*shape.get("anyOf", []), *shape.get("properties", {}).values()]
+    for key in ("items", "additionalProperties"):
+        if isinstance(shape.get(key), dict):
+            nested.append(shape[key])
+    for inner in nested:
+        _text_only_in_body(inner, schemas, seen)
 
 
 def _restore_null_examples(app: FastAPI, schemas: dict[str, Any]) -> None:

@@ -227,8 +227,10 @@ def test_the_fuzzer_finds_no_5xx_and_no_answer_outside_the_document(
             "8",
             "--seed",
             str(FUZZ_SEED),
+            # One worker: Hypothesis describing strategies from two threads at once sometimes
+            # fails inside the tool itself ("AST constructor recursion depth mismatch").
             "--workers",
-            "2",
+            "1",
             "--phases",
             "examples,coverage,fuzzing,stateful",
             "--exclude-path",

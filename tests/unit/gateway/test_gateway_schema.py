@@ -94,3 +94,16 @@ def test_a_nul_anywhere_in_a_grpc_request_is_found_with_its_path(text: str) -> N
     expected = "scorecard.rules[1].when" if "\x00" in text else None
     assert field_with_nul(request) == expected
     assert field_with_nul(loan_pb2.CreateLoanRequest(borrower_id="b\x00")) == "borrower_id"
+
+
+def test_the_document_says_which_text_is_refused() -> None:
+    """The patterns gateway.openapi writes into the document match what gateway.schema
+    refuses, so a client (or a fuzzer) validating against the document agrees with the API."""
+    import re
+
+    from gateway.openapi import BODY_TEXT, ID_TEXT
+
+    for pattern, allowed in ((ID_TEXT, "loan_01a2"), (BODY_TEXT, "line 1\nline 2\tend")):
+        assert re.match(pattern, allowed)
+        assert not re.match(pattern, "a\x00b") and not re.match(pattern, "esc\x1b")
+    assert not re.match(ID_TEXT, "tab\there")
