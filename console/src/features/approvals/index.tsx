@@ -8,7 +8,7 @@ import { api, call } from "@/api/client";
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { LoadMore } from "@/components/LoadMore";
 import { BorrowerName, ProductName, StaffName, useCurrency } from "@/components/Lookups";
-import { Money } from "@/components/Money";
+import { MoneyCell } from "@/components/Money";
 import { t } from "@/i18n";
 import { isoDate, money } from "@/lib/format";
 import { can, useMe } from "@/lib/session";
@@ -85,9 +85,7 @@ export default function Approvals() {
                         <BorrowerName id={loan.borrower_id} link={false} />
                       </Link>
                     </th>
-                    <td className="num">
-                      <Money amount={loan.principal} currency={loan.currency} />
-                    </td>
+                    <MoneyCell amount={loan.principal} currency={loan.currency} />
                     <td>
                       <ProductName id={loan.product_id} />
                     </td>

@@ -11,7 +11,7 @@ import { isOffline } from "@/api/problem";
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { Field } from "@/components/Field";
 import { t } from "@/i18n";
-import { Money } from "@/components/Money";
+import { MoneyCell } from "@/components/Money";
 import { isoDate, today } from "@/lib/format";
 import { useOnline } from "@/lib/online";
 import { useMe } from "@/lib/session";
@@ -51,9 +51,7 @@ function Elsewhere({ collections, currency }: { collections: Collection[]; curre
               <tr key={c.key}>
                 <th scope="row">{c.borrowerName}</th>
                 <td className="nowrap">{c.paidOn}</td>
-                <td className="num">
-                  <Money amount={c.amount} currency={currency} />
-                </td>
+                <MoneyCell amount={c.amount} currency={currency} />
                 <td>
                   <CollectionNote collection={c} currency={currency} />
                 </td>

@@ -4,7 +4,7 @@ import { useId, type ReactNode } from "react";
 
 import type { components } from "@/api/schema";
 import { Loading } from "@/components/Loading";
-import { Money } from "@/components/Money";
+import { Money, MoneyCell } from "@/components/Money";
 import { t } from "@/i18n";
 import { isoDate, money, percent } from "@/lib/format";
 
@@ -92,12 +92,8 @@ function ArrearsByBranch({ report, names }: { report: Arrears; names?: Map<strin
               <tr key={r.branchId}>
                 <th scope="row">{name(r.branchId)}</th>
                 <td className="num">{r.loans}</td>
-                <td className="num">
-                  <Money amount={r.overdue} currency={currency} />
-                </td>
-                <td className="num">
-                  <Money amount={r.outstanding} currency={currency} />
-                </td>
+                <MoneyCell amount={r.overdue} currency={currency} />
+                <MoneyCell amount={r.outstanding} currency={currency} />
               </tr>
             ))}
           </tbody>
@@ -106,12 +102,8 @@ function ArrearsByBranch({ report, names }: { report: Arrears; names?: Map<strin
               <tr>
                 <th scope="row">{t("dashboard.total")}</th>
                 <td className="num">{report.items.length}</td>
-                <td className="num">
-                  <Money amount={addDecimals(rows.map((r) => r.overdue))} currency={currency} />
-                </td>
-                <td className="num">
-                  <Money amount={addDecimals(rows.map((r) => r.outstanding))} currency={currency} />
-                </td>
+                <MoneyCell amount={addDecimals(rows.map((r) => r.overdue))} currency={currency} />
+                <MoneyCell amount={addDecimals(rows.map((r) => r.outstanding))} currency={currency} />
               </tr>
             </tfoot>
           )}

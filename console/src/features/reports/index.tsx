@@ -7,7 +7,7 @@ import type { components } from "@/api/schema";
 import { Busy, ErrorAlert, fieldError } from "@/components/Feedback";
 import { Field } from "@/components/Field";
 import { Loading } from "@/components/Loading";
-import { Money } from "@/components/Money";
+import { Money, MoneyCell } from "@/components/Money";
 import { BorrowerName } from "@/components/Lookups";
 import { t } from "@/i18n";
 import { percent, today } from "@/lib/format";
@@ -58,9 +58,7 @@ function PortfolioTable({ report }: { report: Portfolio }) {
 function ArrearsTable({ report, names }: { report: Arrears; names?: Map<string, string> }) {
   if (!report.items.length) return <p>{t("reports.noArrears")}</p>;
   const amount = (value: string) => (
-    <td className="num">
-      <Money amount={value} currency={report.currency} />
-    </td>
+    <MoneyCell amount={value} currency={report.currency} />
   );
   return (
     <>

@@ -4,7 +4,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { Loading } from "@/components/Loading";
-import { Money } from "@/components/Money";
+import { Money, MoneyCell } from "@/components/Money";
 import { ProductName, StaffName, useBorrower, useCurrency } from "@/components/Lookups";
 import { t } from "@/i18n";
 import { isoDate } from "@/lib/format";
@@ -164,12 +164,8 @@ function Loans({ id }: { id: string }) {
                       </Link>
                     </th>
                     <td>{t(`borrowers.status.${loan.status}`)}</td>
-                    <td className="num">
-                      <Money amount={loan.principal} currency={loan.currency} />
-                    </td>
-                    <td className="num">
-                      <Money amount={loan.outstanding.total || "0"} currency={loan.currency} />
-                    </td>
+                    <MoneyCell amount={loan.principal} currency={loan.currency} />
+                    <MoneyCell amount={loan.outstanding.total || "0"} currency={loan.currency} />
                     <td className="num">{loan.days_past_due}</td>
                     <td className="date">{isoDate(loan.create_time)}</td>
                   </tr>

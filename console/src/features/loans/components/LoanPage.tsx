@@ -7,7 +7,7 @@ import { useParams } from "react-router-dom";
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { Field } from "@/components/Field";
 import { Loading } from "@/components/Loading";
-import { Money } from "@/components/Money";
+import { Money, MoneyCell } from "@/components/Money";
 import { BorrowerName, ProductName, StaffName, useLoanProducts } from "@/components/Lookups";
 import { t } from "@/i18n";
 import { isoDate, money, today } from "@/lib/format";
@@ -264,27 +264,13 @@ function Schedule({ loan }: { loan: Loan }) {
             <tr key={i.number}>
               <td className="num">{i.number}</td>
               <td className="date">{isoDate(i.due_date)}</td>
-              <td className="num">
-                <Money amount={i.principal} currency={c} />
-              </td>
-              <td className="num">
-                <Money amount={i.interest} currency={c} />
-              </td>
-              <td className="num">
-                <Money amount={i.fees} currency={c} />
-              </td>
-              <td className="num">
-                <Money amount={i.penalties} currency={c} />
-              </td>
-              <td className="num">
-                <Money amount={i.total} currency={c} />
-              </td>
-              <td className="num">
-                <Money amount={i.total_paid} currency={c} />
-              </td>
-              <td className="num">
-                <Money amount={i.balance} currency={c} />
-              </td>
+              <MoneyCell amount={i.principal} currency={c} />
+              <MoneyCell amount={i.interest} currency={c} />
+              <MoneyCell amount={i.fees} currency={c} />
+              <MoneyCell amount={i.penalties} currency={c} />
+              <MoneyCell amount={i.total} currency={c} />
+              <MoneyCell amount={i.total_paid} currency={c} />
+              <MoneyCell amount={i.balance} currency={c} />
               <td>
                 {i.paid
                   ? t("loans.installment.paid")
@@ -333,9 +319,7 @@ function Repayments({ loan }: { loan: Loan }) {
                   {items.map((r) => (
                     <tr key={r.id}>
                       <td className="date">{isoDate(r.paid_on)}</td>
-                      <td className="num">
-                        <Money amount={r.amount} currency={r.currency} />
-                      </td>
+                      <MoneyCell amount={r.amount} currency={r.currency} />
                       <td>{t(`loans.channel.${r.channel}`)}</td>
                       <td>{r.reference || "—"}</td>
                       <td className="hint">
@@ -472,9 +456,7 @@ function Statement({ loan }: { loan: Loan }) {
                     </td>
                     <td className="num">{l.debit && Number(l.debit) !== 0 ? <Money amount={l.debit} currency={c} /> : ""}</td>
                     <td className="num">{l.credit && Number(l.credit) !== 0 ? <Money amount={l.credit} currency={c} /> : ""}</td>
-                    <td className="num">
-                      <Money amount={l.running_balance} currency={c} />
-                    </td>
+                    <MoneyCell amount={l.running_balance} currency={c} />
                   </tr>
                 ))}
               </tbody>

@@ -5,7 +5,7 @@ import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { SelectField } from "@/components/Field";
 import { LoadMore } from "@/components/LoadMore";
-import { Money } from "@/components/Money";
+import { MoneyCell } from "@/components/Money";
 import { BorrowerName, ProductName } from "@/components/Lookups";
 import { t } from "@/i18n";
 import { isoDate } from "@/lib/format";
@@ -81,12 +81,8 @@ export function LoansPage() {
                     <ProductName id={loan.product_id} />
                   </td>
                   <td>{t(`loans.status.${loan.status}`)}</td>
-                  <td className="num">
-                    <Money amount={loan.principal} currency={loan.currency} />
-                  </td>
-                  <td className="num">
-                    <Money amount={loan.outstanding.total || "0"} currency={loan.currency} />
-                  </td>
+                  <MoneyCell amount={loan.principal} currency={loan.currency} />
+                  <MoneyCell amount={loan.outstanding.total || "0"} currency={loan.currency} />
                   <td className="num">{loan.days_past_due}</td>
                   <td className="date">{isoDate(loan.create_time)}</td>
                 </tr>

@@ -1,7 +1,7 @@
 /** A quote: the price disclosed as the law asks (APR, EIR, what the credit costs in all) and
  * the schedule it comes from. */
 import { Busy } from "@/components/Feedback";
-import { Money } from "@/components/Money";
+import { Money, MoneyCell } from "@/components/Money";
 import { t } from "@/i18n";
 import { isoDate } from "@/lib/format";
 
@@ -63,21 +63,11 @@ export function QuoteView({ quote, currency, updating }: { quote: Quote; currenc
               <tr key={i.number}>
                 <td className="num">{i.number}</td>
                 <td className="date">{isoDate(i.due_date)}</td>
-                <td className="num">
-                  <Money amount={i.principal} currency={currency} />
-                </td>
-                <td className="num">
-                  <Money amount={i.interest} currency={currency} />
-                </td>
-                <td className="num">
-                  <Money amount={i.fees} currency={currency} />
-                </td>
-                <td className="num">
-                  <Money amount={i.total} currency={currency} />
-                </td>
-                <td className="num">
-                  <Money amount={i.balance} currency={currency} />
-                </td>
+                <MoneyCell amount={i.principal} currency={currency} />
+                <MoneyCell amount={i.interest} currency={currency} />
+                <MoneyCell amount={i.fees} currency={currency} />
+                <MoneyCell amount={i.total} currency={currency} />
+                <MoneyCell amount={i.balance} currency={currency} />
               </tr>
             ))}
           </tbody>
