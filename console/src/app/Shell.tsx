@@ -1,11 +1,13 @@
 /** The signed-in frame: the navigation the role may use, sign-out, and the page. When the
  * session ends mid-use the page stays mounted (what was typed is kept) under a sign-in. */
+import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { NavLink, Outlet } from "react-router-dom";
 
 import { api } from "@/api/client";
 import { SignIn } from "@/features/auth/SignIn";
 import { t } from "@/i18n";
+import { today } from "@/lib/format";
 import { useOnline } from "@/lib/online";
 import { can, deviceProfile, session, useSession } from "@/lib/session";
 
@@ -13,6 +15,7 @@ import { sections } from "./nav";
 
 export function Shell() {
   const { me, expired, offline } = useSession();
+  const queries = useQueryClient();
   const online = useOnline();
   // Working offline, only what the device holds can be shown: the collection sheet.
   const visible = sections().filter(
@@ -22,10 +25,17 @@ export function Shell() {
   const collects = can(me, "repayments:create");
 
   useEffect(() => {
+    if (!collects || !me) return;
     // Collections queued offline (maybe in an earlier session) are sent after any sign-in,
     // whichever screen opens first.
-    if (collects) void import("@/features/collections/sync").then((m) => m.startBackgroundSync());
-  }, [collects]);
+    void import("@/features/collections/sync").then((m) => m.startBackgroundSync());
+    // The collection sheet is where a collector spends the day: its screen and today's sheet
+    // are fetched while they look at the first one.
+    void import("@/features/collections");
+    void import("@/features/collections/api").then((m) =>
+      queries.prefetchQuery(m.sheetQuery(me.id, today())),
+    );
+  }, [collects, me, queries]);
 
   async function signOut() {
     try {

@@ -1,6 +1,6 @@
 /** The day's collection sheet (saved on the device for when there is no connection) and the
  * repayment each collection becomes. */
-import { useQuery } from "@tanstack/react-query";
+import { queryOptions, useQuery } from "@tanstack/react-query";
 
 import { api, call } from "@/api/client";
 import { isOffline } from "@/api/problem";
@@ -14,9 +14,13 @@ export const SHEETS = ["collection-sheet"] as const;
 
 /** The sheet of `date` (nothing is fetched while it is empty). */
 export function useCollectionSheet(userId: string, date: string) {
-  return useQuery({
+  return useQuery({ ...sheetQuery(userId, date), enabled: date !== "" });
+}
+
+/** How the sheet of a date is fetched, also to fetch today's ahead of its screen. */
+export function sheetQuery(userId: string, date: string) {
+  return queryOptions({
     queryKey: [...SHEETS, userId, date],
-    enabled: date !== "",
     // Offline the query still runs, and answers with the copy saved on this device.
     networkMode: "always",
     queryFn: async (): Promise<ShownSheet> => {
