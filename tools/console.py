@@ -76,7 +76,9 @@ def openapi_document() -> dict[str, object]:
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
     from shared.config import load_settings
+    from shared.logging import configure_logging
 
+    configure_logging("console-api", "error")  # the app's start-up notes are not news here
     return create_app(load_settings(GatewaySettings)).openapi()
 
 

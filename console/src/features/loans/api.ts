@@ -13,6 +13,7 @@ export type LoanBody = components["schemas"]["LoanBody"];
 export type Repayment = components["schemas"]["Repayment"];
 export type RepaymentBody = components["schemas"]["RepaymentBody"];
 export type Channel = RepaymentBody["channel"];
+export type RescheduleBody = components["schemas"]["RescheduleBody"];
 export type Product = components["schemas"]["LoanProduct"];
 
 export const STATUSES: LoanStatus[] = ["submitted", "approved", "rejected", "active", "closed", "written_off"];
@@ -149,6 +150,12 @@ export function useScore(id: string) {
 export function useWriteOff(id: string) {
   return useLoanChange(id, (body: { reason: string; date: string }) =>
     call(api.POST("/v1/loans/{loan_id}/write-off", { params: path(id), body })),
+  );
+}
+
+export function useReschedule(id: string) {
+  return useLoanChange(id, (body: RescheduleBody) =>
+    call(api.POST("/v1/loans/{loan_id}/reschedule", { params: path(id), body })),
   );
 }
 

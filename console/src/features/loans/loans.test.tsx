@@ -193,6 +193,27 @@ describe("a loan's page", () => {
     expect(calls.filter((c) => c.route === "POST /v1/loans/{loan_id}/approve")).toHaveLength(1);
   });
 
+  it("reschedules after checking the figures, and shows the server's refusal beside the field", async () => {
+    signInAs({ role: "branch_manager", permissions: [...MANAGER, "loans:reschedule"], branch_id: "br_1" });
+    const calls = gateway({
+      "GET /v1/loans/{loan_id}": () => ok(loan({ status: "active" })),
+      "POST /v1/loans/{loan_id}/reschedule": () =>
+        refused(422, { detail: "new_term: too long", errors: [{ field: "new_term", message: "at most 120 installments" }] }),
+    });
+    show("/loans/loan_1");
+    await userEvent.click(await screen.findByRole("button", { name: "Reschedule" }));
+    const ask = screen.getByRole("alertdialog", { name: "Reschedule" });
+    await userEvent.click(within(ask).getByRole("button", { name: "Confirm" }));
+    expect(within(ask).getByLabelText("New term")).toHaveAccessibleDescription(/whole number/);
+    expect(calls.some((c) => c.route === "POST /v1/loans/{loan_id}/reschedule")).toBe(false);
+    await userEvent.type(within(ask).getByLabelText("New term"), "500");
+    await userEvent.type(within(ask).getByLabelText("Reason"), "Harvest failed");
+    await userEvent.click(within(ask).getByRole("button", { name: "Confirm" }));
+    expect(await within(ask).findByText("at most 120 installments")).toBeInTheDocument();
+    const sent = calls.find((c) => c.route === "POST /v1/loans/{loan_id}/reschedule")!.init as Init;
+    expect(sent.body).toMatchObject({ new_term: 500, grace_on_principal: 0, reason: "Harvest failed", new_annual_interest_rate: null });
+  });
+
   it("disburses after a confirmation naming the amount", async () => {
     signInAs({ role: "branch_manager", permissions: MANAGER, branch_id: "br_1" });
     const calls = gateway({

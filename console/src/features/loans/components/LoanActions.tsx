@@ -23,13 +23,14 @@ import {
   useRefund,
   useReject,
   useRepay,
+  useReschedule,
   useWriteOff,
   type Channel,
   type Loan,
 } from "../api";
 import { ActionError, ActionPanel } from "./ActionPanel";
 
-type Open = "reject" | "disburse" | "repay" | "refund" | "write-off" | null;
+type Open = "reject" | "disburse" | "repay" | "refund" | "reschedule" | "write-off" | null;
 
 const AMOUNT = /^\d+(\.\d{1,2})?$/;
 
@@ -63,6 +64,7 @@ export function LoanActions({ loan, onDone }: { loan: Loan; onDone: (message: st
   if (open === "disburse") return <Disburse {...props} />;
   if (open === "repay") return <Repay {...props} />;
   if (open === "refund") return <Refund {...props} />;
+  if (open === "reschedule") return <Reschedule {...props} />;
   if (open === "write-off") return <WriteOff {...props} />;
 
   const credit = Number(loan.credit_balance || "0") > 0;
@@ -71,6 +73,7 @@ export function LoanActions({ loan, onDone }: { loan: Loan; onDone: (message: st
     [s === "approved" && can(me, "loans:disburse"), "disburse", t("loans.disburse")],
     [s === "active" && can(me, "repayments:create"), "repay", t("loans.repay")],
     [(s === "active" || s === "closed") && credit && can(me, "repayments:reverse"), "refund", t("loans.refund")],
+    [s === "active" && can(me, "loans:reschedule"), "reschedule", t("loans.reschedule")],
     [s === "active" && can(me, "loans:write_off"), "write-off", t("loans.writeOff")],
   ];
   const approving = s === "submitted" && can(me, "loans:approve");
@@ -356,6 +359,58 @@ function Refund({ loan, onCancel, onDone }: ActionProps) {
       }}
     >
       <PaymentFields value={payment.value} onChange={payment.change} errors={payment.shown} dateLabel={t("loans.field.refundedOn")} />
+    </ActionPanel>
+  );
+}
+
+/** A new schedule for what is left: a term from the date, maybe a new rate, grace on principal. */
+function Reschedule({ loan, onCancel, onDone }: ActionProps) {
+  const reschedule = useReschedule(loan.id);
+  const [term, setTerm] = useState("");
+  const [rate, setRate] = useState("");
+  const [grace, setGrace] = useState("0");
+  const [reason, setReason] = useState("");
+  const [date, setDate] = useState(today());
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const check = (): Record<string, string> => {
+    const found: Record<string, string> = {};
+    if (!/^[0-9]{1,3}$/.test(term)) found.new_term = t("loans.error.whole");
+    if (rate && !/^[0-9]{1,3}(\.[0-9]{1,4})?$/.test(rate)) found.new_annual_interest_rate = t("loans.error.rate");
+    if (!/^[0-9]{1,3}$/.test(grace)) found.grace_on_principal = t("loans.error.whole");
+    if (!reason.trim()) found.reason = t("loans.error.required");
+    return found;
+  };
+  const shown = (field: string) => errors[field] ?? fieldError(reschedule.error, field);
+  return (
+    <ActionPanel
+      label={t("loans.reschedule")}
+      question={t("loans.rescheduleQuestion", { amount: money(loan.outstanding.principal || "0", loan.currency) })}
+      danger={false}
+      onCancel={onCancel}
+      pending={reschedule.isPending}
+      error={reschedule.error}
+      fields={["new_term", "new_annual_interest_rate", "grace_on_principal", "reason", "date"]}
+      onConfirm={() => {
+        const found = check();
+        setErrors(found);
+        if (Object.keys(found).length) return;
+        reschedule.mutate(
+          {
+            new_term: Number(term),
+            new_annual_interest_rate: rate || null,
+            grace_on_principal: Number(grace),
+            reason: reason.trim(),
+            date,
+          },
+          { onSuccess: () => onDone(t("loans.done.rescheduled")) },
+        );
+      }}
+    >
+      <Field label={t("loans.field.newTerm")} inputMode="numeric" required value={term} onChange={(e) => setTerm(e.target.value)} error={shown("new_term")} hint={t("loans.field.newTermHint")} />
+      <Field label={t("loans.field.newRate")} inputMode="decimal" value={rate} onChange={(e) => setRate(e.target.value)} error={shown("new_annual_interest_rate")} hint={t("loans.field.newRateHint")} />
+      <Field label={t("loans.field.grace")} inputMode="numeric" value={grace} onChange={(e) => setGrace(e.target.value)} error={shown("grace_on_principal")} />
+      <Field label={t("loans.field.reason")} required value={reason} onChange={(e) => setReason(e.target.value)} error={shown("reason")} />
+      <Field label={t("loans.field.rescheduleDate")} type="date" value={date} onChange={(e) => setDate(e.target.value)} error={shown("date")} />
     </ActionPanel>
   );
 }
