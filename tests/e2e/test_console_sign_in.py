@@ -15,8 +15,25 @@ pytestmark = pytest.mark.e2e
 
 EVERYONE = ["Dashboard", "Borrowers", "Loans", "Collections", "Reports"]
 SECTIONS = {
-    "admin": [*EVERYONE, "Approvals", "Scorecards", "Audit log", "Users", "Branches", "Settings"],
-    "branch_manager": [*EVERYONE, "Approvals", "Scorecards", "Users", "Branches", "Settings"],
+    "admin": [
+        *EVERYONE,
+        "Approvals",
+        "Suspense",
+        "Scorecards",
+        "Audit log",
+        "Users",
+        "Branches",
+        "Settings",
+    ],
+    "branch_manager": [
+        *EVERYONE,
+        "Approvals",
+        "Suspense",
+        "Scorecards",
+        "Users",
+        "Branches",
+        "Settings",
+    ],
     "agent": ["Borrowers", "Loans", "Collections", "Branches"],
     "auditor": [*EVERYONE, "Scorecards", "Audit log", "Users", "Branches", "Settings"],
 }

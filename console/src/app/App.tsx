@@ -33,6 +33,7 @@ const pages: Record<string, ComponentType> = {
   "/collections": lazy(() => import("@/features/collections")),
   "/reports": lazy(() => import("@/features/reports")),
   "/approvals": lazy(() => import("@/features/approvals")),
+  "/suspense": lazy(() => import("@/features/suspense")),
   "/scorecards/*": lazy(() => import("@/features/scorecards")),
   "/audit-log": lazy(() => import("@/features/audit")),
   "/users": lazy(() => import("@/features/users")),

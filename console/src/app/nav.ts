@@ -12,6 +12,7 @@ export function sections(): Section[] {
     { path: "/collections", label: t("nav.collections"), permission: "repayments:read" },
     { path: "/reports", label: t("nav.reports"), permission: "reports:read" },
     { path: "/approvals", label: t("nav.approvals"), permission: "loans:approve" },
+    { path: "/suspense", label: t("nav.suspense"), permission: "repayments:reverse" },
     { path: "/scorecards", label: t("nav.scorecards"), permission: "scorecards:read" },
     { path: "/audit-log", label: t("nav.audit"), permission: "audit:read" },
     { path: "/users", label: t("nav.users"), permission: "users:read" },

@@ -7,6 +7,7 @@ export const text = {
   "nav.collections": "Collections",
   "nav.reports": "Reports",
   "nav.approvals": "Approvals",
+  "nav.suspense": "Suspense",
   "nav.scorecards": "Scorecards",
   "nav.audit": "Audit log",
   "nav.users": "Users",

@@ -1,0 +1,17 @@
+export const text = {
+  "suspense.title": "Suspense",
+  "suspense.intro": "Money received that matched no loan, such as a mobile-money payment with a wrong account number. Assign each to the loan it was meant for: it is then recorded as a repayment of that loan, once.",
+  "suspense.none": "Nothing in suspense.",
+  "suspense.reference": "Reference",
+  "suspense.paidOn": "Paid on",
+  "suspense.channel": "Channel",
+  "suspense.amount": "Amount",
+  "suspense.action": "Assign",
+  "suspense.loan": "Loan ID",
+  "suspense.loanHint": "The loan the payer meant, from its page.",
+  "suspense.loanRequired": "Enter the loan this payment belongs to.",
+  "suspense.assign": "Assign to loan",
+  "suspense.assigning": "Assigning…",
+  "suspense.question": "Record this payment as a repayment of loan {loan}? It cannot be moved again.",
+  "suspense.assigned": "{reference} was recorded as a repayment.",
+};
