@@ -151,6 +151,16 @@ describe("a loan application", () => {
     });
   });
 
+  it("takes the only borrower matching what was typed once the person moves on", async () => {
+    signInAs({ role: "agent", permissions: AGENT, branch_id: "br_1" });
+    gateway();
+    show("/loans/new");
+    const picker = screen.getByRole("combobox", { name: "Borrower" });
+    await userEvent.type(picker, "Achieng Odhiambo");
+    await userEvent.tab();
+    await waitFor(() => expect(picker).toHaveAccessibleDescription("National ID 12345678, phone +254712345678."));
+  });
+
   it("starts with the borrower whose file it came from", async () => {
     signInAs({ role: "agent", permissions: AGENT, branch_id: "br_1" });
     gateway();

@@ -1,6 +1,6 @@
 /** The Borrower field of an application: a combobox that searches as you type (the search
  * service, debounced) and lists matches to pick with the mouse or the arrow keys and Enter. */
-import { useId, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useState, type KeyboardEvent } from "react";
 
 import { Field } from "@/components/Field";
 import { useDebounced } from "@/components/useDebounced";
@@ -25,6 +25,7 @@ export function BorrowerPicker({
   const [text, setText] = useState(picked ? fullName(picked) : "");
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(0);
+  const [focused, setFocused] = useState(false);
   const q = useDebounced(picked ? "" : text.trim(), 300);
   const search = useBorrowerSearch(q);
   const hits = (q && search.data) || [];
@@ -42,6 +43,13 @@ export function BorrowerPicker({
     setText(fullName(b));
     setOpen(false);
   }
+
+  // Typed a name (or national ID) and moved on to the next field: when exactly one borrower
+  // matches, it is the one meant.
+  const only = !picked && !focused && q !== "" && !search.isFetching && hits.length === 1 ? hits[0] : null;
+  useEffect(() => {
+    if (only) choose(only);
+  }, [only]); // eslint-disable-line react-hooks/exhaustive-deps -- choose is this render's
 
   function keys(event: KeyboardEvent<HTMLInputElement>) {
     // Enter here chooses a borrower; it never submits an application without one.
@@ -81,8 +89,14 @@ export function BorrowerPicker({
           setActive(0);
           if (picked) onPick(null);
         }}
-        onFocus={() => setOpen(true)}
-        onBlur={() => setOpen(false)}
+        onFocus={() => {
+          setOpen(true);
+          setFocused(true);
+        }}
+        onBlur={() => {
+          setOpen(false);
+          setFocused(false);
+        }}
         onKeyDown={keys}
         hint={picked ? t("loans.picked", { id: picked.national_id, phone: picked.phone }) : t("loans.borrowerHint")}
         error={error}
