@@ -215,7 +215,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(_no_control_characters)],
-        swagger_ui_parameters={"persistAuthorization": True},
     )
     problems.install(app)
     openapi.install(app)
