@@ -25,7 +25,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def institution(http: httpx.Client, platform_token: str) -> dict[str, Any]:
+def fuzzed(http: httpx.Client, platform_token: str) -> dict[str, Any]:
     """An institution with an admin (whose token the fuzzer uses), a branch, a borrower, a
     product and a submitted loan, so that ids in the fuzzer's requests sometimes exist."""
     platform = bearer(platform_token)
@@ -155,9 +155,9 @@ def test_the_docs_load_from_the_gateway_itself(http: httpx.Client) -> None:
 
 
 def test_what_crashed_the_api_is_refused_naming_the_field_and_changes_nothing(
-    http: httpx.Client, institution: dict[str, Any]
+    http: httpx.Client, fuzzed: dict[str, Any]
 ) -> None:
-    admin = institution["admin"]
+    admin = fuzzed["admin"]
 
     def refused(reply: httpx.Response, status: int, field: str | None = None) -> None:
         assert reply.status_code == status, reply.text
@@ -186,7 +186,7 @@ def test_what_crashed_the_api_is_refused_naming_the_field_and_changes_nothing(
     )
     # Sub-resources of an unknown parent are 404 like the parent.
     refused(http.get(f"/v1/loans/{secrets.token_hex(8)}/repayments", headers=admin), 404)
-    known = http.get(f"/v1/loans/{institution['loan']}/repayments", headers=admin)
+    known = http.get(f"/v1/loans/{fuzzed['loan']}/repayments", headers=admin)
     assert known.status_code == 200 and known.json()["items"] == []
     refused(
         http.post(
@@ -208,12 +208,12 @@ def test_allow_names_every_method_of_a_path(http: httpx.Client) -> None:
 
 
 def test_the_fuzzer_finds_no_5xx_and_no_answer_outside_the_document(
-    fleet: Any, institution: dict[str, Any], tmp_path: Path
+    fleet: Any, fuzzed: dict[str, Any], tmp_path: Path
 ) -> None:
     """Schemathesis, seeded and bounded: every operation with a few generated requests, valid
     and invalid, every check on. Logging out or revoking a session listed by /v1/me/sessions
     would end the fuzzer's own session (both are tested in test_access_and_audit)."""
-    token = institution["admin"]["Authorization"]
+    token = fuzzed["admin"]["Authorization"]
     run = subprocess.run(
         [
             str(Path(sys.executable).parent / "st"),
