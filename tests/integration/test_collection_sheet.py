@@ -1,130 +1,47 @@
-"""GetCollectionSheet against real servers, over real gRPC: loan_service started as in
+"""GetCollectionSheet against real servers, over real gRPC: the loan_service world of
 test_loan_service (its own `bootstrap.setup` on a connected `Runtime`, a namespace of its
-own), its peer user_service a FAKE servicer that answers BatchGetBorrowers as user_service
-does (the caller's scope, the borrowers' groups)."""
+own), whose FAKE user_service answers BatchGetBorrowers as user_service does (the caller's
+scope, the borrowers' groups)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
-import aio_pika
 import grpc
 import pytest
-from pymongo import AsyncMongoClient
 
-from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
-from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.loan.v1 import loan_pb2
+from kopa.user.v1 import user_pb2
 from loan_service.adapters.repository import LOAN_TOP_FIELDS, MIGRATIONS, Repository
-from loan_service.bootstrap import Settings, setup
-from shared import context
-from shared.grpc_server import build_server
 from shared.ids import new_id
 from shared.mongo import PackedDocuments
-from shared.permissions import Principal, Role
-from shared.service import Runtime
-from shared.tokens import KeySet, decode_access_token
+from shared.permissions import Role
 from tests.integration.test_loan_service import (
-    FakeScoringService,
-    FakeUserService,
     Institution,
     World,
     create_product,
     fails,
     institution,
+    loan_world,
 )
 
 pytestmark = pytest.mark.integration
 
-Code = grpc.StatusCode
-Metadata = list[tuple[str, str]]
-DISBURSED = "2025-01-15"  # monthly installments fall due on the 15th from February
-
-
-class FakeUserDirectory(FakeUserService):
-    async def BatchGetBorrowers(
-        self, request: Any, context_: Any
-    ) -> user_pb2.BatchGetBorrowersResponse:
-        p = context.principal()
-        found = [
-            b
-            for i in request.borrower_ids
-            if (b := self.borrowers.get(i)) is not None
-            and p.can_access(b.institution_id, b.branch_id)
-        ]
-        groups = {b.group_id for b in found if b.group_id}
-        return user_pb2.BatchGetBorrowersResponse(
-            borrowers=found, groups=[self.groups[g] for g in sorted(groups)]
-        )
-
 
 @pytest.fixture(scope="module")
 async def world(server_urls: dict[str, str]) -> AsyncIterator[World]:
-    ns = f"it{secrets.token_hex(4)}"
-    keyset = KeySet.generate()
+    async with loan_world(server_urls) as started:
+        yield started
 
-    async def authenticate(token: str) -> Principal:
-        return decode_access_token(token, keyset).principal
 
-    users, scoring = FakeUserDirectory(), FakeScoringService()
-
-    def register_peers(server: grpc.aio.Server) -> list[str]:
-        user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
-        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(scoring, server)
-        return [
-            user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
-            scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name,
-        ]
-
-    peers, peer_port, _ = build_server(register_peers, port=0, authenticate=authenticate)
-    await peers.start()
-    settings = Settings(
-        mongodb_url=server_urls["MONGODB_URL"],
-        redis_url=server_urls["REDIS_URL"],
-        amqp_url=server_urls["AMQP_URL"],
-        kopa_namespace=ns,
-        kopa_env="test",
-        user_service_addr=f"127.0.0.1:{peer_port}",
-        scoring_service_addr=f"127.0.0.1:{peer_port}",
-    )
-    runtime = Runtime(settings, "loan")
-    runtime.authenticate = authenticate
-    await runtime.connect()
-    register = await setup(runtime)
-    server, port, _ = build_server(register, port=0, authenticate=authenticate)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield World(
-            ns=ns,
-            loans=loan_pb2_grpc.LoanServiceStub(channel),
-            users=users,
-            scoring=scoring,
-            keyset=keyset,
-            db=runtime.db,
-            events=[],
-        )
-    finally:
-        await channel.close()
-        await server.stop(None)
-        await runtime.close()
-        await peers.stop(None)
-        connection = await aio_pika.connect(server_urls["AMQP_URL"])
-        async with connection:
-            ch = await connection.channel()
-            for exchange in (f"{ns}.events", f"{ns}.events.dlx"):
-                with contextlib.suppress(Exception):
-                    await ch.exchange_delete(exchange)
-        client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
-        await client.drop_database(settings.mongodb_database)
-        await client.close()
+Code = grpc.StatusCode
+Metadata = list[tuple[str, str]]
+DISBURSED = "2025-01-15"  # monthly installments fall due on the 15th from February
 
 
 def borrower(

@@ -78,6 +78,21 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
             raise NotFound(f"borrower {request.borrower_id} not found")
         return user_pb2.GetBorrowerResponse(borrower=b)
 
+    async def BatchGetBorrowers(
+        self, request: Any, context_: Any
+    ) -> user_pb2.BatchGetBorrowersResponse:
+        p = context.principal()
+        found = [
+            b
+            for i in request.borrower_ids
+            if (b := self.borrowers.get(i)) is not None
+            and p.can_access(b.institution_id, b.branch_id)
+        ]
+        groups = {b.group_id for b in found if b.group_id}
+        return user_pb2.BatchGetBorrowersResponse(
+            borrowers=found, groups=[self.groups[g] for g in sorted(groups)]
+        )
+
     async def GetGroup(self, request: Any, context_: Any) -> user_pb2.GetGroupResponse:
         g = self.groups.get(request.group_id)
         if g is None:
@@ -153,6 +168,14 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(server_urls: dict[str, str]) -> AsyncIterator[World]:
+    async with loan_world(server_urls) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
+    """loan_service started as in production on the real servers, in a namespace of its own,
+    with fake peers and an observer of its events; everything it made is removed after."""
     ns = f"it{secrets.token_hex(4)}"
     keyset = KeySet.generate()
 
