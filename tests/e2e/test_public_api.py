@@ -12,83 +12,33 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.staff import make_institution
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "Correct-Horse-Battery-9"
 FUZZ_SEED = 20261204
 ERROR_STATUSES = {"400", "401", "403", "404", "409", "413", "415", "422", "429", "503", "504"}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="module")
 def fuzzed(http: httpx.Client, platform_token: str) -> dict[str, Any]:
-    """An institution with an admin (whose token the fuzzer uses), a branch, a borrower, a
-    product and a submitted loan, so that ids in the fuzzer's requests sometimes exist."""
-    platform = bearer(platform_token)
-    tag = secrets.token_hex(3)
-    inst = http.post(
-        "/v1/institutions", json={"name": f"Fuzz MFI {tag}", "currency": "KES"}, headers=platform
-    ).json()
-    email = f"fuzz-admin-{tag}@mfi.test"
-    created = http.post(
-        "/v1/users",
-        headers=platform,
-        json={
-            "email": email,
-            "full_name": "Fuzz Admin",
-            "role": "admin",
-            "password": PASSWORD,
-            "institution_id": inst["id"],
-        },
-    )
-    assert created.status_code == 201, created.text
-    login = http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    admin = bearer(login.json()["access_token"])
-    branch = http.post("/v1/branches", json={"name": "Main"}, headers=admin).json()
-    borrower = http.post(
-        "/v1/borrowers",
-        headers=admin,
-        json={
-            "first_name": "Achieng",
-            "last_name": "Otieno",
-            "national_id": f"{secrets.randbelow(10**8):08d}",
-            "phone": f"+2547{secrets.randbelow(10**8):08d}",
-            "date_of_birth": "1988-05-01",
-            "branch_id": branch["id"],
-        },
-    )
-    assert borrower.status_code == 201, borrower.text
-    product = http.post(
-        "/v1/loan-products",
-        headers=admin,
-        json={
-            "name": "Biashara",
-            "interest_method": "declining_balance",
-            "annual_interest_rate": "24",
-            "repayment_frequency": "monthly",
-            "min_principal": "1000",
-            "max_principal": "100000",
-            "min_term": 1,
-            "max_term": 24,
-        },
-    )
-    assert product.status_code == 201, product.text
+    """An institution of its own (the fuzzer changes its settings) with its staff, a product, a
+    borrower and a submitted loan, so that ids in the fuzzer's requests sometimes exist."""
+    made = make_institution(http, platform_token)
+    admin = made.headers["admin"]
     loan = http.post(
         "/v1/loans",
         headers=admin,
         json={
-            "borrower_id": borrower.json()["id"],
-            "product_id": product.json()["id"],
+            "borrower_id": made.borrower_id,
+            "product_id": made.product_id,
             "principal": "10000",
             "term": 6,
         },
     )
     assert loan.status_code == 201, loan.text
-    return {"id": inst["id"], "admin": admin, "loan": loan.json()["id"]}
+    return {"id": made.id, "admin": admin, "loan": loan.json()["id"]}
 
 
 def typed(media_type: str, shape: dict[str, Any]) -> bool:
