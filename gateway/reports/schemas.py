@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schema import Amount, IsoDate, Ratio
@@ -88,3 +90,80 @@ class ArrearsReport(BaseModel):
     as_of: str = Field(description="`as_of` as asked; empty when not given (today)")
     currency: str = Field(description="ISO 4217")
     items: list[ArrearsLine]
+
+
+class TrendsRow(BaseModel):
+    date: IsoDate = Field(
+        description="the period's first day: the day itself by day; the first of the month "
+        "by month (`from` for the first row when it is not a first)"
+    )
+    gross_portfolio: Amount = Field(
+        description="principal outstanding at the end of the period's last day (or of `to`), "
+        "as it stood that day; loans written off before then are out"
+    )
+    par1: Ratio = Field(
+        description="portfolio at risk over 1 day on that same day, as in the portfolio "
+        "report: the whole outstanding principal of loans whose oldest unpaid installment was "
+        "then more than 1 day late (or rescheduled by then), over `gross_portfolio`; 0 when "
+        "that is 0"
+    )
+    par30: Ratio = Field(description="the same, more than 30 days late")
+    par90: Ratio = Field(description="the same, more than 90 days late")
+    disbursed: Amount = Field(description="principal of the loans disbursed within the period")
+    collected: Amount = Field(
+        description="repayments paid within the period (by their `paid_on`), every component "
+        "(principal, interest, fees, penalties, overpayment), reversed ones excluded"
+    )
+
+
+class TrendsReport(BaseModel):
+    """The portfolio over time, one row per period, oldest first."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "currency": "KES",
+                    "interval": "month",
+                    "from": "2026-01-15",
+                    "to": "2026-03-31",
+                    "items": [
+                        {
+                            "date": "2026-01-15",
+                            "gross_portfolio": "8010200.00",
+                            "par1": "0.0790",
+                            "par30": "0.0351",
+                            "par90": "0.0120",
+                            "disbursed": "1250000.00",
+                            "collected": "610420.00",
+                        },
+                        {
+                            "date": "2026-02-01",
+                            "gross_portfolio": "8120950.00",
+                            "par1": "0.0802",
+                            "par30": "0.0366",
+                            "par90": "0.0118",
+                            "disbursed": "2400000.00",
+                            "collected": "1301880.50",
+                        },
+                        {
+                            "date": "2026-03-01",
+                            "gross_portfolio": "8240500.00",
+                            "par1": "0.0811",
+                            "par30": "0.0376",
+                            "par90": "0.0122",
+                            "disbursed": "2150000.00",
+                            "collected": "1998003.25",
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+
+    currency: str = Field(description="ISO 4217")
+    interval: Literal["day", "month"] = Field(description="the length of the periods")
+    from_: IsoDate = Field(alias="from", description="the first day, as asked or by default")
+    to: IsoDate = Field(description="the last day, as asked or today")
+    items: list[TrendsRow]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,7 @@ from kopa.loan.v1 import loan_pb2
 from kopa.user.v1 import events_pb2 as user_events
 from kopa.user.v1 import user_pb2
 from reporting_service.adapters.search_index import SearchIndex
-from reporting_service.domain import portfolio
+from reporting_service.domain import portfolio, trends
 from shared import context
 from shared.errors import ValidationError
 from shared.logging import get_logger
@@ -23,6 +23,7 @@ from shared.permissions import Permission, Principal, require
 log = get_logger(__name__)
 
 REPORTED_STATUSES = ["active", "closed", "written_off"]
+WRITE_OFF_DATED_EVENTS = {"loan.written_off", "loan.installment_overdue", "loan.reclassified"}
 
 
 def _to_minor(amount: str, currency: str) -> int:
@@ -46,6 +47,144 @@ def scope_query(p: Principal) -> list[dict[str, Any]]:
     return [{"term": {k: v}} for k, v in p.scope_filter().items()]
 
 
+def trends_range(
+    from_text: str, to_text: str, interval_text: str, today: date
+) -> tuple[date, date, trends.Interval]:
+    """The trends report's range and interval, defaults filled in. Raises ValidationError
+    naming every bad field (`from`, `to`, `interval`: the gateway's names)."""
+    errors: list[tuple[str, str]] = []
+    interval = trends.Interval.DAY
+    if interval_text:
+        try:
+            interval = trends.Interval(interval_text)
+        except ValueError:
+            errors.append(("interval", "must be day or month"))
+    end = start = None
+    for name, text in (("from", from_text), ("to", to_text)):
+        try:
+            value = parse_date(text, name) if text else None
+        except ValidationError as exc:
+            errors.extend(exc.field_errors)
+            continue
+        if name == "from":
+            start = value
+        else:
+            end = value
+    if errors:
+        raise ValidationError("the report's range is invalid", field_errors=errors)
+    end = end or today
+    start = start or trends.default_start(end, interval)
+    if start > end:
+        raise ValidationError.of("from", f"must not be after `to` ({end.isoformat()})")
+    limit = trends.MAX_ROWS[interval]
+    if trends.row_count(start, end, interval) > limit:
+        raise ValidationError.of(
+            "from", f"the range holds more than {limit} rows by {interval.value}: narrow it"
+        )
+    return start, end, interval
+
+
+def _status_word(status: loan_pb2.LoanStatus.ValueType) -> str:
+    return loan_pb2.LoanStatus.Name(status).removeprefix("LOAN_STATUS_").lower()
+
+
+def _timeline_doc(loan: loan_pb2.Loan, status: str, written_off_on: str | None) -> dict[str, Any]:
+    """What the trends report needs to rebuild the loan's figures on any past day (kept in the
+    unindexed snapshot: it is read, never searched)."""
+    currency = loan.currency
+    # Repayments made before a reschedule were allocated against the schedule it replaced,
+    # and from the reschedule on the loan counts in PAR whatever it owes: only the original
+    # schedule dates the arrears.
+    original = loan.schedule_history[0].schedule if loan.schedule_history else loan.schedule
+    repayments: list[dict[str, Any]] = [
+        {
+            "paid_on": r.paid_on,
+            "amount_minor": _to_minor(r.amount, currency),
+            "principal_minor": _to_minor(r.allocation.principal, currency),
+            "applied_minor": sum(
+                _to_minor(x, currency)
+                for x in (r.allocation.principal, r.allocation.interest, r.allocation.fees)
+            ),
+        }
+        for r in loan.repayments
+        if not r.reversed
+    ]
+    closed_on = None
+    if status == "closed":
+        # Paid in full by its last repayment. Kept as a date so the loan leaves the portfolio
+        # that day even if the allocations first recorded (before a backdated payment changed
+        # the order) do not add up to the principal to the cent.
+        closed_on = max((r["paid_on"] for r in repayments), default=loan.disbursement_date)
+    return {
+        "amortized_minor": sum(_to_minor(i.principal, currency) for i in original),
+        "installments": [
+            {
+                "due_date": i.due_date,
+                "due_minor": sum(_to_minor(x, currency) for x in (i.principal, i.interest, i.fees)),
+            }
+            for i in original
+        ],
+        "repayments": repayments,
+        "rescheduled_on": loan.schedule_history[0].time.ToDatetime(tzinfo=UTC).date().isoformat()
+        if loan.schedule_history
+        else None,
+        "written_off_on": written_off_on,
+        "closed_on": closed_on or None,
+    }
+
+
+def _written_off_on(loan: loan_pb2.Loan, routing_key: str, business_date: str) -> str | None:
+    if loan.status != loan_pb2.LOAN_STATUS_WRITTEN_OFF:
+        return None
+    # The write-off's own event (and the arrears events of the same change, stated as of the
+    # write-off) carry its business date, which may be backdated; the status history only
+    # has the wall-clock time it was recorded at.
+    if business_date and routing_key in WRITE_OFF_DATED_EVENTS:
+        return business_date
+    for change in reversed(loan.history):
+        if change.status == loan_pb2.LOAN_STATUS_WRITTEN_OFF:
+            return change.time.ToDatetime(tzinfo=UTC).date().isoformat()
+    return business_date or None
+
+
+def timeline_of(doc: dict[str, Any]) -> trends.LoanTimeline | None:
+    """The loan's timeline from its indexed document; None for documents indexed before the
+    timeline was kept. An active loan gains it with its next event (a repayment, a change of
+    arrears); a loan closed or written off before then has no next event and stays out of
+    the trends until the loans are indexed again."""
+    raw = (doc.get("snapshot") or {}).get("timeline")
+    if raw is None or not doc.get("disbursement_date"):
+        return None
+    amortized = int(raw.get("amortized_minor") or 0)
+
+    def day(text: str | None) -> date | None:
+        return date.fromisoformat(text) if text else None
+
+    return trends.LoanTimeline(
+        disbursed_on=date.fromisoformat(doc["disbursement_date"]),
+        principal=int(doc.get("principal_minor") or 0),
+        amortized=amortized or None,
+        installments=[
+            trends.Installment(date.fromisoformat(i["due_date"]), int(i["due_minor"]))
+            for i in raw.get("installments") or []
+            if i.get("due_date")
+        ],
+        repayments=[
+            trends.Repayment(
+                paid_on=date.fromisoformat(r["paid_on"]),
+                amount=int(r["amount_minor"]),
+                principal=int(r["principal_minor"]),
+                applied=int(r["applied_minor"]),
+            )
+            for r in raw.get("repayments") or []
+            if r.get("paid_on")
+        ],
+        rescheduled_on=day(raw.get("rescheduled_on")),
+        written_off_on=day(raw.get("written_off_on")),
+        closed_on=day(raw.get("closed_on")),
+    )
+
+
 class ReportingHandlers:
     def __init__(self, index: SearchIndex, institution_currency: Any) -> None:
         self.index = index
@@ -59,7 +198,11 @@ class ReportingHandlers:
             await self._index_borrower(event.borrower)
         elif routing_key.startswith("loan."):
             loan_event = loan_events.LoanEvent.FromString(body)
-            await self._index_loan(loan_event.loan, loan_event.payment_id)
+            await self._index_loan(
+                loan_event.loan,
+                loan_event.payment_id,
+                _written_off_on(loan_event.loan, routing_key, loan_event.business_date),
+            )
 
     async def _index_borrower(self, b: user_pb2.Borrower) -> None:
         doc = {
@@ -74,9 +217,12 @@ class ReportingHandlers:
         }
         await self.index.put(self.index.borrowers, b.id, b.version, doc)
 
-    async def _index_loan(self, loan: loan_pb2.Loan, payment_id: str) -> None:
-        status = loan_pb2.LoanStatus.Name(loan.status).removeprefix("LOAN_STATUS_").lower()
+    async def _index_loan(
+        self, loan: loan_pb2.Loan, payment_id: str, written_off_on: str | None = None
+    ) -> None:
+        status = _status_word(loan.status)
         currency = loan.currency
+        timeline = _timeline_doc(loan, status, written_off_on)
         doc = {
             "id": loan.id,
             "institution_id": loan.institution_id,
@@ -93,10 +239,12 @@ class ReportingHandlers:
             else 0,
             "days_past_due": loan.days_past_due,
             "delinquency_bucket": loan.delinquency_bucket,
+            "settled_on": timeline["written_off_on"] or timeline["closed_on"],
             "snapshot": {
                 "schedule": [
                     MessageToDict(i, preserving_proto_field_name=True) for i in loan.schedule
-                ]
+                ],
+                "timeline": timeline,
             },
         }
         await self.index.put(self.index.loans, loan.id, loan.version, doc)
@@ -260,3 +408,52 @@ class ReportingHandlers:
             )
         lines.sort(key=lambda line: -int(line["days_past_due"]))
         return currency, lines
+
+    async def trends(self, from_text: str, to_text: str, interval_text: str) -> dict[str, Any]:
+        p = context.principal()
+        require(p, Permission.REPORTS_READ)
+        start, end, interval = trends_range(from_text, to_text, interval_text, date.today())
+        currency = await self._currency_of(p)
+        query = {
+            "bool": {
+                "filter": [
+                    *scope_query(p),
+                    {"terms": {"status": REPORTED_STATUSES}},
+                    {"range": {"disbursement_date": {"lte": end.isoformat()}}},
+                    {
+                        "bool": {
+                            "should": [
+                                {"range": {"settled_on": {"gte": start.isoformat()}}},
+                                {"bool": {"must_not": [{"exists": {"field": "settled_on"}}]}},
+                            ],
+                            "minimum_should_match": 1,
+                        }
+                    },
+                ]
+            }
+        }
+        sheet = trends.TrendSheet(trends.periods(start, end, interval))
+        async for doc in self.index.scan(self.index.loans, query):
+            timeline = timeline_of(doc)
+            if timeline is not None:
+                sheet.add(timeline)
+
+        def money(minor: int) -> str:
+            return fmt(_from_minor(minor, currency), currency)
+
+        return {
+            "currency": currency,
+            "interval": interval.value,
+            "from_date": start.isoformat(),
+            "to_date": end.isoformat(),
+            "rows": [
+                {
+                    "date": row.date.isoformat(),
+                    "gross_portfolio": money(row.gross_portfolio),
+                    **{f"par{d}": str(row.par(d)) for d in trends.TREND_PAR_THRESHOLDS},
+                    "disbursed": money(row.disbursed),
+                    "collected": money(row.collected),
+                }
+                for row in sheet.rows()
+            ],
+        }

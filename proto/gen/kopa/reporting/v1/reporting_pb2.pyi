@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +18,28 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _TrendInterval:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TrendIntervalEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TrendInterval.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TREND_INTERVAL_UNSPECIFIED: _TrendInterval.ValueType  # 0
+    """Treated as TREND_INTERVAL_DAY."""
+    TREND_INTERVAL_DAY: _TrendInterval.ValueType  # 1
+    TREND_INTERVAL_MONTH: _TrendInterval.ValueType  # 2
+    """Calendar months; the first and last are cut at `from_date` and `to_date`."""
+
+class TrendInterval(_TrendInterval, metaclass=_TrendIntervalEnumTypeWrapper):
+    """The length of a trends report's periods."""
+
+TREND_INTERVAL_UNSPECIFIED: TrendInterval.ValueType  # 0
+"""Treated as TREND_INTERVAL_DAY."""
+TREND_INTERVAL_DAY: TrendInterval.ValueType  # 1
+TREND_INTERVAL_MONTH: TrendInterval.ValueType  # 2
+"""Calendar months; the first and last are cut at `from_date` and `to_date`."""
+Global___TrendInterval: _TypeAlias = TrendInterval  # noqa: Y015
 
 @_typing.final
 class BorrowerHit(_message.Message):
@@ -249,3 +272,114 @@ class GetArrearsReportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetArrearsReportResponse: _TypeAlias = GetArrearsReportResponse  # noqa: Y015
+
+@_typing.final
+class GetTrendsReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_DATE_FIELD_NUMBER: _builtins.int
+    TO_DATE_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    from_date: _builtins.str
+    """ISO date of the first day; empty: 30 days before `to_date` (31 daily rows), or the first
+    of the month 11 months before `to_date`'s (12 monthly rows).
+    """
+    to_date: _builtins.str
+    """ISO date of the last day; empty: today."""
+    interval: Global___TrendInterval.ValueType
+    def __init__(
+        self,
+        *,
+        from_date: _builtins.str = ...,
+        to_date: _builtins.str = ...,
+        interval: Global___TrendInterval.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_date", b"from_date", "interval", b"interval", "to_date", b"to_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrendsReportRequest: _TypeAlias = GetTrendsReportRequest  # noqa: Y015
+
+@_typing.final
+class TrendsRow(_message.Message):
+    """One period of a trends report. Amounts are decimal strings in the institution's currency;
+    ratios are 4-place decimal strings (`0.0376`).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    GROSS_PORTFOLIO_FIELD_NUMBER: _builtins.int
+    PAR1_FIELD_NUMBER: _builtins.int
+    PAR30_FIELD_NUMBER: _builtins.int
+    PAR90_FIELD_NUMBER: _builtins.int
+    DISBURSED_FIELD_NUMBER: _builtins.int
+    COLLECTED_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The period's first day (cut at `from_date` for the first monthly row)."""
+    gross_portfolio: _builtins.str
+    """Principal outstanding at the end of the period's last day (cut at `to_date`)."""
+    par1: _builtins.str
+    """SEEP/CGAP portfolio at risk over 1, 30 and 90 days on that same day."""
+    par30: _builtins.str
+    par90: _builtins.str
+    disbursed: _builtins.str
+    """Principal of the loans disbursed within the period."""
+    collected: _builtins.str
+    """Repayments paid within the period (by their `paid_on`), reversed ones excluded."""
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        gross_portfolio: _builtins.str = ...,
+        par1: _builtins.str = ...,
+        par30: _builtins.str = ...,
+        par90: _builtins.str = ...,
+        disbursed: _builtins.str = ...,
+        collected: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collected", b"collected", "date", b"date", "disbursed", b"disbursed", "gross_portfolio", b"gross_portfolio", "par1", b"par1", "par30", b"par30", "par90", b"par90"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrendsRow: _TypeAlias = TrendsRow  # noqa: Y015
+
+@_typing.final
+class GetTrendsReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    FROM_DATE_FIELD_NUMBER: _builtins.int
+    TO_DATE_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    currency: _builtins.str
+    interval: Global___TrendInterval.ValueType
+    """Never TREND_INTERVAL_UNSPECIFIED: the interval applied."""
+    from_date: _builtins.str
+    """The range applied, defaults filled in."""
+    to_date: _builtins.str
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrendsRow]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        currency: _builtins.str = ...,
+        interval: Global___TrendInterval.ValueType = ...,
+        from_date: _builtins.str = ...,
+        to_date: _builtins.str = ...,
+        rows: _abc.Iterable[Global___TrendsRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "from_date", b"from_date", "interval", b"interval", "rows", b"rows", "to_date", b"to_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrendsReportResponse: _TypeAlias = GetTrendsReportResponse  # noqa: Y015

@@ -53,6 +53,11 @@ class ReportingServiceStub:
                 request_serializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetArrearsReportRequest.SerializeToString,
                 response_deserializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetArrearsReportResponse.FromString,
                 _registered_method=True)
+        self.GetTrendsReport = channel.unary_unary(
+                '/kopa.reporting.v1.ReportingService/GetTrendsReport',
+                request_serializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendsReportRequest.SerializeToString,
+                response_deserializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendsReportResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
@@ -83,6 +88,19 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTrendsReport(self, request, context):
+        """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
+        portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
+        had been disbursed, repaid, rescheduled and written off by that day), and what was
+        disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
+        gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
+        or when the range holds more than 366 days or 120 months (naming `from`), and naming
+        `interval` for an unknown value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +118,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.GetArrearsReport,
                     request_deserializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetArrearsReportRequest.FromString,
                     response_serializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetArrearsReportResponse.SerializeToString,
+            ),
+            'GetTrendsReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrendsReport,
+                    request_deserializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendsReportRequest.FromString,
+                    response_serializer=kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendsReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -187,6 +210,33 @@ class ReportingService:
             '/kopa.reporting.v1.ReportingService/GetArrearsReport',
             kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetArrearsReportRequest.SerializeToString,
             kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetArrearsReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrendsReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.reporting.v1.ReportingService/GetTrendsReport',
+            kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendsReportRequest.SerializeToString,
+            kopa_dot_reporting_dot_v1_dot_reporting__pb2.GetTrendsReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,15 @@ class ReportingServiceStub:
     """SEEP/CGAP portfolio quality figures as of a date."""
     GetArrearsReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetArrearsReportRequest, _reporting_pb2.GetArrearsReportResponse]
     """Loans in arrears as of a date."""
+    GetTrendsReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetTrendsReportRequest, _reporting_pb2.GetTrendsReportResponse]
+    """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
+    portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
+    had been disbursed, repaid, rescheduled and written off by that day), and what was
+    disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
+    gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
+    or when the range holds more than 366 days or 120 months (naming `from`), and naming
+    `interval` for an unknown value.
+    """
 
 @_typing.type_check_only
 class ReportingServiceAsyncStub(ReportingServiceStub):
@@ -59,6 +68,15 @@ class ReportingServiceAsyncStub(ReportingServiceStub):
     """SEEP/CGAP portfolio quality figures as of a date."""
     GetArrearsReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetArrearsReportRequest, _reporting_pb2.GetArrearsReportResponse]  # type: ignore[assignment]
     """Loans in arrears as of a date."""
+    GetTrendsReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetTrendsReportRequest, _reporting_pb2.GetTrendsReportResponse]  # type: ignore[assignment]
+    """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
+    portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
+    had been disbursed, repaid, rescheduled and written off by that day), and what was
+    disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
+    gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
+    or when the range holds more than 366 days or 120 months (naming `from`), and naming
+    `interval` for an unknown value.
+    """
 
 class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Search and portfolio reports built from domain events (read models in Elasticsearch).
@@ -90,5 +108,20 @@ class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reporting_pb2.GetArrearsReportResponse, _abc.Awaitable[_reporting_pb2.GetArrearsReportResponse]]:
         """Loans in arrears as of a date."""
+
+    @_abc_1.abstractmethod
+    def GetTrendsReport(
+        self,
+        request: _reporting_pb2.GetTrendsReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.GetTrendsReportResponse, _abc.Awaitable[_reporting_pb2.GetTrendsReportResponse]]:
+        """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
+        portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
+        had been disbursed, repaid, rescheduled and written off by that day), and what was
+        disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
+        gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
+        or when the range holds more than 366 days or 120 months (naming `from`), and naming
+        `interval` for an unknown value.
+        """
 
 def add_ReportingServiceServicer_to_server(servicer: ReportingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
