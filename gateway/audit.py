@@ -14,12 +14,23 @@ entries). Each entry names its actor by the access token of the request it recor
 call is made with the first one's. If auth_service refuses the whole call because of one
 entry (a token revoked or expired since, an invalid summary), the entries are sent again
 one by one, so only that one is missing, as when every entry had its own call.
+
+An entry's target is the record the URL names (its first path id); a creation at a
+collection's URL (`POST /v1/borrowers` answered 201) names the record created, by the `id`
+of the answer, so that the record's entries start with its creation.
+
+A request that ends its own session (`SESSION_ENDING`: logout, ending a session) is not
+appended here: its token is revoked by the time the entry would be sent, so auth_service
+records it itself, just before ending the session. Before such a request reaches
+auth_service, the entries still queued with its token are appended first (waiting at most
+`FLUSH_SECONDS`), for the same reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +56,15 @@ SECRET_FIELDS = {
 }
 MAX_SUMMARY_BYTES = 8 * 1024
 MAX_ENTRIES_PER_CALL = 100
+#: The largest answer to a creation read for the new record's `id` (a loan with a long
+#: schedule is some tens of kB).
+MAX_CREATED_BYTES = 1024 * 1024
+#: Requests that end the caller's session, which auth_service records itself (see above), by
+#: method and path (exact, or a prefix ending in `/`): `POST /v1/auth/logout` and
+#: `DELETE /v1/me/sessions/{session_id}`.
+SESSION_ENDING = {("POST", "/v1/auth/logout"), ("DELETE", "/v1/me/sessions/")}
+#: How long a session-ending request waits for its token's queued entries to be appended.
+FLUSH_SECONDS = 5.0
 #: Refusals that one entry of a call can cause: the entries are then sent one by one.
 REFUSED_FOR_ONE_ENTRY = {
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -99,6 +119,32 @@ def action_of(method: str, route_path: str) -> tuple[str, str]:
     return f"{kind.replace('-', '_')}.{verb}", kind
 
 
+def created_id(body: bytes) -> str:
+    """The `id` of the record an answer to a creation holds; "" if it holds none."""
+    try:
+        answer = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    found = answer.get("id") if isinstance(answer, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def bearer_token(scope: Scope) -> str:
+    """The access token of the request's Authorization header, as the gateway reads it."""
+    for name, value in scope.get("headers") or []:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return ""
+
+
+def ends_session(method: str, path: str) -> bool:
+    return any(
+        method == m and (path == p or (p.endswith("/") and path.startswith(p)))
+        for m, p in SESSION_ENDING
+    )
+
+
 def touched_institution(params: dict[str, Any], summary: Any) -> str:
     """The institution a platform administrator's action touched: named in the path
     (`/v1/institutions/{institution_id}/...`) or in the body; "" for the platform's own."""
@@ -111,12 +157,19 @@ class AuditMiddleware:
         self.app = app
         self._queues: dict[str, asyncio.Queue[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
+        self._unsent: Counter[str] = Counter()
+        """Entries queued and not yet sent, by access token."""
+        self._sent = asyncio.Condition()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in CHANGING:
             await self.app(scope, receive, send)
             return
+        session_ending = ends_session(scope["method"], scope.get("path", ""))
+        if session_ending:
+            await self._flush(bearer_token(scope))
         body = bytearray()
+        answer = bytearray()
         status = {"code": 0}
 
         async def recording_receive() -> Message:
@@ -128,6 +181,13 @@ class AuditMiddleware:
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+            elif (
+                message["type"] == "http.response.body"
+                and status["code"] == 201
+                and not scope.get("path_params")
+                and len(answer) <= MAX_CREATED_BYTES
+            ):
+                answer.extend(message.get("body", b""))
             await send(message)
 
         await self.app(scope, recording_receive, recording_send)
@@ -136,9 +196,13 @@ class AuditMiddleware:
         route = scope.get("route")
         if not (200 <= status["code"] < 300 and token and route is not None):
             return
+        if session_ending:
+            return
         action, kind = action_of(scope["method"], route.path)
         params = scope.get("path_params") or {}
         target_id = next(iter(params.values()), "") if params else ""
+        if not params and status["code"] == 201 and len(answer) <= MAX_CREATED_BYTES:
+            target_id = created_id(bytes(answer))
         try:
             summary = redact(json.loads(body)) if body else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -159,13 +223,32 @@ class AuditMiddleware:
             writer = asyncio.create_task(self._write(queue), name=f"audit-{chain}")
             self._writers.add(writer)
         queue.put_nowait(Pending(scope["app"], entry, token))
+        self._unsent[token] += 1
+
+    async def _flush(self, token: str) -> None:
+        """Wait (at most FLUSH_SECONDS) until no entry queued with `token` is left to send."""
+        if not token or not self._unsent[token]:
+            return
+        try:
+            async with asyncio.timeout(FLUSH_SECONDS), self._sent:
+                await self._sent.wait_for(lambda: not self._unsent[token])
+        except TimeoutError:
+            log.warning("audit_not_flushed_before_session_end", entries=self._unsent[token])
 
     async def _write(self, queue: asyncio.Queue[Pending]) -> None:
         while True:
             batch = [await queue.get()]
             while len(batch) < MAX_ENTRIES_PER_CALL and not queue.empty():
                 batch.append(queue.get_nowait())
-            await self._append(batch)
+            try:
+                await self._append(batch)
+            finally:
+                for pending in batch:
+                    self._unsent[pending.token] -= 1
+                    if self._unsent[pending.token] <= 0:
+                        del self._unsent[pending.token]
+                async with self._sent:
+                    self._sent.notify_all()
 
     async def _append(self, batch: Sequence[Pending]) -> None:
         first = batch[0]

@@ -31,6 +31,9 @@ When writers race:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -70,6 +73,37 @@ def entry_document(entry: AuditEntry) -> dict[str, Any]:
     return {**entry.to_document(), "_id": _entry_id(chain, entry.seq), "chain": chain}
 
 
+_MARK = re.compile(r"[0-9a-f]{16}")
+
+
+def _filters_mark(target_kind: str, target_id: str, actor_id: str) -> str:
+    """What a page token carries of the filters it was issued for: "" without filters (the
+    tokens issued before filters existed, a bare seq, stay valid), else a short digest."""
+    if not (target_kind or target_id or actor_id):
+        return ""
+    text = json.dumps([target_kind, target_id, actor_id], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _page_token(seq: int, filters: str) -> str:
+    """`<seq>` or `<seq>.<filters mark>`: the next page holds the entries before `seq`."""
+    return f"{seq}.{filters}" if filters else str(seq)
+
+
+def _seq_of_token(token: str, filters: str) -> int:
+    seq, _, mark = token.partition(".")
+    malformed_mark = bool(mark) and _MARK.fullmatch(mark) is None
+    if not seq.isascii() or not seq.isdigit() or len(seq) > 18 or malformed_mark:
+        raise ValidationError.of("page_token", "is not a token this API issued")
+    if mark != filters:
+        raise ValidationError.of(
+            "page_token",
+            "was issued for other filters (target_kind, target_id, actor_id): ask with the "
+            "same filters, or start again without page_token",
+        )
+    return int(seq)
+
+
 class AuditStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.entries = db[AUDIT_LOG]
@@ -80,6 +114,21 @@ class AuditStore:
             [("institution_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="uniq_seq"
         )
         await self.entries.create_index([("chain", ASCENDING), ("seq", ASCENDING)], name="by_chain")
+        # The filtered lists (`newest_first`): one chain's entries about one record, or by one
+        # user, newest first.
+        await self.entries.create_index(
+            [
+                ("chain", ASCENDING),
+                ("target.kind", ASCENDING),
+                ("target.id", ASCENDING),
+                ("seq", DESCENDING),
+            ],
+            name="by_target",
+        )
+        await self.entries.create_index(
+            [("chain", ASCENDING), ("actor.user_id", ASCENDING), ("seq", DESCENDING)],
+            name="by_actor",
+        )
 
     # head ------------------------------------------------------------------------------
 
@@ -181,16 +230,31 @@ class AuditStore:
         return (seq, last_hash) if moved else None
 
     async def newest_first(
-        self, institution_id: str | None, size: int, token: str
+        self,
+        institution_id: str | None,
+        size: int,
+        token: str,
+        *,
+        target_kind: str = "",
+        target_id: str = "",
+        actor_id: str = "",
     ) -> tuple[list[AuditEntry], str]:
+        """A page of the chain's entries, newest first; only those about `target_kind` (and
+        `target_id`) and by `actor_id` when given (empty: any). Served by `by_target`,
+        `by_actor` or `by_chain`."""
         limit = page_size(size)
         query: dict[str, Any] = {"chain": chain_of(institution_id)}
+        if target_kind:
+            query["target.kind"] = target_kind
+        if target_id:
+            query["target.id"] = target_id
+        if actor_id:
+            query["actor.user_id"] = actor_id
+        filters = _filters_mark(target_kind, target_id, actor_id)
         if token:
-            if not token.isdigit():
-                raise ValidationError.of("page_token", "is not a token this API issued")
-            query["seq"] = {"$lt": int(token)}
+            query["seq"] = {"$lt": _seq_of_token(token, filters)}
         docs = await self.entries.find(query).sort("seq", DESCENDING).to_list(limit + 1)
-        next_token = str(docs[limit - 1]["seq"]) if len(docs) > limit else ""
+        next_token = _page_token(docs[limit - 1]["seq"], filters) if len(docs) > limit else ""
         return [AuditEntry.from_document(d) for d in docs[:limit]], next_token
 
     async def in_order(

@@ -245,7 +245,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def ListAuditEntries(
         self, request: auth_pb2.ListAuditEntriesRequest, context: Ctx
     ) -> auth_pb2.ListAuditEntriesResponse:
-        entries, token = await self.audit.list(request.page_size, request.page_token)
+        entries, token = await self.audit.list(
+            request.page_size,
+            request.page_token,
+            target_kind=request.target_kind,
+            target_id=request.target_id,
+            actor_id=request.actor_id,
+        )
         return auth_pb2.ListAuditEntriesResponse(
             entries=[m.audit_entry_to_proto(e) for e in entries], next_page_token=token
         )

@@ -46,6 +46,9 @@ MAX_APPEND_ATTEMPTS = 50
 MAX_ACTION_LENGTH = 100
 MAX_SUMMARY_BYTES = 16_384
 MAX_ENTRIES_PER_APPEND = 100
+#: What an entry keeps of its target (longer values are cut), and so the longest filters.
+MAX_TARGET_KIND_LENGTH = 100
+MAX_ID_LENGTH = 200
 
 Authenticate = Callable[[str], Awaitable[Principal]]
 
@@ -196,7 +199,9 @@ class AuditHandlers:
             return AuditDraft.of(
                 actor=Actor(p.user_id, p.role.value),
                 action=action,
-                target=Target(record.target_kind[:100], record.target_id[:200]),
+                target=Target(
+                    record.target_kind[:MAX_TARGET_KIND_LENGTH], record.target_id[:MAX_ID_LENGTH]
+                ),
                 request_id=request_id[:200],
                 summary=summary,
             )
@@ -238,9 +243,40 @@ class AuditHandlers:
         require(p, Permission.AUDIT_READ)
         return p.institution_id
 
-    async def list(self, size: int, token: str) -> tuple[list[AuditEntry], str]:
-        """The caller's institution's entries, newest first."""
-        return await self.u.audit.newest_first(self._reader_chain(), size, token)
+    async def list(
+        self,
+        size: int,
+        token: str,
+        *,
+        target_kind: str = "",
+        target_id: str = "",
+        actor_id: str = "",
+    ) -> tuple[list[AuditEntry], str]:
+        """The caller's institution's entries, newest first: only those about `target_kind`
+        (and `target_id`, which needs the kind) and by `actor_id` when given, each compared
+        exactly (an unknown kind or id matches nothing). A page token works only with the
+        filters it was issued for (ValidationError naming `page_token`)."""
+        chain = self._reader_chain()
+        errors: list[tuple[str, str]] = []
+        for name, value, limit in (
+            ("target_kind", target_kind, MAX_TARGET_KIND_LENGTH),
+            ("target_id", target_id, MAX_ID_LENGTH),
+            ("actor_id", actor_id, MAX_ID_LENGTH),
+        ):
+            if len(value) > limit:
+                errors.append((name, f"is at most {limit} characters"))
+        if target_id and not target_kind:
+            errors.append(("target_id", "needs target_kind too, like target_kind=borrowers"))
+        if errors:
+            raise ValidationError("The audit log filters are invalid.", field_errors=errors)
+        return await self.u.audit.newest_first(
+            chain,
+            size,
+            token,
+            target_kind=target_kind,
+            target_id=target_id,
+            actor_id=actor_id,
+        )
 
     async def verify(self) -> ChainReport:
         """Walk the caller's institution's chain in seq order up to the head read first

@@ -13,6 +13,7 @@ Concurrency:
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 from auth_service.domain.errors import (
@@ -29,8 +30,10 @@ from auth_service.domain.sessions import (
     hash_refresh_token,
 )
 from auth_service.domain.users import AuthResult, StaffUser, normalise_email
+from auth_service.service_layer.audit import AuditHandlers
 from auth_service.service_layer.unit import MAX_ATTEMPTS, AuthUnit
 from shared import context
+from shared import errors as shared_errors
 from shared.errors import Aborted, RateLimited
 from shared.ids import new_id
 from shared.logging import get_logger
@@ -40,6 +43,10 @@ from shared.tokens import issue_access_token
 log = get_logger(__name__)
 
 TOKEN_TYPE = "Bearer"  # noqa: S105
+#: The audit actions of `POST /v1/auth/logout` and `DELETE /v1/me/sessions/{session_id}`,
+#: named as the gateway names every request's (`gateway/audit.py`, `action_of`).
+LOGOUT_ACTION = "auth.logout"
+REVOKE_SESSION_ACTION = "me.sessions"
 
 _COUNTED_FAILURES = frozenset(
     {Reason.INVALID_CREDENTIALS, Reason.MFA_INVALID, Reason.ACCOUNT_LOCKED}
@@ -80,6 +87,7 @@ class ClientInfo:
 class IdentityHandlers:
     def __init__(self, unit: AuthUnit) -> None:
         self.u = unit
+        self.audit = AuditHandlers(unit)
 
     # login -----------------------------------------------------------------------------
 
@@ -277,8 +285,29 @@ class IdentityHandlers:
 
     # logout and sessions ---------------------------------------------------------------
 
+    async def _audit_session_end(
+        self, action: str, target_kind: str, target_id: str, summary: dict[str, str]
+    ) -> None:
+        """Record ending a session in the audit log, just before it ends: the gateway records
+        a request after answering it, authenticated by the request's own token, which such a
+        request has just revoked (`gateway/audit.py` leaves these requests to this service).
+        The entry is named and targeted as the gateway would have done. A sign-out never
+        fails for the audit log: a failed append is logged as the gateway logs its own."""
+        try:
+            await self.audit.append(
+                action=action,
+                target_kind=target_kind,
+                target_id=target_id,
+                request_id="",  # the call's
+                summary_json=json.dumps(summary, sort_keys=True),
+                institution_id="",  # the caller's chain
+            )
+        except shared_errors.DomainError as exc:
+            log.error("audit_append_failed", action=action, reason=exc.reason, detail=str(exc))
+
     async def logout(self) -> None:
         p = context.principal()
+        await self._audit_session_end(LOGOUT_ACTION, "auth", "", {"session_id": p.session_id or ""})
         await self.u.end_session(p.session_id, RevokeReason.LOGOUT)
         log.info("logged_out", session_id=p.session_id)
 
@@ -306,6 +335,8 @@ class IdentityHandlers:
             ):
                 raise not_found
             reason = RevokeReason.ADMIN
+        summary = {"session_id": session.id, "user_id": session.user_id}
+        await self._audit_session_end(REVOKE_SESSION_ACTION, "me", session.id, summary)
         await self.u.end_session(session.id, reason)
 
     # login history ---------------------------------------------------------------------

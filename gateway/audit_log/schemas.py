@@ -38,7 +38,10 @@ class AuditEntry(BaseModel):
     actor_role: str = Field(description="their role at the time")
     action: str = Field(description="`<resource>.<verb>`, e.g. `loans.approve`")
     target_kind: str = Field(description="the resource, e.g. `loans`")
-    target_id: str = Field(description="the first id in the path; empty for a creation")
+    target_id: str = Field(
+        description="the first id in the path; for a creation at a collection's URL (`POST "
+        "/v1/borrowers`), the id of the record created; empty when there is neither"
+    )
     request_id: str = Field(description="the request's `X-Request-ID`, to find it in the logs")
     time: Timestamp
     summary_json: str = Field(

@@ -18,6 +18,8 @@ from pymongo import MongoClient
 
 from shared.permissions import Principal, Role
 from shared.tokens import KeySet, SigningKey, issue_access_token
+from tests.support.staff import make_institution as staffed_institution
+from tests.support.staff import register_borrower
 
 pytestmark = pytest.mark.e2e
 
@@ -288,6 +290,106 @@ def test_every_change_is_in_a_verifiable_audit_trail(
     assert all(PASSWORD not in e["summary_json"] for e in items)
     verified = http.get("/v1/audit-log/verify", headers=inst["admin"]).json()
     assert verified["ok"] is True and int(verified["checked"]) >= 3
+
+
+def test_the_audit_trail_of_one_record_and_sign_outs(
+    http: httpx.Client, platform_token: str
+) -> None:
+    """A borrower's file shows the entries about that borrower, from its registration on (the
+    new id comes from the answer), a loan page those about the loan; nothing of another
+    record, nor of another institution's trail. Sign-outs are in the trail too."""
+    inst, other = (
+        staffed_institution(http, platform_token),
+        staffed_institution(http, platform_token),
+    )
+    auditor, manager = inst.headers["auditor"], inst.headers["branch_manager"]
+    ids = {role: http.get("/v1/me", headers=h).json()["id"] for role, h in inst.headers.items()}
+    # An agent's session registers and edits a borrower, then signs out at once.
+    leaving = bearer(tokens(http, inst.emails["agent"])["access_token"])
+    made = register_borrower(http, leaving, inst.branch_id, first_name="Nafula")
+    borrower_id = made["id"]
+    consent = http.post(
+        f"/v1/borrowers/{borrower_id}/consents", json={"kind": "credit_check"}, headers=manager
+    )
+    assert consent.status_code == 201, consent.text
+    changes = {"business_type": "tailoring"}
+    edited = http.patch(f"/v1/borrowers/{borrower_id}", json=changes, headers=leaving)
+    assert edited.status_code == 200, edited.text
+    assert http.post("/v1/auth/logout", headers=leaving).status_code == 204
+    # Changes to another borrower, and a loan for this one, are about other records.
+    elsewhere = http.patch(
+        f"/v1/borrowers/{inst.borrower_id}", json=changes, headers=inst.headers["agent"]
+    )
+    assert elsewhere.status_code == 200, elsewhere.text
+    applied = http.post(
+        "/v1/loans",
+        headers=inst.headers["agent"],
+        json={
+            "borrower_id": borrower_id,
+            "product_id": inst.product_id,
+            "principal": "20000",
+            "term": 6,
+        },
+    )
+    assert applied.status_code == 201, applied.text
+    loan_id = applied.json()["id"]
+
+    def trail(headers: dict[str, str], **query: Any) -> httpx.Response:
+        reply = http.get("/v1/audit-log", params=query, headers=headers)
+        assert reply.status_code in (200, 422), reply.text
+        return reply
+
+    def items(headers: dict[str, str], **query: Any) -> list[dict[str, Any]]:
+        return list(trail(headers, **query).json()["items"])
+
+    about_borrower = {"target_kind": "borrowers", "target_id": borrower_id}
+    # The loan's creation is appended after every entry about the borrower (one writer per
+    # institution, in order): once it shows, they all do.
+    [loan_created] = eventually(lambda: items(auditor, target_kind="loans", target_id=loan_id))
+    assert (loan_created["action"], loan_created["actor_id"]) == ("loans.create", ids["agent"])
+    found = items(auditor, **about_borrower)
+    assert [(e["action"], e["actor_id"]) for e in found] == [
+        ("borrowers.update", ids["agent"]),
+        ("borrowers.consents", ids["branch_manager"]),
+        ("borrowers.create", ids["agent"]),
+    ]
+    assert {(e["target_kind"], e["target_id"]) for e in found} == {("borrowers", borrower_id)}
+    assert json.loads(found[-1]["summary_json"])["first_name"] == "Nafula"
+    # The other borrower's file has its own entries only.
+    theirs = items(auditor, target_kind="borrowers", target_id=inst.borrower_id)
+    assert [e["action"] for e in theirs] == ["borrowers.update", "borrowers.create"]
+    assert {e["seq"] for e in theirs}.isdisjoint(e["seq"] for e in found)
+
+    # Pages follow with the same filters; a token is refused with other filters.
+    first = trail(auditor, page_size=2, **about_borrower).json()
+    assert [e["seq"] for e in first["items"]] == [e["seq"] for e in found[:2]]
+    rest = trail(auditor, page_size=2, page_token=first["next_page_token"], **about_borrower)
+    assert [e["seq"] for e in rest.json()["items"]] == [found[2]["seq"]]
+    assert rest.json()["next_page_token"] == ""
+    for query in (
+        {"page_token": first["next_page_token"], "target_kind": "borrowers"},
+        {"page_token": first["next_page_token"]},
+    ):
+        refused = trail(auditor, **query)
+        assert problem_reason(refused, 422)
+        assert [e["field"] for e in refused.json()["errors"]] == ["page_token"]
+    needs_kind = trail(auditor, target_id=borrower_id)
+    assert problem_reason(needs_kind, 422)
+    assert [e["field"] for e in needs_kind.json()["errors"]] == ["target_id"]
+    # An unknown kind is no match; one user's changes are theirs only.
+    assert items(auditor, target_kind="borrower", target_id=borrower_id) == []
+    by_manager = items(auditor, actor_id=ids["branch_manager"])
+    assert [e["action"] for e in by_manager] == ["borrowers.consents"]
+    # Another institution's auditor sees nothing of it, asked the same.
+    assert items(other.headers["auditor"], **about_borrower) == []
+    assert items(other.headers["auditor"], actor_id=ids["agent"]) == []
+    assert http.get("/v1/audit-log", params=about_borrower, headers=manager).status_code == 403
+
+    # The sign-out, by the agent whose session it ended.
+    [signed_out] = items(auditor, target_kind="auth", actor_id=ids["agent"])
+    assert (signed_out["action"], signed_out["actor_role"]) == ("auth.logout", "agent")
+    assert signed_out["seq"] > found[0]["seq"]  # after the session's last change
+    assert http.get("/v1/audit-log/verify", headers=auditor).json()["ok"] is True
 
 
 def problem_reason(reply: httpx.Response, status: int) -> str:

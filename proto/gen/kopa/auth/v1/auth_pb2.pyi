@@ -1060,17 +1060,34 @@ class ListAuditEntriesRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TARGET_KIND_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_ID_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
+    """`next_page_token` of the previous page, asked for with the same filters."""
+    target_kind: _builtins.str
+    """Only entries about this kind of record (`AuditEntry.target_kind`, e.g. `borrowers`),
+    compared exactly; empty: any. A kind no entry has matches nothing.
+    """
+    target_id: _builtins.str
+    """Only entries about this record (`AuditEntry.target_id`), compared exactly; requires
+    target_kind. Empty: any.
+    """
+    actor_id: _builtins.str
+    """Only entries by this user (`AuditEntry.actor_id`), compared exactly. Empty: anyone."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        target_kind: _builtins.str = ...,
+        target_id: _builtins.str = ...,
+        actor_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "page_size", b"page_size", "page_token", b"page_token", "target_id", b"target_id", "target_kind", b"target_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

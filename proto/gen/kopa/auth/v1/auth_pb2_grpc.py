@@ -287,7 +287,11 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAuditEntries(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The caller's institution's entries, newest first, optionally only those about one target
+        or by one actor (auditors and admins). INVALID_ARGUMENT naming `target_id` when it comes
+        without `target_kind`, a filter that is too long, or `page_token` when it is not a token
+        of a listing with the same filters; PERMISSION_DENIED for other roles.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

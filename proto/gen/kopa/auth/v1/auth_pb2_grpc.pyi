@@ -72,6 +72,11 @@ class AuthServiceStub:
     (AUDIT_CONTENTION) when the chain stayed too busy: the first entries may be appended.
     """
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListAuditEntriesRequest, _auth_pb2.ListAuditEntriesResponse]
+    """The caller's institution's entries, newest first, optionally only those about one target
+    or by one actor (auditors and admins). INVALID_ARGUMENT naming `target_id` when it comes
+    without `target_kind`, a filter that is too long, or `page_token` when it is not a token
+    of a listing with the same filters; PERMISSION_DENIED for other roles.
+    """
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_auth_pb2.VerifyAuditChainRequest, _auth_pb2.VerifyAuditChainResponse]
     """Recomputes the hash chain and reports the first broken entry."""
     GetSecurityPolicy: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetSecurityPolicyRequest, _auth_pb2.GetSecurityPolicyResponse]
@@ -134,6 +139,11 @@ class AuthServiceAsyncStub(AuthServiceStub):
     (AUDIT_CONTENTION) when the chain stayed too busy: the first entries may be appended.
     """
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListAuditEntriesRequest, _auth_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
+    """The caller's institution's entries, newest first, optionally only those about one target
+    or by one actor (auditors and admins). INVALID_ARGUMENT naming `target_id` when it comes
+    without `target_kind`, a filter that is too long, or `page_token` when it is not a token
+    of a listing with the same filters; PERMISSION_DENIED for other roles.
+    """
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_auth_pb2.VerifyAuditChainRequest, _auth_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
     """Recomputes the hash chain and reports the first broken entry."""
     GetSecurityPolicy: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetSecurityPolicyRequest, _auth_pb2.GetSecurityPolicyResponse]  # type: ignore[assignment]
@@ -306,7 +316,12 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.ListAuditEntriesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_auth_pb2.ListAuditEntriesResponse, _abc.Awaitable[_auth_pb2.ListAuditEntriesResponse]]: ...
+    ) -> _typing.Union[_auth_pb2.ListAuditEntriesResponse, _abc.Awaitable[_auth_pb2.ListAuditEntriesResponse]]:
+        """The caller's institution's entries, newest first, optionally only those about one target
+        or by one actor (auditors and admins). INVALID_ARGUMENT naming `target_id` when it comes
+        without `target_kind`, a filter that is too long, or `page_token` when it is not a token
+        of a listing with the same filters; PERMISSION_DENIED for other roles.
+        """
 
     @_abc_1.abstractmethod
     def VerifyAuditChain(
