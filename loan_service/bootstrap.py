@@ -25,7 +25,8 @@ class Settings(ServiceSettings):
 async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     repo = Repository(runtime.db)
     await repo.ensure_indexes()
-    await repo.backfill_top_field("oldest_unpaid_due_date")
+    for name in ("oldest_unpaid_due_date", "created_by", "currency"):
+        await repo.backfill_top_field(name)
     relay = runtime.start_relay([LOANS])
     handlers = LoanHandlers(
         repo,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gateway.collection_sheets.schemas import CollectionSheet
-from gateway.convert import from_proto, to_proto
+from gateway.convert import to_proto
 from gateway.deps import Stubs, allowed
 from gateway.schema import IsoDate
 from kopa.loan.v1 import loan_pb2
@@ -49,4 +49,32 @@ async def collection_sheet(
             branch_id=branch_id,
         )
     )
-    return from_proto(CollectionSheet, reply)
+    return sheet_from_proto(reply)
+
+
+def sheet_from_proto(reply: loan_pb2.GetCollectionSheetResponse) -> CollectionSheet:
+    """`from_proto(CollectionSheet, reply)`, field by field: the generic conversion inspects
+    every item's type hints and took 9 ms of a sheet of 300 (tests/unit/gateway pins the
+    two to the same result)."""
+    return CollectionSheet.model_validate(
+        {
+            "date": reply.date,
+            "currency": reply.currency or None,
+            "items": [
+                {
+                    "loan_id": i.loan_id,
+                    "borrower_id": i.borrower_id,
+                    "borrower_name": i.borrower_name,
+                    "group_id": i.group_id or None,
+                    "group_name": i.group_name or None,
+                    "phone": i.phone,
+                    "installment_number": i.installment_number,
+                    "due_date": i.due_date,
+                    "amount_due": i.amount_due,
+                    "arrears": i.arrears,
+                    "days_past_due": i.days_past_due,
+                }
+                for i in reply.items
+            ],
+        }
+    )

@@ -75,9 +75,48 @@ LOAN_TOP_FIELDS = frozenset(
         "outbox_count",
         # The collection sheet's filter: loans with an installment unpaid and due by a date.
         "oldest_unpaid_due_date",
+        # What the collection sheet reads of a loan (`SHEET_FIELDS`), so that it reads them
+        # alone instead of unpacking whole loans.
+        "unpaid_installments",
+        "unpaid_complete_before",
+        "unpaid_version",
+        "created_by",
+        "currency",
     }
 )
+#: The fields of a loan `due_loans` reads: all a collection sheet needs of a loan, and the
+#: ``version`` its ``unpaid_installments`` were written with (``unpaid_version``, stamped
+#: here by every write that sets them), so a reader knows they are the loan's current ones
+#: even if some writer did not set them (one deployed before they existed, say).
+SHEET_FIELDS = (
+    "_id",
+    "borrower_id",
+    "created_by",
+    "currency",
+    "oldest_unpaid_due_date",
+    "unpaid_installments",
+    "unpaid_complete_before",
+    "unpaid_version",
+    "version",
+)
 PACKED_LOANS = PackedDocuments(LOAN_TOP_FIELDS)
+
+
+def stored_loan(doc: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a new loan, its ``unpaid_installments`` stamped with its version."""
+    if "unpaid_installments" in doc:
+        doc = {**doc, "unpaid_version": doc["version"]}
+    return PACKED_LOANS.pack(doc)
+
+
+def stored_update(before: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a loan write (`PackedDocuments.update`); one that sets
+    ``unpaid_installments`` stamps them with the version it gives the loan."""
+    stored = PACKED_LOANS.update(before, update)
+    if "unpaid_installments" in update.get("$set", {}):
+        bump = update.get("$inc", {}).get("version", 0)
+        stored["$set"]["unpaid_version"] = before["version"] + bump
+    return stored
 
 
 def hint_of(loan: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +186,7 @@ class Repository:
     # --- loans ---------------------------------------------------------------------------
 
     async def insert_loan(self, doc: dict[str, Any]) -> None:
-        await self.loans.insert_one(PACKED_LOANS.pack(doc))
+        await self.loans.insert_one(stored_loan(doc))
 
     async def get_loan(self, loan_id: str) -> dict[str, Any] | None:
         stored = await self.loans.find_one({"_id": loan_id}, _HIDDEN)
@@ -168,7 +207,7 @@ class Repository:
         still at `before`'s version; False when someone else won."""
         result = await self.loans.update_one(
             {"_id": before["_id"], "version": before["version"]},
-            PACKED_LOANS.update(before, update),
+            stored_update(before, update),
         )
         return result.matched_count == 1
 
@@ -184,7 +223,7 @@ class Repository:
                 [
                     UpdateOne(
                         {"_id": before["_id"], "version": before["version"]},
-                        PACKED_LOANS.update(before, update),
+                        stored_update(before, update),
                     )
                     for before, update in ops
                 ],
@@ -202,13 +241,19 @@ class Repository:
                 applied.add(before["_id"])
         return applied
 
-    async def due_loans(self, scope: dict[str, str], on: str) -> list[dict[str, Any]]:
+    async def due_loans(
+        self, scope: dict[str, str], on: str, batch: int = 1000
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         """The active loans in `scope` (equality filters on top-level fields: institution,
-        branch) with an installment due on or before `on` (ISO date) not paid: one query on
-        the ``due_by_branch`` index (their oldest unpaid installment is due by then)."""
+        branch) with an installment due on or before `on` (ISO date) not paid, `batch` at a
+        time as the server sends them (a caller can start on a batch while the next one is
+        read): one query on the ``due_by_branch`` index (their oldest unpaid installment is
+        due by then), reading only their `SHEET_FIELDS`, never the packed loan (a loan
+        stored before those were top-level lacks some of them)."""
         query = {**scope, "status": "active", "oldest_unpaid_due_date": {"$gt": "", "$lte": on}}
-        cursor = self.loans.find(query, _HIDDEN).batch_size(1000)
-        return [PACKED_LOANS.unpack(d) async for d in cursor]
+        cursor = self.loans.find(query, dict.fromkeys(SHEET_FIELDS, 1)).batch_size(batch)
+        while found := await cursor.to_list(batch):
+            yield found
 
     async def backfill_top_field(self, name: str) -> int:
         """Copies `name` (just added to `LOAN_TOP_FIELDS`) out of the packed body of the loans

@@ -31,6 +31,12 @@ query looks inside a schedule, so nothing is lost by storing it as a value.
 ``checkpoint`` (null before the first repayment)
     {count, key, principal, overpayment, rows: "STATE_COLUMNS\n..."}: the state after the
     repayments so far (see `Checkpoint`), so that a write replays only the new ones.
+``unpaid_installments``, ``unpaid_complete_before`` (derived with ``view``, see `views`)
+    "UNPAID_COLUMNS\n...": of an active loan's view, the installments with something left to
+    pay (penalties included), in due-date order, with what is left: every one due by the
+    view's date and the next `UNPAID_AHEAD`, so that a collection sheet reads these two short
+    fields instead of the loan ("" when not active). The list is complete for the
+    installments due before ``unpaid_complete_before`` ("": complete). See `unpaid_rows`.
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ REPAYMENT_COLUMNS = (
 )
 _ALLOCATION_PARTS = REPAYMENT_COLUMNS[5:]
 REFUND_COLUMNS = ("id", "amount", "refunded_on")
+UNPAID_COLUMNS = ("number", "due_date", "left")
 
 D = Decimal
 SEP = "|"
@@ -234,6 +241,58 @@ def state_rows(state: LoanState) -> str:
         )
         for i in state.installments
     )
+
+
+#: How many unpaid installments due after a loan's view date `unpaid_rows` lists: a sheet
+#: for a later date than those reads the loan whole.
+UNPAID_AHEAD = 4
+
+
+def unpaid_rows(
+    installments: Iterable[InstallmentState], as_of: date, ahead: int = UNPAID_AHEAD
+) -> tuple[str, str]:
+    """The ``unpaid_installments`` of a state's installments as of `as_of`, with the date
+    before which it lists them all (``unpaid_complete_before``, "" for all): those with
+    something left to pay of their principal, interest, fees or penalties, with what is
+    left, every one due by `as_of` and the next `ahead` (a short field, whatever the term)."""
+    lines: list[str] = []
+    day = as_of.isoformat()
+    for i in installments:
+        left = (
+            D(0)
+            + (i.principal - i.principal_paid)
+            + (i.interest - i.interest_paid)
+            + (i.fees - i.fees_paid)
+            + (i.penalties - i.penalties_paid)
+        )
+        if left <= 0:
+            continue
+        due = i.due_date.isoformat()
+        if due > day:
+            if ahead == 0:
+                return pack_rows(lines), due
+            ahead -= 1
+        lines.append(SEP.join((str(i.number), due, str(left))))
+    return pack_rows(lines), ""
+
+
+_UNPAID_PARTS = [
+    (STATE_COLUMNS.index(c), STATE_COLUMNS.index(f"{c}_paid"))
+    for c in ("principal", "interest", "fees", "penalties")
+]
+_NUMBER, _DUE = STATE_COLUMNS.index("number"), STATE_COLUMNS.index("due_date")
+
+
+def unpaid_rows_of_view(rows: str | list[str]) -> str:
+    """All of `unpaid_rows` from a stored view's rows (`STATE_COLUMNS`), without building
+    its installments: for a loan stored before ``unpaid_installments`` was, or a sheet's date
+    past its ``unpaid_complete_before``."""
+    lines = []
+    for row in split_rows(rows):
+        left = sum((D(row[d]) - D(row[p]) for d, p in _UNPAID_PARTS), D(0))
+        if left > 0:
+            lines.append(SEP.join((row[_NUMBER], row[_DUE], str(left))))
+    return pack_rows(lines)
 
 
 def rows_to_installments(rows: str | list[str]) -> tuple[InstallmentState, ...]:

@@ -1,8 +1,11 @@
 """A field agent's collection sheet: what each borrower of a portfolio should pay on a day.
 
-Built from the stored figures (`views`: the installments with their dues and paid amounts,
-``view.rows``, and ``oldest_unpaid_due_date``), so it replays nothing: one query finds the
-loans with an installment due and unpaid by the date, and each loan's rows give its lines.
+Built from the stored figures (`views`: ``unpaid_installments``, what is left of each
+installment not fully paid, and ``oldest_unpaid_due_date``), so it replays nothing and never
+unpacks a loan: one query finds the loans with an installment due and unpaid by the date and
+reads those fields alone, and each loan's unpaid installments give its lines. (A loan whose
+``unpaid_installments`` are missing, stale or stop before the sheet's date is read whole and
+its ``view.rows`` give them: `read_whole`.)
 
 An agent's portfolio is the borrowers in their care (the borrower's ``agent_id``, set when an
 agent registers them or a manager transfers them) and, for a borrower in no one's care, the
@@ -19,14 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 from loan_service.adapters.peers import BorrowerContact
-from loan_service.adapters.serialization import STATE_COLUMNS, split_rows
-
-_NUMBER = STATE_COLUMNS.index("number")
-_DUE = STATE_COLUMNS.index("due_date")
-_PARTS = [
-    (STATE_COLUMNS.index(c), STATE_COLUMNS.index(f"{c}_paid"))
-    for c in ("principal", "interest", "fees", "penalties")
-]
+from loan_service.adapters.repository import SHEET_FIELDS
+from loan_service.adapters.serialization import ROW_SEP, SEP, unpaid_rows_of_view
 
 
 @dataclass(frozen=True)
@@ -56,19 +53,31 @@ class CollectionSheet:
     items: list[SheetItem]
 
 
+def read_whole(doc: Mapping[str, Any], on: date) -> bool:
+    """Whether the sheet of `on` needs the whole loan, not just its `SHEET_FIELDS`: it was
+    stored before they were top-level, its ``unpaid_installments`` are not of its current
+    version (a writer that did not set them wrote it since), or they stop before `on`."""
+    if any(f not in doc for f in SHEET_FIELDS) or doc["unpaid_version"] != doc["version"]:
+        return True
+    complete_before = doc["unpaid_complete_before"]
+    return bool(complete_before) and on.isoformat() >= complete_before
+
+
 def due_installments(doc: Mapping[str, Any], on: date) -> list[DueInstallment]:
     """The installments of a stored active loan due on or before `on` with something left to
     pay (penalties included), each with the loan's arrears as of `on`: what is left of its
     installments due before that day."""
     day = on.isoformat()
+    if "view" in doc:  # read whole (`read_whole`)
+        unpaid = unpaid_rows_of_view((doc["view"] or {}).get("rows") or "")
+    else:
+        unpaid = doc["unpaid_installments"]
     left: list[tuple[int, str, Decimal]] = []
-    for row in split_rows((doc.get("view") or {}).get("rows") or ""):
-        due = row[_DUE]
+    for line in unpaid.split(ROW_SEP) if unpaid else ():  # split lazily: few are due yet
+        number, due, amount = line.split(SEP)
         if due > day:
-            break  # rows are in due-date order
-        remaining = sum((Decimal(row[d]) - Decimal(row[p]) for d, p in _PARTS), Decimal(0))
-        if remaining > 0:
-            left.append((int(row[_NUMBER]), due, remaining))
+            break  # in due-date order
+        left.append((int(number), due, Decimal(amount)))
     arrears = sum((amount for _, due, amount in left if due < day), Decimal(0))
     oldest = doc.get("oldest_unpaid_due_date") or ""
     dpd = (on - date.fromisoformat(oldest)).days if oldest and oldest < day else 0

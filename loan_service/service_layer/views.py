@@ -14,6 +14,11 @@ never replay a loan's history:
 ``oldest_unpaid_due_date``  due date of the oldest installment with principal, interest or
                             fees unpaid ("" when none); with it a reader computes days past
                             due on any later date without the loan.
+``unpaid_installments``     of an active loan's view, the installments with something left
+                            to pay and what is left, those due by the view's date and the
+                            next few ("" unless active; `serialization.unpaid_rows`), all
+                            of them due before ``unpaid_complete_before`` ("": all of them):
+                            the collection sheet reads these, not the loan.
 ``max_days_past_due``       the worst days past due the loan ever reached (scoring history).
 ``cob_next_date``           the first business date on which the close of business has
                             something to record (`next_change`): an installment falls past
@@ -27,7 +32,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loan_service.adapters.serialization import STATE_COLUMNS, split_rows, state_rows
+from loan_service.adapters.serialization import STATE_COLUMNS, split_rows, state_rows, unpaid_rows
 from loan_service.domain import (
     DEFAULT_BUCKETS,
     Bucket,
@@ -71,6 +76,8 @@ def change_key(doc: dict[str, Any]) -> tuple[Any, ...]:
         doc.get("days_past_due"),
         doc.get("delinquency_bucket"),
         doc.get("oldest_unpaid_due_date"),
+        doc.get("unpaid_installments"),
+        doc.get("unpaid_complete_before"),
     )
 
 
@@ -138,6 +145,8 @@ def derive(
                 "days_past_due": 0,
                 "delinquency_bucket": "",
                 "oldest_unpaid_due_date": "",
+                "unpaid_installments": "",
+                "unpaid_complete_before": "",
                 "max_days_past_due": previous_max_dpd,
                 "cob_next_date": None,
             },
@@ -172,6 +181,7 @@ def derive_from_state(
     oldest = next((i for i in state.installments if i.scheduled_outstanding > 0), None)
     dpd = days_past_due(state, as_of) if active else 0
     nxt = next_change(state, as_of, product, dpd, buckets) if active else None
+    unpaid, complete_before = unpaid_rows(state.installments, as_of) if active else ("", "")
     return Derived(
         {
             "view": {
@@ -191,6 +201,8 @@ def derive_from_state(
             "days_past_due": dpd,
             "delinquency_bucket": delinquency_bucket(dpd, buckets) if active else "",
             "oldest_unpaid_due_date": oldest.due_date.isoformat() if active and oldest else "",
+            "unpaid_installments": unpaid,
+            "unpaid_complete_before": complete_before,
             "max_days_past_due": max(previous_max_dpd, dpd),
             "cob_next_date": nxt.isoformat() if nxt is not None else None,
         },

@@ -17,7 +17,7 @@ import pytest
 
 from kopa.loan.v1 import loan_pb2
 from kopa.user.v1 import user_pb2
-from loan_service.adapters.repository import LOAN_TOP_FIELDS, MIGRATIONS, Repository
+from loan_service.adapters.repository import LOAN_TOP_FIELDS, MIGRATIONS, PACKED_LOANS, Repository
 from shared.ids import new_id
 from shared.mongo import PackedDocuments
 from shared.permissions import Role
@@ -274,3 +274,95 @@ async def test_loans_stored_before_the_field_was_top_level_are_found_after_the_b
     assert lines(await sheet(inst, inst.agent, "2025-02-15")) == [("Halima Said", 1)]
     assert await repo.get_loan(loan.id) == stored
     assert await repo.backfill_top_field("oldest_unpaid_due_date") == 0  # once per database
+
+
+async def test_a_sheet_past_the_stored_unpaid_installments_reads_the_loans_whole(
+    world: World,
+) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    bor = borrower(inst, "Rehema Njeri", agent=agent_id(inst))
+    loan = await active_loan(inst, product.id, bor, maker=inst.agent, checker=inst.manager)
+    stored = await world.db.loans.find_one({"_id": loan.id})
+    assert stored is not None
+    # Stated as of its disbursement: the next UNPAID_AHEAD (4) installments are listed.
+    assert stored["unpaid_installments"].count("\n") == 3
+    assert stored["unpaid_complete_before"] == "2025-06-15"
+    schedule = (
+        await world.loans.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan.id), metadata=inst.admin)
+    ).loan.schedule
+    reply = await sheet(inst, inst.agent, "2025-08-01")
+    assert [(i.installment_number, i.amount_due) for i in reply.items] == [
+        (n, s.total) for n, s in enumerate(schedule, start=1)
+    ]
+    assert reply.items[0].arrears == str(sum(Decimal(s.total) for s in schedule))
+
+
+async def test_loans_stored_before_the_sheet_fields_give_the_same_sheet(world: World) -> None:
+    """A loan written before ``unpaid_installments`` (and ``created_by``, ``currency`` as
+    top-level fields) is read whole for the sheet, with the same lines; the backfill moves
+    ``created_by`` and ``currency`` to the top and the next write stores the rest."""
+    inst = institution(world)
+    product = await create_product(inst)
+    me = agent_id(inst)
+    fresh = borrower(inst, "Zuberi Juma", agent=me)
+    legacy = borrower(inst, "Amani Kiprop", agent=me)
+    unassigned = borrower(inst, "Imani Wekesa")  # in no one's care: the maker's (created_by)
+    for b in (fresh, legacy, unassigned):
+        await active_loan(inst, product.id, b, maker=inst.agent, checker=inst.manager)
+    expected = await sheet(inst, inst.agent, "2025-04-15")
+    assert len(expected.items) == 9
+
+    repo = Repository(world.db)
+    unpaid = {"unpaid_installments", "unpaid_complete_before", "unpaid_version"}
+    old = PackedDocuments(LOAN_TOP_FIELDS - unpaid - {"created_by", "currency"})
+    for b in (legacy, unassigned):
+        (stored,) = [d async for d in world.db.loans.find({"borrower_id": b})]
+        whole = PACKED_LOANS.unpack(stored)
+        assert whole["unpaid_installments"].startswith("1|2025-02-15|")
+        assert whole["unpaid_version"] == whole["version"]
+        whole = {k: v for k, v in whole.items() if k not in unpaid}
+        await world.db.loans.replace_one({"_id": whole["_id"]}, old.pack(whole))
+    assert await sheet(inst, inst.agent, "2025-04-15") == expected
+
+    await world.db[MIGRATIONS].delete_many(
+        {"_id": {"$in": ["top_field:created_by", "top_field:currency"]}}
+    )
+    assert await repo.backfill_top_field("created_by") >= 2
+    assert await repo.backfill_top_field("currency") >= 2
+    assert await sheet(inst, inst.agent, "2025-04-15") == expected  # still no unpaid_installments
+
+    loan_id = next(i.loan_id for i in expected.items if i.borrower_id == legacy)
+    await world.loans.ApplyRepayment(
+        loan_pb2.ApplyRepaymentRequest(
+            loan_id=loan_id, payment_id=new_id("pay"), amount="10.00", paid_on="2025-02-20"
+        ),
+        metadata=inst.agent,
+    )
+    written = await world.db.loans.find_one({"_id": loan_id})
+    assert written is not None and written["unpaid_installments"].startswith("1|2025-02-15|")
+    assert written["unpaid_version"] == written["version"]
+    after = await sheet(inst, inst.agent, "2025-04-15")
+    paid = [i for i in after.items if i.loan_id == loan_id and i.installment_number == 1]
+    before = [i for i in expected.items if i.loan_id == loan_id and i.installment_number == 1]
+    assert Decimal(before[0].amount_due) - Decimal(paid[0].amount_due) == Decimal("10.00")
+
+    # A writer that does not set them (a release before them, during a rolling deploy)
+    # leaves the fields of the version before its write: the sheet reads that loan whole.
+    fresh_id = next(i.loan_id for i in expected.items if i.borrower_id == fresh)
+    stale = await world.db.loans.find_one({"_id": fresh_id})
+    assert stale is not None
+    await world.loans.ApplyRepayment(
+        loan_pb2.ApplyRepaymentRequest(
+            loan_id=fresh_id, payment_id=new_id("pay"), amount="10.00", paid_on="2025-02-20"
+        ),
+        metadata=inst.agent,
+    )
+    await world.db.loans.update_one(
+        {"_id": fresh_id},
+        {"$set": {f: stale[f] for f in ("unpaid_installments", "unpaid_version")}},
+    )
+    now = (await sheet(inst, inst.agent, "2025-04-15")).items
+    was = next(i for i in expected.items if i.loan_id == fresh_id and i.installment_number == 1)
+    first = next(i for i in now if i.loan_id == fresh_id and i.installment_number == 1)
+    assert Decimal(was.amount_due) - Decimal(first.amount_due) == Decimal("10.00")

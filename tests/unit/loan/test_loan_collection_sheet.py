@@ -8,10 +8,24 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loan_service.adapters.peers import BorrowerContact
-from loan_service.adapters.serialization import STATE_COLUMNS
-from loan_service.service_layer.collection_sheet import assemble, due_installments, in_portfolio
+from loan_service.adapters.serialization import (
+    STATE_COLUMNS,
+    rows_to_installments,
+    state_rows,
+    unpaid_rows,
+    unpaid_rows_of_view,
+)
+from loan_service.domain.state import InstallmentState, LoanState
+from loan_service.service_layer.collection_sheet import (
+    assemble,
+    due_installments,
+    in_portfolio,
+    read_whole,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -69,6 +83,84 @@ def test_each_installment_due_by_the_day_with_what_is_left_penalties_included() 
     assert due_installments(loan(), date(2025, 2, 14)) == []
     (only,) = due_installments(loan(oldest_unpaid_due_date="2025-02-15"), date(2025, 2, 15))
     assert (only.arrears, only.days_past_due) == (D(0), 0)
+
+
+def test_the_stored_unpaid_installments_give_the_lines_the_view_gives() -> None:
+    view = loan()["view"]["rows"]
+    everything = "1|2025-02-15|25\n2|2025-03-15|520\n3|2025-04-15|1000\n4|2025-05-15|1000"
+    assert unpaid_rows_of_view(view) == everything
+    assert unpaid_rows(rows_to_installments(view), date(2025, 4, 15)) == (everything, "")
+    stored = {k: v for k, v in loan().items() if k != "view"}
+    stored |= {"unpaid_installments": everything, "unpaid_complete_before": ""}
+    stored |= {"unpaid_version": 7, "version": 7}
+    for day in ("2025-02-14", "2025-02-15", "2025-03-16", "2025-04-15", "2026-01-01"):
+        on = date.fromisoformat(day)
+        assert not read_whole(stored, on)
+        assert due_installments(stored, on) == due_installments(loan(), on)
+    assert read_whole(loan(), date(2025, 4, 15))  # stored before the fields were
+    # Written since by a writer that did not set them (an older release): stale.
+    assert read_whole({**stored, "version": 8}, date(2025, 4, 15))
+    paid = {**stored, "unpaid_installments": ""}
+    assert due_installments(paid, date(2026, 1, 1)) == []
+
+
+def test_the_stored_list_stops_a_few_installments_after_the_view_date() -> None:
+    installments = rows_to_installments(loan()["view"]["rows"])
+    short = unpaid_rows(installments, date(2025, 2, 20), ahead=1)
+    assert short == ("1|2025-02-15|25\n2|2025-03-15|520", "2025-04-15")
+    listed = {"unpaid_installments": short[0], "unpaid_complete_before": short[1]}
+    whole = {**loan(), **listed, "unpaid_version": 3, "version": 3}
+    stored = {k: v for k, v in whole.items() if k != "view"}  # what `due_loans` reads
+    assert not read_whole(stored, date(2025, 4, 14))
+    on = date(2025, 4, 14)
+    assert due_installments(stored, on) == due_installments(loan(), on)
+    # From its `complete_before` on, the sheet needs the whole loan (its view).
+    assert read_whole(stored, date(2025, 4, 15))
+    on = date(2025, 4, 15)
+    assert due_installments(whole, on) == due_installments(loan(), on)
+
+
+amounts = st.decimals(min_value=0, max_value=10_000, places=2)
+
+
+@given(
+    st.lists(st.tuples(amounts, amounts, amounts, amounts, st.floats(0, 1)), max_size=12),
+    st.integers(1, 12),
+    st.integers(0, 4),
+)
+def test_unpaid_installments_are_what_is_left_of_each_installment(
+    parts: list[tuple[D, D, D, D, float]], month: int, ahead: int
+) -> None:
+    installments = tuple(
+        InstallmentState(
+            number=n,
+            start_date=date(2025, n, 1),
+            due_date=date(2025, n, 28),
+            principal=principal,
+            interest=interest,
+            fees=fees,
+            interest_earned=interest,
+            penalties=penalties,
+            principal_paid=(principal * D(paid)).quantize(D("0.01")),
+            interest_paid=interest if paid > 0.5 else D(0),
+            fees_paid=fees,
+            penalties_paid=penalties if paid > 0.2 else D(0),
+        )
+        for n, (principal, interest, fees, penalties, paid) in enumerate(parts, start=1)
+    )
+    unpaid = [i for i in installments if i.outstanding.total > 0]
+    everything = "\n".join(f"{i.number}|{i.due_date}|{i.outstanding.total}" for i in unpaid)
+    assert unpaid_rows(installments, date(2026, 1, 1)) == (everything, "")
+    assert unpaid_rows_of_view(state_rows(LoanState(installments, D(0)))) == everything
+
+    as_of = date(2025, month, 15)
+    listed, complete_before = unpaid_rows(installments, as_of, ahead)
+    lines = listed.split("\n") if listed else []
+    assert everything.startswith(listed)
+    due_by_then = [i for i in unpaid if i.due_date <= as_of]
+    assert len(lines) == min(len(unpaid), len(due_by_then) + ahead)
+    left_out = unpaid[len(lines) :]
+    assert complete_before == (left_out[0].due_date.isoformat() if left_out else "")
 
 
 def contact(borrower: str, name: str, agent: str = "", group: str = "") -> BorrowerContact:
