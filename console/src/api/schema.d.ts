@@ -56,8 +56,25 @@ export interface paths {
          * Audit trail
          * @description The caller's institution's audit trail, newest first. Every successful change made
          *     through the API is in it (including those the platform administrator made to the
-         *     institution), appended just after the answer is sent, so a change can take a moment to
-         *     show.
+         *     institution, and sign-outs), appended just after the answer is sent, so a change can take
+         *     a moment to show.
+         *
+         *     Filters, each optional and combined with AND, each compared exactly (no prefix, no case
+         *     folding):
+         *
+         *     - `target_kind` and `target_id`: the entries about one record, such as one borrower's
+         *       file (`target_kind=borrowers&target_id=bor_...`) or one loan's
+         *       (`target_kind=loans&target_id=loan_...`): its creation (`POST /v1/borrowers`, whose
+         *       entry names the id the answer gave the new record) and every change made through a URL
+         *       of its own (`/v1/borrowers/{borrower_id}...`, `/v1/loans/{loan_id}/approve`,
+         *       `.../repayments`, ...). `target_kind` alone: every entry about that kind of record.
+         *       `target_id` needs `target_kind` (422 naming `target_id`). A kind or id no entry has is
+         *       an empty page, not an error.
+         *     - `actor_id`: the entries of changes made by one user (`actor_id` of the entries, the id
+         *       in `GET /v1/users`).
+         *
+         *     Pages: ask again with `page_token=next_page_token` and the same filters; a token used
+         *     with other filters is 422 naming `page_token`.
          *
          *     **Permission:** `audit:read` (roles: admin, auditor).
          */
@@ -1360,6 +1377,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/trends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The portfolio over time
+         * @description The gross portfolio and portfolio at risk (PAR 1, 30 and 90, as in the portfolio report)
+         *     at the end of each day or month from `from` to `to`, as they stood on that day (from the
+         *     disbursements, repayments, reschedules and write-offs dated on or before it, so a
+         *     backdated repayment changes the past rows it falls in), and what was disbursed and
+         *     collected within each period, over the caller's scope (their branch for branch staff).
+         *
+         *     A row's `date` is its period's first day; monthly rows follow calendar months, the first
+         *     and last cut at `from` and `to`. A `from` after `to`, or a range of more than 366 daily or
+         *     120 monthly rows, is 422 naming `from`. Built from the loans' events: a change shows
+         *     within seconds. As JSON, or as a spreadsheet (`format=csv` or `xlsx`, the columns of
+         *     `items`) named `trends-<interval>-<from>-<to>`.
+         *
+         *     **Permission:** `reports:read` (roles: admin, branch_manager, risk_officer, auditor).
+         */
+        get: operations["trends_v1_reports_trends_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/scorecards": {
         parameters: {
             query?: never;
@@ -2027,7 +2076,7 @@ export interface components {
             summary_json: string;
             /**
              * Target Id
-             * @description the first id in the path; empty for a creation
+             * @description the first id in the path; for a creation at a collection's URL (`POST /v1/borrowers`), the id of the record created; empty when there is neither
              */
             target_id: string;
             /**
@@ -5054,6 +5103,120 @@ export interface components {
             reason: string;
         };
         /**
+         * TrendsReport
+         * @description The portfolio over time, one row per period, oldest first.
+         * @example {
+         *       "currency": "KES",
+         *       "from": "2026-01-15",
+         *       "interval": "month",
+         *       "items": [
+         *         {
+         *           "collected": "610420.00",
+         *           "date": "2026-01-15",
+         *           "disbursed": "1250000.00",
+         *           "gross_portfolio": "8010200.00",
+         *           "par1": "0.0790",
+         *           "par30": "0.0351",
+         *           "par90": "0.0120"
+         *         },
+         *         {
+         *           "collected": "1301880.50",
+         *           "date": "2026-02-01",
+         *           "disbursed": "2400000.00",
+         *           "gross_portfolio": "8120950.00",
+         *           "par1": "0.0802",
+         *           "par30": "0.0366",
+         *           "par90": "0.0118"
+         *         },
+         *         {
+         *           "collected": "1998003.25",
+         *           "date": "2026-03-01",
+         *           "disbursed": "2150000.00",
+         *           "gross_portfolio": "8240500.00",
+         *           "par1": "0.0811",
+         *           "par30": "0.0376",
+         *           "par90": "0.0122"
+         *         }
+         *       ],
+         *       "to": "2026-03-31"
+         *     }
+         */
+        TrendsReport: {
+            /**
+             * Currency
+             * @description ISO 4217
+             */
+            currency: string;
+            /**
+             * From
+             * Format: date
+             * @description the first day, as asked or by default
+             * @example 2026-03-31
+             */
+            from: string;
+            /**
+             * Interval
+             * @description the length of the periods
+             * @enum {string}
+             */
+            interval: "day" | "month";
+            /** Items */
+            items: components["schemas"]["TrendsRow"][];
+            /**
+             * To
+             * Format: date
+             * @description the last day, as asked or today
+             * @example 2026-03-31
+             */
+            to: string;
+        };
+        /** TrendsRow */
+        TrendsRow: {
+            /**
+             * Collected
+             * @description repayments paid within the period (by their `paid_on`), every component (principal, interest, fees, penalties, overpayment), reversed ones excluded
+             * @example 1250.50
+             */
+            collected: string;
+            /**
+             * Date
+             * Format: date
+             * @description the period's first day: the day itself by day; the first of the month by month (`from` for the first row when it is not a first)
+             * @example 2026-03-31
+             */
+            date: string;
+            /**
+             * Disbursed
+             * @description principal of the loans disbursed within the period
+             * @example 1250.50
+             */
+            disbursed: string;
+            /**
+             * Gross Portfolio
+             * @description principal outstanding at the end of the period's last day (or of `to`), as it stood that day; loans written off before then are out
+             * @example 1250.50
+             */
+            gross_portfolio: string;
+            /**
+             * Par1
+             * @description portfolio at risk over 1 day on that same day, as in the portfolio report: the whole outstanding principal of loans whose oldest unpaid installment was then more than 1 day late (or rescheduled by then), over `gross_portfolio`; 0 when that is 0
+             * @example 0.0376
+             */
+            par1: string;
+            /**
+             * Par30
+             * @description the same, more than 30 days late
+             * @example 0.0376
+             */
+            par30: string;
+            /**
+             * Par90
+             * @description the same, more than 90 days late
+             * @example 0.0376
+             */
+            par90: string;
+        };
+        /**
          * TrialBalance
          * @description Every account's debits, credits and balance; the totals are equal when the books
          *     balance.
@@ -5388,6 +5551,12 @@ export interface operations {
     audit_log_v1_audit_log_get: {
         parameters: {
             query?: {
+                /** @description only entries about this kind of record, the entries' `target_kind` (the URL's first segment after `/v1/`, such as `borrowers` or `loans`), compared exactly; a kind no entry has matches nothing */
+                target_kind?: string;
+                /** @description only entries about this record, the entries' `target_id`, compared exactly; requires `target_kind` */
+                target_id?: string;
+                /** @description only entries of changes made by this user, the entries' `actor_id` */
+                actor_id?: string;
                 /** @description how many items a page holds at most (1 to 1000) */
                 page_size?: number;
                 /** @description `next_page_token` of the previous page; empty for the first page */
@@ -11408,6 +11577,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PortfolioReport"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    trends_v1_reports_trends_get: {
+        parameters: {
+            query?: {
+                /** @description the first day; default: 30 days before `to` by day (31 rows), the first of the month 11 months before `to`'s by month (12 rows) */
+                from?: string | null;
+                /** @description the last day; default: today */
+                to?: string | null;
+                /** @description one row per day, or per calendar month */
+                interval?: "day" | "month";
+                /** @description `csv` and `xlsx` answer a file with one row per period */
+                format?: "json" | "csv" | "xlsx";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the report as JSON, or as a CSV or XLSX file to download */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrendsReport"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
                 };
             };
             /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */

@@ -3,16 +3,11 @@
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { Loading } from "@/components/Loading";
 import { LoadMore } from "@/components/LoadMore";
-import { StaffName } from "@/components/Lookups";
 import { t } from "@/i18n";
 
 import { useAuditLog, useVerifyChain } from "./api";
+import { AuditTable } from "./AuditTable";
 import "./audit.css";
-
-/** `2026-03-31T09:30:00.123Z` as `2026-03-31 09:30:00 UTC`: ISO, to the second. */
-function when(time: string): string {
-  return `${time.slice(0, 10)} ${time.slice(11, 19)} UTC`;
-}
 
 function Verification() {
   const verify = useVerifyChain();
@@ -49,64 +44,7 @@ export default function AuditLogPage() {
       <p className="hint">{t("audit.intro")}</p>
       <Verification />
       <Loading query={entries}>
-        {(data) => {
-          const list = data.pages.flatMap((p) => p.items);
-          if (!list.length) return <p>{t("common.none")}</p>;
-          return (
-            <div className="table-wrap">
-              <table className="audit">
-                <thead>
-                  <tr>
-                    <th scope="col" className="num">
-                      {t("audit.colSeq")}
-                    </th>
-                    <th scope="col">{t("audit.colTime")}</th>
-                    <th scope="col">{t("audit.colActor")}</th>
-                    <th scope="col">{t("audit.colAction")}</th>
-                    <th scope="col">{t("audit.colResource")}</th>
-                    <th scope="col">{t("audit.colRequest")}</th>
-                    <th scope="col">{t("audit.colDetails")}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((entry) => (
-                    <tr key={entry.seq}>
-                      <td className="num">{entry.seq}</td>
-                      <td>{when(entry.time)}</td>
-                      <td>
-                        <StaffName id={entry.actor_id} />
-                        <span className="hint"> ({t(`role.${entry.actor_role}`)})</span>
-                      </td>
-                      <td>
-                        <code>{entry.action}</code>
-                      </td>
-                      <td>
-                        {entry.target_kind}
-                        {entry.target_id && (
-                          <>
-                            {" "}
-                            <code className="id">{entry.target_id}</code>
-                          </>
-                        )}
-                      </td>
-                      <td>
-                        <code className="id">{entry.request_id}</code>
-                      </td>
-                      <td>
-                        {entry.summary_json && entry.summary_json !== "{}" && (
-                          <details>
-                            <summary>{t("audit.details")}</summary>
-                            <pre>{entry.summary_json}</pre>
-                          </details>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          );
-        }}
+        {(data) => <AuditTable entries={data.pages.flatMap((p) => p.items)} />}
       </Loading>
       <LoadMore query={entries} />
     </>

@@ -204,4 +204,52 @@ describe("borrowers", () => {
     await userEvent.click(screen.getByRole("button", { name: "New loan application" }));
     expect(screen.getByTestId("where")).toHaveTextContent("/loans/new");
   });
+
+  it("shows the audit entries about the borrower to those who may read the audit log, and not to an agent", async () => {
+    signInAs({ role: "auditor", permissions: ["borrowers:read", "loans:read", "audit:read", "users:read"] });
+    const calls = gateway({
+      "GET /v1/borrowers/{borrower_id}": () => ok(borrower()),
+      "GET /v1/borrowers/{borrower_id}/versions": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/loans": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/audit-log": () =>
+        ok({
+          items: [
+            {
+              seq: 7,
+              institution_id: "inst_1",
+              actor_id: "usr_2",
+              actor_role: "agent",
+              action: "borrowers.create",
+              target_kind: "borrowers",
+              target_id: "brw_1",
+              request_id: "req_1",
+              time: "2026-03-01T08:00:00.123Z",
+              summary_json: "{}",
+              prev_hash: "",
+              hash: "",
+            },
+          ],
+          next_page_token: "",
+        }),
+    });
+    show("/borrowers/brw_1");
+    expect(await screen.findByRole("heading", { level: 2, name: "Audit trail" })).toBeInTheDocument();
+    expect(await screen.findByText("borrowers.create")).toBeInTheDocument();
+    expect(screen.getByText("2026-03-01 08:00:00 UTC")).toBeInTheDocument();
+    const asked = calls.find((c) => c.route === "GET /v1/audit-log")!;
+    expect(asked.init.params?.query).toMatchObject({ target_kind: "borrowers", target_id: "brw_1" });
+  });
+
+  it("shows an agent no audit trail", async () => {
+    signInAs({ role: "agent", permissions: AGENT, branch_id: "br_1" });
+    const calls = gateway({
+      "GET /v1/borrowers/{borrower_id}": () => ok(borrower()),
+      "GET /v1/borrowers/{borrower_id}/versions": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/loans": () => ok({ items: [], next_page_token: "" }),
+    });
+    show("/borrowers/brw_1");
+    expect(await screen.findByRole("heading", { level: 1, name: "Achieng Odhiambo" })).toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: "Audit trail" })).not.toBeInTheDocument();
+    expect(calls.some((c) => c.route === "GET /v1/audit-log")).toBe(false);
+  });
 });

@@ -6,6 +6,8 @@ import { api, call } from "@/api/client";
 import type { components } from "@/api/schema";
 
 type ArrearsReport = components["schemas"]["ArrearsReport"];
+export type Trends = components["schemas"]["TrendsReport"];
+export type Interval = "day" | "month";
 
 export function usePortfolio() {
   return useQuery({
@@ -20,6 +22,15 @@ export function useArrears() {
     // The operation also answers CSV and XLSX files; asked for JSON it is the report.
     queryFn: async () =>
       (await call(api.GET("/v1/reports/arrears", { params: { query: { format: "json" } } }))) as ArrearsReport,
+  });
+}
+
+/** The last 31 days by day, or the last 12 months by month (the server's default ranges). */
+export function useTrends(interval: Interval) {
+  return useQuery({
+    queryKey: ["reports", "trends", interval],
+    queryFn: async () =>
+      (await call(api.GET("/v1/reports/trends", { params: { query: { interval, format: "json" } } }))) as Trends,
   });
 }
 

@@ -1,4 +1,5 @@
 import { screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
 import { ok, renderScreen, serve, signInAs } from "@/test/api";
@@ -68,6 +69,60 @@ describe("the dashboard", () => {
     const rows = screen.getAllByRole("rowheader").map((h) => h.textContent);
     expect(rows).toEqual(["Nakuru", "Kisumu", "Total"]);
     expect(screen.getByRole("img", { name: /^Nakuru: KES.500\.00; Kisumu: KES.0\.30$/ })).toBeInTheDocument();
+  });
+});
+
+describe("the portfolio over time", () => {
+  const row = (date: string, disbursed: string, collected: string, par30: string) => ({
+    date,
+    gross_portfolio: "1000.00",
+    par1: par30,
+    par30,
+    par90: "0.0000",
+    disbursed,
+    collected,
+  });
+
+  it("charts disbursed and collected per period and PAR, with the figures in a table", async () => {
+    signInAs({ role: "risk_officer", permissions: ["reports:read"] });
+    const calls = serve({
+      "GET /v1/reports/portfolio": () => ok({ as_of: "2026-03-31", currency: "KES", active_loans: 0, gross_portfolio: "0", par1: "0", par30: "0", par60: "0", par90: "0", disbursed: "0", repaid: "0" }),
+      "GET /v1/reports/arrears": () => ok({ as_of: "", currency: "KES", items: [] }),
+      "GET /v1/branches": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/reports/trends": ({ params }) =>
+        ok({
+          currency: "KES",
+          interval: params?.query?.interval,
+          from: "2026-01-01",
+          to: "2026-03-31",
+          items:
+            params?.query?.interval === "month"
+              ? [row("2026-01-01", "5000.00", "0.00", "0.0000"), row("2026-02-01", "0.00", "1250.50", "0.1250")]
+              : [row("2026-03-30", "0.00", "10.00", "0.0000"), row("2026-03-31", "0.00", "0.00", "0.0000")],
+        }),
+    });
+    renderScreen(<Dashboard />);
+    expect(await screen.findByRole("figure", { name: "Disbursed and collected in each period" })).toHaveTextContent(
+      /2026-03-30.*2026-03-31/,
+    );
+
+    await userEvent.selectOptions(screen.getByLabelText("Period"), "Last 12 months, by month");
+    const feb = (await screen.findByRole("rowheader", { name: "2026-02-01" })).closest("tr")!;
+    expect(within(feb).getAllByRole("cell").map((c) => c.textContent?.replace(/\s/g, " "))).toEqual([
+      "KES 1,000.00",
+      "12.50%",
+      "12.50%",
+      "0.00%",
+      "KES 0.00",
+      "KES 1,250.50",
+    ]);
+    // The scale of the flows chart is the largest amount of any period.
+    expect(screen.getByRole("figure", { name: "Disbursed and collected in each period" })).toHaveTextContent("KES 5,000.00");
+    expect(screen.getByRole("figure", { name: "Portfolio at risk at the end of each period" })).toHaveTextContent("12.50%");
+    expect(calls.filter((c) => c.route === "GET /v1/reports/trends").map((c) => c.init.params?.query?.interval)).toEqual([
+      "day",
+      "month",
+    ]);
   });
 });
 

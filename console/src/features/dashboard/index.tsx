@@ -1,5 +1,6 @@
 /** The portfolio today at a glance: its size and quality as cards, portfolio at risk and the
- * arrears of each branch as bars, with the arrears also as a table. */
+ * arrears of each branch as bars, with the arrears also as a table; and the portfolio over
+ * time (disbursed, collected, PAR) as charts. */
 import { useId, type ReactNode } from "react";
 
 import type { components } from "@/api/schema";
@@ -11,6 +12,7 @@ import { isoDate, money, percent } from "@/lib/format";
 import { useArrears, useBranchNames, usePortfolio } from "./api";
 import { addDecimals, byBranch } from "./arrears";
 import { BarChart } from "./BarChart";
+import { Trends } from "./Trends";
 import "./dashboard.css";
 
 type Portfolio = components["schemas"]["PortfolioReport"];
@@ -121,6 +123,7 @@ export default function Dashboard() {
     <>
       <h1>{t("dashboard.title")}</h1>
       <Loading query={portfolio}>{(report) => <PortfolioCards report={report} />}</Loading>
+      <Trends />
       <h2>{t("dashboard.arrearsTitle")}</h2>
       <Loading query={arrears}>{(report) => <ArrearsByBranch report={report} names={names.data} />}</Loading>
     </>

@@ -51,6 +51,7 @@ export const text = {
   "borrowers.noEdits": "Registered on {date}; not edited since.",
   "borrowers.change": "{field}: {before} → {after}",
   "borrowers.assignments": "Branch and loan officer history",
+  "borrowers.audit": "Audit trail",
   "borrowers.col.name": "Name",
   "borrowers.col.product": "Product",
   "borrowers.col.status": "Status",

@@ -61,6 +61,7 @@ export const text = {
   "loans.submittedBy": "Submitted by",
   "loans.approvedBy": "Approved by",
   "loans.history": "History",
+  "loans.audit": "Audit trail",
   "loans.repayments": "Repayments",
   "loans.noRepayments": "No repayments yet.",
   "loans.col.borrower": "Borrower",

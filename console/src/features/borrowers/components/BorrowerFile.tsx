@@ -1,11 +1,12 @@
-/** A borrower's file: who they are, their consent, their loans, and every change to their
- * profile and assignment. */
+/** A borrower's file: who they are, their consent, their loans, every change to their profile
+ * and assignment, and (for those who may read the audit log) the audit entries about them. */
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { Loading } from "@/components/Loading";
 import { Money, MoneyCell } from "@/components/Money";
 import { ProductName, StaffName, useBorrower, useCurrency } from "@/components/Lookups";
+import { AuditTrail } from "@/features/audit/AuditTrail";
 import { t } from "@/i18n";
 import { isoDate } from "@/lib/format";
 import { can, useMe } from "@/lib/session";
@@ -103,6 +104,13 @@ function File({ borrower: b }: { borrower: Borrower }) {
           </tbody>
         </table>
       </div>
+
+      {can(me, "audit:read") && (
+        <>
+          <h2>{t("borrowers.audit")}</h2>
+          <AuditTrail target={{ target_kind: "borrowers", target_id: b.id }} />
+        </>
+      )}
     </>
   );
 }

@@ -9,6 +9,7 @@ import { Field } from "@/components/Field";
 import { Loading } from "@/components/Loading";
 import { Money, MoneyCell } from "@/components/Money";
 import { BorrowerName, ProductName, StaffName, useLoanProducts } from "@/components/Lookups";
+import { AuditTrail } from "@/features/audit/AuditTrail";
 import { t } from "@/i18n";
 import { isoDate, money, today } from "@/lib/format";
 import { can, useMe } from "@/lib/session";
@@ -162,6 +163,13 @@ function LoanView({ loan }: { loan: Loan }) {
           </tbody>
         </table>
       </div>
+
+      {can(me, "audit:read") && (
+        <>
+          <h2>{t("loans.audit")}</h2>
+          <AuditTrail target={{ target_kind: "loans", target_id: loan.id }} />
+        </>
+      )}
     </>
   );
 }
