@@ -18,7 +18,7 @@ install: ## install Python deps (uv, from uv.lock) and the contract tools (buf, 
 	@command -v uv >/dev/null 2>&1 || { echo "[install] uv $(UV_VERSION) from PyPI"; python3 -m pip install --quiet --root-user-action=ignore uv==$(UV_VERSION); }
 	@echo "[install] Python packages from uv.lock"
 	@uv sync --frozen --quiet
-	@test -x $(BUF) || { echo "[install] buf from npm"; npm install --prefix tools --no-audit --no-fund --silent; }
+	@test -x $(BUF) || { echo "[install] buf from npm"; npm ci --prefix tools --no-audit --no-fund --silent; }
 
 servers: ## install (once) and start Redis, RabbitMQ, Elasticsearch and FerretDB
 	@$(INFRA) install
