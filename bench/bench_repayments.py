@@ -16,12 +16,15 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from shared import statement_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Bench-Password-123"
@@ -179,12 +182,18 @@ async def closed_loop(
                 failures.append(f"{reply.status_code} {reply.text[:200]}")
 
     watched = {**fleet_pids(state), **pids_matching(SERVER_PROCESSES)}
+    statements_dir = state / "statements"
+    await asyncio.sleep(2 * statement_counts.FLUSH_SECONDS)  # the set-up's last flush
+    statements_before = statement_counts.totals(statements_dir)
     cpu_before = {k: cpu_seconds(v) for k, v in watched.items()}
     print(f"sending {total} {what} at concurrency {concurrency}...", flush=True)
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
     cpu_after = {k: cpu_seconds(v) for k, v in watched.items()}
+    # Relays and consumers finish the requests' events after the answers: wait for them.
+    await asyncio.sleep(3)
+    statements_after = statement_counts.totals(statements_dir)
 
     ordered = sorted(latencies)
     pct = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
@@ -202,8 +211,23 @@ async def closed_loop(
     )
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {name:16} {seconds / total * 1000:6.2f} ms")
+    print_statements(statements_before, statements_after, total)
     if failures:
         print("first failures:", *failures[:5], sep="\n  ")
+
+
+def print_statements(
+    before: dict[str, Counter[str]], after: dict[str, Counter[str]], total: int
+) -> None:
+    """Statements sent on the MongoDB wire per request, by process and by command, counted
+    by each process's PyMongo command listener (shared/statement_counts.py)."""
+    spent = {app: after[app] - before.get(app, Counter()) for app in after}
+    overall = sum((sum(c.values()) for c in spent.values()), 0)
+    print(f"MongoDB-wire statements per request: {overall / total:.2f} (all processes)")
+    for app, commands in sorted(spent.items(), key=lambda kv: -sum(kv[1].values())):
+        if commands:
+            detail = ", ".join(f"{name} {n / total:.2f}" for name, n in commands.most_common())
+            print(f"  {app:20} {sum(commands.values()) / total:6.2f}  ({detail})")
 
 
 async def run_load(
@@ -238,6 +262,7 @@ def run_with_fleet(load: Callable[[str, str, Path], Coroutine[Any, Any, None]]) 
         "KOPA_BOOTSTRAP_EMAIL": email,
         "KOPA_BOOTSTRAP_PASSWORD": PASSWORD,
         "LOG_LEVEL": "warning",
+        statement_counts.ENV: str(state / "statements"),
     }
     fleet = [
         sys.executable,

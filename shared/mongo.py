@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import statement_counts
 from shared.errors import ValidationError
 
 
@@ -31,6 +32,7 @@ def connect(
         serverSelectionTimeoutMS=10_000,
         retryWrites=True,
         retryReads=True,
+        event_listeners=statement_counts.listeners(app_name),
     )
     return client, client[database]
 
