@@ -118,7 +118,7 @@ describe("the portfolio over time", () => {
     ]);
     // The scale of the flows chart is the largest amount of any period.
     expect(screen.getByRole("figure", { name: "Disbursed and collected in each period" })).toHaveTextContent("KES 5,000.00");
-    expect(screen.getByRole("figure", { name: "Portfolio at risk at the end of each period" })).toHaveTextContent("12.50%");
+    expect(screen.getByRole("figure", { name: "PAR 1, 30 and 90 at the end of each period" })).toHaveTextContent("12.50%");
     expect(calls.filter((c) => c.route === "GET /v1/reports/trends").map((c) => c.init.params?.query?.interval)).toEqual([
       "day",
       "month",

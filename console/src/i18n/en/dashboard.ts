@@ -19,7 +19,8 @@ export const text = {
   "dashboard.lastDays": "Last 30 days, by day",
   "dashboard.lastMonths": "Last 12 months, by month",
   "dashboard.flowsChart": "Disbursed and collected in each period",
-  "dashboard.parTrendChart": "Portfolio at risk at the end of each period",
+  // Not "Portfolio at risk …": that name is the PAR cards' figure, found by substring.
+  "dashboard.parTrendChart": "PAR 1, 30 and 90 at the end of each period",
   "dashboard.trendFigures": "Figures by period",
   "dashboard.parChart": "Portfolio at risk: share of the gross portfolio by days late",
   "dashboard.arrearsTitle": "Arrears by branch",
