@@ -51,7 +51,8 @@ from loan_service.domain import Loan, LoanProduct, parse_product
 from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
 from loan_service.service_layer.cob import CloseOfBusiness, plan, update_of
-from loan_service.service_layer.handlers import partition_of, pricing_of
+from loan_service.service_layer.unit_of_work import partition_of
+from loan_service.service_layer.views import pricing_of
 from shared.events import EventPublisher, OutboxRelay
 from shared.ids import new_id
 from tools.fleet import local_server_urls

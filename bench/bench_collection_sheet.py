@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,6 +34,7 @@ from bench_repayments import (
     run_with_fleet,
     setup,
 )
+from profiling import print_top_frames, start_py_spy
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
@@ -70,37 +69,14 @@ def report(name: str, times: list[float]) -> None:
     )
 
 
-def py_spy() -> list[str]:
-    if shutil.which("py-spy"):
-        return ["py-spy"]
-    if shutil.which("uvx"):
-        return ["uvx", "py-spy"]
-    raise SystemExit("--profile needs py-spy: `uvx py-spy` or `pip install py-spy`")
-
-
-def start_py_spy(state: Path, out: Path, seconds: int) -> list[subprocess.Popen[bytes]]:
-    """py-spy recording the gateway and the two services for `seconds`: a flame graph (SVG)
-    and the collapsed stacks (text) of each."""
-    out.mkdir(parents=True, exist_ok=True)
-    spy = py_spy()
-    procs = []
-    for name in ("gateway", "loan", "user"):
-        pid = (state / "run" / f"{name}.pid").read_text().strip()
-        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-            command = [*spy, "record", "--pid", pid, "--duration", str(seconds)]
-            command += ["--rate", "250", "--nonblocking", "--format", fmt]
-            command += ["--output", str(out / f"{name}.{suffix}")]
-            procs.append(
-                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-            )
-    return procs
+SAMPLED = ("gateway", "loan", "user")
 
 
 async def profile(
     state: Path, out: Path, seconds: int, call: Callable[[], Awaitable[object]]
 ) -> None:
     """Samples the gateway and the two services while `call` runs back to back."""
-    procs = await asyncio.to_thread(start_py_spy, state, out, seconds)
+    procs = await asyncio.to_thread(start_py_spy, state, out, seconds, SAMPLED)
     await asyncio.sleep(2)  # let py-spy attach
     deadline = time.perf_counter() + seconds
     calls = 0
@@ -110,26 +86,7 @@ async def profile(
     for proc in procs:
         await asyncio.to_thread(proc.wait)
     print(f"profiled {calls} sheets over {seconds} s into {out}", flush=True)
-    for name in ("gateway", "loan", "user"):
-        print(f"\n{name}: top frames (self time, % of samples)")
-        for line in top_frames(out / f"{name}.txt")[:15]:
-            print(f"  {line}")
-
-
-def top_frames(raw: Path) -> list[str]:
-    """The leaf frames with the most samples, from py-spy's collapsed-stack output."""
-    leaves: dict[str, int] = {}
-    total = 0
-    if not raw.exists():
-        return ["(no samples: did py-spy attach? it needs ptrace)"]
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        n = int(count)
-        total += n
-        leaf = stack.rsplit(";", 1)[-1]
-        leaves[leaf] = leaves.get(leaf, 0) + n
-    ranked = sorted(leaves.items(), key=lambda kv: -kv[1])
-    return [f"{n / total * 100:5.1f}%  {leaf}" for leaf, n in ranked]
+    print_top_frames(out, SAMPLED)
 
 
 def main() -> None:

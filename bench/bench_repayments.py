@@ -4,6 +4,11 @@ institution with many active loans, then posts repayments at a fixed concurrency
 throughput, latency percentiles and CPU per repayment across every process involved.
 
     python bench/bench_repayments.py [--loans 200] [--repayments 4000] [--concurrency 64]
+                                     [--profile DIR [--profile-seconds 15]]
+
+With `--profile DIR`, py-spy samples every service and the gateway for the first
+`--profile-seconds` of the load (see bench/profiling.py) and the top frames of each are
+printed after the figures; sampling costs CPU, so take the figures from a run without it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from profiling import print_top_frames, start_py_spy
 
 from shared import statement_counts
 
@@ -230,8 +236,17 @@ def print_statements(
             print(f"  {app:20} {sum(commands.values()) / total:6.2f}  ({detail})")
 
 
+SAMPLED = ("gateway", "payment", "loan", "reporting", "scoring", "auth")
+
+
 async def run_load(
-    base: str, email: str, loans: int, total: int, concurrency: int, state: Path
+    base: str,
+    email: str,
+    loans: int,
+    total: int,
+    concurrency: int,
+    state: Path,
+    profile: tuple[Path, int] | None = None,
 ) -> None:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
@@ -246,7 +261,15 @@ async def run_load(
                 headers={**agent, "Idempotency-Key": f"bench-{i}"},
             )
 
+        spies = []
+        if profile is not None:
+            spies = start_py_spy(state, profile[0], profile[1], SAMPLED)
+            await asyncio.sleep(2)  # let py-spy attach
         await closed_loop("repayments", total, concurrency, state, repay, expected=201)
+        if profile is not None:
+            for spy in spies:
+                await asyncio.to_thread(spy.wait)
+            print_top_frames(profile[0], SAMPLED, count=8)
 
 
 def run_with_fleet(load: Callable[[str, str, Path], Coroutine[Any, Any, None]]) -> None:
@@ -288,12 +311,15 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=100)
     parser.add_argument("--repayments", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=48)
+    parser.add_argument("--profile", type=Path, help="sample the processes with py-spy")
+    parser.add_argument("--profile-seconds", type=int, default=15)
     args = parser.parse_args()
+    profile = (args.profile, args.profile_seconds) if args.profile else None
     # One agent posts every repayment: lift the per-principal limit (600 a minute).
     os.environ["RATE_LIMIT_PER_MINUTE"] = str(100 * args.repayments)
     run_with_fleet(
         lambda url, email, state: run_load(
-            url, email, args.loans, args.repayments, args.concurrency, state
+            url, email, args.loans, args.repayments, args.concurrency, state, profile
         )
     )
 

@@ -1,4 +1,5 @@
-"""Wires loan_service: repository, peers, handlers, close of business, outbox relay, servicer."""
+"""Wires loan_service: repository, peers, the unit of work the use cases write through, the
+reading settings, close of business, outbox relay, servicer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
 from loan_service.adapters.repository import LOANS, Repository
 from loan_service.entrypoints.grpc_servicer import LoanServicer
 from loan_service.service_layer.cob import CloseOfBusiness
-from loan_service.service_layer.handlers import LoanHandlers
+from loan_service.service_layer.loan_settings import ReadingSettings
+from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared.config import ServiceSettings
 from shared.service import Runtime
 
@@ -28,15 +30,20 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     for name in ("oldest_unpaid_due_date", "created_by", "currency"):
         await repo.backfill_top_field(name)
     relay = runtime.start_relay([LOANS])
-    handlers = LoanHandlers(
-        repo,
-        relay.notify,
+
+    def notify(loan_id: str) -> None:  # events written: publish them now
+        relay.notify(LOANS, loan_id, repo.take_written(loan_id))
+
+    reading = ReadingSettings(repo)
+    cob = CloseOfBusiness(repo, notify, on_completed=reading.forget)
+    runtime.on_close(cob.stop)
+    servicer = LoanServicer(
+        UnitOfWork(repo, notify, reading.get),
         GrpcUserDirectory(runtime.channel("user")),
         GrpcScorer(runtime.channel("scoring")),
+        reading,
+        cob,
     )
-    cob = CloseOfBusiness(repo, relay.notify, on_completed=handlers.forget_reading_settings)
-    runtime.on_close(cob.stop)
-    servicer = LoanServicer(handlers, cob)
 
     def register(server: grpc.aio.Server) -> list[str]:
         loan_pb2_grpc.add_LoanServiceServicer_to_server(servicer, server)

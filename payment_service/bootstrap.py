@@ -103,7 +103,7 @@ def wire(
     db: Any,
     loan_stub: Any,
     *,
-    notify: Callable[[str, Any], None],
+    notify: Callable[[str, Any, list[dict[str, Any]] | None], None],
     config: PaymentConfig,
     institution_currency: InstitutionCurrency | None = None,
     service_tokens: ServiceTokens | None = None,
@@ -112,7 +112,11 @@ def wire(
     """Everything but the servers: tests wire the same objects against their own peers."""
     repo = Repository(db)
     books = Books(repo, institution_currency)
-    core = PaymentCore(repo, books, LoanGateway(loan_stub), notify, config)
+
+    def wake_relay(payment_id: str) -> None:
+        notify(PAYMENTS, payment_id, repo.take_written(payment_id))
+
+    core = PaymentCore(repo, books, LoanGateway(loan_stub), wake_relay, config)
     mobile_money = MobileMoney(core, service_tokens)
     servicer = PaymentServicer(Repayments(core), mobile_money, LedgerHandlers(books, repo))
     return Wiring(

@@ -6,8 +6,11 @@ the document's `outbox` array (and `outbox_count` is incremented) in the same up
 finds documents whose events were not yet published (the process died between write and
 publish), so no event is lost. Delivery is at least once.
 
-Reading side: `EventConsumer` binds a durable queue (with a dead-letter queue) to routing keys
-and skips events it already handled (ids kept in the consumer's own `processed_events`).
+Reading side: `EventConsumer` binds a durable queue (with a dead-letter queue) to routing keys.
+Delivery is at least once, so every handler must be idempotent by construction (versioned
+upserts, deterministic ids, guarded transitions): a redelivered or replayed event changes
+nothing. No ledger of handled event ids is kept: it cost two statements per event and
+protected nothing those handlers do not already protect.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from kopa.common.v1 import common_pb2
@@ -200,6 +202,8 @@ class OutboxRelay:
         self._pending: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._busy: set[tuple[str, Any]] = set()
         self._again: set[tuple[str, Any]] = set()
+        # Outbox entries known from the write that caused them (see `notify`), by document.
+        self._written: dict[tuple[str, Any], list[dict[str, Any]]] = {}
         self._last_notified = 0.0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -212,15 +216,29 @@ class OutboxRelay:
         """Documents notified and not flushed yet."""
         return self._pending.qsize() + len(self._busy)
 
-    def notify(self, collection: str, doc_id: Any) -> None:
-        """Asks for a prompt publish of a document just written (the sweep is the safety net)."""
+    def notify(
+        self, collection: str, doc_id: Any, written: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Asks for a prompt publish of a document just written (the sweep is the safety net).
+
+        `written`: the outbox entries the write stored, when the writer knows they are the
+        whole outbox (it was empty before): the relay then publishes them without reading
+        the document back, one statement less per write. The clearing write stays guarded,
+        so a stale list only costs a read later."""
         self._last_notified = asyncio.get_running_loop().time()
-        self._pending.put_nowait((collection, doc_id))
+        key = (collection, doc_id)
+        if written:
+            self._written[key] = list(written)
+        else:
+            self._written.pop(key, None)
+        self._pending.put_nowait(key)
 
     async def flush(self, collection: str, doc_id: Any) -> int:
         coll = self._db[collection]
-        doc = await coll.find_one({"_id": doc_id}, {"outbox": 1})
-        entries = (doc or {}).get("outbox") or []
+        entries = self._written.pop((collection, doc_id), None)
+        if entries is None:
+            doc = await coll.find_one({"_id": doc_id}, {"outbox": 1})
+            entries = (doc or {}).get("outbox") or []
         if not entries:
             return 0
         for entry in entries:
@@ -312,12 +330,12 @@ Handler = Callable[[str, bytes, dict[str, Any]], Awaitable[None]]
 
 
 class EventConsumer:
-    """A durable queue bound to routing keys, with a dead-letter queue and de-duplication."""
+    """A durable queue bound to routing keys, with a dead-letter queue. Handlers must be
+    idempotent (see the module docstring)."""
 
     def __init__(
         self,
         amqp_url: str,
-        db: AsyncDatabase[Any],
         queue: str,
         bindings: Iterable[str],
         handler: Handler,
@@ -329,7 +347,6 @@ class EventConsumer:
         self._namespace = namespace
         self._retry_seconds = retry_seconds
         self._url = amqp_url
-        self._db = db
         self._queue_name = queue
         self._bindings = list(bindings)
         self._handler = handler
@@ -448,9 +465,6 @@ class EventConsumer:
         token = otel_context.attach(extract_context(message.headers))
         try:
             with self._tracer.start_as_current_span(f"consume {routing_key}"):
-                if event_id and await self._db.processed_events.find_one({"_id": event_id}):
-                    await message.ack()
-                    return
                 try:
                     await self._handle(routing_key, message)
                 except Exception:
@@ -459,11 +473,6 @@ class EventConsumer:
                     log.exception("event_dead_lettered", event_id=event_id, key=routing_key)
                     await message.nack(requeue=False)
                     return
-                if event_id:
-                    with contextlib.suppress(DuplicateKeyError):
-                        await self._db.processed_events.insert_one(
-                            {"_id": event_id, "key": routing_key, "at": datetime.now(UTC)}
-                        )
                 await message.ack()
         finally:
             otel_context.detach(token)

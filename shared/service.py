@@ -99,7 +99,6 @@ class Runtime:
         self.consumers.append(
             EventConsumer(
                 self.settings.amqp_url,
-                self.db,
                 f"{ns}.{queue or self.name}",
                 bindings,
                 handler,

@@ -2,10 +2,10 @@
 
 Off unless ``KOPA_MONGO_STATEMENTS_DIR`` names a directory: then every client made by
 `shared.mongo.connect` counts each command it starts (by command name, as PyMongo's command
-monitoring reports it: ``find``, ``update``, ``insert``, ``getMore``...) and a daemon thread
-rewrites ``<dir>/<app>-<pid>.json`` every `FLUSH_SECONDS`. A reader sums the files before and
-after its load (waiting `FLUSH_SECONDS` for the last flush) to get statements per request
-across every process, background relays and consumers included.
+monitoring reports it, and collection: ``find loans``, ``update payments``, ``getMore``...)
+and a daemon thread rewrites ``<dir>/<app>-<pid>.json`` every `FLUSH_SECONDS`. A reader
+sums the files before and after its load (waiting `FLUSH_SECONDS` for the last flush) to
+get statements per request across every process, background relays and consumers included.
 
 Why a listener and not the server's metrics: the same figure is then counted against
 FerretDB and MongoDB, and it names the process that sent each statement.
@@ -23,7 +23,7 @@ from pathlib import Path
 from pymongo import monitoring
 
 ENV = "KOPA_MONGO_STATEMENTS_DIR"
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 1.0
 #: Handshakes and heartbeats are the driver's, not the application's.
 _DRIVER_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions"})
 
@@ -36,9 +36,12 @@ class StatementCounter(monitoring.CommandListener):
         self._written: dict[str, int] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in _DRIVER_COMMANDS:
+        name = event.command_name
+        if name not in _DRIVER_COMMANDS:
+            target = event.command.get(name)
+            key = f"{name} {target}" if isinstance(target, str) else name
             with self._lock:
-                self.counts[event.command_name] += 1
+                self.counts[key] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

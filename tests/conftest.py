@@ -3,17 +3,40 @@
 Server URLs come from the environment (`MONGODB_URL`, ...), else from the servers `make`
 started (deploy/local/servers.env), else from testcontainers where a Docker engine exists.
 Under CI=true a missing server fails the run; it is never skipped.
+
+Every test carries the marker of its tier (its folder under tests/: unit, integration, e2e),
+so that `-m unit` and the like select exactly that tier; collection fails otherwise.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from tools.fleet import SERVER_VARS, local_server_urls
+
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects what it does not select
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuses to run a test that lacks its tier's marker (`pytestmark = pytest.mark.unit` in
+    a module under tests/unit, and so on)."""
+    unmarked = []
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        if folder in TIERS and item.get_closest_marker(folder) is None:
+            unmarked.append(f"{item.nodeid} (under tests/{folder}, not marked `{folder}`)")
+    if unmarked:
+        raise pytest.UsageError(
+            "tests without the marker of their tier; add e.g. `pytestmark = pytest.mark.unit` "
+            "to their module:\n  " + "\n  ".join(unmarked)
+        )
 
 
 def _reachable(url: str) -> bool:

@@ -12,7 +12,8 @@ that follow it with one ordered `insert_many`, and moves the head onto the last 
 one compare-and-set `update_one({_id: chain, version: seq}, ...)` (single-document updates
 are atomic, as on MongoDB; the local FerretDB gets that from its patch 0004). The head
 moves only onto entries already inserted, so it never goes back and never points past the
-log. Three statements per append, however many entries it carries.
+log. Three statements per append, however many entries it carries; two when the head
+this process moved last is still the head (`head(cached=True)`).
 
 When writers race:
 
@@ -108,6 +109,7 @@ class AuditStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.entries = db[AUDIT_LOG]
         self.heads = db[AUDIT_HEADS]
+        self._known_heads: dict[str, tuple[int, str]] = {}
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index(
@@ -132,9 +134,18 @@ class AuditStore:
 
     # head ------------------------------------------------------------------------------
 
-    async def head(self, institution_id: str | None) -> tuple[int, str]:
-        """(seq, hash) of the newest entry; (0, GENESIS_HASH) for an empty chain."""
-        return await self._head(chain_of(institution_id))
+    async def head(self, institution_id: str | None, *, cached: bool = False) -> tuple[int, str]:
+        """(seq, hash) of the newest entry; (0, GENESIS_HASH) for an empty chain.
+
+        `cached`: the head this process last read or moved, if any, without a read. Only an
+        append may use it: if another writer (another replica) moved the head since, the
+        append's insert collides on the next seq and the append reads the head again, so a
+        stale head costs a retry, never a fork. One statement less per append."""
+        chain = chain_of(institution_id)
+        known = self._known_heads.get(chain)
+        if cached and known is not None:
+            return known
+        return await self._head(chain)
 
     async def _head(self, chain: str) -> tuple[int, str]:
         doc = await self.heads.find_one({"_id": chain})
@@ -148,7 +159,9 @@ class AuditStore:
                 )
             doc = await self.heads.find_one({"_id": chain})
             assert doc is not None
-        return int(doc["seq"]), str(doc["hash"])
+        head = int(doc["seq"]), str(doc["hash"])
+        self._known_heads[chain] = head
+        return head
 
     async def _move_head(self, chain: str, old: tuple[int, str], new: tuple[int, str]) -> bool:
         """Compare-and-set: the head moves from `old` to `new` if it is still at `old`."""
@@ -156,7 +169,10 @@ class AuditStore:
             {"_id": chain, "version": old[0]},
             {"$set": {"seq": new[0], "hash": new[1], "version": new[0]}},
         )
-        return result.matched_count == 1
+        if result.matched_count == 1:
+            self._known_heads[chain] = new
+            return True
+        return False
 
     # entries ---------------------------------------------------------------------------
 

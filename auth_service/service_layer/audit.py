@@ -219,7 +219,7 @@ class AuditHandlers:
         head: tuple[int, str] | None = None
         for _ in range(MAX_APPEND_ATTEMPTS):
             if head is None:
-                head = await self.u.audit.head(chain)
+                head = await self.u.audit.head(chain, cached=True)
             # Linked through the head's hash, the trusted anchor, even if the stored entry
             # was altered, so appending never stops; the alteration is what `verify` reports.
             segment = chain_segment(head, drafts, institution_id=chain, at=self.u.clock())

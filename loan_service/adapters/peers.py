@@ -3,78 +3,42 @@
 The caller's token is forwarded by the shared client channel, so each peer checks the
 caller's own permissions and scope. A peer's NOT_FOUND becomes this service's `NotFound`
 naming what was missing; other client-caused errors pass through the interceptor unchanged.
+The interfaces they implement (and the records they return) are the service layer's
+(`service_layer.ports`), re-exported here.
 """
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
+from loan_service.service_layer.ports import (
+    Borrower,
+    BorrowerContact,
+    Scorer,
+    ScoreResult,
+    UserDirectory,
+)
 from shared.errors import NotFound
 
-
-@dataclass(frozen=True)
-class Borrower:
-    id: str
-    institution_id: str
-    branch_id: str
-    date_of_birth: str
-    monthly_income: str
-    household_size: int
-    gender: str
-    business_type: str
-    group_id: str
-
-
-@dataclass(frozen=True)
-class BorrowerContact:
-    """Who to see about a loan: a borrower's name, phone, loan officer and group."""
-
-    id: str
-    name: str
-    phone: str
-    agent_id: str
-    group_id: str
-    group_name: str
+__all__ = [
+    "BATCH",
+    "Borrower",
+    "BorrowerContact",
+    "GrpcScorer",
+    "GrpcUserDirectory",
+    "ScoreResult",
+    "Scorer",
+    "UserDirectory",
+]
 
 
 #: The most borrowers one BatchGetBorrowers call asks for (user_service's limit).
 BATCH = 1000
-
-
-@dataclass(frozen=True)
-class ScoreResult:
-    score: int
-    band: str
-    scorecard_id: str
-    scorecard_version: int
-    contributions: list[tuple[str, int, str]]
-
-
-class UserDirectory(abc.ABC):
-    @abc.abstractmethod
-    async def borrower(self, borrower_id: str) -> Borrower: ...
-
-    @abc.abstractmethod
-    async def institution_currency(self, institution_id: str) -> str: ...
-
-    @abc.abstractmethod
-    async def group_size(self, group_id: str) -> int | None: ...
-
-    @abc.abstractmethod
-    async def contacts(self, borrower_ids: Sequence[str]) -> dict[str, BorrowerContact]:
-        """The borrowers of `borrower_ids` in the caller's scope, by id (the others left out)."""
-
-
-class Scorer(abc.ABC):
-    @abc.abstractmethod
-    async def score(self, subject_id: str, applicant_json: str) -> ScoreResult: ...
 
 
 def _not_found(error: grpc.aio.AioRpcError) -> bool:

@@ -21,12 +21,15 @@
 ``cob_partitions``  one per (job, partition): lease, checkpoint, counters.
 ``loan_migrations`` one per one-off data migration done (``_id`` = its name).
 
-Every write of a loan is ``update_one({_id, version}, {$set..., $inc: {version: 1}, $push:
-{outbox: ...}})``: a single-document atomic write carrying its events (no transactions, so the
-same code runs on FerretDB and sharded MongoDB); a lost race shows as no match. This relies
-on single-document updates being atomic, as on MongoDB; the local FerretDB gets that from
-the launcher's patch 0004 (FerretDB v1 alone rewrites documents without locking what it read:
-600 concurrent ``$inc`` on one document left 506 before the patch, 600 after).
+`Repository` implements the service layer's ports (`service_layer.ports.CobRepository`).
+Every write of a loan (`save_loan`, `write_loan`: a `LoanWrite`) is ``update_one({_id,
+version}, {$set..., $inc: {version: 1}, $push: {outbox: ...}})``: a single-document atomic
+write carrying its events, encoded here into the contract's proto messages
+(`event_codec`), so no transaction is needed and the same code runs on FerretDB and sharded
+MongoDB; a lost race shows as no match. This relies on single-document updates being
+atomic, as on MongoDB; the local FerretDB gets that from the launcher's patch 0004
+(FerretDB v1 alone rewrites documents without locking what it read: 600 concurrent
+``$inc`` on one document left 506 before the patch, 600 after).
 """
 
 from __future__ import annotations
@@ -36,10 +39,19 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from google.protobuf.message import Message
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from loan_service.adapters.event_codec import loan_events
+from loan_service.service_layer.ports import (
+    SHEET_FIELDS,
+    CobRepository,
+    LoanWrite,
+    OutgoingEvent,
+)
+from shared.events import outbox_fields, outbox_update
 from shared.mongo import PackedDocuments, list_page
 
 PRODUCTS = "loan_products"
@@ -84,21 +96,6 @@ LOAN_TOP_FIELDS = frozenset(
         "currency",
     }
 )
-#: The fields of a loan `due_loans` reads: all a collection sheet needs of a loan, and the
-#: ``version`` its ``unpaid_installments`` were written with (``unpaid_version``, stamped
-#: here by every write that sets them), so a reader knows they are the loan's current ones
-#: even if some writer did not set them (one deployed before they existed, say).
-SHEET_FIELDS = (
-    "_id",
-    "borrower_id",
-    "created_by",
-    "currency",
-    "oldest_unpaid_due_date",
-    "unpaid_installments",
-    "unpaid_complete_before",
-    "unpaid_version",
-    "version",
-)
 PACKED_LOANS = PackedDocuments(LOAN_TOP_FIELDS)
 
 
@@ -129,11 +126,45 @@ def hint_of(loan: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Repository:
+def loan_update(fields: dict[str, Any], events: Sequence[Message]) -> dict[str, Any]:
+    """The update of one loan write: its fields, the version bump, and its events appended
+    to the document's outbox (published by the relay)."""
+    update: dict[str, Any] = outbox_update(events) or {}
+    update["$set"] = fields
+    update.setdefault("$inc", {})["version"] = 1
+    return update
+
+
+def encoded_update(before: dict[str, Any], write: LoanWrite) -> dict[str, Any]:
+    """The update of `write` to the loan read as `before`, its events encoded with the loan
+    as it is after the write (`event_codec`)."""
+    events: list[Message] = []
+    if write.events:
+        after = {**before, **write.fields, "version": before["version"] + 1}
+        events = list(loan_events(after, write.events))
+    return loan_update(write.fields, events)
+
+
+def _hint_may_be_late(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the write must first lower the loan's close-of-business hint. A hint is never
+    later than the loan's stored next date, so only a loan that becomes active or a date that
+    moves earlier can leave it late (most repayments move it later: one write saved)."""
+    new = after.get("cob_next_date")
+    old = before.get("cob_next_date")
+    return bool(new) and (before["status"] != "active" or not old or new < old)
+
+
+class Repository(CobRepository):
+    """The MongoDB implementation of the loan repositories (see the module's docstring)."""
+
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.db = db
         self.loans = db[LOANS]
         self.products = db[PRODUCTS]
+        # The whole outbox a write left, by loan, when the write knows it (the outbox was
+        # empty before: `outbox_count` 0 as read): the relay publishes it without reading the
+        # loan back (`take_written`).
+        self._written: dict[str, list[dict[str, Any]]] = {}
 
     async def ensure_indexes(self) -> None:
         await self.products.create_index([("institution_id", ASCENDING), ("_id", ASCENDING)])
@@ -185,8 +216,12 @@ class Repository:
 
     # --- loans ---------------------------------------------------------------------------
 
-    async def insert_loan(self, doc: dict[str, Any]) -> None:
-        await self.loans.insert_one(stored_loan(doc))
+    async def insert_loan(self, doc: dict[str, Any], events: Sequence[OutgoingEvent] = ()) -> None:
+        """Stores a new loan, its first `events` encoded into its outbox in the same insert."""
+        outbox = outbox_fields(loan_events(doc, events)) if events else {}
+        await self.loans.insert_one(stored_loan({**doc, **outbox}))
+        if outbox:
+            self._written[doc["_id"]] = outbox["outbox"]
 
     async def get_loan(self, loan_id: str) -> dict[str, Any] | None:
         stored = await self.loans.find_one({"_id": loan_id}, _HIDDEN)
@@ -210,6 +245,45 @@ class Repository:
             stored_update(before, update),
         )
         return result.matched_count == 1
+
+    async def save_loan(self, before: dict[str, Any], write: LoanWrite) -> bool:
+        """One use case's write: `write_loan`, with the loan's close-of-business hint kept in
+        step (lowered before the write when it could be late, set exactly after it)."""
+        after = {**before, **write.fields, "version": before["version"] + 1}
+        visited = after["status"] == "active" or before["status"] == "active"
+        if visited and _hint_may_be_late(before, after):
+            await self.lower_hint(before, write.fields.get("cob_next_date"))
+        if not await self.write_loan(before, write):
+            return False
+        if visited and hint_of(before) != hint_of(after):
+            await self.set_hint(after)
+        return True
+
+    async def write_loan(self, before: dict[str, Any], write: LoanWrite) -> bool:
+        """Applies `write` with its events in the outbox: ONE version-guarded update."""
+        update = encoded_update(before, write)
+        if not await self.update_loan(before, update):
+            return False
+        self._remember_written(before, update)
+        return True
+
+    def _remember_written(self, before: dict[str, Any], update: dict[str, Any]) -> None:
+        pushed = update.get("$push", {}).get("outbox", {}).get("$each")
+        if pushed and before.get("outbox_count") == 0:
+            self._written[before["_id"]] = pushed
+
+    def take_written(self, loan_id: str) -> list[dict[str, Any]] | None:
+        """The whole outbox of the loan as its last write with events left it, once; None
+        when unknown (the relay then reads it)."""
+        return self._written.pop(loan_id, None)
+
+    async def bulk_write_loans(self, ops: Sequence[tuple[dict[str, Any], LoanWrite]]) -> set[str]:
+        updates = [(before, encoded_update(before, write)) for before, write in ops]
+        applied = await self.bulk_update_loans(updates)
+        for before, update in updates:
+            if before["_id"] in applied:
+                self._remember_written(before, update)
+        return applied
 
     async def bulk_update_loans(
         self, ops: Sequence[tuple[dict[str, Any], dict[str, Any]]]

@@ -1,4 +1,5 @@
-"""The LoanService servicer: maps proto requests to use cases and results back.
+"""The LoanService servicer: maps proto requests to commands, runs their use cases
+(`service_layer`) and maps the results back.
 
 Errors are raised as typed domain errors (`shared.errors` and the loan domain's subclasses of
 them); the shared interceptor turns them into rich gRPC statuses.
@@ -6,15 +7,31 @@ them); the shared interceptor turns them into rich gRPC statuses.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from typing import Any, TypeAlias
 
 import grpc
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from loan_service.domain.arrears import Bucket
 from loan_service.entrypoints import mapping as m
+from loan_service.service_layer import (
+    applications,
+    commands,
+    disbursement,
+    loan_settings,
+    products,
+    queries,
+    repayments,
+    servicing,
+)
+from loan_service.service_layer.clock import today
 from loan_service.service_layer.cob import CloseOfBusiness, job_id
-from loan_service.service_layer.handlers import LoanHandlers, parse_date, today
+from loan_service.service_layer.inputs import parse_date
+from loan_service.service_layer.loan_settings import ReadingSettings
+from loan_service.service_layer.ports import Scorer, UserDirectory
+from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared import context
 from shared.errors import NotFound, ValidationError
 from shared.permissions import Permission, Principal, require
@@ -22,34 +39,52 @@ from shared.permissions import Permission, Principal, require
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
+def product_command(message: loan_pb2.LoanProduct) -> commands.CreateProduct:
+    """The terms of a new product (the command's fields are named as the message's)."""
+    return commands.CreateProduct(
+        **{f.name: getattr(message, f.name) for f in dataclasses.fields(commands.CreateProduct)}
+    )
+
+
 class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
-    def __init__(self, handlers: LoanHandlers, cob: CloseOfBusiness) -> None:
-        self.h = handlers
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        users: UserDirectory,
+        scorer: Scorer,
+        reading: ReadingSettings,
+        cob: CloseOfBusiness,
+    ) -> None:
+        self.uow = uow
+        self.repo = uow.repo
+        self.users = users
+        self.scorer = scorer
+        self.reading = reading
         self.cob = cob
 
     # --- products and quotes -------------------------------------------------------------
 
     async def _loan(self, doc: dict[str, Any]) -> loan_pb2.Loan:
         """The loan as answered: days past due up to the institution's reading date."""
-        s = await self.h.reading_settings(doc["institution_id"])
+        s = await self.reading.get(doc["institution_id"])
         return m.loan_to_proto(doc, s.reading_date, s.buckets)
 
     async def CreateLoanProduct(
         self, request: loan_pb2.CreateLoanProductRequest, context: Ctx
     ) -> loan_pb2.CreateLoanProductResponse:
-        doc = await self.h.create_product(request.product)
+        doc = await products.create_product(self.repo, self.users, product_command(request.product))
         return loan_pb2.CreateLoanProductResponse(product=m.product_to_proto(doc))
 
     async def GetLoanProduct(
         self, request: loan_pb2.GetLoanProductRequest, context: Ctx
     ) -> loan_pb2.GetLoanProductResponse:
-        doc = await self.h.get_product(request.product_id)
+        doc = await products.get_product(self.repo, request.product_id)
         return loan_pb2.GetLoanProductResponse(product=m.product_to_proto(doc))
 
     async def ListLoanProducts(
         self, request: loan_pb2.ListLoanProductsRequest, context: Ctx
     ) -> loan_pb2.ListLoanProductsResponse:
-        docs, token = await self.h.list_products(request.page_size, request.page_token)
+        docs, token = await products.list_products(self.repo, request.page_size, request.page_token)
         return loan_pb2.ListLoanProductsResponse(
             products=[m.product_to_proto(d) for d in docs], next_page_token=token
         )
@@ -57,12 +92,15 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def QuoteLoan(
         self, request: loan_pb2.QuoteLoanRequest, context: Ctx
     ) -> loan_pb2.QuoteLoanResponse:
-        schedule, pricing, currency = await self.h.quote(
-            request.product_id,
-            request.principal,
-            request.term,
-            request.disbursement_date,
-            request.first_repayment_date,
+        schedule, pricing, currency = await products.quote(
+            self.repo,
+            commands.QuoteLoan(
+                product_id=request.product_id,
+                principal=request.principal,
+                term=request.term,
+                disbursement_date=request.disbursement_date,
+                first_repayment_date=request.first_repayment_date,
+            ),
         )
         money = m.Money(currency)
         return loan_pb2.QuoteLoanResponse(
@@ -93,13 +131,25 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def CreateLoan(
         self, request: loan_pb2.CreateLoanRequest, context: Ctx
     ) -> loan_pb2.CreateLoanResponse:
-        doc = await self.h.create_loan(request)
+        doc = await applications.create_loan(
+            self.uow,
+            self.users,
+            commands.CreateLoan(
+                borrower_id=request.borrower_id,
+                product_id=request.product_id,
+                principal=request.principal,
+                term=request.term,
+                disbursement_date=request.disbursement_date,
+                purpose=request.purpose,
+                request_id=request.request_id,
+            ),
+        )
         return loan_pb2.CreateLoanResponse(loan=await self._loan(doc))
 
     async def GetLoan(
         self, request: loan_pb2.GetLoanRequest, context: Ctx
     ) -> loan_pb2.GetLoanResponse:
-        doc = await self.h.get_loan(request.loan_id)
+        doc = await queries.get_loan(self.uow, request.loan_id)
         return loan_pb2.GetLoanResponse(loan=await self._loan(doc))
 
     async def ListLoans(
@@ -110,12 +160,12 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             if request.status not in m.PROTO_TO_STATUS:
                 raise ValidationError.of("status", "is not a loan status")
             status = m.PROTO_TO_STATUS[request.status]
-        docs, token = await self.h.list_loans(
-            request.borrower_id, status, request.page_size, request.page_token
+        docs, token = await queries.list_loans(
+            self.repo, request.borrower_id, status, request.page_size, request.page_token
         )
         if not docs:
             return loan_pb2.ListLoansResponse(next_page_token=token)
-        s = await self.h.reading_settings(docs[0]["institution_id"])
+        s = await self.reading.get(docs[0]["institution_id"])
         return loan_pb2.ListLoansResponse(
             loans=[m.loan_to_proto(d, s.reading_date, s.buckets) for d in docs],
             next_page_token=token,
@@ -124,50 +174,72 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def ApproveLoan(
         self, request: loan_pb2.ApproveLoanRequest, context: Ctx
     ) -> loan_pb2.ApproveLoanResponse:
-        doc = await self.h.approve(request.loan_id, request.note, request.override_reason)
+        doc = await applications.approve(
+            self.uow,
+            commands.ApproveLoan(
+                loan_id=request.loan_id,
+                note=request.note,
+                override_reason=request.override_reason,
+            ),
+        )
         return loan_pb2.ApproveLoanResponse(loan=await self._loan(doc))
 
     async def RejectLoan(
         self, request: loan_pb2.RejectLoanRequest, context: Ctx
     ) -> loan_pb2.RejectLoanResponse:
-        doc = await self.h.reject(request.loan_id, request.reason)
+        doc = await applications.reject(
+            self.uow, commands.RejectLoan(loan_id=request.loan_id, reason=request.reason)
+        )
         return loan_pb2.RejectLoanResponse(loan=await self._loan(doc))
 
     async def DisburseLoan(
         self, request: loan_pb2.DisburseLoanRequest, context: Ctx
     ) -> loan_pb2.DisburseLoanResponse:
-        doc = await self.h.disburse(
-            request.loan_id,
-            request.disbursement_date,
-            request.first_repayment_date,
-            request.channel,
-            request.request_id,
+        doc = await disbursement.disburse(
+            self.uow,
+            commands.DisburseLoan(
+                loan_id=request.loan_id,
+                disbursement_date=request.disbursement_date,
+                first_repayment_date=request.first_repayment_date,
+                channel=request.channel,
+                request_id=request.request_id,
+            ),
         )
         return loan_pb2.DisburseLoanResponse(loan=await self._loan(doc))
 
     async def WriteOffLoan(
         self, request: loan_pb2.WriteOffLoanRequest, context: Ctx
     ) -> loan_pb2.WriteOffLoanResponse:
-        doc = await self.h.write_off(request.loan_id, request.reason, request.date)
+        doc = await servicing.write_off(
+            self.uow,
+            commands.WriteOffLoan(
+                loan_id=request.loan_id, reason=request.reason, date=request.date
+            ),
+        )
         return loan_pb2.WriteOffLoanResponse(loan=await self._loan(doc))
 
     async def RescheduleLoan(
         self, request: loan_pb2.RescheduleLoanRequest, context: Ctx
     ) -> loan_pb2.RescheduleLoanResponse:
-        doc = await self.h.reschedule(
-            request.loan_id,
-            request.new_term,
-            request.new_annual_interest_rate,
-            request.grace_on_principal,
-            request.reason,
-            request.date,
+        doc = await servicing.reschedule(
+            self.uow,
+            commands.RescheduleLoan(
+                loan_id=request.loan_id,
+                new_term=request.new_term,
+                new_annual_interest_rate=request.new_annual_interest_rate,
+                grace_on_principal=request.grace_on_principal,
+                reason=request.reason,
+                date=request.date,
+            ),
         )
         return loan_pb2.RescheduleLoanResponse(loan=await self._loan(doc))
 
     async def ScoreLoan(
         self, request: loan_pb2.ScoreLoanRequest, context: Ctx
     ) -> loan_pb2.ScoreLoanResponse:
-        doc = await self.h.score(request.loan_id)
+        doc = await applications.score(
+            self.uow, self.users, self.scorer, commands.ScoreLoan(loan_id=request.loan_id)
+        )
         return loan_pb2.ScoreLoanResponse(score=m.score_to_proto(doc.get("score")))
 
     # --- repayments ----------------------------------------------------------------------
@@ -175,8 +247,14 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def ApplyRepayment(
         self, request: loan_pb2.ApplyRepaymentRequest, context: Ctx
     ) -> loan_pb2.ApplyRepaymentResponse:
-        doc, allocation = await self.h.apply_repayment(
-            request.loan_id, request.payment_id, request.amount, request.paid_on
+        doc, allocation = await repayments.apply_repayment(
+            self.uow,
+            commands.ApplyRepayment(
+                loan_id=request.loan_id,
+                payment_id=request.payment_id,
+                amount=request.amount,
+                paid_on=request.paid_on,
+            ),
         )
         money = m.Money(doc["currency"])
         return loan_pb2.ApplyRepaymentResponse(
@@ -191,21 +269,32 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def ReverseRepayment(
         self, request: loan_pb2.ReverseRepaymentRequest, context: Ctx
     ) -> loan_pb2.ReverseRepaymentResponse:
-        doc = await self.h.reverse_repayment(request.loan_id, request.payment_id, request.reason)
+        doc = await repayments.reverse_repayment(
+            self.uow,
+            commands.ReverseRepayment(
+                loan_id=request.loan_id, payment_id=request.payment_id, reason=request.reason
+            ),
+        )
         return loan_pb2.ReverseRepaymentResponse(loan=await self._loan(doc))
 
     async def RefundCredit(
         self, request: loan_pb2.RefundCreditRequest, context: Ctx
     ) -> loan_pb2.RefundCreditResponse:
-        doc, amount = await self.h.refund_credit(
-            request.loan_id, request.refund_id, request.amount, request.refunded_on
+        doc, amount = await repayments.refund_credit(
+            self.uow,
+            commands.RefundCredit(
+                loan_id=request.loan_id,
+                refund_id=request.refund_id,
+                amount=request.amount,
+                refunded_on=request.refunded_on,
+            ),
         )
         return m.refund_to_proto(doc, amount)
 
     async def GetPayoffQuote(
         self, request: loan_pb2.GetPayoffQuoteRequest, context: Ctx
     ) -> loan_pb2.GetPayoffQuoteResponse:
-        amounts, currency = await self.h.payoff(request.loan_id, request.date)
+        amounts, currency = await repayments.payoff(self.uow, request.loan_id, request.date)
         return loan_pb2.GetPayoffQuoteResponse(
             payoff=m.outstanding_to_proto(amounts, m.Money(currency))
         )
@@ -213,7 +302,9 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def GetCollectionSheet(
         self, request: loan_pb2.GetCollectionSheetRequest, context: Ctx
     ) -> loan_pb2.GetCollectionSheetResponse:
-        sheet = await self.h.collection_sheet(request.date, request.agent_id, request.branch_id)
+        sheet = await queries.collection_sheet(
+            self.repo, self.users, request.date, request.agent_id, request.branch_id
+        )
         return m.collection_sheet_to_proto(sheet)
 
     # --- settings ------------------------------------------------------------------------
@@ -221,7 +312,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def GetLoanSettings(
         self, request: loan_pb2.GetLoanSettingsRequest, context: Ctx
     ) -> loan_pb2.GetLoanSettingsResponse:
-        settings = await self.h.loan_settings(request.institution_id)
+        settings = await loan_settings.loan_settings(self.repo, request.institution_id)
         return loan_pb2.GetLoanSettingsResponse(
             settings=m.settings_to_proto(request.institution_id, settings)
         )
@@ -229,17 +320,26 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def UpdateLoanSettings(
         self, request: loan_pb2.UpdateLoanSettingsRequest, context: Ctx
     ) -> loan_pb2.UpdateLoanSettingsResponse:
-        limits = None
+        limits: dict[str, str] | None = None
         if request.set_approval_limits:
             limits = {}
             for limit in request.approval_limits:
                 if limit.role in limits:
                     raise ValidationError.of(f"approval_limits.{limit.role}", "is given twice")
                 limits[limit.role] = limit.amount
-        buckets = None
+        buckets: tuple[Bucket, ...] | None = None
         if request.set_delinquency_buckets:
-            buckets = m.buckets_from_proto(request.delinquency_buckets)
-        settings = await self.h.update_loan_settings(request.institution_id, limits, buckets)
+            buckets = tuple(m.buckets_from_proto(request.delinquency_buckets))
+        settings = await loan_settings.update_loan_settings(
+            self.repo,
+            self.users,
+            self.reading,
+            commands.UpdateLoanSettings(
+                institution_id=request.institution_id,
+                approval_limits=limits,
+                buckets=buckets,
+            ),
+        )
         return loan_pb2.UpdateLoanSettingsResponse(
             settings=m.settings_to_proto(request.institution_id, settings)
         )

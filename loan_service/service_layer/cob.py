@@ -51,19 +51,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loan_service.adapters.repository import LOANS, Repository
 from loan_service.adapters.serialization import product_from_doc, rows_to_installments
 from loan_service.domain import DEFAULT_BUCKETS, LoanState, charge_penalties
 from loan_service.domain.arrears import Bucket
-from loan_service.entrypoints.mapping import loan_to_proto
 from loan_service.service_layer import views
-from loan_service.service_layer.handlers import (
-    MAX_ATTEMPTS,
-    PARTITIONS,
-    loan_event,
-    loan_update,
-)
+from loan_service.service_layer.ports import CobRepository, LoanWrite, OutgoingEvent
 from loan_service.service_layer.settings import settings_of
+from loan_service.service_layer.unit_of_work import MAX_ATTEMPTS, PARTITIONS, arrears_events
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -78,8 +72,8 @@ def job_id(institution_id: str, as_of: date) -> str:
 class CloseOfBusiness:
     def __init__(
         self,
-        repo: Repository,
-        notify: Callable[[str, Any], None],
+        repo: CobRepository,
+        notify: Callable[[str], None],
         *,
         partitions: int = PARTITIONS,
         workers: int = 2,
@@ -89,7 +83,7 @@ class CloseOfBusiness:
         on_completed: Callable[[str], None] | None = None,
     ) -> None:
         self.repo = repo
-        self._notify = notify
+        self._notify = notify  # the outbox relay's, for the loans collection
         self.partitions = partitions
         self.workers = workers
         self.batch_size = batch_size
@@ -229,7 +223,7 @@ class CloseOfBusiness:
         clock = time.perf_counter()
         docs = await self.repo.get_loans(loan_ids)
         clock = self._time("read", clock)
-        ops: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        ops: list[tuple[dict[str, Any], LoanWrite]] = []
         afters: dict[str, dict[str, Any]] = {}
         stale: list[dict[str, Any]] = []
         eventful: set[str] = set()
@@ -245,7 +239,7 @@ class CloseOfBusiness:
             if n % 50 == 49:
                 await asyncio.sleep(0)  # let the server answer other calls meanwhile
         clock = self._time("plan", clock)
-        applied = await self.repo.bulk_update_loans(ops)
+        applied = await self.repo.bulk_write_loans(ops)
         clock = self._time("write", clock)
         await self.repo.set_hints([afters[i] for i in applied])
         for doc in stale:
@@ -263,7 +257,7 @@ class CloseOfBusiness:
                     if outcome:
                         eventful.add(loan_id)
         for loan_id in eventful:
-            self._notify(LOANS, loan_id)
+            self._notify(loan_id)
         clock = self._time("retries", clock)
         now = datetime.now(UTC)
         kept = await self.repo.checkpoint(
@@ -285,7 +279,7 @@ class CloseOfBusiness:
             if change is None:
                 await self.repo.set_hint(doc, repair=True)
                 return None
-            if await self.repo.update_loan(doc, update_of(change, doc)):
+            if await self.repo.write_loan(doc, update_of(change, doc)):
                 await self.repo.set_hint({**doc, **change.fields, "version": doc["version"] + 1})
                 return bool(change.events)
             await asyncio.sleep(0.01)
@@ -295,11 +289,10 @@ class CloseOfBusiness:
 
 @dataclass
 class Plan:
-    """What bringing one loan to a date changes: the fields to set and the events to emit
-    (routing key, extra LoanEvent fields)."""
+    """What bringing one loan to a date changes: the fields to set and the events to emit."""
 
     fields: dict[str, Any]
-    events: list[tuple[str, dict[str, Any]]]
+    events: list[OutgoingEvent]
 
 
 def plan(
@@ -337,27 +330,14 @@ def plan(
             *doc.get("classification_history", []),
             classification.history_entry,
         ]
-    events: list[tuple[str, dict[str, Any]]] = []
-    if classification.newly_overdue or classification.penalties_added:
-        events.append(("loan.installment_overdue", {"business_date": day}))
-    if classification.previous_bucket is not None:
-        events.append(
-            (
-                "loan.reclassified",
-                {"business_date": day, "previous_bucket": classification.previous_bucket},
-            )
-        )
+    events = arrears_events({**doc, **fields}, classification)
     return Plan(fields, events)
 
 
-def update_of(change: Plan, full: dict[str, Any]) -> dict[str, Any]:
-    """The loan write of a plan (its events carry a snapshot of the whole loan after it)."""
-    events = []
-    if change.events:
-        after = {**full, **change.fields, "version": full["version"] + 1}
-        snapshot = loan_to_proto(after)
-        events = [loan_event(after, key, extra, snapshot) for key, extra in change.events]
-    return loan_update(change.fields, events)
+def update_of(change: Plan, full: dict[str, Any]) -> LoanWrite:
+    """The loan write of a plan for the loan read as `full` (the repository encodes its
+    events, each with a snapshot of the whole loan after the write)."""
+    return LoanWrite(change.fields, change.events)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -21,9 +21,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from loan_service.adapters.peers import BorrowerContact
-from loan_service.adapters.repository import SHEET_FIELDS
 from loan_service.adapters.serialization import ROW_SEP, SEP, unpaid_rows_of_view
+from loan_service.service_layer.ports import SHEET_FIELDS, BorrowerContact
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ never replay a loan's history:
 ``cob_next_date``           the first business date on which the close of business has
                             something to record (`next_change`): an installment falls past
                             due, a penalty triggers, the bucket changes; None when nothing can.
+``pricing``                 totals, APR and EIR of the schedule (`pricing_of`; indicative
+                            before disbursement).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from loan_service.domain import (
     days_past_due,
     delinquency_bucket,
     generate_schedule,
+    price,
 )
 from loan_service.domain.arrears import penalty_trigger_date
 from loan_service.domain.schedule import Schedule
@@ -79,6 +82,18 @@ def change_key(doc: dict[str, Any]) -> tuple[Any, ...]:
         doc.get("unpaid_installments"),
         doc.get("unpaid_complete_before"),
     )
+
+
+def pricing_of(schedule: Schedule) -> dict[str, str]:
+    """The stored ``pricing`` of a schedule: its totals, APR and EIR."""
+    pricing = price(schedule)
+    return {
+        "total_interest": str(schedule.total_interest),
+        "total_fees": str(schedule.total_fees),
+        "total_repayment": str(schedule.total_repayment),
+        "apr": str(pricing.apr),
+        "eir": str(pricing.eir),
+    }
 
 
 def indicative_schedule(loan: Loan, fallback: date) -> Schedule | None:

@@ -13,20 +13,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
 
 from kopa.auth.v1 import auth_pb2
 from kopa.loan.v1 import loan_pb2
+from payment_service.adapters.codec import applied_from_proto, loan_status_name
+from payment_service.domain.loans import ALLOCATION_PARTS, OUTSTANDING_PARTS, Applied, LoanView
+from payment_service.service_layer.ports import (
+    SERVICE_NAME,
+    AbstractLoanGateway,
+    AbstractServiceTokens,
+    InstitutionCurrency,
+)
 from shared.rpc_errors import reraise_as_domain
 
-SERVICE_NAME = "payment_service"
-"""Who payment_service is when it acts on its own (its service tokens' `svc:` user)."""
-ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
-OUTSTANDING_PARTS = ("principal", "interest", "fees", "penalties", "total")
+__all__ = [
+    "ALLOCATION_PARTS",
+    "OUTSTANDING_PARTS",
+    "SERVICE_NAME",
+    "AbstractLoanGateway",
+    "Applied",
+    "InstitutionCurrency",
+    "LoanGateway",
+    "LoanView",
+    "ServiceTokens",
+    "institution_currency_from_user_service",
+]
 
 T = TypeVar("T")
 
@@ -41,79 +55,17 @@ async def _call(coro: Awaitable[T]) -> T:
         raise
 
 
-def _decimal(text: str) -> Decimal:
-    return Decimal(text) if text else Decimal(0)
+def _status_name(status: int) -> str:
+    """The loan's status as payment_service names it (a status this build does not know yet
+    by its number: GetLoan never fails on it)."""
+    try:
+        return loan_status_name(status)
+    except ValueError:
+        return str(int(status))
 
 
-@dataclass(frozen=True)
-class LoanView:
-    loan_id: str
-    institution_id: str
-    branch_id: str
-    borrower_id: str
-    status: int  # kopa.loan.v1.LoanStatus
-    currency: str
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What the loan service did with a payment (ApplyRepayment's answer, or the
-    ``loan.repayment_applied`` event)."""
-
-    allocation: dict[str, str]
-    outstanding: dict[str, str]
-    loan_status: int
-    institution_id: str = ""
-    branch_id: str = ""
-    currency: str = ""
-
-    def part(self, name: str) -> Decimal:
-        return _decimal(self.allocation.get(name, ""))
-
-    def as_doc(self) -> dict[str, Any]:
-        return {
-            "allocation": self.allocation,
-            "outstanding": self.outstanding,
-            "loan_status": self.loan_status,
-            "institution_id": self.institution_id,
-            "branch_id": self.branch_id,
-            "currency": self.currency,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Applied:
-        return cls(
-            allocation=dict(doc.get("allocation") or {}),
-            outstanding=dict(doc.get("outstanding") or {}),
-            loan_status=int(doc.get("loan_status") or 0),
-            institution_id=doc.get("institution_id", ""),
-            branch_id=doc.get("branch_id", ""),
-            currency=doc.get("currency", ""),
-        )
-
-    @classmethod
-    def from_proto(
-        cls,
-        allocation: loan_pb2.Allocation,
-        outstanding: loan_pb2.Outstanding,
-        loan_status: int,
-        *,
-        institution_id: str = "",
-        branch_id: str = "",
-        currency: str = "",
-    ) -> Applied:
-        return cls(
-            allocation={k: getattr(allocation, k) or "0" for k in ALLOCATION_PARTS},
-            outstanding={k: getattr(outstanding, k) or "0" for k in OUTSTANDING_PARTS},
-            loan_status=int(loan_status),
-            institution_id=institution_id,
-            branch_id=branch_id,
-            currency=currency,
-        )
-
-
-class LoanGateway:
-    """LoanService, as payment_service uses it."""
+class LoanGateway(AbstractLoanGateway):
+    """LoanService over gRPC."""
 
     def __init__(self, stub: Any) -> None:
         self._stub = stub  # loan_pb2_grpc.LoanServiceStub
@@ -126,7 +78,7 @@ class LoanGateway:
             institution_id=loan.institution_id,
             branch_id=loan.branch_id,
             borrower_id=loan.borrower_id,
-            status=int(loan.status),
+            status=_status_name(loan.status),
             currency=loan.currency,
         )
 
@@ -143,7 +95,7 @@ class LoanGateway:
                 metadata=(("authorization", f"Bearer {token}"),) if token else None,
             )
         )
-        return Applied.from_proto(
+        return applied_from_proto(
             reply.allocation,
             reply.outstanding,
             reply.loan_status,
@@ -182,7 +134,7 @@ class LoanGateway:
         )
 
 
-class ServiceTokens:
+class ServiceTokens(AbstractServiceTokens):
     """payment_service's own access tokens, one per institution, from auth_service
     (IssueServiceToken, for the internal credential ``KOPA_SERVICE_SECRET``), each kept until
     shortly before it expires. Concurrent askers for one institution share one request."""
@@ -231,9 +183,6 @@ class ServiceTokens:
     def forget(self, institution_id: str) -> None:
         """Drop a token the loan service refused (revoked, or signed by a retired key)."""
         self._held.pop(institution_id, None)
-
-
-InstitutionCurrency = Callable[[str], Awaitable[str]]
 
 
 def institution_currency_from_user_service(stub: Any) -> InstitutionCurrency:

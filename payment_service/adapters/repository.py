@@ -2,11 +2,11 @@
 
 Collections (every write is one atomic single-document operation; no transactions):
 
-- ``payments``: one document per payment, the state machine of
-  ``payment_service.service_layer.repayments``. ``_id`` is derived from the idempotency scope
-  (institution, caller, ``Idempotency-Key``) or, for mobile money, from (institution, provider,
-  transaction id), so duplicates collide on the unique ``_id``. ``seq`` is a time-ordered id
-  used for listing. Outgoing events ride in its ``outbox``.
+- ``payments``: one document per payment, the stored form of the ``Payment`` aggregate
+  (``domain.payment``; the mapping is ``serialization.py``). ``_id`` is derived from the
+  idempotency scope (institution, caller, ``Idempotency-Key``) or, for mobile money, from
+  (institution, provider, transaction id), so duplicates collide on the unique ``_id``.
+  ``seq`` is a time-ordered id used for listing. Outgoing events ride in its ``outbox``.
 - ``journal_entries``: one immutable document per balanced journal entry, ``_id`` the
   deterministic entry id (``repayment:<payment_id>``, ``reversal:repayment:<payment_id>``,
   ``disbursement:<loan_id>``...), so booking twice is a duplicate-key no-op. Amounts are
@@ -21,26 +21,42 @@ Collections (every write is one atomic single-document operation; no transaction
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
-from decimal import Decimal
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from payment_service.domain.ledger import (
-    Account,
-    AccountRole,
-    AccountType,
-    ChartOfAccounts,
-    IncomeRecognition,
-    JournalEntry,
-    JournalLine,
-    Source,
+from payment_service.adapters.codec import answer, event_message
+from payment_service.adapters.serialization import (
+    changes,
+    chart_from_doc,
+    chart_to_doc,
+    entry_from_doc,
+    entry_to_doc,
+    payment_from_doc,
+    payment_to_doc,
 )
+from payment_service.domain.payment import Payment, PaymentKind, PaymentStatus
+from payment_service.service_layer.ports import AbstractRepository
+from shared.events import outbox_fields, outbox_update
 from shared.mongo import decode_page_token, encode_page_token, page_size
+
+__all__ = [
+    "CHARTS",
+    "ENTRIES",
+    "LOANS_SEEN",
+    "PAYMENTS",
+    "AbstractRepository",
+    "Repository",
+    "chart_from_doc",
+    "chart_to_doc",
+    "entry_from_doc",
+    "entry_to_doc",
+]
 
 PAYMENTS = "payments"
 ENTRIES = "journal_entries"
@@ -48,101 +64,21 @@ CHARTS = "charts"
 LOANS_SEEN = "loans_seen"
 
 
-# --- conversions -------------------------------------------------------------------------
-
-
-def entry_to_doc(entry: JournalEntry, **extra: Any) -> dict[str, Any]:
-    """The stored form of a journal entry (amounts as decimal strings)."""
-    return {
-        "_id": entry.id,
-        "institution_id": entry.institution_id,
-        "currency": entry.currency,
-        "date": entry.date.isoformat(),
-        "posted_at": entry.posted_at,
-        "lines": [
-            {"account_code": ln.account_code, "debit": str(ln.debit), "credit": str(ln.credit)}
-            for ln in entry.lines
-        ],
-        "accounts": sorted({ln.account_code for ln in entry.lines}),
-        "source": {"kind": entry.source.kind, "id": entry.source.id},
-        "request_id": entry.request_id,
-        "loan_id": entry.loan_id,
-        "memo": entry.memo,
-        "reverses": entry.reverses,
-        **extra,
-    }
-
-
-def entry_from_doc(doc: Mapping[str, Any]) -> JournalEntry:
-    """Rebuilds (and so re-validates: balanced, exact) a stored entry."""
-    posted_at = doc["posted_at"]
-    if posted_at.tzinfo is None:
-        posted_at = posted_at.replace(tzinfo=dt.UTC)
-    return JournalEntry(
-        id=doc["_id"],
-        institution_id=doc["institution_id"],
-        currency=doc["currency"],
-        date=dt.date.fromisoformat(doc["date"]),
-        posted_at=posted_at,
-        lines=tuple(
-            JournalLine(ln["account_code"], Decimal(ln["debit"]), Decimal(ln["credit"]))
-            for ln in doc["lines"]
-        ),
-        source=Source(doc["source"]["kind"], doc["source"]["id"]),
-        request_id=doc["request_id"],
-        loan_id=doc.get("loan_id"),
-        memo=doc.get("memo", ""),
-        reverses=doc.get("reverses"),
-    )
-
-
-def chart_to_doc(chart: ChartOfAccounts, *, version: int, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "_id": chart.institution_id,
-        "currency": chart.currency,
-        "income_recognition": chart.income_recognition.value,
-        "accounts": [
-            {
-                "code": a.code,
-                "name": a.name,
-                "type": a.type.value,
-                "role": a.role.value if a.role else None,
-            }
-            for a in sorted(chart.accounts.values(), key=lambda a: a.code)
-        ],
-        "version": version,
-        "update_time": now,
-    }
-
-
-def chart_from_doc(doc: Mapping[str, Any]) -> ChartOfAccounts:
-    accounts = {
-        a["code"]: Account(
-            a["code"],
-            a["name"],
-            AccountType(a["type"]),
-            AccountRole(a["role"]) if a.get("role") else None,
-        )
-        for a in doc["accounts"]
-    }
-    return ChartOfAccounts(
-        institution_id=doc["_id"],
-        currency=doc["currency"],
-        accounts=accounts,
-        income_recognition=IncomeRecognition(doc.get("income_recognition", "cash")),
-    )
-
-
 # --- the repository ------------------------------------------------------------------------
 
 
-class Repository:
+class Repository(AbstractRepository):
+    """The MongoDB implementation of ``service_layer.ports.AbstractRepository``."""
+
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.db = db
         self.payments = db[PAYMENTS]
         self.entries = db[ENTRIES]
         self.charts = db[CHARTS]
         self.loans_seen = db[LOANS_SEEN]
+        # The outbox each write with events left, by payment, from the write's own answer
+        # (`take_written`): the relay publishes it without reading the payment back.
+        self._written: dict[str, list[dict[str, Any]]] = {}
 
     async def ensure_indexes(self) -> None:
         p = self.payments
@@ -170,33 +106,51 @@ class Repository:
 
     # --- payments ------------------------------------------------------------------------
 
-    async def get_payment(self, payment_id: str) -> dict[str, Any] | None:
-        return await self.payments.find_one({"_id": payment_id}, {"outbox": 0})
+    async def get(self, payment_id: str) -> Payment | None:
+        doc = await self.payments.find_one({"_id": payment_id}, {"outbox": 0})
+        return payment_from_doc(doc) if doc is not None else None
 
-    async def insert_payment(self, doc: dict[str, Any]) -> bool:
-        """Inserts a new payment; False when its ``_id`` exists (a duplicate request)."""
+    async def add(self, payment: Payment) -> bool:
+        doc = payment_to_doc(payment)
+        doc.update(outbox_fields(event_message(e, payment) for e in payment.events))
         try:
             await self.payments.insert_one(doc)
         except DuplicateKeyError:
             return False
+        payment.events.clear()
         return True
 
-    async def update_payment(
-        self, payment_id: str, expect: Mapping[str, Any], update: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        """Compare-and-set: applies ``update`` if the payment still matches ``expect``; returns
-        the document after the change, or None when someone else changed it first."""
+    def answer(self, payment: Payment) -> bytes:
+        return answer(payment)
+
+    async def _replace(self, current: Payment, new: Payment) -> Payment | None:
+        fields = changes(payment_to_doc(current), payment_to_doc(new))
+        after = copy.copy(new)
+        after.version = current.version + 1
+        update: dict[str, Any] = {"$set": fields} if fields else {}
+        update.update(outbox_update(event_message(e, after) for e in new.events))
+        update.setdefault("$inc", {})["version"] = 1
         # No projection: FerretDB's findAndModify does not support one.
         doc = await self.payments.find_one_and_update(
-            {"_id": payment_id, **expect}, dict(update), return_document=ReturnDocument.AFTER
+            {"_id": current.id, "version": current.version},
+            update,
+            return_document=ReturnDocument.AFTER,
         )
-        if doc is not None:
-            doc.pop("outbox", None)
-        return doc
+        if doc is None:
+            return None
+        outbox = doc.pop("outbox", None)
+        if new.events and outbox:
+            self._written[current.id] = outbox
+        return payment_from_doc(doc)
 
-    async def page_payments(
+    def take_written(self, payment_id: str) -> list[dict[str, Any]] | None:
+        """The whole outbox of the payment as its last write with events left it (every
+        event not yet taken off, in order), once; None if unknown."""
+        return self._written.pop(payment_id, None)
+
+    async def _page(
         self, query: Mapping[str, Any], requested_size: int, token: str
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[list[Payment], str]:
         """Keyset pagination on ``seq`` (time-ordered), oldest first."""
         size = page_size(requested_size)
         after = decode_page_token(token)
@@ -210,19 +164,32 @@ class Repository:
             .to_list(size + 1)
         )
         next_token = encode_page_token(docs[size - 1]["seq"]) if len(docs) > size else ""
-        return docs[:size], next_token
+        return [payment_from_doc(d) for d in docs[:size]], next_token
 
-    async def stale_payments(
-        self, statuses: list[str], before: dt.datetime, limit: int = 200
-    ) -> list[dict[str, Any]]:
-        """Payments in ``statuses`` whose lease ran out before ``before``."""
-        return (
+    async def page_for_loan(
+        self, loan_id: str, scope: Mapping[str, str], size: int, token: str
+    ) -> tuple[list[Payment], str]:
+        query = {"loan_id": loan_id, "kind": {"$ne": PaymentKind.REFUND.value}, **scope}
+        return await self._page(query, size, token)
+
+    async def page_in_suspense(
+        self, institution_id: str, size: int, token: str
+    ) -> tuple[list[Payment], str]:
+        query = {"institution_id": institution_id, "status": PaymentStatus.SUSPENSE.value}
+        return await self._page(query, size, token)
+
+    async def stale(
+        self, statuses: Sequence[PaymentStatus], before: dt.datetime, limit: int = 200
+    ) -> list[Payment]:
+        docs = (
             await self.payments.find(
-                {"status": {"$in": statuses}, "lease_until": {"$lt": before}}, {"outbox": 0}
+                {"status": {"$in": [s.value for s in statuses]}, "lease_until": {"$lt": before}},
+                {"outbox": 0},
             )
             .limit(limit)
             .to_list(limit)
         )
+        return [payment_from_doc(d) for d in docs]
 
     # --- journal entries -----------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""The loan-event consumer: decodes ``kopa.loan.v1.LoanEvent`` and hands it to the use case.
+"""The loan-event consumer: decodes ``kopa.loan.v1.LoanEvent`` (``adapters.codec``) and
+hands what payment_service reads of it to the use case.
 
-Registered with ``runtime.consume(BINDINGS, consumer)``; the shared ``EventConsumer`` skips
-events already handled and dead-letters one that fails twice.
+Registered with ``runtime.consume(BINDINGS, consumer)``; the shared ``EventConsumer``
+dead-letters an event that fails twice. Delivery is at least once: the handlers are
+idempotent (deterministic entry ids, guarded transitions, versioned upserts).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
+from payment_service.adapters.codec import loan_event_from_proto
 from payment_service.service_layer.loan_events import BINDINGS, LoanEvents
 from shared import context as request_context
 
@@ -26,4 +29,4 @@ class LoanEventConsumer:
                 request_id=event.meta.request_id or event.meta.event_id or "loan-event"
             )
         )
-        await self.events.handle(routing_key, event)
+        await self.events.handle(loan_event_from_proto(routing_key, event))

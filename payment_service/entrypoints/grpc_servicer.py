@@ -11,6 +11,7 @@ from typing import TypeAlias
 import grpc
 
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
+from payment_service.adapters import codec
 from payment_service.entrypoints import mapping as m
 from payment_service.service_layer.ledger import LedgerHandlers
 from payment_service.service_layer.mobile_money import MobileMoney
@@ -44,58 +45,60 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         self, request: payment_pb2.PostRepaymentRequest, context: Ctx
     ) -> payment_pb2.PostRepaymentResponse:
         payment, replayed = await self.repayments.post(_command(request))
-        return payment_pb2.PostRepaymentResponse(payment=payment, replayed=replayed)
+        return payment_pb2.PostRepaymentResponse(payment=codec.answered(payment), replayed=replayed)
 
     async def RefundCredit(
         self, request: payment_pb2.RefundCreditRequest, context: Ctx
     ) -> payment_pb2.RefundCreditResponse:
         payment, replayed = await self.repayments.refund(_command(request))
-        return payment_pb2.RefundCreditResponse(payment=payment, replayed=replayed)
+        return payment_pb2.RefundCreditResponse(payment=codec.answered(payment), replayed=replayed)
 
     async def GetPayment(
         self, request: payment_pb2.GetPaymentRequest, context: Ctx
     ) -> payment_pb2.GetPaymentResponse:
-        doc = await self.repayments.get(request.payment_id)
-        return payment_pb2.GetPaymentResponse(payment=m.payment_to_proto(doc))
+        payment = await self.repayments.get(request.payment_id)
+        return payment_pb2.GetPaymentResponse(payment=codec.payment_message(payment))
 
     async def ListRepayments(
         self, request: payment_pb2.ListRepaymentsRequest, context: Ctx
     ) -> payment_pb2.ListRepaymentsResponse:
-        docs, token = await self.repayments.list_for_loan(
+        payments, token = await self.repayments.list_for_loan(
             request.loan_id, request.page_size, request.page_token
         )
         return payment_pb2.ListRepaymentsResponse(
-            payments=[m.payment_to_proto(d) for d in docs], next_page_token=token
+            payments=[codec.payment_message(p) for p in payments], next_page_token=token
         )
 
     async def ReverseRepayment(
         self, request: payment_pb2.ReverseRepaymentRequest, context: Ctx
     ) -> payment_pb2.ReverseRepaymentResponse:
-        doc = await self.repayments.reverse(request.payment_id, request.reason)
-        return payment_pb2.ReverseRepaymentResponse(payment=m.payment_to_proto(doc))
+        payment = await self.repayments.reverse(request.payment_id, request.reason)
+        return payment_pb2.ReverseRepaymentResponse(payment=codec.payment_message(payment))
 
     async def ReceiveMobileMoney(
         self, request: payment_pb2.ReceiveMobileMoneyRequest, context: Ctx
     ) -> payment_pb2.ReceiveMobileMoneyResponse:
-        doc, replayed = await self.mobile_money.receive(
+        payment, replayed = await self.mobile_money.receive(
             request.institution_id, request.raw_body, request.signature
         )
         return payment_pb2.ReceiveMobileMoneyResponse(
-            payment=m.payment_to_proto(doc), replayed=replayed
+            payment=codec.payment_message(payment), replayed=replayed
         )
 
     async def AssignSuspense(
         self, request: payment_pb2.AssignSuspenseRequest, context: Ctx
     ) -> payment_pb2.AssignSuspenseResponse:
-        doc = await self.mobile_money.assign(request.payment_id, request.loan_id)
-        return payment_pb2.AssignSuspenseResponse(payment=m.payment_to_proto(doc))
+        payment = await self.mobile_money.assign(request.payment_id, request.loan_id)
+        return payment_pb2.AssignSuspenseResponse(payment=codec.payment_message(payment))
 
     async def ListSuspense(
         self, request: payment_pb2.ListSuspenseRequest, context: Ctx
     ) -> payment_pb2.ListSuspenseResponse:
-        docs, token = await self.mobile_money.list_suspense(request.page_size, request.page_token)
+        payments, token = await self.mobile_money.list_suspense(
+            request.page_size, request.page_token
+        )
         return payment_pb2.ListSuspenseResponse(
-            payments=[m.payment_to_proto(d) for d in docs], next_page_token=token
+            payments=[codec.payment_message(p) for p in payments], next_page_token=token
         )
 
     async def GetTrialBalance(

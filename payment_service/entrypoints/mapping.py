@@ -1,57 +1,24 @@
-"""Stored documents and domain objects to proto messages."""
+"""Domain objects to proto messages (payments: ``adapters.codec``, re-exported here)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from kopa.loan.v1 import loan_pb2
 from kopa.payment.v1 import payment_pb2
+from payment_service.adapters.codec import STATUS_TO_PROTO, payment_to_proto
 from payment_service.domain.ledger import Account, AccountLedger, LoanStatement, TrialBalance
 from payment_service.domain.money import format_amount
-from shared.protos import timestamp as ts
 
 ZERO = Decimal(0)
 
-# Internal statuses (see service_layer.core) as the contract shows them.
-STATUS_TO_PROTO: dict[str, payment_pb2.PaymentStatus.ValueType] = {
-    "pending": payment_pb2.PAYMENT_STATUS_PENDING,
-    "received": payment_pb2.PAYMENT_STATUS_PENDING,
-    "assigning": payment_pb2.PAYMENT_STATUS_PENDING,
-    "posted": payment_pb2.PAYMENT_STATUS_POSTED,
-    "reversing": payment_pb2.PAYMENT_STATUS_POSTED,
-    "reversed": payment_pb2.PAYMENT_STATUS_REVERSED,
-    "failed": payment_pb2.PAYMENT_STATUS_FAILED,
-    "suspense": payment_pb2.PAYMENT_STATUS_SUSPENSE,
-}
-
-
-def payment_to_proto(doc: dict[str, Any]) -> payment_pb2.Payment:
-    allocation = doc.get("allocation") or {}
-    outstanding = doc.get("outstanding") or {}
-    failure = doc.get("failure") or {}
-    return payment_pb2.Payment(
-        id=doc["_id"],
-        institution_id=doc.get("institution_id", ""),
-        branch_id=doc.get("branch_id", ""),
-        loan_id=doc.get("loan_id", ""),
-        amount=doc.get("amount", ""),
-        currency=doc.get("currency", ""),
-        paid_on=doc.get("paid_on", ""),
-        channel=doc.get("channel", ""),
-        reference=doc.get("reference", ""),
-        status=STATUS_TO_PROTO.get(doc.get("status", ""), payment_pb2.PAYMENT_STATUS_UNSPECIFIED),
-        allocation=loan_pb2.Allocation(**allocation) if allocation else None,
-        outstanding=loan_pb2.Outstanding(**outstanding) if outstanding else None,
-        loan_status=loan_pb2.LoanStatus.ValueType(int(doc.get("loan_status") or 0)),
-        recorded_by=doc.get("recorded_by", ""),
-        reversal_reason=doc.get("reversal_reason", ""),
-        create_time=ts(doc.get("create_time")),
-        failure_reason=failure.get("message", ""),
-        provider_transaction_id=doc.get("provider_transaction_id", ""),
-        payer_phone=doc.get("payer_phone", ""),
-        kind=doc.get("kind", ""),
-    )
+__all__ = [
+    "STATUS_TO_PROTO",
+    "account_to_proto",
+    "ledger_lines",
+    "payment_to_proto",
+    "statement_lines",
+    "trial_balance_to_proto",
+]
 
 
 def account_to_proto(account: Account) -> payment_pb2.Account:

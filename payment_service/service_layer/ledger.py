@@ -20,9 +20,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from payment_service.adapters.peers import InstitutionCurrency
-from payment_service.adapters.repository import (
-    Repository,
+from payment_service.adapters.serialization import (
     chart_from_doc,
     chart_to_doc,
     entry_from_doc,
@@ -39,6 +37,7 @@ from payment_service.domain.ledger import (
     TrialBalance,
     TrialBalanceRow,
 )
+from payment_service.service_layer.ports import AbstractRepository, InstitutionCurrency
 from shared import context
 from shared.errors import Aborted, IllegalState, NotFound, ValidationError
 from shared.logging import get_logger
@@ -64,7 +63,7 @@ CHART_REUSE_SECONDS = 30.0
 
 class Books:
     def __init__(
-        self, repo: Repository, institution_currency: InstitutionCurrency | None = None
+        self, repo: AbstractRepository, institution_currency: InstitutionCurrency | None = None
     ) -> None:
         self.repo = repo
         self._institution_currency = institution_currency
@@ -237,7 +236,7 @@ def _as_of(text: str) -> dt.date | None:
 class LedgerHandlers:
     """The ledger RPCs: permission checks, then the books."""
 
-    def __init__(self, books: Books, repo: Repository) -> None:
+    def __init__(self, books: Books, repo: AbstractRepository) -> None:
         self.books = books
         self.repo = repo
 

@@ -1,7 +1,9 @@
 """Loan events: the books of what loan_service did, the loans read model, and healing.
 
-Every ``loan.*`` event refreshes ``loans_seen`` (used to match mobile-money references and to
-scope loan statements; an older snapshot never overwrites a newer one). Then, by routing key:
+Every ``loan.*`` event that can change what it keeps (not those in `KEEP_LOANS_SEEN`) refreshes
+``loans_seen`` (used to match mobile-money references, to scope loan statements and to check a
+repayment before it is applied; an older snapshot never overwrites a newer one). Then, by
+routing key:
 
 - ``loan.disbursed``: the disbursement entry ``disbursement:<loan_id>``: Dr portfolio, Cr the
   channel (``cash`` when the event names none) for ``disbursed_net``, Cr fee income for the
@@ -24,13 +26,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
-from kopa.loan.v1 import events_pb2 as loan_events_pb2
-from kopa.loan.v1 import loan_pb2
-from payment_service.adapters.peers import Applied
 from payment_service.domain import postings
 from payment_service.domain.ledger import AccountRole, IncomeRecognition
+from payment_service.domain.loans import LoanEventData
+from payment_service.domain.payment import Payment
 from payment_service.service_layer.core import POSTABLE, POSTED, REVERSING, PaymentCore
 from shared.logging import get_logger
 
@@ -44,10 +44,6 @@ def _decimal(text: str) -> Decimal:
     return Decimal(text) if text else ZERO
 
 
-def status_name(status: int) -> str:
-    return loan_pb2.LoanStatus.Name(status).removeprefix("LOAN_STATUS_").lower()  # type: ignore[arg-type]
-
-
 def _date(*candidates: str) -> dt.date:
     for text in candidates:
         if text:
@@ -55,15 +51,32 @@ def _date(*candidates: str) -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+#: Loan events whose write changes nothing ``loans_seen`` keeps (institution, branch,
+#: borrower, status, currency): a status change always comes with an event of its own in the
+#: same write (``loan.closed`` beside the repayment that settles the loan, ``loan.reopened``
+#: beside the reversal), so skipping these costs the read model nothing but the newest
+#: version, and saves a write per repayment.
+KEEP_LOANS_SEEN = frozenset(
+    {
+        "loan.repayment_applied",
+        "loan.repayment_reversed",
+        "loan.credit_refunded",
+        "loan.installment_overdue",
+        "loan.reclassified",
+        "loan.rescheduled",
+    }
+)
+
+
 class LoanEvents:
     def __init__(self, core: PaymentCore) -> None:
         self.core = core
         self.repo = core.repo
 
-    async def handle(self, routing_key: str, event: loan_events_pb2.LoanEvent) -> None:
-        loan = event.loan
-        if loan.id:
+    async def handle(self, event: LoanEventData) -> None:
+        if event.loan.id and event.routing_key not in KEEP_LOANS_SEEN:
             await self._remember(event)
+        routing_key = event.routing_key
         if routing_key == "loan.disbursed":
             await self._disbursed(event)
         elif routing_key == "loan.written_off":
@@ -73,32 +86,28 @@ class LoanEvents:
         elif routing_key == "loan.repayment_reversed":
             await self._repayment_reversed(event)
 
-    @staticmethod
-    def _institution(event: loan_events_pb2.LoanEvent) -> str:
-        return event.loan.institution_id or event.meta.institution_id
-
-    async def _remember(self, event: loan_events_pb2.LoanEvent) -> None:
+    async def _remember(self, event: LoanEventData) -> None:
         loan = event.loan
-        version = event.meta.aggregate_version or loan.version
-        if not version and event.meta.HasField("occurred_at"):
-            version = event.meta.occurred_at.ToMilliseconds()
+        version = event.aggregate_version or loan.version
+        if not version:
+            version = event.occurred_at_ms
         await self.repo.upsert_loan_seen(
             {
                 "_id": loan.id,
                 "ref": loan.id.upper(),
-                "institution_id": self._institution(event),
-                "branch_id": loan.branch_id or event.meta.branch_id,
+                "institution_id": event.institution_id,
+                "branch_id": loan.branch_id or event.branch_id,
                 "borrower_id": loan.borrower_id,
-                "status": status_name(loan.status),
+                "status": loan.status,
                 "currency": loan.currency,
                 "version": int(version),
                 "update_time": self.core.now(),
             }
         )
 
-    async def _disbursed(self, event: loan_events_pb2.LoanEvent) -> None:
+    async def _disbursed(self, event: LoanEventData) -> None:
         loan = event.loan
-        chart = await self.core.books.chart(self._institution(event), loan.currency)
+        chart = await self.core.books.chart(event.institution_id, loan.currency)
         principal = _decimal(loan.principal)
         if event.disbursed_net:
             deducted = principal - _decimal(event.disbursed_net)
@@ -111,8 +120,8 @@ class LoanEvents:
                 )
         else:
             deducted = _decimal(event.fees_deducted)
-        outstanding = _decimal(loan.outstanding.principal)
-        financed = max(outstanding - principal, ZERO) if loan.outstanding.principal else ZERO
+        outstanding = _decimal(loan.outstanding_principal)
+        financed = max(outstanding - principal, ZERO) if loan.outstanding_principal else ZERO
         ctx = self.core.posting_context(chart, _date(event.business_date, loan.disbursement_date))
         entry = postings.disbursement(
             ctx,
@@ -124,11 +133,11 @@ class LoanEvents:
         )
         await self.core.books.record(entry, branch_id=loan.branch_id)
 
-    async def _written_off(self, event: loan_events_pb2.LoanEvent) -> None:
+    async def _written_off(self, event: LoanEventData) -> None:
         loan = event.loan
-        institution_id = self._institution(event)
+        institution_id = event.institution_id
         chart = await self.core.books.chart(institution_id, loan.currency)
-        principal = _decimal(loan.written_off_principal or loan.outstanding.principal)
+        principal = _decimal(loan.written_off_principal or loan.outstanding_principal)
         interest = penalties = ZERO
         if chart.income_recognition is IncomeRecognition.ACCRUAL:
             entries = await self.core.books.loan_entries(institution_id, loan.id)
@@ -149,44 +158,31 @@ class LoanEvents:
         )
         await self.core.books.record(entry, branch_id=loan.branch_id)
 
-    async def _repayment_applied(self, event: loan_events_pb2.LoanEvent) -> None:
-        doc = await self._payment(event)
-        if doc is None or doc["status"] not in POSTABLE:
+    async def _repayment_applied(self, event: LoanEventData) -> None:
+        await self.core.after_driving(event.payment_id)
+        if self.core.posted_here(event.payment_id):
+            return  # the request that applied it posted it: the usual case, no read
+        payment = await self._payment(event)
+        if payment is None or payment.status not in POSTABLE or event.applied is None:
             return
-        loan = event.loan
-        applied = Applied.from_proto(
-            event.allocation,
-            loan.outstanding,
-            loan.status,
-            institution_id=self._institution(event),
-            branch_id=loan.branch_id,
-            currency=loan.currency,
-        )
-        log.info("payment_healed_from_event", payment_id=doc["_id"], status=doc["status"])
-        await self.core.post_applied(doc, applied, loan_id=loan.id)
+        log.info("payment_healed_from_event", payment_id=payment.id, status=payment.status.value)
+        await self.core.post_applied(payment, event.applied, loan_id=event.loan.id)
 
-    async def _repayment_reversed(self, event: loan_events_pb2.LoanEvent) -> None:
-        doc = await self._payment(event)
-        if doc is None or doc["status"] not in (POSTED, REVERSING):
+    async def _repayment_reversed(self, event: LoanEventData) -> None:
+        payment = await self._payment(event)
+        if payment is None or payment.status not in (POSTED, REVERSING):
             return
-        reason = next(
-            (
-                r.reversal_reason
-                for r in event.loan.repayments
-                if r.payment_id == event.payment_id and r.reversal_reason
-            ),
-            "reversed at the loan service",
-        )
-        await self.core.book_reversal(doc, reason)
+        reason = event.loan.reversal_reasons.get(event.payment_id) or "reversed at the loan service"
+        await self.core.book_reversal(payment, reason)
 
-    async def _payment(self, event: loan_events_pb2.LoanEvent) -> dict[str, Any] | None:
+    async def _payment(self, event: LoanEventData) -> Payment | None:
         if not event.payment_id:
             return None
-        doc = await self.repo.get_payment(event.payment_id)
-        if doc is None:
+        payment = await self.repo.get(event.payment_id)
+        if payment is None:
             log.warning("loan_event_for_unknown_payment", payment_id=event.payment_id)
             return None
-        if doc["institution_id"] != self._institution(event):
+        if payment.institution_id != event.institution_id:
             log.warning("loan_event_institution_mismatch", payment_id=event.payment_id)
             return None
-        return doc
+        return payment

@@ -44,15 +44,16 @@ import datetime as dt
 import hashlib
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
-from payment_service.adapters.peers import SERVICE_NAME, ServiceTokens
 from payment_service.domain import idempotency
 from payment_service.domain import mobile_money as mm
 from payment_service.domain.errors import (
     IDEMPOTENCY_KEY_REUSED,
     ConflictError,
 )
+from payment_service.domain.payment import IdempotencyScope, Payment, PaymentStatus, is_transient
 from payment_service.service_layer.core import (
     ASSIGNING,
     KIND_MOBILE_MONEY,
@@ -60,9 +61,8 @@ from payment_service.service_layer.core import (
     RECEIVED,
     SUSPENSE,
     PaymentCore,
-    aware,
-    is_transient,
 )
+from payment_service.service_layer.ports import SERVICE_NAME, AbstractServiceTokens
 from shared import context
 from shared.errors import DomainError, IllegalState, NotFound, ValidationError
 from shared.logging import get_logger
@@ -104,7 +104,9 @@ def _institution(p: Principal) -> str:
 
 
 class MobileMoney:
-    def __init__(self, core: PaymentCore, service_tokens: ServiceTokens | None = None) -> None:
+    def __init__(
+        self, core: PaymentCore, service_tokens: AbstractServiceTokens | None = None
+    ) -> None:
         """Without ``service_tokens`` (no service credential configured) matched receipts
         only suggest their loan and wait in suspense for a person."""
         self.core = core
@@ -115,7 +117,7 @@ class MobileMoney:
 
     async def receive(
         self, institution_id: str, raw_body: bytes, signature: str
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[Payment, bool]:
         if not institution_id:
             raise ValidationError.of("institution_id", "is required")
         secrets = self.core.config.mobile_money_secrets.get(institution_id)
@@ -153,23 +155,23 @@ class MobileMoney:
                 "transacted_at": callback.transacted_at.isoformat(),
             },
         )
-        existing = await self.repo.get_payment(payment_id)
+        existing = await self.repo.get(payment_id)
         if existing is None:
-            doc = await self._new_receipt(
+            receipt = await self._new_receipt(
                 institution_id, provider, payment_id, fingerprint, callback
             )
-            if await self.repo.insert_payment(doc):
+            if await self.repo.add(receipt):
                 log.info("mobile_money_received", payment_id=payment_id, provider=provider)
-                return await self.settle(doc), False
-            existing = await self.repo.get_payment(payment_id)
+                return await self.settle(receipt), False
+            existing = await self.repo.get(payment_id)
             assert existing is not None
-        if existing["idempotency"]["fingerprint"] != fingerprint:
+        if existing.idempotency.fingerprint != fingerprint:
             raise ConflictError(
                 "this provider transaction id was already received with different details",
                 reason=IDEMPOTENCY_KEY_REUSED,
                 field_errors=[("transaction_id", "was already received with other details")],
             )
-        if existing["status"] == RECEIVED:
+        if existing.status is PaymentStatus.RECEIVED:
             existing = await self.settle(existing)
         return existing, True
 
@@ -180,7 +182,7 @@ class MobileMoney:
         payment_id: str,
         fingerprint: str,
         callback: mm.MobileMoneyCallback,
-    ) -> dict[str, Any]:
+    ) -> Payment:
         match = await self._match(institution_id, callback.account_reference)
         return self.core.new_payment(
             payment_id,
@@ -191,9 +193,9 @@ class MobileMoney:
             loan_id="",
             suggested_loan_id=match.get("loan_id", ""),
             match=match,
-            amount=f"{callback.amount:f}",
+            amount=Decimal(f"{callback.amount:f}"),
             currency=callback.currency,
-            paid_on=callback.transacted_at.date().isoformat(),
+            paid_on=callback.transacted_at.date(),
             transacted_at=callback.transacted_at,
             channel="mobile_money",
             reference=callback.account_reference,
@@ -201,11 +203,9 @@ class MobileMoney:
             provider_transaction_id=callback.transaction_id,
             payer_phone=callback.msisdn,
             recorded_by="",
-            idempotency={
-                "key": callback.transaction_id,
-                "provider": provider,
-                "fingerprint": fingerprint,
-            },
+            idempotency=IdempotencyScope(
+                key=callback.transaction_id, provider=provider, fingerprint=fingerprint
+            ),
         )
 
     async def _match(self, institution_id: str, reference: str) -> dict[str, Any]:
@@ -221,18 +221,18 @@ class MobileMoney:
             return {"result": "ambiguous", "candidates": list(result.candidates)}
         return {"result": "unmatched", "reason": result.reason}
 
-    async def settle(self, doc: dict[str, Any]) -> dict[str, Any]:
+    async def settle(self, receipt: Payment) -> Payment:
         """A stored receipt: to suspense, then posted if it matched one loan."""
-        return await self.auto_post(await self.book_receipt(doc))
+        return await self.auto_post(await self.book_receipt(receipt))
 
-    def _auto_post_loan(self, doc: dict[str, Any]) -> str:
+    def _auto_post_loan(self, receipt: Payment) -> str:
         """The loan to post the receipt to on our own: the one active loan it matched, in its
         currency, when we have a service identity; else ""."""
-        match = doc.get("match") or {}
+        match = receipt.match or {}
         if (
             self.service_tokens is None
             or match.get("result") != "matched"
-            or match.get("currency") != doc["currency"]
+            or match.get("currency") != receipt.currency
         ):
             return ""
         return str(match["loan_id"])
@@ -240,109 +240,106 @@ class MobileMoney:
     def _retry_at(self) -> dt.datetime:
         return self.core.now() + self.core.config.pending_timeout
 
-    async def book_receipt(self, doc: dict[str, Any]) -> dict[str, Any]:
+    async def book_receipt(self, receipt: Payment) -> Payment:
         """Dr mobile-money wallet, Cr suspense; then ``received`` → ``suspense`` with the
         ``payment.received`` / ``payment.unmatched`` event. Idempotent. A receipt to post on
         our own keeps a lease, so that the recovery posts it should this process stop first."""
-        entry = await self.core.book_receipt_entry(doc)
-        event = "payment.received" if doc.get("suggested_loan_id") else "payment.unmatched"
-        lease = self._retry_at() if self._auto_post_loan(doc) else None
-        updated, changed = await self.core.transition(
-            doc["_id"],
-            [RECEIVED],
-            lambda _: {"status": SUSPENSE, "receipt_entry_id": entry.id, "lease_until": lease},
-            event=event,
-        )
-        if changed:
-            log.info("mobile_money_in_suspense", payment_id=doc["_id"], routing_key=event)
+        entry = await self.core.book_receipt_entry(receipt)
+        lease = self._retry_at() if self._auto_post_loan(receipt) else None
+
+        def to_suspense(current: Payment) -> None:
+            current.to_suspense(receipt_entry_id=entry.id, lease=lease)
+
+        updated, changed = await self.core.transition(receipt.id, to_suspense)
         assert updated is not None
+        if changed:
+            log.info(
+                "mobile_money_in_suspense",
+                payment_id=receipt.id,
+                routing_key="payment.received"
+                if updated.suggested_loan_id
+                else "payment.unmatched",
+            )
         return updated
 
     # --- suspense ------------------------------------------------------------------------
 
-    async def list_suspense(self, size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+    async def list_suspense(self, size: int, token: str) -> tuple[list[Payment], str]:
         """Money in suspense, institution-wide (it has no branch until assigned)."""
         p = context.principal()
         require(p, Permission.REPAYMENTS_READ)
-        query = {"institution_id": _institution(p), "status": SUSPENSE}
-        return await self.repo.page_payments(query, size, token)
+        return await self.repo.page_in_suspense(_institution(p), size, token)
 
-    async def assign(self, payment_id: str, loan_id: str) -> dict[str, Any]:
+    async def assign(self, payment_id: str, loan_id: str) -> Payment:
         p = context.principal()
         require(p, Permission.REPAYMENTS_CREATE)
         institution_id = _institution(p)
-        doc = await self.repo.get_payment(payment_id) if payment_id else None
+        receipt = await self.repo.get(payment_id) if payment_id else None
         if (
-            doc is None
-            or doc["institution_id"] != institution_id
-            or doc.get("kind") != KIND_MOBILE_MONEY
+            receipt is None
+            or receipt.institution_id != institution_id
+            or receipt.kind is not KIND_MOBILE_MONEY
         ):
             raise NotFound(f"payment {payment_id} not found", reason="PAYMENT_NOT_FOUND")
-        loan_id = loan_id or doc.get("suggested_loan_id", "")
+        loan_id = loan_id or receipt.suggested_loan_id or ""
         if not loan_id:
             raise ValidationError.of("loan_id", "is required: this receipt matched no loan")
-        if doc["status"] == POSTED and doc.get("loan_id") == loan_id:
-            return doc  # assigned already (a retry)
-        if doc["status"] == RECEIVED:
-            doc = await self.book_receipt(doc)
-        if doc["status"] not in (SUSPENSE, ASSIGNING):
-            raise IllegalState(
-                f"only money in suspense can be assigned; this payment is {doc['status']}",
-                reason="PAYMENT_NOT_IN_SUSPENSE",
-                metadata={"current_status": doc["status"]},
-            )
+        if receipt.status is POSTED and receipt.loan_id == loan_id:
+            return receipt  # assigned already (a retry)
+        if receipt.status is RECEIVED:
+            receipt = await self.book_receipt(receipt)
+        if receipt.status not in (SUSPENSE, ASSIGNING):
+            raise _not_in_suspense(receipt)
         loan = await self.core.loans.get(loan_id)  # NOT_FOUND outside the caller's scope
-        if loan.currency and loan.currency != doc["currency"]:
+        if loan.currency and loan.currency != receipt.currency:
             raise ValidationError.of(
-                "loan_id", f"the loan is in {loan.currency}, the receipt in {doc['currency']}"
+                "loan_id", f"the loan is in {loan.currency}, the receipt in {receipt.currency}"
             )
         return await self._apply(payment_id, loan_id, by=p.user_id)
 
-    async def auto_post(self, doc: dict[str, Any]) -> dict[str, Any]:
+    async def auto_post(self, receipt: Payment) -> Payment:
         """Post a receipt in suspense that matched one loan, as payment_service itself.
         Returns the receipt as it now is; never raises for a peer's failure: the money is
         safe in suspense, and the recovery tries again while the failure may pass."""
-        if doc["status"] != SUSPENSE:
-            return doc
-        loan_id = self._auto_post_loan(doc)
+        if receipt.status is not SUSPENSE:
+            return receipt
+        loan_id = self._auto_post_loan(receipt)
         if not loan_id or self.service_tokens is None:
             # Nothing to post on our own (any more): the recovery has no reason to come back.
-            return await self._lease(doc, None) if doc.get("lease_until") else doc
-        institution_id = doc["institution_id"]
+            return await self._lease(receipt, None) if receipt.lease_until else receipt
+        institution_id = receipt.institution_id
         try:
             token = await self.service_tokens.token(institution_id)
         except Exception as exc:  # auth_service refused or is unreachable: try later
-            log.warning("auto_post_deferred", payment_id=doc["_id"], error=repr(exc))
-            return await self._lease(doc, self._retry_at())
+            log.warning("auto_post_deferred", payment_id=receipt.id, error=repr(exc))
+            return await self._lease(receipt, self._retry_at())
         try:
-            return await self._apply(doc["_id"], loan_id, by=AUTO_POSTER, token=token)
+            return await self._apply(receipt.id, loan_id, by=AUTO_POSTER, token=token)
         except DomainError as err:
             if err.kind == "unauthenticated":
                 self.service_tokens.forget(institution_id)
             log.warning(
                 "auto_post_refused",
-                payment_id=doc["_id"],
+                payment_id=receipt.id,
                 loan_id=loan_id,
                 reason=err.reason,
                 retry=is_transient(err),
             )
         except Exception as exc:  # a peer unreachable: the outcome may be unknown
-            log.warning("auto_post_failed", payment_id=doc["_id"], loan_id=loan_id, error=repr(exc))
-        current = await self.repo.get_payment(doc["_id"])
+            log.warning("auto_post_failed", payment_id=receipt.id, loan_id=loan_id, error=repr(exc))
+        current = await self.repo.get(receipt.id)
         assert current is not None
         return current
 
-    async def _lease(self, doc: dict[str, Any], until: dt.datetime | None) -> dict[str, Any]:
+    async def _lease(self, receipt: Payment, until: dt.datetime | None) -> Payment:
         """Set (or clear) when the recovery next looks at a receipt in suspense."""
         updated, _ = await self.core.transition(
-            doc["_id"], [SUSPENSE], lambda _: {"lease_until": until}
+            receipt.id, lambda current: current.lease_suspense(until)
         )
         assert updated is not None
         return updated
 
-    async def _apply(
-        self, payment_id: str, loan_id: str, *, by: str, token: str = ""
-    ) -> dict[str, Any]:
+    async def _apply(self, payment_id: str, loan_id: str, *, by: str, token: str = "") -> Payment:
         """Claim the receipt (``assigning``), apply it to the loan (as the caller, or with a
         service ``token``) and book the assignment. A refusal puts it back in suspense (to
         be retried if it was ours and may pass); an unknown outcome leaves the claim to run
@@ -350,39 +347,35 @@ class MobileMoney:
         now = self.core.now()
         auto = by == AUTO_POSTER
 
-        def claim(current: dict[str, Any]) -> dict[str, Any] | None:
-            if current["status"] == ASSIGNING:
-                assign = current.get("assign") or {}
-                lease = aware(current.get("lease_until"))
-                if assign.get("loan_id") != loan_id and lease is not None and lease > now:
-                    return None
-            return {
-                "status": ASSIGNING,
-                "assign": {"loan_id": loan_id, "by": by, "time": now, "auto": auto},
-                "attempt": current.get("attempt", 1) + 1,
-                "lease_until": now + self.core.config.pending_timeout,
-            }
+        def claim(current: Payment) -> None:
+            current.claim_assignment(
+                loan_id=loan_id,
+                by=by,
+                now=now,
+                lease=now + self.core.config.pending_timeout,
+                auto=auto,
+            )
 
-        claimed, changed = await self.core.transition(payment_id, [SUSPENSE, ASSIGNING], claim)
+        claimed, changed = await self.core.transition(payment_id, claim)
         assert claimed is not None
         if not changed:
-            if claimed["status"] == POSTED and claimed.get("loan_id") == loan_id:
+            if claimed.status is POSTED and claimed.loan_id == loan_id:
                 return claimed
-            if claimed["status"] == ASSIGNING:
+            if claimed.status is ASSIGNING:
                 raise IllegalState(
                     "this payment is being assigned to another loan",
                     reason="PAYMENT_BEING_ASSIGNED",
-                    metadata={"current_status": claimed["status"]},
+                    metadata={"current_status": claimed.status.value},
                 )
-            raise IllegalState(
-                f"only money in suspense can be assigned; this payment is {claimed['status']}",
-                reason="PAYMENT_NOT_IN_SUSPENSE",
-                metadata={"current_status": claimed["status"]},
-            )
+            raise _not_in_suspense(claimed)
         await self.core.fault("before_apply", claimed)
         try:
             applied = await self.core.loans.apply(
-                loan_id, payment_id, claimed["amount"], claimed["paid_on"], token=token
+                loan_id,
+                payment_id,
+                f"{claimed.amount:f}",
+                claimed.paid_on.isoformat(),
+                token=token,
             )
         except DomainError as err:
             await self.release(claimed, retry=auto and is_transient(err))
@@ -393,22 +386,27 @@ class MobileMoney:
         await self.core.fault("after_apply", claimed)
         return await self.core.post_applied(claimed, applied, loan_id=loan_id)
 
-    async def release(self, doc: dict[str, Any], *, retry: bool) -> None:
+    async def release(self, receipt: Payment, *, retry: bool) -> None:
         """An assignment that did not happen: back to suspense; with ``retry``, leased, so
         that the recovery posts it again once the lease runs out."""
 
-        def build(current: dict[str, Any]) -> dict[str, Any] | None:
-            if current.get("attempt") != doc.get("attempt"):
-                return None
-            lease = self._retry_at() if retry else None
-            return {"status": SUSPENSE, "assign": None, "lease_until": lease}
+        def release(current: Payment) -> None:
+            current.release_assignment(
+                attempt=receipt.attempt, lease=self._retry_at() if retry else None
+            )
 
-        await self.core.transition(doc["_id"], [ASSIGNING], build)
+        await self.core.transition(receipt.id, release)
 
-    async def _expire_lease(self, doc: dict[str, Any]) -> None:
-        def build(current: dict[str, Any]) -> dict[str, Any] | None:
-            if current.get("attempt") != doc.get("attempt"):
-                return None
-            return {"lease_until": self.core.now()}
+    async def _expire_lease(self, receipt: Payment) -> None:
+        def expire(current: Payment) -> None:
+            current.expire_lease(attempt=receipt.attempt, now=self.core.now())
 
-        await self.core.transition(doc["_id"], [ASSIGNING], build)
+        await self.core.transition(receipt.id, expire)
+
+
+def _not_in_suspense(receipt: Payment) -> IllegalState:
+    return IllegalState(
+        f"only money in suspense can be assigned; this payment is {receipt.status.value}",
+        reason="PAYMENT_NOT_IN_SUSPENSE",
+        metadata={"current_status": receipt.status.value},
+    )

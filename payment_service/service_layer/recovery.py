@@ -27,8 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from typing import Any
 
+from payment_service.domain.payment import Payment
 from payment_service.service_layer.core import (
     ASSIGNING,
     NOT_APPLIED,
@@ -59,52 +59,52 @@ class Recovery:
     async def run_once(self, now: dt.datetime | None = None) -> dict[str, int]:
         """One sweep; returns how many payments it moved on, by status found."""
         before = now or self.core.now()
-        stale = await self.core.repo.stale_payments(
+        stale = await self.core.repo.stale(
             [PENDING, RECEIVED, ASSIGNING, SUSPENSE, REVERSING], before
         )
         done: dict[str, int] = {}
-        for doc in stale:
+        for payment in stale:
+            status = payment.status.value
             try:
-                if await self._recover(doc):
-                    done[doc["status"]] = done.get(doc["status"], 0) + 1
+                if await self._recover(payment):
+                    done[status] = done.get(status, 0) + 1
             except Exception:
-                log.exception("recovery_failed", payment_id=doc["_id"], status=doc["status"])
+                log.exception("recovery_failed", payment_id=payment.id, status=status)
         if done:
             log.info("recovery_sweep", **done)
         return done
 
-    async def _recover(self, doc: dict[str, Any]) -> bool:
-        status = doc["status"]
-        if status == RECEIVED:
-            await self.mobile_money.settle(doc)
+    async def _recover(self, payment: Payment) -> bool:
+        status = payment.status
+        if status is RECEIVED:
+            await self.mobile_money.settle(payment)
             return True
-        if status == SUSPENSE:
-            return (await self.mobile_money.auto_post(doc))["status"] == POSTED
+        if status is SUSPENSE:
+            return (await self.mobile_money.auto_post(payment)).status is POSTED
         if status in (PENDING, ASSIGNING):
-            if await self.core.post_from_entry(doc) is not None:
+            if await self.core.post_from_entry(payment) is not None:
                 return True
-            if status == ASSIGNING:
-                await self.mobile_money.release(doc, retry=is_auto_posting(doc))
+            if status is ASSIGNING:
+                await self.mobile_money.release(payment, retry=is_auto_posting(payment))
                 return True
             failed = await self.core.mark_failed(
-                doc,
+                payment,
                 IllegalState(
                     "the payment was not applied; retry with the same Idempotency-Key",
                     reason=NOT_APPLIED,
                 ),
                 retryable=True,
             )
-            return failed is not None and failed.get("status") != PENDING
-        if status == REVERSING:
-            reversal = await self.core.books.entry_doc(f"reversal:{doc.get('entry_id')}")
+            return failed is not None and failed.status is not PENDING
+        if status is REVERSING:
+            reversal = await self.core.books.entry_doc(f"reversal:{payment.entry_id}")
             if reversal is not None:
-                await self.core.book_reversal(doc, (doc.get("reversal") or {}).get("reason", ""))
+                reason = payment.reversal.reason if payment.reversal is not None else ""
+                await self.core.book_reversal(payment, reason)
                 return True
-
-            def back(current: dict[str, Any]) -> dict[str, Any]:
-                return {"status": POSTED, "lease_until": None}
-
-            _, changed = await self.core.transition(doc["_id"], [REVERSING], back)
+            _, changed = await self.core.transition(
+                payment.id, lambda current: current.cancel_reversal()
+            )
             return changed
         return False
 

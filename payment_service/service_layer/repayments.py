@@ -11,7 +11,7 @@ for its outcome and replay it, or get 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS``. T
 with another body (fingerprint of loan_id, amount, paid_on, channel, reference) is 409
 ``IDEMPOTENCY_KEY_REUSED``. Invalid input (422) stores nothing: the key stays free.
 
-State machine of a repayment (statuses as in ``core``)::
+State machine of a repayment (statuses and transitions: ``domain.payment.Payment``)::
 
     PostRepayment (user token)
     (a) insert ─► pending ─(b) ApplyRepayment─► (c) book entry, then mark ─► posted
@@ -58,7 +58,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kopa.payment.v1 import payment_pb2
 from payment_service.domain import idempotency, money
 from payment_service.domain.errors import AMOUNT_INVALID
 from payment_service.domain.idempotency import (
@@ -70,20 +69,19 @@ from payment_service.domain.idempotency import (
     Replay,
     StoredResponse,
 )
+from payment_service.domain.payment import (
+    IdempotencyScope,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    is_transient,
+)
 from payment_service.domain.postings import parse_channel
-from payment_service.entrypoints.mapping import payment_to_proto
 from payment_service.service_layer.core import (
-    FAILED,
     KIND_REFUND,
     KIND_REPAYMENT,
-    PENDING,
-    POSTED,
-    REVERSED,
-    REVERSING,
     PaymentCore,
     aware,
-    error_from_failure,
-    is_transient,
 )
 from shared import context
 from shared.errors import DomainError, IllegalState, NotFound, PermissionDenied, ValidationError
@@ -212,30 +210,39 @@ class Repayments:
 
     # --- PostRepayment ---------------------------------------------------------------------
 
-    async def post(self, cmd: RepaymentCommand) -> tuple[payment_pb2.Payment, bool]:
-        """Returns the payment (the stored response on a replay) and whether it is a replay."""
+    async def post(self, cmd: RepaymentCommand) -> tuple[Payment, bool]:
+        """Returns the payment and whether it is a replay; the answer to give is its stored
+        ``response`` when it has one (the first answer), else the payment as it is."""
         require(context.principal(), Permission.REPAYMENTS_CREATE)
         return await self._accept(cmd, KIND_REPAYMENT)
 
-    async def refund(self, cmd: RepaymentCommand) -> tuple[payment_pb2.Payment, bool]:
+    async def refund(self, cmd: RepaymentCommand) -> tuple[Payment, bool]:
         """Pays (part of) a loan's credit balance back to the borrower: the same idempotent
         flow as a repayment, with money going out (loan_service's RefundCredit, then the
         ``overpayment_refund`` entry). Reversing a repayment is the same privilege."""
         require(context.principal(), Permission.REPAYMENTS_REVERSE)
         return await self._accept(cmd, KIND_REFUND)
 
-    async def _accept(self, cmd: RepaymentCommand, kind: str) -> tuple[payment_pb2.Payment, bool]:
+    async def _accept(self, cmd: RepaymentCommand, kind: PaymentKind) -> tuple[Payment, bool]:
         p = context.principal()
         institution_id = _institution(p)
         now = self.core.now()
         cmd = validate_command(cmd, now)
         payment_id = payment_id_for(institution_id, p.user_id, cmd.idempotency_key, kind)
         fingerprint = fingerprint_of(cmd, kind)
-        if await self.repo.get_payment(payment_id) is None:
-            doc = await self._new_payment(p, institution_id, payment_id, fingerprint, cmd, kind)
-            if await self.repo.insert_payment(doc):
-                log.info("payment_claimed", payment_id=payment_id, loan_id=cmd.loan_id)
-                return await self._drive(doc), False
+        # Claimed by inserting, not by reading first: a new key (nearly every request) costs
+        # no read. A key already claimed makes the insert collide and is resolved from its
+        # record; so is a refusal of the new payment (the loan out of scope, the amount's
+        # precision) when the key was claimed before, so a replay always answers as stored.
+        try:
+            payment = await self._new_payment(p, institution_id, payment_id, fingerprint, cmd, kind)
+        except DomainError:
+            if await self.repo.get(payment_id) is None:
+                raise
+            return await self._resolve(payment_id, fingerprint)
+        if await self.repo.add(payment):
+            log.info("payment_claimed", payment_id=payment_id, loan_id=cmd.loan_id)
+            return await self._drive(payment), False
         return await self._resolve(payment_id, fingerprint)
 
     async def _new_payment(
@@ -245,8 +252,8 @@ class Repayments:
         payment_id: str,
         fingerprint: str,
         cmd: RepaymentCommand,
-        kind: str,
-    ) -> dict[str, Any]:
+        kind: PaymentKind,
+    ) -> Payment:
         # The currency (so the amount's precision) is the loan's: validate BEFORE applying.
         loan = await self.core.loan_in_scope(p, cmd.loan_id)
         if loan.institution_id and loan.institution_id != institution_id:
@@ -261,13 +268,13 @@ class Repayments:
         return self.core.new_payment(
             payment_id,
             kind,
-            PENDING,
+            PaymentStatus.PENDING,
             institution_id=institution_id,
             branch_id=loan.branch_id,
             loan_id=cmd.loan_id,
-            amount=money.format_amount(amount, loan.currency),
+            amount=Decimal(money.format_amount(amount, loan.currency)),
             currency=loan.currency,
-            paid_on=cmd.paid_on,
+            paid_on=dt.date.fromisoformat(cmd.paid_on),
             channel=cmd.channel,
             reference=cmd.reference,
             recorded_by=p.user_id,
@@ -278,52 +285,46 @@ class Repayments:
                 "channel": cmd.channel,
                 "reference": cmd.reference,
             },
-            idempotency={
-                "key": cmd.idempotency_key,
-                "caller": p.user_id,
-                "fingerprint": fingerprint,
-            },
+            idempotency=IdempotencyScope(
+                key=cmd.idempotency_key, caller=p.user_id, fingerprint=fingerprint
+            ),
         )
 
-    def _record(self, doc: dict[str, Any]) -> IdempotencyRecord:
-        status = doc["status"]
-        failure = doc.get("failure") or {}
-        created = aware(doc["create_time"])
-        assert created is not None
-        done = status in (POSTED, REVERSING, REVERSED) or (
-            status == FAILED and not failure.get("retryable")
-        )
+    def _record(self, payment: Payment) -> IdempotencyRecord:
+        done = payment.answered
         response = None
         if done:
-            body = bytes(doc["response"]) if doc.get("response") else b""
-            response = StoredResponse(200 if status != FAILED else 409, body)
+            failed = payment.status is PaymentStatus.FAILED
+            response = StoredResponse(200 if not failed else 409, payment.response or b"")
+        created = aware(payment.create_time)
+        assert created is not None
         return IdempotencyRecord(
-            key=doc["idempotency"]["key"],
-            fingerprint=doc["idempotency"]["fingerprint"],
+            key=payment.idempotency.key,
+            fingerprint=payment.idempotency.fingerprint,
             state=RecordState.COMPLETED if done else RecordState.IN_PROGRESS,
             created_at=created,
-            lease_expires_at=aware(doc.get("lease_until")) or created,
-            attempt=doc.get("attempt", 1),
+            lease_expires_at=aware(payment.lease_until) or created,
+            attempt=payment.attempt,
             response=response,
-            completed_at=aware(doc.get("posted_time") or doc.get("update_time")),
+            completed_at=aware(payment.posted_time or payment.update_time),
         )
 
-    async def _resolve(self, payment_id: str, fingerprint: str) -> tuple[payment_pb2.Payment, bool]:
+    async def _resolve(self, payment_id: str, fingerprint: str) -> tuple[Payment, bool]:
         """A request whose key is already claimed: replay, wait for, or take over the work."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.core.config.idempotency_wait_seconds
         while True:
-            doc = await self.repo.get_payment(payment_id)
-            assert doc is not None  # payments are never deleted
+            payment = await self.repo.get(payment_id)
+            assert payment is not None  # payments are never deleted
             decision = idempotency.decide(
-                self._record(doc), fingerprint, now=self.core.now(), retention=None
+                self._record(payment), fingerprint, now=self.core.now(), retention=None
             )
             if isinstance(decision, Replay):
-                return self._replay(doc), True
+                return self._replay(payment), True
             if isinstance(decision, Proceed):
-                taken = await self._take_over(doc)
+                taken = await self._take_over(payment)
                 if taken is not None:
-                    log.info("payment_taken_over", payment_id=payment_id, attempt=taken["attempt"])
+                    log.info("payment_taken_over", payment_id=payment_id, attempt=taken.attempt)
                     return await self._drive(taken), False
                 continue
             assert isinstance(decision, InProgress)
@@ -331,141 +332,125 @@ class Repayments:
                 raise decision.as_error()
             await asyncio.sleep(self.core.config.poll_interval_seconds)
 
-    def _replay(self, doc: dict[str, Any]) -> payment_pb2.Payment:
-        if doc["status"] == FAILED:
-            raise error_from_failure(doc["failure"])
-        return payment_pb2.Payment.FromString(bytes(doc["response"]))
+    def _replay(self, payment: Payment) -> Payment:
+        if payment.status is PaymentStatus.FAILED and payment.failure is not None:
+            raise payment.failure.as_error()
+        return payment
 
-    async def _take_over(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+    async def _take_over(self, payment: Payment) -> Payment | None:
         now = self.core.now()
         caller = context.current().principal
 
-        def build(current: dict[str, Any]) -> dict[str, Any] | None:
-            if current.get("attempt") != doc.get("attempt"):
-                return None
-            failure = current.get("failure") or {}
-            if current["status"] == FAILED and not failure.get("retryable"):
-                return None
-            lease = aware(current.get("lease_until"))
-            if current["status"] == PENDING and lease is not None and lease > now:
-                return None
-            return {
-                "status": PENDING,
-                "attempt": current.get("attempt", 1) + 1,
-                "lease_until": now + self.core.config.pending_timeout,
-                "failure": None,
-                "taken_over_by": caller.user_id if caller else "",
-            }
+        def take_over(current: Payment) -> None:
+            current.take_over(
+                attempt=payment.attempt,
+                now=now,
+                lease=now + self.core.config.pending_timeout,
+                by=caller.user_id if caller else "",
+            )
 
-        updated, changed = await self.core.transition(doc["_id"], [PENDING, FAILED], build)
+        updated, changed = await self.core.transition(payment.id, take_over)
         return updated if changed else None
 
-    async def _drive(self, doc: dict[str, Any]) -> payment_pb2.Payment:
+    async def _drive(self, payment: Payment) -> Payment:
         """Steps (b) and (c) for a payment this request owns (fresh or taken over)."""
-        await self.core.fault("before_apply", doc)
-        loan_call = self.core.loans.refund if doc["kind"] == KIND_REFUND else self.core.loans.apply
+        with self.core.driving(payment.id):
+            return await self._apply_and_post(payment)
+
+    async def _apply_and_post(self, payment: Payment) -> Payment:
+        await self.core.fault("before_apply", payment)
+        refund = payment.kind is PaymentKind.REFUND
+        loan_call = self.core.loans.refund if refund else self.core.loans.apply
         try:
-            applied = await loan_call(doc["loan_id"], doc["_id"], doc["amount"], doc["paid_on"])
+            applied = await loan_call(
+                payment.loan_id, payment.id, f"{payment.amount:f}", payment.paid_on.isoformat()
+            )
         except DomainError as err:  # the loan service refused: nothing was applied
-            await self.core.mark_failed(doc, err, retryable=is_transient(err))
+            await self.core.mark_failed(payment, err, retryable=is_transient(err))
             raise
         except Exception:
             # Unavailable, deadline...: the outcome is unknown. Let a retry with the same key
             # take over at once (ApplyRepayment is idempotent); the event heals it if it did.
-            await self._expire_lease(doc)
+            await self._expire_lease(payment)
             raise
-        await self.core.fault("after_apply", doc)
-        posted = await self.core.post_applied(doc, applied)
-        if posted.get("response"):
-            return payment_pb2.Payment.FromString(bytes(posted["response"]))
-        return payment_to_proto(posted)
+        await self.core.fault("after_apply", payment)
+        return await self.core.post_applied(payment, applied)
 
-    async def _expire_lease(self, doc: dict[str, Any]) -> None:
-        def build(current: dict[str, Any]) -> dict[str, Any] | None:
-            if current.get("attempt") != doc.get("attempt"):
-                return None
-            return {"lease_until": self.core.now()}
+    async def _expire_lease(self, payment: Payment) -> None:
+        def expire(current: Payment) -> None:
+            current.expire_lease(attempt=payment.attempt, now=self.core.now())
 
-        await self.core.transition(doc["_id"], [PENDING], build)
+        await self.core.transition(payment.id, expire)
 
     # --- reading -------------------------------------------------------------------------
 
-    async def get(self, payment_id: str) -> dict[str, Any]:
+    async def get(self, payment_id: str) -> Payment:
         p = context.principal()
         require(p, Permission.REPAYMENTS_READ)
         return await self._scoped(p, payment_id)
 
-    async def _scoped(self, p: Principal, payment_id: str) -> dict[str, Any]:
-        doc = await self.repo.get_payment(payment_id) if payment_id else None
-        if doc is None or not p.can_access(doc["institution_id"], doc.get("branch_id") or None):
+    async def _scoped(self, p: Principal, payment_id: str) -> Payment:
+        payment = await self.repo.get(payment_id) if payment_id else None
+        if payment is None or not p.can_access(payment.institution_id, payment.branch_id or None):
             raise NotFound(f"payment {payment_id} not found", reason="PAYMENT_NOT_FOUND")
-        return doc
+        return payment
 
-    async def list_for_loan(
-        self, loan_id: str, size: int, token: str
-    ) -> tuple[list[dict[str, Any]], str]:
+    async def list_for_loan(self, loan_id: str, size: int, token: str) -> tuple[list[Payment], str]:
         """The loan's payments in the caller's scope, oldest first. NOT_FOUND for a loan that
         does not exist or is outside the caller's scope, as the loan itself is."""
         p = context.principal()
         require(p, Permission.REPAYMENTS_READ)
         if not loan_id:
             raise ValidationError.of("loan_id", "is required")
-        query = {"loan_id": loan_id, "kind": {"$ne": KIND_REFUND}, **p.scope_filter()}
-        docs, next_token = await self.repo.page_payments(query, size, token)
-        if not docs and not token:
+        payments, next_token = await self.repo.page_for_loan(loan_id, p.scope_filter(), size, token)
+        if not payments and not token:
             await self.core.loans.get(loan_id)  # only an empty first page asks whether it exists
-        return docs, next_token
+        return payments, next_token
 
     # --- ReverseRepayment ----------------------------------------------------------------
 
-    async def reverse(self, payment_id: str, reason: str) -> dict[str, Any]:
+    async def reverse(self, payment_id: str, reason: str) -> Payment:
         p = context.principal()
         require(p, Permission.REPAYMENTS_REVERSE)
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON:
             raise ValidationError.of("reason", f"is required (at most {MAX_REASON} characters)")
-        doc = await self._scoped(p, payment_id)
-        if doc.get("kind") == KIND_REFUND:
+        payment = await self._scoped(p, payment_id)
+        if payment.kind is PaymentKind.REFUND:
             raise IllegalState(
                 "a refund cannot be reversed; record the money coming back as a repayment",
                 reason="REFUND_NOT_REVERSIBLE",
             )
-        if doc["status"] == REVERSED:
-            return doc
-        if doc["status"] not in (POSTED, REVERSING):
-            raise IllegalState(
-                f"only a posted payment can be reversed; this one is {doc['status']}",
-                reason="PAYMENT_NOT_POSTED",
-                metadata={"current_status": doc["status"]},
-            )
+        if payment.status is PaymentStatus.REVERSED:
+            return payment
+        if payment.status not in (PaymentStatus.POSTED, PaymentStatus.REVERSING):
+            raise _not_posted(payment, "only a posted payment can be reversed; this one is ")
         now = self.core.now()
 
-        def start(current: dict[str, Any]) -> dict[str, Any] | None:
-            if current["status"] != POSTED:
-                return None
-            return {
-                "status": REVERSING,
-                "reversal": {"reason": reason, "by": p.user_id, "requested_time": now},
-                "lease_until": now + self.core.config.pending_timeout,
-            }
+        def start(current: Payment) -> None:
+            current.start_reversal(
+                reason=reason, by=p.user_id, now=now, lease=now + self.core.config.pending_timeout
+            )
 
-        current, _ = await self.core.transition(payment_id, [POSTED], start)
+        current, _ = await self.core.transition(payment_id, start)
         assert current is not None
-        doc = current
-        if doc["status"] == REVERSED:
-            return doc
-        if doc["status"] != REVERSING:
-            raise IllegalState(
-                f"the payment is {doc['status']}",
-                reason="PAYMENT_NOT_POSTED",
-                metadata={"current_status": doc["status"]},
-            )
-        effective = (doc.get("reversal") or {}).get("reason") or reason
+        payment = current
+        if payment.status is PaymentStatus.REVERSED:
+            return payment
+        if payment.status is not PaymentStatus.REVERSING:
+            raise _not_posted(payment, "the payment is ")
+        effective = (payment.reversal.reason if payment.reversal is not None else "") or reason
         try:
-            await self.core.loans.reverse(doc["loan_id"], payment_id, effective)
+            await self.core.loans.reverse(payment.loan_id, payment_id, effective)
         except DomainError:
-            await self.core.transition(
-                payment_id, [REVERSING], lambda _: {"status": POSTED, "lease_until": None}
-            )
+            await self.core.transition(payment_id, lambda current: current.cancel_reversal())
             raise
-        return await self.core.book_reversal(doc, effective)
+        return await self.core.book_reversal(payment, effective)
+
+
+def _not_posted(payment: Payment, message: str) -> IllegalState:
+    return IllegalState(
+        f"{message}{payment.status.value}",
+        reason="PAYMENT_NOT_POSTED",
+        metadata={"current_status": payment.status.value},
+    )

@@ -6,8 +6,6 @@ from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from kopa.loan.v1 import events_pb2 as loan_events
 from kopa.loan.v1 import loan_pb2
 from kopa.user.v1 import events_pb2 as user_events
@@ -82,6 +80,24 @@ def trends_range(
             "from", f"the range holds more than {limit} rows by {interval.value}: narrow it"
         )
     return start, end, interval
+
+
+#: What the arrears report reads of each installment (`arrears`).
+_INSTALLMENT_FIELDS = (
+    "number",
+    "due_date",
+    "principal",
+    "interest",
+    "total",
+    "principal_paid",
+    "interest_paid",
+    "total_paid",
+)
+
+
+def _installment_doc(installment: loan_pb2.Installment) -> dict[str, Any]:
+    # Field by field: protobuf's MessageToDict cost a tenth of this consumer's CPU.
+    return {name: getattr(installment, name) for name in _INSTALLMENT_FIELDS}
 
 
 def _status_word(status: loan_pb2.LoanStatus.ValueType) -> str:
@@ -241,9 +257,7 @@ class ReportingHandlers:
             "delinquency_bucket": loan.delinquency_bucket,
             "settled_on": timeline["written_off_on"] or timeline["closed_on"],
             "snapshot": {
-                "schedule": [
-                    MessageToDict(i, preserving_proto_field_name=True) for i in loan.schedule
-                ],
+                "schedule": [_installment_doc(i) for i in loan.schedule],
                 "timeline": timeline,
             },
         }

@@ -7,7 +7,6 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,31 +17,11 @@ from pymongo import MongoClient
 
 from shared.permissions import Principal, Role
 from shared.tokens import KeySet, SigningKey, issue_access_token
+from tests.support.staff import PASSWORD, bearer, register_borrower, tokens
 from tests.support.staff import make_institution as staffed_institution
-from tests.support.staff import register_borrower
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "Correct-Horse-Battery-9"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def tokens(http: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, Any]:
-    reply = http.post("/v1/auth/login", json={"email": email, "password": password})
-    assert reply.status_code == 200, reply.text
-    return dict(reply.json())
-
-
-def eventually(check: Callable[[], Any], limit: float = 20.0) -> Any:
-    deadline = time.monotonic() + limit
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("not observed in time")
-        time.sleep(0.2)
-    return result
 
 
 def make_institution(http: httpx.Client, platform: dict[str, str]) -> dict[str, Any]:

@@ -6,8 +6,6 @@ HTTP → gateway (JWT) → gRPC → services → MongoDB wire / RabbitMQ / Elast
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,31 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.staff import PASSWORD, bearer
+from tests.support.staff import access_token as login
+from tests.support.waiting import eventually
+
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "Correct-Horse-Battery-9"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def login(http: httpx.Client, email: str, password: str = PASSWORD) -> str:
-    reply = http.post("/v1/auth/login", json={"email": email, "password": password})
-    assert reply.status_code == 200, reply.text
-    return str(reply.json()["access_token"])
-
-
-def eventually(check: Callable[[], Any], *, limit: float = 30.0) -> Any:
-    """Bounded retries for what arrives through events (never a bare sleep)."""
-    deadline = time.monotonic() + limit
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("not observed in time")
-        time.sleep(0.2)
 
 
 def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:

@@ -9,7 +9,6 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,35 +20,14 @@ import pytest
 from kopa.auth.v1 import auth_pb2, auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from payment_service.domain.mobile_money import signature_header
+from tests.support.rpc import md
+from tests.support.staff import PASSWORD, bearer, login
+from tests.support.waiting import eventually
 from tools.fleet import pid_of, ports, service_secret
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "Correct-Horse-Battery-9"
 CALLBACK_SECRET = secrets.token_hex(24)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def md(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
-
-
-def login(http: httpx.Client, email: str) -> dict[str, str]:
-    reply = http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert reply.status_code == 200, reply.text
-    return bearer(reply.json()["access_token"])
-
-
-def eventually(check: Callable[[], Any], limit: float = 60.0) -> Any:
-    deadline = time.monotonic() + limit
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("not observed in time")
-        time.sleep(0.25)
-    return result
 
 
 def active_loan(http: httpx.Client, platform_token: str) -> dict[str, Any]:

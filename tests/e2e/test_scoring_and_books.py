@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,28 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.staff import PASSWORD, bearer, login
+from tests.support.waiting import eventually
+
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "Correct-Horse-Battery-9"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def login(http: httpx.Client, email: str) -> dict[str, str]:
-    reply = http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert reply.status_code == 200, reply.text
-    return bearer(reply.json()["access_token"])
-
-
-def eventually(check: Callable[[], Any], limit: float = 30.0) -> Any:
-    deadline = time.monotonic() + limit
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("not observed in time")
-        time.sleep(0.2)
-    return result
 
 
 @pytest.fixture(scope="module")

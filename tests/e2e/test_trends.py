@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,20 +14,9 @@ import httpx
 import pytest
 
 from tests.support.staff import PASSWORD, Institution, login, make_institution
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-def eventually(check: Callable[[], Any], *, limit: float = 30.0) -> Any:
-    """Bounded retries for what arrives through events (never a bare sleep)."""
-    deadline = time.monotonic() + limit
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("not observed in time")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

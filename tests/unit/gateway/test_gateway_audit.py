@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gateway.audit import MAX_SUMMARY_BYTES, AuditMiddleware, summary_json
 from kopa.auth.v1 import auth_pb2
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -80,11 +81,8 @@ def stop(audit: AuditMiddleware) -> None:
 
 
 async def until(condition: Any) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the writer did not get there")
+    """The writer lets entries gather (`BATCH_LINGER_SECONDS`) before each call."""
+    await wait_until(condition, limit=5)
 
 
 async def test_what_queued_during_a_call_is_appended_in_one_call() -> None:

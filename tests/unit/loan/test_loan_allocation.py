@@ -8,7 +8,6 @@ import numpy_financial as npf
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loan_helpers import make_product
 
 from loan_service.domain.allocation import apply_repayment, payoff_quote, replay
 from loan_service.domain.errors import ValidationError
@@ -23,19 +22,12 @@ from loan_service.domain.products import (
 )
 from loan_service.domain.schedule import generate_schedule
 from loan_service.domain.state import LoanState, Repayment
+from tests.support.loan_products import LEVEL, START, make_product, textbook
 
 pytestmark = pytest.mark.unit
 
-START = date(2024, 1, 15)
-LEVEL = D("8884.88")
 CENT = D("0.01")
 FLAT_100 = LatePenalty(ChargeCalculation.FLAT, D("100"), tolerance_days=3)
-
-
-def textbook(**product_changes):
-    product = make_product(**product_changes)
-    schedule = generate_schedule(product, D("100000"), 12, START)
-    return product, schedule, LoanState.from_schedule(schedule)
 
 
 # --- ordered allocation -------------------------------------------------------------------

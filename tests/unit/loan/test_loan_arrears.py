@@ -6,7 +6,6 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loan_helpers import make_product
 
 from loan_service.domain.allocation import apply_repayment, replay
 from loan_service.domain.arrears import (
@@ -23,19 +22,10 @@ from loan_service.domain.arrears import (
 )
 from loan_service.domain.errors import ValidationError
 from loan_service.domain.products import ChargeCalculation, LatePenalty
-from loan_service.domain.schedule import generate_schedule
-from loan_service.domain.state import LoanState, Repayment
+from loan_service.domain.state import Repayment
+from tests.support.loan_products import LEVEL, START, textbook
 
 pytestmark = pytest.mark.unit
-
-START = date(2024, 1, 15)  # installments of 8,884.88 due on the 15th from Feb 15, 2024
-LEVEL = D("8884.88")
-
-
-def textbook(**product_changes):
-    product = make_product(**product_changes)
-    schedule = generate_schedule(product, D("100000"), 12, START)
-    return product, schedule, LoanState.from_schedule(schedule)
 
 
 def test_days_past_due_counts_from_the_oldest_unpaid_installment() -> None:

@@ -5,7 +5,6 @@ from decimal import Decimal as D
 
 import numpy_financial as npf
 import pytest
-from loan_helpers import make_product
 
 from loan_service.domain.allocation import replay
 from loan_service.domain.errors import (
@@ -22,6 +21,7 @@ from loan_service.domain.errors import (
 from loan_service.domain.lifecycle import Loan, LoanStatus, check_eligibility
 from loan_service.domain.products import ScoreBand
 from loan_service.domain.state import Repayment
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

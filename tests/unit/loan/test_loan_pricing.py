@@ -7,7 +7,6 @@ import numpy_financial as npf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loan_helpers import make_product
 
 from loan_service.domain.errors import ValidationError
 from loan_service.domain.pricing import cash_flows, irr, price
@@ -19,6 +18,7 @@ from loan_service.domain.products import (
     UpfrontFee,
 )
 from loan_service.domain.schedule import generate_schedule
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

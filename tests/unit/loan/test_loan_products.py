@@ -3,7 +3,6 @@
 from decimal import Decimal as D
 
 import pytest
-from loan_helpers import make_product
 
 from loan_service.domain.errors import DomainError, ValidationError
 from loan_service.domain.products import (
@@ -16,6 +15,7 @@ from loan_service.domain.products import (
     UpfrontFee,
     parse_product,
 )
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

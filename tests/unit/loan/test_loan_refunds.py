@@ -5,13 +5,13 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from loan_helpers import make_product
 
 from loan_service.adapters.serialization import loan_from_doc, loan_to_doc
 from loan_service.domain.errors import Conflict, IllegalTransition, PreconditionFailed
 from loan_service.domain.errors import ValidationError as DomainValidationError
 from loan_service.domain.lifecycle import CreditRefunded, Loan, LoanStatus, Refund
 from loan_service.service_layer import views
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,6 @@ from fractions import Fraction
 
 import numpy_financial as npf
 import pytest
-from loan_helpers import make_product
 
 from loan_service.domain.errors import ValidationError
 from loan_service.domain.products import (
@@ -20,6 +19,7 @@ from loan_service.domain.products import (
     UpfrontFee,
 )
 from loan_service.domain.schedule import add_months, amortize, due_dates, generate_schedule
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,6 @@ import numpy_financial as npf
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from loan_helpers import make_product
 
 from loan_service.domain.products import (
     Amortization,
@@ -22,6 +21,7 @@ from loan_service.domain.products import (
     UpfrontFee,
 )
 from loan_service.domain.schedule import generate_schedule
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,6 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loan_helpers import make_product
 
 from loan_service.adapters.serialization import (
     allocation_to_doc,
@@ -22,6 +21,7 @@ from loan_service.adapters.serialization import (
 from loan_service.domain.allocation import replay
 from loan_service.domain.lifecycle import Loan
 from loan_service.domain.state import LoanState
+from tests.support.loan_products import make_product
 
 pytestmark = pytest.mark.unit
 

@@ -22,6 +22,7 @@ from payment_service.service_layer.repayments import (
     validate_command,
 )
 from shared.errors import Aborted, IllegalState, ValidationError
+from tests.support.errors import fields_of
 
 pytestmark = pytest.mark.unit
 
@@ -39,10 +40,6 @@ def cmd(**kw: Any) -> RepaymentCommand:
     }
     values.update(kw)
     return RepaymentCommand(**values)
-
-
-def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> list[str]:
-    return [f for f, _ in exc.value.field_errors]
 
 
 def test_a_valid_command_defaults_the_channel_to_cash() -> None:

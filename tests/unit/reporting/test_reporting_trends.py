@@ -24,6 +24,7 @@ from reporting_service.domain.trends import (
 )
 from reporting_service.service_layer.handlers import trends_range
 from shared.errors import ValidationError
+from tests.support.errors import fields_of
 
 pytestmark = pytest.mark.unit
 
@@ -191,10 +192,6 @@ def test_the_range_defaults_to_a_month_of_days_or_a_year_of_months() -> None:
         D("2026-01-01"),
         D("2026-01-31"),
     )
-
-
-def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> list[str]:
-    return [f for f, _ in exc.value.field_errors]
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kopa.common.v1 import common_pb2
 from kopa.user.v1 import events_pb2, user_pb2
 from shared.events import outbox_body, outbox_entry
+
+pytestmark = pytest.mark.unit
 
 
 def test_an_entry_gives_back_the_serialized_event_and_stores_it_smaller() -> None:

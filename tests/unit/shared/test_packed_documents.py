@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.mongo import PACKED, UNPACKED_IN_STORAGE, PackedDocuments
+
+pytestmark = pytest.mark.unit
 
 PACKING = PackedDocuments(frozenset({"institution_id", "status", "version", "outbox"}))
 

@@ -1,6 +1,6 @@
 """GetCollectionSheet against real servers, over real gRPC: the loan_service world of
-test_loan_service (its own `bootstrap.setup` on a connected `Runtime`, a namespace of its
-own), whose FAKE user_service answers BatchGetBorrowers as user_service does (the caller's
+tests.support.loan_world (its own `bootstrap.setup` on a connected `Runtime`, a namespace of
+its own), whose FAKE user_service answers BatchGetBorrowers as user_service does (the caller's
 scope, the borrowers' groups)."""
 
 from __future__ import annotations
@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 
-import grpc
 import pytest
 
 from kopa.loan.v1 import loan_pb2
@@ -21,25 +19,11 @@ from loan_service.adapters.repository import LOAN_TOP_FIELDS, MIGRATIONS, PACKED
 from shared.ids import new_id
 from shared.mongo import PackedDocuments
 from shared.permissions import Role
-from tests.integration.test_loan_service import (
-    Institution,
-    World,
-    create_product,
-    fails,
-    institution,
-    loan_world,
-)
+from tests.support.loan_world import Institution, World, create_product, institution
+from tests.support.rpc import Code, fails
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-async def world(server_urls: dict[str, str]) -> AsyncIterator[World]:
-    async with loan_world(server_urls) as started:
-        yield started
-
-
-Code = grpc.StatusCode
 Metadata = list[tuple[str, str]]
 DISBURSED = "2025-01-15"  # monthly installments fall due on the 15th from February
 

@@ -1,0 +1,138 @@
+"""The commands of loan_service's use cases: what a caller asks for, in plain fields.
+
+The gRPC servicer builds them from the requests (`LoanServicer`), so the use cases
+never see a proto message. Fields are as received (text for amounts and dates, 0 or "" when
+not given): reading and checking them is the use case's job, so that one answer names every
+bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from loan_service.domain.arrears import Bucket
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    name: str = ""
+    interest_method: str = ""
+    amortization: str = ""
+    annual_interest_rate: str = ""
+    repayment_frequency: str = ""
+    min_principal: str = ""
+    max_principal: str = ""
+    min_term: int = 0
+    max_term: int = 0
+    days_in_year: str = ""
+    grace_on_principal: int = 0
+    grace_on_interest: int = 0
+    upfront_fee_rate: str = ""
+    upfront_fee_flat: str = ""
+    upfront_fee_mode: str = ""
+    installment_fee: str = ""
+    late_penalty_rate: str = ""
+    late_penalty_flat: str = ""
+    penalty_tolerance_days: int = 0
+    rounding_multiple: str = ""
+    allocation_strategy: str = ""
+    prepayment_mode: str = ""
+    min_score_band: str = ""
+    max_open_loans: int = 0
+
+
+@dataclass(frozen=True)
+class QuoteLoan:
+    product_id: str
+    principal: str
+    term: int
+    disbursement_date: str
+    first_repayment_date: str = ""
+
+
+@dataclass(frozen=True)
+class CreateLoan:
+    borrower_id: str
+    product_id: str
+    principal: str
+    term: int
+    disbursement_date: str = ""
+    purpose: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class ApproveLoan:
+    loan_id: str
+    note: str = ""
+    override_reason: str = ""
+
+
+@dataclass(frozen=True)
+class RejectLoan:
+    loan_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ScoreLoan:
+    loan_id: str
+
+
+@dataclass(frozen=True)
+class DisburseLoan:
+    loan_id: str
+    disbursement_date: str
+    first_repayment_date: str = ""
+    channel: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyRepayment:
+    loan_id: str
+    payment_id: str
+    amount: str
+    paid_on: str
+
+
+@dataclass(frozen=True)
+class ReverseRepayment:
+    loan_id: str
+    payment_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundCredit:
+    loan_id: str
+    refund_id: str
+    amount: str
+    refunded_on: str = ""
+
+
+@dataclass(frozen=True)
+class WriteOffLoan:
+    loan_id: str
+    reason: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class RescheduleLoan:
+    loan_id: str
+    new_term: int = 0
+    new_annual_interest_rate: str = ""
+    grace_on_principal: int = 0
+    reason: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateLoanSettings:
+    """None for what stays as it is."""
+
+    institution_id: str
+    approval_limits: Mapping[str, str] | None = None
+    buckets: tuple[Bucket, ...] | None = None
