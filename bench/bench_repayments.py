@@ -38,6 +38,9 @@ SERVER_PROCESSES = ("kopa-ferretdb", "postgres", "beam.smp", "redis-server")
 
 
 def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of `pids`, with that of their children that have exited: a server
+    whose workers come and go (PostgreSQL's backends) keeps their CPU in its own count once
+    they end, so re-reading its processes later (`pids_matching`) loses nothing."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in pids:
@@ -45,7 +48,7 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
     return total
 
 
@@ -196,6 +199,8 @@ async def closed_loop(
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
+    # Read again: processes started meanwhile count, those that ended are in their parent's.
+    watched = {**fleet_pids(state), **pids_matching(SERVER_PROCESSES)}
     cpu_after = {k: cpu_seconds(v) for k, v in watched.items()}
     # Relays and consumers finish the requests' events after the answers: wait for them.
     await asyncio.sleep(3)
