@@ -45,7 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pymongo import AsyncMongoClient
 
-from loan_service.adapters.repository import HINTS, LOANS, NEVER, PACKED_LOANS, Repository
+from loan_service.adapters.repository import (
+    HINTS,
+    LOANS,
+    NEVER,
+    PACKED_LOANS,
+    Repository,
+    encoded_update,
+)
 from loan_service.adapters.serialization import loan_from_doc, loan_to_doc
 from loan_service.domain import Loan, LoanProduct, parse_product
 from loan_service.entrypoints.mapping import loan_to_proto
@@ -55,6 +62,7 @@ from loan_service.service_layer.unit_of_work import partition_of
 from loan_service.service_layer.views import pricing_of
 from shared.events import EventPublisher, OutboxRelay
 from shared.ids import new_id
+from shared.statement_counts import StatementCounter
 from tools.fleet import local_server_urls
 
 GOAL_LOANS = 1_000_000
@@ -250,7 +258,7 @@ def service_cpu(docs: list[dict[str, Any]], as_of: date) -> tuple[float, int]:
     for doc in docs:
         change = plan(doc, as_of)
         if change is not None:
-            update_of(change, doc)
+            encoded_update(doc, update_of(change, doc))  # with its events' proto encoding
             changed += 1
     return len(docs) / (time.perf_counter() - started), changed
 
@@ -312,7 +320,11 @@ async def main() -> None:
 
     url = mongodb_url()
     namespace = f"bench{secrets.token_hex(3)}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(url, tz_aware=True)
+    # Counts the statements each run sends (not written to a file: read in place).
+    statements = StatementCounter(Path("/dev/null"))
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        url, tz_aware=True, event_listeners=[statements]
+    )
     db = client[f"{namespace}_loan"]
     repo = Repository(db)
     await repo.ensure_indexes()
@@ -351,7 +363,9 @@ async def main() -> None:
         ):
             if label == "month +1" and args.no_worst:
                 continue
+            statements.counts.clear()
             elapsed, job = await run_cob(cob, day)
+            sent = sum(statements.counts.values())
             rate = args.loans / elapsed if elapsed > 0 else float("inf")
             if label != "again":
                 results.append((label, elapsed, rate))
@@ -362,7 +376,8 @@ async def main() -> None:
                 continue
             print(
                 f"{label:<10} {day.isoformat():<11} {elapsed:8.1f} {job['processed']:8,} "
-                f"{job['changed']:8,} {rate:9,.0f}"
+                f"{job['changed']:8,} {rate:9,.0f}  statements {sent:,} "
+                f"({sent / max(job['processed'], 1):.2f} a loan read)"
             )
             if cob.timings:
                 print(

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from payment_service.adapters.serialization import failure_from_doc, failure_to_doc
 from payment_service.domain import ledger, money, postings
 from payment_service.domain.loans import ALLOCATION_PARTS, Applied, LoanView
 from payment_service.domain.payment import (
@@ -96,16 +95,6 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def failure_of(err: DomainError, *, retryable: bool) -> dict[str, Any]:
-    """The stored form of a refusal."""
-    return failure_to_doc(Failure.of(err, retryable=retryable))
-
-
-def error_from_failure(failure: Mapping[str, Any]) -> DomainError:
-    """The stored refusal, raised again for a replay of the same request."""
-    return failure_from_doc(failure).as_error()
 
 
 def is_auto_posting(payment: Payment) -> bool:

@@ -10,9 +10,11 @@ import pytest
 from pydantic import ValidationError as SettingsError
 
 from kopa.payment.v1 import payment_pb2
+from payment_service.adapters.serialization import failure_from_doc, failure_to_doc
 from payment_service.bootstrap import Settings
+from payment_service.domain.payment import Failure
 from payment_service.entrypoints.mapping import STATUS_TO_PROTO, payment_to_proto
-from payment_service.service_layer.core import error_from_failure, failure_of, is_transient
+from payment_service.service_layer.core import is_transient
 from payment_service.service_layer.mobile_money import mobile_money_payment_id
 from payment_service.service_layer.repayments import (
     RepaymentCommand,
@@ -118,8 +120,8 @@ def test_the_fingerprint_covers_the_body_not_its_spelling() -> None:
 
 def test_a_stored_failure_is_raised_again_identically() -> None:
     err = IllegalState("loan is closed", reason="LOAN_NOT_ACTIVE", metadata={"s": "closed"})
-    failure = failure_of(err, retryable=False)
-    again = error_from_failure(failure)
+    stored = failure_to_doc(Failure.of(err, retryable=False))
+    again = failure_from_doc(stored).as_error()
     assert type(again) is IllegalState
     assert (again.reason, again.message, again.metadata) == (err.reason, err.message, err.metadata)
     assert is_transient(Aborted("busy")) and not is_transient(err)
