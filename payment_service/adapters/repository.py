@@ -7,12 +7,14 @@ Collections (every write is one atomic single-document operation; no transaction
   idempotency scope (institution, caller, ``Idempotency-Key``) or, for mobile money, from
   (institution, provider, transaction id), so duplicates collide on the unique ``_id``.
   ``seq`` is a time-ordered id used for listing. Outgoing events ride in its ``outbox``.
-- ``journal_entries``: one immutable document per balanced journal entry, ``_id`` the
-  deterministic entry id (``repayment:<payment_id>``, ``reversal:repayment:<payment_id>``,
-  ``disbursement:<loan_id>``...), so booking twice is a duplicate-key no-op. Amounts are
-  decimal strings; ``accounts`` lists the codes touched (for the general ledger).
+- ``journal_entries``: one immutable document per balanced journal entry (a ``BookedEntry``:
+  the entry, then the ``branch_id`` it was booked for and the loan service's ``applied``
+  answer when known), ``_id`` the deterministic entry id (``repayment:<payment_id>``,
+  ``reversal:repayment:<payment_id>``, ``disbursement:<loan_id>``...), so booking twice is a
+  duplicate-key no-op. Amounts are decimal strings; ``accounts`` lists the codes touched
+  (for the general ledger).
 - ``charts``: the chart of accounts of each institution, ``_id`` = institution id, with a
-  ``version`` for compare-and-set updates.
+  ``version`` for compare-and-set updates (a ``VersionedChart``).
 - ``loans_seen``: a read model of loans built from loan events (id, institution, branch,
   borrower, status, currency, upper-cased ``ref`` for matching mobile-money references); a
   snapshot older than the stored one is ignored.
@@ -32,6 +34,8 @@ from pymongo.errors import DuplicateKeyError
 
 from payment_service.adapters.codec import answer, event_message
 from payment_service.adapters.serialization import (
+    booked_entry_from_doc,
+    booked_entry_to_doc,
     changes,
     chart_from_doc,
     chart_to_doc,
@@ -39,7 +43,9 @@ from payment_service.adapters.serialization import (
     entry_to_doc,
     payment_from_doc,
     payment_to_doc,
+    versioned_chart_from_doc,
 )
+from payment_service.domain.ledger import BookedEntry, ChartOfAccounts, VersionedChart
 from payment_service.domain.payment import Payment, PaymentKind, PaymentStatus
 from payment_service.service_layer.ports import AbstractRepository
 from shared.events import outbox_fields, outbox_update
@@ -193,34 +199,53 @@ class Repository(AbstractRepository):
 
     # --- journal entries -----------------------------------------------------------------
 
-    async def insert_entry(self, doc: dict[str, Any]) -> bool:
+    async def insert_entry(self, booked: BookedEntry) -> bool:
         """Books an entry; False when an entry with that id exists (already booked)."""
         try:
-            await self.entries.insert_one(doc)
+            await self.entries.insert_one(booked_entry_to_doc(booked))
         except DuplicateKeyError:
             return False
         return True
 
-    async def get_entry(self, entry_id: str) -> dict[str, Any] | None:
-        return await self.entries.find_one({"_id": entry_id})
+    async def get_entry(self, entry_id: str) -> BookedEntry | None:
+        doc = await self.entries.find_one({"_id": entry_id})
+        return booked_entry_from_doc(doc) if doc is not None else None
 
-    async def stream_entries(self, query: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        async for doc in self.entries.find(dict(query), batch_size=500):
-            yield doc
+    async def stream_entries(
+        self,
+        institution_id: str,
+        *,
+        as_of: dt.date | None = None,
+        account_code: str | None = None,
+        loan_id: str | None = None,
+    ) -> AsyncIterator[BookedEntry]:
+        query: dict[str, Any] = {"institution_id": institution_id}
+        if as_of is not None:
+            query["date"] = {"$lte": as_of.isoformat()}  # ISO dates sort as dates
+        if account_code is not None:
+            query["accounts"] = account_code
+        if loan_id is not None:
+            query["loan_id"] = loan_id
+        async for doc in self.entries.find(query, batch_size=500):
+            yield booked_entry_from_doc(doc)
 
     # --- charts --------------------------------------------------------------------------
 
-    async def get_chart(self, institution_id: str) -> dict[str, Any] | None:
-        return await self.charts.find_one({"_id": institution_id})
+    async def get_chart(self, institution_id: str) -> VersionedChart | None:
+        doc = await self.charts.find_one({"_id": institution_id})
+        return versioned_chart_from_doc(doc) if doc is not None else None
 
-    async def insert_chart(self, doc: dict[str, Any]) -> bool:
+    async def insert_chart(self, chart: ChartOfAccounts, *, now: dt.datetime) -> bool:
         try:
-            await self.charts.insert_one(doc)
+            await self.charts.insert_one(chart_to_doc(chart, version=1, now=now))
         except DuplicateKeyError:
             return False
         return True
 
-    async def replace_chart(self, doc: dict[str, Any], expected_version: int) -> bool:
+    async def replace_chart(
+        self, chart: ChartOfAccounts, expected_version: int, *, now: dt.datetime
+    ) -> bool:
+        doc = chart_to_doc(chart, version=expected_version + 1, now=now)
         result = await self.charts.replace_one(
             {"_id": doc["_id"], "version": expected_version}, doc
         )

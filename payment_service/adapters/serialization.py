@@ -1,5 +1,6 @@
 """The stored forms of payment_service's domain objects: the ``payments`` document of a
-``Payment`` (and back), journal entries and charts of accounts.
+``Payment`` (and back), journal entries (``BookedEntry``: the entry, its branch and the loan
+service's answer) and charts of accounts (``VersionedChart``).
 
 Every document ever written loads: fields this model does not know are kept in
 ``Payment.extra`` and written back as they were, and optional fields a document lacks stay
@@ -19,13 +20,15 @@ from payment_service.domain.ledger import (
     Account,
     AccountRole,
     AccountType,
+    BookedEntry,
     ChartOfAccounts,
     IncomeRecognition,
     JournalEntry,
     JournalLine,
     Source,
+    VersionedChart,
 )
-from payment_service.domain.loans import ALLOCATION_PARTS
+from payment_service.domain.loans import ALLOCATION_PARTS, Applied
 from payment_service.domain.payment import (
     Assignment,
     Failure,
@@ -354,6 +357,51 @@ def entry_from_doc(doc: Mapping[str, Any]) -> JournalEntry:
     )
 
 
+def applied_to_doc(applied: Applied) -> dict[str, Any]:
+    """What the loan service did with a payment, as stored beside the payment's entry."""
+    return {
+        "allocation": dict(applied.allocation),
+        "outstanding": dict(applied.outstanding),
+        "loan_status": applied.loan_status,
+        "institution_id": applied.institution_id,
+        "branch_id": applied.branch_id,
+        "currency": applied.currency,
+    }
+
+
+def applied_from_doc(doc: Mapping[str, Any]) -> Applied:
+    return Applied(
+        allocation=dict(doc.get("allocation") or {}),
+        outstanding=dict(doc.get("outstanding") or {}),
+        loan_status=int(doc.get("loan_status") or 0),
+        institution_id=doc.get("institution_id", ""),
+        branch_id=doc.get("branch_id", ""),
+        currency=doc.get("currency", ""),
+    )
+
+
+def booked_entry_to_doc(booked: BookedEntry) -> dict[str, Any]:
+    """The entry's document, then ``branch_id`` and ``applied`` when they are known (absent
+    otherwise)."""
+    extra: dict[str, Any] = {}
+    if booked.branch_id is not None:
+        extra["branch_id"] = booked.branch_id
+    if booked.applied is not None:
+        extra["applied"] = applied_to_doc(booked.applied)
+    return entry_to_doc(booked.entry, **extra)
+
+
+def booked_entry_from_doc(doc: Mapping[str, Any]) -> BookedEntry:
+    """A stored entry (re-validated), its branch (None if not recorded) and its ``applied``
+    (None if absent or empty)."""
+    applied = doc.get("applied")
+    return BookedEntry(
+        entry=entry_from_doc(doc),
+        branch_id=doc.get("branch_id"),
+        applied=applied_from_doc(applied) if applied else None,
+    )
+
+
 def chart_to_doc(chart: ChartOfAccounts, *, version: int, now: dt.datetime) -> dict[str, Any]:
     return {
         "_id": chart.institution_id,
@@ -389,3 +437,7 @@ def chart_from_doc(doc: Mapping[str, Any]) -> ChartOfAccounts:
         accounts=accounts,
         income_recognition=IncomeRecognition(doc.get("income_recognition", "cash")),
     )
+
+
+def versioned_chart_from_doc(doc: Mapping[str, Any]) -> VersionedChart:
+    return VersionedChart(chart_from_doc(doc), int(doc.get("version", 0)))

@@ -9,6 +9,8 @@
   the currency's decimals; anything else raises ``LedgerError`` on construction.
 - ``reverse``: the compensating entry (debits and credits swapped). Entries are never deleted
   or edited; a mistake is undone by its reversal, dated the day of the correction.
+- ``BookedEntry`` / ``VersionedChart``: an entry and a chart as the storage holds them (with
+  the entry's branch and loan-service answer, the chart's version).
 - Reports over a list of entries: ``trial_balance``, ``general_ledger`` (one account with a
   running balance) and ``loan_statement`` (principal outstanding and everything paid).
 
@@ -43,6 +45,7 @@ from payment_service.domain.errors import (
     NotFoundError,
     ValidationError,
 )
+from payment_service.domain.loans import Applied
 
 ZERO: Final = Decimal(0)
 
@@ -441,6 +444,28 @@ def reverse(
         memo=memo if memo is not None else f"Reversal of {original.id}",
         reverses=original.id,
     )
+
+
+# --- as stored -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookedEntry:
+    """A journal entry as booked, with what was stored beside it: the branch it was booked
+    for (None: not recorded) and, for a payment's entry, what the loan service did with the
+    payment (``applied``), from which an interrupted posting completes."""
+
+    entry: JournalEntry
+    branch_id: str | None = None
+    applied: Applied | None = None
+
+
+@dataclass(frozen=True)
+class VersionedChart:
+    """An institution's chart as stored, with its ``version`` for compare-and-set updates."""
+
+    chart: ChartOfAccounts
+    version: int
 
 
 def _ordered(entries: Iterable[JournalEntry]) -> list[JournalEntry]:

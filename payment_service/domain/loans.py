@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
 OUTSTANDING_PARTS = ("principal", "interest", "fees", "penalties", "total")
@@ -40,27 +39,6 @@ class Applied:
 
     def part(self, name: str) -> Decimal:
         return _decimal(self.allocation.get(name, ""))
-
-    def as_doc(self) -> dict[str, Any]:
-        return {
-            "allocation": self.allocation,
-            "outstanding": self.outstanding,
-            "loan_status": self.loan_status,
-            "institution_id": self.institution_id,
-            "branch_id": self.branch_id,
-            "currency": self.currency,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Applied:
-        return cls(
-            allocation=dict(doc.get("allocation") or {}),
-            outstanding=dict(doc.get("outstanding") or {}),
-            loan_status=int(doc.get("loan_status") or 0),
-            institution_id=doc.get("institution_id", ""),
-            branch_id=doc.get("branch_id", ""),
-            currency=doc.get("currency", ""),
-        )
 
 
 @dataclass(frozen=True)

@@ -305,7 +305,7 @@ class PaymentCore:
         branch_id = applied.branch_id or payment.branch_id
         if payment.kind is PaymentKind.MOBILE_MONEY:  # the receipt comes first, whoever posts
             await self.book_receipt_entry(payment)
-        await self.books.record(entry, branch_id=branch_id, applied=applied.as_doc())
+        await self.books.record(entry, branch_id=branch_id, applied=applied)
         await self.fault("after_entry", payment)
         # As shown and stored: each part with the currency's decimals.
         shown = Allocation(
@@ -354,9 +354,9 @@ class PaymentCore:
         """Completes a payment whose entry was booked but which was not marked posted (the
         entry carries the loan service's answer). None when there is no entry."""
         for kind in ("repayment", "suspense_assignment", "overpayment_refund"):
-            entry = await self.books.entry_doc(f"{kind}:{payment.id}")
-            if entry is not None and entry.get("applied"):
-                return await self.post_applied(payment, Applied.from_doc(entry["applied"]))
+            booked = await self.books.booked(f"{kind}:{payment.id}")
+            if booked is not None and booked.applied is not None:
+                return await self.post_applied(payment, booked.applied)
         return None
 
     # --- failure ---------------------------------------------------------------------------

@@ -6,10 +6,12 @@
   from user_service. Without any of those the books are not open (FAILED_PRECONDITION).
 - ``Books.record`` inserts one immutable entry document with a deterministic id; a second
   insert of the same movement is a duplicate-key no-op, never a second booking.
-- Reports read the stored entries, rebuilding (so re-validating) each one. The trial balance
-  streams every entry of the institution and sums per account in Python (FerretDB's
-  aggregation cannot sum decimal strings exactly); the general ledger and loan statement load
-  only the entries of one account or loan. Correctness first: no cached running totals.
+- The repository speaks domain objects (``BookedEntry``: an entry with its branch and the
+  loan service's answer; ``VersionedChart``) and rebuilds (so re-validates) each stored entry.
+- Reports read the stored entries. The trial balance streams every entry of the institution
+  and sums per account in Python (FerretDB's aggregation cannot sum decimal strings exactly);
+  the general ledger and loan statement load only the entries of one account or loan.
+  Correctness first: no cached running totals.
 """
 
 from __future__ import annotations
@@ -18,18 +20,12 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
-from payment_service.adapters.serialization import (
-    chart_from_doc,
-    chart_to_doc,
-    entry_from_doc,
-    entry_to_doc,
-)
 from payment_service.domain import ledger
 from payment_service.domain.ledger import (
     Account,
     AccountLedger,
+    BookedEntry,
     ChartOfAccounts,
     IncomeRecognition,
     JournalEntry,
@@ -37,6 +33,7 @@ from payment_service.domain.ledger import (
     TrialBalance,
     TrialBalanceRow,
 )
+from payment_service.domain.loans import Applied
 from payment_service.service_layer.ports import AbstractRepository, InstitutionCurrency
 from shared import context
 from shared.errors import Aborted, IllegalState, NotFound, ValidationError
@@ -78,10 +75,10 @@ class Books:
         held = self._charts.get(institution_id)
         if not fresh and held is not None and held[0] > time.monotonic():
             return held[1]
-        doc = await self.repo.get_chart(institution_id)
-        if doc is None:
+        stored = await self.repo.get_chart(institution_id)
+        if stored is None:
             return None
-        chart = chart_from_doc(doc)
+        chart = stored.chart
         self._charts[institution_id] = (time.monotonic() + CHART_REUSE_SECONDS, chart)
         return chart
 
@@ -99,7 +96,7 @@ class Books:
         if chart is None:
             code = currency or await self._currency_of(institution_id, ask_peer=ask_peer)
             fresh = ChartOfAccounts.default(institution_id, code, IncomeRecognition.CASH)
-            if await self.repo.insert_chart(chart_to_doc(fresh, version=1, now=_now())):
+            if await self.repo.insert_chart(fresh, now=_now()):
                 log.info("chart_created", institution=institution_id, currency=code)
                 chart = fresh
             else:
@@ -115,9 +112,9 @@ class Books:
 
     async def known_currency(self, institution_id: str) -> str | None:
         """The books' currency, or that of a loan seen for the institution; None if neither."""
-        doc = await self.repo.get_chart(institution_id)
-        if doc:
-            return str(doc["currency"])
+        stored = await self.repo.get_chart(institution_id)
+        if stored is not None:
+            return stored.chart.currency
         loan = await self.repo.any_loan_of(institution_id)
         return str(loan["currency"]) if loan and loan.get("currency") else None
 
@@ -135,47 +132,54 @@ class Books:
     async def add_account(self, institution_id: str, code: str, name: str, type: str) -> Account:
         for _ in range(5):
             await self.chart(institution_id, ask_peer=True)
-            doc = await self.repo.get_chart(institution_id)
-            assert doc is not None
-            chart = chart_from_doc(doc)
+            stored = await self.repo.get_chart(institution_id)
+            assert stored is not None
+            chart = stored.chart
             account = chart.add_account(code, name, type)
-            new_doc = chart_to_doc(chart, version=doc["version"] + 1, now=_now())
-            if await self.repo.replace_chart(new_doc, doc["version"]):
+            if await self.repo.replace_chart(chart, stored.version, now=_now()):
                 log.info("account_created", institution=institution_id, code=account.code)
                 return account
         raise Aborted("the chart of accounts is being changed; retry")
 
     # --- entries -------------------------------------------------------------------------
 
-    async def record(self, entry: JournalEntry, **extra: Any) -> bool:
-        """Books ``entry`` once: True if booked now, False if it already was."""
-        booked = await self.repo.insert_entry(entry_to_doc(entry, **extra))
+    async def record(
+        self, entry: JournalEntry, *, branch_id: str | None = None, applied: Applied | None = None
+    ) -> bool:
+        """Books ``entry`` once (with the branch it is for and, for a payment's entry, the
+        loan service's answer): True if booked now, False if it already was."""
+        booked = await self.repo.insert_entry(BookedEntry(entry, branch_id, applied))
         if booked:
             log.info("entry_booked", entry_id=entry.id, total=str(entry.total))
         return booked
 
     async def entry(self, entry_id: str) -> JournalEntry | None:
-        doc = await self.repo.get_entry(entry_id)
-        return entry_from_doc(doc) if doc else None
+        booked = await self.repo.get_entry(entry_id)
+        return booked.entry if booked is not None else None
 
-    async def entry_doc(self, entry_id: str) -> dict[str, Any] | None:
+    async def booked(self, entry_id: str) -> BookedEntry | None:
+        """The entry as booked (with its branch and ``applied``), or None."""
         return await self.repo.get_entry(entry_id)
 
-    async def _entries(self, query: dict[str, Any]) -> AsyncIterator[JournalEntry]:
-        async for doc in self.repo.stream_entries(query):
-            yield entry_from_doc(doc)
+    async def _entries(
+        self,
+        institution_id: str,
+        *,
+        as_of: dt.date | None = None,
+        account_code: str | None = None,
+    ) -> AsyncIterator[JournalEntry]:
+        stream = self.repo.stream_entries(institution_id, as_of=as_of, account_code=account_code)
+        async for booked in stream:
+            yield booked.entry
 
     # --- reports -------------------------------------------------------------------------
 
     async def trial_balance(
         self, chart: ChartOfAccounts, as_of: dt.date | None = None
     ) -> TrialBalance:
-        query: dict[str, Any] = {"institution_id": chart.institution_id}
-        if as_of is not None:
-            query["date"] = {"$lte": as_of.isoformat()}
         debit = dict.fromkeys(chart.accounts, ZERO)
         credit = dict.fromkeys(chart.accounts, ZERO)
-        async for entry in self._entries(query):
+        async for entry in self._entries(chart.institution_id, as_of=as_of):
             chart.check_entry(entry)
             for line in entry.lines:
                 debit[line.account_code] += line.debit
@@ -196,20 +200,15 @@ class Books:
 
     async def general_ledger(self, chart: ChartOfAccounts, account_code: str) -> AccountLedger:
         chart.account(account_code)  # NOT_FOUND for an unknown code
-        entries = [
-            e
-            async for e in self._entries(
-                {"institution_id": chart.institution_id, "accounts": account_code}
-            )
-        ]
+        entries = [e async for e in self._entries(chart.institution_id, account_code=account_code)]
         return ledger.general_ledger(entries, chart, account_code)
 
-    async def loan_entry_docs(self, institution_id: str, loan_id: str) -> list[dict[str, Any]]:
-        query = {"institution_id": institution_id, "loan_id": loan_id}
-        return [doc async for doc in self.repo.stream_entries(query)]
+    async def loan_booked(self, institution_id: str, loan_id: str) -> list[BookedEntry]:
+        """The loan's entries as booked (with the branch each was booked for)."""
+        return [b async for b in self.repo.stream_entries(institution_id, loan_id=loan_id)]
 
     async def loan_entries(self, institution_id: str, loan_id: str) -> list[JournalEntry]:
-        return [entry_from_doc(d) for d in await self.loan_entry_docs(institution_id, loan_id)]
+        return [b.entry for b in await self.loan_booked(institution_id, loan_id)]
 
     async def loan_statement(self, chart: ChartOfAccounts, loan_id: str) -> LoanStatement:
         entries = await self.loan_entries(chart.institution_id, loan_id)
@@ -291,13 +290,13 @@ class LedgerHandlers:
             raise ValidationError.of("loan_id", "is required")
         institution_id = _institution(p)
         seen = await self.repo.get_loan_seen(loan_id)
-        docs = await self.books.loan_entry_docs(institution_id, loan_id)
-        entries = [entry_from_doc(d) for d in docs]
+        booked = await self.books.loan_booked(institution_id, loan_id)
+        entries = [b.entry for b in booked]
         if seen is not None:
             in_scope = p.can_access(seen["institution_id"], seen.get("branch_id") or None)
         else:  # no loan event seen yet: the branch the entries were booked for decides
-            branches = {d.get("branch_id") or None for d in docs}
-            in_scope = bool(docs) and all(p.can_access(institution_id, b) for b in branches)
+            branches = {b.branch_id or None for b in booked}
+            in_scope = bool(booked) and all(p.can_access(institution_id, b) for b in branches)
         if not in_scope:
             raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
         chart = await self.books.chart(institution_id, ask_peer=True)

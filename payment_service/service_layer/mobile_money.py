@@ -20,7 +20,7 @@ Every authentic callback is:
    payment_service itself: callbacks carry no user token (and a user's must never be
    stored), so it acts with a short-lived service token from auth_service (role
    ``service``: it may read a loan and apply a repayment in that one institution, nothing
-   else; see ``adapters.peers.ServiceTokens``). This is the AssignSuspense path below with
+   else; the ``AbstractServiceTokens`` port). This is the AssignSuspense path below with
    the matched loan, idempotent on the payment id: entry ``suspense_assignment:<id>``,
    ``posted``, but event ``payment.posted``. Unmatched or ambiguous money stays in suspense.
 

@@ -2,9 +2,10 @@
 (``AbstractRepository``), the loan service (``AbstractLoanGateway``), payment_service's own
 service tokens (``AbstractServiceTokens``) and the institution's currency.
 
-The adapters implement them (``adapters.repository.Repository`` on MongoDB,
-``adapters.peers`` over gRPC); the unit tests' fakes subclass the same classes
-(``tests/support/payment_fakes.py``). Nothing here imports a driver or a proto stub.
+The ports speak domain objects; their implementations (the repository on MongoDB, the
+peers over gRPC) keep the stored and wire forms to themselves, and the unit tests' fakes
+subclass the same classes (``tests/support/payment_fakes.py``). Nothing here imports a
+driver, a proto stub or an implementation.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from payment_service.domain.ledger import BookedEntry, ChartOfAccounts, VersionedChart
 from payment_service.domain.loans import Applied, LoanView
 from payment_service.domain.payment import Payment, PaymentStatus
 
@@ -26,8 +28,9 @@ InstitutionCurrency = Callable[[str], Awaitable[str]]
 
 class AbstractRepository(abc.ABC):
     """payment_service's storage: payments as ``Payment`` aggregates (each write one atomic
-    document write carrying the payment's new events in its outbox); journal entries,
-    charts and the loans read model as their stored documents."""
+    document write carrying the payment's new events in its outbox); journal entries as
+    ``BookedEntry`` (immutable, booked once by id), charts as ``ChartOfAccounts`` with a
+    version (``VersionedChart``); the loans read model as its stored documents."""
 
     # --- payments ------------------------------------------------------------------------
 
@@ -76,27 +79,40 @@ class AbstractRepository(abc.ABC):
     # --- journal entries -----------------------------------------------------------------
 
     @abc.abstractmethod
-    async def insert_entry(self, doc: dict[str, Any]) -> bool:
+    async def insert_entry(self, booked: BookedEntry) -> bool:
         """Books an entry; False when an entry with that id exists (already booked)."""
 
     @abc.abstractmethod
-    async def get_entry(self, entry_id: str) -> dict[str, Any] | None: ...
+    async def get_entry(self, entry_id: str) -> BookedEntry | None: ...
 
     @abc.abstractmethod
-    def stream_entries(self, query: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The entries matching ``query`` (equality, ``$lte`` on ``date``, an account code
-        in ``accounts``)."""
+    def stream_entries(
+        self,
+        institution_id: str,
+        *,
+        as_of: dt.date | None = None,
+        account_code: str | None = None,
+        loan_id: str | None = None,
+    ) -> AsyncIterator[BookedEntry]:
+        """The institution's entries, in no particular order: those dated up to ``as_of``
+        (inclusive), with a line on ``account_code``, of ``loan_id`` (each filter when
+        given)."""
 
     # --- charts --------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def get_chart(self, institution_id: str) -> dict[str, Any] | None: ...
+    async def get_chart(self, institution_id: str) -> VersionedChart | None: ...
 
     @abc.abstractmethod
-    async def insert_chart(self, doc: dict[str, Any]) -> bool: ...
+    async def insert_chart(self, chart: ChartOfAccounts, *, now: dt.datetime) -> bool:
+        """Stores a new chart at version 1; False when the institution has one."""
 
     @abc.abstractmethod
-    async def replace_chart(self, doc: dict[str, Any], expected_version: int) -> bool: ...
+    async def replace_chart(
+        self, chart: ChartOfAccounts, expected_version: int, *, now: dt.datetime
+    ) -> bool:
+        """Compare-and-set: stores ``chart`` at ``expected_version + 1`` if the stored chart
+        is still at ``expected_version``; False otherwise."""
 
     # --- the loans read model ------------------------------------------------------------
 

@@ -97,7 +97,7 @@ class Recovery:
             )
             return failed is not None and failed.status is not PENDING
         if status is REVERSING:
-            reversal = await self.core.books.entry_doc(f"reversal:{payment.entry_id}")
+            reversal = await self.core.books.booked(f"reversal:{payment.entry_id}")
             if reversal is not None:
                 reason = payment.reversal.reason if payment.reversal is not None else ""
                 await self.core.book_reversal(payment, reason)

@@ -2,7 +2,8 @@
 
 - ``FakeRepository`` subclasses the real ``AbstractRepository`` (``service_layer.ports``):
   payments held as copies of the aggregate (compare-and-set on ``version``), journal
-  entries, charts and the loans read model as documents; every event written is kept in
+  entries (``BookedEntry``, by id) and charts (``VersionedChart``, by institution) as copies
+  of the domain objects, the loans read model as documents; every event written is kept in
   ``published``.
 - ``FakeLoanGateway`` subclasses ``AbstractLoanGateway``: a loan service that applies a
   payment once per payment id (all to principal, the rest as overpayment), and can be told
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from payment_service.adapters import codec
+from payment_service.domain.ledger import BookedEntry, ChartOfAccounts, VersionedChart
 from payment_service.domain.loans import Applied, LoanView
 from payment_service.domain.payment import Payment, PaymentKind, PaymentStatus
 from payment_service.service_layer.core import PaymentConfig, PaymentCore
@@ -41,37 +43,12 @@ from shared.permissions import Principal, Role
 # --- the repository ------------------------------------------------------------------------
 
 
-def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """The few MongoDB query forms the service layer uses: equality (an array field matches
-    when it holds the value), ``$lt``/``$lte``/``$gt``/``$gte``, ``$in``, ``$ne``."""
-    for key, want in query.items():
-        have = doc.get(key)
-        if isinstance(want, Mapping):
-            for op, value in want.items():
-                ok = {
-                    "$lt": lambda h, v: h is not None and h < v,
-                    "$lte": lambda h, v: h is not None and h <= v,
-                    "$gt": lambda h, v: h is not None and h > v,
-                    "$gte": lambda h, v: h is not None and h >= v,
-                    "$in": lambda h, v: h in v,
-                    "$ne": lambda h, v: h != v,
-                }[op](have, value)
-                if not ok:
-                    return False
-        elif isinstance(have, list):
-            if want not in have:
-                return False
-        elif have != want:
-            return False
-    return True
-
-
 class FakeRepository(AbstractRepository):
     def __init__(self) -> None:
         self.payments: dict[str, Payment] = {}
         self.published: list[tuple[str, Payment]] = []  # (routing key, the payment as written)
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.charts: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, BookedEntry] = {}
+        self.charts: dict[str, VersionedChart] = {}
         self.loans_seen: dict[str, dict[str, Any]] = {}
         self.writes = 0
 
@@ -158,38 +135,58 @@ class FakeRepository(AbstractRepository):
 
     # --- journal entries -----------------------------------------------------------------
 
-    async def insert_entry(self, doc: dict[str, Any]) -> bool:
-        if doc["_id"] in self.entries:
+    async def insert_entry(self, booked: BookedEntry) -> bool:
+        if booked.entry.id in self.entries:
             return False
-        self.entries[doc["_id"]] = copy.deepcopy(doc)
+        self.entries[booked.entry.id] = copy.deepcopy(booked)
         return True
 
-    async def get_entry(self, entry_id: str) -> dict[str, Any] | None:
-        doc = self.entries.get(entry_id)
-        return copy.deepcopy(doc) if doc is not None else None
+    async def get_entry(self, entry_id: str) -> BookedEntry | None:
+        held = self.entries.get(entry_id)
+        return copy.deepcopy(held) if held is not None else None
 
-    async def stream_entries(self, query: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        for doc in list(self.entries.values()):
-            if _matches(doc, query):
-                yield copy.deepcopy(doc)
+    async def stream_entries(
+        self,
+        institution_id: str,
+        *,
+        as_of: dt.date | None = None,
+        account_code: str | None = None,
+        loan_id: str | None = None,
+    ) -> AsyncIterator[BookedEntry]:
+        for booked in list(self.entries.values()):
+            entry = booked.entry
+            if (
+                entry.institution_id == institution_id
+                and (as_of is None or entry.date <= as_of)
+                and (
+                    account_code is None
+                    or any(ln.account_code == account_code for ln in entry.lines)
+                )
+                and (loan_id is None or entry.loan_id == loan_id)
+            ):
+                yield copy.deepcopy(booked)
 
     # --- charts --------------------------------------------------------------------------
 
-    async def get_chart(self, institution_id: str) -> dict[str, Any] | None:
-        doc = self.charts.get(institution_id)
-        return copy.deepcopy(doc) if doc is not None else None
+    async def get_chart(self, institution_id: str) -> VersionedChart | None:
+        held = self.charts.get(institution_id)
+        return copy.deepcopy(held) if held is not None else None
 
-    async def insert_chart(self, doc: dict[str, Any]) -> bool:
-        if doc["_id"] in self.charts:
+    async def insert_chart(self, chart: ChartOfAccounts, *, now: dt.datetime) -> bool:
+        if chart.institution_id in self.charts:
             return False
-        self.charts[doc["_id"]] = copy.deepcopy(doc)
+        self.charts[chart.institution_id] = VersionedChart(copy.deepcopy(chart), 1)
         return True
 
-    async def replace_chart(self, doc: dict[str, Any], expected_version: int) -> bool:
-        held = self.charts.get(doc["_id"])
-        if held is None or held["version"] != expected_version:
+    async def replace_chart(
+        self, chart: ChartOfAccounts, expected_version: int, *, now: dt.datetime
+    ) -> bool:
+        held = self.charts.get(chart.institution_id)
+        if held is None or held.version != expected_version:
             return False
-        self.charts[doc["_id"]] = copy.deepcopy(doc)
+        self.charts[chart.institution_id] = VersionedChart(
+            copy.deepcopy(chart), expected_version + 1
+        )
         return True
 
     # --- the loans read model ------------------------------------------------------------

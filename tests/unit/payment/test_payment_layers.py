@@ -1,6 +1,6 @@
 """The service layer's boundary: its modules import no proto stub, no gRPC, no broker
-client and no entrypoint, not even through the adapters they use (checked in a fresh
-interpreter, so that what other tests imported does not count)."""
+client, no entrypoint and no adapter (the ports speak domain objects), not even indirectly
+(checked in a fresh interpreter, so that what other tests imported does not count)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ FORBIDDEN = (
     "grpc",
     "aio_pika",
     "payment_service.entrypoints",
-    "payment_service.adapters.codec",
-    "payment_service.adapters.peers",
-    "payment_service.adapters.repository",
+    "payment_service.adapters",
 )
 
 
