@@ -9,9 +9,10 @@ newer state.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, ConflictError
+from elasticsearch import AsyncElasticsearch
 
 BORROWER_MAPPING: dict[str, Any] = {
     "properties": {
@@ -61,6 +62,20 @@ REPAYMENT_MAPPING: dict[str, Any] = {
 }
 
 
+#: The status of a document whose newer version is already indexed (`external_gte`).
+CONFLICT = 409
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """One document to index under an external version (the aggregate's version)."""
+
+    index: str
+    doc_id: str
+    version: int
+    doc: dict[str, Any]
+
+
 class SearchIndex:
     def __init__(self, es: AsyncElasticsearch, namespace: str) -> None:
         self.es = es
@@ -86,21 +101,26 @@ class SearchIndex:
                 # fields is the only mapping change Elasticsearch allows in place).
                 await self.es.indices.put_mapping(index=name, properties=mapping["properties"])
 
-    async def put(self, index: str, doc_id: str, version: int, doc: dict[str, Any]) -> bool:
-        """Indexes unless a newer version is already there; True when written."""
-        try:
-            # No refresh wait: a document becomes searchable within the index's refresh
-            # interval (1 s), and the event consumer does not stall on every write.
-            await self.es.index(
-                index=index,
-                id=doc_id,
-                document=doc,
-                version=version,
-                version_type="external_gte",
-            )
-        except ConflictError:
-            return False
-        return True
+    async def put(self, *docs: Indexed) -> None:
+        """Indexes each document unless a newer version of it is already there, all in one
+        request (an event's loan and its repayment: one round trip, not two). Any refusal
+        other than that version conflict raises, so the event is handled again."""
+        operations: list[dict[str, Any]] = []
+        for d in docs:
+            action = {"_index": d.index, "_id": d.doc_id, "version": d.version}
+            operations += [{"index": {**action, "version_type": "external_gte"}}, d.doc]
+        # No refresh wait: a document becomes searchable within the index's refresh
+        # interval (1 s), and the event consumer does not stall on every write.
+        reply = await self.es.bulk(operations=operations)
+        if not reply.get("errors"):
+            return
+        failed = [
+            item["index"]
+            for item in reply["items"]
+            if item["index"].get("error") and item["index"].get("status") != CONFLICT
+        ]
+        if failed:
+            raise RuntimeError(f"Elasticsearch refused {len(failed)} document(s): {failed[:3]}")
 
     async def search(
         self,

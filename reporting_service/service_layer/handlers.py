@@ -10,7 +10,7 @@ from kopa.loan.v1 import events_pb2 as loan_events
 from kopa.loan.v1 import loan_pb2
 from kopa.user.v1 import events_pb2 as user_events
 from kopa.user.v1 import user_pb2
-from reporting_service.adapters.search_index import SearchIndex
+from reporting_service.adapters.search_index import Indexed, SearchIndex
 from reporting_service.domain import portfolio, trends
 from shared import context
 from shared.errors import ValidationError
@@ -231,7 +231,7 @@ class ReportingHandlers:
             "phone": b.phone,
             "phone_digits": b.phone.lstrip("+"),
         }
-        await self.index.put(self.index.borrowers, b.id, b.version, doc)
+        await self.index.put(Indexed(self.index.borrowers, b.id, b.version, doc))
 
     async def _index_loan(
         self, loan: loan_pb2.Loan, payment_id: str, written_off_on: str | None = None
@@ -261,13 +261,11 @@ class ReportingHandlers:
                 "timeline": timeline,
             },
         }
-        await self.index.put(self.index.loans, loan.id, loan.version, doc)
+        indexed = [Indexed(self.index.loans, loan.id, loan.version, doc)]
         # Only the repayment this event is about: re-indexing every repayment of the loan on
         # every event would make a loan's events cost O(repayments) each.
-        for r in loan.repayments:
-            if r.payment_id != payment_id:
-                continue
-            await self.index.put(
+        indexed += [
+            Indexed(
                 self.index.repayments,
                 r.payment_id,
                 2 if r.reversed else 1,
@@ -280,6 +278,10 @@ class ReportingHandlers:
                     "reversed": r.reversed,
                 },
             )
+            for r in loan.repayments
+            if r.payment_id == payment_id
+        ]
+        await self.index.put(*indexed)
 
     # --- queries ------------------------------------------------------------------------
 

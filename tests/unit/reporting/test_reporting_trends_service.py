@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import events_pb2, loan_pb2
-from reporting_service.adapters.search_index import SearchIndex
+from reporting_service.adapters.search_index import Indexed, SearchIndex
 from reporting_service.service_layer.handlers import ReportingHandlers, timeline_of
 from shared import context
 from shared.errors import ValidationError
@@ -26,9 +26,9 @@ class FakeIndex(SearchIndex):
         self.docs: dict[str, dict[str, dict[str, Any]]] = {}
         self.queries: list[dict[str, Any]] = []
 
-    async def put(self, index: str, doc_id: str, version: int, doc: dict[str, Any]) -> bool:
-        self.docs.setdefault(index, {})[doc_id] = doc
-        return True
+    async def put(self, *docs: Indexed) -> None:
+        for d in docs:
+            self.docs.setdefault(d.index, {})[d.doc_id] = d.doc
 
     async def scan(
         self, index: str, query: dict[str, Any], *, batch: int = 500
