@@ -28,11 +28,11 @@ from loan_service.service_layer import (
 )
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.cob import CloseOfBusiness, job_id
-from loan_service.service_layer.inputs import parse_date
 from loan_service.service_layer.loan_settings import ReadingSettings
 from loan_service.service_layer.ports import Scorer, UserDirectory
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared import context
+from shared.dates import parse_date
 from shared.errors import NotFound, ValidationError
 from shared.permissions import Permission, Principal, require
 

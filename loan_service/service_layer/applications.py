@@ -22,11 +22,12 @@ from loan_service.domain import Loan, LoanStatus, ScoreBand, check_eligibility
 from loan_service.service_layer import views
 from loan_service.service_layer.clock import now, today
 from loan_service.service_layer.commands import ApproveLoan, CreateLoan, RejectLoan, ScoreLoan
-from loan_service.service_layer.inputs import collect, decimal_or_none, parse_date
+from loan_service.service_layer.inputs import collect, decimal_or_none
 from loan_service.service_layer.ports import Scorer, UserDirectory
 from loan_service.service_layer.products import product_in_scope
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork, partition_of
 from shared import context
+from shared.dates import parse_date
 from shared.errors import Conflict, NotFound, ValidationError
 from shared.ids import new_id
 from shared.money import parse_amount

@@ -12,8 +12,9 @@ from typing import Any
 from loan_service.domain import Loan
 from loan_service.domain.lifecycle import LoanDisbursed
 from loan_service.service_layer.commands import DisburseLoan
-from loan_service.service_layer.inputs import collect, parse_date
+from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork
+from shared.dates import parse_date
 from shared.errors import Conflict, ValidationError
 from shared.permissions import Permission, Principal
 

@@ -14,10 +14,11 @@ from loan_service.domain import ValidationError as DomainValidationError
 from loan_service.domain.schedule import Schedule
 from loan_service.service_layer.clock import now
 from loan_service.service_layer.commands import CreateProduct, QuoteLoan
-from loan_service.service_layer.inputs import collect, parse_date
+from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.ports import LoanRepository, UserDirectory
 from loan_service.service_layer.views import pricing_of
 from shared import context
+from shared.dates import parse_date
 from shared.errors import NotFound, ValidationError
 from shared.ids import new_id
 from shared.money import minor_units, parse_amount, parse_decimal

@@ -13,10 +13,10 @@ from typing import Any
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.collection_sheet import CollectionSheet, read_whole
 from loan_service.service_layer.collection_sheet import assemble as assemble_sheet
-from loan_service.service_layer.inputs import parse_date
 from loan_service.service_layer.ports import BorrowerContact, LoanRepository, UserDirectory
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared import context
+from shared.dates import parse_date
 from shared.permissions import Permission, Role, require
 
 #: The loans of a collection sheet read at a time (their borrowers asked for while the next

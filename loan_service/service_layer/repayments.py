@@ -16,9 +16,10 @@ from loan_service.domain import Loan, LoanStatus, payoff_quote
 from loan_service.domain.lifecycle import RepaymentReversed
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.commands import ApplyRepayment, RefundCredit, ReverseRepayment
-from loan_service.service_layer.inputs import collect, parse_date
+from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork
 from shared import context
+from shared.dates import parse_date
 from shared.errors import NotFound, ValidationError
 from shared.money import fmt, parse_amount
 from shared.permissions import Permission, Principal, require

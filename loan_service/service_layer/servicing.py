@@ -12,8 +12,9 @@ from loan_service.domain import Loan
 from loan_service.domain import ValidationError as DomainValidationError
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.commands import RescheduleLoan, WriteOffLoan
-from loan_service.service_layer.inputs import collect, parse_date
+from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork
+from shared.dates import parse_date
 from shared.errors import ValidationError
 from shared.money import fmt, parse_decimal
 from shared.permissions import Permission, Principal

@@ -84,6 +84,7 @@ from payment_service.service_layer.core import (
     aware,
 )
 from shared import context
+from shared.dates import parse_date
 from shared.errors import DomainError, IllegalState, NotFound, PermissionDenied, ValidationError
 from shared.logging import get_logger
 from shared.permissions import Permission, Principal, require
@@ -95,7 +96,6 @@ MAX_REASON = 1000
 # A date is "in the future" only once it has begun nowhere on Earth (UTC+14), so back-office
 # staff east of Greenwich can record today's payments just after their midnight.
 _EARLIEST_OFFSET = dt.timedelta(hours=14)
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _AMOUNT_RE = re.compile(r"(0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
@@ -117,20 +117,6 @@ def payment_id_for(
     scope = "repayment" if kind == KIND_REPAYMENT else kind
     digest = hashlib.sha256(f"{scope}\x1f{institution_id}\x1f{caller_id}\x1f{key}".encode())
     return f"pay_{digest.hexdigest()[:40]}"
-
-
-def parse_date(text: str, field: str, *, latest: dt.date | None = None) -> dt.date:
-    if not text:
-        raise ValidationError.of(field, "is required")
-    try:
-        if not _DATE_RE.fullmatch(text):
-            raise ValueError
-        value = dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError.of(field, "must be an ISO date such as 2026-03-31") from None
-    if latest is not None and value > latest:
-        raise ValidationError.of(field, "must not be in the future")
-    return value
 
 
 def latest_business_date(now: dt.datetime) -> dt.date:

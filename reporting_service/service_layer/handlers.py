@@ -13,6 +13,7 @@ from kopa.user.v1 import user_pb2
 from reporting_service.adapters.search_index import Indexed, SearchIndex
 from reporting_service.domain import portfolio, trends
 from shared import context
+from shared.dates import parse_date
 from shared.errors import ValidationError
 from shared.logging import get_logger
 from shared.money import fmt, minor_units
@@ -30,15 +31,6 @@ def _to_minor(amount: str, currency: str) -> int:
 
 def _from_minor(value: float | int, currency: str) -> Decimal:
     return Decimal(round(value)).scaleb(-minor_units(currency))
-
-
-def parse_date(value: str, field: str = "as_of") -> date:
-    if not value:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError.of(field, "must be an ISO date, e.g. 2026-03-31") from None
 
 
 def scope_query(p: Principal) -> list[dict[str, Any]]:
@@ -60,7 +52,7 @@ def trends_range(
     end = start = None
     for name, text in (("from", from_text), ("to", to_text)):
         try:
-            value = parse_date(text, name) if text else None
+            value = parse_date(text, name, required=False)
         except ValidationError as exc:
             errors.extend(exc.field_errors)
             continue
@@ -319,7 +311,7 @@ class ReportingHandlers:
     async def portfolio(self, as_of_text: str) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.REPORTS_READ)
-        as_of = parse_date(as_of_text)
+        as_of = parse_date(as_of_text, "as_of", required=False) or date.today()
         currency = await self._currency_of(p)
         scope = scope_query(p)
         disbursed_by = {"range": {"disbursement_date": {"lte": as_of.isoformat()}}}
@@ -382,7 +374,7 @@ class ReportingHandlers:
     async def arrears(self, as_of_text: str) -> tuple[str, list[dict[str, Any]]]:
         p = context.principal()
         require(p, Permission.REPORTS_READ)
-        as_of = parse_date(as_of_text)
+        as_of = parse_date(as_of_text, "as_of", required=False) or date.today()
         currency = await self._currency_of(p)
         query = {
             "bool": {

@@ -8,6 +8,7 @@ from typing import Any
 
 import phonenumbers
 
+from shared.dates import parse_date
 from shared.errors import ValidationError
 from shared.money import parse_decimal
 
@@ -58,10 +59,7 @@ def normalise_national_id(value: str) -> str:
 
 
 def parse_birth_date(value: str, today: date) -> date:
-    try:
-        born = date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValidationError.of("date_of_birth", "must be an ISO date, e.g. 1990-04-30") from None
+    born = parse_date(value, "date_of_birth")
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     if years < ADULT_AGE:
         raise ValidationError.of("date_of_birth", f"the borrower must be at least {ADULT_AGE}")
