@@ -48,6 +48,9 @@ class PortfolioReport(BaseModel):
 class ArrearsLine(BaseModel):
     loan_id: str
     borrower_id: str
+    borrower_name: str = Field(
+        description="the borrower's full name; empty for a borrower not indexed yet"
+    )
     branch_id: str
     days_past_due: int = Field(description="days since the oldest unpaid installment fell due")
     overdue_principal: Amount = Field(description="principal of the installments due and unpaid")
@@ -73,6 +76,7 @@ class ArrearsReport(BaseModel):
                         {
                             "loan_id": "loan_019d2d4e2b3c4d5e6f708192a3b4",
                             "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+                            "borrower_name": "Achieng Odhiambo",
                             "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
                             "days_past_due": 53,
                             "overdue_principal": "2500.00",

@@ -414,6 +414,9 @@ class ReportingHandlers:
                     "bucket": loan.get("delinquency_bucket", ""),
                 }
             )
+        names = await self.index.full_names(line["borrower_id"] for line in lines)
+        for line in lines:
+            line["borrower_name"] = names.get(line["borrower_id"], "")
         lines.sort(key=lambda line: -int(line["days_past_due"]))
         return currency, lines
 

@@ -93,6 +93,7 @@ def test_the_reports_page_lists_the_arrears_and_downloads_them_as_csv(
     lines = list(csv.DictReader(io.StringIO(path.read_text())))
     assert [line["loan_id"] for line in lines] == [loan_id]
     assert lines[0]["days_past_due"] == "45"
+    assert lines[0]["borrower_name"] == "Achieng Odhiambo"  # the file names the borrower
     expect(page.get_by_role("status").filter(has_text="Saved")).to_contain_text(
         download.suggested_filename
     )

@@ -1865,6 +1865,11 @@ export interface components {
         ArrearsLine: {
             /** Borrower Id */
             borrower_id: string;
+            /**
+             * Borrower Name
+             * @description the borrower's full name; empty for a borrower not indexed yet
+             */
+            borrower_name: string;
             /** Branch Id */
             branch_id: string;
             /**
@@ -1913,6 +1918,7 @@ export interface components {
          *       "items": [
          *         {
          *           "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+         *           "borrower_name": "Achieng Odhiambo",
          *           "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
          *           "bucket": "31-60",
          *           "days_past_due": 53,

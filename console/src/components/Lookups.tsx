@@ -37,9 +37,10 @@ export function useCurrency(): string | undefined {
   }).data?.currency;
 }
 
-export function BorrowerName({ id, link = true }: { id: string; link?: boolean }) {
-  const { data: borrower, isPending } = useBorrower(id);
-  const name = borrower ? `${borrower.first_name} ${borrower.last_name}` : isPending ? "…" : id;
+export function BorrowerName({ id, name: known, link = true }: { id: string; name?: string; link?: boolean }) {
+  // A name the caller already holds (a report's line) spares a request per row.
+  const { data: borrower, isPending } = useBorrower(known ? "" : id);
+  const name = known || (borrower ? `${borrower.first_name} ${borrower.last_name}` : isPending ? "…" : id);
   return link ? <Link to={`/borrowers/${id}`}>{name}</Link> : <>{name}</>;
 }
 

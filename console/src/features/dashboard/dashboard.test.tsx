@@ -10,6 +10,7 @@ import Dashboard from "./index";
 const line = (loan_id: string, branch_id: string, overdue_total: string, outstanding_principal: string) => ({
   loan_id,
   borrower_id: "brw_1",
+  borrower_name: "Achieng Odhiambo",
   branch_id,
   bucket: "1-30",
   days_past_due: 5,

@@ -95,7 +95,7 @@ function ArrearsTable({ report, names }: { report: Arrears; names?: Map<string, 
                   <Link to={`/loans/${encodeURIComponent(line.loan_id)}`}>{line.loan_id}</Link>
                 </td>
                 <td>
-                  <BorrowerName id={line.borrower_id} />
+                  <BorrowerName id={line.borrower_id} name={line.borrower_name} />
                 </td>
                 <td>{names?.get(line.branch_id) ?? line.branch_id}</td>
                 <td className="num">{line.days_past_due}</td>

@@ -27,6 +27,7 @@ const arrears = {
     {
       loan_id: "loan_1",
       borrower_id: "brw_1",
+      borrower_name: "",
       branch_id: "br_1",
       bucket: "31-60",
       days_past_due: 35,
@@ -49,6 +50,16 @@ function gateway(extra: Parameters<typeof serve>[0] = {}) {
 }
 
 describe("reports", () => {
+  it("names the borrowers the report names without asking for each", async () => {
+    signInAs({ role: "risk_officer", permissions: ["reports:read", "branches:read", "borrowers:read"] });
+    const named = { ...arrears, items: [{ ...arrears.items[0], borrower_name: "Achieng Odhiambo" }] };
+    const calls = gateway({ "GET /v1/reports/arrears": () => ok(named) });
+    renderScreen(<Reports />);
+    const row = (await screen.findByRole("link", { name: "loan_1" })).closest("tr")!;
+    expect(within(row).getByRole("link", { name: "Achieng Odhiambo" })).toHaveAttribute("href", "/borrowers/brw_1");
+    expect(calls.filter((c) => c.route === "GET /v1/borrowers/{borrower_id}")).toEqual([]);
+  });
+
   it("shows the portfolio and the arrears as of the date chosen", async () => {
     signInAs({ role: "risk_officer", permissions: ["reports:read", "branches:read", "borrowers:read"] });
     const calls = gateway();

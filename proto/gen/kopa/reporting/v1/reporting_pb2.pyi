@@ -201,6 +201,7 @@ class ArrearsLine(_message.Message):
     OVERDUE_TOTAL_FIELD_NUMBER: _builtins.int
     OUTSTANDING_PRINCIPAL_FIELD_NUMBER: _builtins.int
     BUCKET_FIELD_NUMBER: _builtins.int
+    BORROWER_NAME_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     borrower_id: _builtins.str
     branch_id: _builtins.str
@@ -210,6 +211,8 @@ class ArrearsLine(_message.Message):
     overdue_total: _builtins.str
     outstanding_principal: _builtins.str
     bucket: _builtins.str
+    borrower_name: _builtins.str
+    """The borrower's full name as indexed from borrower events; empty until indexed."""
     def __init__(
         self,
         *,
@@ -222,10 +225,11 @@ class ArrearsLine(_message.Message):
         overdue_total: _builtins.str = ...,
         outstanding_principal: _builtins.str = ...,
         bucket: _builtins.str = ...,
+        borrower_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrower_id", b"borrower_id", "branch_id", b"branch_id", "bucket", b"bucket", "days_past_due", b"days_past_due", "loan_id", b"loan_id", "outstanding_principal", b"outstanding_principal", "overdue_interest", b"overdue_interest", "overdue_principal", b"overdue_principal", "overdue_total", b"overdue_total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrower_id", b"borrower_id", "borrower_name", b"borrower_name", "branch_id", b"branch_id", "bucket", b"bucket", "days_past_due", b"days_past_due", "loan_id", b"loan_id", "outstanding_principal", b"outstanding_principal", "overdue_interest", b"overdue_interest", "overdue_principal", b"overdue_principal", "overdue_total", b"overdue_total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
