@@ -218,11 +218,12 @@ class Repayments:
         fingerprint = fingerprint_of(cmd, kind)
         # Claimed by inserting, not by reading first: a new key (nearly every request) costs
         # no read. A key already claimed makes the insert collide and is resolved from its
-        # record; so is a refusal of the new payment (the loan out of scope, the amount's
-        # precision) when the key was claimed before, so a replay always answers as stored.
+        # record; so is any failure to make the new payment (the loan out of scope, the
+        # amount's precision, the loan service unreachable) when the key was claimed before,
+        # so a replay always answers as stored.
         try:
             payment = await self._new_payment(p, institution_id, payment_id, fingerprint, cmd, kind)
-        except DomainError:
+        except Exception:
             if await self.repo.get(payment_id) is None:
                 raise
             return await self._resolve(payment_id, fingerprint)

@@ -84,6 +84,25 @@ async def test_the_same_key_replays_the_first_answer_and_applies_once(w: World) 
     assert replayed
 
 
+async def test_a_replay_answers_as_stored_even_when_the_loan_can_no_longer_be_looked_up(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key is claimed by inserting, after the loan is looked up: a replay whose look-up
+    fails (the loan service unreachable) must still answer from the stored record."""
+    w.act_as()
+    first, _ = await w.repayments.post(command())
+
+    async def unreachable(loan_id: str) -> None:
+        raise Unreachable("loan_service is unreachable")
+
+    monkeypatch.setattr(w.loans, "get", unreachable)
+    again, replayed = await w.repayments.post(command())
+    assert replayed and answer(again) == answer(first)
+    with pytest.raises(Unreachable):  # a new key cannot be checked: refused, nothing stored
+        await w.repayments.post(command("k-2"))
+    assert await w.repo.get(w.payment_id("k-2")) is None
+
+
 async def test_the_same_key_with_another_body_is_a_conflict(w: World) -> None:
     w.act_as()
     await w.repayments.post(command())
