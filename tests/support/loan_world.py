@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
 import grpc
 from pymongo import AsyncMongoClient
 
@@ -31,12 +30,12 @@ from kopa.user.v1 import user_pb2, user_pb2_grpc
 from loan_service.bootstrap import Settings, setup
 from shared import context
 from shared.errors import NotFound
-from shared.events import EventConsumer
 from shared.grpc_server import build_server
 from shared.ids import new_id
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
+from tests.support.broker import observing, remove_broker_namespace
 
 D = Decimal
 TODAY = datetime.now(UTC).date()
@@ -203,47 +202,30 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
-    observer_client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
     events: list[tuple[str, events_pb2.LoanEvent]] = []
 
     async def observe(key: str, body: bytes, headers: dict[str, Any]) -> None:
         events.append((key, events_pb2.LoanEvent.FromString(body)))
 
-    observer = EventConsumer(
-        server_urls["AMQP_URL"],
-        f"{ns}.observer",
-        ["loan.*"],
-        observe,
-        namespace=ns,
-    )
-    await observer.start()
     try:
-        yield World(
-            ns=ns,
-            loans=loan_pb2_grpc.LoanServiceStub(channel),
-            users=users,
-            scoring=scoring,
-            keyset=keyset,
-            db=runtime.db,
-            events=events,
-        )
+        async with observing(server_urls["AMQP_URL"], ns, "observer", ["loan.*"], observe):
+            yield World(
+                ns=ns,
+                loans=loan_pb2_grpc.LoanServiceStub(channel),
+                users=users,
+                scoring=scoring,
+                keyset=keyset,
+                db=runtime.db,
+                events=events,
+            )
     finally:
         await channel.close()
         await server.stop(None)
-        await observer.stop()
         await runtime.close()
         await peers.stop(None)
-        connection = await aio_pika.connect(server_urls["AMQP_URL"])
-        async with connection:
-            ch = await connection.channel()
-            for name in (f"{ns}.observer", f"{ns}.observer.dlq"):
-                with contextlib.suppress(Exception):
-                    await ch.queue_delete(name)
-            for exchange in (f"{ns}.events", f"{ns}.events.dlx"):
-                with contextlib.suppress(Exception):
-                    await ch.exchange_delete(exchange)
-        await observer_client.drop_database(settings.mongodb_database)
-        await observer_client.close()
+        await remove_broker_namespace(server_urls["AMQP_URL"], ns, ["observer"])
+        async with AsyncMongoClient[Any](server_urls["MONGODB_URL"]) as mongo:
+            await mongo.drop_database(settings.mongodb_database)
 
 
 @dataclass

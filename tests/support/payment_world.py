@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
 import grpc
 from pymongo import AsyncMongoClient
 
@@ -38,13 +37,14 @@ from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.mobile_money import signature_header
 from shared import context
 from shared.errors import IllegalState, NotFound, Unauthenticated, ValidationError
-from shared.events import EventConsumer, EventPublisher
+from shared.events import EventPublisher
 from shared.grpc_server import build_server
 from shared.ids import new_id
 from shared.money import fmt
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
+from tests.support.broker import observing, remove_broker_namespace
 from tests.support.rpc import md
 
 ACTIVE = loan_pb2.LOAN_STATUS_ACTIVE
@@ -361,55 +361,37 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
-    observer_client: AsyncMongoClient[Any] = AsyncMongoClient(server_urls["MONGODB_URL"])
     events: list[tuple[str, events_pb2.PaymentEvent]] = []
 
     async def observe(key: str, body: bytes, headers: dict[str, Any]) -> None:
         events.append((key, events_pb2.PaymentEvent.FromString(body)))
 
-    observer = EventConsumer(
-        server_urls["AMQP_URL"],
-        f"{ns}.observer",
-        ["payment.*"],
-        observe,
-        namespace=ns,
-    )
-    await observer.start()
     publisher = EventPublisher(server_urls["AMQP_URL"], "loan-test", ns)
     await publisher.connect()
     try:
-        yield World(
-            ns=ns,
-            payments=payment_pb2_grpc.PaymentServiceStub(channel),
-            wiring=wiring,
-            loans=loans,
-            keyset=keyset,
-            db=runtime.db,
-            publisher=publisher,
-            events=events,
-            inst=inst,
-            branch=new_id("br"),
-            other_branch=new_id("br"),
-        )
+        async with observing(server_urls["AMQP_URL"], ns, "observer", ["payment.*"], observe):
+            yield World(
+                ns=ns,
+                payments=payment_pb2_grpc.PaymentServiceStub(channel),
+                wiring=wiring,
+                loans=loans,
+                keyset=keyset,
+                db=runtime.db,
+                publisher=publisher,
+                events=events,
+                inst=inst,
+                branch=new_id("br"),
+                other_branch=new_id("br"),
+            )
     finally:
         await channel.close()
         await server.stop(None)
-        await observer.stop()
         await publisher.close()
         await runtime.close()
         await peers.stop(None)
-        connection = await aio_pika.connect(server_urls["AMQP_URL"])
-        async with connection:
-            ch = await connection.channel()
-            for queue in ("payment", "observer"):
-                for name in (f"{ns}.{queue}", f"{ns}.{queue}.dlq"):
-                    with contextlib.suppress(Exception):
-                        await ch.queue_delete(name)
-            for exchange in (f"{ns}.events", f"{ns}.events.dlx"):
-                with contextlib.suppress(Exception):
-                    await ch.exchange_delete(exchange)
-        await observer_client.drop_database(f"{ns}_payment")
-        await observer_client.close()
+        await remove_broker_namespace(server_urls["AMQP_URL"], ns, ["payment", "observer"])
+        async with AsyncMongoClient[Any](server_urls["MONGODB_URL"]) as mongo:
+            await mongo.drop_database(f"{ns}_payment")
 
 
 # --- helpers --------------------------------------------------------------------------------

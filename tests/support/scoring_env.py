@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import grpc
 import redis.asyncio as aioredis
 
@@ -23,12 +22,13 @@ from scoring_service.adapters.repository import Repository
 from scoring_service.bootstrap import Settings, setup
 from scoring_service.service_layer.handlers import ScoringHandlers
 from shared.auth import TokenAuthenticator
-from shared.events import EventConsumer, EventPublisher
+from shared.events import EventPublisher
 from shared.grpc_server import build_server
 from shared.mongo import connect
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, issue_access_token
+from tests.support.broker import observing, remove_broker_namespace
 
 CUTOFFS = [
     {"band": "AA", "min_score": 800},
@@ -141,40 +141,24 @@ async def scoring_env(server_urls: dict[str, str]) -> AsyncIterator[Env]:
     async def watch(key: str, body: bytes, headers: dict[str, Any]) -> None:
         events.append(events_pb2.ScorecardEvent.FromString(body))
 
-    watcher = EventConsumer(
-        settings.amqp_url,
-        f"{namespace}.watch",
-        ["scorecard.*"],
-        watch,
-        namespace=namespace,
-    )
-    await watcher.start()
     server, port, _ = build_server(register, port=0, authenticate=authenticate)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     repo = Repository(db)
     try:
-        yield Env(
-            stub=scoring_pb2_grpc.ScoringServiceStub(channel),
-            keyset=keyset,
-            db=db,
-            repo=repo,
-            handlers=ScoringHandlers(repo, lambda collection, doc_id: None),
-            publisher=publisher,
-            events=events,
-        )
+        async with observing(settings.amqp_url, namespace, "watch", ["scorecard.*"], watch):
+            yield Env(
+                stub=scoring_pb2_grpc.ScoringServiceStub(channel),
+                keyset=keyset,
+                db=db,
+                repo=repo,
+                handlers=ScoringHandlers(repo, lambda collection, doc_id: None),
+                publisher=publisher,
+                events=events,
+            )
     finally:
         await channel.close()
         await server.stop(0)
-        await watcher.stop()
         await mongo.drop_database(settings.mongodb_database)
-        with contextlib.suppress(Exception):
-            connection = await aio_pika.connect(settings.amqp_url)
-            async with connection:
-                channel_ = await connection.channel()
-                for queue in ("scoring", "watch"):
-                    for name in (f"{namespace}.{queue}", f"{namespace}.{queue}.dlq"):
-                        await channel_.queue_delete(name)
-                await channel_.exchange_delete(f"{namespace}.events")
-                await channel_.exchange_delete(f"{namespace}.events.dlx")
+        await remove_broker_namespace(settings.amqp_url, namespace, ["scoring", "watch"])
         await runtime.close()  # consumers, relay, publisher, redis, mongo
