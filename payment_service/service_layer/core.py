@@ -2,8 +2,7 @@
 of work, posting an applied payment to the books, booking a reversal, failures.
 
 The statuses and the transitions between them belong to the ``Payment`` aggregate
-(``domain.payment``, where the table of statuses is); the names below (``PENDING``,
-``KIND_REFUND``...) are kept for the callers that use them. Every transition is one
+(``domain.payment``, where the table of statuses is). Every transition is one
 compare-and-set write on the payment document (guarded by its ``version``) that also
 carries the outgoing ``PaymentEvent`` in the document's outbox (``unit_of_work.py``). The
 journal entry of a movement is inserted *before* the transition that records it, under a
@@ -24,9 +23,6 @@ from typing import Any
 
 from payment_service.domain import ledger, money, postings
 from payment_service.domain.loans import ALLOCATION_PARTS, Applied, LoanView
-from payment_service.domain.payment import (
-    POSTABLE as _POSTABLE,
-)
 from payment_service.domain.payment import (
     Failure,
     IdempotencyScope,
@@ -53,21 +49,7 @@ log = get_logger(__name__)
 POSTED_HERE_KEPT = 10_000
 #: How long a loan event waits for this process's request still driving its payment.
 DRIVING_WAIT_SECONDS = 5.0
-PENDING = PaymentStatus.PENDING
-POSTED = PaymentStatus.POSTED
-FAILED = PaymentStatus.FAILED
-REVERSING = PaymentStatus.REVERSING
-REVERSED = PaymentStatus.REVERSED
-RECEIVED = PaymentStatus.RECEIVED
-SUSPENSE = PaymentStatus.SUSPENSE
-ASSIGNING = PaymentStatus.ASSIGNING
 
-KIND_REPAYMENT = PaymentKind.REPAYMENT
-KIND_REFUND = PaymentKind.REFUND
-KIND_MOBILE_MONEY = PaymentKind.MOBILE_MONEY
-
-# States from which a confirmed application (ApplyRepayment's answer or the loan event) posts.
-POSTABLE = sorted(_POSTABLE)
 
 # Failure reasons of our own.
 NOT_APPLIED = "NOT_APPLIED"

@@ -30,8 +30,8 @@ from decimal import Decimal
 from payment_service.domain import postings
 from payment_service.domain.ledger import AccountRole, IncomeRecognition
 from payment_service.domain.loans import LoanEventData
-from payment_service.domain.payment import Payment
-from payment_service.service_layer.core import POSTABLE, POSTED, REVERSING, PaymentCore
+from payment_service.domain.payment import POSTABLE, Payment, PaymentStatus
+from payment_service.service_layer.core import PaymentCore
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -170,7 +170,7 @@ class LoanEvents:
 
     async def _repayment_reversed(self, event: LoanEventData) -> None:
         payment = await self._payment(event)
-        if payment is None or payment.status not in (POSTED, REVERSING):
+        if payment is None or payment.status not in (PaymentStatus.POSTED, PaymentStatus.REVERSING):
             return
         reason = event.loan.reversal_reasons.get(event.payment_id) or "reversed at the loan service"
         await self.core.book_reversal(payment, reason)

@@ -53,13 +53,14 @@ from payment_service.domain.errors import (
     IDEMPOTENCY_KEY_REUSED,
     ConflictError,
 )
-from payment_service.domain.payment import IdempotencyScope, Payment, PaymentStatus, is_transient
+from payment_service.domain.payment import (
+    IdempotencyScope,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    is_transient,
+)
 from payment_service.service_layer.core import (
-    ASSIGNING,
-    KIND_MOBILE_MONEY,
-    POSTED,
-    RECEIVED,
-    SUSPENSE,
     PaymentCore,
 )
 from payment_service.service_layer.ports import SERVICE_NAME, AbstractServiceTokens
@@ -186,8 +187,8 @@ class MobileMoney:
         match = await self._match(institution_id, callback.account_reference)
         return self.core.new_payment(
             payment_id,
-            KIND_MOBILE_MONEY,
-            RECEIVED,
+            PaymentKind.MOBILE_MONEY,
+            PaymentStatus.RECEIVED,
             institution_id=institution_id,
             branch_id="",
             loan_id="",
@@ -278,17 +279,17 @@ class MobileMoney:
         if (
             receipt is None
             or receipt.institution_id != institution_id
-            or receipt.kind is not KIND_MOBILE_MONEY
+            or receipt.kind is not PaymentKind.MOBILE_MONEY
         ):
             raise NotFound(f"payment {payment_id} not found", reason="PAYMENT_NOT_FOUND")
         loan_id = loan_id or receipt.suggested_loan_id or ""
         if not loan_id:
             raise ValidationError.of("loan_id", "is required: this receipt matched no loan")
-        if receipt.status is POSTED and receipt.loan_id == loan_id:
+        if receipt.status is PaymentStatus.POSTED and receipt.loan_id == loan_id:
             return receipt  # assigned already (a retry)
-        if receipt.status is RECEIVED:
+        if receipt.status is PaymentStatus.RECEIVED:
             receipt = await self.book_receipt(receipt)
-        if receipt.status not in (SUSPENSE, ASSIGNING):
+        if receipt.status not in (PaymentStatus.SUSPENSE, PaymentStatus.ASSIGNING):
             raise _not_in_suspense(receipt)
         loan = await self.core.loans.get(loan_id)  # NOT_FOUND outside the caller's scope
         if loan.currency and loan.currency != receipt.currency:
@@ -301,7 +302,7 @@ class MobileMoney:
         """Post a receipt in suspense that matched one loan, as payment_service itself.
         Returns the receipt as it now is; never raises for a peer's failure: the money is
         safe in suspense, and the recovery tries again while the failure may pass."""
-        if receipt.status is not SUSPENSE:
+        if receipt.status is not PaymentStatus.SUSPENSE:
             return receipt
         loan_id = self._auto_post_loan(receipt)
         if not loan_id or self.service_tokens is None:
@@ -359,9 +360,9 @@ class MobileMoney:
         claimed, changed = await self.core.transition(payment_id, claim)
         assert claimed is not None
         if not changed:
-            if claimed.status is POSTED and claimed.loan_id == loan_id:
+            if claimed.status is PaymentStatus.POSTED and claimed.loan_id == loan_id:
                 return claimed
-            if claimed.status is ASSIGNING:
+            if claimed.status is PaymentStatus.ASSIGNING:
                 raise IllegalState(
                     "this payment is being assigned to another loan",
                     reason="PAYMENT_BEING_ASSIGNED",

@@ -28,15 +28,9 @@ import asyncio
 import contextlib
 import datetime as dt
 
-from payment_service.domain.payment import Payment
+from payment_service.domain.payment import Payment, PaymentStatus
 from payment_service.service_layer.core import (
-    ASSIGNING,
     NOT_APPLIED,
-    PENDING,
-    POSTED,
-    RECEIVED,
-    REVERSING,
-    SUSPENSE,
     PaymentCore,
     is_auto_posting,
 )
@@ -60,7 +54,14 @@ class Recovery:
         """One sweep; returns how many payments it moved on, by status found."""
         before = now or self.core.now()
         stale = await self.core.repo.stale(
-            [PENDING, RECEIVED, ASSIGNING, SUSPENSE, REVERSING], before
+            [
+                PaymentStatus.PENDING,
+                PaymentStatus.RECEIVED,
+                PaymentStatus.ASSIGNING,
+                PaymentStatus.SUSPENSE,
+                PaymentStatus.REVERSING,
+            ],
+            before,
         )
         done: dict[str, int] = {}
         for payment in stale:
@@ -76,15 +77,15 @@ class Recovery:
 
     async def _recover(self, payment: Payment) -> bool:
         status = payment.status
-        if status is RECEIVED:
+        if status is PaymentStatus.RECEIVED:
             await self.mobile_money.settle(payment)
             return True
-        if status is SUSPENSE:
-            return (await self.mobile_money.auto_post(payment)).status is POSTED
-        if status in (PENDING, ASSIGNING):
+        if status is PaymentStatus.SUSPENSE:
+            return (await self.mobile_money.auto_post(payment)).status is PaymentStatus.POSTED
+        if status in (PaymentStatus.PENDING, PaymentStatus.ASSIGNING):
             if await self.core.post_from_entry(payment) is not None:
                 return True
-            if status is ASSIGNING:
+            if status is PaymentStatus.ASSIGNING:
                 await self.mobile_money.release(payment, retry=is_auto_posting(payment))
                 return True
             failed = await self.core.mark_failed(
@@ -95,8 +96,8 @@ class Recovery:
                 ),
                 retryable=True,
             )
-            return failed is not None and failed.status is not PENDING
-        if status is REVERSING:
+            return failed is not None and failed.status is not PaymentStatus.PENDING
+        if status is PaymentStatus.REVERSING:
             reversal = await self.core.books.booked(f"reversal:{payment.entry_id}")
             if reversal is not None:
                 reason = payment.reversal.reason if payment.reversal is not None else ""

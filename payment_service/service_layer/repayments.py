@@ -78,8 +78,6 @@ from payment_service.domain.payment import (
 )
 from payment_service.domain.postings import parse_channel
 from payment_service.service_layer.core import (
-    KIND_REFUND,
-    KIND_REPAYMENT,
     PaymentCore,
     aware,
 )
@@ -110,11 +108,11 @@ class RepaymentCommand:
 
 
 def payment_id_for(
-    institution_id: str, caller_id: str, key: str, kind: str = KIND_REPAYMENT
+    institution_id: str, caller_id: str, key: str, kind: str = PaymentKind.REPAYMENT
 ) -> str:
     """The payment's ``_id``: derived from the key's scope (and the kind of movement, so a
     refund never replays a repayment's answer), so duplicates collide."""
-    scope = "repayment" if kind == KIND_REPAYMENT else kind
+    scope = "repayment" if kind == PaymentKind.REPAYMENT else kind
     digest = hashlib.sha256(f"{scope}\x1f{institution_id}\x1f{caller_id}\x1f{key}".encode())
     return f"pay_{digest.hexdigest()[:40]}"
 
@@ -172,14 +170,14 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
     )
 
 
-def fingerprint_of(cmd: RepaymentCommand, kind: str = KIND_REPAYMENT) -> str:
+def fingerprint_of(cmd: RepaymentCommand, kind: str = PaymentKind.REPAYMENT) -> str:
     body = {
         "amount": Decimal(cmd.amount),  # a number: "100" and "100.00" are the same request
         "paid_on": cmd.paid_on,
         "channel": cmd.channel,
         "reference": cmd.reference,
     }
-    path = "repayments" if kind == KIND_REPAYMENT else "refunds"
+    path = "repayments" if kind == PaymentKind.REPAYMENT else "refunds"
     return idempotency.fingerprint("POST", f"/v1/loans/{cmd.loan_id}/{path}", body)
 
 
@@ -200,14 +198,14 @@ class Repayments:
         """Returns the payment and whether it is a replay; the answer to give is its stored
         ``response`` when it has one (the first answer), else the payment as it is."""
         require(context.principal(), Permission.REPAYMENTS_CREATE)
-        return await self._accept(cmd, KIND_REPAYMENT)
+        return await self._accept(cmd, PaymentKind.REPAYMENT)
 
     async def refund(self, cmd: RepaymentCommand) -> tuple[Payment, bool]:
         """Pays (part of) a loan's credit balance back to the borrower: the same idempotent
         flow as a repayment, with money going out (loan_service's RefundCredit, then the
         ``overpayment_refund`` entry). Reversing a repayment is the same privilege."""
         require(context.principal(), Permission.REPAYMENTS_REVERSE)
-        return await self._accept(cmd, KIND_REFUND)
+        return await self._accept(cmd, PaymentKind.REFUND)
 
     async def _accept(self, cmd: RepaymentCommand, kind: PaymentKind) -> tuple[Payment, bool]:
         p = context.principal()
