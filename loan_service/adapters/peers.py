@@ -4,7 +4,7 @@ The caller's token is forwarded by the shared client channel, so each peer check
 caller's own permissions and scope. A peer's NOT_FOUND becomes this service's `NotFound`
 naming what was missing; other client-caused errors pass through the interceptor unchanged.
 The interfaces they implement (and the records they return) are the service layer's
-(`service_layer.ports`), re-exported here.
+(`service_layer.ports`).
 """
 
 from __future__ import annotations
@@ -24,18 +24,6 @@ from loan_service.service_layer.ports import (
     UserDirectory,
 )
 from shared.errors import NotFound
-
-__all__ = [
-    "BATCH",
-    "Borrower",
-    "BorrowerContact",
-    "GrpcScorer",
-    "GrpcUserDirectory",
-    "ScoreResult",
-    "Scorer",
-    "UserDirectory",
-]
-
 
 #: The most borrowers one BatchGetBorrowers call asks for (user_service's limit).
 BATCH = 1000

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loan_service.adapters.peers import BorrowerContact
 from loan_service.adapters.serialization import (
     STATE_COLUMNS,
     rows_to_installments,
@@ -26,6 +25,7 @@ from loan_service.service_layer.collection_sheet import (
     in_portfolio,
     read_whole,
 )
+from loan_service.service_layer.ports import BorrowerContact
 
 pytestmark = pytest.mark.unit
 
