@@ -1,21 +1,18 @@
-"""Domain objects to proto messages (payments: ``adapters.codec``, re-exported here)."""
+"""Domain objects to proto messages: the books (payments are ``adapters.codec``'s)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from kopa.payment.v1 import payment_pb2
-from payment_service.adapters.codec import STATUS_TO_PROTO, payment_to_proto
 from payment_service.domain.ledger import Account, AccountLedger, LoanStatement, TrialBalance
 from payment_service.domain.money import format_amount
 
 ZERO = Decimal(0)
 
 __all__ = [
-    "STATUS_TO_PROTO",
     "account_to_proto",
     "ledger_lines",
-    "payment_to_proto",
     "statement_lines",
     "trial_balance_to_proto",
 ]

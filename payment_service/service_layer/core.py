@@ -30,9 +30,6 @@ from payment_service.domain.payment import (
     PaymentKind,
     PaymentStatus,
 )
-from payment_service.domain.payment import (
-    is_transient as is_transient,  # re-exported: the use cases' callers import it from here
-)
 from payment_service.domain.postings import Allocation, PostingContext
 from payment_service.service_layer.ledger import Books
 from payment_service.service_layer.ports import AbstractLoanGateway, AbstractRepository

@@ -10,11 +10,10 @@ import pytest
 from pydantic import ValidationError as SettingsError
 
 from kopa.payment.v1 import payment_pb2
+from payment_service.adapters.codec import STATUS_TO_PROTO, payment_to_proto
 from payment_service.adapters.serialization import failure_from_doc, failure_to_doc
 from payment_service.bootstrap import Settings
-from payment_service.domain.payment import Failure
-from payment_service.entrypoints.mapping import STATUS_TO_PROTO, payment_to_proto
-from payment_service.service_layer.core import is_transient
+from payment_service.domain.payment import Failure, is_transient
 from payment_service.service_layer.mobile_money import mobile_money_payment_id
 from payment_service.service_layer.repayments import (
     RepaymentCommand,
