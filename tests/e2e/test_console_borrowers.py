@@ -93,3 +93,31 @@ def test_a_national_id_already_registered_is_said_beside_the_field(
     expect(national_id).to_have_attribute("aria-invalid", "true")
     expect(national_id).to_be_focused()
     expect(page.get_by_role("heading", level=1)).to_have_text("Register a borrower")
+
+
+def test_an_auditor_reads_a_borrowers_audit_trail_on_their_file_and_an_agent_does_not(
+    page: Page, institution: Institution, http: httpx.Client
+) -> None:
+    last = surname()
+    borrower = register_borrower(
+        http, institution.headers["agent"], institution.branch_id, last_name=last
+    )
+    name = f"Achieng {last}"
+    sign_in(page, institution.emails["auditor"])
+    open_section(page, "Borrowers")
+    search(page, "Search borrowers", last, page.get_by_role("link", name=name))
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+    expect(page.get_by_role("heading", level=2, name="Audit trail")).to_be_visible()
+    # The registration, by the agent, names this borrower as its target.
+    created = page.get_by_role("row").filter(has_text="borrowers.create")
+    expect(created).to_contain_text(borrower["id"])
+    expect(created).to_contain_text("(Agent)")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, institution.emails["agent"])
+    open_section(page, "Borrowers")
+    search(page, "Search borrowers", last, page.get_by_role("link", name=name))
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+    expect(page.get_by_role("heading", name="Audit trail")).to_have_count(0)

@@ -74,6 +74,25 @@ def test_the_dashboard_shows_portfolio_at_risk_cards_to_the_admin(
     expect(branch.get_by_role("cell").first).to_have_text("1")
 
 
+def test_the_dashboard_draws_disbursements_collections_and_par_over_time(
+    page: Page, late_loan: tuple[Institution, str]
+) -> None:
+    mfi, _ = late_loan
+    sign_in(page, mfi.emails["admin"])
+    open_section(page, "Dashboard")
+    for chart in (
+        "Disbursed and collected in each period",
+        "PAR 1, 30 and 90 at the end of each period",
+    ):
+        expect(page.get_by_role("figure", name=chart)).to_be_visible()
+    page.get_by_label("Period", exact=True).select_option(label="Last 12 months, by month")
+    page.get_by_text("Figures by period").click()
+    # The loan was disbursed 75 days ago: its month's row shows the 12,000.00 disbursed.
+    month = (date.today() - timedelta(days=75)).replace(day=1).isoformat()
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=month))
+    expect(row.get_by_role("cell").nth(4)).to_have_text("KES 12,000.00")
+
+
 def test_the_reports_page_lists_the_arrears_and_downloads_them_as_csv(
     page: Page, late_loan: tuple[Institution, str]
 ) -> None:
