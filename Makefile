@@ -8,7 +8,7 @@ INFRA := deploy/local/infra.sh
 export UV_LINK_MODE := copy
 
 .PHONY: help install up down status logs servers servers-stop test test-unit test-integration \
-        test-e2e lint format proto proto-check buf-lint buf-breaking compose-check bench clean \
+        test-e2e lint format proto proto-check proto-deps buf-lint buf-breaking compose-check bench clean \
         console console-api console-api-check console-test browser
 
 help: ## list the targets
@@ -86,11 +86,17 @@ proto: ## regenerate the Python stubs from proto/
 proto-check: ## fail when the checked-in stubs differ from proto/
 	@$(PY) tools/protogen.py --check 2>/dev/null
 
-buf-lint: ## lint the contracts with buf's STANDARD rules
+proto-deps: install ## the google/type protos our contracts import, for buf (from the installed package)
+	@$(PY) tools/protogen.py --deps proto
+
+buf-lint: proto-deps ## lint the contracts with buf's STANDARD rules
 	@cd proto && ../$(BUF) lint
 
-buf-breaking: ## compare the contracts with main (run before merging)
-	@cd proto && ../$(BUF) breaking --against '../.git#branch=main,subdir=proto'
+# main's contracts are taken from git with the same imported protos beside them.
+buf-breaking: proto-deps ## compare the contracts with main (run before merging)
+	@rm -rf .kopa/against && mkdir -p .kopa/against && git archive main proto | tar -x -C .kopa/against
+	@$(PY) tools/protogen.py --deps .kopa/against/proto
+	@cd proto && ../$(BUF) breaking --against ../.kopa/against/proto
 
 compose-check: install ## validate docker-compose.yml, the Dockerfile and deploy/k8s offline
 	@$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_deploy_manifests.py

@@ -11,6 +11,8 @@ import re
 from datetime import date
 from typing import Literal, overload
 
+from google.type import date_pb2
+
 from shared.errors import ValidationError
 
 EXAMPLE = "2026-03-31"
@@ -49,3 +51,19 @@ def parse_date(
     if latest is not None and value > latest:
         raise ValidationError.of(field, "must not be in the future")
     return value
+
+
+def to_proto_date(value: date | str | None) -> date_pb2.Date | None:
+    """A date (or a stored ISO date string) as contracts carry it (`google.type.Date`);
+    None for none."""
+    if not value:
+        return None
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return date_pb2.Date(year=day.year, month=day.month, day=day.day)
+
+
+def from_proto_date(value: date_pb2.Date) -> date | None:
+    """A `google.type.Date` as a date; None when unset (all zero)."""
+    if not value.year:
+        return None
+    return date(value.year, value.month, value.day)

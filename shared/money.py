@@ -91,3 +91,20 @@ def fmt(amount: Decimal, currency: str) -> str:
     """The canonical string of an amount: exactly the currency's decimals."""
     places = minor_units(currency)
     return str(amount.quantize(Decimal(1).scaleb(-places)))
+
+
+def to_minor(amount: Decimal | str, currency: str) -> int:
+    """An exact amount (or its decimal string; "" is zero) as integer minor units of
+    `currency`, as contracts carry money: KES 12.34 -> 1234. Raises ValueError for an
+    amount with more decimals than the currency has (it would not be exact)."""
+    value = Decimal(amount or 0) if isinstance(amount, str) else amount
+    scaled = value.scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} {currency} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def from_minor(units: int, currency: str) -> Decimal:
+    """Integer minor units as the exact amount, with the currency's decimals: 1234 KES ->
+    Decimal("12.34")."""
+    return Decimal(units).scaleb(-minor_units(currency))

@@ -1,7 +1,8 @@
 """Generate the Python stubs (with mypy stubs) from proto/, or check that they are current.
 
 `python tools/protogen.py` rewrites proto/gen; `python tools/protogen.py --check` regenerates
-into a temporary directory and fails, listing the files, when proto/gen has drifted.
+into a temporary directory and fails, listing the files, when proto/gen has drifted;
+`--deps DIR` copies the google/type protos the contracts import into DIR (for buf).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import grpc_tools
+from google.type import date_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +23,10 @@ PROTO = ROOT / "proto"
 GEN = PROTO / "gen"
 # The mypy-protobuf plugins live beside the interpreter running this script.
 BIN = Path(sys.executable).parent
+# google/type/*.proto (Date) ship with googleapis-common-protos, whose Python modules the
+# generated code imports: their .proto files are only read, never generated again.
+GOOGLEAPIS = Path(date_pb2.__file__).parents[2]
+IMPORTED = ("google/type/date.proto",)
 
 
 def generate(out: Path) -> None:
@@ -31,6 +37,7 @@ def generate(out: Path) -> None:
         "protoc",
         f"-I{PROTO}",
         f"-I{include}",
+        f"-I{GOOGLEAPIS}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
         f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
@@ -70,10 +77,22 @@ def check() -> int:
     return 0
 
 
+def copy_imported(root: Path) -> None:
+    """The imported google/type protos into `root` (buf reads one tree of sources)."""
+    for name in IMPORTED:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(GOOGLEAPIS / name, root / name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if proto/gen is stale")
-    if parser.parse_args().check:
+    parser.add_argument("--deps", type=Path, help="copy the imported google protos into DIR")
+    args = parser.parse_args()
+    if args.deps:
+        copy_imported(args.deps)
+        return 0
+    if args.check:
         return check()
     shutil.rmtree(GEN, ignore_errors=True)
     generate(GEN)

@@ -141,7 +141,7 @@ def encoded_update(before: dict[str, Any], write: LoanWrite) -> dict[str, Any]:
     events: list[Message] = []
     if write.events:
         after = {**before, **write.fields, "version": before["version"] + 1}
-        events = list(loan_events(after, write.events))
+        events = loan_events(before, after, write.events)
     return loan_update(write.fields, events)
 
 
@@ -218,7 +218,7 @@ class Repository(CobRepository):
 
     async def insert_loan(self, doc: dict[str, Any], events: Sequence[OutgoingEvent] = ()) -> None:
         """Stores a new loan, its first `events` encoded into its outbox in the same insert."""
-        outbox = outbox_fields(loan_events(doc, events)) if events else {}
+        outbox = outbox_fields(loan_events(None, doc, events)) if events else {}
         await self.loans.insert_one(stored_loan({**doc, **outbox}))
         if outbox:
             self._written[doc["_id"]] = outbox["outbox"]

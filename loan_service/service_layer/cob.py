@@ -336,7 +336,7 @@ def plan(
 
 def update_of(change: Plan, full: dict[str, Any]) -> LoanWrite:
     """The loan write of a plan for the loan read as `full` (the repository encodes its
-    events, each with a snapshot of the whole loan after the write)."""
+    events, each with the loan's position after the write)."""
     return LoanWrite(change.fields, change.events)
 
 

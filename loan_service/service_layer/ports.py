@@ -40,7 +40,7 @@ SHEET_FIELDS = (
 
 @dataclass(frozen=True)
 class OutgoingEvent:
-    """An event a loan write emits (a ``LoanEvent`` once encoded): its routing key, the
+    """An event a loan write emits (its routing key's message once encoded): its routing key, the
     domain event it reports (None for the service's own, e.g. ``loan.reclassified``) and its
     other fields as plain data (dates and amounts as strings; ``allocation`` as the stored
     ``{principal, interest, fees, penalties, overpayment}`` strings)."""

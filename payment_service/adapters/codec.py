@@ -4,6 +4,7 @@ and the repository (for the outbox and the stored answer) come through here."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
@@ -15,10 +16,13 @@ from payment_service.domain.loans import (
     OUTSTANDING_PARTS,
     Applied,
     LoanEventData,
-    LoanSnapshot,
+    LoanPosition,
 )
 from payment_service.domain.payment import Payment, PaymentEvent
+from shared.dates import from_proto_date
 from shared.events import event_meta
+from shared.loan_events import LoanEventMessage
+from shared.money import fmt, from_minor
 from shared.protos import timestamp as ts
 
 # Internal statuses (see domain.payment) as the contract shows them.
@@ -128,46 +132,90 @@ def applied_from_proto(
     )
 
 
-def loan_event_from_proto(routing_key: str, event: loan_events_pb2.LoanEvent) -> LoanEventData:
-    """What payment_service reads of a ``kopa.loan.v1.LoanEvent``."""
-    loan = event.loan
+_CHANNELS = {
+    loan_events_pb2.DISBURSEMENT_CHANNEL_CASH: "cash",
+    loan_events_pb2.DISBURSEMENT_CHANNEL_BANK: "bank",
+    loan_events_pb2.DISBURSEMENT_CHANNEL_MOBILE_MONEY: "mobile_money",
+}
+
+
+def _allocation_text(a: loan_events_pb2.LoanAllocation, currency: str) -> dict[str, str]:
+    return {k: fmt(from_minor(getattr(a, k), currency), currency) for k in ALLOCATION_PARTS}
+
+
+def _outstanding_text(a: loan_events_pb2.LoanAmounts, currency: str) -> dict[str, str]:
+    parts = {
+        k: from_minor(getattr(a, k), currency)
+        for k in ("principal", "interest", "fees", "penalties")
+    }
+    parts["total"] = sum(parts.values(), Decimal(0))
+    return {k: fmt(v, currency) for k, v in parts.items()}
+
+
+def _applied(position: loan_events_pb2.LoanPosition, allocation: dict[str, str]) -> Applied:
+    return Applied(
+        allocation=allocation,
+        outstanding=_outstanding_text(position.outstanding, position.currency),
+        loan_status=int(position.status),
+        institution_id=position.institution_id,
+        branch_id=position.branch_id,
+        currency=position.currency,
+    )
+
+
+def loan_event_from_proto(routing_key: str, event: LoanEventMessage) -> LoanEventData:
+    """What payment_service reads of a loan event (``kopa.loan.v1``, one message per routing
+    key): amounts from minor units, dates from ``google.type.Date``, once, here."""
+    position = event.loan
     meta = event.meta
-    institution_id = loan.institution_id or meta.institution_id
-    reasons: dict[str, str] = {}
-    for r in loan.repayments:
-        if r.reversal_reason:
-            reasons.setdefault(r.payment_id, r.reversal_reason)
+    currency = position.currency
+    institution_id = position.institution_id or meta.institution_id
+    status = loan_status_name(position.status)
+    values: dict[str, Any] = {}
+    if isinstance(event, loan_events_pb2.LoanDisbursed):
+        values = {
+            "principal": from_minor(event.principal, currency),
+            "disbursed_net": from_minor(event.disbursed_net, currency),
+            "fees_deducted": from_minor(event.fees_deducted, currency),
+            "channel": _CHANNELS.get(event.channel, "cash"),
+            "business_date": from_proto_date(event.disbursement_date),
+        }
+    elif isinstance(event, loan_events_pb2.LoanWrittenOff):
+        values = {
+            "written_off_principal": from_minor(event.written_off.principal, currency),
+            "business_date": from_proto_date(event.written_off_on),
+        }
+    elif isinstance(event, loan_events_pb2.RepaymentApplied):
+        values = {
+            "payment_id": event.payment_id,
+            "applied": _applied(position, _allocation_text(event.allocation, currency)),
+            "business_date": from_proto_date(event.paid_on),
+        }
+    elif isinstance(event, loan_events_pb2.CreditRefunded):
+        # A refund pays credit out: booked as the overpayment it returns.
+        refunded = dict.fromkeys(ALLOCATION_PARTS, fmt(Decimal(0), currency))
+        refunded["overpayment"] = fmt(from_minor(event.amount, currency), currency)
+        values = {
+            "payment_id": event.refund_id,
+            "applied": _applied(position, refunded),
+            "business_date": from_proto_date(event.refunded_on),
+        }
+    elif isinstance(event, loan_events_pb2.RepaymentReversed):
+        values = {"payment_id": event.payment_id, "reversal_reason": event.reason}
     return LoanEventData(
         routing_key=routing_key,
         institution_id=institution_id,
         branch_id=meta.branch_id,
         aggregate_version=meta.aggregate_version,
         occurred_at_ms=meta.occurred_at.ToMilliseconds() if meta.HasField("occurred_at") else 0,
-        loan=LoanSnapshot(
-            id=loan.id,
-            institution_id=loan.institution_id,
-            branch_id=loan.branch_id,
-            borrower_id=loan.borrower_id,
-            status=loan_status_name(loan.status),
-            currency=loan.currency,
-            version=loan.version,
-            principal=loan.principal,
-            disbursement_date=loan.disbursement_date,
-            outstanding_principal=loan.outstanding.principal,
-            written_off_principal=loan.written_off_principal,
-            reversal_reasons=reasons,
+        loan=LoanPosition(
+            id=position.loan_id,
+            institution_id=position.institution_id,
+            branch_id=position.branch_id,
+            borrower_id=position.borrower_id,
+            status=status,
+            currency=currency,
+            outstanding_principal=from_minor(position.outstanding.principal, currency),
         ),
-        payment_id=event.payment_id,
-        applied=applied_from_proto(
-            event.allocation,
-            loan.outstanding,
-            loan.status,
-            institution_id=institution_id,
-            branch_id=loan.branch_id,
-            currency=loan.currency,
-        ),
-        disbursed_net=event.disbursed_net,
-        fees_deducted=event.fees_deducted,
-        channel=event.channel,
-        business_date=event.business_date,
+        **values,
     )

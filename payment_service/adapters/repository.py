@@ -16,8 +16,8 @@ Collections (every write is one atomic single-document operation; no transaction
 - ``charts``: the chart of accounts of each institution, ``_id`` = institution id, with a
   ``version`` for compare-and-set updates (a ``VersionedChart``).
 - ``loans_seen``: a read model of loans built from loan events (id, institution, branch,
-  borrower, status, currency, upper-cased ``ref`` for matching mobile-money references); a
-  snapshot older than the stored one is ignored.
+  borrower, status, currency, upper-cased ``ref`` for matching mobile-money references); an
+  event older than the one stored (a lower loan ``version``) is ignored.
 """
 
 from __future__ import annotations

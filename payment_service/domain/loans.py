@@ -4,7 +4,8 @@ loan service's answers and events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
@@ -42,8 +43,8 @@ class Applied:
 
 
 @dataclass(frozen=True)
-class LoanSnapshot:
-    """The loan as a loan event shows it (amounts as the loan service's decimal strings)."""
+class LoanPosition:
+    """Where the loan stands after the change a loan event reports."""
 
     id: str
     institution_id: str
@@ -51,28 +52,30 @@ class LoanSnapshot:
     borrower_id: str
     status: str  # "active", "closed"...
     currency: str
-    version: int = 0
-    principal: str = ""
-    disbursement_date: str = ""
-    outstanding_principal: str = ""
-    written_off_principal: str = ""
-    # The reason each reversed repayment was reversed for, by payment id.
-    reversal_reasons: dict[str, str] = field(default_factory=dict)
+    outstanding_principal: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
 class LoanEventData:
-    """What payment_service reads of a ``loan.*`` event."""
+    """What payment_service reads of a ``loan.*`` event (amounts exact, dates as dates: the
+    adapter converted them once)."""
 
     routing_key: str
     institution_id: str  # the loan's, else the event's
     branch_id: str  # the event's
     aggregate_version: int
     occurred_at_ms: int  # 0 when the event says not when
-    loan: LoanSnapshot
+    loan: LoanPosition
     payment_id: str = ""
     applied: Applied | None = None
-    disbursed_net: str = ""
-    fees_deducted: str = ""
+    # ``loan.disbursed``: the contract principal, what was paid out and the fees deducted.
+    principal: Decimal = Decimal(0)
+    disbursed_net: Decimal | None = None
+    fees_deducted: Decimal = Decimal(0)
     channel: str = ""
-    business_date: str = ""
+    # ``loan.written_off``: the principal written off.
+    written_off_principal: Decimal | None = None
+    # ``loan.repayment_reversed``: why.
+    reversal_reason: str = ""
+    # The business date of the change (None: the event names none).
+    business_date: dt.date | None = None

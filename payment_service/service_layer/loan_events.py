@@ -2,17 +2,17 @@
 
 Every ``loan.*`` event that can change what it keeps (not those in `KEEP_LOANS_SEEN`) refreshes
 ``loans_seen`` (used to match mobile-money references, to scope loan statements and to check a
-repayment before it is applied; an older snapshot never overwrites a newer one). Then, by
+repayment before it is applied; an older event never overwrites a newer one). Then, by
 routing key:
 
 - ``loan.disbursed``: the disbursement entry ``disbursement:<loan_id>``: Dr portfolio, Cr the
   channel (``cash`` when the event names none) for ``disbursed_net``, Cr fee income for the
   fees deducted (``principal - disbursed_net``, else ``fees_deducted``). A fee financed into
-  the loan shows as outstanding principal above the contract principal in the snapshot and
-  is capitalised (Dr portfolio, Cr fee income).
+  the loan shows as outstanding principal above the contract principal in the event's
+  position and is capitalised (Dr portfolio, Cr fee income).
 - ``loan.written_off``: ``write_off:<loan_id>``: Dr write-off expense, Cr portfolio for the
-  principal written off (``written_off_principal``, else the snapshot's outstanding
-  principal); on accrual basis also reverses the loan's unpaid receivables from the books.
+  principal written off (else the position's outstanding principal); on accrual basis also
+  reverses the loan's unpaid receivables from the books.
 - ``loan.repayment_applied``: the payment named by ``payment_id``, if not yet posted, is
   booked and marked posted from the event's allocation (the crash-between-(b)-and-(c) heal).
 - ``loan.repayment_reversed``: a posted (or reversing) payment gets its compensating entry
@@ -40,15 +40,8 @@ BINDINGS = ["loan.*"]
 ZERO = Decimal(0)
 
 
-def _decimal(text: str) -> Decimal:
-    return Decimal(text) if text else ZERO
-
-
-def _date(*candidates: str) -> dt.date:
-    for text in candidates:
-        if text:
-            return dt.date.fromisoformat(text[:10])
-    return dt.datetime.now(dt.UTC).date()
+def _day(event: LoanEventData) -> dt.date:
+    return event.business_date or dt.datetime.now(dt.UTC).date()
 
 
 #: Loan events whose write changes nothing ``loans_seen`` keeps (institution, branch,
@@ -88,9 +81,7 @@ class LoanEvents:
 
     async def _remember(self, event: LoanEventData) -> None:
         loan = event.loan
-        version = event.aggregate_version or loan.version
-        if not version:
-            version = event.occurred_at_ms
+        version = event.aggregate_version or event.occurred_at_ms
         await self.repo.upsert_loan_seen(
             {
                 "_id": loan.id,
@@ -108,21 +99,20 @@ class LoanEvents:
     async def _disbursed(self, event: LoanEventData) -> None:
         loan = event.loan
         chart = await self.core.books.chart(event.institution_id, loan.currency)
-        principal = _decimal(loan.principal)
-        if event.disbursed_net:
-            deducted = principal - _decimal(event.disbursed_net)
-            if event.fees_deducted and _decimal(event.fees_deducted) != deducted:
+        principal = event.principal
+        if event.disbursed_net is not None:
+            deducted = principal - event.disbursed_net
+            if event.fees_deducted and event.fees_deducted != deducted:
                 log.warning(
                     "disbursement_fees_inconsistent",
                     loan_id=loan.id,
-                    fees_deducted=event.fees_deducted,
-                    disbursed_net=event.disbursed_net,
+                    fees_deducted=str(event.fees_deducted),
+                    disbursed_net=str(event.disbursed_net),
                 )
         else:
-            deducted = _decimal(event.fees_deducted)
-        outstanding = _decimal(loan.outstanding_principal)
-        financed = max(outstanding - principal, ZERO) if loan.outstanding_principal else ZERO
-        ctx = self.core.posting_context(chart, _date(event.business_date, loan.disbursement_date))
+            deducted = event.fees_deducted
+        financed = max(loan.outstanding_principal - principal, ZERO)
+        ctx = self.core.posting_context(chart, _day(event))
         entry = postings.disbursement(
             ctx,
             loan_id=loan.id,
@@ -137,7 +127,11 @@ class LoanEvents:
         loan = event.loan
         institution_id = event.institution_id
         chart = await self.core.books.chart(institution_id, loan.currency)
-        principal = _decimal(loan.written_off_principal or loan.outstanding_principal)
+        principal = (
+            event.written_off_principal
+            if event.written_off_principal is not None
+            else loan.outstanding_principal
+        )
         interest = penalties = ZERO
         if chart.income_recognition is IncomeRecognition.ACCRUAL:
             entries = await self.core.books.loan_entries(institution_id, loan.id)
@@ -148,7 +142,7 @@ class LoanEvents:
         if not (principal or interest or penalties):
             log.info("write_off_without_balance", loan_id=loan.id)
             return
-        ctx = self.core.posting_context(chart, _date(event.business_date))
+        ctx = self.core.posting_context(chart, _day(event))
         entry = postings.write_off(
             ctx,
             loan_id=loan.id,
@@ -172,7 +166,7 @@ class LoanEvents:
         payment = await self._payment(event)
         if payment is None or payment.status not in (PaymentStatus.POSTED, PaymentStatus.REVERSING):
             return
-        reason = event.loan.reversal_reasons.get(event.payment_id) or "reversed at the loan service"
+        reason = event.reversal_reason or "reversed at the loan service"
         await self.core.book_reversal(payment, reason)
 
     async def _payment(self, event: LoanEventData) -> Payment | None:

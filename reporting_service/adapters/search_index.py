@@ -1,18 +1,19 @@
 """Elasticsearch read models: borrowers (search), loans and repayments (reports).
 
 Only the core query subset (bool/match/term/range/fuzzy, sum and filter aggregations) is used,
-so the same code runs on the stripped local build and on a full cluster. Documents are written
-with external versioning (the aggregate's version), so a late, older event never overwrites a
-newer state.
+so the same code runs on the stripped local build and on a full cluster. Borrowers and
+repayments are written whole with external versioning (the aggregate's version), so a late,
+older event never overwrites a newer state. A loan's document is merged from its events
+instead (`merge`): read, changed, written back only if nobody wrote it in between.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, ConflictError
 
 BORROWER_MAPPING: dict[str, Any] = {
     "properties": {
@@ -64,6 +65,10 @@ REPAYMENT_MAPPING: dict[str, Any] = {
 
 #: The status of a document whose newer version is already indexed (`external_gte`).
 CONFLICT = 409
+
+#: Attempts of one merge before giving up (the event is then handled again): each conflict
+#: means another writer changed the document in between, which is rare for one loan.
+MERGE_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,42 @@ class SearchIndex:
         ]
         if failed:
             raise RuntimeError(f"Elasticsearch refused {len(failed)} document(s): {failed[:3]}")
+
+    async def merge(
+        self,
+        index: str,
+        doc_id: str,
+        change: Callable[[dict[str, Any] | None, int], dict[str, Any]],
+    ) -> None:
+        """Writes `change(document, version)` over the document as it is now (None, 0: there
+        is none; the version is Elasticsearch's: the external one a whole write gave it),
+        unless another writer changed it after it was read: then reads and changes it again.
+        Optimistic concurrency (`if_seq_no`), not a script: the stripped local build has no
+        scripting. `change` may run several times, so it must not have side effects."""
+        for _ in range(MERGE_ATTEMPTS):
+            # A realtime GET sees the last write even before the index refreshes.
+            found = await self.es.options(ignore_status=404).get(
+                index=index, id=doc_id, realtime=True
+            )
+            current = found["_source"] if found.get("found") else None
+            merged = change(current, int(found.get("_version") or 0) if current else 0)
+            if merged == current:
+                return  # a redelivery, or an older event that changes nothing
+            try:
+                if current is None:
+                    await self.es.create(index=index, id=doc_id, document=merged)
+                else:
+                    await self.es.index(
+                        index=index,
+                        id=doc_id,
+                        document=merged,
+                        if_seq_no=found["_seq_no"],
+                        if_primary_term=found["_primary_term"],
+                    )
+                return
+            except ConflictError:
+                continue
+        raise RuntimeError(f"{index}/{doc_id} kept changing: {MERGE_ATTEMPTS} attempts failed")
 
     async def full_names(self, borrower_ids: Iterable[str]) -> dict[str, str]:
         """The indexed full name of each borrower found, by id (one request per 1,000)."""

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from kopa.loan.v1 import events_pb2 as loan_events
-from kopa.loan.v1 import loan_pb2
 from kopa.user.v1 import events_pb2 as user_events
 from kopa.user.v1 import user_pb2
+from reporting_service.adapters.loan_changes import loan_change
 from reporting_service.adapters.search_index import Indexed, SearchIndex
-from reporting_service.domain import portfolio, trends
-from shared import context
+from reporting_service.domain import loan_view, portfolio, trends
+from shared import context, loan_events
 from shared.dates import parse_date
 from shared.errors import ValidationError
 from shared.logging import get_logger
@@ -22,11 +21,6 @@ from shared.permissions import Permission, Principal, require
 log = get_logger(__name__)
 
 REPORTED_STATUSES = ["active", "closed", "written_off"]
-WRITE_OFF_DATED_EVENTS = {"loan.written_off", "loan.installment_overdue", "loan.reclassified"}
-
-
-def _to_minor(amount: str, currency: str) -> int:
-    return int(Decimal(amount or "0").scaleb(minor_units(currency)))
 
 
 def _from_minor(value: float | int, currency: str) -> Decimal:
@@ -74,96 +68,14 @@ def trends_range(
     return start, end, interval
 
 
-#: What the arrears report reads of each installment (`arrears`).
-_INSTALLMENT_FIELDS = (
-    "number",
-    "due_date",
-    "principal",
-    "interest",
-    "total",
-    "principal_paid",
-    "interest_paid",
-    "total_paid",
-)
-
-
-def _installment_doc(installment: loan_pb2.Installment) -> dict[str, Any]:
-    # Field by field: protobuf's MessageToDict cost a tenth of this consumer's CPU.
-    return {name: getattr(installment, name) for name in _INSTALLMENT_FIELDS}
-
-
-def _status_word(status: loan_pb2.LoanStatus.ValueType) -> str:
-    return loan_pb2.LoanStatus.Name(status).removeprefix("LOAN_STATUS_").lower()
-
-
-def _timeline_doc(loan: loan_pb2.Loan, status: str, written_off_on: str | None) -> dict[str, Any]:
-    """What the trends report needs to rebuild the loan's figures on any past day (kept in the
-    unindexed snapshot: it is read, never searched)."""
-    currency = loan.currency
-    # Repayments made before a reschedule were allocated against the schedule it replaced,
-    # and from the reschedule on the loan counts in PAR whatever it owes: only the original
-    # schedule dates the arrears.
-    original = loan.schedule_history[0].schedule if loan.schedule_history else loan.schedule
-    repayments: list[dict[str, Any]] = [
-        {
-            "paid_on": r.paid_on,
-            "amount_minor": _to_minor(r.amount, currency),
-            "principal_minor": _to_minor(r.allocation.principal, currency),
-            "applied_minor": sum(
-                _to_minor(x, currency)
-                for x in (r.allocation.principal, r.allocation.interest, r.allocation.fees)
-            ),
-        }
-        for r in loan.repayments
-        if not r.reversed
-    ]
-    closed_on = None
-    if status == "closed":
-        # Paid in full by its last repayment. Kept as a date so the loan leaves the portfolio
-        # that day even if the allocations first recorded (before a backdated payment changed
-        # the order) do not add up to the principal to the cent.
-        closed_on = max((r["paid_on"] for r in repayments), default=loan.disbursement_date)
-    return {
-        "amortized_minor": sum(_to_minor(i.principal, currency) for i in original),
-        "installments": [
-            {
-                "due_date": i.due_date,
-                "due_minor": sum(_to_minor(x, currency) for x in (i.principal, i.interest, i.fees)),
-            }
-            for i in original
-        ],
-        "repayments": repayments,
-        "rescheduled_on": loan.schedule_history[0].time.ToDatetime(tzinfo=UTC).date().isoformat()
-        if loan.schedule_history
-        else None,
-        "written_off_on": written_off_on,
-        "closed_on": closed_on or None,
-    }
-
-
-def _written_off_on(loan: loan_pb2.Loan, routing_key: str, business_date: str) -> str | None:
-    if loan.status != loan_pb2.LOAN_STATUS_WRITTEN_OFF:
-        return None
-    # The write-off's own event (and the arrears events of the same change, stated as of the
-    # write-off) carry its business date, which may be backdated; the status history only
-    # has the wall-clock time it was recorded at.
-    if business_date and routing_key in WRITE_OFF_DATED_EVENTS:
-        return business_date
-    for change in reversed(loan.history):
-        if change.status == loan_pb2.LOAN_STATUS_WRITTEN_OFF:
-            return change.time.ToDatetime(tzinfo=UTC).date().isoformat()
-    return business_date or None
-
-
 def timeline_of(doc: dict[str, Any]) -> trends.LoanTimeline | None:
-    """The loan's timeline from its indexed document; None for documents indexed before the
-    timeline was kept. An active loan gains it with its next event (a repayment, a change of
-    arrears); a loan closed or written off before then has no next event and stays out of
-    the trends until the loans are indexed again."""
+    """The loan's timeline from its indexed document (kept by `loan_view.merge`); None before
+    the loan is disbursed, and for documents indexed before the timeline was kept."""
     raw = (doc.get("snapshot") or {}).get("timeline")
     if raw is None or not doc.get("disbursement_date"):
         return None
     amortized = int(raw.get("amortized_minor") or 0)
+    status = doc.get("status")
 
     def day(text: str | None) -> date | None:
         return date.fromisoformat(text) if text else None
@@ -185,11 +97,13 @@ def timeline_of(doc: dict[str, Any]) -> trends.LoanTimeline | None:
                 applied=int(r["applied_minor"]),
             )
             for r in raw.get("repayments") or []
-            if r.get("paid_on")
+            if r.get("paid_on") and not r.get("reversed")
         ],
         rescheduled_on=day(raw.get("rescheduled_on")),
-        written_off_on=day(raw.get("written_off_on")),
-        closed_on=day(raw.get("closed_on")),
+        # The dates of the loan's last closing and of its write-off, kept whatever its status:
+        # it leaves the portfolio on one only while it is closed or written off.
+        written_off_on=day(raw.get("written_off_on")) if status == "written_off" else None,
+        closed_on=day(raw.get("closed_on")) if status == "closed" else None,
     )
 
 
@@ -198,19 +112,16 @@ class ReportingHandlers:
         self.index = index
         self._currency_of = institution_currency
 
-    # --- event handlers (idempotent: external versions) ---------------------------------
+    # --- event handlers (idempotent, in any order: external versions, merged loans) -----
 
     async def on_event(self, routing_key: str, body: bytes, _: dict[str, Any]) -> None:
         if routing_key.startswith("borrower."):
             event = user_events.BorrowerEvent.FromString(body)
             await self._index_borrower(event.borrower)
         elif routing_key.startswith("loan."):
-            loan_event = loan_events.LoanEvent.FromString(body)
-            await self._index_loan(
-                loan_event.loan,
-                loan_event.payment_id,
-                _written_off_on(loan_event.loan, routing_key, loan_event.business_date),
-            )
+            message = loan_events.decode(routing_key, body)
+            if message is not None:  # else published by a newer release: nothing to keep
+                await self._index_loan(loan_change(message))
 
     async def _index_borrower(self, b: user_pb2.Borrower) -> None:
         doc = {
@@ -225,55 +136,19 @@ class ReportingHandlers:
         }
         await self.index.put(Indexed(self.index.borrowers, b.id, b.version, doc))
 
-    async def _index_loan(
-        self, loan: loan_pb2.Loan, payment_id: str, written_off_on: str | None = None
-    ) -> None:
-        status = _status_word(loan.status)
-        currency = loan.currency
-        timeline = _timeline_doc(loan, status, written_off_on)
-        doc = {
-            "id": loan.id,
-            "institution_id": loan.institution_id,
-            "branch_id": loan.branch_id,
-            "borrower_id": loan.borrower_id,
-            "status": status,
-            "currency": currency,
-            "rescheduled": loan.rescheduled,
-            "disbursement_date": loan.disbursement_date or None,
-            "oldest_unpaid_due_date": loan.oldest_unpaid_due_date or None,
-            "principal_minor": _to_minor(loan.principal, currency),
-            "outstanding_principal_minor": _to_minor(loan.outstanding.principal, currency)
-            if status == "active"
-            else 0,
-            "days_past_due": loan.days_past_due,
-            "delinquency_bucket": loan.delinquency_bucket,
-            "settled_on": timeline["written_off_on"] or timeline["closed_on"],
-            "snapshot": {
-                "schedule": [_installment_doc(i) for i in loan.schedule],
-                "timeline": timeline,
-            },
-        }
-        indexed = [Indexed(self.index.loans, loan.id, loan.version, doc)]
-        # Only the repayment this event is about: re-indexing every repayment of the loan on
-        # every event would make a loan's events cost O(repayments) each.
-        indexed += [
-            Indexed(
-                self.index.repayments,
-                r.payment_id,
-                2 if r.reversed else 1,
-                {
-                    "institution_id": loan.institution_id,
-                    "branch_id": loan.branch_id,
-                    "loan_id": loan.id,
-                    "paid_on": r.paid_on,
-                    "amount_minor": _to_minor(r.amount, currency),
-                    "reversed": r.reversed,
-                },
+    async def _index_loan(self, change: loan_view.LoanChange) -> None:
+        await self.index.merge(
+            self.index.loans,
+            change.loan.loan_id,
+            lambda doc, indexed: loan_view.merge(doc, change, indexed),
+        )
+        # Only the payment this event is about, whole: its document is written once applied
+        # and once reversed, and external versions keep the reversal whatever the order.
+        payment = loan_view.payment_record(change)
+        if payment is not None:
+            await self.index.put(
+                Indexed(self.index.repayments, payment.payment_id, payment.version, payment.doc)
             )
-            for r in loan.repayments
-            if r.payment_id == payment_id
-        ]
-        await self.index.put(*indexed)
 
     # --- queries ------------------------------------------------------------------------
 

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2
 from scoring_service.service_layer.handlers import ScoringHandlers
+from shared import loan_events
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -19,7 +19,7 @@ LOAN_OUTCOME_EVENTS: Final = (
     "loan.reclassified",
     "loan.repayment_applied",
 )
-"""Routing keys whose loan snapshot says how a scored loan is doing (status, days past due)."""
+"""Routing keys whose loan position says how a scored loan is doing (status, days past due)."""
 
 EventHandler = Callable[[str, bytes, dict[str, Any]], Awaitable[None]]
 
@@ -34,13 +34,15 @@ def loan_status(value: int) -> str:
 
 
 def loan_event_handler(handlers: ScoringHandlers) -> EventHandler:
-    """The consumer callback (`Runtime.consume`). Idempotent: the consumer also skips event
-    ids it already handled, and the outcome write itself tolerates replays and reordering."""
+    """The consumer callback (`Runtime.consume`). Idempotent: the outcome write tolerates
+    replays and reordering (the loan's version decides)."""
 
     async def handle(routing_key: str, body: bytes, headers: dict[str, Any]) -> None:
-        event = loan_events_pb2.LoanEvent.FromString(body)
+        event = loan_events.decode(routing_key, body)
+        if event is None:
+            return
         loan = event.loan
-        if not loan.id:
+        if not loan.loan_id:
             log.warning("loan_event_without_loan", key=routing_key, event_id=event.meta.event_id)
             return
         occurred = (
@@ -49,11 +51,11 @@ def loan_event_handler(handlers: ScoringHandlers) -> EventHandler:
             else datetime.now(UTC)
         )
         await handlers.record_loan_outcome(
-            loan_id=loan.id,
+            loan_id=loan.loan_id,
             institution_id=loan.institution_id or event.meta.institution_id,
             status=loan_status(loan.status),
             days_past_due=loan.days_past_due,
-            loan_version=loan.version or event.meta.aggregate_version,
+            loan_version=event.meta.aggregate_version,
             occurred_at=occurred,
         )
 

@@ -1,10 +1,10 @@
 """What happened to a scored loan, and what counts as a default (pure, no I/O).
 
-The outcome of a subject (a loan id) is folded from the loan snapshots carried by loan
+The outcome of a subject (a loan id) is folded from the loan positions carried by loan
 events (`loan.closed`, `loan.written_off`, `loan.reclassified`, `loan.repayment_applied`):
-the status of the newest snapshot (highest loan version) and the **maximum days past due**
-seen on any of them. Folding recorded snapshots makes the outcome independent of event
-order and of redeliveries.
+the status of the newest one (highest loan version) and the **maximum days past due** seen
+on any of them. Folding recorded positions makes the outcome independent of event order and
+of redeliveries.
 
 - A loan has **matured** when its status is `closed` or `written_off`; until then its outcome
   is unknown and it is left out of default rates and of what-if bad rates.

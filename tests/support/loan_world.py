@@ -24,14 +24,15 @@ from typing import Any
 import grpc
 from pymongo import AsyncMongoClient
 
-from kopa.loan.v1 import events_pb2, loan_pb2, loan_pb2_grpc
+from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from loan_service.bootstrap import Settings, setup
-from shared import context
+from shared import context, loan_events
 from shared.errors import NotFound
 from shared.grpc_server import build_server
 from shared.ids import new_id
+from shared.loan_events import LoanEventMessage
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
@@ -127,7 +128,7 @@ class World:
     scoring: FakeScoringService
     keyset: KeySet
     db: Any
-    events: list[tuple[str, events_pb2.LoanEvent]]
+    events: list[tuple[str, LoanEventMessage]]
     tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def who(
@@ -145,10 +146,10 @@ class World:
             self.tokens[key] = issue_access_token(self.keyset, principal).token
         return [("authorization", f"Bearer {self.tokens[key]}")]
 
-    def events_of(self, loan_id: str) -> list[tuple[str, events_pb2.LoanEvent]]:
+    def events_of(self, loan_id: str) -> list[tuple[str, LoanEventMessage]]:
         return [(k, e) for k, e in self.events if e.meta.aggregate_id == loan_id]
 
-    async def wait_for(self, loan_id: str, key: str, count: int = 1) -> list[events_pb2.LoanEvent]:
+    async def wait_for(self, loan_id: str, key: str, count: int = 1) -> list[Any]:
         for _ in range(300):
             found = [e for k, e in self.events_of(loan_id) if k == key]
             if len(found) >= count:
@@ -202,10 +203,12 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
-    events: list[tuple[str, events_pb2.LoanEvent]] = []
+    events: list[tuple[str, LoanEventMessage]] = []
 
     async def observe(key: str, body: bytes, headers: dict[str, Any]) -> None:
-        events.append((key, events_pb2.LoanEvent.FromString(body)))
+        event = loan_events.decode(key, body)
+        assert event is not None, f"{key}: no message for this routing key"
+        events.append((key, event))
 
     try:
         async with observing(server_urls["AMQP_URL"], ns, "observer", ["loan.*"], observe):

@@ -35,12 +35,13 @@ from kopa.payment.v1 import events_pb2, payment_pb2, payment_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.mobile_money import signature_header
-from shared import context
+from shared import context, loan_events
+from shared.dates import to_proto_date
 from shared.errors import IllegalState, NotFound, Unauthenticated, ValidationError
 from shared.events import EventPublisher
 from shared.grpc_server import build_server
 from shared.ids import new_id
-from shared.money import fmt
+from shared.money import fmt, to_minor
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
@@ -53,6 +54,15 @@ SECRET = secrets.token_hex(24)
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 ZERO = Decimal(0)
 
+
+#: The date field each loan event carries its business date in (`World.loan_event_body`).
+_DATE_FIELDS = {
+    "loan.disbursed": "disbursement_date",
+    "loan.written_off": "written_off_on",
+    "loan.repayment_applied": "paid_on",
+    "loan.closed": "closed_on",
+}
+_ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
 
 # --- the fake peers -------------------------------------------------------------------------
 
@@ -138,6 +148,21 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             outstanding=self.outstanding(loan),
             version=loan.version,
             written_off_principal=fmt(loan.written_off_principal, loan.currency),
+        )
+
+    def position(self, loan: FakeLoan) -> loan_events_pb2.LoanPosition:
+        c = loan.currency
+        return loan_events_pb2.LoanPosition(
+            loan_id=loan.id,
+            institution_id=loan.institution_id,
+            branch_id=loan.branch_id,
+            borrower_id="bor_1",
+            currency=c,
+            status=loan.status,  # type: ignore[arg-type]
+            outstanding=loan_events_pb2.LoanAmounts(
+                principal=to_minor(loan.principal_due, c), interest=to_minor(loan.interest_due, c)
+            ),
+            credit_balance=to_minor(loan.credit, c),
         )
 
     async def GetLoan(self, request: Any, context_: Any) -> loan_pb2.GetLoanResponse:
@@ -286,8 +311,35 @@ class World:
         await self.wiring.consumer(key, self.loan_event_body(key, loan, **fields), {})
 
     def loan_event_body(self, key: str, loan: FakeLoan, **fields: Any) -> bytes:
+        """The loan service's event `key` for `loan` (its version bumped), its fields given
+        as a test writes them: amounts as decimal strings, `allocation` as the contract's
+        `Allocation`, `business_date` as ISO text, `channel` as the API's word."""
         loan.version += 1
-        event = loan_events_pb2.LoanEvent(
+        c = loan.currency
+        message_type = loan_events.MESSAGES[key]
+        values: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name == "business_date":
+                date_field = _DATE_FIELDS.get(key, "business_date")
+                values[date_field] = to_proto_date(value)
+            elif name == "allocation":
+                values[name] = loan_events_pb2.LoanAllocation(
+                    **{k: to_minor(getattr(value, k), c) for k in _ALLOCATION_PARTS}
+                )
+            elif name == "channel":
+                values[name] = f"DISBURSEMENT_CHANNEL_{value.upper()}"
+            elif name in ("disbursed_net", "fees_deducted"):
+                values[name] = to_minor(value, c)
+            else:
+                values[name] = value
+        if key == "loan.disbursed":
+            values.setdefault("principal", to_minor(loan.principal, c))
+        if key == "loan.written_off":
+            values.setdefault(
+                "written_off",
+                loan_events_pb2.LoanAmounts(principal=to_minor(loan.written_off_principal, c)),
+            )
+        event = message_type(
             meta=common_pb2.EventMeta(
                 event_id=new_id("evt"),
                 event_type=key,
@@ -296,8 +348,8 @@ class World:
                 aggregate_id=loan.id,
                 aggregate_version=loan.version,
             ),
-            loan=self.loans.proto(loan),
-            **fields,
+            loan=self.loans.position(loan),
+            **values,
         )
         return event.SerializeToString()
 

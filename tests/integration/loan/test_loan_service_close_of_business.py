@@ -13,6 +13,7 @@ import pytest
 
 from kopa.loan.v1 import loan_pb2
 from loan_service.adapters.repository import Repository
+from shared.dates import from_proto_date
 from tests.support.loan_world import TODAY, World, active, create_product, get, institution
 from tests.support.rpc import Code, fails
 
@@ -71,9 +72,12 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
     assert (first.previous_bucket, first.loan.delinquency_bucket) == ("current", "31-60")
     assert reclassified.previous_bucket == "31-60"
     assert reclassified.loan.delinquency_bucket == "61-90"
-    assert reclassified.business_date == TODAY.isoformat()
+    assert from_proto_date(reclassified.business_date) == TODAY
     overdue_events = await world.wait_for(loan.id, "loan.installment_overdue", 2)
-    assert overdue_events[-1].loan.outstanding.penalties == "150.00"
+    # KES 150.00 in cents; the penalised installments are those the event lists as changed.
+    assert overdue_events[-1].loan.outstanding.penalties == 15000
+    penalised = [i for i in overdue_events[-1].loan.changed_installments if i.due.penalties]
+    assert len(penalised) >= 1 and all(i.due.penalties == 5000 for i in penalised)
     history = (await Repository(world.db).get_loan(loan.id) or {})["classification_history"]
     assert [(h["from"], h["to"]) for h in history] == [("current", "31-60"), ("31-60", "61-90")]
     assert [

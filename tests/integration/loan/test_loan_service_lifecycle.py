@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v1 import events_pb2, loan_pb2
+from shared.dates import from_proto_date
 from tests.support.loan_world import World, active, create_product, get, institution, submitted
 from tests.support.rpc import Code, fails
 
@@ -78,13 +79,17 @@ async def test_create_approve_disburse_repay_reverse_close(world: World) -> None
     assert disbursed.outstanding.principal == "12000.00"
     before = disbursed.outstanding
     (event,) = await world.wait_for(loan.id, "loan.disbursed")
-    assert (event.disbursed_net, event.fees_deducted, event.channel) == (
-        "12000.00",
-        "0.00",
-        "mobile_money",
-    )
-    assert event.business_date == "2025-01-15"
+    # Amounts in cents of KES; the schedule travels as the installments the write changed.
+    assert (event.principal, event.disbursed_net, event.fees_deducted) == (1200000, 1200000, 0)
+    assert event.channel == events_pb2.DISBURSEMENT_CHANNEL_MOBILE_MONEY
+    assert from_proto_date(event.disbursement_date) == date(2025, 1, 15)
     assert event.loan.status == loan_pb2.LOAN_STATUS_ACTIVE
+    assert event.loan.outstanding.principal == 1200000
+    assert event.loan.installment_count == len(disbursed.schedule)
+    assert [i.number for i in event.loan.changed_installments] == [
+        i.number for i in disbursed.schedule
+    ]
+    assert from_proto_date(event.loan.changed_installments[0].due_date) == date(2025, 2, 15)
 
     pay = loan_pb2.ApplyRepaymentRequest(
         loan_id=loan.id, payment_id="pay_1", amount="2142.31", paid_on="2025-02-15"
@@ -103,7 +108,11 @@ async def test_create_approve_disburse_repay_reverse_close(world: World) -> None
     assert paid.version == version and len(paid.repayments) == 1
     assert paid.schedule[0].paid and paid.schedule[0].total_paid == "2142.31"
     (applied,) = await world.wait_for(loan.id, "loan.repayment_applied")
-    assert applied.payment_id == "pay_1" and applied.allocation.interest == "240.00"
+    assert applied.payment_id == "pay_1" and applied.allocation.interest == 24000
+    assert applied.amount == 214231 and from_proto_date(applied.paid_on) == date(2025, 2, 15)
+    assert applied.loan.outstanding.principal == 1009769
+    (settled,) = applied.loan.changed_installments
+    assert settled.number == 1 and settled.paid.principal == 190231
 
     reversed_ = (
         await world.loans.ReverseRepayment(
@@ -122,7 +131,8 @@ async def test_create_approve_disburse_repay_reverse_close(world: World) -> None
     ).loan
     assert again_reversed.version == reversed_.version
     (rev,) = await world.wait_for(loan.id, "loan.repayment_reversed")
-    assert rev.payment_id == "pay_1" and rev.allocation.principal == "1902.31"
+    assert rev.payment_id == "pay_1" and rev.allocation.principal == 190231
+    assert rev.reason == "bounced" and rev.loan.outstanding.principal == 1200000
 
     quote = (
         await world.loans.GetPayoffQuote(
@@ -177,8 +187,9 @@ async def test_write_off_records_what_was_owed(world: World) -> None:
     assert written.status == loan_pb2.LOAN_STATUS_WRITTEN_OFF
     assert written.written_off_principal == "12000.00"
     (event,) = await world.wait_for(loan.id, "loan.written_off")
-    assert event.business_date == "2025-06-30"
-    assert event.loan.written_off_principal == "12000.00"
+    assert from_proto_date(event.written_off_on) == date(2025, 6, 30)
+    assert event.written_off.principal == 1200000 and event.reason == "absconded"
+    assert event.loan.status == loan_pb2.LOAN_STATUS_WRITTEN_OFF
 
 
 async def test_disbursing_a_rejected_loan_states_its_status(world: World) -> None:
@@ -270,9 +281,9 @@ async def test_approval_limits_and_eligibility_override(world: World) -> None:
     assert approved.override_reason == "ten years of on-time repayments"
     assert "ten years" in approved.history[-1].note
     (overridden,) = await world.wait_for(loan.id, "loan.eligibility_overridden")
-    assert overridden.loan.override_reason == "ten years of on-time repayments"
+    assert overridden.reason == "ten years of on-time repayments" and overridden.rules
     (event,) = await world.wait_for(loan.id, "loan.approved")
-    assert event.loan.override_reason == "ten years of on-time repayments"
+    assert event.loan.status == loan_pb2.LOAN_STATUS_APPROVED and event.approver_id
 
     # A loan scored at or above the minimum band needs no override.
     scored = await submitted(inst, product.id)
@@ -312,7 +323,7 @@ async def test_scoring_sends_the_applicant_and_stores_the_result(world: World) -
     stored = await get(inst, loan.id)
     assert stored.score.score == 750 and stored.score.contributions[0].rule == "income"
     (event,) = await world.wait_for(loan.id, "loan.scored")
-    assert event.loan.score.band == "A"
+    assert event.score.band == "A" and event.score.score == 750
 
 
 async def test_scope_other_institution_and_other_branch_are_not_found(world: World) -> None:

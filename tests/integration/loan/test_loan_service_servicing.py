@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kopa.loan.v1 import loan_pb2
+from shared.dates import from_proto_date
 from shared.permissions import Role
 from tests.support.loan_world import D, World, active, create_product, get, institution
 from tests.support.rpc import Code, fails
@@ -68,7 +69,12 @@ async def test_reschedule_keeps_the_old_schedule(world: World) -> None:
     assert old.reason == "harvest failed" and len(old.schedule) == 6
     assert old.schedule[0].due_date == "2025-02-15"
     assert rescheduled.outstanding.principal == "10097.69"
-    await world.wait_for(loan.id, "loan.rescheduled")
+    (event,) = await world.wait_for(loan.id, "loan.rescheduled")
+    # The new schedule travels whole (a read model replaces the old one from it).
+    assert event.loan.rescheduled and (event.old_term, event.new_term) == (6, 10)
+    assert event.loan.installment_count == 10
+    assert [i.number for i in event.loan.changed_installments] == list(range(1, 11))
+    assert from_proto_date(event.rescheduled_on) == date(2025, 3, 1)
     err = await fails(
         world.loans.ApplyRepayment(
             loan_pb2.ApplyRepaymentRequest(
@@ -123,9 +129,9 @@ async def test_an_overpaid_loan_refunds_its_credit_balance_once(world: World) ->
     assert (await get(inst, loan.id)).version == refunded.version
 
     (event,) = await world.wait_for(loan.id, "loan.credit_refunded")
-    assert event.payment_id == "rf_1" and event.allocation.overpayment == "200.00"
-    assert event.allocation.principal == "0.00" and event.business_date == "2025-02-20"
-    assert event.loan.credit_balance == "300.00"
+    assert event.refund_id == "rf_1" and event.amount == 20000  # cents of KES
+    assert from_proto_date(event.refunded_on) == date(2025, 2, 20)
+    assert event.loan.credit_balance == 30000
 
     err = await fails(
         world.loans.RefundCredit(

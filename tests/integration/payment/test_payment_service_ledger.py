@@ -39,7 +39,7 @@ async def test_disbursement_and_write_off_events_are_booked_once(world: World) -
     # Through the broker, as loan_service publishes it (fees deducted: 50).
     entry = outbox_fields(
         [
-            loan_events_pb2.LoanEvent.FromString(
+            loan_events_pb2.LoanDisbursed.FromString(
                 w.loan_event_body(
                     "loan.disbursed",
                     loan,

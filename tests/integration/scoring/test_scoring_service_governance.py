@@ -16,6 +16,7 @@ from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2
 from kopa.scoring.v1 import scoring_pb2
 from scoring_service.entrypoints.events import loan_event_handler
+from shared import loan_events
 from shared.permissions import Role
 from tests.support.rpc import fails as refused
 from tests.support.rpc import md as auth
@@ -35,7 +36,7 @@ def loan_event(
 ) -> bytes:
     now = Timestamp()
     now.FromDatetime(datetime.now(UTC))
-    return loan_events_pb2.LoanEvent(
+    return loan_events.MESSAGES[key](
         meta=common_pb2.EventMeta(
             event_id=f"evt_{secrets.token_hex(8)}",
             event_type=key,
@@ -44,12 +45,11 @@ def loan_event(
             aggregate_version=version,
             occurred_at=now,
         ),
-        loan=loan_pb2.Loan(
-            id=loan_id,
+        loan=loan_events_pb2.LoanPosition(
+            loan_id=loan_id,
             institution_id=institution,
             status=status,  # type: ignore[arg-type]
             days_past_due=dpd,
-            version=version,
         ),
     ).SerializeToString()
 
@@ -189,7 +189,7 @@ async def test_governance_report_after_loan_outcomes(env: Env) -> None:
         body = loan_event(key, ids[name], institution, status, dpd, version)
         await handle(key, body, {})
         await handle(key, body, {})  # a redelivery changes nothing
-    # An older snapshot arriving late changes neither status nor the worst DPD.
+    # An older event arriving late changes neither status nor the worst DPD.
     stale = loan_event("loan.repayment_applied", ids["g1"], institution, S.LOAN_STATUS_ACTIVE, 1, 1)
     await handle("loan.repayment_applied", stale, {})
     assert await env.db["loan_outcomes"].count_documents({"loan_id": ids["g1"]}) == 3
@@ -204,7 +204,7 @@ async def test_governance_report_after_loan_outcomes(env: Env) -> None:
     entry = {
         "id": f"evt_{secrets.token_hex(8)}",
         "routing_key": "loan.written_off",
-        "type": "kopa.loan.v1.LoanEvent",
+        "type": "kopa.loan.v1.LoanWrittenOff",
         "body": loan_event(
             "loan.written_off", ids["g5"], institution, S.LOAN_STATUS_WRITTEN_OFF, 181, 9
         ),

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kopa.loan.v1 import events_pb2
+from kopa.loan.v1 import events_pb2, loan_pb2
 from loan_service.adapters.event_codec import loan_events
 from loan_service.domain.errors import ApprovalLimitExceeded, IllegalTransition
 from loan_service.service_layer import (
@@ -300,20 +300,35 @@ async def test_another_branch_does_not_see_the_loan(world: World) -> None:
         await servicing.write_off(world.uow, WriteOffLoan(loan_id, date="2024-03-01"))
 
 
-async def test_the_codec_encodes_a_repayment_with_the_loan_after_it(world: World) -> None:
+async def test_the_codec_encodes_a_repayment_as_what_happened_and_the_position_after_it(
+    world: World,
+) -> None:
     loan_id = await world.active_loan()
+    before = dict(world.repo.loans[loan_id])
     await world.pay(loan_id, "pay_1", LEVEL, "2024-02-15")
-    doc = world.repo.loans[loan_id]
+    after = world.repo.loans[loan_id]
     applied = [e for e in world.repo.outbox[loan_id] if e.key == "loan.repayment_applied"]
 
-    (event,) = loan_events(doc, applied)
+    (event,) = loan_events(before, after, applied)
 
-    assert isinstance(event, events_pb2.LoanEvent)
+    assert isinstance(event, events_pb2.RepaymentApplied)
     assert event.meta.event_type == "loan.repayment_applied"
     assert (event.meta.aggregate_id, event.meta.institution_id) == (loan_id, INSTITUTION)
-    assert event.payment_id == "pay_1" and event.business_date == "2024-02-15"
-    assert (event.allocation.principal, event.allocation.interest) == ("7884.88", "1000.00")
-    assert event.loan.id == loan_id
+    assert event.meta.aggregate_version == before["version"] + 1
+    assert event.payment_id == "pay_1"
+    assert (event.paid_on.year, event.paid_on.month, event.paid_on.day) == (2024, 2, 15)
+    # KES 8,884.88 = 7,884.88 principal + 1,000.00 interest, in cents.
+    assert event.amount == 888488
+    assert (event.allocation.principal, event.allocation.interest) == (788488, 100000)
+    position = event.loan
+    assert (position.loan_id, position.currency) == (loan_id, "KES")
+    assert position.status == loan_pb2.LOAN_STATUS_ACTIVE
+    assert position.outstanding.principal == 10000000 - 788488
+    # Only the installment the payment settled changed; the schedule has 12.
+    assert position.installment_count == 12
+    (first,) = position.changed_installments
+    assert first.number == 1 and first.paid.principal == 788488 and first.paid.interest == 100000
+    assert first.due.principal == 788488
 
 
 async def test_an_overpaid_loan_refunds_its_credit_once(world: World) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from kopa.payment.v1 import payment_pb2
 from payment_service.adapters import codec
-from payment_service.domain.loans import LoanEventData, LoanSnapshot
+from payment_service.domain.loans import LoanEventData, LoanPosition
 from payment_service.domain.payment import Payment, PaymentStatus
 from payment_service.service_layer.core import NOT_APPLIED
 from payment_service.service_layer.repayments import RepaymentCommand, payment_id_for
@@ -226,7 +226,7 @@ def repayment_applied(w: World, payment_id: str) -> LoanEventData:
         branch_id=BRANCH,
         aggregate_version=2,
         occurred_at_ms=0,
-        loan=LoanSnapshot("loan_1", INST, BRANCH, "bor_1", "active", "KES", version=2),
+        loan=LoanPosition("loan_1", INST, BRANCH, "bor_1", "active", "KES"),
         payment_id=payment_id,
         applied=w.loans.applied[payment_id],
     )

@@ -1,15 +1,17 @@
-"""From a loan event to the trends report: what the indexed loan keeps for its timeline, and
+"""From lean loan events to the trends report: what the indexed loan keeps for its timeline, and
 the report the handler answers from indexed loans (a fake index, no Elasticsearch)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import date
 from typing import Any
 
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.message import Message
+from google.type import date_pb2
 
+from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2, loan_pb2
 from reporting_service.adapters.search_index import Indexed, SearchIndex
 from reporting_service.service_layer.handlers import ReportingHandlers, timeline_of
@@ -30,6 +32,15 @@ class FakeIndex(SearchIndex):
         for d in docs:
             self.docs.setdefault(d.index, {})[d.doc_id] = d.doc
 
+    async def merge(
+        self,
+        index: str,
+        doc_id: str,
+        change: Callable[[dict[str, Any] | None, int], dict[str, Any]],
+    ) -> None:
+        docs = self.docs.setdefault(index, {})
+        docs[doc_id] = change(docs.get(doc_id), 0)
+
     async def scan(
         self, index: str, query: dict[str, Any], *, batch: int = 500
     ) -> AsyncIterator[dict[str, Any]]:
@@ -38,65 +49,81 @@ class FakeIndex(SearchIndex):
             yield doc
 
 
-def stamp(day: str, hour: int = 9) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC))
-    return ts
+def day(text: str) -> date_pb2.Date:
+    d = date.fromisoformat(text)
+    return date_pb2.Date(year=d.year, month=d.month, day=d.day)
 
 
-def installment(n: int, due: str, principal: str, interest: str) -> loan_pb2.Installment:
-    return loan_pb2.Installment(
-        number=n, due_date=due, principal=principal, interest=interest, fees="0.00"
-    )
-
-
-def repayment(
-    pid: str, on: str, amount: str, principal: str, interest: str, *, reversed_: bool = False
-) -> loan_pb2.AppliedRepayment:
-    return loan_pb2.AppliedRepayment(
-        payment_id=pid,
-        paid_on=on,
-        amount=amount,
-        allocation=loan_pb2.Allocation(
-            principal=principal, interest=interest, fees="0.00", penalties="0.00"
-        ),
-        reversed=reversed_,
+def installment(n: int, due: str, principal: int, interest: int) -> events_pb2.InstallmentPosition:
+    return events_pb2.InstallmentPosition(
+        number=n,
+        due_date=day(due),
+        due=events_pb2.LoanAmounts(principal=principal, interest=interest),
     )
 
 
 SCHEDULE = [
-    installment(1, "2026-02-01", "400.00", "20.00"),
-    installment(2, "2026-03-01", "400.00", "20.00"),
-    installment(3, "2026-04-01", "400.00", "20.00"),
+    installment(1, "2026-02-01", 40_000, 2_000),
+    installment(2, "2026-03-01", 40_000, 2_000),
+    installment(3, "2026-04-01", 40_000, 2_000),
 ]
 
 
-def loan(**changes: Any) -> loan_pb2.Loan:
+def position(**changes: Any) -> events_pb2.LoanPosition:
     base: dict[str, Any] = {
-        "id": "loan_1",
+        "loan_id": "loan_1",
         "institution_id": "inst_1",
         "branch_id": "br_1",
         "borrower_id": "bor_1",
         "status": loan_pb2.LOAN_STATUS_ACTIVE,
-        "principal": "1200.00",
         "currency": "KES",
-        "disbursement_date": "2026-01-01",
-        "schedule": SCHEDULE,
-        "outstanding": loan_pb2.Outstanding(principal="800.00"),
-        "version": 3,
-        "repayments": [
-            repayment("pay_1", "2026-02-01", "420.00", "400.00", "20.00"),
-            repayment("pay_2", "2026-02-05", "100.00", "80.00", "20.00", reversed_=True),
-        ],
+        "outstanding": events_pb2.LoanAmounts(principal=80_000),
+        "installment_count": 3,
     }
-    return loan_pb2.Loan(**(base | changes))
+    return events_pb2.LoanPosition(**(base | changes))
 
 
-async def index(
-    handlers: ReportingHandlers, key: str, subject: loan_pb2.Loan, **event: Any
+async def send(
+    handlers: ReportingHandlers,
+    key: str,
+    message: Callable[..., Message],
+    version: int,
+    loan: events_pb2.LoanPosition,
+    **event: Any,
 ) -> None:
-    body = events_pb2.LoanEvent(loan=subject, **event).SerializeToString()
+    meta = common_pb2.EventMeta(event_type=key, aggregate_version=version)
+    body = message(meta=meta, loan=loan, **event).SerializeToString()
     await handlers.on_event(key, body, {})
+
+
+async def disburse(h: ReportingHandlers) -> None:
+    await send(
+        h,
+        "loan.disbursed",
+        events_pb2.LoanDisbursed,
+        3,
+        position(
+            outstanding=events_pb2.LoanAmounts(principal=120_000), changed_installments=SCHEDULE
+        ),
+        disbursement_date=day("2026-01-01"),
+        principal=120_000,
+    )
+
+
+async def repay(
+    h: ReportingHandlers, version: int, pid: str, on: str, principal: int, interest: int
+) -> None:
+    await send(
+        h,
+        "loan.repayment_applied",
+        events_pb2.RepaymentApplied,
+        version,
+        position(),
+        payment_id=pid,
+        amount=principal + interest,
+        paid_on=day(on),
+        allocation=events_pb2.LoanAllocation(principal=principal, interest=interest),
+    )
 
 
 def handlers_with(index_: FakeIndex) -> ReportingHandlers:
@@ -109,83 +136,103 @@ def handlers_with(index_: FakeIndex) -> ReportingHandlers:
 async def test_the_indexed_loan_keeps_its_dated_facts_in_minor_units() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
-    await index(h, "loan.repayment_applied", loan(), payment_id="pay_1")
+    await disburse(h)
+    await repay(h, 4, "pay_1", "2026-02-01", 40_000, 2_000)
+    await repay(h, 5, "pay_2", "2026-02-05", 8_000, 2_000)
+    await send(
+        h,
+        "loan.repayment_reversed",
+        events_pb2.RepaymentReversed,
+        6,
+        position(),
+        payment_id="pay_2",
+        amount=10_000,
+        paid_on=day("2026-02-05"),
+    )
     doc = fake.docs[fake.loans]["loan_1"]
     assert doc["settled_on"] is None
     timeline = doc["snapshot"]["timeline"]
     assert timeline["amortized_minor"] == 120_000
     assert [i["due_minor"] for i in timeline["installments"]] == [42_000] * 3
-    # The reversed payment is not part of the loan's history any more.
-    assert timeline["repayments"] == [
-        {
-            "paid_on": "2026-02-01",
-            "amount_minor": 42_000,
-            "principal_minor": 40_000,
-            "applied_minor": 42_000,
-        }
-    ]
     parsed = timeline_of(doc)
     assert parsed is not None and parsed.disbursed_on == date(2026, 1, 1)
     assert parsed.principal == 120_000 and parsed.written_off_on is None
+    # The reversed payment is not part of the loan's history any more.
+    assert [(r.paid_on, r.amount, r.principal, r.applied) for r in parsed.repayments] == [
+        (date(2026, 2, 1), 42_000, 40_000, 42_000)
+    ]
+    payments = fake.docs[fake.repayments]
+    assert (payments["pay_1"]["reversed"], payments["pay_2"]["reversed"]) == (False, True)
 
 
-async def test_a_backdated_write_off_is_dated_by_its_event_not_by_when_it_was_recorded() -> None:
+async def test_a_backdated_write_off_is_dated_by_its_event_not_by_later_ones() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
-    written_off = loan(
-        status=loan_pb2.LOAN_STATUS_WRITTEN_OFF,
-        history=[
-            loan_pb2.StatusChange(status=loan_pb2.LOAN_STATUS_ACTIVE, time=stamp("2026-01-01")),
-            loan_pb2.StatusChange(
-                status=loan_pb2.LOAN_STATUS_WRITTEN_OFF, time=stamp("2026-06-20")
-            ),
-        ],
+    await disburse(h)
+    written_off = position(status=loan_pb2.LOAN_STATUS_WRITTEN_OFF)
+    await send(
+        h,
+        "loan.written_off",
+        events_pb2.LoanWrittenOff,
+        7,
+        written_off,
+        written_off_on=day("2026-05-31"),
     )
-    await index(h, "loan.written_off", written_off, business_date="2026-05-31")
     doc = fake.docs[fake.loans]["loan_1"]
     assert doc["snapshot"]["timeline"]["written_off_on"] == "2026-05-31"
     assert doc["settled_on"] == "2026-05-31"
-    # An event that does not carry the write-off's date falls back on the status history.
-    await index(h, "loan.scored", written_off, business_date="2026-06-21")
-    assert fake.docs[fake.loans]["loan_1"]["settled_on"] == "2026-06-20"
+    assert doc["outstanding_principal_minor"] == 0
+    # A later event (scored, say) carries no write-off date and changes none.
+    await send(h, "loan.scored", events_pb2.LoanScored, 8, written_off)
+    assert fake.docs[fake.loans]["loan_1"]["settled_on"] == "2026-05-31"
 
 
 async def test_a_rescheduled_loan_keeps_its_original_schedule_and_the_reschedule_day() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
-    superseded = loan_pb2.ScheduleVersion(
-        time=stamp("2026-02-15", hour=0), reason="harvest failed", schedule=SCHEDULE
-    )
-    new_schedule = [installment(1, "2026-03-15", "800.00", "30.00")]
-    await index(
+    await send(
         h,
         "loan.rescheduled",
-        loan(schedule=new_schedule, schedule_history=[superseded], rescheduled=True),
-        business_date="2026-02-15",
+        events_pb2.LoanRescheduled,
+        5,
+        position(
+            rescheduled=True,
+            installment_count=1,
+            changed_installments=[installment(1, "2026-03-15", 80_000, 3_000)],
+        ),
+        rescheduled_on=day("2026-02-15"),
     )
-    timeline = fake.docs[fake.loans]["loan_1"]["snapshot"]["timeline"]
+    # The disbursement comes after the reschedule (a redelivery): it sets the original
+    # schedule, not the current one.
+    await disburse(h)
+    doc = fake.docs[fake.loans]["loan_1"]
+    timeline = doc["snapshot"]["timeline"]
     assert timeline["rescheduled_on"] == "2026-02-15"
     assert [i["due_date"] for i in timeline["installments"]] == [
         "2026-02-01",
         "2026-03-01",
         "2026-04-01",
     ]
+    assert [(r["due_date"], r["total"]) for r in doc["snapshot"]["schedule"]] == [
+        ("2026-03-15", "830.00")
+    ]
 
 
-async def test_a_closed_loan_is_settled_on_its_last_payment() -> None:
+async def test_a_closed_loan_is_settled_on_its_closing_day() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
-    closed = loan(
-        status=loan_pb2.LOAN_STATUS_CLOSED,
-        repayments=[
-            repayment("pay_1", "2026-02-01", "420.00", "400.00", "20.00"),
-            repayment("pay_2", "2026-03-10", "840.00", "800.00", "40.00"),
-        ],
-    )
-    await index(h, "loan.closed", closed, business_date="2026-03-10")
+    await disburse(h)
+    closed = position(status=loan_pb2.LOAN_STATUS_CLOSED, outstanding=events_pb2.LoanAmounts())
+    await send(h, "loan.closed", events_pb2.LoanClosed, 5, closed, closed_on=day("2026-03-10"))
     doc = fake.docs[fake.loans]["loan_1"]
     assert doc["settled_on"] == "2026-03-10"
     assert doc["snapshot"]["timeline"]["closed_on"] == "2026-03-10"
+
+
+async def test_a_routing_key_this_release_does_not_know_is_skipped() -> None:
+    fake = FakeIndex()
+    await handlers_with(fake).on_event("loan.teleported", b"\x08\x01", {})
+    assert fake.docs == {}
 
 
 def as_principal(role: Role, branch: str | None = None) -> None:
@@ -205,7 +252,8 @@ def as_principal(role: Role, branch: str | None = None) -> None:
 async def test_the_report_formats_money_and_ratios_and_keeps_to_the_callers_scope() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
-    await index(h, "loan.repayment_applied", loan(), payment_id="pay_1")
+    await disburse(h)
+    await repay(h, 4, "pay_1", "2026-02-01", 40_000, 2_000)
     # A document from before the timeline was kept is left out rather than guessed at.
     fake.docs[fake.loans]["old"] = {"id": "old", "disbursement_date": "2026-01-01", "snapshot": {}}
     as_principal(Role.BRANCH_MANAGER, "br_1")

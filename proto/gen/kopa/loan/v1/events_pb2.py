@@ -22,17 +22,60 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from kopa.common.v1 import common_pb2 as kopa_dot_common_dot_v1_dot_common__pb2
 from kopa.loan.v1 import loan_pb2 as kopa_dot_loan_dot_v1_dot_loan__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kopa/loan/v1/events.proto\x12\x0ckopa.loan.v1\x1a\x1bkopa/common/v1/common.proto\x1a\x17kopa/loan/v1/loan.proto\"\x87\x02\n\tLoanEvent\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12 \n\x04loan\x18\x02 \x01(\x0b\x32\x12.kopa.loan.v1.Loan\x12\x12\n\npayment_id\x18\x03 \x01(\t\x12,\n\nallocation\x18\x04 \x01(\x0b\x32\x18.kopa.loan.v1.Allocation\x12\x15\n\rdisbursed_net\x18\x05 \x01(\t\x12\x15\n\rfees_deducted\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x15\n\rbusiness_date\x18\x08 \x01(\t\x12\x17\n\x0fprevious_bucket\x18\t \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kopa/loan/v1/events.proto\x12\x0ckopa.loan.v1\x1a\x16google/type/date.proto\x1a\x1bkopa/common/v1/common.proto\x1a\x17kopa/loan/v1/loan.proto\"\x8b\x02\n\tLoanEvent\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12 \n\x04loan\x18\x02 \x01(\x0b\x32\x12.kopa.loan.v1.Loan\x12\x12\n\npayment_id\x18\x03 \x01(\t\x12,\n\nallocation\x18\x04 \x01(\x0b\x32\x18.kopa.loan.v1.Allocation\x12\x15\n\rdisbursed_net\x18\x05 \x01(\t\x12\x15\n\rfees_deducted\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x15\n\rbusiness_date\x18\x08 \x01(\t\x12\x17\n\x0fprevious_bucket\x18\t \x01(\t:\x02\x18\x01\"S\n\x0bLoanAmounts\x12\x11\n\tprincipal\x18\x01 \x01(\x03\x12\x10\n\x08interest\x18\x02 \x01(\x03\x12\x0c\n\x04\x66\x65\x65s\x18\x03 \x01(\x03\x12\x11\n\tpenalties\x18\x04 \x01(\x03\"k\n\x0eLoanAllocation\x12\x11\n\tprincipal\x18\x01 \x01(\x03\x12\x10\n\x08interest\x18\x02 \x01(\x03\x12\x0c\n\x04\x66\x65\x65s\x18\x03 \x01(\x03\x12\x11\n\tpenalties\x18\x04 \x01(\x03\x12\x13\n\x0boverpayment\x18\x05 \x01(\x03\"\x9b\x01\n\x13InstallmentPosition\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12#\n\x08\x64ue_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x03\x64ue\x18\x03 \x01(\x0b\x32\x19.kopa.loan.v1.LoanAmounts\x12\'\n\x04paid\x18\x04 \x01(\x0b\x32\x19.kopa.loan.v1.LoanAmounts\"\xba\x03\n\x0cLoanPosition\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x16\n\x0einstitution_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x04 \x01(\t\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12(\n\x06status\x18\x06 \x01(\x0e\x32\x18.kopa.loan.v1.LoanStatus\x12.\n\x0boutstanding\x18\x07 \x01(\x0b\x32\x19.kopa.loan.v1.LoanAmounts\x12\x16\n\x0e\x63redit_balance\x18\x08 \x01(\x03\x12\x15\n\rdays_past_due\x18\t \x01(\x05\x12\x1a\n\x12\x64\x65linquency_bucket\x18\n \x01(\t\x12\x31\n\x16oldest_unpaid_due_date\x18\x0b \x01(\x0b\x32\x11.google.type.Date\x12\x13\n\x0brescheduled\x18\x0c \x01(\x08\x12\x19\n\x11installment_count\x18\r \x01(\x05\x12?\n\x14\x63hanged_installments\x18\x0e \x03(\x0b\x32!.kopa.loan.v1.InstallmentPosition\"\xad\x01\n\rLoanSubmitted\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x12\n\nproduct_id\x18\x03 \x01(\t\x12\x11\n\tprincipal\x18\x04 \x01(\x03\x12\x0c\n\x04term\x18\x05 \x01(\x05\x12\x14\n\x0c\x66\x61iled_rules\x18\x06 \x03(\t\"\x89\x01\n\x15\x45ligibilityOverridden\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05rules\x18\x04 \x03(\t\"\x87\x01\n\nLoanScored\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12&\n\x05score\x18\x03 \x01(\x0b\x32\x17.kopa.loan.v1.LoanScore\"\x9e\x01\n\x0cLoanApproved\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x13\n\x0b\x61pprover_id\x18\x03 \x01(\t\x12&\n\x0b\x61pproved_on\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"q\n\x0cLoanRejected\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaf\x02\n\rLoanDisbursed\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12,\n\x11\x64isbursement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x11\n\tprincipal\x18\x04 \x01(\x03\x12\x15\n\rdisbursed_net\x18\x05 \x01(\x03\x12\x15\n\rfees_deducted\x18\x06 \x01(\x03\x12\x32\n\x07\x63hannel\x18\x07 \x01(\x0e\x32!.kopa.loan.v1.DisbursementChannel\x12(\n\rmaturity_date\x18\x08 \x01(\x0b\x32\x11.google.type.Date\"\xdf\x01\n\x10RepaymentApplied\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x12\n\npayment_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\"\n\x07paid_on\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x30\n\nallocation\x18\x06 \x01(\x0b\x32\x1c.kopa.loan.v1.LoanAllocation\"\xf0\x01\n\x11RepaymentReversed\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x12\n\npayment_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\"\n\x07paid_on\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x30\n\nallocation\x18\x06 \x01(\x0b\x32\x1c.kopa.loan.v1.LoanAllocation\x12\x0e\n\x06reason\x18\x07 \x01(\t\"\xae\x01\n\x0e\x43reditRefunded\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12\x11\n\trefund_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12&\n\x0brefunded_on\x18\x05 \x01(\x0b\x32\x11.google.type.Date\"\x9a\x01\n\nLoanClosed\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12$\n\tclosed_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x13\n\x0boverpayment\x18\x04 \x01(\x03\"a\n\x0cLoanReopened\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\"\xce\x01\n\x0eLoanWrittenOff\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12)\n\x0ewritten_off_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12.\n\x0bwritten_off\x18\x04 \x01(\x0b\x32\x19.kopa.loan.v1.LoanAmounts\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xc3\x01\n\x0fLoanRescheduled\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12)\n\x0erescheduled_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08old_term\x18\x05 \x01(\x05\x12\x10\n\x08new_term\x18\x06 \x01(\x05\"\x92\x01\n\x13InstallmentsOverdue\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12(\n\rbusiness_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\"\xa8\x01\n\x10LoanReclassified\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12(\n\x04loan\x18\x02 \x01(\x0b\x32\x1a.kopa.loan.v1.LoanPosition\x12(\n\rbusiness_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x17\n\x0fprevious_bucket\x18\x04 \x01(\t*\xa0\x01\n\x13\x44isbursementChannel\x12$\n DISBURSEMENT_CHANNEL_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44ISBURSEMENT_CHANNEL_CASH\x10\x01\x12\x1d\n\x19\x44ISBURSEMENT_CHANNEL_BANK\x10\x02\x12%\n!DISBURSEMENT_CHANNEL_MOBILE_MONEY\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kopa.loan.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOANEVENT']._serialized_start=98
-  _globals['_LOANEVENT']._serialized_end=361
+  _globals['_LOANEVENT']._loaded_options = None
+  _globals['_LOANEVENT']._serialized_options = b'\030\001'
+  _globals['_DISBURSEMENTCHANNEL']._serialized_start=3854
+  _globals['_DISBURSEMENTCHANNEL']._serialized_end=4014
+  _globals['_LOANEVENT']._serialized_start=122
+  _globals['_LOANEVENT']._serialized_end=389
+  _globals['_LOANAMOUNTS']._serialized_start=391
+  _globals['_LOANAMOUNTS']._serialized_end=474
+  _globals['_LOANALLOCATION']._serialized_start=476
+  _globals['_LOANALLOCATION']._serialized_end=583
+  _globals['_INSTALLMENTPOSITION']._serialized_start=586
+  _globals['_INSTALLMENTPOSITION']._serialized_end=741
+  _globals['_LOANPOSITION']._serialized_start=744
+  _globals['_LOANPOSITION']._serialized_end=1186
+  _globals['_LOANSUBMITTED']._serialized_start=1189
+  _globals['_LOANSUBMITTED']._serialized_end=1362
+  _globals['_ELIGIBILITYOVERRIDDEN']._serialized_start=1365
+  _globals['_ELIGIBILITYOVERRIDDEN']._serialized_end=1502
+  _globals['_LOANSCORED']._serialized_start=1505
+  _globals['_LOANSCORED']._serialized_end=1640
+  _globals['_LOANAPPROVED']._serialized_start=1643
+  _globals['_LOANAPPROVED']._serialized_end=1801
+  _globals['_LOANREJECTED']._serialized_start=1803
+  _globals['_LOANREJECTED']._serialized_end=1916
+  _globals['_LOANDISBURSED']._serialized_start=1919
+  _globals['_LOANDISBURSED']._serialized_end=2222
+  _globals['_REPAYMENTAPPLIED']._serialized_start=2225
+  _globals['_REPAYMENTAPPLIED']._serialized_end=2448
+  _globals['_REPAYMENTREVERSED']._serialized_start=2451
+  _globals['_REPAYMENTREVERSED']._serialized_end=2691
+  _globals['_CREDITREFUNDED']._serialized_start=2694
+  _globals['_CREDITREFUNDED']._serialized_end=2868
+  _globals['_LOANCLOSED']._serialized_start=2871
+  _globals['_LOANCLOSED']._serialized_end=3025
+  _globals['_LOANREOPENED']._serialized_start=3027
+  _globals['_LOANREOPENED']._serialized_end=3124
+  _globals['_LOANWRITTENOFF']._serialized_start=3127
+  _globals['_LOANWRITTENOFF']._serialized_end=3333
+  _globals['_LOANRESCHEDULED']._serialized_start=3336
+  _globals['_LOANRESCHEDULED']._serialized_end=3531
+  _globals['_INSTALLMENTSOVERDUE']._serialized_start=3534
+  _globals['_INSTALLMENTSOVERDUE']._serialized_end=3680
+  _globals['_LOANRECLASSIFIED']._serialized_start=3683
+  _globals['_LOANRECLASSIFIED']._serialized_end=3851
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 from kopa.common.v1 import common_pb2 as _common_pb2
 from kopa.loan.v1 import loan_pb2 as _loan_pb2
 import builtins as _builtins
@@ -16,15 +20,37 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _DisbursementChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisbursementChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DisbursementChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISBURSEMENT_CHANNEL_UNSPECIFIED: _DisbursementChannel.ValueType  # 0
+    DISBURSEMENT_CHANNEL_CASH: _DisbursementChannel.ValueType  # 1
+    DISBURSEMENT_CHANNEL_BANK: _DisbursementChannel.ValueType  # 2
+    DISBURSEMENT_CHANNEL_MOBILE_MONEY: _DisbursementChannel.ValueType  # 3
+
+class DisbursementChannel(_DisbursementChannel, metaclass=_DisbursementChannelEnumTypeWrapper): ...
+
+DISBURSEMENT_CHANNEL_UNSPECIFIED: DisbursementChannel.ValueType  # 0
+DISBURSEMENT_CHANNEL_CASH: DisbursementChannel.ValueType  # 1
+DISBURSEMENT_CHANNEL_BANK: DisbursementChannel.ValueType  # 2
+DISBURSEMENT_CHANNEL_MOBILE_MONEY: DisbursementChannel.ValueType  # 3
+Global___DisbursementChannel: _TypeAlias = DisbursementChannel  # noqa: Y015
+
+@_deprecated("""This message has been marked as deprecated using proto message options.""")
 @_typing.final
 class LoanEvent(_message.Message):
-    """Published as `loan.submitted`, `loan.approved`, `loan.rejected`, `loan.disbursed`,
-    `loan.repayment_applied`, `loan.repayment_reversed`, `loan.credit_refunded`, `loan.closed`,
-    `loan.written_off`, `loan.rescheduled`, `loan.scored`, `loan.installment_overdue`,
-    `loan.reclassified`.
-    Carries the loan as it is after the change.
+    """Superseded by the event messages below, one per routing key (the AMQP `type` property names
+    the message). Kept so that an event published before them can still be read.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -39,15 +65,10 @@ class LoanEvent(_message.Message):
     BUSINESS_DATE_FIELD_NUMBER: _builtins.int
     PREVIOUS_BUCKET_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
-    """Set for repayment events; for `loan.credit_refunded`, the refund id (and the amount
-    refunded in allocation.overpayment).
-    """
     disbursed_net: _builtins.str
-    """Set for `loan.disbursed`: the amounts for the ledger."""
     fees_deducted: _builtins.str
     channel: _builtins.str
     business_date: _builtins.str
-    """The business date of the change."""
     previous_bucket: _builtins.str
     @_builtins.property
     def meta(self) -> _common_pb2.EventMeta: ...
@@ -75,3 +96,718 @@ class LoanEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LoanEvent: _TypeAlias = LoanEvent  # noqa: Y015
+
+@_typing.final
+class LoanAmounts(_message.Message):
+    """--- The loan events: what happened, and where the loan stands after it ------------------
+
+    Every amount is an integer count of minor units of the loan's currency
+    (`LoanPosition.currency`): KES 12.34 is 1234. Every event carries the loan's position
+    after the write that caused it (events of one write carry the same position and the same
+    `meta.aggregate_version`), and what happened, nothing more: a consumer that needs more of
+    the loan keeps its own read model from these events (reporting_service does).
+
+    Amounts by part of what a loan owes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    INTEREST_FIELD_NUMBER: _builtins.int
+    FEES_FIELD_NUMBER: _builtins.int
+    PENALTIES_FIELD_NUMBER: _builtins.int
+    principal: _builtins.int
+    interest: _builtins.int
+    fees: _builtins.int
+    penalties: _builtins.int
+    def __init__(
+        self,
+        *,
+        principal: _builtins.int = ...,
+        interest: _builtins.int = ...,
+        fees: _builtins.int = ...,
+        penalties: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fees", b"fees", "interest", b"interest", "penalties", b"penalties", "principal", b"principal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanAmounts: _TypeAlias = LoanAmounts  # noqa: Y015
+
+@_typing.final
+class LoanAllocation(_message.Message):
+    """How a payment was split (what the ledger books)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    INTEREST_FIELD_NUMBER: _builtins.int
+    FEES_FIELD_NUMBER: _builtins.int
+    PENALTIES_FIELD_NUMBER: _builtins.int
+    OVERPAYMENT_FIELD_NUMBER: _builtins.int
+    principal: _builtins.int
+    interest: _builtins.int
+    fees: _builtins.int
+    penalties: _builtins.int
+    overpayment: _builtins.int
+    """Paid beyond everything owed: the loan's credit balance."""
+    def __init__(
+        self,
+        *,
+        principal: _builtins.int = ...,
+        interest: _builtins.int = ...,
+        fees: _builtins.int = ...,
+        penalties: _builtins.int = ...,
+        overpayment: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fees", b"fees", "interest", b"interest", "overpayment", b"overpayment", "penalties", b"penalties", "principal", b"principal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanAllocation: _TypeAlias = LoanAllocation  # noqa: Y015
+
+@_typing.final
+class InstallmentPosition(_message.Message):
+    """One installment as it stands: what is due and what is paid of it, by part."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    PAID_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    @_builtins.property
+    def due_date(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def due(self) -> Global___LoanAmounts: ...
+    @_builtins.property
+    def paid(self) -> Global___LoanAmounts: ...
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        due_date: _date_pb2.Date | None = ...,
+        due: Global___LoanAmounts | None = ...,
+        paid: Global___LoanAmounts | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due", b"due", "due_date", b"due_date", "paid", b"paid"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due", b"due", "due_date", b"due_date", "number", b"number", "paid", b"paid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstallmentPosition: _TypeAlias = InstallmentPosition  # noqa: Y015
+
+@_typing.final
+class LoanPosition(_message.Message):
+    """Where the loan stands after a write."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOAN_ID_FIELD_NUMBER: _builtins.int
+    INSTITUTION_ID_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    BORROWER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FIELD_NUMBER: _builtins.int
+    CREDIT_BALANCE_FIELD_NUMBER: _builtins.int
+    DAYS_PAST_DUE_FIELD_NUMBER: _builtins.int
+    DELINQUENCY_BUCKET_FIELD_NUMBER: _builtins.int
+    OLDEST_UNPAID_DUE_DATE_FIELD_NUMBER: _builtins.int
+    RESCHEDULED_FIELD_NUMBER: _builtins.int
+    INSTALLMENT_COUNT_FIELD_NUMBER: _builtins.int
+    CHANGED_INSTALLMENTS_FIELD_NUMBER: _builtins.int
+    loan_id: _builtins.str
+    institution_id: _builtins.str
+    branch_id: _builtins.str
+    borrower_id: _builtins.str
+    currency: _builtins.str
+    status: _loan_pb2.LoanStatus.ValueType
+    credit_balance: _builtins.int
+    """Paid beyond everything owed, not refunded yet."""
+    days_past_due: _builtins.int
+    delinquency_bucket: _builtins.str
+    rescheduled: _builtins.bool
+    installment_count: _builtins.int
+    """How many installments the current schedule has (0 before there is one), and those the
+    write changed (all of them when the schedule itself changed), so that a read model of
+    the schedule is kept from the events alone: an installment numbered above the count is
+    gone (a reschedule shortened the schedule).
+    """
+    @_builtins.property
+    def outstanding(self) -> Global___LoanAmounts:
+        """Owed now, by part (zero before disbursement)."""
+
+    @_builtins.property
+    def oldest_unpaid_due_date(self) -> _date_pb2.Date:
+        """Unset when nothing due is unpaid."""
+
+    @_builtins.property
+    def changed_installments(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstallmentPosition]: ...
+    def __init__(
+        self,
+        *,
+        loan_id: _builtins.str = ...,
+        institution_id: _builtins.str = ...,
+        branch_id: _builtins.str = ...,
+        borrower_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        status: _loan_pb2.LoanStatus.ValueType = ...,
+        outstanding: Global___LoanAmounts | None = ...,
+        credit_balance: _builtins.int = ...,
+        days_past_due: _builtins.int = ...,
+        delinquency_bucket: _builtins.str = ...,
+        oldest_unpaid_due_date: _date_pb2.Date | None = ...,
+        rescheduled: _builtins.bool = ...,
+        installment_count: _builtins.int = ...,
+        changed_installments: _abc.Iterable[Global___InstallmentPosition] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrower_id", b"borrower_id", "branch_id", b"branch_id", "changed_installments", b"changed_installments", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "installment_count", b"installment_count", "institution_id", b"institution_id", "loan_id", b"loan_id", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "rescheduled", b"rescheduled", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanPosition: _TypeAlias = LoanPosition  # noqa: Y015
+
+@_typing.final
+class LoanSubmitted(_message.Message):
+    """`loan.submitted`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    TERM_FIELD_NUMBER: _builtins.int
+    FAILED_RULES_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    principal: _builtins.int
+    term: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def failed_rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The eligibility rules the application failed (it may still be approved by override)."""
+
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        product_id: _builtins.str = ...,
+        principal: _builtins.int = ...,
+        term: _builtins.int = ...,
+        failed_rules: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed_rules", b"failed_rules", "loan", b"loan", "meta", b"meta", "principal", b"principal", "product_id", b"product_id", "term", b"term"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanSubmitted: _TypeAlias = LoanSubmitted  # noqa: Y015
+
+@_typing.final
+class EligibilityOverridden(_message.Message):
+    """`loan.eligibility_overridden`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        reason: _builtins.str = ...,
+        rules: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "reason", b"reason", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EligibilityOverridden: _TypeAlias = EligibilityOverridden  # noqa: Y015
+
+@_typing.final
+class LoanScored(_message.Message):
+    """`loan.scored`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def score(self) -> _loan_pb2.LoanScore: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        score: _loan_pb2.LoanScore | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "score", b"score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanScored: _TypeAlias = LoanScored  # noqa: Y015
+
+@_typing.final
+class LoanApproved(_message.Message):
+    """`loan.approved`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    APPROVER_ID_FIELD_NUMBER: _builtins.int
+    APPROVED_ON_FIELD_NUMBER: _builtins.int
+    approver_id: _builtins.str
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def approved_on(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        approver_id: _builtins.str = ...,
+        approved_on: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approved_on", b"approved_on", "loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_on", b"approved_on", "approver_id", b"approver_id", "loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanApproved: _TypeAlias = LoanApproved  # noqa: Y015
+
+@_typing.final
+class LoanRejected(_message.Message):
+    """`loan.rejected`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanRejected: _TypeAlias = LoanRejected  # noqa: Y015
+
+@_typing.final
+class LoanDisbursed(_message.Message):
+    """`loan.disbursed`. The schedule is in `loan.changed_installments`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    DISBURSEMENT_DATE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    DISBURSED_NET_FIELD_NUMBER: _builtins.int
+    FEES_DEDUCTED_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    MATURITY_DATE_FIELD_NUMBER: _builtins.int
+    principal: _builtins.int
+    disbursed_net: _builtins.int
+    """Paid out: the principal less the fees deducted from it."""
+    fees_deducted: _builtins.int
+    channel: Global___DisbursementChannel.ValueType
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def disbursement_date(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def maturity_date(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        disbursement_date: _date_pb2.Date | None = ...,
+        principal: _builtins.int = ...,
+        disbursed_net: _builtins.int = ...,
+        fees_deducted: _builtins.int = ...,
+        channel: Global___DisbursementChannel.ValueType = ...,
+        maturity_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["disbursement_date", b"disbursement_date", "loan", b"loan", "maturity_date", b"maturity_date", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "disbursed_net", b"disbursed_net", "disbursement_date", b"disbursement_date", "fees_deducted", b"fees_deducted", "loan", b"loan", "maturity_date", b"maturity_date", "meta", b"meta", "principal", b"principal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanDisbursed: _TypeAlias = LoanDisbursed  # noqa: Y015
+
+@_typing.final
+class RepaymentApplied(_message.Message):
+    """`loan.repayment_applied`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
+    ALLOCATION_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    amount: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def paid_on(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def allocation(self) -> Global___LoanAllocation: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        payment_id: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        paid_on: _date_pb2.Date | None = ...,
+        allocation: Global___LoanAllocation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "loan", b"loan", "meta", b"meta", "paid_on", b"paid_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "amount", b"amount", "loan", b"loan", "meta", b"meta", "paid_on", b"paid_on", "payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepaymentApplied: _TypeAlias = RepaymentApplied  # noqa: Y015
+
+@_typing.final
+class RepaymentReversed(_message.Message):
+    """`loan.repayment_reversed`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
+    ALLOCATION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    amount: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def paid_on(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def allocation(self) -> Global___LoanAllocation:
+        """The split undone, as the ledger booked it."""
+
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        payment_id: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        paid_on: _date_pb2.Date | None = ...,
+        allocation: Global___LoanAllocation | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "loan", b"loan", "meta", b"meta", "paid_on", b"paid_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation", "amount", b"amount", "loan", b"loan", "meta", b"meta", "paid_on", b"paid_on", "payment_id", b"payment_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepaymentReversed: _TypeAlias = RepaymentReversed  # noqa: Y015
+
+@_typing.final
+class CreditRefunded(_message.Message):
+    """`loan.credit_refunded`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REFUNDED_ON_FIELD_NUMBER: _builtins.int
+    refund_id: _builtins.str
+    amount: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def refunded_on(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        refund_id: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        refunded_on: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "refunded_on", b"refunded_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "loan", b"loan", "meta", b"meta", "refund_id", b"refund_id", "refunded_on", b"refunded_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreditRefunded: _TypeAlias = CreditRefunded  # noqa: Y015
+
+@_typing.final
+class LoanClosed(_message.Message):
+    """`loan.closed`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    CLOSED_ON_FIELD_NUMBER: _builtins.int
+    OVERPAYMENT_FIELD_NUMBER: _builtins.int
+    overpayment: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def closed_on(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        closed_on: _date_pb2.Date | None = ...,
+        overpayment: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_on", b"closed_on", "loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_on", b"closed_on", "loan", b"loan", "meta", b"meta", "overpayment", b"overpayment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanClosed: _TypeAlias = LoanClosed  # noqa: Y015
+
+@_typing.final
+class LoanReopened(_message.Message):
+    """`loan.reopened` (a reversal undid the repayment that had closed it)"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanReopened: _TypeAlias = LoanReopened  # noqa: Y015
+
+@_typing.final
+class LoanWrittenOff(_message.Message):
+    """`loan.written_off`"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    WRITTEN_OFF_ON_FIELD_NUMBER: _builtins.int
+    WRITTEN_OFF_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def written_off_on(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def written_off(self) -> Global___LoanAmounts:
+        """What was owed on that day, by part: what the books write off."""
+
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        written_off_on: _date_pb2.Date | None = ...,
+        written_off: Global___LoanAmounts | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "written_off", b"written_off", "written_off_on", b"written_off_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "reason", b"reason", "written_off", b"written_off", "written_off_on", b"written_off_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanWrittenOff: _TypeAlias = LoanWrittenOff  # noqa: Y015
+
+@_typing.final
+class LoanRescheduled(_message.Message):
+    """`loan.rescheduled`. The new schedule is in `loan.changed_installments`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    RESCHEDULED_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OLD_TERM_FIELD_NUMBER: _builtins.int
+    NEW_TERM_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    old_term: _builtins.int
+    new_term: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def rescheduled_on(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        rescheduled_on: _date_pb2.Date | None = ...,
+        reason: _builtins.str = ...,
+        old_term: _builtins.int = ...,
+        new_term: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "rescheduled_on", b"rescheduled_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta", "new_term", b"new_term", "old_term", b"old_term", "reason", b"reason", "rescheduled_on", b"rescheduled_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanRescheduled: _TypeAlias = LoanRescheduled  # noqa: Y015
+
+@_typing.final
+class InstallmentsOverdue(_message.Message):
+    """`loan.installment_overdue`: installments newly past due, or penalties charged, as of the
+    business date (the installments changed are in `loan.changed_installments`).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def business_date(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        business_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstallmentsOverdue: _TypeAlias = InstallmentsOverdue  # noqa: Y015
+
+@_typing.final
+class LoanReclassified(_message.Message):
+    """`loan.reclassified`: the loan moved to another delinquency bucket (`loan.delinquency_bucket`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    LOAN_FIELD_NUMBER: _builtins.int
+    BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_BUCKET_FIELD_NUMBER: _builtins.int
+    previous_bucket: _builtins.str
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def loan(self) -> Global___LoanPosition: ...
+    @_builtins.property
+    def business_date(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        loan: Global___LoanPosition | None = ...,
+        business_date: _date_pb2.Date | None = ...,
+        previous_bucket: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "loan", b"loan", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "loan", b"loan", "meta", b"meta", "previous_bucket", b"previous_bucket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoanReclassified: _TypeAlias = LoanReclassified  # noqa: Y015

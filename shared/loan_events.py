@@ -1,0 +1,55 @@
+"""The message each ``loan.*`` routing key carries (``kopa/loan/v1/events.proto``): one for
+the loan service, which publishes them, and for every consumer, which reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, Protocol, cast
+
+from google.protobuf.message import Message
+
+from kopa.common.v1 import common_pb2
+from kopa.loan.v1 import events_pb2 as ev
+
+
+class LoanEventMessage(Protocol):
+    """What every loan event message has: its metadata and the loan's position after it."""
+
+    @property
+    def meta(self) -> common_pb2.EventMeta: ...
+
+    @property
+    def loan(self) -> ev.LoanPosition: ...
+
+    def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...
+
+
+MESSAGES: Final[Mapping[str, type[Message]]] = MappingProxyType(
+    {
+        "loan.submitted": ev.LoanSubmitted,
+        "loan.eligibility_overridden": ev.EligibilityOverridden,
+        "loan.scored": ev.LoanScored,
+        "loan.approved": ev.LoanApproved,
+        "loan.rejected": ev.LoanRejected,
+        "loan.disbursed": ev.LoanDisbursed,
+        "loan.repayment_applied": ev.RepaymentApplied,
+        "loan.repayment_reversed": ev.RepaymentReversed,
+        "loan.credit_refunded": ev.CreditRefunded,
+        "loan.closed": ev.LoanClosed,
+        "loan.reopened": ev.LoanReopened,
+        "loan.written_off": ev.LoanWrittenOff,
+        "loan.rescheduled": ev.LoanRescheduled,
+        "loan.installment_overdue": ev.InstallmentsOverdue,
+        "loan.reclassified": ev.LoanReclassified,
+    }
+)
+
+
+def decode(routing_key: str, body: bytes) -> LoanEventMessage | None:
+    """The event a ``loan.*`` delivery carries; None for a routing key this release does not
+    know (published by a newer one: skipped, not dead-lettered)."""
+    message_type = MESSAGES.get(routing_key)
+    if message_type is None:
+        return None
+    return cast(LoanEventMessage, message_type.FromString(body))
