@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
-from elasticsearch import AsyncElasticsearch
 from pydantic import Field
 
 from kopa.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
-from reporting_service.adapters.search_index import SearchIndex
+from reporting_service.adapters.search_index import SearchIndex, elasticsearch_client
 from reporting_service.entrypoints.grpc_servicer import ReportingServicer
 from reporting_service.service_layer.handlers import ReportingHandlers
 from shared.config import ServiceSettings
@@ -31,7 +30,7 @@ class Settings(ServiceSettings):
 async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=30)
+    es = elasticsearch_client(settings.elasticsearch_url)
     index = SearchIndex(es, settings.kopa_namespace)
     await index.ensure_indexes()
     users = user_pb2_grpc.UserServiceStub(runtime.channel("user"))

@@ -9,11 +9,14 @@ instead (`merge`): read, changed, written back only if nobody wrote it in betwee
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, ConflictError
+import orjson
+from elasticsearch import AsyncElasticsearch, OrjsonSerializer
+from elasticsearch.serializer import NdjsonSerializer
 
 BORROWER_MAPPING: dict[str, Any] = {
     "properties": {
@@ -66,9 +69,37 @@ REPAYMENT_MAPPING: dict[str, Any] = {
 #: The status of a document whose newer version is already indexed (`external_gte`).
 CONFLICT = 409
 
+#: How many documents `merge` keeps after writing them, the least recently used dropped.
+HELD_DOCUMENTS = 10_000
+
+#: A document as read for a merge: its source (None: none), seq_no, primary term, version.
+Held = tuple[dict[str, Any] | None, int, int, int]
+
 #: Attempts of one merge before giving up (the event is then handled again): each conflict
 #: means another writer changed the document in between, which is rare for one loan.
 MERGE_ATTEMPTS = 10
+
+
+class OrjsonNdjsonSerializer(NdjsonSerializer):
+    """Bulk bodies encoded with orjson: the client's NDJSON encoder is the standard library's
+    even with `OrjsonSerializer`, and it was the consumer's hottest frame (a loan's document
+    is written whole on every event)."""
+
+    def json_dumps(self, data: Any) -> bytes:
+        return orjson.dumps(data, default=self.default)
+
+
+def elasticsearch_client(url: str) -> AsyncElasticsearch:
+    """The client the read models use: orjson for JSON and NDJSON bodies and answers."""
+    return AsyncElasticsearch(
+        url,
+        request_timeout=30,
+        # The client maps the compatibility mimetypes it sends to these too.
+        serializers={
+            "application/json": OrjsonSerializer(),
+            "application/x-ndjson": OrjsonNdjsonSerializer(),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +115,8 @@ class Indexed:
 class SearchIndex:
     def __init__(self, es: AsyncElasticsearch, namespace: str) -> None:
         self.es = es
+        # The loan documents last read or written, oldest first (`merge`).
+        self._held: OrderedDict[tuple[str, str], Held] = OrderedDict()
         self.borrowers = f"{namespace}-borrowers"
         self.loans = f"{namespace}-loans"
         self.repayments = f"{namespace}-repayments"
@@ -132,36 +165,67 @@ class SearchIndex:
         index: str,
         doc_id: str,
         change: Callable[[dict[str, Any] | None, int], dict[str, Any]],
+        *also: Indexed,
     ) -> None:
         """Writes `change(document, version)` over the document as it is now (None, 0: there
         is none; the version is Elasticsearch's: the external one a whole write gave it),
         unless another writer changed it after it was read: then reads and changes it again.
-        Optimistic concurrency (`if_seq_no`), not a script: the stripped local build has no
-        scripting. `change` may run several times, so it must not have side effects."""
-        for _ in range(MERGE_ATTEMPTS):
-            # A realtime GET sees the last write even before the index refreshes.
-            found = await self.es.options(ignore_status=404).get(
-                index=index, id=doc_id, realtime=True
-            )
-            current = found["_source"] if found.get("found") else None
-            merged = change(current, int(found.get("_version") or 0) if current else 0)
+        `also` (written whole, external versions) go in the same request. Optimistic
+        concurrency (`if_seq_no`), not a script: the stripped local build has no scripting.
+        `change` may run several times, so it must not have side effects, and must not
+        change the document it is given (the last one written is held, not read again)."""
+        key = (index, doc_id)
+        for attempt in range(MERGE_ATTEMPTS):
+            held = self._held.pop(key, None) if attempt == 0 else None
+            if held is None:
+                held = await self._read(index, doc_id)
+            current, seq_no, primary_term, version = held
+            merged = change(current, version)
             if merged == current:
-                return  # a redelivery, or an older event that changes nothing
-            try:
-                if current is None:
-                    await self.es.create(index=index, id=doc_id, document=merged)
-                else:
-                    await self.es.index(
-                        index=index,
-                        id=doc_id,
-                        document=merged,
-                        if_seq_no=found["_seq_no"],
-                        if_primary_term=found["_primary_term"],
-                    )
+                # A redelivery, or an older event that changes nothing the loan's shows.
+                self._hold(key, held)
+                if also:
+                    await self.put(*also)
                 return
-            except ConflictError:
-                continue
+            target = {"_index": index, "_id": doc_id}
+            action = (
+                {"create": target}
+                if current is None
+                else {"index": {**target, "if_seq_no": seq_no, "if_primary_term": primary_term}}
+            )
+            operations: list[dict[str, Any]] = [action, merged]
+            for d in also:
+                external = {"_index": d.index, "_id": d.doc_id, "version": d.version}
+                operations += [{"index": {**external, "version_type": "external_gte"}}, d.doc]
+            reply = await self.es.bulk(operations=operations)
+            (first, *others) = [next(iter(item.values())) for item in reply["items"]]
+            failed = [o for o in others if o.get("error") and o.get("status") != CONFLICT]
+            if failed:
+                raise RuntimeError(f"Elasticsearch refused {len(failed)} document(s): {failed}")
+            if first.get("status") == CONFLICT:
+                continue  # another writer came first: read its document, merge again
+            if first.get("error"):
+                raise RuntimeError(f"Elasticsearch refused {index}/{doc_id}: {first['error']}")
+            self._hold(key, (merged, first["_seq_no"], first["_primary_term"], 0))
+            return
         raise RuntimeError(f"{index}/{doc_id} kept changing: {MERGE_ATTEMPTS} attempts failed")
+
+    async def _read(self, index: str, doc_id: str) -> Held:
+        # A realtime GET sees the last write even before the index refreshes.
+        found = await self.es.options(ignore_status=404).get(index=index, id=doc_id, realtime=True)
+        if not found.get("found"):
+            return None, 0, 0, 0
+        return found["_source"], found["_seq_no"], found["_primary_term"], found["_version"]
+
+    def _hold(self, key: tuple[str, str], held: Held) -> None:
+        """Keeps the document last read or written (the next event of the loan, usually
+        soon, merges into it without reading it again; a write by anyone else since makes
+        the `if_seq_no` write fail, and it is read again)."""
+        if held[0] is None:
+            return
+        self._held[key] = held
+        if len(self._held) > HELD_DOCUMENTS:
+            self._held.popitem(last=False)
 
     async def full_names(self, borrower_ids: Iterable[str]) -> dict[str, str]:
         """The indexed full name of each borrower found, by id (one request per 1,000)."""

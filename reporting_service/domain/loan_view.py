@@ -234,7 +234,12 @@ def merge(
     elif "versions" not in (doc.get("snapshot") or {}):
         view = adopt(doc, indexed_version)
     else:
-        view = copy.deepcopy(dict(doc))
+        # Copies of the levels this merge changes, not of the whole document: the caller may
+        # hold `doc` (the adapter keeps the last written one) and it must stay as it was.
+        view = dict(doc)
+        view["snapshot"] = dict(view["snapshot"])
+        view["snapshot"]["versions"] = dict(view["snapshot"]["versions"])
+        view["snapshot"]["timeline"] = dict(view["snapshot"]["timeline"])
     snapshot = view["snapshot"]
     versions: dict[str, int] = snapshot["versions"]
     version, loan = change.version, change.loan

@@ -137,18 +137,21 @@ class ReportingHandlers:
         await self.index.put(Indexed(self.index.borrowers, b.id, b.version, doc))
 
     async def _index_loan(self, change: loan_view.LoanChange) -> None:
+        # Only the payment this event is about, whole, in the same request: its document is
+        # written once applied and once reversed, and external versions keep the reversal
+        # whatever the order.
+        payment = loan_view.payment_record(change)
+        also = (
+            [Indexed(self.index.repayments, payment.payment_id, payment.version, payment.doc)]
+            if payment is not None
+            else []
+        )
         await self.index.merge(
             self.index.loans,
             change.loan.loan_id,
             lambda doc, indexed: loan_view.merge(doc, change, indexed),
+            *also,
         )
-        # Only the payment this event is about, whole: its document is written once applied
-        # and once reversed, and external versions keep the reversal whatever the order.
-        payment = loan_view.payment_record(change)
-        if payment is not None:
-            await self.index.put(
-                Indexed(self.index.repayments, payment.payment_id, payment.version, payment.doc)
-            )
 
     # --- queries ------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import Elasticsearch
 
-from reporting_service.adapters.search_index import Indexed, SearchIndex
+from reporting_service.adapters.search_index import Indexed, SearchIndex, elasticsearch_client
 from reporting_service.domain import loan_view
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def index(server_urls: dict[str, str]) -> AsyncIterator[SearchIndex]:
-    es = AsyncElasticsearch(server_urls["ELASTICSEARCH_URL"])
+    es = elasticsearch_client(server_urls["ELASTICSEARCH_URL"])
     search = SearchIndex(es, f"it{secrets.token_hex(4)}")
     await search.ensure_indexes()
     try:

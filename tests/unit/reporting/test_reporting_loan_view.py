@@ -3,6 +3,7 @@ the document is the one the events make in order, once; and its figures, worked 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -427,3 +428,12 @@ def test_a_document_indexed_whole_by_the_previous_release_is_adopted_at_its_vers
     ]
     assert len(payments) == 2
     assert newer["snapshot"]["versions"]["position"] == 4
+
+
+def test_a_merge_leaves_the_document_it_was_given_as_it_was() -> None:
+    """The adapter holds the document it last wrote and merges the next event into it."""
+    held = merge_all([loan_change(m) for m in (DISBURSED, REPAID)])
+    assert held is not None
+    before = copy.deepcopy(held)
+    merge(held, dataclasses.replace(loan_change(REPAID), version=99))
+    assert held == before

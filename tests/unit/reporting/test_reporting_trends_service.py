@@ -37,9 +37,11 @@ class FakeIndex(SearchIndex):
         index: str,
         doc_id: str,
         change: Callable[[dict[str, Any] | None, int], dict[str, Any]],
+        *also: Indexed,
     ) -> None:
         docs = self.docs.setdefault(index, {})
         docs[doc_id] = change(docs.get(doc_id), 0)
+        await self.put(*also)
 
     async def scan(
         self, index: str, query: dict[str, Any], *, batch: int = 500
