@@ -235,10 +235,11 @@ class LoanPosition(_message.Message):
     delinquency_bucket: _builtins.str
     rescheduled: _builtins.bool
     installment_count: _builtins.int
-    """How many installments the current schedule has (0 before there is one), and those the
-    write changed (all of them when the schedule itself changed), so that a read model of
-    the schedule is kept from the events alone: an installment numbered above the count is
-    gone (a reschedule shortened the schedule).
+    """How many installments the current schedule has (0 before there is one), and those whose
+    dues or payments the write changed (all of them when the loan is created, its status
+    changes or it is rescheduled), so that a read model of the schedule is kept from the
+    events alone: an installment numbered above the count is gone (a reschedule shortened
+    the schedule).
     """
     @_builtins.property
     def outstanding(self) -> Global___LoanAmounts:
