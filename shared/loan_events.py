@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 
 from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2 as ev
+from kopa.loan.v1 import loan_pb2
 
 
 class LoanEventMessage(Protocol):
@@ -44,6 +45,13 @@ MESSAGES: Final[Mapping[str, type[Message]]] = MappingProxyType(
         "loan.reclassified": ev.LoanReclassified,
     }
 )
+
+
+def status_word(value: int) -> str:
+    """``LOAN_STATUS_WRITTEN_OFF`` -> ``written_off`` (the REST spelling); ValueError for a
+    number this build does not know (each reader decides what that means to it)."""
+    name = loan_pb2.LoanStatus.Name(value)  # type: ignore[arg-type]
+    return name.removeprefix("LOAN_STATUS_").lower()
 
 
 def decode(routing_key: str, body: bytes) -> LoanEventMessage | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from google.protobuf.message import Message
@@ -41,7 +42,7 @@ from loan_service.service_layer.ports import OutgoingEvent
 from shared.dates import to_proto_date
 from shared.events import event_meta
 from shared.loan_events import MESSAGES
-from shared.money import minor_units
+from shared.money import to_minor
 
 CHANNELS = {
     "cash": ev.DISBURSEMENT_CHANNEL_CASH,
@@ -68,53 +69,32 @@ _SHOWN = tuple(
 )
 
 
+_AMOUNT_PARTS = ("principal", "interest", "fees", "penalties")
+_ALLOCATION_PARTS = (*_AMOUNT_PARTS, "overpayment")
+
+
 class Minor:
     """Amounts of one currency as integer minor units (stored decimal strings are exact and
-    have at most the currency's decimals, so scaling them loses nothing)."""
+    have at most the currency's decimals, so scaling them loses nothing). Parts come from
+    a domain value (`Amounts`, `Allocation`) or its stored form (decimal strings by part)."""
 
     def __init__(self, currency: str) -> None:
-        self.places = minor_units(currency)
+        self.currency = currency
 
     def __call__(self, amount: Decimal | str | None) -> int:
-        if not amount:
-            return 0
-        return int((Decimal(amount) if isinstance(amount, str) else amount).scaleb(self.places))
+        return to_minor(amount, self.currency) if amount else 0
+
+    def _parts(self, value: Any, names: tuple[str, ...]) -> dict[str, int]:
+        if value is None:
+            return {}
+        read = value.get if isinstance(value, Mapping) else partial(getattr, value)
+        return {name: self(read(name)) for name in names}
 
     def amounts(self, a: Amounts | Mapping[str, str] | None) -> ev.LoanAmounts:
-        if a is None:
-            return ev.LoanAmounts()
-        if isinstance(a, Amounts):
-            return ev.LoanAmounts(
-                principal=self(a.principal),
-                interest=self(a.interest),
-                fees=self(a.fees),
-                penalties=self(a.penalties),
-            )
-        return ev.LoanAmounts(
-            principal=self(a.get("principal")),
-            interest=self(a.get("interest")),
-            fees=self(a.get("fees")),
-            penalties=self(a.get("penalties")),
-        )
+        return ev.LoanAmounts(**self._parts(a, _AMOUNT_PARTS))
 
     def allocation(self, a: Allocation | Mapping[str, str] | None) -> ev.LoanAllocation:
-        if a is None:
-            return ev.LoanAllocation()
-        if isinstance(a, Allocation):
-            return ev.LoanAllocation(
-                principal=self(a.principal),
-                interest=self(a.interest),
-                fees=self(a.fees),
-                penalties=self(a.penalties),
-                overpayment=self(a.overpayment),
-            )
-        return ev.LoanAllocation(
-            principal=self(a.get("principal")),
-            interest=self(a.get("interest")),
-            fees=self(a.get("fees")),
-            penalties=self(a.get("penalties")),
-            overpayment=self(a.get("overpayment")),
-        )
+        return ev.LoanAllocation(**self._parts(a, _ALLOCATION_PARTS))
 
 
 def _shown_rows(doc: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:

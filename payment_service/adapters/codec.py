@@ -21,7 +21,7 @@ from payment_service.domain.loans import (
 from payment_service.domain.payment import Payment, PaymentEvent
 from shared.dates import from_proto_date
 from shared.events import event_meta
-from shared.loan_events import LoanEventMessage
+from shared.loan_events import LoanEventMessage, status_word
 from shared.money import fmt, from_minor
 from shared.protos import timestamp as ts
 
@@ -103,16 +103,6 @@ def event_message(event: PaymentEvent, payment: Payment) -> events_pb2.PaymentEv
 # --- the loan service ----------------------------------------------------------------------
 
 
-def loan_status_code(name: str) -> int:
-    """``"active"`` -> ``LOAN_STATUS_ACTIVE``."""
-    return int(loan_pb2.LoanStatus.Value(f"LOAN_STATUS_{name.upper()}"))
-
-
-def loan_status_name(status: int) -> str:
-    """``LOAN_STATUS_ACTIVE`` -> ``"active"``."""
-    return loan_pb2.LoanStatus.Name(status).removeprefix("LOAN_STATUS_").lower()  # type: ignore[arg-type]
-
-
 def applied_from_proto(
     allocation: loan_pb2.Allocation,
     outstanding: loan_pb2.Outstanding,
@@ -170,7 +160,7 @@ def loan_event_from_proto(routing_key: str, event: LoanEventMessage) -> LoanEven
     meta = event.meta
     currency = position.currency
     institution_id = position.institution_id or meta.institution_id
-    status = loan_status_name(position.status)
+    status = status_word(position.status)
     values: dict[str, Any] = {}
     if isinstance(event, loan_events_pb2.LoanDisbursed):
         values = {

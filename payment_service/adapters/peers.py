@@ -19,7 +19,7 @@ import grpc
 
 from kopa.auth.v1 import auth_pb2
 from kopa.loan.v1 import loan_pb2
-from payment_service.adapters.codec import applied_from_proto, loan_status_name
+from payment_service.adapters.codec import applied_from_proto
 from payment_service.domain.loans import ALLOCATION_PARTS, OUTSTANDING_PARTS, Applied, LoanView
 from payment_service.service_layer.ports import (
     SERVICE_NAME,
@@ -27,6 +27,7 @@ from payment_service.service_layer.ports import (
     AbstractServiceTokens,
     InstitutionCurrency,
 )
+from shared.loan_events import status_word
 from shared.rpc_errors import reraise_as_domain
 
 __all__ = [
@@ -59,7 +60,7 @@ def _status_name(status: int) -> str:
     """The loan's status as payment_service names it (a status this build does not know yet
     by its number: GetLoan never fails on it)."""
     try:
-        return loan_status_name(status)
+        return status_word(status)
     except ValueError:
         return str(int(status))
 

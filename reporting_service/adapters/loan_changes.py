@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kopa.loan.v1 import events_pb2 as ev
-from kopa.loan.v1 import loan_pb2
 from reporting_service.domain import loan_view
 from shared.dates import from_proto_date
-from shared.loan_events import LoanEventMessage
+from shared.loan_events import LoanEventMessage, status_word
 
 
 def _amounts(a: ev.LoanAmounts) -> loan_view.Amounts:
@@ -26,7 +25,7 @@ def position(p: ev.LoanPosition) -> loan_view.Position:
         branch_id=p.branch_id,
         borrower_id=p.borrower_id,
         currency=p.currency,
-        status=loan_pb2.LoanStatus.Name(p.status).removeprefix("LOAN_STATUS_").lower(),
+        status=status_word(p.status),
         outstanding_principal=p.outstanding.principal,
         days_past_due=p.days_past_due,
         delinquency_bucket=p.delinquency_bucket,

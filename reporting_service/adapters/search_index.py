@@ -102,6 +102,23 @@ def elasticsearch_client(url: str) -> AsyncElasticsearch:
     )
 
 
+def _whole(docs: Iterable[Indexed]) -> list[dict[str, Any]]:
+    """The bulk operations writing `docs` whole, each unless a newer version is there."""
+    operations: list[dict[str, Any]] = []
+    for d in docs:
+        action = {"_index": d.index, "_id": d.doc_id, "version": d.version}
+        operations += [{"index": {**action, "version_type": "external_gte"}}, d.doc]
+    return operations
+
+
+def _raise_refused(results: Iterable[dict[str, Any]]) -> None:
+    """Raises for any write refused other than for a newer version already there (so the
+    event is handled again)."""
+    failed = [r for r in results if r.get("error") and r.get("status") != CONFLICT]
+    if failed:
+        raise RuntimeError(f"Elasticsearch refused {len(failed)} document(s): {failed[:3]}")
+
+
 @dataclass(frozen=True)
 class Indexed:
     """One document to index under an external version (the aggregate's version)."""
@@ -143,22 +160,11 @@ class SearchIndex:
         """Indexes each document unless a newer version of it is already there, all in one
         request (an event's loan and its repayment: one round trip, not two). Any refusal
         other than that version conflict raises, so the event is handled again."""
-        operations: list[dict[str, Any]] = []
-        for d in docs:
-            action = {"_index": d.index, "_id": d.doc_id, "version": d.version}
-            operations += [{"index": {**action, "version_type": "external_gte"}}, d.doc]
         # No refresh wait: a document becomes searchable within the index's refresh
         # interval (1 s), and the event consumer does not stall on every write.
-        reply = await self.es.bulk(operations=operations)
-        if not reply.get("errors"):
-            return
-        failed = [
-            item["index"]
-            for item in reply["items"]
-            if item["index"].get("error") and item["index"].get("status") != CONFLICT
-        ]
-        if failed:
-            raise RuntimeError(f"Elasticsearch refused {len(failed)} document(s): {failed[:3]}")
+        reply = await self.es.bulk(operations=_whole(docs))
+        if reply.get("errors"):
+            _raise_refused([item["index"] for item in reply["items"]])
 
     async def merge(
         self,
@@ -193,15 +199,9 @@ class SearchIndex:
                 if current is None
                 else {"index": {**target, "if_seq_no": seq_no, "if_primary_term": primary_term}}
             )
-            operations: list[dict[str, Any]] = [action, merged]
-            for d in also:
-                external = {"_index": d.index, "_id": d.doc_id, "version": d.version}
-                operations += [{"index": {**external, "version_type": "external_gte"}}, d.doc]
-            reply = await self.es.bulk(operations=operations)
+            reply = await self.es.bulk(operations=[action, merged, *_whole(also)])
             (first, *others) = [next(iter(item.values())) for item in reply["items"]]
-            failed = [o for o in others if o.get("error") and o.get("status") != CONFLICT]
-            if failed:
-                raise RuntimeError(f"Elasticsearch refused {len(failed)} document(s): {failed}")
+            _raise_refused(others)
             if first.get("status") == CONFLICT:
                 continue  # another writer came first: read its document, merge again
             if first.get("error"):

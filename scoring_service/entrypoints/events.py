@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kopa.loan.v1 import loan_pb2
 from scoring_service.service_layer.handlers import ScoringHandlers
 from shared import loan_events
 from shared.logging import get_logger
@@ -27,10 +26,9 @@ EventHandler = Callable[[str, bytes, dict[str, Any]], Awaitable[None]]
 def loan_status(value: int) -> str:
     """`LOAN_STATUS_WRITTEN_OFF` -> `written_off` (the REST spelling)."""
     try:
-        name = loan_pb2.LoanStatus.Name(value)  # type: ignore[arg-type]
+        return loan_events.status_word(value)
     except ValueError:
         return "unspecified"
-    return name.removeprefix("LOAN_STATUS_").lower()
 
 
 def loan_event_handler(handlers: ScoringHandlers) -> EventHandler:

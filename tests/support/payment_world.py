@@ -34,6 +34,7 @@ from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.payment.v1 import events_pb2, payment_pb2, payment_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from payment_service.bootstrap import Settings, Wiring, build, registrar
+from payment_service.domain.loans import ALLOCATION_PARTS
 from payment_service.domain.mobile_money import signature_header
 from shared import context, loan_events
 from shared.dates import to_proto_date
@@ -62,7 +63,6 @@ _DATE_FIELDS = {
     "loan.repayment_applied": "paid_on",
     "loan.closed": "closed_on",
 }
-_ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
 
 # --- the fake peers -------------------------------------------------------------------------
 
@@ -324,7 +324,7 @@ class World:
                 values[date_field] = to_proto_date(value)
             elif name == "allocation":
                 values[name] = loan_events_pb2.LoanAllocation(
-                    **{k: to_minor(getattr(value, k), c) for k in _ALLOCATION_PARTS}
+                    **{k: to_minor(getattr(value, k), c) for k in ALLOCATION_PARTS}
                 )
             elif name == "channel":
                 values[name] = f"DISBURSEMENT_CHANNEL_{value.upper()}"

@@ -23,21 +23,30 @@ pytestmark = pytest.mark.integration
 # --- faults and healing ---------------------------------------------------------------------
 
 
+async def crashed_post(
+    w: World, agent: str, loan_id: str, amount: str, key: str, *, at: str
+) -> str:
+    """Posts a repayment whose request crashes once at the payment core's fault hook `at`
+    (the caller gets INTERNAL); returns the payment's id."""
+
+    async def crash(step: str, doc: dict[str, Any]) -> None:
+        if step == at:
+            w.wiring.core.fault_hook = None
+            raise RuntimeError(f"simulated crash at {at}")
+
+    w.wiring.core.fault_hook = crash
+    await rpc_error(post(w, agent, loan_id, amount, key=key), Code.INTERNAL)
+    principal = decode_access_token(agent, w.keyset).principal
+    return payment_id_for(w.inst, principal.user_id, key)
+
+
 async def test_a_crash_after_apply_is_healed_by_the_loan_event(world: World) -> None:
     w = world
     loan = await new_active_loan(w)
     agent = w.token(Role.AGENT)
     before = await books(w)
 
-    async def crash(step: str, doc: dict[str, Any]) -> None:
-        if step == "after_apply":
-            w.wiring.core.fault_hook = None
-            raise RuntimeError("simulated crash between ApplyRepayment and posting")
-
-    w.wiring.core.fault_hook = crash
-    await rpc_error(post(w, agent, loan.id, "120.00", key="crash"), Code.INTERNAL)
-    principal = decode_access_token(agent, w.keyset).principal
-    payment_id = payment_id_for(w.inst, principal.user_id, "crash")
+    payment_id = await crashed_post(w, agent, loan.id, "120.00", "crash", at="after_apply")
     doc = await w.db.payments.find_one({"_id": payment_id})
     assert doc["status"] == "pending"
     assert w.loans.applications(loan.id) == 1
@@ -73,15 +82,7 @@ async def test_a_crash_before_apply_fails_after_the_lease_and_a_retry_re_drives_
     loan = await new_active_loan(w)
     agent = w.token(Role.AGENT)
 
-    async def crash(step: str, doc: dict[str, Any]) -> None:
-        if step == "before_apply":
-            w.wiring.core.fault_hook = None
-            raise RuntimeError("simulated crash after claiming the key, before applying")
-
-    w.wiring.core.fault_hook = crash
-    await rpc_error(post(w, agent, loan.id, "25.00", key="abandoned"), Code.INTERNAL)
-    principal = decode_access_token(agent, w.keyset).principal
-    payment_id = payment_id_for(w.inst, principal.user_id, "abandoned")
+    payment_id = await crashed_post(w, agent, loan.id, "25.00", "abandoned", at="before_apply")
     assert (await w.db.payments.find_one({"_id": payment_id}))["status"] == "pending"
     # Within the lease a retry waits, then answers 409 in progress (the wait is bounded).
     w.wiring.core.config.idempotency_wait_seconds = 0.2
@@ -116,15 +117,7 @@ async def test_a_crash_after_the_entry_is_completed_by_the_recovery(world: World
     loan = await new_active_loan(w)
     agent = w.token(Role.AGENT)
 
-    async def crash(step: str, doc: dict[str, Any]) -> None:
-        if step == "after_entry":
-            w.wiring.core.fault_hook = None
-            raise RuntimeError("simulated crash after booking, before marking posted")
-
-    w.wiring.core.fault_hook = crash
-    await rpc_error(post(w, agent, loan.id, "30.00", key="half"), Code.INTERNAL)
-    principal = decode_access_token(agent, w.keyset).principal
-    payment_id = payment_id_for(w.inst, principal.user_id, "half")
+    payment_id = await crashed_post(w, agent, loan.id, "30.00", "half", at="after_entry")
     assert (await w.db.payments.find_one({"_id": payment_id}))["status"] == "pending"
     assert len(await entries_for(w, payment_id)) == 1
     await books(w)  # the entry alone balances
