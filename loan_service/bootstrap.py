@@ -1,5 +1,6 @@
 """Wires loan_service: repository, peers, the unit of work the use cases write through, the
-reading settings, close of business, outbox relay, servicer."""
+reading settings, close of business, outbox relay, servicers (kopa.loan.v1.LoanService and
+kopa.loan.v2.RepaymentService)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable
 import grpc
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
 from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
 from loan_service.adapters.repository import LOANS, Repository
+from loan_service.entrypoints.grpc_repayments import RepaymentServicer
 from loan_service.entrypoints.grpc_servicer import LoanServicer
 from loan_service.service_layer.cob import CloseOfBusiness
 from loan_service.service_layer.loan_settings import ReadingSettings
@@ -37,16 +40,22 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     reading = ReadingSettings(repo)
     cob = CloseOfBusiness(repo, notify, on_completed=reading.forget)
     runtime.on_close(cob.stop)
+    uow = UnitOfWork(repo, notify, reading.get)
     servicer = LoanServicer(
-        UnitOfWork(repo, notify, reading.get),
+        uow,
         GrpcUserDirectory(runtime.channel("user")),
         GrpcScorer(runtime.channel("scoring")),
         reading,
         cob,
     )
+    repayments = RepaymentServicer(uow)
 
     def register(server: grpc.aio.Server) -> list[str]:
         loan_pb2_grpc.add_LoanServiceServicer_to_server(servicer, server)
-        return [loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name]
+        repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(repayments, server)
+        return [
+            loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
+            repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
+        ]
 
     return register

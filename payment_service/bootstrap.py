@@ -28,7 +28,6 @@ import grpc
 from pydantic import Field, model_validator
 
 from kopa.auth.v1 import auth_pb2_grpc
-from kopa.loan.v1 import loan_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
 from payment_service.adapters.peers import (
@@ -101,7 +100,7 @@ class Wiring:
 
 def wire(
     db: Any,
-    loan_stub: Any,
+    loan_channel: Any,
     *,
     notify: Callable[[str, Any, list[dict[str, Any]] | None], None],
     config: PaymentConfig,
@@ -116,7 +115,7 @@ def wire(
     def wake_relay(payment_id: str) -> None:
         notify(PAYMENTS, payment_id, repo.take_written(payment_id))
 
-    core = PaymentCore(repo, books, LoanGateway(loan_stub), wake_relay, config)
+    core = PaymentCore(repo, books, LoanGateway(loan_channel), wake_relay, config)
     mobile_money = MobileMoney(core, service_tokens)
     servicer = PaymentServicer(Repayments(core), mobile_money, LedgerHandlers(books, repo))
     return Wiring(
@@ -144,7 +143,7 @@ async def build(runtime: Runtime) -> Wiring:
     relay = runtime.start_relay([PAYMENTS])
     wiring = wire(
         runtime.db,
-        loan_pb2_grpc.LoanServiceStub(runtime.channel("loan")),
+        runtime.channel("loan"),
         notify=relay.notify,
         config=settings.payment_config(),
         institution_currency=institution_currency_from_user_service(

@@ -31,6 +31,12 @@ def parse_date(
 ) -> date | None: ...
 
 
+@overload
+def parse_date(
+    text: str, field: str, *, required: bool, latest: date | None = ...
+) -> date | None: ...
+
+
 def parse_date(
     text: str, field: str, *, required: bool = True, latest: date | None = None
 ) -> date | None:
@@ -62,8 +68,14 @@ def to_proto_date(value: date | str | None) -> date_pb2.Date | None:
     return date_pb2.Date(year=day.year, month=day.month, day=day.day)
 
 
-def from_proto_date(value: date_pb2.Date) -> date | None:
-    """A `google.type.Date` as a date; None when unset (all zero)."""
-    if not value.year:
+def from_proto_date(value: date_pb2.Date, field: str = "date") -> date | None:
+    """A `google.type.Date` as a date; None when unset (all zero). One that names no day of
+    the calendar (a month 13) is refused naming `field`."""
+    if not value.year and not value.month and not value.day:
         return None
-    return date(value.year, value.month, value.day)
+    try:
+        return date(value.year, value.month, value.day)
+    except ValueError:
+        raise ValidationError.of(
+            field, f"must be a calendar date, got {value.year}-{value.month}-{value.day}"
+        ) from None

@@ -1,17 +1,31 @@
-"""Currencies and exact amounts. Amounts are `Decimal` in major units; never float.
+"""Exact money, the platform's one module for it: the ISO 4217 currency table, strict parsing
+of decimal strings, exactness checks, canonical text, and integer minor units.
 
-`MINOR_UNITS` is the platform's one currency table (ISO 4217 minor units); every service, and
-the payment domain's strict amount parsing (`payment_service.domain.money`), reads it here.
+Amounts are ``decimal.Decimal`` in major units (``Decimal("1250.50")``), never floats. On the
+wire they are decimal strings in JSON and integer minor units of a named currency in protos
+(``to_minor``/``from_minor``).
+
+A valid amount string is canonical plain decimal notation: ASCII digits, no sign, no leading
+zeros (``"0.50"`` is fine, ``"00.50"`` is not), an optional ``.`` followed by at least one
+digit, at most the currency's minor-unit digits, at most ``MAX_INTEGER_DIGITS`` digits before
+the point. Refused, always naming the field and with reason ``AMOUNT_INVALID``: ``""``,
+``" 5"``, ``"+5"``, ``"-5"``, ``"0"`` (unless zero is allowed), ``"1e3"``, ``"12,50"``,
+``"1."``, ``".5"``, ``"NaN"``, non-ASCII digits, and non-string values (a JSON number would
+already have gone through a float). An unknown currency is ``CURRENCY_UNSUPPORTED``.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Final
 
 from shared.errors import ValidationError
+
+# Stable reasons (public contract: never rename one).
+AMOUNT_INVALID: Final = "AMOUNT_INVALID"
+CURRENCY_UNSUPPORTED: Final = "CURRENCY_UNSUPPORTED"
 
 # ISO 4217 minor units (the number of digits after the decimal point), from the ISO 4217
 # "list one" of active codes. Where ISO and street practice differ (MMK, KHR, MGA, IDR...),
@@ -47,28 +61,52 @@ MINOR_UNITS: Final = MappingProxyType(
     }
 )  # fmt: skip
 
-_DECIMAL = re.compile(r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$")
+
+# Amounts have at most this many digits before the decimal point (999 trillion): far above
+# any loan, and low enough that sums of millions of amounts stay exact in the default
+# 28-digit decimal context.
+MAX_INTEGER_DIGITS: Final = 15
+
+_AMOUNT_RE: Final = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
+_DECIMAL_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]+)?")
+_CURRENCY_RE: Final = re.compile(r"[A-Z]{3}")
+_TOO_MANY_DIGITS: Final = f"must have at most {MAX_INTEGER_DIGITS} digits before the point"
+_QUANTA: dict[str, Decimal] = {}
 
 
-def minor_units(currency: str) -> int:
+def minor_units(currency: str, *, field: str = "currency") -> int:
+    """The number of decimals of ``currency`` (``"KES"`` -> 2, ``"UGX"`` -> 0); an unknown
+    code is refused naming ``field``."""
     try:
         return MINOR_UNITS[currency]
-    except KeyError:
-        raise ValidationError.of(
-            "currency", f"unknown or unsupported currency {currency!r}"
-        ) from None
+    except (KeyError, TypeError):
+        if not isinstance(currency, str) or not _CURRENCY_RE.fullmatch(currency):
+            raise _currency_error(
+                field, "must be an ISO 4217 code of three capital letters"
+            ) from None
+        raise _currency_error(field, f"currency {currency} is not supported") from None
 
 
-def validate_currency(currency: str) -> str:
+def validate_currency(currency: str, *, field: str = "currency") -> str:
+    """A currency code as given by a person (``" kes"``), in its canonical form (``"KES"``)."""
     code = (currency or "").strip().upper()
-    minor_units(code)
+    minor_units(code, field=field)
     return code
 
 
-def parse_decimal(value: str, field: str, *, allow_negative: bool = False) -> Decimal:
-    """A plain decimal string (`"1250.50"`): no exponents, separators, spaces or NaN."""
+def quantum(currency: str) -> Decimal:
+    """The smallest amount of ``currency``: ``Decimal("0.01")`` KES, ``Decimal("1")`` UGX."""
+    q = _QUANTA.get(currency)
+    if q is None:
+        q = _QUANTA[currency] = Decimal(1).scaleb(-minor_units(currency))
+    return q
+
+
+def parse_decimal(value: object, field: str, *, allow_negative: bool = False) -> Decimal:
+    """A plain decimal string that is not an amount (a rate, an income): ``"18.5"``. No
+    exponents, separators, spaces or NaN; at most ``MAX_INTEGER_DIGITS`` integer digits."""
     text = value if isinstance(value, str) else ""
-    if not _DECIMAL.match(text):
+    if not _DECIMAL_RE.fullmatch(text):
         raise ValidationError.of(field, f'must be a decimal string like "1250.50", got {value!r}')
     number = Decimal(text)
     if number < 0 and not allow_negative:
@@ -76,35 +114,138 @@ def parse_decimal(value: str, field: str, *, allow_negative: bool = False) -> De
     return number
 
 
-def parse_amount(value: str, currency: str, field: str = "amount") -> Decimal:
-    """A strictly positive amount with no more decimals than the currency has."""
-    number = parse_decimal(value, field)
-    if number <= 0:
-        raise ValidationError.of(field, "must be greater than zero")
+def parse_amount(
+    text: object,
+    currency: str,
+    field: str = "amount",
+    *,
+    allow_zero: bool = False,
+    lenient_trailing_zeros: bool = False,
+) -> Decimal:
+    """Parse a decimal amount string strictly; return it quantized to the currency's exponent.
+
+    ``parse_amount("1250.5", "KES") == Decimal("1250.50")``. ``allow_zero`` accepts ``"0"`` (for
+    optional components such as fees). ``lenient_trailing_zeros`` accepts decimals beyond the
+    currency's precision when they are all zero (``"1000.00"`` UGX), for providers that always
+    send two decimals; a non-zero excess digit is refused either way.
+    """
     places = minor_units(currency)
-    if -number.as_tuple().exponent > places:  # type: ignore[operator]
-        raise ValidationError.of(field, f"{currency} amounts have at most {places} decimals")
-    return number
+    check_amount_text(text, field, allow_zero=allow_zero)
+    assert isinstance(text, str)
+    fraction = text.partition(".")[2]
+    if len(fraction) > places:
+        excess = fraction[places:]
+        if not (lenient_trailing_zeros and set(excess) == {"0"}):
+            raise _amount_error(field, _precision_message(currency, places))
+    return Decimal(text).quantize(quantum(currency))
+
+
+def check_amount_text(text: object, field: str = "amount", *, allow_zero: bool = False) -> None:
+    """What can be said of an amount string before its currency is known (the edge's check)."""
+    if not isinstance(text, str):
+        raise _amount_error(field, 'must be a decimal string such as "1250.50"')
+    if not text:
+        raise _amount_error(field, "is required")
+    match = _AMOUNT_RE.fullmatch(text)
+    if match is None:
+        if text.startswith("-") and _AMOUNT_RE.fullmatch(text[1:]):
+            raise _amount_error(field, "must be greater than zero")
+        raise _amount_error(field, 'must be a decimal string such as "1250.50"')
+    if len(match.group(1)) > MAX_INTEGER_DIGITS:
+        raise _amount_error(field, _TOO_MANY_DIGITS)
+    if not allow_zero and not text.strip("0."):
+        raise _amount_error(field, "must be greater than zero")
+
+
+def check_amount(
+    amount: object, currency: str, *, field: str = "amount", allow_zero: bool = False
+) -> Decimal:
+    """Validate an amount already held as a ``Decimal``; return it quantized to the currency.
+
+    Refuses non-``Decimal`` values (floats above all), NaN and infinities, negatives, zero
+    unless ``allow_zero``, more than ``MAX_INTEGER_DIGITS`` integer digits, and more decimals
+    than the currency has (``Decimal("10.500")`` is fine for KES: its value has one decimal).
+    """
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise _amount_error(field, "must be a finite decimal amount")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise _amount_error(field, "must be greater than zero")
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise _amount_error(field, _TOO_MANY_DIGITS)
+    return exact(amount, currency, field)
+
+
+def exact(amount: Decimal, currency: str, field: str = "amount") -> Decimal:
+    """``amount`` at the currency's exponent, refused if that would change its value
+    (``Decimal("0.005")`` KES); negative amounts (balances) are fine."""
+    try:
+        quantized = amount.quantize(quantum(currency))
+    except InvalidOperation:  # too many digits for the decimal context
+        raise _amount_error(field, "is too large") from None
+    if quantized != amount:
+        raise _amount_error(field, _precision_message(currency, minor_units(currency)))
+    return quantized
 
 
 def fmt(amount: Decimal, currency: str) -> str:
-    """The canonical string of an amount: exactly the currency's decimals."""
-    places = minor_units(currency)
-    return str(amount.quantize(Decimal(1).scaleb(-places)))
+    """The canonical text of an amount: plain notation with exactly the currency's decimals,
+    rounded half-even (for figures computed with more precision, such as averages)."""
+    return f"{amount.quantize(quantum(currency)):f}"
 
 
-def to_minor(amount: Decimal | str, currency: str) -> int:
-    """An exact amount (or its decimal string; "" is zero) as integer minor units of
-    `currency`, as contracts carry money: KES 12.34 -> 1234. Raises ValueError for an
-    amount with more decimals than the currency has (it would not be exact)."""
+class Formatter:
+    """``fmt`` for one currency, for code that formats amounts by the thousand (a loan's
+    schedule): stored amounts already in canonical form are passed through unparsed."""
+
+    __slots__ = ("_canonical", "_quantum")
+
+    def __init__(self, currency: str) -> None:
+        places = minor_units(currency)
+        self._quantum = quantum(currency)
+        self._canonical = re.compile(
+            rf"-?[0-9]+\.[0-9]{{{places}}}" if places else "-?[0-9]+"
+        ).fullmatch
+
+    def __call__(self, value: Decimal | str | None) -> str:
+        if isinstance(value, Decimal):
+            return f"{value.quantize(self._quantum):f}"
+        if not value:
+            value = "0"
+        elif self._canonical(value):
+            return value
+        return f"{Decimal(value).quantize(self._quantum):f}"
+
+
+def to_minor(amount: Decimal | str, currency: str, *, field: str = "amount") -> int:
+    """An exact amount (or its canonical text; "" is zero) as integer minor units of
+    ``currency``, as contracts carry money: KES 12.34 -> 1234. An amount with more decimals
+    than the currency has is refused (it would not be exact)."""
     value = Decimal(amount or 0) if isinstance(amount, str) else amount
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise _amount_error(field, "must be a finite decimal amount")
     scaled = value.scaleb(minor_units(currency))
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} {currency} has more decimals than {currency} allows")
+        raise _amount_error(field, _precision_message(currency, minor_units(currency)))
     return int(scaled)
 
 
 def from_minor(units: int, currency: str) -> Decimal:
-    """Integer minor units as the exact amount, with the currency's decimals: 1234 KES ->
-    Decimal("12.34")."""
+    """Integer minor units as the exact amount at the currency's exponent: 1234 KES ->
+    ``Decimal("12.34")``."""
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise TypeError("minor units must be an int")
     return Decimal(units).scaleb(-minor_units(currency))
+
+
+def _precision_message(currency: str, places: int) -> str:
+    if places == 0:
+        return f"{currency} has no decimals"
+    return f"{currency} allows at most {places} decimals"
+
+
+def _amount_error(field: str, message: str) -> ValidationError:
+    return ValidationError.of(field, message, reason=AMOUNT_INVALID)
+
+
+def _currency_error(field: str, message: str) -> ValidationError:
+    return ValidationError.of(field, message, reason=CURRENCY_UNSUPPORTED)

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from google.protobuf.message import Message
 
 from kopa.loan.v1 import events_pb2 as ev
-from loan_service.adapters.serialization import STATE_COLUMNS, split_rows
+from loan_service.adapters.contract import Minor, loan_position, score_to_proto
 from loan_service.domain.lifecycle import (
     CreditRefunded,
     EligibilityOverridden,
@@ -36,126 +34,16 @@ from loan_service.domain.lifecycle import (
     RepaymentApplied,
     RepaymentReversed,
 )
-from loan_service.domain.state import Allocation, Amounts
-from loan_service.entrypoints.mapping import STATUS_TO_PROTO, score_to_proto
 from loan_service.service_layer.ports import OutgoingEvent
 from shared.dates import to_proto_date
 from shared.events import event_meta
 from shared.loan_events import MESSAGES
-from shared.money import to_minor
 
 CHANNELS = {
     "cash": ev.DISBURSEMENT_CHANNEL_CASH,
     "bank": ev.DISBURSEMENT_CHANNEL_BANK,
     "mobile_money": ev.DISBURSEMENT_CHANNEL_MOBILE_MONEY,
 }
-
-#: The state columns an `InstallmentPosition` shows: a write that changes none of them (only
-#: interest earned, say) does not list the installment as changed.
-_SHOWN = tuple(
-    STATE_COLUMNS.index(c)
-    for c in (
-        "number",
-        "due_date",
-        "principal",
-        "interest",
-        "fees",
-        "penalties",
-        "principal_paid",
-        "interest_paid",
-        "fees_paid",
-        "penalties_paid",
-    )
-)
-
-
-_AMOUNT_PARTS = ("principal", "interest", "fees", "penalties")
-_ALLOCATION_PARTS = (*_AMOUNT_PARTS, "overpayment")
-
-
-class Minor:
-    """Amounts of one currency as integer minor units (stored decimal strings are exact and
-    have at most the currency's decimals, so scaling them loses nothing). Parts come from
-    a domain value (`Amounts`, `Allocation`) or its stored form (decimal strings by part)."""
-
-    def __init__(self, currency: str) -> None:
-        self.currency = currency
-
-    def __call__(self, amount: Decimal | str | None) -> int:
-        return to_minor(amount, self.currency) if amount else 0
-
-    def _parts(self, value: Any, names: tuple[str, ...]) -> dict[str, int]:
-        if value is None:
-            return {}
-        read = value.get if isinstance(value, Mapping) else partial(getattr, value)
-        return {name: self(read(name)) for name in names}
-
-    def amounts(self, a: Amounts | Mapping[str, str] | None) -> ev.LoanAmounts:
-        return ev.LoanAmounts(**self._parts(a, _AMOUNT_PARTS))
-
-    def allocation(self, a: Allocation | Mapping[str, str] | None) -> ev.LoanAllocation:
-        return ev.LoanAllocation(**self._parts(a, _ALLOCATION_PARTS))
-
-
-def _shown_rows(doc: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
-    rows = ((doc or {}).get("view") or {}).get("rows") or ""
-    return {r[0]: tuple(r[k] for k in _SHOWN) for r in split_rows(rows)}
-
-
-def changed_installments(
-    before: Mapping[str, Any] | None, after: Mapping[str, Any], minor: Minor
-) -> tuple[int, list[ev.InstallmentPosition]]:
-    """How many installments the loan has after the write, and those whose dues or payments
-    it changed: all of them when the schedule itself may have changed (a new loan, a
-    disbursement, a reschedule)."""
-    now = _shown_rows(after)
-    whole = (
-        before is None
-        or before.get("status") != after.get("status")
-        or len(before.get("schedule_history") or ()) != len(after.get("schedule_history") or ())
-    )
-    then = {} if whole else _shown_rows(before)
-    changed = []
-    for number, row in now.items():
-        if then.get(number) == row:
-            continue
-        _, due, p, i, f, pen, pp, ip, fp, penp = row
-        changed.append(
-            ev.InstallmentPosition(
-                number=int(number),
-                due_date=to_proto_date(due),
-                due=ev.LoanAmounts(
-                    principal=minor(p), interest=minor(i), fees=minor(f), penalties=minor(pen)
-                ),
-                paid=ev.LoanAmounts(
-                    principal=minor(pp), interest=minor(ip), fees=minor(fp), penalties=minor(penp)
-                ),
-            )
-        )
-    return len(now), changed
-
-
-def loan_position(
-    before: Mapping[str, Any] | None, after: Mapping[str, Any], minor: Minor
-) -> ev.LoanPosition:
-    count, changed = changed_installments(before, after, minor)
-    view = after.get("view") or {}
-    return ev.LoanPosition(
-        loan_id=after["_id"],
-        institution_id=after["institution_id"],
-        branch_id=after["branch_id"],
-        borrower_id=after["borrower_id"],
-        currency=after["currency"],
-        status=STATUS_TO_PROTO[after["status"]],
-        outstanding=minor.amounts(after.get("outstanding")),
-        credit_balance=minor(view.get("overpayment")),
-        days_past_due=after.get("days_past_due") or 0,
-        delinquency_bucket=after.get("delinquency_bucket") or "",
-        oldest_unpaid_due_date=to_proto_date(after.get("oldest_unpaid_due_date")),
-        rescheduled=bool(after.get("schedule_history")),
-        installment_count=count,
-        changed_installments=changed,
-    )
 
 
 def loan_events(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 import grpc
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from loan_service.adapters.contract import PROTO_TO_STATUS, STATUS_TO_PROTO, score_to_proto
 from loan_service.domain.arrears import Bucket
 from loan_service.entrypoints import mapping as m
 from loan_service.service_layer import (
@@ -28,12 +30,14 @@ from loan_service.service_layer import (
 )
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.cob import CloseOfBusiness, job_id
+from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.loan_settings import ReadingSettings
 from loan_service.service_layer.ports import Scorer, UserDirectory
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared import context
 from shared.dates import parse_date
 from shared.errors import NotFound, ValidationError
+from shared.money import Formatter, check_amount_text
 from shared.permissions import Permission, Principal, require
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -44,6 +48,19 @@ def product_command(message: loan_pb2.LoanProduct) -> commands.CreateProduct:
     return commands.CreateProduct(
         **{f.name: getattr(message, f.name) for f in dataclasses.fields(commands.CreateProduct)}
     )
+
+
+def _money_in(
+    amount: str, on: str, date_field: str, *, required: bool
+) -> tuple[Decimal, date | None]:
+    """A v1 request's decimal-string amount and ISO date, both bad fields named at once (the
+    amount's currency is checked by the use case, against the loan)."""
+    errors: list[tuple[str, str]] = []
+    collect(errors, lambda: check_amount_text(amount))
+    day = collect(errors, lambda: parse_date(on, date_field, required=required))
+    if errors:
+        raise ValidationError("the request is invalid", field_errors=errors)
+    return Decimal(amount), day
 
 
 class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
@@ -102,7 +119,7 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
                 first_repayment_date=request.first_repayment_date,
             ),
         )
-        money = m.Money(currency)
+        money = Formatter(currency)
         return loan_pb2.QuoteLoanResponse(
             installments=[
                 loan_pb2.Installment(
@@ -157,9 +174,9 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     ) -> loan_pb2.ListLoansResponse:
         status = ""
         if request.status:
-            if request.status not in m.PROTO_TO_STATUS:
+            if request.status not in PROTO_TO_STATUS:
                 raise ValidationError.of("status", "is not a loan status")
-            status = m.PROTO_TO_STATUS[request.status]
+            status = PROTO_TO_STATUS[request.status]
         docs, token = await queries.list_loans(
             self.repo, request.borrower_id, status, request.page_size, request.page_token
         )
@@ -240,27 +257,30 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         doc = await applications.score(
             self.uow, self.users, self.scorer, commands.ScoreLoan(loan_id=request.loan_id)
         )
-        return loan_pb2.ScoreLoanResponse(score=m.score_to_proto(doc.get("score")))
+        return loan_pb2.ScoreLoanResponse(score=score_to_proto(doc.get("score")))
 
     # --- repayments ----------------------------------------------------------------------
 
     async def ApplyRepayment(
         self, request: loan_pb2.ApplyRepaymentRequest, context: Ctx
     ) -> loan_pb2.ApplyRepaymentResponse:
+        """Deprecated for kopa.loan.v2.RepaymentService: amounts as decimal strings."""
+        amount, day = _money_in(request.amount, request.paid_on, "paid_on", required=True)
+        assert day is not None
         doc, allocation = await repayments.apply_repayment(
             self.uow,
             commands.ApplyRepayment(
                 loan_id=request.loan_id,
                 payment_id=request.payment_id,
-                amount=request.amount,
-                paid_on=request.paid_on,
+                amount=amount,
+                paid_on=day,
             ),
         )
-        money = m.Money(doc["currency"])
+        money = Formatter(doc["currency"])
         return loan_pb2.ApplyRepaymentResponse(
             allocation=m.allocation_to_proto(allocation, money),
             outstanding=m.outstanding_to_proto(doc.get("outstanding"), money),
-            loan_status=m.STATUS_TO_PROTO[doc["status"]],
+            loan_status=STATUS_TO_PROTO[doc["status"]],
             institution_id=doc["institution_id"],
             branch_id=doc["branch_id"],
             currency=doc["currency"],
@@ -280,23 +300,25 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
     async def RefundCredit(
         self, request: loan_pb2.RefundCreditRequest, context: Ctx
     ) -> loan_pb2.RefundCreditResponse:
-        doc, amount = await repayments.refund_credit(
+        """Deprecated for kopa.loan.v2.RepaymentService: amounts as decimal strings."""
+        amount, day = _money_in(request.amount, request.refunded_on, "refunded_on", required=False)
+        doc, refunded = await repayments.refund_credit(
             self.uow,
             commands.RefundCredit(
                 loan_id=request.loan_id,
                 refund_id=request.refund_id,
-                amount=request.amount,
-                refunded_on=request.refunded_on,
+                amount=amount,
+                refunded_on=day,
             ),
         )
-        return m.refund_to_proto(doc, amount)
+        return m.refund_to_proto(doc, refunded)
 
     async def GetPayoffQuote(
         self, request: loan_pb2.GetPayoffQuoteRequest, context: Ctx
     ) -> loan_pb2.GetPayoffQuoteResponse:
         amounts, currency = await repayments.payoff(self.uow, request.loan_id, request.date)
         return loan_pb2.GetPayoffQuoteResponse(
-            payoff=m.outstanding_to_proto(amounts, m.Money(currency))
+            payoff=m.outstanding_to_proto(amounts, Formatter(currency))
         )
 
     async def GetCollectionSheet(

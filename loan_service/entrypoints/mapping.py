@@ -7,18 +7,15 @@ costs the same at month 1 and month 24. Amounts go out with exactly the currency
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from kopa.loan.v1 import loan_pb2
+from loan_service.adapters.contract import STATUS_TO_PROTO, score_to_proto, ts
 from loan_service.adapters.serialization import (
     STATE_COLUMNS,
-    contributions_from_doc,
     split_rows,
     stored_repayments,
 )
@@ -26,60 +23,14 @@ from loan_service.domain.arrears import DEFAULT_BUCKETS, Bucket
 from loan_service.service_layer.collection_sheet import CollectionSheet
 from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.views import effective_arrears
-from shared.money import minor_units
-
-STATUS_TO_PROTO = {
-    "submitted": loan_pb2.LOAN_STATUS_SUBMITTED,
-    "approved": loan_pb2.LOAN_STATUS_APPROVED,
-    "rejected": loan_pb2.LOAN_STATUS_REJECTED,
-    "active": loan_pb2.LOAN_STATUS_ACTIVE,
-    "closed": loan_pb2.LOAN_STATUS_CLOSED,
-    "written_off": loan_pb2.LOAN_STATUS_WRITTEN_OFF,
-}
-PROTO_TO_STATUS = {v: k for k, v in STATUS_TO_PROTO.items()}
+from shared.money import Formatter
 
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
-_QUANTS: dict[str, Decimal] = {}
-#: Whether a text is an amount written with exactly N decimals (by decimals), so it can be
-#: shown as stored: one regular-expression match, as amounts are formatted by the thousand.
-_CANONICAL = {
-    n: re.compile(rf"-?[0-9]+\.[0-9]{{{n}}}" if n else "-?[0-9]+").fullmatch for n in range(5)
-}
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
-class Money:
-    """Formats amounts of one currency: exactly its decimals (``shared.money.fmt``)."""
-
-    __slots__ = ("canonical", "quant")
-
-    def __init__(self, currency: str) -> None:
-        quant = _QUANTS.get(currency)
-        if quant is None:
-            quant = _QUANTS[currency] = Decimal(1).scaleb(-minor_units(currency))
-        self.quant = quant
-        self.canonical = _CANONICAL[minor_units(currency)]
-
-    def __call__(self, value: Decimal | str | None) -> str:
-        if isinstance(value, Decimal):
-            return str(value.quantize(self.quant))
-        if not value:
-            value = "0"
-        elif self.canonical(value):
-            return value  # stored amounts mostly are already in their canonical form
-        return str(Decimal(value).quantize(self.quant))
 
 
 def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
     t = doc["terms"]
-    money = Money(doc["currency"])
+    money = Formatter(doc["currency"])
 
     def amount(key: str) -> str:
         return money(t[key]) if t.get(key) not in (None, "") else ""
@@ -119,7 +70,7 @@ def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
 def installments_from_rows(
     rows: str | list[str],
     principal: Decimal,
-    money: Money,
+    money: Formatter,
     as_of: date | None,
     *,
     arrears: bool,
@@ -129,7 +80,7 @@ def installments_from_rows(
     out = []
     balance = principal
     # Stored amounts are already canonical, so they are formatted from their text (the fast
-    # path of `Money`); only the sums are computed. This runs for every installment of
+    # path of `Formatter`); only the sums are computed. This runs for every installment of
     # every loan read and every event snapshot.
     n, due_at = _COL["number"], _COL["due_date"]
     dues = [_COL[k] for k in ("principal", "interest", "fees", "penalties")]
@@ -169,7 +120,9 @@ def installments_from_rows(
     return out
 
 
-def schedule_rows_to_proto(schedule: dict[str, Any], money: Money) -> list[loan_pb2.Installment]:
+def schedule_rows_to_proto(
+    schedule: dict[str, Any], money: Formatter
+) -> list[loan_pb2.Installment]:
     """A superseded (or quoted) schedule: dues only."""
     return [
         loan_pb2.Installment(
@@ -186,7 +139,7 @@ def schedule_rows_to_proto(schedule: dict[str, Any], money: Money) -> list[loan_
     ]
 
 
-def allocation_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Allocation:
+def allocation_to_proto(doc: dict[str, str] | None, money: Formatter) -> loan_pb2.Allocation:
     doc = doc or {}
     return loan_pb2.Allocation(
         principal=money(doc.get("principal")),
@@ -199,7 +152,7 @@ def allocation_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Al
 
 def refund_to_proto(doc: dict[str, Any], amount: Decimal) -> loan_pb2.RefundCreditResponse:
     """A refund of credit: the amount and the loan's credit balance after it."""
-    money = Money(doc["currency"])
+    money = Formatter(doc["currency"])
     return loan_pb2.RefundCreditResponse(
         amount=money(amount),
         credit_balance=money((doc.get("view") or {}).get("overpayment")),
@@ -210,7 +163,7 @@ def refund_to_proto(doc: dict[str, Any], amount: Decimal) -> loan_pb2.RefundCred
     )
 
 
-def outstanding_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.Outstanding:
+def outstanding_to_proto(doc: dict[str, str] | None, money: Formatter) -> loan_pb2.Outstanding:
     doc = doc or {}
     return loan_pb2.Outstanding(
         principal=money(doc.get("principal")),
@@ -221,22 +174,6 @@ def outstanding_to_proto(doc: dict[str, str] | None, money: Money) -> loan_pb2.O
     )
 
 
-def score_to_proto(doc: dict[str, Any] | None) -> loan_pb2.LoanScore | None:
-    if not doc:
-        return None
-    return loan_pb2.LoanScore(
-        score=doc["score"],
-        band=doc["band"],
-        scorecard_id=doc["scorecard_id"],
-        scorecard_version=doc["scorecard_version"],
-        contributions=[
-            loan_pb2.ScoreContribution(rule=c["rule"], points=c["points"], note=c.get("note", ""))
-            for c in contributions_from_doc(doc.get("contributions"))
-        ],
-        time=ts(doc.get("time")),
-    )
-
-
 def loan_to_proto(
     doc: dict[str, Any], as_of: date | None = None, buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
 ) -> loan_pb2.Loan:
@@ -244,7 +181,7 @@ def loan_to_proto(
     business date) when that is later than the date its figures were stored as of, in the
     institution's delinquency `buckets`."""
     currency = doc["currency"]
-    money = Money(currency)
+    money = Formatter(currency)
     status = doc["status"]
     view = doc.get("view") or {}
     repayments = stored_repayments(doc)
@@ -337,7 +274,7 @@ def loan_to_proto(
 
 
 def collection_sheet_to_proto(sheet: CollectionSheet) -> loan_pb2.GetCollectionSheetResponse:
-    money = Money(sheet.currency) if sheet.currency else None
+    money = Formatter(sheet.currency) if sheet.currency else None
     items = []
     for item in sheet.items:
         due, b = item.due, item.borrower

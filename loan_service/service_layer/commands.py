@@ -1,15 +1,19 @@
 """The commands of loan_service's use cases: what a caller asks for, in plain fields.
 
 The gRPC servicer builds them from the requests (`LoanServicer`), so the use cases
-never see a proto message. Fields are as received (text for amounts and dates, 0 or "" when
-not given): reading and checking them is the use case's job, so that one answer names every
-bad field.
+never see a proto message. Most fields are as received (text for amounts and dates, 0 or ""
+when not given): reading and checking them is the use case's job, so that one answer names
+every bad field. The money path's commands (`ApplyRepayment`, `RefundCredit`) are typed:
+kopa.loan.v2 carries their amounts and dates typed, and the use case checks them against the
+loan (currency, exactness, sign).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 from loan_service.domain.arrears import Bucket
 
@@ -93,8 +97,10 @@ class DisburseLoan:
 class ApplyRepayment:
     loan_id: str
     payment_id: str
-    amount: str
-    paid_on: str
+    amount: Decimal
+    paid_on: date
+    #: The amount's currency, which must be the loan's; empty: the loan's (v1 callers).
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,8 +114,11 @@ class ReverseRepayment:
 class RefundCredit:
     loan_id: str
     refund_id: str
-    amount: str
-    refunded_on: str = ""
+    amount: Decimal
+    #: None: today.
+    refunded_on: date | None = None
+    #: As `ApplyRepayment.currency`.
+    currency: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from loan_service.domain import Loan, LoanStatus, payoff_quote
 from loan_service.domain.lifecycle import RepaymentReversed
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.commands import ApplyRepayment, RefundCredit, ReverseRepayment
-from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork
 from shared import context
 from shared.dates import parse_date
 from shared.errors import NotFound, ValidationError
-from shared.money import fmt, parse_amount
+from shared.money import check_amount, fmt
 from shared.permissions import Permission, Principal, require
 
 
@@ -30,15 +29,8 @@ async def apply_repayment(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Applies a payment; returns the loan after it and the payment's allocation (stored
     form: decimal strings by part)."""
-    errors: list[tuple[str, str]] = []
     if not cmd.payment_id:
-        errors.append(("payment_id", "is required"))
-    day = collect(errors, lambda: parse_date(cmd.paid_on, "paid_on"))
-    if not cmd.amount:
-        errors.append(("amount", "is required"))
-    if errors:
-        raise ValidationError("the repayment is invalid", field_errors=errors)
-    assert day is not None
+        raise ValidationError.of("payment_id", "is required")
     payment_id = cmd.payment_id
 
     def action(
@@ -47,13 +39,21 @@ async def apply_repayment(
         recorded = next((r for r in stored_repayments(doc) if r["id"] == payment_id), None)
         if recorded is not None:  # a repeat: the first allocation, nothing written
             return None, recorded["allocation"] or {}
-        value = parse_amount(cmd.amount, doc["currency"], "amount")
-        allocation = loan.apply_repayment(payment_id, value, day)
+        value = _amount(cmd.amount, cmd.currency, doc["currency"])
+        allocation = loan.apply_repayment(payment_id, value, cmd.paid_on)
         stored = allocation_to_doc(allocation)
-        return Change(allocations={payment_id: stored}, business_date=day), stored
+        return Change(allocations={payment_id: stored}, business_date=cmd.paid_on), stored
 
     after, allocation = await uow.mutate(cmd.loan_id, Permission.REPAYMENTS_CREATE, action)
     return after, allocation
+
+
+def _amount(amount: Decimal, currency: str, loans: str) -> Decimal:
+    """The amount of a payment or refund as the loan's currency has it (more than zero, no
+    more decimals than it has)."""
+    if currency and currency != loans:
+        raise ValidationError.of("currency", f"must be the loan's currency, {loans}")
+    return check_amount(amount, loans)
 
 
 async def reverse_repayment(uow: UnitOfWork, cmd: ReverseRepayment) -> dict[str, Any]:
@@ -89,23 +89,17 @@ async def refund_credit(uow: UnitOfWork, cmd: RefundCredit) -> tuple[dict[str, A
     the amount refunded. A repeat of ``refund_id`` returns the first amount and writes
     nothing."""
     refund_id = cmd.refund_id
-    errors: list[tuple[str, str]] = []
     if not refund_id:
-        errors.append(("refund_id", "is required"))
-    elif len(refund_id) > 128 or any(c in refund_id for c in "|\r\n"):
-        errors.append(("refund_id", "must be at most 128 characters, without | or breaks"))
-    day = collect(errors, lambda: parse_date(cmd.refunded_on, "refunded_on", required=False))
-    if not cmd.amount:
-        errors.append(("amount", "is required"))
-    if errors:
-        raise ValidationError("the refund is invalid", field_errors=errors)
-    on = day or today()
+        raise ValidationError.of("refund_id", "is required")
+    if len(refund_id) > 128 or any(c in refund_id for c in "|\r\n"):
+        raise ValidationError.of("refund_id", "must be at most 128 characters, without | or breaks")
+    on = cmd.refunded_on or today()
 
     def action(p: Principal, doc: dict[str, Any], loan: Loan) -> tuple[Change | None, Decimal]:
         first = next((r for r in loan.refunds if r.id == refund_id), None)
         if first is not None:
             return None, first.amount  # a repeat: the first result, nothing written
-        value = parse_amount(cmd.amount, doc["currency"], "amount")
+        value = _amount(cmd.amount, cmd.currency, doc["currency"])
         loan.refund_credit(refund_id, value, on)
         return Change(note=f"credit refunded ({refund_id})"), value
 

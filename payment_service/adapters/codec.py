@@ -13,7 +13,6 @@ from kopa.payment.v1 import events_pb2, payment_pb2
 from payment_service.adapters.serialization import payment_to_doc
 from payment_service.domain.loans import (
     ALLOCATION_PARTS,
-    OUTSTANDING_PARTS,
     Applied,
     LoanEventData,
     LoanPosition,
@@ -103,25 +102,6 @@ def event_message(event: PaymentEvent, payment: Payment) -> events_pb2.PaymentEv
 # --- the loan service ----------------------------------------------------------------------
 
 
-def applied_from_proto(
-    allocation: loan_pb2.Allocation,
-    outstanding: loan_pb2.Outstanding,
-    loan_status: int,
-    *,
-    institution_id: str = "",
-    branch_id: str = "",
-    currency: str = "",
-) -> Applied:
-    return Applied(
-        allocation={k: getattr(allocation, k) or "0" for k in ALLOCATION_PARTS},
-        outstanding={k: getattr(outstanding, k) or "0" for k in OUTSTANDING_PARTS},
-        loan_status=int(loan_status),
-        institution_id=institution_id,
-        branch_id=branch_id,
-        currency=currency,
-    )
-
-
 _CHANNELS = {
     loan_events_pb2.DISBURSEMENT_CHANNEL_CASH: "cash",
     loan_events_pb2.DISBURSEMENT_CHANNEL_BANK: "bank",
@@ -142,9 +122,14 @@ def _outstanding_text(a: loan_events_pb2.LoanAmounts, currency: str) -> dict[str
     return {k: fmt(v, currency) for k, v in parts.items()}
 
 
-def _applied(position: loan_events_pb2.LoanPosition, allocation: dict[str, str]) -> Applied:
+def applied_from_proto(
+    position: loan_events_pb2.LoanPosition, allocation: loan_events_pb2.LoanAllocation
+) -> Applied:
+    """What the loan service did with a payment, from its answer (kopa.loan.v2) or its event
+    (``loan.repayment_applied``, ``loan.credit_refunded``): the split and the loan's position
+    after it."""
     return Applied(
-        allocation=allocation,
+        allocation=_allocation_text(allocation, position.currency),
         outstanding=_outstanding_text(position.outstanding, position.currency),
         loan_status=int(position.status),
         institution_id=position.institution_id,
@@ -178,16 +163,15 @@ def loan_event_from_proto(routing_key: str, event: LoanEventMessage) -> LoanEven
     elif isinstance(event, loan_events_pb2.RepaymentApplied):
         values = {
             "payment_id": event.payment_id,
-            "applied": _applied(position, _allocation_text(event.allocation, currency)),
+            "applied": applied_from_proto(position, event.allocation),
             "business_date": from_proto_date(event.paid_on),
         }
     elif isinstance(event, loan_events_pb2.CreditRefunded):
         # A refund pays credit out: booked as the overpayment it returns.
-        refunded = dict.fromkeys(ALLOCATION_PARTS, fmt(Decimal(0), currency))
-        refunded["overpayment"] = fmt(from_minor(event.amount, currency), currency)
+        refunded = loan_events_pb2.LoanAllocation(overpayment=event.amount)
         values = {
             "payment_id": event.refund_id,
-            "applied": _applied(position, refunded),
+            "applied": applied_from_proto(position, refunded),
             "business_date": from_proto_date(event.refunded_on),
         }
     elif isinstance(event, loan_events_pb2.RepaymentReversed):

@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
 
 from kopa.auth.v1 import auth_pb2
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from kopa.loan.v1.events_pb2 import LoanAllocation
+from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
 from payment_service.adapters.codec import applied_from_proto
 from payment_service.domain.loans import ALLOCATION_PARTS, OUTSTANDING_PARTS, Applied, LoanView
 from payment_service.service_layer.ports import (
@@ -27,7 +31,9 @@ from payment_service.service_layer.ports import (
     AbstractServiceTokens,
     InstitutionCurrency,
 )
+from shared.dates import to_proto_date
 from shared.loan_events import status_word
+from shared.money import to_minor
 from shared.rpc_errors import reraise_as_domain
 
 __all__ = [
@@ -66,13 +72,15 @@ def _status_name(status: int) -> str:
 
 
 class LoanGateway(AbstractLoanGateway):
-    """LoanService over gRPC."""
+    """loan_service over gRPC: kopa.loan.v1.LoanService to read a loan, and the money path on
+    kopa.loan.v2.RepaymentService (amounts in minor units, typed dates)."""
 
-    def __init__(self, stub: Any) -> None:
-        self._stub = stub  # loan_pb2_grpc.LoanServiceStub
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._loans = loan_pb2_grpc.LoanServiceStub(channel)
+        self._money = repayments_pb2_grpc.RepaymentServiceStub(channel)
 
     async def get(self, loan_id: str) -> LoanView:
-        reply = await _call(self._stub.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id)))
+        reply = await _call(self._loans.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id)))
         loan = reply.loan
         return LoanView(
             loan_id=loan.id or loan_id,
@@ -84,51 +92,54 @@ class LoanGateway(AbstractLoanGateway):
         )
 
     async def apply(
-        self, loan_id: str, payment_id: str, amount: str, paid_on: str, *, token: str = ""
+        self,
+        loan_id: str,
+        payment_id: str,
+        amount: Decimal,
+        currency: str,
+        paid_on: date,
+        *,
+        token: str = "",
     ) -> Applied:
         """Idempotent on ``payment_id`` at the loan service: a repeat returns the first answer.
         ``token``: a service token to act with, instead of the caller's."""
         reply = await _call(
-            self._stub.ApplyRepayment(
-                loan_pb2.ApplyRepaymentRequest(
-                    loan_id=loan_id, payment_id=payment_id, amount=amount, paid_on=paid_on
+            self._money.ApplyRepayment(
+                repayments_pb2.ApplyRepaymentRequest(
+                    loan_id=loan_id,
+                    payment_id=payment_id,
+                    amount=to_minor(amount, currency),
+                    currency=currency,
+                    paid_on=to_proto_date(paid_on),
                 ),
                 metadata=(("authorization", f"Bearer {token}"),) if token else None,
             )
         )
-        return applied_from_proto(
-            reply.allocation,
-            reply.outstanding,
-            reply.loan_status,
-            institution_id=reply.institution_id,
-            branch_id=reply.branch_id,
-            currency=reply.currency,
-        )
+        return applied_from_proto(reply.position, reply.allocation)
 
-    async def refund(self, loan_id: str, refund_id: str, amount: str, paid_on: str) -> Applied:
+    async def refund(
+        self, loan_id: str, refund_id: str, amount: Decimal, currency: str, paid_on: date
+    ) -> Applied:
         """Takes ``amount`` off the loan's credit balance; idempotent on ``refund_id``. The
         answer reads like a repayment's, with the whole amount as ``overpayment``."""
         reply = await _call(
-            self._stub.RefundCredit(
-                loan_pb2.RefundCreditRequest(
-                    loan_id=loan_id, refund_id=refund_id, amount=amount, refunded_on=paid_on
+            self._money.RefundCredit(
+                repayments_pb2.RefundCreditRequest(
+                    loan_id=loan_id,
+                    refund_id=refund_id,
+                    amount=to_minor(amount, currency),
+                    currency=currency,
+                    refunded_on=to_proto_date(paid_on),
                 )
             )
         )
-        return Applied(
-            allocation={"overpayment": reply.amount},
-            outstanding={},
-            loan_status=int(reply.loan_status),
-            institution_id=reply.institution_id,
-            branch_id=reply.branch_id,
-            currency=reply.currency,
-        )
+        return applied_from_proto(reply.position, LoanAllocation(overpayment=reply.amount))
 
     async def reverse(self, loan_id: str, payment_id: str, reason: str) -> None:
         """Idempotent: reversing a reversed payment changes nothing."""
         await _call(
-            self._stub.ReverseRepayment(
-                loan_pb2.ReverseRepaymentRequest(
+            self._money.ReverseRepayment(
+                repayments_pb2.ReverseRepaymentRequest(
                     loan_id=loan_id, payment_id=payment_id, reason=reason
                 )
             )

@@ -22,10 +22,9 @@ UnauthenticatedError   Unauthenticated             UNAUTHENTICATED     401
 from __future__ import annotations
 
 from shared import errors as shared_errors
+from shared.money import AMOUNT_INVALID, CURRENCY_UNSUPPORTED  # noqa: F401 (shared.money raises them)
 
 # Stable reasons used by the payment domain (a reason is a public contract: never rename one).
-AMOUNT_INVALID = "AMOUNT_INVALID"
-CURRENCY_UNSUPPORTED = "CURRENCY_UNSUPPORTED"
 CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
 LEDGER_UNBALANCED = "LEDGER_UNBALANCED"
 LEDGER_LINE_INVALID = "LEDGER_LINE_INVALID"

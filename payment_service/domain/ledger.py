@@ -30,7 +30,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from payment_service.domain import money
 from payment_service.domain.errors import (
     ACCOUNT_CODE_TAKEN,
     ACCOUNT_INVALID,
@@ -46,6 +45,7 @@ from payment_service.domain.errors import (
     ValidationError,
 )
 from payment_service.domain.loans import Applied
+from shared import money
 
 ZERO: Final = Decimal(0)
 

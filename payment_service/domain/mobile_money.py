@@ -33,7 +33,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from payment_service.domain import money
 from payment_service.domain.errors import (
     CALLBACK_INVALID,
     REPLAYED,
@@ -41,6 +40,8 @@ from payment_service.domain.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from shared import errors as shared_errors
+from shared import money
 
 SIGNATURE_HEADER: Final = "X-Kopa-Signature"
 DEFAULT_TOLERANCE_SECONDS: Final = 300
@@ -255,7 +256,7 @@ def parse_callback(raw_body: bytes, *, currency: str | None = None) -> MobileMon
     if code is not None:
         try:
             money.minor_units(code)
-        except ValidationError as exc:
+        except shared_errors.ValidationError as exc:  # shared.money's, or ours
             errors.extend(exc.field_errors)
             code = None
         else:
@@ -266,7 +267,7 @@ def parse_callback(raw_body: bytes, *, currency: str | None = None) -> MobileMon
     if raw_amount is not None and code is not None:
         try:
             amount = money.parse_amount(raw_amount, code, lenient_trailing_zeros=True)
-        except ValidationError as exc:
+        except shared_errors.ValidationError as exc:  # shared.money's, or ours
             errors.extend(exc.field_errors)
     transacted_at: dt.datetime | None = None
     raw_time = text("transacted_at")

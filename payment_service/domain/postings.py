@@ -45,7 +45,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from payment_service.domain import money
 from payment_service.domain.errors import (
     ALLOCATION_INVALID,
     AMOUNT_INVALID,
@@ -62,6 +61,7 @@ from payment_service.domain.ledger import (
     SourceKind,
     entry_id_for,
 )
+from shared import money
 
 ZERO: Final = Decimal(0)
 

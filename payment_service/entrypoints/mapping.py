@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from kopa.payment.v1 import payment_pb2
 from payment_service.domain.ledger import Account, AccountLedger, LoanStatement, TrialBalance
-from payment_service.domain.money import format_amount
+from shared.money import fmt
 
 ZERO = Decimal(0)
 
@@ -28,14 +28,14 @@ def trial_balance_to_proto(tb: TrialBalance) -> payment_pb2.GetTrialBalanceRespo
             payment_pb2.TrialBalanceLine(
                 account_code=row.account_code,
                 account_name=row.name,
-                debit=format_amount(row.debit, tb.currency),
-                credit=format_amount(row.credit, tb.currency),
-                balance=format_amount(row.balance, tb.currency),
+                debit=fmt(row.debit, tb.currency),
+                credit=fmt(row.credit, tb.currency),
+                balance=fmt(row.balance, tb.currency),
             )
             for row in tb.rows
         ],
-        total_debit=format_amount(tb.total_debit, tb.currency),
-        total_credit=format_amount(tb.total_credit, tb.currency),
+        total_debit=fmt(tb.total_debit, tb.currency),
+        total_credit=fmt(tb.total_credit, tb.currency),
         currency=tb.currency,
     )
 
@@ -46,9 +46,9 @@ def ledger_lines(ledger: AccountLedger, currency: str) -> list[payment_pb2.Ledge
             entry_id=row.entry_id,
             date=row.date.isoformat(),
             memo=row.memo,
-            debit=format_amount(row.debit, currency),
-            credit=format_amount(row.credit, currency),
-            running_balance=format_amount(row.balance, currency),
+            debit=fmt(row.debit, currency),
+            credit=fmt(row.credit, currency),
+            running_balance=fmt(row.balance, currency),
             source_kind=row.source.kind,
             source_id=row.source.id,
         )
@@ -81,9 +81,9 @@ def statement_lines(
                 entry_id=ln.entry_id,
                 date=ln.date.isoformat(),
                 memo=memo,
-                debit=format_amount(debit, statement.currency),
-                credit=format_amount(credit, statement.currency),
-                running_balance=format_amount(ln.principal_outstanding, statement.currency),
+                debit=fmt(debit, statement.currency),
+                credit=fmt(credit, statement.currency),
+                running_balance=fmt(ln.principal_outstanding, statement.currency),
                 source_kind=kind,
                 source_id=source_id,
             )

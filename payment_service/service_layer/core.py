@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from payment_service.domain import ledger, money, postings
+from payment_service.domain import ledger, postings
 from payment_service.domain.loans import ALLOCATION_PARTS, Applied, LoanView
 from payment_service.domain.payment import (
     Failure,
@@ -34,7 +34,7 @@ from payment_service.domain.postings import Allocation, PostingContext
 from payment_service.service_layer.ledger import Books
 from payment_service.service_layer.ports import AbstractLoanGateway, AbstractRepository
 from payment_service.service_layer.unit_of_work import Mutation, PaymentUnitOfWork
-from shared import context
+from shared import context, money
 from shared.errors import DomainError, IllegalState, NotFound
 from shared.ids import new_id
 from shared.logging import get_logger
@@ -288,10 +288,7 @@ class PaymentCore:
         await self.fault("after_entry", payment)
         # As shown and stored: each part with the currency's decimals.
         shown = Allocation(
-            **{
-                k: Decimal(money.format_amount(getattr(allocation, k), payment.currency))
-                for k in ALLOCATION_PARTS
-            }
+            **{k: money.exact(getattr(allocation, k), payment.currency) for k in ALLOCATION_PARTS}
         )
 
         def post(current: Payment) -> None:

@@ -374,8 +374,9 @@ class MobileMoney:
             applied = await self.core.loans.apply(
                 loan_id,
                 payment_id,
-                f"{claimed.amount:f}",
-                claimed.paid_on.isoformat(),
+                claimed.amount,
+                claimed.currency,
+                claimed.paid_on,
                 token=token,
             )
         except DomainError as err:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from payment_service.domain.ledger import BookedEntry, ChartOfAccounts, VersionedChart
@@ -139,13 +140,22 @@ class AbstractLoanGateway(abc.ABC):
 
     @abc.abstractmethod
     async def apply(
-        self, loan_id: str, payment_id: str, amount: str, paid_on: str, *, token: str = ""
+        self,
+        loan_id: str,
+        payment_id: str,
+        amount: Decimal,
+        currency: str,
+        paid_on: dt.date,
+        *,
+        token: str = "",
     ) -> Applied:
         """Idempotent on ``payment_id`` at the loan service: a repeat returns the first answer.
         ``token``: a service token to act with, instead of the caller's."""
 
     @abc.abstractmethod
-    async def refund(self, loan_id: str, refund_id: str, amount: str, paid_on: str) -> Applied:
+    async def refund(
+        self, loan_id: str, refund_id: str, amount: Decimal, currency: str, paid_on: dt.date
+    ) -> Applied:
         """Takes ``amount`` off the loan's credit balance; idempotent on ``refund_id``."""
 
     @abc.abstractmethod

@@ -53,13 +53,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from payment_service.domain import idempotency, money
-from payment_service.domain.errors import AMOUNT_INVALID
+from payment_service.domain import idempotency
 from payment_service.domain.idempotency import (
     IDEMPOTENCY_HEADER,
     IdempotencyRecord,
@@ -81,7 +79,7 @@ from payment_service.service_layer.core import (
     PaymentCore,
     aware,
 )
-from shared import context
+from shared import context, money
 from shared.dates import parse_date
 from shared.errors import DomainError, IllegalState, NotFound, PermissionDenied, ValidationError
 from shared.logging import get_logger
@@ -94,7 +92,6 @@ MAX_REASON = 1000
 # A date is "in the future" only once it has begun nowhere on Earth (UTC+14), so back-office
 # staff east of Greenwich can record today's payments just after their midnight.
 _EARLIEST_OFFSET = dt.timedelta(hours=14)
-_AMOUNT_RE = re.compile(r"(0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -121,20 +118,6 @@ def latest_business_date(now: dt.datetime) -> dt.date:
     return (now + _EARLIEST_OFFSET).date()
 
 
-def _check_amount_syntax(text: str) -> None:
-    """What can be said about the amount before knowing the loan's currency."""
-    if not text:
-        raise ValidationError.of("amount", "is required", reason=AMOUNT_INVALID)
-    if not _AMOUNT_RE.fullmatch(text):
-        if text.startswith("-") and _AMOUNT_RE.fullmatch(text[1:]):
-            raise ValidationError.of("amount", "must be greater than zero", reason=AMOUNT_INVALID)
-        raise ValidationError.of(
-            "amount", 'must be a decimal string such as "1250.50"', reason=AMOUNT_INVALID
-        )
-    if Decimal(text) == 0:
-        raise ValidationError.of("amount", "must be greater than zero", reason=AMOUNT_INVALID)
-
-
 def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentCommand:
     """Everything checkable without the loan; every bad field named at once. Returns the
     command with the channel defaulted (``cash``)."""
@@ -150,7 +133,7 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
     check(idempotency.validate_key, cmd.idempotency_key, field=IDEMPOTENCY_HEADER)
     if not cmd.loan_id:
         errors.append(ValidationError.of("loan_id", "is required"))
-    check(_check_amount_syntax, cmd.amount)
+    check(money.check_amount_text, cmd.amount)
     check(parse_date, cmd.paid_on, "paid_on", latest=latest_business_date(now))
     check(parse_channel, channel)
     if len(cmd.reference) > MAX_REFERENCE:
@@ -257,7 +240,7 @@ class Repayments:
             institution_id=institution_id,
             branch_id=loan.branch_id,
             loan_id=cmd.loan_id,
-            amount=Decimal(money.format_amount(amount, loan.currency)),
+            amount=amount,
             currency=loan.currency,
             paid_on=dt.date.fromisoformat(cmd.paid_on),
             channel=cmd.channel,
@@ -348,7 +331,7 @@ class Repayments:
         loan_call = self.core.loans.refund if refund else self.core.loans.apply
         try:
             applied = await loan_call(
-                payment.loan_id, payment.id, f"{payment.amount:f}", payment.paid_on.isoformat()
+                payment.loan_id, payment.id, payment.amount, payment.currency, payment.paid_on
             )
         except DomainError as err:  # the loan service refused: nothing was applied
             await self.core.mark_failed(payment, err, retryable=is_transient(err))

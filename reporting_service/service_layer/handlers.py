@@ -15,7 +15,7 @@ from shared import context, loan_events
 from shared.dates import parse_date
 from shared.errors import ValidationError
 from shared.logging import get_logger
-from shared.money import fmt, minor_units
+from shared.money import fmt, from_minor
 from shared.permissions import Permission, Principal, require
 
 log = get_logger(__name__)
@@ -24,7 +24,8 @@ REPORTED_STATUSES = ["active", "closed", "written_off"]
 
 
 def _from_minor(value: float | int, currency: str) -> Decimal:
-    return Decimal(round(value)).scaleb(-minor_units(currency))
+    # Elasticsearch sums integer fields as doubles: exact up to 2**53 minor units.
+    return from_minor(round(value), currency)
 
 
 def scope_query(p: Principal) -> list[dict[str, Any]]:

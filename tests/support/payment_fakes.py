@@ -279,7 +279,14 @@ class FakeLoanGateway(AbstractLoanGateway):
         )
 
     async def apply(
-        self, loan_id: str, payment_id: str, amount: str, paid_on: str, *, token: str = ""
+        self,
+        loan_id: str,
+        payment_id: str,
+        amount: Decimal,
+        currency: str,
+        paid_on: dt.date,
+        *,
+        token: str = "",
     ) -> Applied:
         self.calls.append(("apply", payment_id))
         self.tokens.append(token)
@@ -289,7 +296,7 @@ class FakeLoanGateway(AbstractLoanGateway):
             raise self.refusal
         loan = self._loan(loan_id)
         if payment_id not in self.applied:
-            paid = Decimal(amount)
+            paid = amount
             principal = min(paid, loan.principal_due)
             loan.principal_due -= principal
             self.applied[payment_id] = self._answer(
@@ -306,12 +313,14 @@ class FakeLoanGateway(AbstractLoanGateway):
             raise Unreachable("loan_service applied it, but its answer was lost")
         return self.applied[payment_id]
 
-    async def refund(self, loan_id: str, refund_id: str, amount: str, paid_on: str) -> Applied:
+    async def refund(
+        self, loan_id: str, refund_id: str, amount: Decimal, currency: str, paid_on: dt.date
+    ) -> Applied:
         self.calls.append(("refund", refund_id))
         if self.refusal is not None:
             raise self.refusal
         loan = self._loan(loan_id)
-        answer = self._answer(loan, {"overpayment": amount})
+        answer = self._answer(loan, {"overpayment": f"{amount:f}"})
         self.applied.setdefault(refund_id, answer)
         return self.applied[refund_id]
 

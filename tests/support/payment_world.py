@@ -31,6 +31,7 @@ from kopa.auth.v1 import auth_pb2
 from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
 from kopa.payment.v1 import events_pb2, payment_pb2, payment_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from payment_service.bootstrap import Settings, Wiring, build, registrar
@@ -42,7 +43,7 @@ from shared.errors import IllegalState, NotFound, Unauthenticated, ValidationErr
 from shared.events import EventPublisher
 from shared.grpc_server import build_server
 from shared.ids import new_id
-from shared.money import fmt, to_minor
+from shared.money import fmt, from_minor, to_minor
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
@@ -84,16 +85,17 @@ class FakeLoan:
 
 @dataclass
 class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
-    """Allocates interest first, then principal, the rest as overpayment; idempotent on
-    payment_id; reversal restores the balances."""
+    """kopa.loan.v1.LoanService (GetLoan) and, through `FakeRepaymentService`, the money path of
+    kopa.loan.v2, as payment_service calls them: allocates interest first, then principal, the
+    rest as overpayment; idempotent on payment_id; reversal restores the balances."""
 
     loans: dict[str, FakeLoan] = field(default_factory=dict)
-    applied: dict[str, tuple[str, loan_pb2.ApplyRepaymentResponse, tuple[Decimal, ...]]] = field(
-        default_factory=dict
+    applied: dict[str, tuple[str, repayments_pb2.ApplyRepaymentResponse, tuple[Decimal, ...]]] = (
+        field(default_factory=dict)
     )
     calls: Counter[str] = field(default_factory=Counter)
     reads: Counter[str] = field(default_factory=Counter)
-    refunded: dict[str, loan_pb2.RefundCreditResponse] = field(default_factory=dict)
+    refunded: dict[str, repayments_pb2.RefundCreditResponse] = field(default_factory=dict)
     reversed: set[str] = field(default_factory=set)
     delay: float = 0.0
     outage: str = ""
@@ -169,9 +171,9 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
         self.reads[request.loan_id] += 1
         return loan_pb2.GetLoanResponse(loan=self.proto(self._loan(request.loan_id)))
 
-    async def ApplyRepayment(
-        self, request: loan_pb2.ApplyRepaymentRequest, context_: Any
-    ) -> loan_pb2.ApplyRepaymentResponse:
+    async def apply_repayment(
+        self, request: repayments_pb2.ApplyRepaymentRequest, context_: Any
+    ) -> repayments_pb2.ApplyRepaymentResponse:
         self.calls[request.payment_id] += 1
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -183,7 +185,7 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             await context_.abort(grpc.StatusCode.UNAVAILABLE, "the answer was lost")
         return self.applied[request.payment_id][1]
 
-    def _apply(self, request: loan_pb2.ApplyRepaymentRequest) -> None:
+    def _apply(self, request: repayments_pb2.ApplyRepaymentRequest) -> None:
         loan = self._loan(request.loan_id)
         self.appliers[request.payment_id] = context.principal().user_id
         if loan.status != ACTIVE:
@@ -192,7 +194,9 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
                 reason="LOAN_NOT_ACTIVE",
                 metadata={"current_status": loan_pb2.LoanStatus.Name(loan.status)},  # type: ignore[arg-type]
             )
-        amount = Decimal(request.amount)
+        c = loan.currency
+        assert request.currency == c, "payment_service names the loan's currency"
+        amount = from_minor(request.amount, c)
         interest = min(amount, loan.interest_due)
         principal = min(amount - interest, loan.principal_due)
         over = amount - interest - principal
@@ -202,47 +206,35 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
         loan.version += 1
         if not loan.principal_due and not loan.interest_due:
             loan.status = CLOSED
-        c = loan.currency
-        response = loan_pb2.ApplyRepaymentResponse(
-            allocation=loan_pb2.Allocation(
-                principal=fmt(principal, c),
-                interest=fmt(interest, c),
-                fees=fmt(ZERO, c),
-                penalties=fmt(ZERO, c),
-                overpayment=fmt(over, c),
+        response = repayments_pb2.ApplyRepaymentResponse(
+            allocation=loan_events_pb2.LoanAllocation(
+                principal=to_minor(principal, c),
+                interest=to_minor(interest, c),
+                overpayment=to_minor(over, c),
             ),
-            outstanding=self.outstanding(loan),
-            loan_status=loan.status,  # type: ignore[arg-type]
-            institution_id=loan.institution_id,
-            branch_id=loan.branch_id,
-            currency=c,
+            position=self.position(loan),
         )
         self.applied[request.payment_id] = (loan.id, response, (principal, interest, over))
 
-    async def RefundCredit(
-        self, request: loan_pb2.RefundCreditRequest, context_: Any
-    ) -> loan_pb2.RefundCreditResponse:
+    async def refund_credit(
+        self, request: repayments_pb2.RefundCreditRequest, context_: Any
+    ) -> repayments_pb2.RefundCreditResponse:
         self.calls[request.refund_id] += 1
         loan = self._loan(request.loan_id)
         if request.refund_id not in self.refunded:
-            amount = Decimal(request.amount)
+            amount = from_minor(request.amount, loan.currency)
             if amount > loan.credit:
                 raise ValidationError.of("amount", f"the credit balance is {loan.credit}")
             loan.credit -= amount
             loan.version += 1
-            self.refunded[request.refund_id] = loan_pb2.RefundCreditResponse(
-                amount=fmt(amount, loan.currency),
-                credit_balance=fmt(loan.credit, loan.currency),
-                loan_status=loan.status,  # type: ignore[arg-type]
-                institution_id=loan.institution_id,
-                branch_id=loan.branch_id,
-                currency=loan.currency,
+            self.refunded[request.refund_id] = repayments_pb2.RefundCreditResponse(
+                amount=request.amount, position=self.position(loan)
             )
         return self.refunded[request.refund_id]
 
-    async def ReverseRepayment(
-        self, request: loan_pb2.ReverseRepaymentRequest, context_: Any
-    ) -> loan_pb2.ReverseRepaymentResponse:
+    async def reverse_repayment(
+        self, request: repayments_pb2.ReverseRepaymentRequest, context_: Any
+    ) -> repayments_pb2.ReverseRepaymentResponse:
         loan = self._loan(request.loan_id)
         if request.payment_id not in self.applied:
             raise NotFound("no such payment on this loan", reason="PAYMENT_NOT_FOUND")
@@ -253,7 +245,29 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             loan.status = ACTIVE
             loan.version += 1
             self.reversed.add(request.payment_id)
-        return loan_pb2.ReverseRepaymentResponse(loan=self.proto(loan))
+        return repayments_pb2.ReverseRepaymentResponse(position=self.position(loan))
+
+
+class FakeRepaymentService(repayments_pb2_grpc.RepaymentServiceServicer):
+    """kopa.loan.v2.RepaymentService over a `FakeLoanService`'s loans."""
+
+    def __init__(self, loans: FakeLoanService) -> None:
+        self.loans = loans
+
+    async def ApplyRepayment(
+        self, request: repayments_pb2.ApplyRepaymentRequest, context_: Any
+    ) -> repayments_pb2.ApplyRepaymentResponse:
+        return await self.loans.apply_repayment(request, context_)
+
+    async def RefundCredit(
+        self, request: repayments_pb2.RefundCreditRequest, context_: Any
+    ) -> repayments_pb2.RefundCreditResponse:
+        return await self.loans.refund_credit(request, context_)
+
+    async def ReverseRepayment(
+        self, request: repayments_pb2.ReverseRepaymentRequest, context_: Any
+    ) -> repayments_pb2.ReverseRepaymentResponse:
+        return await self.loans.reverse_repayment(request, context_)
 
 
 class FakeUserService(user_pb2_grpc.UserServiceServicer):
@@ -313,7 +327,8 @@ class World:
     def loan_event_body(self, key: str, loan: FakeLoan, **fields: Any) -> bytes:
         """The loan service's event `key` for `loan` (its version bumped), its fields given
         as a test writes them: amounts as decimal strings, `allocation` as the contract's
-        `Allocation`, `business_date` as ISO text, `channel` as the API's word."""
+        `LoanAllocation` (or v1 `Allocation`), `business_date` as ISO text, `channel` as the
+        API's word."""
         loan.version += 1
         c = loan.currency
         message_type = loan_events.MESSAGES[key]
@@ -322,6 +337,8 @@ class World:
             if name == "business_date":
                 date_field = _DATE_FIELDS.get(key, "business_date")
                 values[date_field] = to_proto_date(value)
+            elif name == "allocation" and isinstance(value, loan_events_pb2.LoanAllocation):
+                values[name] = value
             elif name == "allocation":
                 values[name] = loan_events_pb2.LoanAllocation(
                     **{k: to_minor(getattr(value, k), c) for k in ALLOCATION_PARTS}
@@ -380,9 +397,13 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
 
     def register_peers(server: grpc.aio.Server) -> list[str]:
         loan_pb2_grpc.add_LoanServiceServicer_to_server(loans, server)
+        repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(
+            FakeRepaymentService(loans), server
+        )
         user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
         return [
             loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
+            repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
             user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
         ]
 

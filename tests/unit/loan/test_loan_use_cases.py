@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal as D
 from typing import Any
 
@@ -128,7 +129,7 @@ class World:
     async def pay(self, loan_id: str, payment_id: str, amount: str, on: str) -> Any:
         act_as(Role.AGENT)
         return await repayments.apply_repayment(
-            self.uow, ApplyRepayment(loan_id, payment_id, amount, on)
+            self.uow, ApplyRepayment(loan_id, payment_id, D(amount), date.fromisoformat(on))
         )
 
 
@@ -207,6 +208,32 @@ async def test_a_repeated_payment_answers_the_first_allocation_and_writes_nothin
     assert again == first
     assert (world.repo.saves, doc["version"]) == (saves, version)
     assert world.repo.event_keys(loan_id).count("loan.repayment_applied") == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "field", "why"),
+    [
+        (D("100"), "UGX", "currency", "must be the loan's currency, KES"),
+        (D("100.005"), "", "amount", "KES allows at most 2 decimals"),
+        (D("0"), "KES", "amount", "must be greater than zero"),
+        (D("-5"), "KES", "amount", "must be greater than zero"),
+    ],
+)
+async def test_a_payment_is_checked_against_the_loan_and_a_refused_one_writes_nothing(
+    world: World, amount: D, currency: str, field: str, why: str
+) -> None:
+    loan_id = await world.active_loan()
+    saves = world.repo.saves
+    act_as(Role.AGENT)
+
+    with pytest.raises(ValidationError) as refused:
+        await repayments.apply_repayment(
+            world.uow, ApplyRepayment(loan_id, "pay_1", amount, date(2024, 2, 15), currency)
+        )
+
+    assert refused.value.field_errors == [(field, why)]
+    assert world.repo.saves == saves
+    assert "loan.repayment_applied" not in world.repo.event_keys(loan_id)
 
 
 async def test_a_rejected_application_is_closed_to_approval(world: World) -> None:
@@ -339,10 +366,10 @@ async def test_an_overpaid_loan_refunds_its_credit_once(world: World) -> None:
     act_as(Role.BRANCH_MANAGER)
 
     after, refunded = await repayments.refund_credit(
-        world.uow, RefundCredit(loan_id, "ref_1", "200", "2024-02-20")
+        world.uow, RefundCredit(loan_id, "ref_1", D(200), date(2024, 2, 20))
     )
     again, repeated = await repayments.refund_credit(
-        world.uow, RefundCredit(loan_id, "ref_1", "200", "2024-02-20")
+        world.uow, RefundCredit(loan_id, "ref_1", D(200), date(2024, 2, 20))
     )
 
     assert refunded == repeated == D("200")
@@ -351,7 +378,7 @@ async def test_an_overpaid_loan_refunds_its_credit_once(world: World) -> None:
     assert world.repo.event_keys(loan_id).count("loan.credit_refunded") == 1
     with pytest.raises(ValidationError):  # more than the 300.00 left
         await repayments.refund_credit(
-            world.uow, RefundCredit(loan_id, "ref_2", "300.01", "2024-02-20")
+            world.uow, RefundCredit(loan_id, "ref_2", D("300.01"), date(2024, 2, 20))
         )
 
 
@@ -365,7 +392,7 @@ async def test_a_score_is_taken_from_the_application_and_stored(world: World) ->
     ((subject, applicant),) = scorer.asked
     assert subject == loan_id
     assert json.loads(applicant)["loan"] == {
-        "principal": "100000",
+        "principal": "100000.00",
         "term": 12,
         "installment_amount": LEVEL,
         "purpose": None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from payment_service.domain import money
 from payment_service.domain.errors import (
     IDEMPOTENCY_KEY_REUSED,
     ConflictError,
@@ -14,7 +13,6 @@ from payment_service.domain.errors import (
 )
 from payment_service.domain.ledger import LedgerError
 from shared import errors as shared_errors
-from shared import money as shared_money
 from shared.rpc_errors import domain_error_problem
 
 pytestmark = pytest.mark.unit
@@ -51,11 +49,3 @@ def test_default_reasons_are_kept() -> None:
 def test_a_reused_idempotency_key_is_a_409() -> None:
     code, body = domain_error_problem(ConflictError("reused", reason=IDEMPOTENCY_KEY_REUSED))
     assert code == 409 and body["reason"] == IDEMPOTENCY_KEY_REUSED
-
-
-def test_one_currency_table() -> None:
-    assert money.MINOR_UNITS is shared_money.MINOR_UNITS
-    assert shared_money.minor_units("UGX") == 0
-    assert shared_money.minor_units("BHD") == 3  # from the fuller table
-    with pytest.raises(shared_errors.ValidationError):
-        shared_money.minor_units("XYZ")

@@ -16,7 +16,6 @@ from payment_service.domain.errors import (
     LEDGER_UNBALANCED,
     ConflictError,
     NotFoundError,
-    ValidationError,
 )
 from payment_service.domain.ledger import (
     DEFAULT_ACCOUNTS,
@@ -34,6 +33,7 @@ from payment_service.domain.ledger import (
     reverse,
     trial_balance,
 )
+from shared.errors import ValidationError  # the base of the payment domain's own
 
 pytestmark = pytest.mark.unit
 

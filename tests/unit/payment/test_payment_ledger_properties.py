@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from payment_service.domain import money, postings
+from payment_service.domain import postings
 from payment_service.domain.errors import ValidationError
 from payment_service.domain.ledger import (
     ChartOfAccounts,
@@ -33,6 +33,7 @@ from payment_service.domain.ledger import (
     trial_balance,
 )
 from payment_service.domain.postings import Allocation, Channel, PostingContext
+from shared import money
 
 pytestmark = pytest.mark.unit
 
@@ -100,10 +101,10 @@ class Books(RuleBasedStateMachine):
 
     def amount(self, data: st.DataObject, low: int = 1, high: int = 5_000_000) -> Decimal:
         units = data.draw(st.integers(min_value=low, max_value=high))
-        return money.from_minor_units(units, self.currency)
+        return money.from_minor(units, self.currency)
 
     def units(self, value: Decimal) -> int:
-        return money.to_minor_units(value, self.currency)
+        return money.to_minor(value, self.currency)
 
     def split(self, data: st.DataObject, total: Decimal, max_principal: Decimal) -> Allocation:
         """A random allocation of ``total`` with principal <= ``max_principal``."""
@@ -113,10 +114,8 @@ class Books(RuleBasedStateMachine):
             part = data.draw(st.integers(0, left if cap is None else cap))
             parts.append(part)
             left -= part
-        principal, interest, fees, penalties = (
-            money.from_minor_units(p, self.currency) for p in parts
-        )
-        overpayment = money.from_minor_units(left, self.currency)
+        principal, interest, fees, penalties = (money.from_minor(p, self.currency) for p in parts)
+        overpayment = money.from_minor(left, self.currency)
         return Allocation(principal, interest, fees, penalties, overpayment)
 
     def record(self, entry: JournalEntry, effect: Effect) -> None:
@@ -433,7 +432,7 @@ TestCashBooksKWD = CashBooksKWD.TestCase
 # --- plain properties ------------------------------------------------------------------------
 
 codes = st.sampled_from(["1000", "1010", "1020", "1100", "4000", "4100"])
-cents = st.integers(min_value=1, max_value=10**9).map(lambda u: money.from_minor_units(u, "KES"))
+cents = st.integers(min_value=1, max_value=10**9).map(lambda u: money.from_minor(u, "KES"))
 sides = st.lists(st.tuples(codes, st.booleans(), cents), min_size=0, max_size=6)
 
 

@@ -11,7 +11,6 @@ from payment_service.domain.errors import (
     REPLAYED,
     SIGNATURE_INVALID,
     UnauthenticatedError,
-    ValidationError,
 )
 from payment_service.domain.mobile_money import (
     Ambiguous,
@@ -27,6 +26,7 @@ from payment_service.domain.mobile_money import (
     verify_and_parse,
     verify_signature,
 )
+from shared.errors import ValidationError  # the base of the payment domain's own
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,6 @@ from payment_service.domain.errors import (
     ALLOCATION_INVALID,
     AMOUNT_INVALID,
     CHANNEL_UNKNOWN,
-    ValidationError,
 )
 from payment_service.domain.ledger import (
     ChartOfAccounts,
@@ -21,6 +20,7 @@ from payment_service.domain.ledger import (
     trial_balance,
 )
 from payment_service.domain.postings import Allocation, Channel, PostingContext
+from shared.errors import ValidationError  # the base of the payment domain's own
 
 pytestmark = pytest.mark.unit
 

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from kopa.loan.v1 import loan_pb2 as _loan_pb2
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -57,23 +63,29 @@ class LoanServiceStub:
     RescheduleLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RescheduleLoanRequest, _loan_pb2.RescheduleLoanResponse]
     ScoreLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ScoreLoanRequest, _loan_pb2.ScoreLoanResponse]
     """Scores the application with the institution's published scorecard and stores the result."""
-    ApplyRepayment: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ApplyRepaymentRequest, _loan_pb2.ApplyRepaymentResponse]
-    """Applies a payment to the installments. Idempotent on payment_id: a repeat returns the
-    allocation made the first time.
-    """
-    ReverseRepayment: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ReverseRepaymentRequest, _loan_pb2.ReverseRepaymentResponse]
-    """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
-    RefundCredit: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RefundCreditRequest, _loan_pb2.RefundCreditResponse]
-    """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
-    Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
-    nothing. Needs the permission to reverse repayments (service principals lack it).
-    Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
-    the message) when it exceeds the credit balance, or naming a malformed field;
-    FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
-    active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
-    ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
-    payment would take back credit already refunded.
-    """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
+    def ApplyRepayment(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ApplyRepaymentRequest, _loan_pb2.ApplyRepaymentResponse]:
+        """Applies a payment to the installments. Idempotent on payment_id: a repeat returns the
+        allocation made the first time.
+        """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
+    def ReverseRepayment(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ReverseRepaymentRequest, _loan_pb2.ReverseRepaymentResponse]:
+        """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
+    def RefundCredit(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.RefundCreditRequest, _loan_pb2.RefundCreditResponse]:
+        """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
+        Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
+        nothing. Needs the permission to reverse repayments (service principals lack it).
+        Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
+        the message) when it exceeds the credit balance, or naming a malformed field;
+        FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
+        active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
+        ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
+        payment would take back credit already refunded.
+        """
     GetPayoffQuote: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]
     """What it takes to close the loan on a date."""
     GetCollectionSheet: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]
@@ -125,23 +137,29 @@ class LoanServiceAsyncStub(LoanServiceStub):
     RescheduleLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.RescheduleLoanRequest, _loan_pb2.RescheduleLoanResponse]  # type: ignore[assignment]
     ScoreLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.ScoreLoanRequest, _loan_pb2.ScoreLoanResponse]  # type: ignore[assignment]
     """Scores the application with the institution's published scorecard and stores the result."""
-    ApplyRepayment: _aio.UnaryUnaryMultiCallable[_loan_pb2.ApplyRepaymentRequest, _loan_pb2.ApplyRepaymentResponse]  # type: ignore[assignment]
-    """Applies a payment to the installments. Idempotent on payment_id: a repeat returns the
-    allocation made the first time.
-    """
-    ReverseRepayment: _aio.UnaryUnaryMultiCallable[_loan_pb2.ReverseRepaymentRequest, _loan_pb2.ReverseRepaymentResponse]  # type: ignore[assignment]
-    """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
-    RefundCredit: _aio.UnaryUnaryMultiCallable[_loan_pb2.RefundCreditRequest, _loan_pb2.RefundCreditResponse]  # type: ignore[assignment]
-    """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
-    Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
-    nothing. Needs the permission to reverse repayments (service principals lack it).
-    Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
-    the message) when it exceeds the credit balance, or naming a malformed field;
-    FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
-    active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
-    ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
-    payment would take back credit already refunded.
-    """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
+    def ApplyRepayment(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ApplyRepaymentRequest, _loan_pb2.ApplyRepaymentResponse]:  # type: ignore[override]
+        """Applies a payment to the installments. Idempotent on payment_id: a repeat returns the
+        allocation made the first time.
+        """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
+    def ReverseRepayment(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ReverseRepaymentRequest, _loan_pb2.ReverseRepaymentResponse]:  # type: ignore[override]
+        """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
+    def RefundCredit(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.RefundCreditRequest, _loan_pb2.RefundCreditResponse]:  # type: ignore[override]
+        """Pays back part or all of the loan's credit balance (money paid beyond everything owed).
+        Idempotent on refund_id: a repeat returns the amount refunded the first time and writes
+        nothing. Needs the permission to reverse repayments (service principals lack it).
+        Errors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in
+        the message) when it exceeds the credit balance, or naming a malformed field;
+        FAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is
+        active or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.
+        ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
+        payment would take back credit already refunded.
+        """
     GetPayoffQuote: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]  # type: ignore[assignment]
     """What it takes to close the loan on a date."""
     GetCollectionSheet: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]  # type: ignore[assignment]
@@ -269,6 +287,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_loan_pb2.ScoreLoanResponse, _abc.Awaitable[_loan_pb2.ScoreLoanResponse]]:
         """Scores the application with the institution's published scorecard and stores the result."""
 
+    @_deprecated("""Applies a payment to the installments. Idempotent on payment_id: a repeat returns the\nallocation made the first time.""")
     @_abc_1.abstractmethod
     def ApplyRepayment(
         self,
@@ -279,6 +298,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         allocation made the first time.
         """
 
+    @_deprecated("""Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent.""")
     @_abc_1.abstractmethod
     def ReverseRepayment(
         self,
@@ -287,6 +307,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_loan_pb2.ReverseRepaymentResponse, _abc.Awaitable[_loan_pb2.ReverseRepaymentResponse]]:
         """Undoes a payment: the loan is recomputed as if it had never been applied. Idempotent."""
 
+    @_deprecated("""Pays back part or all of the loan's credit balance (money paid beyond everything owed).\nIdempotent on refund_id: a repeat returns the amount refunded the first time and writes\nnothing. Needs the permission to reverse repayments (service principals lack it).\nErrors: INVALID_ARGUMENT naming `amount` (reason CREDIT_EXCEEDED, the available credit in\nthe message) when it exceeds the credit balance, or naming a malformed field;\nFAILED_PRECONDITION (LOAN_NOT_ACTIVE-style reason, `current_status`) unless the loan is\nactive or closed; NOT_FOUND for an unknown loan; PERMISSION_DENIED without the permission.\nReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a\npayment would take back credit already refunded.""")
     @_abc_1.abstractmethod
     def RefundCredit(
         self,
