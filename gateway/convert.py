@@ -4,7 +4,9 @@ the message's descriptor says how each one travels, so no route copies fields on
 Rules (../shared/API.md): enums are lower-case words without their type's prefix
 (`LOAN_STATUS_ACTIVE` -> `active`, the zero value -> null); an empty string or an unset
 message shown as optional (`X | None` in the model) is null; timestamps are RFC 3339 text;
-64-bit integers are JSON numbers (proto3's JSON mapping writes them as strings)."""
+64-bit integers are JSON numbers (proto3's JSON mapping writes them as strings);
+`google.type.Money` is a decimal string with its currency's decimals and `google.type.Date`
+an ISO date, both ways."""
 
 from __future__ import annotations
 
@@ -12,13 +14,18 @@ import re
 import types
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
+from google.type import money_pb2
 from pydantic import BaseModel
+
+from shared.dates import from_proto_date
+from shared.money import fmt, from_money, to_money
 
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P", bound=Message)
@@ -66,10 +73,23 @@ def _scalar(field: FieldDescriptor, value: Any) -> Any:
     if field.enum_type is not None:
         return enum_word(field.enum_type, value)
     if field.message_type is not None:
-        if field.message_type.full_name == "google.protobuf.Timestamp":
+        kind = field.message_type.full_name
+        if kind == "google.protobuf.Timestamp":
             return value.ToJsonString() if value.ByteSize() else None
+        if kind == "google.type.Money":
+            return money_text(value)
+        if kind == "google.type.Date":
+            return from_proto_date(value)
         return json_format.MessageToDict(value, preserving_proto_field_name=True)
     return value
+
+
+def money_text(value: money_pb2.Money) -> str:
+    """An amount as the contract writes it: a decimal string with exactly its currency's
+    decimals ("" when unset, as an unset string field: null where the model is optional)."""
+    if not value.currency_code:
+        return ""
+    return fmt(from_money(value), value.currency_code)
 
 
 def _value(field: Any, annotation: Any, value: Any, present: bool) -> Any:
@@ -138,6 +158,13 @@ def _proto_value(field: FieldDescriptor, value: Any) -> Any:
 
 
 def _proto_value_one(field: FieldDescriptor, value: Any) -> Any:
+    kind = field.message_type.full_name if field.message_type is not None else ""
+    if kind == "google.type.Date" and isinstance(value, date):
+        return {"year": value.year, "month": value.month, "day": value.day}
+    if kind == "google.type.Money" and isinstance(value, str):
+        # Exact and without a currency: the amount's owner knows it and checks the decimals.
+        money = to_money(Decimal(value), field=field.name)
+        return {"units": str(money.units), "nanos": money.nanos}
     if isinstance(value, date):
         return value.isoformat()
     if field.enum_type is not None and isinstance(value, str):

@@ -10,6 +10,7 @@ from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2_grpc
 from kopa.payment.v1 import payment_pb2_grpc
+from kopa.payment.v2 import repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
@@ -24,6 +25,8 @@ class Upstreams:
     user: user_pb2_grpc.UserServiceStub
     loan: loan_pb2_grpc.LoanServiceStub
     payment: payment_pb2_grpc.PaymentServiceStub
+    #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
+    repayments: repayments_pb2_grpc.RepaymentServiceStub
     scoring: scoring_pb2_grpc.ScoringServiceStub
     reporting: reporting_pb2_grpc.ReportingServiceStub
 
@@ -40,6 +43,7 @@ class Upstreams:
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
             loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             payment=payment_pb2_grpc.PaymentServiceStub(channels["payment"]),
+            repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
             scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
             reporting=reporting_pb2_grpc.ReportingServiceStub(channels["reporting"]),
         )

@@ -29,6 +29,7 @@ from pydantic import Field, model_validator
 
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
+from kopa.payment.v2 import repayments_pb2, repayments_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
 from payment_service.adapters.peers import (
     InstitutionCurrency,
@@ -38,6 +39,7 @@ from payment_service.adapters.peers import (
 )
 from payment_service.adapters.repository import PAYMENTS, Repository
 from payment_service.entrypoints.consumers import BINDINGS, LoanEventConsumer
+from payment_service.entrypoints.grpc_repayments import RepaymentServicer
 from payment_service.entrypoints.grpc_servicer import PaymentServicer
 from payment_service.service_layer.core import PaymentConfig, PaymentCore
 from payment_service.service_layer.ledger import Books, LedgerHandlers
@@ -93,6 +95,7 @@ class Settings(ServiceSettings, ServiceCredentialSettings):
 class Wiring:
     core: PaymentCore
     servicer: PaymentServicer
+    repayments: RepaymentServicer
     consumer: LoanEventConsumer
     recovery: Recovery
     repo: Repository
@@ -117,10 +120,12 @@ def wire(
 
     core = PaymentCore(repo, books, LoanGateway(loan_channel), wake_relay, config)
     mobile_money = MobileMoney(core, service_tokens)
-    servicer = PaymentServicer(Repayments(core), mobile_money, LedgerHandlers(books, repo))
+    repayments = Repayments(core)
+    servicer = PaymentServicer(repayments, mobile_money, LedgerHandlers(books, repo))
     return Wiring(
         core=core,
         servicer=servicer,
+        repayments=RepaymentServicer(repayments),
         consumer=LoanEventConsumer(LoanEvents(core)),
         recovery=Recovery(core, mobile_money, interval_seconds=recovery_interval_seconds),
         repo=repo,
@@ -159,13 +164,19 @@ async def build(runtime: Runtime) -> Wiring:
     return wiring
 
 
-def registrar(servicer: PaymentServicer) -> Callable[[grpc.aio.Server], list[str]]:
+def registrar(wiring: Wiring) -> Callable[[grpc.aio.Server], list[str]]:
+    """kopa.payment.v1.PaymentService and kopa.payment.v2.RepaymentService."""
+
     def register(server: grpc.aio.Server) -> list[str]:
-        payment_pb2_grpc.add_PaymentServiceServicer_to_server(servicer, server)
-        return [payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name]
+        payment_pb2_grpc.add_PaymentServiceServicer_to_server(wiring.servicer, server)
+        repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(wiring.repayments, server)
+        return [
+            payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
+            repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
+        ]
 
     return register
 
 
 async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
-    return registrar((await build(runtime)).servicer)
+    return registrar(await build(runtime))

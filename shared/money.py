@@ -21,6 +21,8 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Final
 
+from google.type import money_pb2
+
 from shared.errors import ValidationError
 
 # Stable reasons (public contract: never rename one).
@@ -235,6 +237,26 @@ def from_minor(units: int, currency: str) -> Decimal:
     if isinstance(units, bool) or not isinstance(units, int):
         raise TypeError("minor units must be an int")
     return Decimal(units).scaleb(-minor_units(currency))
+
+
+def to_money(amount: Decimal, currency: str = "", *, field: str = "amount") -> money_pb2.Money:
+    """An exact amount as `google.type.Money` (units and nanos, both with the amount's sign);
+    `currency` empty for an amount whose currency its receiver knows (a request's). More than
+    nine decimals is refused: no currency has them."""
+    units = int(amount)  # toward zero
+    nanos = (amount - units).scaleb(9)
+    if nanos != nanos.to_integral_value():
+        raise _amount_error(field, "has more decimals than any currency")
+    return money_pb2.Money(currency_code=currency, units=units, nanos=int(nanos))
+
+
+def from_money(value: money_pb2.Money, *, field: str = "amount") -> Decimal:
+    """A `google.type.Money` as an exact amount (its currency is the caller's to check);
+    one whose units and nanos disagree in sign or whose nanos are out of range is refused."""
+    units, nanos = value.units, value.nanos
+    if abs(nanos) >= 1_000_000_000 or (units > 0 > nanos) or (units < 0 < nanos):
+        raise _amount_error(field, "is not a valid google.type.Money (units and nanos)")
+    return Decimal(units) + Decimal(nanos).scaleb(-9)
 
 
 def _precision_message(currency: str, places: int) -> str:

@@ -26,7 +26,7 @@ BIN = Path(sys.executable).parent
 # google/type/*.proto (Date) ship with googleapis-common-protos, whose Python modules the
 # generated code imports: their .proto files are only read, never generated again.
 GOOGLEAPIS = Path(date_pb2.__file__).parents[2]
-IMPORTED = ("google/type/date.proto",)
+IMPORTED = ("google/type/date.proto", "google/type/money.proto")
 
 
 def generate(out: Path) -> None:

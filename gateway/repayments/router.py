@@ -9,7 +9,7 @@ from gateway.convert import to_proto
 from gateway.deps import Stubs, allowed
 from gateway.repayments.schemas import Repayment, RepaymentBody, ReversalBody
 from gateway.schema import IdempotencyKey, Page, PageSize, PageToken
-from kopa.payment.v1 import payment_pb2
+from kopa.payment.v2 import repayments_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["repayments"])
@@ -28,9 +28,12 @@ async def post_repayment(
     `Idempotency-Key`: penalties, fees, interest and principal as the product's allocation
     strategy says, anything beyond everything owed kept as the loan's credit balance. A loan
     paid in full becomes `closed` (`loan_status`). A loan in another status is 409."""
-    reply = await stubs.payment.PostRepayment(
+    reply = await stubs.repayments.PostRepayment(
         to_proto(
-            payment_pb2.PostRepaymentRequest, body, loan_id=loan_id, idempotency_key=idempotency_key
+            repayments_pb2.PostRepaymentRequest,
+            body,
+            loan_id=loan_id,
+            idempotency_key=idempotency_key,
         )
     )
     return Repayment.of(reply.payment)
@@ -46,8 +49,8 @@ async def list_repayments(
 ) -> Page[Repayment]:
     """Every repayment recorded for the loan, reversed ones included (refunds are not
     repayments and are not listed)."""
-    reply = await stubs.payment.ListRepayments(
-        payment_pb2.ListRepaymentsRequest(
+    reply = await stubs.repayments.ListRepayments(
+        repayments_pb2.ListRepaymentsRequest(
             loan_id=loan_id, page_size=page_size, page_token=page_token
         )
     )
@@ -69,9 +72,12 @@ async def refund_credit(
     borrower through `channel`, exactly once per `Idempotency-Key`. The loan must be `active`
     or `closed`; more than the credit balance is 422 naming `amount` (`CREDIT_EXCEEDED`). The
     same privilege as reversing a repayment."""
-    reply = await stubs.payment.RefundCredit(
+    reply = await stubs.repayments.RefundCredit(
         to_proto(
-            payment_pb2.RefundCreditRequest, body, loan_id=loan_id, idempotency_key=idempotency_key
+            repayments_pb2.RefundCreditRequest,
+            body,
+            loan_id=loan_id,
+            idempotency_key=idempotency_key,
         )
     )
     return Repayment.of(reply.payment)
@@ -88,7 +94,7 @@ async def reverse_repayment(payment_id: str, body: ReversalBody, stubs: Stubs) -
     again) and the books get a compensating entry; nothing is deleted. The repayment becomes
     `reversed`, and reversing it again answers it as it is. A payment not `posted` (or a
     refund) is 409; so is undoing credit already refunded (`CREDIT_ALREADY_REFUNDED`)."""
-    reply = await stubs.payment.ReverseRepayment(
-        to_proto(payment_pb2.ReverseRepaymentRequest, body, payment_id=payment_id)
+    reply = await stubs.repayments.ReverseRepayment(
+        to_proto(repayments_pb2.ReverseRepaymentRequest, body, payment_id=payment_id)
     )
     return Repayment.of(reply.payment)

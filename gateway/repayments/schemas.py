@@ -3,7 +3,7 @@ requests that record one."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -11,6 +11,7 @@ from gateway.convert import from_proto
 from gateway.loans.schemas import Allocation, Channel, LoanStatus, Outstanding
 from gateway.schema import Amount, DecimalString, IsoDate, Strict, Timestamp
 from kopa.payment.v1 import payment_pb2
+from kopa.payment.v2 import repayments_pb2
 
 PaymentStatus = Literal["pending", "posted", "reversed", "failed", "suspense"]
 
@@ -77,9 +78,16 @@ class Repayment(BaseModel):
     created_at: Timestamp | None
 
     @classmethod
-    def of(cls, payment: payment_pb2.Payment) -> Repayment:
-        created = payment.create_time.ToJsonString() if payment.HasField("create_time") else None
-        return from_proto(cls, payment, created_at=created)
+    def of(cls, payment: payment_pb2.Payment | repayments_pb2.Payment) -> Repayment:
+        """From kopa.payment.v2 (repayments) or v1 (mobile-money receipts and suspense)."""
+        values: dict[str, Any] = {
+            "created_at": payment.create_time.ToJsonString()
+            if payment.HasField("create_time")
+            else None
+        }
+        if isinstance(payment, repayments_pb2.Payment):
+            values["currency"] = payment.amount.currency_code
+        return from_proto(cls, payment, **values)
 
 
 class RepaymentBody(Strict):

@@ -1,5 +1,5 @@
-"""Payments and events to and from the contract's proto messages (``kopa.payment.v1``,
-``kopa.loan.v1``). The service layer never sees a proto message: the servicer, the consumer
+"""Payments and events to and from the contract's proto messages (``kopa.payment.v1`` and
+``v2``, ``kopa.loan.v1``). The service layer never sees a proto message: the servicer, the consumer
 and the repository (for the outbox and the stored answer) come through here."""
 
 from __future__ import annotations
@@ -7,21 +7,25 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from google.type import money_pb2
+
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2
 from kopa.payment.v1 import events_pb2, payment_pb2
+from kopa.payment.v2 import repayments_pb2 as v2
 from payment_service.adapters.serialization import payment_to_doc
 from payment_service.domain.loans import (
     ALLOCATION_PARTS,
+    OUTSTANDING_PARTS,
     Applied,
     LoanEventData,
     LoanPosition,
 )
 from payment_service.domain.payment import Payment, PaymentEvent
-from shared.dates import from_proto_date
+from shared.dates import from_proto_date, to_proto_date
 from shared.events import event_meta
 from shared.loan_events import LoanEventMessage, status_word
-from shared.money import fmt, from_minor
+from shared.money import fmt, from_minor, to_money
 from shared.protos import timestamp as ts
 
 # Internal statuses (see domain.payment) as the contract shows them.
@@ -82,6 +86,98 @@ def answered(payment: Payment) -> payment_pb2.Payment:
     if payment.response:
         return payment_pb2.Payment.FromString(payment.response)
     return payment_message(payment)
+
+
+# --- kopa.payment.v2: typed amounts and dates ---------------------------------------------
+
+CHANNEL_TO_V2: dict[str, v2.PaymentChannel.ValueType] = {
+    "cash": v2.PAYMENT_CHANNEL_CASH,
+    "bank": v2.PAYMENT_CHANNEL_BANK,
+    "mobile_money": v2.PAYMENT_CHANNEL_MOBILE_MONEY,
+}
+CHANNEL_FROM_V2 = {number: word for word, number in CHANNEL_TO_V2.items()}
+KIND_TO_V2: dict[str, v2.PaymentKind.ValueType] = {
+    "repayment": v2.PAYMENT_KIND_REPAYMENT,
+    "mobile_money": v2.PAYMENT_KIND_MOBILE_MONEY,
+    "refund": v2.PAYMENT_KIND_REFUND,
+}
+
+
+def payment_v2(payment: Payment) -> v2.Payment:
+    """The payment as it now is, typed."""
+    c = payment.currency
+    allocation, outstanding = payment.allocation, payment.outstanding
+    return v2.Payment(
+        id=payment.id,
+        institution_id=payment.institution_id,
+        branch_id=payment.branch_id,
+        loan_id=payment.loan_id,
+        amount=to_money(payment.amount, c),
+        paid_on=to_proto_date(payment.paid_on),
+        channel=CHANNEL_TO_V2.get(payment.channel, v2.PAYMENT_CHANNEL_UNSPECIFIED),
+        reference=payment.reference,
+        status=STATUS_TO_PROTO.get(payment.status, payment_pb2.PAYMENT_STATUS_UNSPECIFIED),
+        allocation=v2.Allocation(
+            **{k: to_money(getattr(allocation, k), c) for k in ALLOCATION_PARTS}
+        )
+        if allocation is not None
+        else None,
+        # Outstanding is held as the loan service's canonical text (see domain.loans.Applied).
+        outstanding=v2.Outstanding(**{k: to_money(Decimal(v), c) for k, v in outstanding.items()})
+        if outstanding
+        else None,
+        loan_status=loan_pb2.LoanStatus.ValueType(payment.loan_status),
+        recorded_by=payment.recorded_by,
+        reversal_reason=payment.reversal_reason or "",
+        create_time=ts(payment.create_time),
+        failure_reason=payment.failure.message if payment.failure else "",
+        provider_transaction_id=payment.provider_transaction_id or "",
+        payer_phone=payment.payer_phone or "",
+        kind=KIND_TO_V2.get(payment.kind, v2.PAYMENT_KIND_UNSPECIFIED),
+    )
+
+
+def answered_v2(payment: Payment, replayed: bool) -> v2.Payment:
+    """``answered`` in kopa.payment.v2: a replay repeats the stored first answer (stored as
+    kopa.payment.v1, read here), a first answer is the payment as it now is."""
+    if replayed and payment.response:
+        return _v2_from_v1(payment_pb2.Payment.FromString(payment.response))
+    return payment_v2(payment)
+
+
+def _v2_from_v1(m: payment_pb2.Payment) -> v2.Payment:
+    c = m.currency
+
+    def money(text: str) -> money_pb2.Money | None:
+        return to_money(Decimal(text), c) if text else None
+
+    return v2.Payment(
+        id=m.id,
+        institution_id=m.institution_id,
+        branch_id=m.branch_id,
+        loan_id=m.loan_id,
+        amount=money(m.amount),
+        paid_on=to_proto_date(m.paid_on or None),
+        channel=CHANNEL_TO_V2.get(m.channel, v2.PAYMENT_CHANNEL_UNSPECIFIED),
+        reference=m.reference,
+        status=m.status,
+        allocation=v2.Allocation(**{k: money(getattr(m.allocation, k)) for k in ALLOCATION_PARTS})
+        if m.HasField("allocation")
+        else None,
+        outstanding=v2.Outstanding(
+            **{k: money(getattr(m.outstanding, k)) for k in OUTSTANDING_PARTS}
+        )
+        if m.HasField("outstanding")
+        else None,
+        loan_status=m.loan_status,
+        recorded_by=m.recorded_by,
+        reversal_reason=m.reversal_reason,
+        create_time=m.create_time if m.HasField("create_time") else None,
+        failure_reason=m.failure_reason,
+        provider_transaction_id=m.provider_transaction_id,
+        payer_phone=m.payer_phone,
+        kind=KIND_TO_V2.get(m.kind, v2.PAYMENT_KIND_UNSPECIFIED),
+    )
 
 
 def event_message(event: PaymentEvent, payment: Payment) -> events_pb2.PaymentEvent:

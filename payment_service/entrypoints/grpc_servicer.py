@@ -15,7 +15,11 @@ from payment_service.adapters import codec
 from payment_service.entrypoints import mapping as m
 from payment_service.service_layer.ledger import LedgerHandlers
 from payment_service.service_layer.mobile_money import MobileMoney
-from payment_service.service_layer.repayments import RepaymentCommand, Repayments
+from payment_service.service_layer.repayments import (
+    RepaymentCommand,
+    Repayments,
+    command_from_text,
+)
 
 Ctx: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
 
@@ -23,7 +27,7 @@ Ctx: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
 def _command(
     request: payment_pb2.PostRepaymentRequest | payment_pb2.RefundCreditRequest,
 ) -> RepaymentCommand:
-    return RepaymentCommand(
+    return command_from_text(
         loan_id=request.loan_id,
         amount=request.amount,
         paid_on=request.paid_on,

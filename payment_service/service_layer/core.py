@@ -67,7 +67,10 @@ class PaymentConfig:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Now, to the millisecond: BSON dates keep milliseconds, so a payment's times read the
+    same before and after it is stored (a first answer and its replay are identical)."""
+    now = dt.datetime.now(dt.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:

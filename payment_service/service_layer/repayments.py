@@ -53,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +80,7 @@ from payment_service.service_layer.core import (
     aware,
 )
 from shared import context, money
-from shared.dates import parse_date
+from shared.dates import EXAMPLE, parse_date
 from shared.errors import DomainError, IllegalState, NotFound, PermissionDenied, ValidationError
 from shared.logging import get_logger
 from shared.permissions import Permission, Principal, require
@@ -96,12 +96,43 @@ _EARLIEST_OFFSET = dt.timedelta(hours=14)
 
 @dataclass(frozen=True)
 class RepaymentCommand:
+    """A repayment (or refund) as asked for. ``amount`` and ``paid_on`` are None when the
+    caller gave none, or gave what could not be read (then ``unreadable`` says why: the
+    command is refused with every other bad field at once). ``currency``: the amount's, when
+    the caller named it (it must be the loan's)."""
+
     loan_id: str
-    amount: str
-    paid_on: str
+    amount: Decimal | None
+    paid_on: dt.date | None
     channel: str
     reference: str
     idempotency_key: str
+    currency: str = ""
+    unreadable: tuple[ValidationError, ...] = ()
+
+
+def command_from_text(
+    loan_id: str, amount: str, paid_on: str, channel: str, reference: str, idempotency_key: str
+) -> RepaymentCommand:
+    """A command from the v1 contract's text fields (decimal-string amount, ISO date)."""
+    unreadable: list[ValidationError] = []
+
+    def read(parse: Any) -> Any:
+        try:
+            return parse()
+        except ValidationError as exc:
+            unreadable.append(exc)
+            return None
+
+    def decimal(text: str) -> Decimal:
+        money.check_amount_text(text)
+        return Decimal(text)
+
+    value = read(lambda: decimal(amount)) if amount else None
+    day = read(lambda: parse_date(paid_on, "paid_on")) if paid_on else None
+    return RepaymentCommand(
+        loan_id, value, day, channel, reference, idempotency_key, unreadable=tuple(unreadable)
+    )
 
 
 def payment_id_for(
@@ -122,6 +153,7 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
     """Everything checkable without the loan; every bad field named at once. Returns the
     command with the channel defaulted (``cash``)."""
     errors: list[DomainError] = []
+    unread = {f: e for e in cmd.unreadable for f, _ in e.field_errors}
     channel = cmd.channel or "cash"
 
     def check(fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -133,13 +165,26 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
     check(idempotency.validate_key, cmd.idempotency_key, field=IDEMPOTENCY_HEADER)
     if not cmd.loan_id:
         errors.append(ValidationError.of("loan_id", "is required"))
-    check(money.check_amount_text, cmd.amount)
-    check(parse_date, cmd.paid_on, "paid_on", latest=latest_business_date(now))
+    if "amount" in unread:
+        errors.append(unread.pop("amount"))
+    elif cmd.amount is None:
+        errors.append(ValidationError.of("amount", "is required", reason=money.AMOUNT_INVALID))
+    elif not cmd.amount > 0:
+        errors.append(
+            ValidationError.of("amount", "must be greater than zero", reason=money.AMOUNT_INVALID)
+        )
+    if "paid_on" in unread:
+        errors.append(unread.pop("paid_on"))
+    elif cmd.paid_on is None:
+        errors.append(ValidationError.of("paid_on", f"is required (an ISO date like {EXAMPLE})"))
+    elif cmd.paid_on is not None and cmd.paid_on > latest_business_date(now):
+        errors.append(ValidationError.of("paid_on", "must not be in the future"))
     check(parse_channel, channel)
     if len(cmd.reference) > MAX_REFERENCE:
         errors.append(
             ValidationError.of("reference", f"must be at most {MAX_REFERENCE} characters")
         )
+    errors.extend(dict.fromkeys(unread.values()))  # any other field the caller's message broke
     if errors:
         field_errors = [fe for e in errors for fe in e.field_errors]
         reasons = {e.reason for e in errors}
@@ -148,15 +193,14 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
             reason=reasons.pop() if len(reasons) == 1 else "VALIDATION_FAILED",
             field_errors=field_errors,
         )
-    return RepaymentCommand(
-        cmd.loan_id, cmd.amount, cmd.paid_on, channel, cmd.reference, cmd.idempotency_key
-    )
+    return replace(cmd, channel=channel)
 
 
 def fingerprint_of(cmd: RepaymentCommand, kind: str = PaymentKind.REPAYMENT) -> str:
+    assert cmd.amount is not None and cmd.paid_on is not None  # validated
     body = {
-        "amount": Decimal(cmd.amount),  # a number: "100" and "100.00" are the same request
-        "paid_on": cmd.paid_on,
+        "amount": cmd.amount,  # a number: "100" and "100.00" are the same request
+        "paid_on": cmd.paid_on.isoformat(),
         "channel": cmd.channel,
         "reference": cmd.reference,
     }
@@ -226,7 +270,14 @@ class Repayments:
         loan = await self.core.loan_in_scope(p, cmd.loan_id)
         if loan.institution_id and loan.institution_id != institution_id:
             raise NotFound(f"loan {cmd.loan_id} not found", reason="LOAN_NOT_FOUND")
-        amount = money.parse_amount(cmd.amount, loan.currency, field="amount")
+        assert cmd.amount is not None and cmd.paid_on is not None  # validated
+        if cmd.currency and cmd.currency != loan.currency:
+            raise ValidationError.of(
+                "amount",
+                f"must be in the loan's currency, {loan.currency}",
+                reason="CURRENCY_MISMATCH",
+            )
+        amount = money.check_amount(cmd.amount, loan.currency)
         chart = await self.core.books.existing_chart(institution_id, fresh=False)
         if chart is not None and chart.currency != loan.currency:
             raise IllegalState(
@@ -242,14 +293,14 @@ class Repayments:
             loan_id=cmd.loan_id,
             amount=amount,
             currency=loan.currency,
-            paid_on=dt.date.fromisoformat(cmd.paid_on),
+            paid_on=cmd.paid_on,
             channel=cmd.channel,
             reference=cmd.reference,
             recorded_by=p.user_id,
             request={
                 "loan_id": cmd.loan_id,
-                "amount": cmd.amount,
-                "paid_on": cmd.paid_on,
+                "amount": f"{cmd.amount:f}",
+                "paid_on": cmd.paid_on.isoformat(),
                 "channel": cmd.channel,
                 "reference": cmd.reference,
             },

@@ -212,8 +212,21 @@ def test_one_loan_end_to_end(http: httpx.Client, platform_token: str) -> None:
         json={**body, "amount": "10.00"},
     )
     assert reused.status_code == 409, reused.text
+    # Amounts travel typed behind the gateway; the API still shows and takes decimal strings.
+    shown = first.json()
+    assert (shown["amount"], shown["currency"], shown["channel"]) == ("2142.31", "KES", "cash")
+    assert shown["paid_on"] == body["paid_on"] and shown["loan_status"] == "active"
+    assert shown["allocation"]["fees"] == "0.00" and shown["outstanding"]["total"]
+    for amount in ("10.005", "10.0000000001"):
+        refused = http.post(
+            f"/v1/loans/{loan_id}/repayments",
+            headers={**agent, "Idempotency-Key": f"dec-{amount}-{tag}"},
+            json={**body, "amount": amount},
+        )
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["amount"], refused.text
     payments = http.get(f"/v1/loans/{loan_id}/repayments", headers=agent).json()["items"]
-    assert len(payments) == 1
+    assert len(payments) == 1 and payments[0] == shown
     after = http.get(f"/v1/loans/{loan_id}", headers=agent).json()
     assert Decimal(after["outstanding"]["principal"]) == Decimal("10097.69")
 

@@ -33,6 +33,7 @@ from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
 from kopa.payment.v1 import events_pb2, payment_pb2, payment_pb2_grpc
+from kopa.payment.v2 import repayments_pb2_grpc as payment_repayments_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.loans import ALLOCATION_PARTS
@@ -293,6 +294,8 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
 class World:
     ns: str
     payments: payment_pb2_grpc.PaymentServiceStub
+    #: kopa.payment.v2 (typed) on the same server.
+    repayments: payment_repayments_pb2_grpc.RepaymentServiceStub
     wiring: Wiring
     loans: FakeLoanService
     keyset: KeySet
@@ -430,7 +433,7 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     runtime.relay.start()
     for consumer in runtime.consumers:
         await consumer.start()
-    server, port, _ = build_server(registrar(wiring.servicer), port=0, authenticate=authenticate)
+    server, port, _ = build_server(registrar(wiring), port=0, authenticate=authenticate)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
@@ -446,6 +449,7 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
             yield World(
                 ns=ns,
                 payments=payment_pb2_grpc.PaymentServiceStub(channel),
+                repayments=payment_repayments_pb2_grpc.RepaymentServiceStub(channel),
                 wiring=wiring,
                 loans=loans,
                 keyset=keyset,

@@ -11,7 +11,7 @@ import pytest
 
 from payment_service.domain.loans import Applied, LoanEventData, LoanPosition
 from payment_service.domain.payment import PaymentStatus
-from payment_service.service_layer.repayments import RepaymentCommand
+from payment_service.service_layer.repayments import command_from_text
 from shared.errors import NotFound
 from shared.permissions import Role
 from tests.support.payment_fakes import BRANCH, INST, FakePayments
@@ -100,7 +100,7 @@ async def test_a_write_off_takes_the_principal_off_the_portfolio(w: FakePayments
 async def test_a_reversal_at_the_loan_service_is_booked_from_its_event(w: FakePayments) -> None:
     await w.events.handle(loan_event(w, "loan.disbursed", version=1, disbursed_net="1000.00"))
     w.act_as()
-    cmd = RepaymentCommand("loan_1", "100.00", w.clock.now.date().isoformat(), "cash", "", "k")
+    cmd = command_from_text("loan_1", "100.00", w.clock.now.date().isoformat(), "cash", "", "k")
     posted, _ = await w.repayments.post(cmd)
     reversed_event = loan_event(w, "loan.repayment_reversed", version=3, payment_id=posted.id)
     reversed_event = dataclasses.replace(reversed_event, reversal_reason="bounced")
@@ -117,7 +117,7 @@ async def test_an_event_for_a_payment_of_another_institution_changes_nothing(
     w: FakePayments,
 ) -> None:
     w.act_as()
-    cmd = RepaymentCommand("loan_1", "100.00", w.clock.now.date().isoformat(), "cash", "", "k")
+    cmd = command_from_text("loan_1", "100.00", w.clock.now.date().isoformat(), "cash", "", "k")
     posted, _ = await w.repayments.post(cmd)
     event = loan_event(w, "loan.repayment_reversed", version=3, payment_id=posted.id)
     await w.events.handle(dataclasses.replace(event, institution_id="inst_other"))
@@ -131,7 +131,7 @@ async def test_an_event_for_a_payment_of_another_institution_changes_nothing(
 async def test_the_ledger_reports_read_the_books(w: FakePayments) -> None:
     await w.events.handle(loan_event(w, "loan.disbursed", version=1, disbursed_net="1000.00"))
     w.act_as()
-    cmd = RepaymentCommand("loan_1", "250.00", w.clock.now.date().isoformat(), "cash", "", "k")
+    cmd = command_from_text("loan_1", "250.00", w.clock.now.date().isoformat(), "cash", "", "k")
     await w.repayments.post(cmd)
     w.act_as(Role.BRANCH_MANAGER, "usr_manager")
     page, token, currency = await w.ledger.general_ledger("1100", 1, "")

@@ -15,7 +15,11 @@ from payment_service.adapters import codec
 from payment_service.domain.loans import LoanEventData, LoanPosition
 from payment_service.domain.payment import Payment, PaymentStatus
 from payment_service.service_layer.core import NOT_APPLIED
-from payment_service.service_layer.repayments import RepaymentCommand, payment_id_for
+from payment_service.service_layer.repayments import (
+    RepaymentCommand,
+    command_from_text,
+    payment_id_for,
+)
 from shared import context
 from shared.errors import Aborted, Conflict, IllegalState, NotFound
 from shared.permissions import Principal, Role
@@ -39,7 +43,7 @@ def w() -> World:
 def command(key: str = "k-1", amount: str = "100.00", **kw: str) -> RepaymentCommand:
     values = {"loan_id": "loan_1", "paid_on": TODAY, "channel": "cash", "reference": ""}
     values.update(kw)
-    return RepaymentCommand(
+    return command_from_text(
         values["loan_id"], amount, values["paid_on"], values["channel"], values["reference"], key
     )
 

@@ -17,6 +17,7 @@ from payment_service.domain.payment import Failure, is_transient
 from payment_service.service_layer.mobile_money import mobile_money_payment_id
 from payment_service.service_layer.repayments import (
     RepaymentCommand,
+    command_from_text,
     fingerprint_of,
     latest_business_date,
     payment_id_for,
@@ -40,7 +41,7 @@ def cmd(**kw: Any) -> RepaymentCommand:
         "idempotency_key": "k-1",
     }
     values.update(kw)
-    return RepaymentCommand(**values)
+    return command_from_text(**values)
 
 
 def test_a_valid_command_defaults_the_channel_to_cash() -> None:

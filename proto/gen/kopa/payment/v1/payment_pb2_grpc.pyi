@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from kopa.payment.v1 import payment_pb2 as _payment_pb2
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -39,18 +45,28 @@ class PaymentServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PaymentServiceAsyncStub: ...
-    PostRepayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.PostRepaymentRequest, _payment_pb2.PostRepaymentResponse]
-    """Posts a repayment exactly once per idempotency key: a retry with the same body returns the
-    original payment.
-    """
-    GetPayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetPaymentRequest, _payment_pb2.GetPaymentResponse]
-    ListRepayments: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListRepaymentsRequest, _payment_pb2.ListRepaymentsResponse]
-    ReverseRepayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReverseRepaymentRequest, _payment_pb2.ReverseRepaymentResponse]
-    """Compensates a posted repayment; never deletes."""
-    RefundCredit: _grpc.UnaryUnaryMultiCallable[_payment_pb2.RefundCreditRequest, _payment_pb2.RefundCreditResponse]
-    """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
-    out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
-    """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def PostRepayment(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.PostRepaymentRequest, _payment_pb2.PostRepaymentResponse]:
+        """Posts a repayment exactly once per idempotency key: a retry with the same body returns the
+        original payment.
+        """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def GetPayment(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetPaymentRequest, _payment_pb2.GetPaymentResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def ListRepayments(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListRepaymentsRequest, _payment_pb2.ListRepaymentsResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def ReverseRepayment(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReverseRepaymentRequest, _payment_pb2.ReverseRepaymentResponse]:
+        """Compensates a posted repayment; never deletes."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def RefundCredit(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.RefundCreditRequest, _payment_pb2.RefundCreditResponse]:
+        """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
+        out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
+        """
     ReceiveMobileMoney: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]
     """A provider's paybill callback; the raw body and signature header are verified here."""
     AssignSuspense: _grpc.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]
@@ -73,18 +89,28 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    PostRepayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.PostRepaymentRequest, _payment_pb2.PostRepaymentResponse]  # type: ignore[assignment]
-    """Posts a repayment exactly once per idempotency key: a retry with the same body returns the
-    original payment.
-    """
-    GetPayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.GetPaymentRequest, _payment_pb2.GetPaymentResponse]  # type: ignore[assignment]
-    ListRepayments: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListRepaymentsRequest, _payment_pb2.ListRepaymentsResponse]  # type: ignore[assignment]
-    ReverseRepayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.ReverseRepaymentRequest, _payment_pb2.ReverseRepaymentResponse]  # type: ignore[assignment]
-    """Compensates a posted repayment; never deletes."""
-    RefundCredit: _aio.UnaryUnaryMultiCallable[_payment_pb2.RefundCreditRequest, _payment_pb2.RefundCreditResponse]  # type: ignore[assignment]
-    """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
-    out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
-    """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def PostRepayment(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.PostRepaymentRequest, _payment_pb2.PostRepaymentResponse]:  # type: ignore[override]
+        """Posts a repayment exactly once per idempotency key: a retry with the same body returns the
+        original payment.
+        """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def GetPayment(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.GetPaymentRequest, _payment_pb2.GetPaymentResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def ListRepayments(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.ListRepaymentsRequest, _payment_pb2.ListRepaymentsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def ReverseRepayment(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.ReverseRepaymentRequest, _payment_pb2.ReverseRepaymentResponse]:  # type: ignore[override]
+        """Compensates a posted repayment; never deletes."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.RepaymentService (typed amounts and dates).""")
+    def RefundCredit(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.RefundCreditRequest, _payment_pb2.RefundCreditResponse]:  # type: ignore[override]
+        """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
+        out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
+        """
     ReceiveMobileMoney: _aio.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]  # type: ignore[assignment]
     """A provider's paybill callback; the raw body and signature header are verified here."""
     AssignSuspense: _aio.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]  # type: ignore[assignment]
@@ -105,6 +131,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     FAILED_PRECONDITION when the loan is not active; UNAUTHENTICATED for a bad callback signature.
     """
 
+    @_deprecated("""Posts a repayment exactly once per idempotency key: a retry with the same body returns the\noriginal payment.""")
     @_abc_1.abstractmethod
     def PostRepayment(
         self,
@@ -115,6 +142,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         original payment.
         """
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetPayment(
         self,
@@ -122,6 +150,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.GetPaymentResponse, _abc.Awaitable[_payment_pb2.GetPaymentResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListRepayments(
         self,
@@ -129,6 +158,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.ListRepaymentsResponse, _abc.Awaitable[_payment_pb2.ListRepaymentsResponse]]: ...
 
+    @_deprecated("""Compensates a posted repayment; never deletes.""")
     @_abc_1.abstractmethod
     def ReverseRepayment(
         self,
@@ -137,6 +167,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_pb2.ReverseRepaymentResponse, _abc.Awaitable[_payment_pb2.ReverseRepaymentResponse]]:
         """Compensates a posted repayment; never deletes."""
 
+    @_deprecated("""Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money\nout, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.""")
     @_abc_1.abstractmethod
     def RefundCredit(
         self,
