@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
@@ -179,10 +180,12 @@ class OutboxRelay:
     """Moves events from documents' outboxes to the broker, in order, at least once.
 
     A notified document is flushed at once by one of ``workers`` tasks; one document is
-    flushed by one worker at a time, so its events keep their order. A relay that falls
+    flushed by one worker at a time, so its events keep their order. Few workers, so that
+    under load the documents notified while a worker publishes wait for it as one batch. A relay that falls
     behind lets outboxes grow, and every read of a document then decodes its unpublished
-    events too, so the relay must keep up with the writers: it flushes several documents at
-    once and takes a document's published events off in one write.
+    events too, so the relay must keep up with the writers: each worker takes every document
+    waiting (up to ``batch``) at once, reads the outboxes the writers did not hand over in one
+    statement and takes the published events off them in one bulk write.
     """
 
     def __init__(
@@ -192,13 +195,15 @@ class OutboxRelay:
         collections: Iterable[str],
         *,
         sweep_interval: float = 1.0,
-        workers: int = 8,
+        workers: int = 2,
+        batch: int = 64,
     ) -> None:
         self._db = db
         self._publisher = publisher
         self._collections = list(collections)
         self._interval = sweep_interval
         self._workers = workers
+        self._batch = batch
         self._pending: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._busy: set[tuple[str, Any]] = set()
         self._again: set[tuple[str, Any]] = set()
@@ -234,66 +239,105 @@ class OutboxRelay:
         self._pending.put_nowait(key)
 
     async def flush(self, collection: str, doc_id: Any) -> int:
+        """Publishes one document's outbox and takes the published events off; returns how
+        many it took off."""
+        return await self.flush_many(collection, [doc_id])
+
+    async def flush_many(self, collection: str, doc_ids: Sequence[Any]) -> int:
+        """`flush` for several documents of one collection: their outboxes read in one
+        statement (those the writers did not hand over) and cleared in one bulk write, so a
+        relay under load costs a statement per batch, not per document."""
         coll = self._db[collection]
-        entries = self._written.pop((collection, doc_id), None)
-        if entries is None:
-            doc = await coll.find_one({"_id": doc_id}, {"outbox": 1})
-            entries = (doc or {}).get("outbox") or []
-        if not entries:
+        outboxes: dict[Any, list[dict[str, Any]]] = {}
+        unknown = []
+        for doc_id in doc_ids:
+            entries = self._written.pop((collection, doc_id), None)
+            if entries is None:
+                unknown.append(doc_id)
+            elif entries:
+                outboxes[doc_id] = entries
+        if unknown:
+            async for doc in coll.find({"_id": {"$in": unknown}}, {"outbox": 1}):
+                if doc.get("outbox"):
+                    outboxes[doc["_id"]] = doc["outbox"]
+        if not outboxes:
             return 0
-        for entry in entries:
-            await self._publisher.publish(entry)
-        # All of them off in one write, unless events were appended (or taken off by another
+
+        async def publish(entries: list[dict[str, Any]]) -> None:
+            for entry in entries:  # one document's in order; documents side by side
+                await self._publisher.publish(entry)
+
+        await asyncio.gather(*(publish(entries) for entries in outboxes.values()))
+        # Each outbox off in one write, unless events were appended (or taken off by another
         # relay) meanwhile: the count and the first id no longer match.
-        cleared = await coll.update_one(
-            {"_id": doc_id, "outbox_count": len(entries), "outbox.0.id": entries[0]["id"]},
-            {"$set": {"outbox": [], "outbox_count": 0}},
+        cleared = await coll.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": doc_id, "outbox_count": len(entries), "outbox.0.id": entries[0]["id"]},
+                    {"$set": {"outbox": [], "outbox_count": 0}},
+                )
+                for doc_id, entries in outboxes.items()
+            ],
+            ordered=False,
         )
-        if cleared.modified_count:
-            return len(entries)
-        published = 0
-        for entry in entries:
-            # Events are appended at the end, so a published one is at the front. The guard
-            # on its id makes a concurrent relay (another replica, the sweep) pop nothing twice;
-            # only element-wise $pop and positional filters are portable to FerretDB here.
-            popped = await coll.update_one(
-                {"_id": doc_id, "outbox.0.id": entry["id"]},
-                {"$pop": {"outbox": -1}, "$inc": {"outbox_count": -1}},
-            )
-            if not popped.modified_count:
-                break
-            published += 1
-        return published
+        published = sum(len(entries) for entries in outboxes.values())
+        if cleared.modified_count == len(outboxes):
+            return published
+        # Some outbox changed meanwhile (the result does not say which): take the published
+        # events off one by one. Events are appended at the end, so a published one is at the
+        # front; the guard on its id pops nothing twice (another relay, the sweep, or the
+        # bulk clear above), and only element-wise $pop and positional filters are portable
+        # to FerretDB here.
+        # (The count then leaves out what the bulk clear did take off: it is a statistic.)
+        taken_off = 0
+        for doc_id, entries in outboxes.items():
+            for entry in entries:
+                popped = await coll.update_one(
+                    {"_id": doc_id, "outbox.0.id": entry["id"]},
+                    {"$pop": {"outbox": -1}, "$inc": {"outbox_count": -1}},
+                )
+                if not popped.modified_count:
+                    break
+                taken_off += 1
+        return taken_off
 
     async def sweep(self) -> int:
         published = 0
         for name in self._collections:
             cursor = self._db[name].find({"outbox_count": {"$gt": 0}}, {"_id": 1}).limit(500)
-            async for doc in cursor:
-                published += await self.flush(name, doc["_id"])
+            ids = [doc["_id"] async for doc in cursor]
+            for start in range(0, len(ids), self._batch):
+                published += await self.flush_many(name, ids[start : start + self._batch])
         return published
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            key = await self._pending.get()
-            if key in self._busy:
-                self._again.add(key)  # its worker flushes it once more when done
-                continue
-            self._busy.add(key)
+            batch = [await self._pending.get()]
+            while len(batch) < self._batch and not self._pending.empty():
+                batch.append(self._pending.get_nowait())  # what else is waiting, as one batch
+            mine: list[tuple[str, Any]] = []
+            for key in batch:
+                if key in self._busy:
+                    self._again.add(key)  # its worker flushes it once more when done
+                elif key not in mine:
+                    self._busy.add(key)
+                    mine.append(key)
+            todo = mine
             try:
-                while True:
-                    self._again.discard(key)
-                    await self.flush(*key)
-                    if key not in self._again:
-                        break
+                while todo:
+                    self._again.difference_update(todo)
+                    for collection in {c for c, _ in todo}:
+                        await self.flush_many(collection, [i for c, i in todo if c == collection])
+                    todo = [key for key in todo if key in self._again]
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("outbox_relay_failed", collection=key[0], doc_id=str(key[1]))
-                loop.call_later(self._interval, self._pending.put_nowait, key)
+                log.exception("outbox_relay_failed", documents=len(todo))
+                for key in todo:
+                    loop.call_later(self._interval, self._pending.put_nowait, key)
             finally:
-                self._busy.discard(key)
+                self._busy.difference_update(mine)
 
     async def _sweep_when_idle(self) -> None:
         loop = asyncio.get_running_loop()

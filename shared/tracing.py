@@ -2,8 +2,8 @@
 
 gRPC calls carry the context in metadata (the instrumentation's interceptors); AMQP messages
 carry it in their headers (`inject_headers` / `extract_context`). Spans are exported over OTLP
-when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise they are still created, so trace ids reach
-the logs and the gateway's `traceparent` response header.
+when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise they are created unrecorded, so trace ids
+still reach the logs and the gateway's `traceparent` response header.
 """
 
 from __future__ import annotations
@@ -15,12 +15,18 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 
 def configure_tracing(service: str, otlp_endpoint: str = "") -> None:
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"kopa-{service}"}))
+    # With nowhere to send spans, a root span is not recorded (a caller's sampled trace still
+    # is): it keeps its trace and span ids for the logs and `traceparent`, and costs a tenth.
+    sampler = ParentBased(ALWAYS_ON if otlp_endpoint else ALWAYS_OFF)
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"kopa-{service}"}), sampler=sampler
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 

@@ -169,6 +169,52 @@ async def test_a_relay_told_what_was_written_publishes_it_without_reading_and_ke
         await client.close()
 
 
+async def test_a_batch_of_documents_costs_one_read_and_one_write(
+    server_urls: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    """Documents waiting together are flushed together: the outboxes not handed over are read
+    in one statement and every outbox is cleared in one bulk write, each in its order."""
+    namespace = store.namespace
+    counter = StatementCounter(tmp_path / "batch.json")
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        server_urls["MONGODB_URL"], event_listeners=[counter]
+    )
+    db = client[store.db.name]
+    received: list[tuple[str, int]] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        received.append((event.meta.aggregate_id, event.borrower.version))
+
+    consumer = EventConsumer(
+        server_urls["AMQP_URL"], f"{namespace}.test", ["borrower.*"], handler, namespace=namespace
+    )
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    relay = OutboxRelay(db, publisher, ["docs"], sweep_interval=30)
+    ids = ["a", "b", "c", "d"]
+    try:
+        await consumer.start()
+        for doc_id in ids:
+            fields = outbox_fields([borrower_event(n, doc_id) for n in (1, 2)])
+            await db.docs.insert_one({"_id": doc_id, **fields})
+            # The writer hands over a and b's outboxes; c and d's must be read.
+            relay.notify("docs", doc_id, fields["outbox"] if doc_id in "ab" else None)
+        counter.counts.clear()
+
+        assert await relay.flush_many("docs", ids) == 8
+
+        assert (counter.counts["find docs"], counter.counts["update docs"]) == (1, 1)
+        left = await db.docs.find({"outbox_count": {"$ne": 0}}).to_list(None)
+        assert left == []
+        await wait_until(lambda: len(received) >= 8)
+        for doc_id in ids:
+            assert [v for a, v in received if a == doc_id] == [1, 2]
+    finally:
+        await consumer.stop()
+        await publisher.close()
+        await client.close()
+
+
 async def test_two_relays_racing_publish_each_event_and_pop_nothing_twice(
     server_urls: dict[str, str], store: Store
 ) -> None:
