@@ -43,6 +43,7 @@ from shared.permissions import Principal
 log = get_logger(__name__)
 
 #: How many recently posted payment ids `posted_here` keeps (about 0.5 MB).
+LOANS_PLACED_KEPT = 10_000
 POSTED_HERE_KEPT = 10_000
 #: How long a loan event waits for this process's request still driving its payment.
 DRIVING_WAIT_SECONDS = 5.0
@@ -106,6 +107,9 @@ class PaymentCore:
         # Payments this process posted lately, oldest first (at most POSTED_HERE_KEPT): the
         # loan event each of them causes then needs no read to learn there is nothing to heal.
         self._posted_here: OrderedDict[str, None] = OrderedDict()
+        # Where loans live and their currency, by loan id (at most LOANS_PLACED_KEPT, least
+        # recently used first): see `loan_in_scope`.
+        self._placed: OrderedDict[str, LoanView] = OrderedDict()
         # Payments a request of this process is driving (steps (b) and (c)), set when done.
         self._driving: dict[str, asyncio.Event] = {}
         # Test hook: awaited at named steps ("before_apply", "after_apply", "after_entry")
@@ -198,12 +202,26 @@ class PaymentCore:
         else from the loan service. Both answer NOT_FOUND outside the caller's scope. The loan
         service checks the scope again when the money is applied, so a read model one branch
         transfer behind only moves the refusal one step later; asking the loan service every
-        time cost a call and a full loan read per repayment."""
+        time cost a call and a full loan read per repayment. What a loan's place and currency
+        are is held in memory once read (they change only by a branch transfer, which the
+        loan events this replica sees drop, see `loan_moved`); its ``status`` is as first
+        read, so nothing here relies on it."""
+        view = self._placed.get(loan_id)
+        if view is not None:
+            self._placed.move_to_end(loan_id)
+        else:
+            view = await self._place(loan_id)
+            self._placed[loan_id] = view
+            if len(self._placed) > LOANS_PLACED_KEPT:
+                self._placed.popitem(last=False)
+        if not p.can_access(view.institution_id, view.branch_id or None):
+            raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
+        return view
+
+    async def _place(self, loan_id: str) -> LoanView:
         seen = await self.repo.get_loan_seen(loan_id) if loan_id else None
         if seen is None or not seen.get("currency"):
             return await self.loans.get(loan_id)
-        if not p.can_access(seen["institution_id"], seen.get("branch_id") or None):
-            raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
         return LoanView(
             loan_id=loan_id,
             institution_id=seen["institution_id"],
@@ -212,6 +230,10 @@ class PaymentCore:
             status=seen["status"],
             currency=seen["currency"],
         )
+
+    def loan_moved(self, loan_id: str) -> None:
+        """A loan event changed what ``loans_seen`` keeps of the loan: read it again."""
+        self._placed.pop(loan_id, None)
 
     # --- guarded transitions ---------------------------------------------------------------
 

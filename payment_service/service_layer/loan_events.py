@@ -81,6 +81,7 @@ class LoanEvents:
 
     async def _remember(self, event: LoanEventData) -> None:
         loan = event.loan
+        self.core.loan_moved(loan.id)
         version = event.aggregate_version or event.occurred_at_ms
         await self.repo.upsert_loan_seen(
             {

@@ -29,10 +29,11 @@ def loan_event(
 ) -> LoanEventData:
     """What the consumer's adapter makes of loan_service's event `key` (a disbursement of
     1,000.00 unless the fields say otherwise)."""
+    branch = str(fields.pop("branch_id", BRANCH))
     loan = LoanPosition(
         id=w.loan.id,
         institution_id=INST,
-        branch_id=BRANCH,
+        branch_id=branch,
         borrower_id="bor_1",
         status=status,
         currency="KES",
@@ -41,7 +42,7 @@ def loan_event(
     values: dict[str, object] = {
         "routing_key": key,
         "institution_id": INST,
-        "branch_id": BRANCH,
+        "branch_id": branch,
         "aggregate_version": version,
         "occurred_at_ms": 0,
         "loan": loan,
@@ -157,3 +158,28 @@ async def test_the_ledger_reports_read_the_books(w: FakePayments) -> None:
     w.repo.loans_seen["loan_1"]["branch_id"] = "br_9"
     with pytest.raises(NotFound):
         await w.ledger.loan_statement("loan_1")
+
+
+async def test_a_loans_place_is_read_once_and_again_after_an_event_moves_it(
+    w: FakePayments,
+) -> None:
+    await w.events.handle(loan_event(w, "loan.disbursed", version=1))
+    reads: list[str] = []
+    read_seen = w.repo.get_loan_seen
+
+    async def counted(loan_id: str) -> dict[str, object] | None:
+        reads.append(loan_id)
+        return await read_seen(loan_id)
+
+    w.repo.get_loan_seen = counted  # type: ignore[method-assign]
+    today = w.clock.now.date().isoformat()
+    w.act_as(Role.AGENT)
+    for key in ("k-1", "k-2"):
+        await w.repayments.post(command_from_text("loan_1", "10.00", today, "cash", "", key))
+    assert reads == ["loan_1"]
+
+    await w.events.handle(loan_event(w, "loan.reopened", version=9, branch_id="br_9"))
+    w.act_as(Role.AGENT)
+    with pytest.raises(NotFound):
+        await w.repayments.post(command_from_text("loan_1", "10.00", today, "cash", "", "k-3"))
+    assert reads == ["loan_1", "loan_1"]
