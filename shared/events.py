@@ -181,11 +181,12 @@ class OutboxRelay:
 
     A notified document is flushed at once by one of ``workers`` tasks; one document is
     flushed by one worker at a time, so its events keep their order. Few workers, so that
-    under load the documents notified while a worker publishes wait for it as one batch. A relay that falls
-    behind lets outboxes grow, and every read of a document then decodes its unpublished
-    events too, so the relay must keep up with the writers: each worker takes every document
-    waiting (up to ``batch``) at once, reads the outboxes the writers did not hand over in one
-    statement and takes the published events off them in one bulk write.
+    under load the documents notified while a worker publishes wait for it as one batch.
+    A relay that falls behind lets outboxes grow, and every read of a document then decodes
+    its unpublished events too, so the relay must keep up with the writers: each worker
+    takes every document waiting (up to ``batch``) at once, reads the outboxes the writers
+    did not hand over in one statement and takes the published events off them in one bulk
+    write.
     """
 
     def __init__(

@@ -102,6 +102,7 @@ MAX_REQUEST_ID: Final = 200
 _CAS_ATTEMPTS: Final = 50
 _CREATE_ATTEMPTS: Final = 10
 _VERSION_CACHE_SIZE: Final = 256
+SNAPSHOTS_KEPT: Final = 10_000
 
 DRAFT, PUBLISHED, RETIRED = (s.value for s in VersionStatus)
 REVISION: Final[Mapping[str, int]] = {DRAFT: 1, PUBLISHED: 2, RETIRED: 3}
@@ -211,6 +212,9 @@ class ScoringHandlers:
         self.repo = repo
         self._notify = notify  # OutboxRelay.notify
         self._versions: OrderedDict[tuple[str, str], ScorecardVersion] = OrderedDict()
+        # The newest snapshot this process recorded of each loan (at most SNAPSHOTS_KEPT):
+        # (loan version, status, days past due). See `record_loan_outcome`.
+        self._recorded: OrderedDict[str, tuple[int, str, int]] = OrderedDict()
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -703,19 +707,31 @@ class ScoringHandlers:
         occurred_at: datetime,
     ) -> bool:
         """Records one loan snapshot. Idempotent: a replayed snapshot (same loan version) is
-        ignored, and the outcome is folded from all snapshots whatever their order."""
+        ignored, and the outcome is folded from all snapshots whatever their order. A snapshot
+        newer than the last this process recorded of the loan, with the same status and days
+        past due, is not recorded: the fold would give the same outcome (most repayments
+        change neither)."""
         if not loan_id:
+            return False
+        dpd, version = max(0, days_past_due), max(0, loan_version)
+        last = self._recorded.get(loan_id)
+        if last is not None and last[0] < version and last[1:] == (status, dpd):
             return False
         recorded = await self.repo.insert_loan_snapshot(
             {
                 "loan_id": loan_id,
                 "institution_id": institution_id,
                 "status": status,
-                "days_past_due": max(0, days_past_due),
-                "loan_version": max(0, loan_version),
+                "days_past_due": dpd,
+                "loan_version": version,
                 "time": occurred_at,
             }
         )
+        if last is None or last[0] < version:
+            self._recorded[loan_id] = (version, status, dpd)
+            self._recorded.move_to_end(loan_id)
+            if len(self._recorded) > SNAPSHOTS_KEPT:
+                self._recorded.popitem(last=False)
         log.debug("loan_snapshot_recorded", loan_id=loan_id, status=status, new=recorded)
         return recorded
 

@@ -200,6 +200,18 @@ async def test_governance_report_after_loan_outcomes(env: Env) -> None:
         3,
     )
 
+    # Repayments that change neither status nor days past due add no snapshot; one that does,
+    # does, and the outcome follows it.
+    steady = f"loan_steady_{secrets.token_hex(4)}"
+    for version, dpd in ((2, 0), (3, 0), (4, 0), (5, 7), (6, 7)):
+        body = loan_event(
+            "loan.repayment_applied", steady, institution, S.LOAN_STATUS_ACTIVE, dpd, version
+        )
+        await handle("loan.repayment_applied", body, {})
+    assert await env.db["loan_outcomes"].count_documents({"loan_id": steady}) == 2
+    held = (await env.handlers.outcomes(institution, [steady]))[steady]
+    assert (held["days_past_due"], held["max_days_past_due"]) == (7, 7)
+
     # The same path through the broker: the service's own consumer records g5's write-off.
     entry = {
         "id": f"evt_{secrets.token_hex(8)}",
