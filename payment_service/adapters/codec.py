@@ -25,7 +25,7 @@ from payment_service.domain.payment import Payment, PaymentEvent
 from shared.dates import from_proto_date, to_proto_date
 from shared.events import event_meta
 from shared.loan_events import LoanEventMessage, status_word
-from shared.money import fmt, from_minor, to_money
+from shared.money import from_minor, to_money
 from shared.protos import timestamp as ts
 
 # Internal statuses (see domain.payment) as the contract shows them.
@@ -122,8 +122,7 @@ def payment_v2(payment: Payment) -> v2.Payment:
         )
         if allocation is not None
         else None,
-        # Outstanding is held as the loan service's canonical text (see domain.loans.Applied).
-        outstanding=v2.Outstanding(**{k: to_money(Decimal(v), c) for k, v in outstanding.items()})
+        outstanding=v2.Outstanding(**{k: to_money(v, c) for k, v in outstanding.items()})
         if outstanding
         else None,
         loan_status=loan_pb2.LoanStatus.ValueType(payment.loan_status),
@@ -205,17 +204,17 @@ _CHANNELS = {
 }
 
 
-def _allocation_text(a: loan_events_pb2.LoanAllocation, currency: str) -> dict[str, str]:
-    return {k: fmt(from_minor(getattr(a, k), currency), currency) for k in ALLOCATION_PARTS}
+def _allocation(a: loan_events_pb2.LoanAllocation, currency: str) -> dict[str, Decimal]:
+    return {k: from_minor(getattr(a, k), currency) for k in ALLOCATION_PARTS}
 
 
-def _outstanding_text(a: loan_events_pb2.LoanAmounts, currency: str) -> dict[str, str]:
+def _outstanding(a: loan_events_pb2.LoanAmounts, currency: str) -> dict[str, Decimal]:
     parts = {
         k: from_minor(getattr(a, k), currency)
         for k in ("principal", "interest", "fees", "penalties")
     }
     parts["total"] = sum(parts.values(), Decimal(0))
-    return {k: fmt(v, currency) for k, v in parts.items()}
+    return parts
 
 
 def applied_from_proto(
@@ -225,8 +224,8 @@ def applied_from_proto(
     (``loan.repayment_applied``, ``loan.credit_refunded``): the split and the loan's position
     after it."""
     return Applied(
-        allocation=_allocation_text(allocation, position.currency),
-        outstanding=_outstanding_text(position.outstanding, position.currency),
+        allocation=_allocation(allocation, position.currency),
+        outstanding=_outstanding(position.outstanding, position.currency),
         loan_status=int(position.status),
         institution_id=position.institution_id,
         branch_id=position.branch_id,

@@ -141,6 +141,15 @@ def _allocation_to_doc(allocation: Allocation) -> dict[str, str]:
     return {k: f"{getattr(allocation, k):f}" for k in ALLOCATION_PARTS}
 
 
+def _amounts_to_doc(amounts: Mapping[str, Decimal]) -> dict[str, str]:
+    """Amounts by part as stored: exact decimal strings."""
+    return {k: f"{v:f}" for k, v in amounts.items()}
+
+
+def _amounts(stored: Mapping[str, str]) -> dict[str, Decimal]:
+    return {k: Decimal(v) if v else Decimal(0) for k, v in stored.items()}
+
+
 def _idempotency_to_doc(scope: IdempotencyScope) -> dict[str, str]:
     doc = {"key": scope.key}
     if scope.caller is not None:
@@ -175,7 +184,7 @@ def payment_to_doc(p: Payment) -> dict[str, Any]:
         "update_time": p.update_time,
         "request_id": p.request_id,
         "allocation": _allocation_to_doc(p.allocation) if p.allocation is not None else None,
-        "outstanding": dict(p.outstanding) if p.outstanding is not None else None,
+        "outstanding": _amounts_to_doc(p.outstanding) if p.outstanding is not None else None,
         "loan_status": p.loan_status,
         "failure": failure_to_doc(p.failure) if p.failure is not None else None,
         "response": p.response,
@@ -257,7 +266,7 @@ def payment_from_doc(doc: Mapping[str, Any]) -> Payment:
         allocation=(
             Allocation(**{k: Decimal(v) for k, v in allocation.items()}) if allocation else None
         ),
-        outstanding=dict(doc["outstanding"]) if doc.get("outstanding") is not None else None,
+        outstanding=_amounts(doc["outstanding"]) if doc.get("outstanding") is not None else None,
         loan_status=int(doc.get("loan_status") or 0),
         failure=failure_from_doc(failure) if failure else None,
         response=bytes(response) if response else None,
@@ -360,8 +369,8 @@ def entry_from_doc(doc: Mapping[str, Any]) -> JournalEntry:
 def applied_to_doc(applied: Applied) -> dict[str, Any]:
     """What the loan service did with a payment, as stored beside the payment's entry."""
     return {
-        "allocation": dict(applied.allocation),
-        "outstanding": dict(applied.outstanding),
+        "allocation": _amounts_to_doc(applied.allocation),
+        "outstanding": _amounts_to_doc(applied.outstanding),
         "loan_status": applied.loan_status,
         "institution_id": applied.institution_id,
         "branch_id": applied.branch_id,
@@ -371,8 +380,8 @@ def applied_to_doc(applied: Applied) -> dict[str, Any]:
 
 def applied_from_doc(doc: Mapping[str, Any]) -> Applied:
     return Applied(
-        allocation=dict(doc.get("allocation") or {}),
-        outstanding=dict(doc.get("outstanding") or {}),
+        allocation=_amounts(doc.get("allocation") or {}),
+        outstanding=_amounts(doc.get("outstanding") or {}),
         loan_status=int(doc.get("loan_status") or 0),
         institution_id=doc.get("institution_id", ""),
         branch_id=doc.get("branch_id", ""),

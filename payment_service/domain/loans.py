@@ -5,15 +5,13 @@ loan service's answers and events."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 ALLOCATION_PARTS = ("principal", "interest", "fees", "penalties", "overpayment")
 OUTSTANDING_PARTS = ("principal", "interest", "fees", "penalties", "total")
-
-
-def _decimal(text: str) -> Decimal:
-    return Decimal(text) if text else Decimal(0)
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -29,17 +27,18 @@ class LoanView:
 @dataclass(frozen=True)
 class Applied:
     """What the loan service did with a payment (ApplyRepayment's answer, or the
-    ``loan.repayment_applied`` event)."""
+    ``loan.repayment_applied`` event): the split of the payment (``ALLOCATION_PARTS``) and
+    what the loan owed after it (``OUTSTANDING_PARTS``), exact amounts of ``currency``."""
 
-    allocation: dict[str, str]
-    outstanding: dict[str, str]
+    allocation: Mapping[str, Decimal]
+    outstanding: Mapping[str, Decimal]
     loan_status: int
     institution_id: str = ""
     branch_id: str = ""
     currency: str = ""
 
     def part(self, name: str) -> Decimal:
-        return _decimal(self.allocation.get(name, ""))
+        return self.allocation.get(name, ZERO)
 
 
 @dataclass(frozen=True)

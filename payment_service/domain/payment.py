@@ -248,7 +248,7 @@ class Payment:
     attempt: int = 1
     lease_until: dt.datetime | None = None
     allocation: Allocation | None = None
-    outstanding: dict[str, str] | None = None
+    outstanding: dict[str, Decimal] | None = None
     loan_status: int = 0  # kopa.loan.v1.LoanStatus, as the loan service last answered
     failure: Failure | None = None
     response: bytes | None = None
@@ -372,7 +372,7 @@ class Payment:
         self,
         *,
         allocation: Allocation,
-        outstanding: dict[str, str],
+        outstanding: Mapping[str, Decimal],
         loan_status: int,
         loan_id: str,
         branch_id: str,

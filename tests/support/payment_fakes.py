@@ -261,16 +261,16 @@ class FakeLoanGateway(AbstractLoanGateway):
             loan.id, loan.institution_id, loan.branch_id, "bor_1", loan.status, loan.currency
         )
 
-    def _answer(self, loan: FakeLoan, allocation: dict[str, str]) -> Applied:
-        zero = f"{Decimal(0):.2f}"
+    def _answer(self, loan: FakeLoan, allocation: dict[str, Decimal]) -> Applied:
+        zero = CENT * 0
         return Applied(
             allocation=allocation,
             outstanding={
-                "principal": f"{loan.principal_due:.2f}",
+                "principal": loan.principal_due,
                 "interest": zero,
                 "fees": zero,
                 "penalties": zero,
-                "total": f"{loan.principal_due:.2f}",
+                "total": loan.principal_due,
             },
             loan_status=4 if loan.principal_due else 5,  # LOAN_STATUS_ACTIVE / _CLOSED
             institution_id=loan.institution_id,
@@ -302,11 +302,11 @@ class FakeLoanGateway(AbstractLoanGateway):
             self.applied[payment_id] = self._answer(
                 loan,
                 {
-                    "principal": f"{principal:.2f}",
-                    "interest": "0.00",
-                    "fees": "0.00",
-                    "penalties": "0.00",
-                    "overpayment": f"{paid - principal:.2f}",
+                    "principal": principal.quantize(CENT),
+                    "interest": CENT * 0,
+                    "fees": CENT * 0,
+                    "penalties": CENT * 0,
+                    "overpayment": (paid - principal).quantize(CENT),
                 },
             )
         if self.outage == "after":
@@ -320,7 +320,7 @@ class FakeLoanGateway(AbstractLoanGateway):
         if self.refusal is not None:
             raise self.refusal
         loan = self._loan(loan_id)
-        answer = self._answer(loan, {"overpayment": f"{amount:f}"})
+        answer = self._answer(loan, {"overpayment": amount})
         self.applied.setdefault(refund_id, answer)
         return self.applied[refund_id]
 
@@ -366,6 +366,7 @@ class FakeClock:
         self.now += delta
 
 
+CENT = Decimal("0.01")
 INST = "inst_1"
 BRANCH = "br_1"
 LEASE = dt.timedelta(seconds=15)

@@ -77,7 +77,7 @@ TRANSITIONS: dict[str, Transition] = {
     "expire_lease": lambda p: p.expire_lease(attempt=p.attempt, now=NOW),
     "post": lambda p: p.post(
         allocation=ALLOCATION,
-        outstanding={"principal": "940.00"},
+        outstanding={"principal": Decimal("940.00")},
         loan_status=4,
         loan_id="loan_1",
         branch_id="br_1",
@@ -151,7 +151,9 @@ def test_the_posting_event_says_what_the_money_did() -> None:
 def test_a_posting_records_the_loan_services_answer() -> None:
     payment = make(S.FAILED)
     TRANSITIONS["post"](payment)
-    assert payment.allocation == ALLOCATION and payment.outstanding == {"principal": "940.00"}
+    assert payment.allocation == ALLOCATION and payment.outstanding == {
+        "principal": Decimal("940.00")
+    }
     assert (payment.entry_id, payment.lease_until, payment.failure) == (
         "repayment:pay_1",
         None,
@@ -329,10 +331,10 @@ def test_changing_a_copy_leaves_the_payment_as_it_was(name: str) -> None:
     allowed, _, _ = TABLE[name]
     for status in allowed:
         payment = make(status, PaymentKind.MOBILE_MONEY, match={"result": "unmatched"})
-        payment.outstanding, payment.request = {"principal": "1.00"}, {"amount": "1"}
+        payment.outstanding, payment.request = {"principal": Decimal("1.00")}, {"amount": "1"}
         before = payment_to_doc(payment)
         twin = payment.copy()
         TRANSITIONS[name](twin)
         twin.match["result"] = "changed"  # type: ignore[index]
-        twin.outstanding["principal"] = "2.00"  # type: ignore[index]
+        twin.outstanding["principal"] = Decimal("2.00")  # type: ignore[index]
         assert payment_to_doc(payment) == before and payment.events == []

@@ -123,7 +123,7 @@ async def test_an_event_for_a_payment_of_another_institution_changes_nothing(
     event = loan_event(w, "loan.repayment_reversed", version=3, payment_id=posted.id)
     await w.events.handle(dataclasses.replace(event, institution_id="inst_other"))
     assert (await w.stored(posted.id)).status is PaymentStatus.POSTED
-    applied = Applied({"principal": "1.00"}, {}, 4, INST, BRANCH, "KES")
+    applied = Applied({"principal": Decimal("1.00")}, {}, 4, INST, BRANCH, "KES")
     unknown = loan_event(w, "loan.repayment_applied", version=4, payment_id="pay_x")
     await w.events.handle(dataclasses.replace(unknown, applied=applied))
     assert "pay_x" not in w.repo.payments

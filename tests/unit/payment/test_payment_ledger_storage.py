@@ -47,8 +47,8 @@ ENTRY = JournalEntry(
     memo="Repayment",
 )
 APPLIED = Applied(
-    allocation={"principal": "100.00", "interest": "50.00"},
-    outstanding={"principal": "900.00", "total": "900.00"},
+    allocation={"principal": Decimal("100.00"), "interest": Decimal("50.00")},
+    outstanding={"principal": Decimal("900.00"), "total": Decimal("900.00")},
     loan_status=2,
     institution_id="inst-1",
     branch_id="br-1",
@@ -124,7 +124,7 @@ def test_older_documents_load() -> None:
         JournalEntry(**{**ENTRY.__dict__, "memo": ""}), branch_id=None, applied=None
     )
     doc["applied"] = {"allocation": {"principal": "1.00"}}
-    assert booked_entry_from_doc(doc).applied == Applied({"principal": "1.00"}, {}, 0)
+    assert booked_entry_from_doc(doc).applied == Applied({"principal": Decimal("1.00")}, {}, 0)
 
 
 def test_a_chart_is_stored_with_its_version() -> None:

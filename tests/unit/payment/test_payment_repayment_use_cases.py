@@ -218,7 +218,7 @@ async def test_a_crash_after_the_entry_is_completed_by_the_recovery(w: World) ->
     await w.recovery.run_once()
     posted = await w.stored(payment_id)
     assert posted.status is PaymentStatus.POSTED
-    assert posted.outstanding is not None and posted.outstanding["principal"] == "900.00"
+    assert posted.outstanding is not None and posted.outstanding["principal"] == Decimal("900.00")
     _, replayed = await w.repayments.post(command())
     assert replayed and w.loans.applications(payment_id) == 1
 
