@@ -15,7 +15,7 @@ from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
 from shared.grpc_client import open_channel
-from shared.service import peer_descriptor
+from shared.service import peer_services
 
 
 @dataclass
@@ -34,8 +34,7 @@ class Upstreams:
     def open(cls, settings: GatewaySettings) -> Upstreams:
         names = ("auth", "user", "loan", "payment", "scoring", "reporting")
         channels = {
-            n: open_channel(getattr(settings, f"{n}_service_addr"), peer_descriptor(n))
-            for n in names
+            n: open_channel(getattr(settings, f"{n}_service_addr"), peer_services(n)) for n in names
         }
         return cls(
             channels=channels,

@@ -5,7 +5,7 @@ caller's token, request id and trace context forwarded to the peer.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -47,12 +47,13 @@ class ForwardContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(new, request)
 
 
-def service_config(service: str, idempotent_methods: Iterable[str]) -> str:
+def service_config(idempotent_methods: Iterable[tuple[str, str]]) -> str:
+    """gRPC's service config retrying the (service, method) pairs given on UNAVAILABLE."""
     return json.dumps(
         {
             "methodConfig": [
                 {
-                    "name": [{"service": service, "method": m} for m in idempotent_methods],
+                    "name": [{"service": s, "method": m} for s, m in idempotent_methods],
                     "retryPolicy": {
                         "maxAttempts": 4,
                         "initialBackoff": "0.05s",
@@ -66,20 +67,29 @@ def service_config(service: str, idempotent_methods: Iterable[str]) -> str:
     )
 
 
-def open_channel(
-    target: str, service_descriptor: Any, extra_idempotent: Iterable[str] = ()
-) -> grpc.aio.Channel:
-    """A long-lived channel to `target` for the service described by `service_descriptor`
-    (e.g. `loan_pb2.DESCRIPTOR.services_by_name["LoanService"]`)."""
-    methods = [
-        m.name
-        for m in service_descriptor.methods
-        if m.name.startswith(IDEMPOTENT_PREFIXES) or m.name in set(extra_idempotent)
+def retried_methods(
+    services: Sequence[Any], extra_idempotent: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """The (service, method) pairs of `services` a channel may retry: the idempotent ones."""
+    extra = set(extra_idempotent)
+    return [
+        (service.full_name, m.name)
+        for service in services
+        for m in service.methods
+        if m.name.startswith(IDEMPOTENT_PREFIXES) or m.name in extra
     ]
+
+
+def open_channel(
+    target: str, services: Sequence[Any], extra_idempotent: Iterable[str] = ()
+) -> grpc.aio.Channel:
+    """A long-lived channel to `target` for the services it serves, by descriptor (e.g.
+    `loan_pb2.DESCRIPTOR.services_by_name["LoanService"]`)."""
+    methods = retried_methods(services, extra_idempotent)
     return grpc.aio.insecure_channel(
         target,
         options=[
-            ("grpc.service_config", service_config(service_descriptor.full_name, methods)),
+            ("grpc.service_config", service_config(methods)),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),

@@ -26,21 +26,31 @@ from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
+#: The gRPC services each peer serves: (stub module, service name).
 _PEER_SERVICES = {
-    "auth": ("kopa.auth.v1.auth_pb2", "AuthService"),
-    "user": ("kopa.user.v1.user_pb2", "UserService"),
-    "loan": ("kopa.loan.v1.loan_pb2", "LoanService"),
-    "payment": ("kopa.payment.v1.payment_pb2", "PaymentService"),
-    "scoring": ("kopa.scoring.v1.scoring_pb2", "ScoringService"),
-    "reporting": ("kopa.reporting.v1.reporting_pb2", "ReportingService"),
+    "auth": [("kopa.auth.v1.auth_pb2", "AuthService")],
+    "user": [("kopa.user.v1.user_pb2", "UserService")],
+    "loan": [
+        ("kopa.loan.v1.loan_pb2", "LoanService"),
+        ("kopa.loan.v2.repayments_pb2", "RepaymentService"),
+    ],
+    "payment": [
+        ("kopa.payment.v1.payment_pb2", "PaymentService"),
+        ("kopa.payment.v2.repayments_pb2", "RepaymentService"),
+    ],
+    "scoring": [("kopa.scoring.v1.scoring_pb2", "ScoringService")],
+    "reporting": [("kopa.reporting.v1.reporting_pb2", "ReportingService")],
 }
 
 
-def peer_descriptor(peer: str) -> Any:
+def peer_services(peer: str) -> list[Any]:
+    """The descriptors of the gRPC services `peer` serves."""
     import importlib
 
-    module, service = _PEER_SERVICES[peer]
-    return importlib.import_module(module).DESCRIPTOR.services_by_name[service]
+    return [
+        importlib.import_module(module).DESCRIPTOR.services_by_name[service]
+        for module, service in _PEER_SERVICES[peer]
+    ]
 
 
 @dataclass
@@ -60,7 +70,7 @@ class Runtime:
     def channel(self, peer: str) -> grpc.aio.Channel:
         if peer not in self._channels:
             address = getattr(self.settings, f"{peer}_service_addr")
-            self._channels[peer] = open_channel(address, peer_descriptor(peer))
+            self._channels[peer] = open_channel(address, peer_services(peer))
         return self._channels[peer]
 
     async def connect(self) -> None:
