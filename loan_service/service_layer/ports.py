@@ -2,7 +2,7 @@
 
 The use cases are written against these: `adapters/repository.py` implements the
 repositories on MongoDB, `adapters/peers.py` the peers over gRPC, and the unit tests
-(`tests/unit/loan/fakes.py`) implement them in memory, subclassing the same classes.
+(`tests/support/loan_fakes.py`) implement them in memory, subclassing the same classes.
 
 A loan is stored as a document: the aggregate's state (`adapters.serialization`), the
 figures derived from it (`views`) and bookkeeping (version, business dates). A write hands

@@ -14,7 +14,6 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal as D
-from typing import Any
 
 import pytest
 
@@ -46,91 +45,13 @@ from loan_service.service_layer.commands import (
 )
 from loan_service.service_layer.loan_settings import ReadingSettings
 from loan_service.service_layer.ports import ScoreResult
-from loan_service.service_layer.unit_of_work import MAX_ATTEMPTS, UnitOfWork
+from loan_service.service_layer.unit_of_work import MAX_ATTEMPTS
 from shared import context
 from shared.errors import Aborted, Conflict, NotFound, ValidationError
-from shared.permissions import BRANCH_SCOPED_ROLES, Principal, Role
-from tests.unit.loan.fakes import FakeLoanRepository, FakeScorer, FakeUserDirectory
+from shared.permissions import Role
+from tests.support.loan_fakes import INSTITUTION, LEVEL, FakeScorer, World, act_as
 
 pytestmark = pytest.mark.unit
-
-INSTITUTION = "inst_1"
-BRANCH = "br_1"
-LEVEL = "8884.88"
-
-
-def act_as(role: Role, *, institution: str = INSTITUTION, branch: str = BRANCH) -> None:
-    context.set_current(
-        context.RequestContext(
-            request_id="req_1",
-            principal=Principal(
-                user_id=f"usr_{role.value}",
-                role=role,
-                institution_id=institution,
-                branch_id=branch if role in BRANCH_SCOPED_ROLES else None,
-                session_id="ses_1",
-            ),
-        )
-    )
-
-
-class World:
-    def __init__(self) -> None:
-        self.repo = FakeLoanRepository()
-        self.users = FakeUserDirectory("KES")
-        self.notified: list[str] = []
-        self.uow = UnitOfWork(self.repo, self.notified.append)
-        self.users.add_borrower("bor_1", INSTITUTION, BRANCH, name="Achieng")
-        self.product_id = ""
-
-    async def product(self) -> str:
-        act_as(Role.ADMIN)
-        doc = await products.create_product(
-            self.repo,
-            self.users,
-            CreateProduct(
-                name="Biashara 12",
-                interest_method="declining_balance",
-                amortization="equal_installments",
-                annual_interest_rate="12",
-                repayment_frequency="monthly",
-                min_principal="1000",
-                max_principal="500000",
-                min_term=1,
-                max_term=24,
-                days_in_year="360",
-            ),
-        )
-        return str(doc["_id"])
-
-    async def application(self, request_id: str = "") -> dict[str, Any]:
-        self.product_id = self.product_id or await self.product()
-        act_as(Role.AGENT)
-        return await applications.create_loan(
-            self.uow,
-            self.users,
-            CreateLoan(
-                borrower_id="bor_1",
-                product_id=self.product_id,
-                principal="100000",
-                term=12,
-                disbursement_date="2024-01-15",
-                request_id=request_id,
-            ),
-        )
-
-    async def active_loan(self) -> str:
-        loan_id = str((await self.application())["_id"])
-        act_as(Role.BRANCH_MANAGER)
-        await applications.approve(self.uow, ApproveLoan(loan_id, note="ok"))
-        await disbursement.disburse(self.uow, DisburseLoan(loan_id, "2024-01-15", channel="cash"))
-        return loan_id
-
-    async def pay(self, loan_id: str, payment_id: str, amount: str, on: str) -> Any:
-        act_as(Role.AGENT)
-        return await repayments.apply_repayment(
-            self.uow, ApplyRepayment(loan_id, payment_id, D(amount), date.fromisoformat(on))
-        )
 
 
 @pytest.fixture
