@@ -7,11 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from google.protobuf.message import Message
 from google.type import money_pb2
 
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2
-from kopa.payment.v1 import events_pb2, payment_pb2
+from kopa.payment.v1 import payment_pb2
+from kopa.payment.v2 import events_pb2 as payment_events
 from kopa.payment.v2 import repayments_pb2 as v2
 from payment_service.adapters.serialization import payment_to_doc
 from payment_service.domain.loans import (
@@ -21,7 +23,16 @@ from payment_service.domain.loans import (
     LoanEventData,
     LoanPosition,
 )
-from payment_service.domain.payment import Payment, PaymentEvent
+from payment_service.domain.payment import (
+    Assigned,
+    Payment,
+    PaymentEvent,
+    Posted,
+    Received,
+    Refunded,
+    Reversed,
+    Unmatched,
+)
 from shared.dates import from_proto_date, to_proto_date
 from shared.events import event_meta
 from shared.loan_events import LoanEventMessage, status_word
@@ -106,7 +117,6 @@ KIND_TO_V2: dict[str, v2.PaymentKind.ValueType] = {
 def payment_v2(payment: Payment) -> v2.Payment:
     """The payment as it now is, typed."""
     c = payment.currency
-    allocation, outstanding = payment.allocation, payment.outstanding
     return v2.Payment(
         id=payment.id,
         institution_id=payment.institution_id,
@@ -117,14 +127,8 @@ def payment_v2(payment: Payment) -> v2.Payment:
         channel=CHANNEL_TO_V2.get(payment.channel, v2.PAYMENT_CHANNEL_UNSPECIFIED),
         reference=payment.reference,
         status=STATUS_TO_PROTO.get(payment.status, payment_pb2.PAYMENT_STATUS_UNSPECIFIED),
-        allocation=v2.Allocation(
-            **{k: to_money(getattr(allocation, k), c) for k in ALLOCATION_PARTS}
-        )
-        if allocation is not None
-        else None,
-        outstanding=v2.Outstanding(**{k: to_money(v, c) for k, v in outstanding.items()})
-        if outstanding
-        else None,
+        allocation=_allocation_v2(payment),
+        outstanding=_outstanding_v2(payment),
         loan_status=loan_pb2.LoanStatus.ValueType(payment.loan_status),
         recorded_by=payment.recorded_by,
         reversal_reason=payment.reversal_reason or "",
@@ -133,6 +137,21 @@ def payment_v2(payment: Payment) -> v2.Payment:
         provider_transaction_id=payment.provider_transaction_id or "",
         payer_phone=payment.payer_phone or "",
         kind=KIND_TO_V2.get(payment.kind, v2.PAYMENT_KIND_UNSPECIFIED),
+    )
+
+
+def _allocation_v2(payment: Payment) -> v2.Allocation | None:
+    a = payment.allocation
+    if a is None:
+        return None
+    return v2.Allocation(**{k: to_money(getattr(a, k), payment.currency) for k in ALLOCATION_PARTS})
+
+
+def _outstanding_v2(payment: Payment) -> v2.Outstanding | None:
+    if not payment.outstanding:
+        return None
+    return v2.Outstanding(
+        **{k: to_money(v, payment.currency) for k, v in payment.outstanding.items()}
     )
 
 
@@ -179,19 +198,80 @@ def _v2_from_v1(m: payment_pb2.Payment) -> v2.Payment:
     )
 
 
-def event_message(event: PaymentEvent, payment: Payment) -> events_pb2.PaymentEvent:
-    """The outbox message of a domain event: ``payment`` is the payment as written (its
-    ``version`` the new one)."""
-    return events_pb2.PaymentEvent(
-        meta=event_meta(
-            event.routing_key,
-            institution_id=payment.institution_id,
-            branch_id=payment.branch_id,
-            aggregate_id=payment.id,
-            aggregate_version=payment.version,
-        ),
-        payment=payment_message(payment),
+def event_message(event: PaymentEvent, payment: Payment) -> Message:
+    """The outbox message of a domain event (its routing key's, ``shared.payment_events``):
+    what happened, typed; ``payment`` is the payment as written (its ``version`` the new
+    one)."""
+    meta = event_meta(
+        event.routing_key,
+        institution_id=payment.institution_id,
+        branch_id=payment.branch_id,
+        aggregate_id=payment.id,
+        aggregate_version=payment.version,
     )
+    money = {
+        "meta": meta,
+        "amount": to_money(payment.amount, payment.currency),
+        "paid_on": to_proto_date(payment.paid_on),
+    }
+    channel = CHANNEL_TO_V2.get(payment.channel, v2.PAYMENT_CHANNEL_UNSPECIFIED)
+    loan_status = loan_pb2.LoanStatus.ValueType(payment.loan_status)
+    if isinstance(event, Received):
+        return payment_events.PaymentReceived(
+            **money,
+            reference=payment.reference,
+            provider_transaction_id=payment.provider_transaction_id or "",
+            payer_phone=payment.payer_phone or "",
+            loan_id=payment.loan_id,
+        )
+    if isinstance(event, Unmatched):
+        return payment_events.PaymentUnmatched(
+            **money,
+            reference=payment.reference,
+            provider_transaction_id=payment.provider_transaction_id or "",
+            payer_phone=payment.payer_phone or "",
+        )
+    if isinstance(event, Posted):
+        return payment_events.PaymentPosted(
+            **money,
+            loan_id=payment.loan_id,
+            kind=KIND_TO_V2.get(payment.kind, v2.PAYMENT_KIND_UNSPECIFIED),
+            channel=channel,
+            reference=payment.reference,
+            allocation=_allocation_v2(payment),
+            outstanding=_outstanding_v2(payment),
+            loan_status=loan_status,
+            entry_id=payment.entry_id or "",
+            recorded_by=payment.recorded_by,
+        )
+    if isinstance(event, Assigned):
+        return payment_events.PaymentAssigned(
+            **money,
+            loan_id=payment.loan_id,
+            reference=payment.reference,
+            allocation=_allocation_v2(payment),
+            outstanding=_outstanding_v2(payment),
+            loan_status=loan_status,
+            entry_id=payment.entry_id or "",
+            assigned_by=payment.assign.by if payment.assign else "",
+        )
+    if isinstance(event, Refunded):
+        return payment_events.PaymentRefunded(
+            **money,
+            loan_id=payment.loan_id,
+            channel=channel,
+            reference=payment.reference,
+            entry_id=payment.entry_id or "",
+            recorded_by=payment.recorded_by,
+        )
+    if isinstance(event, Reversed):
+        return payment_events.PaymentReversed(
+            **money,
+            loan_id=payment.loan_id,
+            reason=payment.reversal_reason or "",
+            reversal_entry_id=payment.reversal_entry_id or "",
+        )
+    raise TypeError(f"no message for payment event {type(event).__name__}")
 
 
 # --- the loan service ----------------------------------------------------------------------

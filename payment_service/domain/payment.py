@@ -181,7 +181,8 @@ class ReversalRequest:
 
 @dataclass(frozen=True)
 class PaymentEvent:
-    """Something that happened to a payment; published with the payment as it then is."""
+    """Something that happened to a payment; published as its routing key's message
+    (``shared.payment_events``), encoded from the payment as the change left it."""
 
     routing_key: ClassVar[str] = ""
 

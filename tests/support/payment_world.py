@@ -32,13 +32,13 @@ from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
-from kopa.payment.v1 import events_pb2, payment_pb2, payment_pb2_grpc
+from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
 from kopa.payment.v2 import repayments_pb2_grpc as payment_repayments_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.loans import ALLOCATION_PARTS
 from payment_service.domain.mobile_money import signature_header
-from shared import context, loan_events
+from shared import context, loan_events, payment_events
 from shared.dates import to_proto_date
 from shared.errors import IllegalState, NotFound, Unauthenticated, ValidationError
 from shared.events import EventPublisher
@@ -301,7 +301,8 @@ class World:
     keyset: KeySet
     db: Any
     publisher: EventPublisher
-    events: list[tuple[str, events_pb2.PaymentEvent]]
+    #: The payment events published, as (routing key, message of `shared.payment_events`).
+    events: list[tuple[str, Any]]
     inst: str
     branch: str
     other_branch: str
@@ -437,10 +438,10 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
-    events: list[tuple[str, events_pb2.PaymentEvent]] = []
+    events: list[tuple[str, Any]] = []
 
     async def observe(key: str, body: bytes, headers: dict[str, Any]) -> None:
-        events.append((key, events_pb2.PaymentEvent.FromString(body)))
+        events.append((key, payment_events.decode(key, body)))
 
     publisher = EventPublisher(server_urls["AMQP_URL"], "loan-test", ns)
     await publisher.connect()

@@ -101,7 +101,7 @@ async def test_mobile_money_callbacks_are_verified_booked_to_suspense_once(world
     assert [f for f, _ in bad.field_errors] == ["amount"]
 
     async def published() -> bool:
-        return any(k == "payment.received" and e.payment.id == p.id for k, e in w.events)
+        return any(k == "payment.received" and e.meta.aggregate_id == p.id for k, e in w.events)
 
     await wait_until(published)
 
@@ -169,7 +169,7 @@ async def test_suspense_is_listed_and_assigned_to_a_loan(world: World) -> None:
     assert {p.id for p in repayments.payments} == {unmatched.id, matched.id}
 
     async def published() -> bool:
-        keys = {(k, e.payment.id) for k, e in w.events}
+        keys = {(k, e.meta.aggregate_id) for k, e in w.events}
         return {("payment.unmatched", unmatched.id), ("payment.assigned", unmatched.id)} <= keys
 
     await wait_until(published)
@@ -226,11 +226,11 @@ async def test_a_matched_receipt_is_posted_by_payment_service_itself(
     assert auth.issued == 1  # one token served both receipts
 
     async def published() -> bool:
-        keys = {(k, e.payment.id) for k, e in w.events}
+        keys = {(k, e.meta.aggregate_id) for k, e in w.events}
         return {("payment.received", p.id), ("payment.posted", p.id)} <= keys
 
     await wait_until(published)
-    assert ("payment.assigned", p.id) not in {(k, e.payment.id) for k, e in w.events}
+    assert ("payment.assigned", p.id) not in {(k, e.meta.aggregate_id) for k, e in w.events}
 
 
 @pytest.mark.parametrize("outage", ["before", "after"])

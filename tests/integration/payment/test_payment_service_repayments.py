@@ -76,10 +76,18 @@ async def test_a_repayment_posts_once_and_a_retry_replays_it(world: World) -> No
     )
     assert [x.id for x in listed.payments] == [p.id]
 
-    async def published() -> bool:
-        return any(k == "payment.posted" and e.payment.id == p.id for k, e in w.events)
+    def published() -> Any:
+        return next(
+            (e for k, e in w.events if k == "payment.posted" and e.meta.aggregate_id == p.id),
+            None,
+        )
 
-    await wait_until(published)
+    await wait_until(lambda: published() is not None)
+    event = published()  # what happened, typed: not a snapshot of the payment
+    assert (event.amount.currency_code, event.amount.units) == ("KES", 150)
+    assert (event.allocation.interest.units, event.allocation.principal.units) == (100, 50)
+    assert event.outstanding.total.units == 950 and event.loan_id == loan.id
+    assert event.entry_id == f"repayment:{p.id}" and event.loan_status == ACTIVE
 
 
 async def test_the_same_key_with_another_body_is_refused(world: World) -> None:
@@ -382,6 +390,8 @@ async def test_a_reversal_books_the_compensating_entry_and_the_books_stay_balanc
     assert [ln.running_balance for ln in statement.lines] == ["1000.00", "800.00", "1000.00"]
 
     async def published() -> bool:
-        return any(k == "payment.reversed" and e.payment.id == posted.id for k, e in w.events)
+        return any(
+            k == "payment.reversed" and e.meta.aggregate_id == posted.id for k, e in w.events
+        )
 
     await wait_until(published)

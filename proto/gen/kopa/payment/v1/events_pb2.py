@@ -26,13 +26,15 @@ from kopa.common.v1 import common_pb2 as kopa_dot_common_dot_v1_dot_common__pb2
 from kopa.payment.v1 import payment_pb2 as kopa_dot_payment_dot_v1_dot_payment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckopa/payment/v1/events.proto\x12\x0fkopa.payment.v1\x1a\x1bkopa/common/v1/common.proto\x1a\x1dkopa/payment/v1/payment.proto\"b\n\x0cPaymentEvent\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12)\n\x07payment\x18\x02 \x01(\x0b\x32\x18.kopa.payment.v1.Paymentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckopa/payment/v1/events.proto\x12\x0fkopa.payment.v1\x1a\x1bkopa/common/v1/common.proto\x1a\x1dkopa/payment/v1/payment.proto\"f\n\x0cPaymentEvent\x12\'\n\x04meta\x18\x01 \x01(\x0b\x32\x19.kopa.common.v1.EventMeta\x12)\n\x07payment\x18\x02 \x01(\x0b\x32\x18.kopa.payment.v1.Payment:\x02\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kopa.payment.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PAYMENTEVENT']._loaded_options = None
+  _globals['_PAYMENTEVENT']._serialized_options = b'\030\001'
   _globals['_PAYMENTEVENT']._serialized_start=109
-  _globals['_PAYMENTEVENT']._serialized_end=207
+  _globals['_PAYMENTEVENT']._serialized_end=211
 # @@protoc_insertion_point(module_scope)

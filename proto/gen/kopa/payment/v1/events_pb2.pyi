@@ -16,11 +16,20 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
+@_deprecated("""This message has been marked as deprecated using proto message options.""")
 @_typing.final
 class PaymentEvent(_message.Message):
-    """Published as `payment.posted`, `payment.reversed`, `payment.unmatched`, `payment.assigned`."""
+    """Superseded by the event messages of kopa/payment/v2/events.proto, one per routing key (the
+    AMQP `type` property names the message). Kept so that an event published before them can
+    still be read.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
