@@ -10,7 +10,7 @@ from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2_grpc
 from kopa.payment.v1 import payment_pb2_grpc
-from kopa.payment.v2 import repayments_pb2_grpc
+from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
@@ -27,6 +27,8 @@ class Upstreams:
     payment: payment_pb2_grpc.PaymentServiceStub
     #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
     repayments: repayments_pb2_grpc.RepaymentServiceStub
+    #: kopa.payment.v2: the books, typed.
+    ledger: ledger_pb2_grpc.LedgerServiceStub
     scoring: scoring_pb2_grpc.ScoringServiceStub
     reporting: reporting_pb2_grpc.ReportingServiceStub
 
@@ -43,6 +45,7 @@ class Upstreams:
             loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             payment=payment_pb2_grpc.PaymentServiceStub(channels["payment"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
+            ledger=ledger_pb2_grpc.LedgerServiceStub(channels["payment"]),
             scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
             reporting=reporting_pb2_grpc.ReportingServiceStub(channels["reporting"]),
         )

@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
-from kopa.payment.v2 import repayments_pb2, repayments_pb2_grpc
+from kopa.payment.v2 import ledger_pb2, ledger_pb2_grpc, repayments_pb2, repayments_pb2_grpc
 from kopa.user.v1 import user_pb2_grpc
 from payment_service.adapters.peers import (
     InstitutionCurrency,
@@ -39,6 +39,7 @@ from payment_service.adapters.peers import (
 )
 from payment_service.adapters.repository import PAYMENTS, Repository
 from payment_service.entrypoints.consumers import BINDINGS, LoanEventConsumer
+from payment_service.entrypoints.grpc_ledger import LedgerServicer
 from payment_service.entrypoints.grpc_repayments import RepaymentServicer
 from payment_service.entrypoints.grpc_servicer import PaymentServicer
 from payment_service.service_layer.core import PaymentConfig, PaymentCore
@@ -96,6 +97,7 @@ class Wiring:
     core: PaymentCore
     servicer: PaymentServicer
     repayments: RepaymentServicer
+    ledger: LedgerServicer
     consumer: LoanEventConsumer
     recovery: Recovery
     repo: Repository
@@ -121,11 +123,13 @@ def wire(
     core = PaymentCore(repo, books, LoanGateway(loan_channel), wake_relay, config)
     mobile_money = MobileMoney(core, service_tokens)
     repayments = Repayments(core)
-    servicer = PaymentServicer(repayments, mobile_money, LedgerHandlers(books, repo))
+    ledger = LedgerHandlers(books, repo)
+    servicer = PaymentServicer(repayments, mobile_money, ledger)
     return Wiring(
         core=core,
         servicer=servicer,
         repayments=RepaymentServicer(repayments),
+        ledger=LedgerServicer(ledger),
         consumer=LoanEventConsumer(LoanEvents(core)),
         recovery=Recovery(core, mobile_money, interval_seconds=recovery_interval_seconds),
         repo=repo,
@@ -165,14 +169,17 @@ async def build(runtime: Runtime) -> Wiring:
 
 
 def registrar(wiring: Wiring) -> Callable[[grpc.aio.Server], list[str]]:
-    """kopa.payment.v1.PaymentService and kopa.payment.v2.RepaymentService."""
+    """kopa.payment.v1.PaymentService and kopa.payment.v2's RepaymentService and
+    LedgerService."""
 
     def register(server: grpc.aio.Server) -> list[str]:
         payment_pb2_grpc.add_PaymentServiceServicer_to_server(wiring.servicer, server)
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(wiring.repayments, server)
+        ledger_pb2_grpc.add_LedgerServiceServicer_to_server(wiring.ledger, server)
         return [
             payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
+            ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
         ]
 
     return register

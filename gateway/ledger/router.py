@@ -12,7 +12,7 @@ from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.ledger.schemas import Account, LedgerLine, TrialBalance
 from gateway.schema import IsoDate, Page, PageSize, PageToken
-from kopa.payment.v1 import payment_pb2
+from kopa.payment.v2 import ledger_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["ledger"])
@@ -26,7 +26,7 @@ router = APIRouter(tags=["ledger"])
 async def list_accounts(stubs: Stubs) -> Page[Account]:
     """Every account of the caller's institution, system accounts and added ones, in one
     page."""
-    reply = await stubs.payment.ListAccounts(payment_pb2.ListAccountsRequest())
+    reply = await stubs.ledger.ListAccounts(ledger_pb2.ListAccountsRequest())
     return Page[Account](items=[from_proto(Account, a) for a in reply.accounts], next_page_token="")
 
 
@@ -39,8 +39,8 @@ async def list_accounts(stubs: Stubs) -> Page[Account]:
 async def create_account(body: Account, stubs: Stubs) -> Account:
     """Adds an account to the institution's chart (e.g. an expense account for manual
     bookkeeping); a code already in the chart is a 409."""
-    reply = await stubs.payment.CreateAccount(
-        payment_pb2.CreateAccountRequest(account=to_proto(payment_pb2.Account, body))
+    reply = await stubs.ledger.CreateAccount(
+        ledger_pb2.CreateAccountRequest(account=to_proto(ledger_pb2.Account, body))
     )
     return from_proto(Account, reply.account)
 
@@ -59,10 +59,10 @@ async def trial_balance(
     """Each account's total debits, total credits and balance over the entries dated up to
     `as_of` (every entry when omitted), with the totals; they are equal when the books
     balance. Entries follow the loans' events within seconds."""
-    reply = await stubs.payment.GetTrialBalance(
-        to_proto(payment_pb2.GetTrialBalanceRequest, as_of=as_of)
+    reply = await stubs.ledger.GetTrialBalance(
+        to_proto(ledger_pb2.GetTrialBalanceRequest, as_of=as_of)
     )
-    return from_proto(TrialBalance, reply, as_of=as_of)
+    return from_proto(TrialBalance, reply, as_of=as_of, currency=reply.total_debit.currency_code)
 
 
 @router.get(
@@ -76,8 +76,8 @@ async def general_ledger(
     """The account's movements in date order, each with the running balance on the
     account's normal side (computed over every earlier entry, whatever the page). An
     unknown account code is a 404."""
-    reply = await stubs.payment.GetGeneralLedger(
-        payment_pb2.GetGeneralLedgerRequest(
+    reply = await stubs.ledger.GetGeneralLedger(
+        ledger_pb2.GetGeneralLedgerRequest(
             account_code=account_code, page_size=page_size, page_token=page_token
         )
     )
@@ -100,9 +100,7 @@ async def loan_statement(loan_id: str, stubs: Stubs) -> Page[LedgerLine]:
     `running_balance` the principal outstanding after it. Lines start with the disbursement
     (`approved -> active`; before it the books may not know the loan: 404) and stay readable
     once the loan is `closed` or `written_off`."""
-    reply = await stubs.payment.GetLoanStatement(
-        payment_pb2.GetLoanStatementRequest(loan_id=loan_id)
-    )
+    reply = await stubs.ledger.GetLoanStatement(ledger_pb2.GetLoanStatementRequest(loan_id=loan_id))
     return Page[LedgerLine](
         items=[from_proto(LedgerLine, line) for line in reply.lines], next_page_token=""
     )

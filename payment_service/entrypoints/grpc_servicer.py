@@ -20,6 +20,7 @@ from payment_service.service_layer.repayments import (
     Repayments,
     command_from_text,
 )
+from shared.dates import parse_date
 
 Ctx: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
 
@@ -108,7 +109,8 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     async def GetTrialBalance(
         self, request: payment_pb2.GetTrialBalanceRequest, context: Ctx
     ) -> payment_pb2.GetTrialBalanceResponse:
-        return m.trial_balance_to_proto(await self.ledger.trial_balance(request.as_of))
+        as_of = parse_date(request.as_of, "as_of", required=False)
+        return m.trial_balance_to_proto(await self.ledger.trial_balance(as_of))
 
     async def ListAccounts(
         self, request: payment_pb2.ListAccountsRequest, context: Ctx
@@ -130,11 +132,12 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
             request.account_code, request.page_size, request.page_token
         )
         return payment_pb2.GetGeneralLedgerResponse(
-            lines=m.ledger_lines(page, currency), next_page_token=token
+            lines=m.lines_to_proto(m.ledger_rows(page), currency), next_page_token=token
         )
 
     async def GetLoanStatement(
         self, request: payment_pb2.GetLoanStatementRequest, context: Ctx
     ) -> payment_pb2.GetLoanStatementResponse:
         statement, sources = await self.ledger.loan_statement(request.loan_id)
-        return payment_pb2.GetLoanStatementResponse(lines=m.statement_lines(statement, sources))
+        lines = m.lines_to_proto(m.statement_rows(statement, sources), statement.currency)
+        return payment_pb2.GetLoanStatementResponse(lines=lines)

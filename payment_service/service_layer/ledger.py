@@ -221,17 +221,6 @@ def _institution(p: Principal) -> str:
     return p.institution_id
 
 
-def _as_of(text: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        if len(text) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError.of("as_of", "must be an ISO date such as 2026-03-31") from None
-
-
 class LedgerHandlers:
     """The ledger RPCs: permission checks, then the books."""
 
@@ -239,12 +228,12 @@ class LedgerHandlers:
         self.books = books
         self.repo = repo
 
-    async def trial_balance(self, as_of: str) -> TrialBalance:
+    async def trial_balance(self, as_of: dt.date | None) -> TrialBalance:
+        """Over the entries dated up to `as_of` (every entry when None)."""
         p = context.principal()
         require(p, Permission.LEDGER_READ)
-        date = _as_of(as_of)
         chart = await self.books.chart(_institution(p), ask_peer=True)
-        return await self.books.trial_balance(chart, date)
+        return await self.books.trial_balance(chart, as_of)
 
     async def list_accounts(self) -> list[Account]:
         p = context.principal()

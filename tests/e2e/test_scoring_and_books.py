@@ -299,3 +299,24 @@ def test_an_overpaid_loan_closes_and_its_credit_is_refunded_once(
 
     books = eventually(refund_booked)
     assert Decimal(books["total_debit"]) == Decimal(books["total_credit"])
+    assert books["currency"] == "KES" and books["as_of"] is None
+
+    # The books behind the gateway are typed (kopa.payment.v2.LedgerService); the API still
+    # reads decimal strings and ISO dates.
+    admin = mfi["admin"]
+    early = http.get("/v1/ledger/trial-balance", params={"as_of": "2000-01-01"}, headers=admin)
+    assert early.status_code == 200 and early.json()["as_of"] == "2000-01-01"
+    assert (early.json()["total_debit"], early.json()["total_credit"]) == ("0.00", "0.00")
+    entries = http.get("/v1/ledger/accounts/2100/entries", headers=admin).json()["items"]
+    assert entries and entries[-1]["running_balance"] == "200.00"
+    assert all(len(e["date"]) == 10 and "." in e["debit"] for e in entries)
+    statement = http.get(f"/v1/loans/{loan}/statement", headers=admin).json()["items"]
+    assert statement[0]["source_kind"] == "disbursement" and statement[0]["credit"] == "0.00"
+    added = http.post(
+        "/v1/ledger/accounts",
+        json={"code": "6100", "name": "Staff salaries", "type": "expense"},
+        headers=admin,
+    )
+    assert added.status_code == 201 and added.json()["type"] == "expense", added.text
+    accounts = http.get("/v1/ledger/accounts", headers=admin).json()["items"]
+    assert {"code": "6100", "name": "Staff salaries", "type": "expense"} in accounts

@@ -59,7 +59,7 @@ def loan_event(
 
 async def balances(w: FakePayments) -> dict[str, Decimal]:
     w.act_as(Role.BRANCH_MANAGER, "usr_manager")
-    tb = await w.ledger.trial_balance("")
+    tb = await w.ledger.trial_balance(None)
     assert tb.total_debit == tb.total_credit
     return {row.account_code: row.debit - row.credit for row in tb.rows}
 

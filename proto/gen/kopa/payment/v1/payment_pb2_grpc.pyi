@@ -72,11 +72,21 @@ class PaymentServiceStub:
     AssignSuspense: _grpc.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]
     """Assigns an unmatched receipt held in suspense to a loan."""
     ListSuspense: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListSuspenseRequest, _payment_pb2.ListSuspenseResponse]
-    GetTrialBalance: _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetTrialBalanceRequest, _payment_pb2.GetTrialBalanceResponse]
-    ListAccounts: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListAccountsRequest, _payment_pb2.ListAccountsResponse]
-    CreateAccount: _grpc.UnaryUnaryMultiCallable[_payment_pb2.CreateAccountRequest, _payment_pb2.CreateAccountResponse]
-    GetGeneralLedger: _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetGeneralLedgerRequest, _payment_pb2.GetGeneralLedgerResponse]
-    GetLoanStatement: _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetLoanStatementRequest, _payment_pb2.GetLoanStatementResponse]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def GetTrialBalance(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetTrialBalanceRequest, _payment_pb2.GetTrialBalanceResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def ListAccounts(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListAccountsRequest, _payment_pb2.ListAccountsResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def CreateAccount(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.CreateAccountRequest, _payment_pb2.CreateAccountResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def GetGeneralLedger(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetGeneralLedgerRequest, _payment_pb2.GetGeneralLedgerResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def GetLoanStatement(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetLoanStatementRequest, _payment_pb2.GetLoanStatementResponse]: ...
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -116,11 +126,21 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     AssignSuspense: _aio.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]  # type: ignore[assignment]
     """Assigns an unmatched receipt held in suspense to a loan."""
     ListSuspense: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListSuspenseRequest, _payment_pb2.ListSuspenseResponse]  # type: ignore[assignment]
-    GetTrialBalance: _aio.UnaryUnaryMultiCallable[_payment_pb2.GetTrialBalanceRequest, _payment_pb2.GetTrialBalanceResponse]  # type: ignore[assignment]
-    ListAccounts: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListAccountsRequest, _payment_pb2.ListAccountsResponse]  # type: ignore[assignment]
-    CreateAccount: _aio.UnaryUnaryMultiCallable[_payment_pb2.CreateAccountRequest, _payment_pb2.CreateAccountResponse]  # type: ignore[assignment]
-    GetGeneralLedger: _aio.UnaryUnaryMultiCallable[_payment_pb2.GetGeneralLedgerRequest, _payment_pb2.GetGeneralLedgerResponse]  # type: ignore[assignment]
-    GetLoanStatement: _aio.UnaryUnaryMultiCallable[_payment_pb2.GetLoanStatementRequest, _payment_pb2.GetLoanStatementResponse]  # type: ignore[assignment]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def GetTrialBalance(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.GetTrialBalanceRequest, _payment_pb2.GetTrialBalanceResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def ListAccounts(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.ListAccountsRequest, _payment_pb2.ListAccountsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def CreateAccount(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.CreateAccountRequest, _payment_pb2.CreateAccountResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def GetGeneralLedger(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.GetGeneralLedgerRequest, _payment_pb2.GetGeneralLedgerResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
+    def GetLoanStatement(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.GetLoanStatementRequest, _payment_pb2.GetLoanStatementResponse]: ...  # type: ignore[override]
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Money in and out: repayments with idempotency, mobile-money callbacks, suspense, reversals and
@@ -201,6 +221,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.ListSuspenseResponse, _abc.Awaitable[_payment_pb2.ListSuspenseResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetTrialBalance(
         self,
@@ -208,6 +229,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.GetTrialBalanceResponse, _abc.Awaitable[_payment_pb2.GetTrialBalanceResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListAccounts(
         self,
@@ -215,6 +237,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.ListAccountsResponse, _abc.Awaitable[_payment_pb2.ListAccountsResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def CreateAccount(
         self,
@@ -222,6 +245,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.CreateAccountResponse, _abc.Awaitable[_payment_pb2.CreateAccountResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetGeneralLedger(
         self,
@@ -229,6 +253,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.GetGeneralLedgerResponse, _abc.Awaitable[_payment_pb2.GetGeneralLedgerResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetLoanStatement(
         self,
