@@ -120,99 +120,94 @@ async def test_events_written_with_the_document_reach_a_consumer_in_order(
         await publisher.close()
 
 
-async def test_a_relay_told_what_was_written_publishes_it_without_reading_and_keeps_order(
+@dataclass
+class CountedRelay:
+    """A relay over a client that counts its statements, and what a consumer received of it
+    (aggregate id, version), in order."""
+
+    db: AsyncDatabase[Any]
+    counter: StatementCounter
+    relay: OutboxRelay
+    received: list[tuple[str, int]]
+
+
+@pytest.fixture
+async def counted(
     server_urls: dict[str, str], store: Store, tmp_path: Path
+) -> AsyncIterator[CountedRelay]:
+    namespace = store.namespace
+    counter = StatementCounter(tmp_path / "statements.json")
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        server_urls["MONGODB_URL"], event_listeners=[counter]
+    )
+    received: list[tuple[str, int]] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        event = events_pb2.BorrowerEvent.FromString(body)
+        received.append((event.meta.aggregate_id, event.borrower.version))
+
+    consumer = EventConsumer(
+        server_urls["AMQP_URL"], f"{namespace}.test", ["borrower.*"], handler, namespace=namespace
+    )
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    db = client[store.db.name]
+    try:
+        await consumer.start()
+        yield CountedRelay(
+            db, counter, OutboxRelay(db, publisher, ["docs"], sweep_interval=30), received
+        )
+    finally:
+        await consumer.stop()
+        await publisher.close()
+        await client.close()
+
+
+async def test_a_relay_told_what_was_written_publishes_it_without_reading_and_keeps_order(
+    counted: CountedRelay,
 ) -> None:
     """The writer hands the relay the outbox it wrote (one read less per write); a second
     write before the flush hands nothing, and the relay then reads the whole outbox."""
-    namespace = store.namespace
-    counter = StatementCounter(tmp_path / "relay.json")
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        server_urls["MONGODB_URL"], event_listeners=[counter]
-    )
-    db = client[store.db.name]
-    received: list[tuple[str, int]] = []
+    db, counter, relay, received = counted.db, counted.counter, counted.relay, counted.received
+    first = outbox_fields([borrower_event(1, "told")])
+    await db.docs.insert_one({"_id": "told", **first})
+    counter.counts.clear()
+    relay.notify("docs", "told", first["outbox"])
+    assert await relay.flush("docs", "told") == 1
+    assert counter.counts["find docs"] == 0 and counter.counts["update docs"] == 1
 
-    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
-        event = events_pb2.BorrowerEvent.FromString(body)
-        received.append((event.meta.aggregate_id, event.borrower.version))
-
-    consumer = EventConsumer(
-        server_urls["AMQP_URL"], f"{namespace}.test", ["borrower.*"], handler, namespace=namespace
-    )
-    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
-    relay = OutboxRelay(db, publisher, ["docs"], sweep_interval=30)
-    try:
-        await consumer.start()
-        first = outbox_fields([borrower_event(1, "told")])
-        await db.docs.insert_one({"_id": "told", **first})
-        counter.counts.clear()
-        relay.notify("docs", "told", first["outbox"])
-        assert await relay.flush("docs", "told") == 1
-        assert counter.counts["find docs"] == 0 and counter.counts["update docs"] == 1
-
-        # Two writes before one flush: the second hands nothing, so the whole outbox is read.
-        second = outbox_update([borrower_event(2, "told")])
-        await db.docs.update_one({"_id": "told"}, second)
-        relay.notify("docs", "told", second["$push"]["outbox"]["$each"])
-        await db.docs.update_one({"_id": "told"}, outbox_update([borrower_event(3, "told")]))
-        relay.notify("docs", "told")
-        assert await relay.flush("docs", "told") == 2
-        assert counter.counts["find docs"] == 1
-        doc = await db.docs.find_one({"_id": "told"})
-        assert doc is not None and doc["outbox"] == [] and doc["outbox_count"] == 0
-        await wait_until(lambda: len(received) >= 3)
-        assert received == [("told", 1), ("told", 2), ("told", 3)]
-    finally:
-        await consumer.stop()
-        await publisher.close()
-        await client.close()
+    # Two writes before one flush: the second hands nothing, so the whole outbox is read.
+    second = outbox_update([borrower_event(2, "told")])
+    await db.docs.update_one({"_id": "told"}, second)
+    relay.notify("docs", "told", second["$push"]["outbox"]["$each"])
+    await db.docs.update_one({"_id": "told"}, outbox_update([borrower_event(3, "told")]))
+    relay.notify("docs", "told")
+    assert await relay.flush("docs", "told") == 2
+    assert counter.counts["find docs"] == 1
+    doc = await db.docs.find_one({"_id": "told"})
+    assert doc is not None and doc["outbox"] == [] and doc["outbox_count"] == 0
+    await wait_until(lambda: len(received) >= 3)
+    assert received == [("told", 1), ("told", 2), ("told", 3)]
 
 
-async def test_a_batch_of_documents_costs_one_read_and_one_write(
-    server_urls: dict[str, str], store: Store, tmp_path: Path
-) -> None:
+async def test_a_batch_of_documents_costs_one_read_and_one_write(counted: CountedRelay) -> None:
     """Documents waiting together are flushed together: the outboxes not handed over are read
     in one statement and every outbox is cleared in one bulk write, each in its order."""
-    namespace = store.namespace
-    counter = StatementCounter(tmp_path / "batch.json")
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        server_urls["MONGODB_URL"], event_listeners=[counter]
-    )
-    db = client[store.db.name]
-    received: list[tuple[str, int]] = []
-
-    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
-        event = events_pb2.BorrowerEvent.FromString(body)
-        received.append((event.meta.aggregate_id, event.borrower.version))
-
-    consumer = EventConsumer(
-        server_urls["AMQP_URL"], f"{namespace}.test", ["borrower.*"], handler, namespace=namespace
-    )
-    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
-    relay = OutboxRelay(db, publisher, ["docs"], sweep_interval=30)
+    db, counter, relay, received = counted.db, counted.counter, counted.relay, counted.received
     ids = ["a", "b", "c", "d"]
-    try:
-        await consumer.start()
-        for doc_id in ids:
-            fields = outbox_fields([borrower_event(n, doc_id) for n in (1, 2)])
-            await db.docs.insert_one({"_id": doc_id, **fields})
-            # The writer hands over a and b's outboxes; c and d's must be read.
-            relay.notify("docs", doc_id, fields["outbox"] if doc_id in "ab" else None)
-        counter.counts.clear()
+    for doc_id in ids:
+        fields = outbox_fields([borrower_event(n, doc_id) for n in (1, 2)])
+        await db.docs.insert_one({"_id": doc_id, **fields})
+        # The writer hands over a and b's outboxes; c and d's must be read.
+        relay.notify("docs", doc_id, fields["outbox"] if doc_id in "ab" else None)
+    counter.counts.clear()
 
-        assert await relay.flush_many("docs", ids) == 8
+    assert await relay.flush_many("docs", ids) == 8
 
-        assert (counter.counts["find docs"], counter.counts["update docs"]) == (1, 1)
-        left = await db.docs.find({"outbox_count": {"$ne": 0}}).to_list(None)
-        assert left == []
-        await wait_until(lambda: len(received) >= 8)
-        for doc_id in ids:
-            assert [v for a, v in received if a == doc_id] == [1, 2]
-    finally:
-        await consumer.stop()
-        await publisher.close()
-        await client.close()
+    assert (counter.counts["find docs"], counter.counts["update docs"]) == (1, 1)
+    assert await db.docs.find({"outbox_count": {"$ne": 0}}).to_list(None) == []
+    await wait_until(lambda: len(received) >= 8)
+    for doc_id in ids:
+        assert [v for a, v in received if a == doc_id] == [1, 2]
 
 
 async def test_two_relays_racing_publish_each_event_and_pop_nothing_twice(
