@@ -9,7 +9,6 @@ import grpc
 from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2_grpc
-from kopa.payment.v1 import payment_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
@@ -24,11 +23,12 @@ class Upstreams:
     auth: auth_pb2_grpc.AuthServiceStub
     user: user_pb2_grpc.UserServiceStub
     loan: loan_pb2_grpc.LoanServiceStub
-    payment: payment_pb2_grpc.PaymentServiceStub
     #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
     repayments: repayments_pb2_grpc.RepaymentServiceStub
     #: kopa.payment.v2: the books, typed.
     ledger: ledger_pb2_grpc.LedgerServiceStub
+    #: kopa.payment.v2: mobile-money receipts and suspense, typed.
+    mobile_money: repayments_pb2_grpc.MobileMoneyServiceStub
     scoring: scoring_pb2_grpc.ScoringServiceStub
     reporting: reporting_pb2_grpc.ReportingServiceStub
 
@@ -43,9 +43,9 @@ class Upstreams:
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
             loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
-            payment=payment_pb2_grpc.PaymentServiceStub(channels["payment"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["payment"]),
+            mobile_money=repayments_pb2_grpc.MobileMoneyServiceStub(channels["payment"]),
             scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
             reporting=reporting_pb2_grpc.ReportingServiceStub(channels["reporting"]),
         )

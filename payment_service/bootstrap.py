@@ -40,7 +40,7 @@ from payment_service.adapters.peers import (
 from payment_service.adapters.repository import PAYMENTS, Repository
 from payment_service.entrypoints.consumers import BINDINGS, LoanEventConsumer
 from payment_service.entrypoints.grpc_ledger import LedgerServicer
-from payment_service.entrypoints.grpc_repayments import RepaymentServicer
+from payment_service.entrypoints.grpc_repayments import MobileMoneyServicer, RepaymentServicer
 from payment_service.entrypoints.grpc_servicer import PaymentServicer
 from payment_service.service_layer.core import PaymentConfig, PaymentCore
 from payment_service.service_layer.ledger import Books, LedgerHandlers
@@ -98,6 +98,7 @@ class Wiring:
     servicer: PaymentServicer
     repayments: RepaymentServicer
     ledger: LedgerServicer
+    mobile_money: MobileMoneyServicer
     consumer: LoanEventConsumer
     recovery: Recovery
     repo: Repository
@@ -130,6 +131,7 @@ def wire(
         servicer=servicer,
         repayments=RepaymentServicer(repayments),
         ledger=LedgerServicer(ledger),
+        mobile_money=MobileMoneyServicer(mobile_money),
         consumer=LoanEventConsumer(LoanEvents(core)),
         recovery=Recovery(core, mobile_money, interval_seconds=recovery_interval_seconds),
         repo=repo,
@@ -169,17 +171,19 @@ async def build(runtime: Runtime) -> Wiring:
 
 
 def registrar(wiring: Wiring) -> Callable[[grpc.aio.Server], list[str]]:
-    """kopa.payment.v1.PaymentService and kopa.payment.v2's RepaymentService and
-    LedgerService."""
+    """kopa.payment.v1.PaymentService (deprecated) and kopa.payment.v2's RepaymentService,
+    LedgerService and MobileMoneyService."""
 
     def register(server: grpc.aio.Server) -> list[str]:
         payment_pb2_grpc.add_PaymentServiceServicer_to_server(wiring.servicer, server)
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(wiring.repayments, server)
         ledger_pb2_grpc.add_LedgerServiceServicer_to_server(wiring.ledger, server)
+        repayments_pb2_grpc.add_MobileMoneyServiceServicer_to_server(wiring.mobile_money, server)
         return [
             payment_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
             ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
+            repayments_pb2.DESCRIPTOR.services_by_name["MobileMoneyService"].full_name,
         ]
 
     return register

@@ -38,6 +38,7 @@ _PEER_SERVICES = {
         ("kopa.payment.v1.payment_pb2", "PaymentService"),
         ("kopa.payment.v2.repayments_pb2", "RepaymentService"),
         ("kopa.payment.v2.ledger_pb2", "LedgerService"),
+        ("kopa.payment.v2.repayments_pb2", "MobileMoneyService"),
     ],
     "scoring": [("kopa.scoring.v1.scoring_pb2", "ScoringService")],
     "reporting": [("kopa.reporting.v1.reporting_pb2", "ReportingService")],

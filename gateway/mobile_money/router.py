@@ -10,7 +10,7 @@ from gateway.convert import from_proto
 from gateway.deps import Stubs
 from gateway.mobile_money.schemas import MobileMoneyCallback, MobileMoneyReceipt
 from gateway.repayments.schemas import Repayment
-from kopa.payment.v1 import payment_pb2
+from kopa.payment.v2 import repayments_pb2
 
 router = APIRouter(tags=["mobile money"])
 
@@ -51,8 +51,8 @@ async def mobile_money_callback(
     reached, shortly after); otherwise it stays in suspense for a person to assign
     (`/v1/suspense`). The provider's `transaction_id` makes redeliveries idempotent."""
     raw = await request.body()
-    reply = await stubs.payment.ReceiveMobileMoney(
-        payment_pb2.ReceiveMobileMoneyRequest(
+    reply = await stubs.mobile_money.ReceiveMobileMoney(
+        repayments_pb2.ReceiveMobileMoneyRequest(
             institution_id=institution_id, raw_body=raw, signature=signature
         )
     )

@@ -3,14 +3,13 @@ requests that record one."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from gateway.convert import from_proto
 from gateway.loans.schemas import Allocation, Channel, LoanStatus, Outstanding
 from gateway.schema import Amount, DecimalString, IsoDate, Strict, Timestamp
-from kopa.payment.v1 import payment_pb2
 from kopa.payment.v2 import repayments_pb2
 
 PaymentStatus = Literal["pending", "posted", "reversed", "failed", "suspense"]
@@ -78,16 +77,9 @@ class Repayment(BaseModel):
     created_at: Timestamp | None
 
     @classmethod
-    def of(cls, payment: payment_pb2.Payment | repayments_pb2.Payment) -> Repayment:
-        """From kopa.payment.v2 (repayments) or v1 (mobile-money receipts and suspense)."""
-        values: dict[str, Any] = {
-            "created_at": payment.create_time.ToJsonString()
-            if payment.HasField("create_time")
-            else None
-        }
-        if isinstance(payment, repayments_pb2.Payment):
-            values["currency"] = payment.amount.currency_code
-        return from_proto(cls, payment, **values)
+    def of(cls, payment: repayments_pb2.Payment) -> Repayment:
+        created = payment.create_time.ToJsonString() if payment.HasField("create_time") else None
+        return from_proto(cls, payment, created_at=created, currency=payment.amount.currency_code)
 
 
 class RepaymentBody(Strict):

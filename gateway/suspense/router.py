@@ -10,7 +10,7 @@ from gateway.deps import Stubs, allowed
 from gateway.repayments.schemas import Repayment
 from gateway.schema import Page, PageSize, PageToken
 from gateway.suspense.schemas import AssignBody
-from kopa.payment.v1 import payment_pb2
+from kopa.payment.v2 import repayments_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["suspense"])
@@ -25,8 +25,8 @@ async def list_suspense(
     """The institution's receipts in `suspense`: their reference matched no loan, several
     active loans, or a loan that is no longer active. Each is booked to the suspense account
     until assigned."""
-    reply = await stubs.payment.ListSuspense(
-        payment_pb2.ListSuspenseRequest(page_size=page_size, page_token=page_token)
+    reply = await stubs.mobile_money.ListSuspense(
+        repayments_pb2.ListSuspenseRequest(page_size=page_size, page_token=page_token)
     )
     return Page[Repayment](
         items=[Repayment.of(p) for p in reply.payments], next_page_token=reply.next_page_token
@@ -42,7 +42,7 @@ async def assign_suspense(payment_id: str, body: AssignBody, stubs: Stubs) -> Re
     """Applies a receipt waiting in `suspense` to an `active` loan as a repayment dated when
     it was received: it becomes `posted`, moved out of the suspense account. Assigning it
     again to the same loan answers it as it is; any other receipt not in suspense is 409."""
-    reply = await stubs.payment.AssignSuspense(
-        to_proto(payment_pb2.AssignSuspenseRequest, body, payment_id=payment_id)
+    reply = await stubs.mobile_money.AssignSuspense(
+        to_proto(repayments_pb2.AssignSuspenseRequest, body, payment_id=payment_id)
     )
     return Repayment.of(reply.payment)

@@ -1,6 +1,7 @@
-"""The RepaymentService servicer (kopa.payment.v2): a loan's repayments, refunds and reversals
-with typed amounts and dates. The amount arrives as google.type.Money and the date as
-google.type.Date, read here once; the use cases check them against the loan."""
+"""The RepaymentService and MobileMoneyService servicers (kopa.payment.v2): a loan's
+repayments, refunds and reversals, and money from mobile-money providers, with typed amounts
+and dates. The amount arrives as google.type.Money and the date as google.type.Date, read here
+once; the use cases check them against the loan."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import grpc
 from kopa.payment.v2 import repayments_pb2 as pb
 from kopa.payment.v2 import repayments_pb2_grpc
 from payment_service.adapters import codec
+from payment_service.service_layer.mobile_money import MobileMoney
 from payment_service.service_layer.repayments import RepaymentCommand, Repayments
 from shared.dates import from_proto_date
 from shared.errors import ValidationError
@@ -87,3 +89,32 @@ class RepaymentServicer(repayments_pb2_grpc.RepaymentServiceServicer):
     ) -> pb.ReverseRepaymentResponse:
         payment = await self.repayments.reverse(request.payment_id, request.reason)
         return pb.ReverseRepaymentResponse(payment=codec.payment_v2(payment))
+
+
+class MobileMoneyServicer(repayments_pb2_grpc.MobileMoneyServiceServicer):
+    def __init__(self, mobile_money: MobileMoney) -> None:
+        self.mobile_money = mobile_money
+
+    async def ReceiveMobileMoney(
+        self, request: pb.ReceiveMobileMoneyRequest, context: Ctx
+    ) -> pb.ReceiveMobileMoneyResponse:
+        payment, replayed = await self.mobile_money.receive(
+            request.institution_id, request.raw_body, request.signature
+        )
+        return pb.ReceiveMobileMoneyResponse(payment=codec.payment_v2(payment), replayed=replayed)
+
+    async def AssignSuspense(
+        self, request: pb.AssignSuspenseRequest, context: Ctx
+    ) -> pb.AssignSuspenseResponse:
+        payment = await self.mobile_money.assign(request.payment_id, request.loan_id)
+        return pb.AssignSuspenseResponse(payment=codec.payment_v2(payment))
+
+    async def ListSuspense(
+        self, request: pb.ListSuspenseRequest, context: Ctx
+    ) -> pb.ListSuspenseResponse:
+        payments, token = await self.mobile_money.list_suspense(
+            request.page_size, request.page_token
+        )
+        return pb.ListSuspenseResponse(
+            payments=[codec.payment_v2(p) for p in payments], next_page_token=token
+        )

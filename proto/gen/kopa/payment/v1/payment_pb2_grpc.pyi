@@ -67,11 +67,17 @@ class PaymentServiceStub:
         """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
         out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
         """
-    ReceiveMobileMoney: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]
-    """A provider's paybill callback; the raw body and signature header are verified here."""
-    AssignSuspense: _grpc.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]
-    """Assigns an unmatched receipt held in suspense to a loan."""
-    ListSuspense: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListSuspenseRequest, _payment_pb2.ListSuspenseResponse]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.MobileMoneyService (typed amounts and dates).""")
+    def ReceiveMobileMoney(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]:
+        """A provider's paybill callback; the raw body and signature header are verified here."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.MobileMoneyService (typed amounts and dates).""")
+    def AssignSuspense(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]:
+        """Assigns an unmatched receipt held in suspense to a loan."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.MobileMoneyService (typed amounts and dates).""")
+    def ListSuspense(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListSuspenseRequest, _payment_pb2.ListSuspenseResponse]: ...
     @_builtins.property
     @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
     def GetTrialBalance(self) -> _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetTrialBalanceRequest, _payment_pb2.GetTrialBalanceResponse]: ...
@@ -121,11 +127,17 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
         """Pays a loan's credit balance (what the borrower overpaid) back to the borrower: money
         out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
         """
-    ReceiveMobileMoney: _aio.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]  # type: ignore[assignment]
-    """A provider's paybill callback; the raw body and signature header are verified here."""
-    AssignSuspense: _aio.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]  # type: ignore[assignment]
-    """Assigns an unmatched receipt held in suspense to a loan."""
-    ListSuspense: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListSuspenseRequest, _payment_pb2.ListSuspenseResponse]  # type: ignore[assignment]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.MobileMoneyService (typed amounts and dates).""")
+    def ReceiveMobileMoney(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.ReceiveMobileMoneyRequest, _payment_pb2.ReceiveMobileMoneyResponse]:  # type: ignore[override]
+        """A provider's paybill callback; the raw body and signature header are verified here."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.MobileMoneyService (typed amounts and dates).""")
+    def AssignSuspense(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.AssignSuspenseRequest, _payment_pb2.AssignSuspenseResponse]:  # type: ignore[override]
+        """Assigns an unmatched receipt held in suspense to a loan."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.payment.v2.MobileMoneyService (typed amounts and dates).""")
+    def ListSuspense(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.ListSuspenseRequest, _payment_pb2.ListSuspenseResponse]: ...  # type: ignore[override]
     @_builtins.property
     @_deprecated("""Superseded by kopa.payment.v2.LedgerService (typed amounts and dates).""")
     def GetTrialBalance(self) -> _aio.UnaryUnaryMultiCallable[_payment_pb2.GetTrialBalanceRequest, _payment_pb2.GetTrialBalanceResponse]: ...  # type: ignore[override]
@@ -198,6 +210,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         out, Dr overpayment liability, Cr the channel. Idempotent on idempotency_key.
         """
 
+    @_deprecated("""A provider's paybill callback; the raw body and signature header are verified here.""")
     @_abc_1.abstractmethod
     def ReceiveMobileMoney(
         self,
@@ -206,6 +219,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_pb2.ReceiveMobileMoneyResponse, _abc.Awaitable[_payment_pb2.ReceiveMobileMoneyResponse]]:
         """A provider's paybill callback; the raw body and signature header are verified here."""
 
+    @_deprecated("""Assigns an unmatched receipt held in suspense to a loan.""")
     @_abc_1.abstractmethod
     def AssignSuspense(
         self,
@@ -214,6 +228,7 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_pb2.AssignSuspenseResponse, _abc.Awaitable[_payment_pb2.AssignSuspenseResponse]]:
         """Assigns an unmatched receipt held in suspense to a loan."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListSuspense(
         self,

@@ -298,3 +298,181 @@ class RepaymentService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class MobileMoneyServiceStub:
+    """Money received from mobile-money providers, typed: kopa.payment.v1.PaymentService's
+    ReceiveMobileMoney, AssignSuspense and ListSuspense with this package's Payment (they stay
+    served there, deprecated, for one release).
+    Errors: UNAUTHENTICATED (SIGNATURE_INVALID, REPLAYED) for a callback whose signature fails;
+    NOT_FOUND for an institution without a callback secret; INVALID_ARGUMENT (CALLBACK_INVALID)
+    naming every bad field of the callback; FAILED_PRECONDITION for a receipt not in suspense.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ReceiveMobileMoney = channel.unary_unary(
+                '/kopa.payment.v2.MobileMoneyService/ReceiveMobileMoney',
+                request_serializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ReceiveMobileMoneyRequest.SerializeToString,
+                response_deserializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ReceiveMobileMoneyResponse.FromString,
+                _registered_method=True)
+        self.AssignSuspense = channel.unary_unary(
+                '/kopa.payment.v2.MobileMoneyService/AssignSuspense',
+                request_serializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.AssignSuspenseRequest.SerializeToString,
+                response_deserializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.AssignSuspenseResponse.FromString,
+                _registered_method=True)
+        self.ListSuspense = channel.unary_unary(
+                '/kopa.payment.v2.MobileMoneyService/ListSuspense',
+                request_serializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ListSuspenseRequest.SerializeToString,
+                response_deserializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ListSuspenseResponse.FromString,
+                _registered_method=True)
+
+
+class MobileMoneyServiceServicer:
+    """Money received from mobile-money providers, typed: kopa.payment.v1.PaymentService's
+    ReceiveMobileMoney, AssignSuspense and ListSuspense with this package's Payment (they stay
+    served there, deprecated, for one release).
+    Errors: UNAUTHENTICATED (SIGNATURE_INVALID, REPLAYED) for a callback whose signature fails;
+    NOT_FOUND for an institution without a callback secret; INVALID_ARGUMENT (CALLBACK_INVALID)
+    naming every bad field of the callback; FAILED_PRECONDITION for a receipt not in suspense.
+    """
+
+    def ReceiveMobileMoney(self, request, context):
+        """A provider's callback: the raw body and its signature header are verified here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignSuspense(self, request, context):
+        """Applies a receipt held in suspense to an active loan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuspense(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MobileMoneyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ReceiveMobileMoney': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReceiveMobileMoney,
+                    request_deserializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ReceiveMobileMoneyRequest.FromString,
+                    response_serializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ReceiveMobileMoneyResponse.SerializeToString,
+            ),
+            'AssignSuspense': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignSuspense,
+                    request_deserializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.AssignSuspenseRequest.FromString,
+                    response_serializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.AssignSuspenseResponse.SerializeToString,
+            ),
+            'ListSuspense': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuspense,
+                    request_deserializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ListSuspenseRequest.FromString,
+                    response_serializer=kopa_dot_payment_dot_v2_dot_repayments__pb2.ListSuspenseResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'kopa.payment.v2.MobileMoneyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('kopa.payment.v2.MobileMoneyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MobileMoneyService:
+    """Money received from mobile-money providers, typed: kopa.payment.v1.PaymentService's
+    ReceiveMobileMoney, AssignSuspense and ListSuspense with this package's Payment (they stay
+    served there, deprecated, for one release).
+    Errors: UNAUTHENTICATED (SIGNATURE_INVALID, REPLAYED) for a callback whose signature fails;
+    NOT_FOUND for an institution without a callback secret; INVALID_ARGUMENT (CALLBACK_INVALID)
+    naming every bad field of the callback; FAILED_PRECONDITION for a receipt not in suspense.
+    """
+
+    @staticmethod
+    def ReceiveMobileMoney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.payment.v2.MobileMoneyService/ReceiveMobileMoney',
+            kopa_dot_payment_dot_v2_dot_repayments__pb2.ReceiveMobileMoneyRequest.SerializeToString,
+            kopa_dot_payment_dot_v2_dot_repayments__pb2.ReceiveMobileMoneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignSuspense(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.payment.v2.MobileMoneyService/AssignSuspense',
+            kopa_dot_payment_dot_v2_dot_repayments__pb2.AssignSuspenseRequest.SerializeToString,
+            kopa_dot_payment_dot_v2_dot_repayments__pb2.AssignSuspenseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuspense(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.payment.v2.MobileMoneyService/ListSuspense',
+            kopa_dot_payment_dot_v2_dot_repayments__pb2.ListSuspenseRequest.SerializeToString,
+            kopa_dot_payment_dot_v2_dot_repayments__pb2.ListSuspenseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -131,3 +131,73 @@ class RepaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Compensates a posted repayment; never deletes."""
 
 def add_RepaymentServiceServicer_to_server(servicer: RepaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MobileMoneyServiceStub:
+    """Money received from mobile-money providers, typed: kopa.payment.v1.PaymentService's
+    ReceiveMobileMoney, AssignSuspense and ListSuspense with this package's Payment (they stay
+    served there, deprecated, for one release).
+    Errors: UNAUTHENTICATED (SIGNATURE_INVALID, REPLAYED) for a callback whose signature fails;
+    NOT_FOUND for an institution without a callback secret; INVALID_ARGUMENT (CALLBACK_INVALID)
+    naming every bad field of the callback; FAILED_PRECONDITION for a receipt not in suspense.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MobileMoneyServiceAsyncStub: ...
+    ReceiveMobileMoney: _grpc.UnaryUnaryMultiCallable[_repayments_pb2.ReceiveMobileMoneyRequest, _repayments_pb2.ReceiveMobileMoneyResponse]
+    """A provider's callback: the raw body and its signature header are verified here."""
+    AssignSuspense: _grpc.UnaryUnaryMultiCallable[_repayments_pb2.AssignSuspenseRequest, _repayments_pb2.AssignSuspenseResponse]
+    """Applies a receipt held in suspense to an active loan."""
+    ListSuspense: _grpc.UnaryUnaryMultiCallable[_repayments_pb2.ListSuspenseRequest, _repayments_pb2.ListSuspenseResponse]
+
+@_typing.type_check_only
+class MobileMoneyServiceAsyncStub(MobileMoneyServiceStub):
+    """Money received from mobile-money providers, typed: kopa.payment.v1.PaymentService's
+    ReceiveMobileMoney, AssignSuspense and ListSuspense with this package's Payment (they stay
+    served there, deprecated, for one release).
+    Errors: UNAUTHENTICATED (SIGNATURE_INVALID, REPLAYED) for a callback whose signature fails;
+    NOT_FOUND for an institution without a callback secret; INVALID_ARGUMENT (CALLBACK_INVALID)
+    naming every bad field of the callback; FAILED_PRECONDITION for a receipt not in suspense.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ReceiveMobileMoney: _aio.UnaryUnaryMultiCallable[_repayments_pb2.ReceiveMobileMoneyRequest, _repayments_pb2.ReceiveMobileMoneyResponse]  # type: ignore[assignment]
+    """A provider's callback: the raw body and its signature header are verified here."""
+    AssignSuspense: _aio.UnaryUnaryMultiCallable[_repayments_pb2.AssignSuspenseRequest, _repayments_pb2.AssignSuspenseResponse]  # type: ignore[assignment]
+    """Applies a receipt held in suspense to an active loan."""
+    ListSuspense: _aio.UnaryUnaryMultiCallable[_repayments_pb2.ListSuspenseRequest, _repayments_pb2.ListSuspenseResponse]  # type: ignore[assignment]
+
+class MobileMoneyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Money received from mobile-money providers, typed: kopa.payment.v1.PaymentService's
+    ReceiveMobileMoney, AssignSuspense and ListSuspense with this package's Payment (they stay
+    served there, deprecated, for one release).
+    Errors: UNAUTHENTICATED (SIGNATURE_INVALID, REPLAYED) for a callback whose signature fails;
+    NOT_FOUND for an institution without a callback secret; INVALID_ARGUMENT (CALLBACK_INVALID)
+    naming every bad field of the callback; FAILED_PRECONDITION for a receipt not in suspense.
+    """
+
+    @_abc_1.abstractmethod
+    def ReceiveMobileMoney(
+        self,
+        request: _repayments_pb2.ReceiveMobileMoneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_repayments_pb2.ReceiveMobileMoneyResponse, _abc.Awaitable[_repayments_pb2.ReceiveMobileMoneyResponse]]:
+        """A provider's callback: the raw body and its signature header are verified here."""
+
+    @_abc_1.abstractmethod
+    def AssignSuspense(
+        self,
+        request: _repayments_pb2.AssignSuspenseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_repayments_pb2.AssignSuspenseResponse, _abc.Awaitable[_repayments_pb2.AssignSuspenseResponse]]:
+        """Applies a receipt held in suspense to an active loan."""
+
+    @_abc_1.abstractmethod
+    def ListSuspense(
+        self,
+        request: _repayments_pb2.ListSuspenseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_repayments_pb2.ListSuspenseResponse, _abc.Awaitable[_repayments_pb2.ListSuspenseResponse]]: ...
+
+def add_MobileMoneyServiceServicer_to_server(servicer: MobileMoneyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
