@@ -77,14 +77,14 @@ def _scalar(field: FieldDescriptor, value: Any) -> Any:
         if kind == "google.protobuf.Timestamp":
             return value.ToJsonString() if value.ByteSize() else None
         if kind == "google.type.Money":
-            return money_text(value)
+            return _money_text(value)
         if kind == "google.type.Date":
             return from_proto_date(value)
         return json_format.MessageToDict(value, preserving_proto_field_name=True)
     return value
 
 
-def money_text(value: money_pb2.Money) -> str:
+def _money_text(value: money_pb2.Money) -> str:
     """An amount as the contract writes it: a decimal string with exactly its currency's
     decimals ("" when unset, as an unset string field: null where the model is optional)."""
     if not value.currency_code:

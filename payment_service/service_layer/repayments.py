@@ -177,7 +177,7 @@ def validate_command(cmd: RepaymentCommand, now: dt.datetime) -> RepaymentComman
         errors.append(unread.pop("paid_on"))
     elif cmd.paid_on is None:
         errors.append(ValidationError.of("paid_on", f"is required (an ISO date like {EXAMPLE})"))
-    elif cmd.paid_on is not None and cmd.paid_on > latest_business_date(now):
+    elif cmd.paid_on > latest_business_date(now):
         errors.append(ValidationError.of("paid_on", "must not be in the future"))
     check(parse_channel, channel)
     if len(cmd.reference) > MAX_REFERENCE:
@@ -299,7 +299,7 @@ class Repayments:
             recorded_by=p.user_id,
             request={
                 "loan_id": cmd.loan_id,
-                "amount": f"{cmd.amount:f}",
+                "amount": f"{amount:f}",
                 "paid_on": cmd.paid_on.isoformat(),
                 "channel": cmd.channel,
                 "reference": cmd.reference,

@@ -6,13 +6,16 @@ from datetime import date
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2, money_pb2
 from pydantic import BaseModel
 
 from gateway.convert import enum_words, from_proto, to_proto
 from gateway.schema import Amount
 from gateway.schema import Timestamp as TimestampText
 from kopa.loan.v1 import loan_pb2
+from kopa.payment.v2 import repayments_pb2
 from kopa.scoring.v1 import scoring_pb2
+from shared.errors import ValidationError
 
 pytestmark = pytest.mark.unit
 
@@ -111,3 +114,38 @@ def test_enum_words_exclude_the_zero_value() -> None:
         "closed",
         "written_off",
     ]
+
+
+class Posted(BaseModel):
+    amount: Amount
+    paid_on: date
+    allocation: dict[str, str] | None = None
+
+
+def test_amounts_and_dates_travel_typed_and_read_back_as_the_api_writes_them() -> None:
+    request = to_proto(
+        repayments_pb2.PostRepaymentRequest,
+        {"amount": "1250.5", "paid_on": date(2026, 3, 31), "channel": "mobile_money"},
+    )
+    assert (request.amount.units, request.amount.nanos, request.amount.currency_code) == (
+        1250,
+        500_000_000,
+        "",  # the loan's: its owner checks the decimals against it
+    )
+    assert (request.paid_on.year, request.paid_on.month, request.paid_on.day) == (2026, 3, 31)
+    assert request.channel == repayments_pb2.PAYMENT_CHANNEL_MOBILE_MONEY
+
+    payment = repayments_pb2.Payment(
+        amount=money_pb2.Money(currency_code="KES", units=1250, nanos=500_000_000),
+        paid_on=date_pb2.Date(year=2026, month=3, day=31),
+    )
+    shown = from_proto(Posted, payment)
+    assert (shown.amount, shown.paid_on) == ("1250.50", date(2026, 3, 31))
+    ugx = repayments_pb2.Payment(amount=money_pb2.Money(currency_code="UGX", units=-7))
+    assert from_proto(Posted, ugx, paid_on=date(2026, 1, 1)).amount == "-7"
+
+
+def test_an_amount_no_currency_can_hold_is_refused_naming_its_field() -> None:
+    with pytest.raises(ValidationError) as refused:
+        to_proto(repayments_pb2.PostRepaymentRequest, {"amount": "1.0000000001"})
+    assert refused.value.field_errors == [("amount", "has more decimals than any currency")]
