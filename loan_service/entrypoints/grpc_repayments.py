@@ -5,9 +5,12 @@ write, encoded as its events encode it (`adapters.contract`)."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import TypeAlias
 
 import grpc
+from google.type import date_pb2
 
 from kopa.loan.v2 import repayments_pb2 as pb
 from kopa.loan.v2 import repayments_pb2_grpc
@@ -22,6 +25,21 @@ from shared.money import from_minor
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
+def _money_in(
+    minor: int, currency: str, day: date_pb2.Date, date_field: str, *, required: bool = True
+) -> tuple[Decimal, date | None]:
+    """A request's amount (minor units of `currency`) and date, both bad fields named at once
+    (whether the amount suits the loan is the use case's to say)."""
+    errors: list[tuple[str, str]] = []
+    amount = collect(errors, lambda: from_minor(minor, currency))
+    on = collect(errors, lambda: from_proto_date(day, date_field))
+    if on is None and required and not errors:
+        errors.append((date_field, "is required"))
+    if errors:
+        raise ValidationError("the request is invalid", field_errors=errors)
+    return amount, on
+
+
 class RepaymentServicer(repayments_pb2_grpc.RepaymentServiceServicer):
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -29,13 +47,8 @@ class RepaymentServicer(repayments_pb2_grpc.RepaymentServiceServicer):
     async def ApplyRepayment(
         self, request: pb.ApplyRepaymentRequest, context: Ctx
     ) -> pb.ApplyRepaymentResponse:
-        errors: list[tuple[str, str]] = []
-        amount = collect(errors, lambda: from_minor(request.amount, request.currency))
-        paid_on = collect(errors, lambda: from_proto_date(request.paid_on, "paid_on"))
-        if paid_on is None and not errors:
-            errors.append(("paid_on", "is required"))
-        if errors:
-            raise ValidationError("the repayment is invalid", field_errors=errors)
+        amount, paid_on = _money_in(request.amount, request.currency, request.paid_on, "paid_on")
+        assert paid_on is not None  # required
         doc, allocation = await repayments.apply_repayment(
             self.uow,
             commands.ApplyRepayment(
@@ -67,11 +80,9 @@ class RepaymentServicer(repayments_pb2_grpc.RepaymentServiceServicer):
     async def RefundCredit(
         self, request: pb.RefundCreditRequest, context: Ctx
     ) -> pb.RefundCreditResponse:
-        errors: list[tuple[str, str]] = []
-        amount = collect(errors, lambda: from_minor(request.amount, request.currency))
-        on = collect(errors, lambda: from_proto_date(request.refunded_on, "refunded_on"))
-        if errors:
-            raise ValidationError("the refund is invalid", field_errors=errors)
+        amount, on = _money_in(
+            request.amount, request.currency, request.refunded_on, "refunded_on", required=False
+        )
         doc, refunded = await repayments.refund_credit(
             self.uow,
             commands.RefundCredit(

@@ -8,8 +8,10 @@ from datetime import date
 from typing import Any
 
 import pytest
+from google.type import date_pb2
 
 from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import repayments_pb2
 from shared.dates import from_proto_date
 from shared.permissions import Role
 from tests.support.loan_world import D, World, active, create_product, get, institution
@@ -155,3 +157,49 @@ async def test_an_overpaid_loan_refunds_its_credit_balance_once(world: World) ->
     )
     assert err.code == Code.FAILED_PRECONDITION and err.reason == "CREDIT_ALREADY_REFUNDED"
     assert (await get(inst, loan.id)).version == refunded.version
+
+
+async def test_the_typed_money_path_applies_minor_units_and_answers_the_position(
+    world: World,
+) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    loan = await active(inst, product.id, date(2025, 1, 15))
+    feb15 = date_pb2.Date(year=2025, month=2, day=15)
+
+    refused = await fails(
+        world.money.ApplyRepayment(
+            repayments_pb2.ApplyRepaymentRequest(
+                loan_id=loan.id,
+                payment_id="t0",
+                amount=214231,
+                paid_on=date_pb2.Date(year=2025, month=13, day=1),
+            ),
+            metadata=inst.agent,
+        )
+    )
+    assert refused.code == Code.INVALID_ARGUMENT
+    assert [f for f, _ in refused.field_errors] == ["currency", "paid_on"]
+    wrong = await fails(
+        world.money.ApplyRepayment(
+            repayments_pb2.ApplyRepaymentRequest(
+                loan_id=loan.id, payment_id="t0", amount=214231, currency="UGX", paid_on=feb15
+            ),
+            metadata=inst.agent,
+        )
+    )
+    assert wrong.field_errors == [("currency", "must be the loan's currency, KES")]
+    assert (await get(inst, loan.id)).version == loan.version  # nothing written
+
+    answer = await world.money.ApplyRepayment(
+        repayments_pb2.ApplyRepaymentRequest(
+            loan_id=loan.id, payment_id="t1", amount=214231, currency="KES", paid_on=feb15
+        ),
+        metadata=inst.agent,
+    )
+    assert (answer.allocation.interest, answer.allocation.principal) == (24000, 190231)
+    assert answer.position.outstanding.principal == 1009769
+    assert answer.position.status == loan_pb2.LOAN_STATUS_ACTIVE
+    assert (answer.position.loan_id, answer.position.currency) == (loan.id, "KES")
+    # The v1 view of the same loan reads the same figures as decimal strings.
+    assert (await get(inst, loan.id)).outstanding.principal == "10097.69"
