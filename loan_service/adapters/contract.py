@@ -15,7 +15,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kopa.loan.v1 import events_pb2 as ev
 from kopa.loan.v1 import loan_pb2
-from loan_service.adapters.serialization import STATE_COLUMNS, contributions_from_doc, split_rows
+from loan_service.adapters.serialization import (
+    STATE_COLUMNS,
+    contributions_from_doc,
+    row_count,
+    split_rows,
+)
 from loan_service.domain.state import Allocation, Amounts
 from shared.dates import to_proto_date
 from shared.money import to_minor
@@ -152,7 +157,7 @@ def loan_position(
     if installments:
         count, changed = changed_installments(before, after, minor)
     else:
-        count, changed = len(split_rows(((after.get("view") or {}).get("rows")) or "")), []
+        count, changed = row_count(((after.get("view") or {}).get("rows")) or ""), []
     view = after.get("view") or {}
     return ev.LoanPosition(
         loan_id=after["_id"],

@@ -116,6 +116,13 @@ def pack_rows(rows: Iterable[str]) -> str:
     return ROW_SEP.join(rows)
 
 
+def row_count(rows: str | list[str]) -> int:
+    """How many rows a stored table has, without splitting them."""
+    if isinstance(rows, str):
+        return rows.count(ROW_SEP) + 1 if rows else 0
+    return len(rows)
+
+
 def split_rows(rows: str | list[str]) -> list[list[str]]:
     """The rows of a stored table (a list: a document written before tables were packed)."""
     if isinstance(rows, str):

@@ -215,46 +215,35 @@ def event_message(event: PaymentEvent, payment: Payment) -> Message:
         "paid_on": to_proto_date(payment.paid_on),
     }
     channel = CHANNEL_TO_V2.get(payment.channel, v2.PAYMENT_CHANNEL_UNSPECIFIED)
-    loan_status = loan_pb2.LoanStatus.ValueType(payment.loan_status)
-    if isinstance(event, Received):
-        return payment_events.PaymentReceived(
+    if isinstance(event, Received | Unmatched):
+        receipt = {
             **money,
-            reference=payment.reference,
-            provider_transaction_id=payment.provider_transaction_id or "",
-            payer_phone=payment.payer_phone or "",
-            loan_id=payment.loan_id,
-        )
-    if isinstance(event, Unmatched):
-        return payment_events.PaymentUnmatched(
+            "reference": payment.reference,
+            "provider_transaction_id": payment.provider_transaction_id or "",
+            "payer_phone": payment.payer_phone or "",
+        }
+        if isinstance(event, Received):
+            return payment_events.PaymentReceived(**receipt, loan_id=payment.loan_id)
+        return payment_events.PaymentUnmatched(**receipt)
+    if isinstance(event, Posted | Assigned):
+        booked = {
             **money,
-            reference=payment.reference,
-            provider_transaction_id=payment.provider_transaction_id or "",
-            payer_phone=payment.payer_phone or "",
-        )
-    if isinstance(event, Posted):
-        return payment_events.PaymentPosted(
-            **money,
-            loan_id=payment.loan_id,
-            kind=KIND_TO_V2.get(payment.kind, v2.PAYMENT_KIND_UNSPECIFIED),
-            channel=channel,
-            reference=payment.reference,
-            allocation=_allocation_v2(payment),
-            outstanding=_outstanding_v2(payment),
-            loan_status=loan_status,
-            entry_id=payment.entry_id or "",
-            recorded_by=payment.recorded_by,
-        )
-    if isinstance(event, Assigned):
-        return payment_events.PaymentAssigned(
-            **money,
-            loan_id=payment.loan_id,
-            reference=payment.reference,
-            allocation=_allocation_v2(payment),
-            outstanding=_outstanding_v2(payment),
-            loan_status=loan_status,
-            entry_id=payment.entry_id or "",
-            assigned_by=payment.assign.by if payment.assign else "",
-        )
+            "loan_id": payment.loan_id,
+            "reference": payment.reference,
+            "allocation": _allocation_v2(payment),
+            "outstanding": _outstanding_v2(payment),
+            "loan_status": loan_pb2.LoanStatus.ValueType(payment.loan_status),
+            "entry_id": payment.entry_id or "",
+        }
+        if isinstance(event, Posted):
+            return payment_events.PaymentPosted(
+                **booked,
+                kind=KIND_TO_V2.get(payment.kind, v2.PAYMENT_KIND_UNSPECIFIED),
+                channel=channel,
+                recorded_by=payment.recorded_by,
+            )
+        by = payment.assign.by if payment.assign else ""
+        return payment_events.PaymentAssigned(**booked, assigned_by=by)
     if isinstance(event, Refunded):
         return payment_events.PaymentRefunded(
             **money,

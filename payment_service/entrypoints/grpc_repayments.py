@@ -13,7 +13,7 @@ from kopa.payment.v2 import repayments_pb2 as pb
 from kopa.payment.v2 import repayments_pb2_grpc
 from payment_service.adapters import codec
 from payment_service.service_layer.mobile_money import MobileMoney
-from payment_service.service_layer.repayments import RepaymentCommand, Repayments
+from payment_service.service_layer.repayments import RepaymentCommand, Repayments, read_field
 from shared.dates import from_proto_date
 from shared.errors import ValidationError
 from shared.money import from_money
@@ -23,16 +23,12 @@ Ctx: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
 
 def _command(request: pb.PostRepaymentRequest | pb.RefundCreditRequest) -> RepaymentCommand:
     unreadable: list[ValidationError] = []
-    amount = paid_on = None
-    if request.HasField("amount"):
-        try:
-            amount = from_money(request.amount)
-        except ValidationError as exc:
-            unreadable.append(exc)
-    try:
-        paid_on = from_proto_date(request.paid_on, "paid_on")
-    except ValidationError as exc:
-        unreadable.append(exc)
+    amount = (
+        read_field(unreadable, lambda: from_money(request.amount))
+        if request.HasField("amount")
+        else None
+    )
+    paid_on = read_field(unreadable, lambda: from_proto_date(request.paid_on, "paid_on"))
     channel = (
         codec.CHANNEL_FROM_V2.get(request.channel, str(request.channel)) if request.channel else ""
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +37,7 @@ from shared import context, money
 from shared.errors import DomainError, IllegalState, NotFound
 from shared.ids import new_id
 from shared.logging import get_logger
+from shared.lru import Lru
 from shared.permissions import Principal
 
 log = get_logger(__name__)
@@ -106,10 +106,10 @@ class PaymentCore:
         self.uow = PaymentUnitOfWork(repo, notify, self.now)
         # Payments this process posted lately, oldest first (at most POSTED_HERE_KEPT): the
         # loan event each of them causes then needs no read to learn there is nothing to heal.
-        self._posted_here: OrderedDict[str, None] = OrderedDict()
+        self._posted_here: Lru[str, bool] = Lru(POSTED_HERE_KEPT)
         # Where loans live and their currency, by loan id (at most LOANS_PLACED_KEPT, least
         # recently used first): see `loan_in_scope`.
-        self._placed: OrderedDict[str, LoanView] = OrderedDict()
+        self._placed: Lru[str, LoanView] = Lru(LOANS_PLACED_KEPT)
         # Payments a request of this process is driving (steps (b) and (c)), set when done.
         self._driving: dict[str, asyncio.Event] = {}
         # Test hook: awaited at named steps ("before_apply", "after_apply", "after_entry")
@@ -150,9 +150,7 @@ class PaymentCore:
                 await asyncio.wait_for(done.wait(), DRIVING_WAIT_SECONDS)
 
     def _remember_posted(self, payment_id: str) -> None:
-        self._posted_here[payment_id] = None
-        if len(self._posted_here) > POSTED_HERE_KEPT:
-            self._posted_here.popitem(last=False)
+        self._posted_here.put(payment_id, True)
 
     def lease(self) -> dt.datetime:
         """Until when an attempt starting now owns the payment."""
@@ -207,13 +205,9 @@ class PaymentCore:
         loan events this replica sees drop, see `loan_moved`); its ``status`` is as first
         read, so nothing here relies on it."""
         view = self._placed.get(loan_id)
-        if view is not None:
-            self._placed.move_to_end(loan_id)
-        else:
+        if view is None:
             view = await self._place(loan_id)
-            self._placed[loan_id] = view
-            if len(self._placed) > LOANS_PLACED_KEPT:
-                self._placed.popitem(last=False)
+            self._placed.put(loan_id, view)
         if not p.can_access(view.institution_id, view.branch_id or None):
             raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
         return view
@@ -233,7 +227,7 @@ class PaymentCore:
 
     def loan_moved(self, loan_id: str) -> None:
         """A loan event changed what ``loans_seen`` keeps of the loan: read it again."""
-        self._placed.pop(loan_id, None)
+        self._placed.pop(loan_id)
 
     # --- guarded transitions ---------------------------------------------------------------
 

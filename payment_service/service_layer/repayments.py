@@ -53,9 +53,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from payment_service.domain import idempotency
 from payment_service.domain.idempotency import (
@@ -86,6 +87,7 @@ from shared.logging import get_logger
 from shared.permissions import Permission, Principal, require
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 MAX_REFERENCE = 120
 MAX_REASON = 1000
@@ -111,25 +113,29 @@ class RepaymentCommand:
     unreadable: tuple[ValidationError, ...] = ()
 
 
+def read_field(unreadable: list[ValidationError], parse: Callable[[], T]) -> T | None:
+    """What `parse` reads of a field of the caller's message; None, with why added to
+    `unreadable`, when it cannot be read (a command carries those to be refused with the
+    rest)."""
+    try:
+        return parse()
+    except ValidationError as exc:
+        unreadable.append(exc)
+        return None
+
+
 def command_from_text(
     loan_id: str, amount: str, paid_on: str, channel: str, reference: str, idempotency_key: str
 ) -> RepaymentCommand:
     """A command from the v1 contract's text fields (decimal-string amount, ISO date)."""
     unreadable: list[ValidationError] = []
 
-    def read(parse: Any) -> Any:
-        try:
-            return parse()
-        except ValidationError as exc:
-            unreadable.append(exc)
-            return None
-
     def decimal(text: str) -> Decimal:
         money.check_amount_text(text)
         return Decimal(text)
 
-    value = read(lambda: decimal(amount)) if amount else None
-    day = read(lambda: parse_date(paid_on, "paid_on")) if paid_on else None
+    value = read_field(unreadable, lambda: decimal(amount)) if amount else None
+    day = read_field(unreadable, lambda: parse_date(paid_on, "paid_on")) if paid_on else None
     return RepaymentCommand(
         loan_id, value, day, channel, reference, idempotency_key, unreadable=tuple(unreadable)
     )

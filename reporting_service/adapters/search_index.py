@@ -9,7 +9,6 @@ instead (`merge`): read, changed, written back only if nobody wrote it in betwee
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import orjson
 from elasticsearch import AsyncElasticsearch, OrjsonSerializer
 from elasticsearch.serializer import NdjsonSerializer
+
+from shared.lru import Lru
 
 BORROWER_MAPPING: dict[str, Any] = {
     "properties": {
@@ -133,7 +134,7 @@ class SearchIndex:
     def __init__(self, es: AsyncElasticsearch, namespace: str) -> None:
         self.es = es
         # The loan documents last read or written, oldest first (`merge`).
-        self._held: OrderedDict[tuple[str, str], Held] = OrderedDict()
+        self._held: Lru[tuple[str, str], Held] = Lru(HELD_DOCUMENTS)
         self.borrowers = f"{namespace}-borrowers"
         self.loans = f"{namespace}-loans"
         self.repayments = f"{namespace}-repayments"
@@ -182,7 +183,7 @@ class SearchIndex:
         change the document it is given (the last one written is held, not read again)."""
         key = (index, doc_id)
         for attempt in range(MERGE_ATTEMPTS):
-            held = self._held.pop(key, None) if attempt == 0 else None
+            held = self._held.pop(key) if attempt == 0 else None
             if held is None:
                 held = await self._read(index, doc_id)
             current, seq_no, primary_term, version = held
@@ -223,9 +224,7 @@ class SearchIndex:
         the `if_seq_no` write fail, and it is read again)."""
         if held[0] is None:
             return
-        self._held[key] = held
-        if len(self._held) > HELD_DOCUMENTS:
-            self._held.popitem(last=False)
+        self._held.put(key, held)
 
     async def full_names(self, borrower_ids: Iterable[str]) -> dict[str, str]:
         """The indexed full name of each borrower found, by id (one request per 1,000)."""

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -90,6 +89,7 @@ from shared.errors import Aborted, Conflict, PermissionDenied, ValidationError
 from shared.events import event_meta, outbox_fields
 from shared.ids import new_id
 from shared.logging import get_logger
+from shared.lru import Lru
 from shared.permissions import Permission, Principal, require
 
 log = get_logger(__name__)
@@ -211,10 +211,10 @@ class ScoringHandlers:
     def __init__(self, repo: Repository, notify: Callable[[str, Any], None]) -> None:
         self.repo = repo
         self._notify = notify  # OutboxRelay.notify
-        self._versions: OrderedDict[tuple[str, str], ScorecardVersion] = OrderedDict()
+        self._versions: Lru[tuple[str, str], ScorecardVersion] = Lru(_VERSION_CACHE_SIZE)
         # The newest snapshot this process recorded of each loan (at most SNAPSHOTS_KEPT):
         # (loan version, status, days past due). See `record_loan_outcome`.
-        self._recorded: OrderedDict[str, tuple[int, str, int]] = OrderedDict()
+        self._recorded: Lru[str, tuple[int, str, int]] = Lru(SNAPSHOTS_KEPT)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -249,11 +249,7 @@ class ScoringHandlers:
         version = self._versions.get(key)
         if version is None:
             version = ScorecardVersion.from_dict({**doc["version"], "status": DRAFT})
-            self._versions[key] = version
-            while len(self._versions) > _VERSION_CACHE_SIZE:
-                self._versions.popitem(last=False)
-        else:
-            self._versions.move_to_end(key)
+            self._versions.put(key, version)
         return version
 
     def _aggregate(self, version: Mapping[str, Any]) -> Scorecard:
@@ -728,10 +724,7 @@ class ScoringHandlers:
             }
         )
         if last is None or last[0] < version:
-            self._recorded[loan_id] = (version, status, dpd)
-            self._recorded.move_to_end(loan_id)
-            if len(self._recorded) > SNAPSHOTS_KEPT:
-                self._recorded.popitem(last=False)
+            self._recorded.put(loan_id, (version, status, dpd))
         log.debug("loan_snapshot_recorded", loan_id=loan_id, status=status, new=recorded)
         return recorded
 
