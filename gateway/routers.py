@@ -3,6 +3,7 @@
 from gateway.audit_log.router import router as audit_log
 from gateway.borrowers.router import router as borrowers
 from gateway.branches.router import router as branches
+from gateway.centers.router import router as centers
 from gateway.collection_sheets.router import router as collection_sheets
 from gateway.groups.router import router as groups
 from gateway.identity.router import router as identity
@@ -25,6 +26,7 @@ ROUTERS = [
     institutions,
     branches,
     borrowers,
+    centers,
     groups,
     loan_products,
     loans,

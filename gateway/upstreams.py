@@ -12,7 +12,7 @@ from kopa.loan.v1 import loan_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
-from kopa.user.v1 import user_pb2_grpc
+from kopa.user.v1 import groups_pb2_grpc, user_pb2_grpc
 from shared.grpc_client import open_channel
 from shared.service import peer_services
 
@@ -22,6 +22,8 @@ class Upstreams:
     channels: dict[str, grpc.aio.Channel]
     auth: auth_pb2_grpc.AuthServiceStub
     user: user_pb2_grpc.UserServiceStub
+    #: centres and the life cycle of groups (user_service).
+    groups: groups_pb2_grpc.GroupServiceStub
     loan: loan_pb2_grpc.LoanServiceStub
     #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
     repayments: repayments_pb2_grpc.RepaymentServiceStub
@@ -42,6 +44,7 @@ class Upstreams:
             channels=channels,
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
+            groups=groups_pb2_grpc.GroupServiceStub(channels["user"]),
             loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["payment"]),

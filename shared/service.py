@@ -29,7 +29,10 @@ log = get_logger(__name__)
 #: The gRPC services each peer serves: (stub module, service name).
 _PEER_SERVICES = {
     "auth": [("kopa.auth.v1.auth_pb2", "AuthService")],
-    "user": [("kopa.user.v1.user_pb2", "UserService")],
+    "user": [
+        ("kopa.user.v1.user_pb2", "UserService"),
+        ("kopa.user.v1.groups_pb2", "GroupService"),
+    ],
     "loan": [
         ("kopa.loan.v1.loan_pb2", "LoanService"),
         ("kopa.loan.v2.repayments_pb2", "RepaymentService"),

@@ -1,4 +1,5 @@
-"""Wires user_service: repository, handlers, outbox relay, servicer."""
+"""Wires user_service: repositories, handlers, outbox relay, the loan-event consumer and the
+servicers."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from collections.abc import Callable
 
 import grpc
 
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v1 import groups_pb2, groups_pb2_grpc, user_pb2, user_pb2_grpc
 from shared.config import ServiceSettings
 from shared.service import Runtime
+from user_service.adapters.groups import GroupRepository
 from user_service.adapters.repository import BORROWERS, Repository
+from user_service.entrypoints.events import LOAN_STATUS_EVENTS, loan_event_handler
+from user_service.entrypoints.grpc_groups import GroupServicer
 from user_service.entrypoints.grpc_servicer import UserServicer
+from user_service.service_layer.groups import GroupHandlers
 from user_service.service_layer.handlers import UserHandlers
 
 
@@ -23,11 +28,21 @@ class Settings(ServiceSettings):
 async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     repo = Repository(runtime.db)
     await repo.ensure_indexes()
+    group_repo = GroupRepository(runtime.db)
+    await group_repo.ensure_indexes()
     relay = runtime.start_relay([BORROWERS])
-    servicer = UserServicer(UserHandlers(repo, relay.notify))
+    users = UserHandlers(repo, relay.notify)
+    groups = GroupHandlers(group_repo, users)
+    runtime.consume(LOAN_STATUS_EVENTS, loan_event_handler(groups))
+    servicer = UserServicer(users, groups)
+    group_servicer = GroupServicer(groups)
 
     def register(server: grpc.aio.Server) -> list[str]:
         user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
-        return [user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name]
+        groups_pb2_grpc.add_GroupServiceServicer_to_server(group_servicer, server)
+        return [
+            user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+            groups_pb2.DESCRIPTOR.services_by_name["GroupService"].full_name,
+        ]
 
     return register

@@ -6,19 +6,21 @@ import json
 from typing import TypeAlias
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from shared.errors import ValidationError
+from user_service.adapters.groups import group_from_doc
 from user_service.entrypoints import mapping as m
+from user_service.service_layer.groups import GroupHandlers
 from user_service.service_layer.handlers import UserHandlers
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, handlers: UserHandlers) -> None:
+    def __init__(self, handlers: UserHandlers, groups: GroupHandlers) -> None:
         self.h = handlers
+        self.groups = groups
 
     async def CreateInstitution(
         self, request: user_pb2.CreateInstitutionRequest, context: Ctx
@@ -78,7 +80,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         borrowers, groups = await self.h.batch_get_borrowers(list(request.borrower_ids))
         return user_pb2.BatchGetBorrowersResponse(
             borrowers=[m.borrower_to_proto(d) for d in borrowers],
-            groups=[m.group_to_proto(g) for g in groups],
+            groups=[m.group_to_proto(group_from_doc(g)) for g in groups],
         )
 
     async def ListBorrowers(
@@ -136,12 +138,24 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     async def CreateGroup(
         self, request: user_pb2.CreateGroupRequest, context: Ctx
     ) -> user_pb2.CreateGroupResponse:
-        data = MessageToDict(request.group, preserving_proto_field_name=True)
-        doc = await self.h.create_group(data)
-        return user_pb2.CreateGroupResponse(group=m.group_to_proto(doc))
+        g = request.group
+        group = await self.groups.create_group(
+            {
+                "name": g.name,
+                "member_ids": list(g.member_ids),
+                "leader_id": g.leader_id,
+                "secretary_id": g.secretary_id,
+                "treasurer_id": g.treasurer_id,
+                "meeting_day": g.meeting_day,
+                "branch_id": g.branch_id,
+                "center_id": g.center_id,
+                "status": m.group_status_word(g.status),
+            }
+        )
+        return user_pb2.CreateGroupResponse(group=m.group_to_proto(group))
 
     async def GetGroup(
         self, request: user_pb2.GetGroupRequest, context: Ctx
     ) -> user_pb2.GetGroupResponse:
-        doc = await self.h.get_group(request.group_id)
-        return user_pb2.GetGroupResponse(group=m.group_to_proto(doc))
+        group = await self.groups.get_group(request.group_id)
+        return user_pb2.GetGroupResponse(group=m.group_to_proto(group))

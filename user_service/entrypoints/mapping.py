@@ -6,8 +6,10 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from kopa.user.v1 import user_pb2
+from kopa.user.v1 import groups_pb2, user_pb2
+from shared.dates import to_proto_date
 from shared.protos import timestamp as ts
+from user_service.domain.groups import Group
 
 
 def institution_to_proto(doc: dict[str, Any]) -> user_pb2.Institution:
@@ -88,14 +90,49 @@ def borrower_from_proto(message: user_pb2.Borrower) -> dict[str, Any]:
     return data
 
 
-def group_to_proto(doc: dict[str, Any]) -> user_pb2.Group:
+def group_to_proto(group: Group) -> user_pb2.Group:
     return user_pb2.Group(
+        id=group.id,
+        institution_id=group.institution_id,
+        branch_id=group.branch_id,
+        name=group.name,
+        member_ids=group.member_ids,
+        leader_id=group.leader_id,
+        meeting_day=group.meeting_day,
+        create_time=ts(group.create_time),
+        center_id=group.center_id,
+        status=user_pb2.GroupStatus.Value(f"GROUP_STATUS_{group.status.name}"),
+        secretary_id=group.secretary_id,
+        treasurer_id=group.treasurer_id,
+        members=[
+            user_pb2.GroupMember(
+                borrower_id=m.borrower_id,
+                joined_on=to_proto_date(m.joined_on),
+                join_reason=m.join_reason,
+                left_on=to_proto_date(m.left_on),
+                leave_reason=m.leave_reason,
+            )
+            for m in group.members
+        ],
+        version=group.version,
+    )
+
+
+def center_to_proto(doc: dict[str, Any]) -> groups_pb2.Center:
+    return groups_pb2.Center(
         id=doc["_id"],
         institution_id=doc["institution_id"],
         branch_id=doc["branch_id"],
         name=doc["name"],
-        member_ids=doc["member_ids"],
-        leader_id=doc.get("leader_id", ""),
-        meeting_day=doc.get("meeting_day", ""),
+        meeting_day=doc["meeting_day"],
+        meeting_time=doc.get("meeting_time", ""),
+        agent_id=doc.get("agent_id", ""),
         create_time=ts(doc.get("create_time")),
     )
+
+
+def group_status_word(value: user_pb2.GroupStatus.ValueType) -> str:
+    """`GROUP_STATUS_FORMING` -> `forming`; the zero value -> `` (unset)."""
+    return (
+        "" if value == 0 else user_pb2.GroupStatus.Name(value).removeprefix("GROUP_STATUS_").lower()
+    )  # type: ignore[arg-type]

@@ -103,7 +103,7 @@ class UserHandlers:
 
     # --- borrowers ----------------------------------------------------------------------
 
-    async def _branch_in_scope(self, p: Principal, branch_id: str, field: str) -> None:
+    async def check_branch(self, p: Principal, branch_id: str, field: str) -> None:
         if not branch_id:
             raise ValidationError.of(field, "is required")
         branch = await self.repo.get(BRANCHES, branch_id)
@@ -116,7 +116,7 @@ class UserHandlers:
                 f"you act only within branch {p.branch_id}", reason="OUTSIDE_BRANCH"
             )
 
-    async def _borrower(self, p: Principal, borrower_id: str) -> dict[str, Any]:
+    async def borrower_in_scope(self, p: Principal, borrower_id: str) -> dict[str, Any]:
         doc = await self.repo.get(BORROWERS, borrower_id)
         if doc is None or not p.can_access(doc["institution_id"], doc["branch_id"]):
             raise NotFound(f"borrower {borrower_id} not found", reason="BORROWER_NOT_FOUND")
@@ -139,7 +139,7 @@ class UserHandlers:
         require(p, Permission.BORROWERS_CREATE)
         profile = kyc.validate_new(data, date.today())
         branch_id = data.get("branch_id") or (p.branch_id or "")
-        await self._branch_in_scope(p, branch_id, "branch_id")
+        await self.check_branch(p, branch_id, "branch_id")
         now = _now()
         doc: dict[str, Any] = {
             "_id": new_id("bor"),
@@ -173,7 +173,7 @@ class UserHandlers:
     async def get_borrower(self, borrower_id: str) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.BORROWERS_READ)
-        return await self._borrower(p, borrower_id)
+        return await self.borrower_in_scope(p, borrower_id)
 
     async def batch_get_borrowers(
         self, borrower_ids: list[str]
@@ -204,7 +204,7 @@ class UserHandlers:
             query["branch_id"] = branch_id
         return await self.repo.page(BORROWERS, query, size, token)
 
-    async def _change(
+    async def change_borrower(
         self,
         p: Principal,
         doc: dict[str, Any],
@@ -244,7 +244,7 @@ class UserHandlers:
                 f"these fields cannot be changed here: {', '.join(unknown)}",
                 field_errors=[(f, "cannot be changed by an edit") for f in unknown],
             )
-        doc = await self._borrower(p, borrower_id)
+        doc = await self.borrower_in_scope(p, borrower_id)
         clean = kyc.validate_profile(changes, date.today())
         changed = kyc.diff(doc, clean)
         if not changed:
@@ -255,7 +255,7 @@ class UserHandlers:
             "changed_by": p.user_id,
             "changes": json.dumps(changed, default=str),
         }
-        return await self._change(
+        return await self.change_borrower(
             p, doc, "borrower.updated", clean, {"history": entry}, expected_version
         )
 
@@ -266,21 +266,23 @@ class UserHandlers:
         require(p, Permission.BORROWERS_UPDATE)
         if not kind.strip():
             raise ValidationError.of("kind", "is required (e.g. credit_bureau_check)")
-        doc = await self._borrower(p, borrower_id)
+        doc = await self.borrower_in_scope(p, borrower_id)
         consent = {
             "kind": kind.strip(),
             "text_version": text_version,
             "time": _now(),
             "recorded_by": p.user_id,
         }
-        return await self._change(p, doc, "borrower.consent_recorded", {}, {"consents": consent})
+        return await self.change_borrower(
+            p, doc, "borrower.consent_recorded", {}, {"consents": consent}
+        )
 
     async def transfer_borrower(
         self, borrower_id: str, branch_id: str, agent_id: str, reason: str
     ) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.BORROWERS_UPDATE)
-        doc = await self._borrower(p, borrower_id)
+        doc = await self.borrower_in_scope(p, borrower_id)
         if not reason.strip():
             raise ValidationError.of("reason", "a transfer needs a reason")
         branch_id = branch_id or doc["branch_id"]
@@ -296,51 +298,10 @@ class UserHandlers:
             "changed_by": p.user_id,
             "reason": reason.strip(),
         }
-        return await self._change(
+        return await self.change_borrower(
             p,
             doc,
             "borrower.transferred",
             {"branch_id": branch_id, "agent_id": agent_id},
             {"assignments": entry},
         )
-
-    # --- groups -------------------------------------------------------------------------
-
-    async def create_group(self, data: dict[str, Any]) -> dict[str, Any]:
-        p = context.principal()
-        require(p, Permission.BORROWERS_UPDATE)
-        members = list(dict.fromkeys(data.get("member_ids") or []))
-        kyc.validate_group(
-            data.get("name", ""), members, data.get("leader_id", ""), data.get("meeting_day", "")
-        )
-        branch_id = data.get("branch_id") or (p.branch_id or "")
-        await self._branch_in_scope(p, branch_id, "branch_id")
-        for member in members:
-            borrower = await self._borrower(p, member)
-            if borrower.get("group_id"):
-                raise ValidationError.of(
-                    "member_ids", f"borrower {member} already belongs to a group"
-                )
-        doc = {
-            "_id": new_id("grp"),
-            "institution_id": p.institution_id,
-            "branch_id": branch_id,
-            "name": data["name"].strip(),
-            "member_ids": members,
-            "leader_id": data.get("leader_id", ""),
-            "meeting_day": (data.get("meeting_day") or "").lower(),
-            "create_time": _now(),
-        }
-        await self.repo.insert(GROUPS, doc)
-        for member in members:
-            borrower = await self._borrower(p, member)
-            await self._change(p, borrower, "borrower.updated", {"group_id": doc["_id"]})
-        return doc
-
-    async def get_group(self, group_id: str) -> dict[str, Any]:
-        p = context.principal()
-        require(p, Permission.BORROWERS_READ)
-        doc = await self.repo.get(GROUPS, group_id)
-        if doc is None or not p.can_access(doc["institution_id"], doc["branch_id"]):
-            raise NotFound(f"group {group_id} not found")
-        return doc

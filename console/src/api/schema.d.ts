@@ -393,6 +393,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/centers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List centres
+         * @description Centres in the caller's scope (agents and branch managers: their branch).
+         *
+         *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_centers_v1_centers_get"];
+        put?: never;
+        /**
+         * Open a centre
+         * @description A meeting place of one branch with its meeting day (and time, and the staff user who
+         *     runs it). Groups that attend it (`center_id`) belong to its branch and meet on its day
+         *     unless they name another.
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        post: operations["create_center_v1_centers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/centers/{center_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a centre
+         * @description Another institution's centre, or for branch staff another branch's, is a 404.
+         *
+         *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["get_center_v1_centers__center_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/collection-sheets": {
         parameters: {
             query?: never;
@@ -432,12 +484,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List groups
+         * @description Groups in the caller's scope (agents and branch managers: their branch), oldest
+         *     first.
+         *
+         *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_groups_v1_groups_get"];
         put?: never;
         /**
          * Form a group
-         * @description Forms a joint-liability group of 2 to 50 borrowers of one branch, none of whom is
-         *     already in a group; each member's `group_id` is set to the new group.
+         * @description Forms a joint-liability group of borrowers of one branch (that of its centre, when
+         *     it attends one), none of whom is already in a group; each member's `group_id` is set to
+         *     the new group. An `active` group has 2 to 50 members at once; a `forming` one may start
+         *     with fewer and is activated when complete. Officers (leader, secretary, treasurer) must
+         *     be members.
          *
          *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
          */
@@ -457,12 +519,150 @@ export interface paths {
         };
         /**
          * Get a group
-         * @description The group with its members. Another institution's group, or for branch staff another
-         *     branch's, is a 404.
+         * @description The group with its members, current and past. Another institution's group, or for
+         *     branch staff another branch's, is a 404.
          *
          *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
          */
         get: operations["get_group_v1_groups__group_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate a forming group
+         * @description A forming group with 2 to 50 members becomes active (and may borrow).
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        post: operations["activate_group_v1_groups__group_id__activate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a group
+         * @description Every member leaves and the group closes for good; refused (409
+         *     `MEMBER_HAS_OPEN_LOANS`) while any member has a loan not yet repaid.
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        post: operations["close_group_v1_groups__group_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a member
+         * @description A borrower of the group's branch who is in no group joins it, from `joined_on`.
+         *     A closed group takes no members (409).
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        post: operations["add_member_v1_groups__group_id__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/members/{borrower_id}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A member leaves
+         * @description The member leaves on `left_on` for `reason`, and leaves any office they held. A member
+         *     with a loan not yet repaid (submitted, approved or active) cannot leave (409
+         *     `MEMBER_HAS_OPEN_LOANS`, naming the loans), nor can an active group drop below 2 members
+         *     (409 `GROUP_TOO_SMALL`: close it instead).
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        post: operations["remove_member_v1_groups__group_id__members__borrower_id__leave_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/officers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the officers
+         * @description Leader, secretary and treasurer, each a current member or empty.
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        put: operations["set_officers_v1_groups__group_id__officers_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's history
+         * @description Every change of the group, oldest first, in one page: who did what, when, and which
+         *     fields it changed from what to what. Its creation is version 1.
+         *
+         *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["group_versions_v1_groups__group_id__versions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2479,12 +2679,98 @@ export interface components {
              */
             name: string;
         };
+        /**
+         * Center
+         * @description A meeting place where the groups of one branch meet, on one day of the week.
+         * @example {
+         *       "agent_id": "usr_019d2a11d4e6f8a0b2c4d6e8f0a2",
+         *       "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "id": "ctr_019d2b7a0c2e4a6c8e0a2c4e6a8c",
+         *       "institution_id": "inst_019d2a0f5b1c8e2d4f6a7b9c0d1e",
+         *       "meeting_day": "tuesday",
+         *       "meeting_time": "09:30",
+         *       "name": "Kibera market centre"
+         *     }
+         */
+        Center: {
+            /**
+             * Agent Id
+             * @description empty when no staff user was named
+             */
+            agent_id: string;
+            /** Branch Id */
+            branch_id: string;
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /** Id */
+            id: string;
+            /** Institution Id */
+            institution_id: string;
+            /**
+             * Meeting Day
+             * @description a day of the week in lower case
+             */
+            meeting_day: string;
+            /**
+             * Meeting Time
+             * @description local time `HH:MM`; empty when not fixed
+             */
+            meeting_time: string;
+            /** Name */
+            name: string;
+        };
+        /** CenterBody */
+        CenterBody: {
+            /**
+             * Agent Id
+             * @description the staff user who runs the meeting
+             * @default
+             */
+            agent_id: string;
+            /**
+             * Branch Id
+             * @description default: the caller's branch
+             */
+            branch_id?: string | null;
+            /**
+             * Meeting Day
+             * @description a day of the week, e.g. `tuesday`
+             */
+            meeting_day: string;
+            /**
+             * Meeting Time
+             * @description local time `HH:MM`; empty when not fixed
+             * @default
+             */
+            meeting_time: string;
+            /** Name */
+            name: string;
+        };
         /** ChangePasswordBody */
         ChangePasswordBody: {
             /** Current Password */
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** CloseBody */
+        CloseBody: {
+            /**
+             * Expected Version
+             * @default 0
+             */
+            expected_version: number;
+            /**
+             * Reason
+             * @description why the group closes (required)
+             */
+            reason: string;
         };
         /** CloseOfBusinessBody */
         CloseOfBusinessBody: {
@@ -2886,6 +3172,7 @@ export interface components {
          * @description A joint-liability group of borrowers of one branch.
          * @example {
          *       "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
+         *       "center_id": "ctr_019d2b7a0c2e4a6c8e0a2c4e6a8c",
          *       "create_time": "2026-03-31T09:30:00.123Z",
          *       "id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
          *       "institution_id": "inst_019d2a0f5b1c8e2d4f6a7b9c0d1e",
@@ -2893,15 +3180,39 @@ export interface components {
          *       "meeting_day": "tuesday",
          *       "member_ids": [
          *         "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
-         *         "bor_019d2b6d0b5f7a9c1e3a5c7e9a1c",
-         *         "bor_019d2b6e8c7a9e1b3d5f7a9c1e3f"
+         *         "bor_019d2b6d0b5f7a9c1e3a5c7e9a1c"
          *       ],
-         *       "name": "Tumaini women's group"
+         *       "members": [
+         *         {
+         *           "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+         *           "join_reason": "founding member",
+         *           "joined_on": "2026-03-31",
+         *           "leave_reason": "",
+         *           "left_on": null
+         *         },
+         *         {
+         *           "borrower_id": "bor_019d2b6d0b5f7a9c1e3a5c7e9a1c",
+         *           "join_reason": "founding member",
+         *           "joined_on": "2026-03-31",
+         *           "leave_reason": "",
+         *           "left_on": null
+         *         }
+         *       ],
+         *       "name": "Tumaini women's group",
+         *       "secretary_id": "",
+         *       "status": "active",
+         *       "treasurer_id": "bor_019d2b6d0b5f7a9c1e3a5c7e9a1c",
+         *       "version": 1
          *     }
          */
         Group: {
             /** Branch Id */
             branch_id: string;
+            /**
+             * Center Id
+             * @description empty when the group attends no centre
+             */
+            center_id: string;
             /**
              * Create Time
              * Format: date-time
@@ -2925,19 +3236,49 @@ export interface components {
             meeting_day: string;
             /**
              * Member Ids
-             * @description the members' borrower ids
+             * @description the current members' borrower ids
              */
             member_ids: string[];
+            /**
+             * Members
+             * @description every membership, current and past
+             */
+            members: components["schemas"]["GroupMember"][];
             /** Name */
             name: string;
+            /**
+             * Secretary Id
+             * @description a member's borrower id; empty when none was named
+             */
+            secretary_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "forming" | "active" | "closed";
+            /**
+             * Treasurer Id
+             * @description a member's borrower id; empty when none was named
+             */
+            treasurer_id: string;
+            /**
+             * Version
+             * @description bumped by every change; see `/versions`
+             */
+            version: number;
         };
         /** GroupBody */
         GroupBody: {
             /**
              * Branch Id
-             * @description default: the caller's branch
+             * @description default: the centre's branch, else the caller's
              */
             branch_id?: string | null;
+            /**
+             * Center Id
+             * @description the centre whose meeting it attends
+             */
+            center_id?: string | null;
             /**
              * Leader Id
              * @description one of `member_ids`; empty for none
@@ -2946,17 +3287,85 @@ export interface components {
             leader_id: string;
             /**
              * Meeting Day
-             * @description a day of the week, e.g. `tuesday`
+             * @description a day of the week, e.g. `tuesday`; default: the centre's
              * @default
              */
             meeting_day: string;
             /**
              * Member Ids
-             * @description 2 to 50 borrowers of the branch, none already in a group
+             * @description 2 to 50 borrowers of the branch, none already in a group (a forming group may start with fewer)
              */
-            member_ids: string[];
+            member_ids?: string[];
             /** Name */
             name: string;
+            /**
+             * Secretary Id
+             * @description one of `member_ids`; empty for none
+             * @default
+             */
+            secretary_id: string;
+            /**
+             * Status
+             * @description `forming` while members are being gathered (then `POST /v1/groups/{id}/activate`); `active` checks the members now
+             * @default active
+             * @enum {string}
+             */
+            status: "forming" | "active";
+            /**
+             * Treasurer Id
+             * @description one of `member_ids`; empty for none
+             * @default
+             */
+            treasurer_id: string;
+        };
+        /** GroupMember */
+        GroupMember: {
+            /** Borrower Id */
+            borrower_id: string;
+            /** Join Reason */
+            join_reason: string;
+            /**
+             * Joined On
+             * Format: date
+             * @example 2026-03-31
+             */
+            joined_on: string;
+            /** Leave Reason */
+            leave_reason: string;
+            /**
+             * Left On
+             * @description null while the borrower is a member
+             */
+            left_on: string | null;
+        };
+        /** GroupVersion */
+        GroupVersion: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "created" | "member_added" | "member_removed" | "officers_set" | "activated" | "closed";
+            /**
+             * Changed By
+             * @description the staff user's id
+             */
+            changed_by: string;
+            /**
+             * Changes
+             * @description field -> [old, new]
+             */
+            changes: {
+                [key: string]: unknown[];
+            };
+            /**
+             * Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            time: string;
+            /** Version */
+            version: number;
         };
         /** Health */
         Health: {
@@ -3138,6 +3547,24 @@ export interface components {
         Jwks: {
             /** Keys */
             keys: components["schemas"]["Jwk"][];
+        };
+        /** LeaveBody */
+        LeaveBody: {
+            /**
+             * Expected Version
+             * @default 0
+             */
+            expected_version: number;
+            /**
+             * Left On
+             * @description default: today
+             */
+            left_on?: string | null;
+            /**
+             * Reason
+             * @description why the member leaves (required)
+             */
+            reason: string;
         };
         /**
          * LedgerLine
@@ -4064,6 +4491,30 @@ export interface components {
              */
             role: "platform_admin" | "admin" | "branch_manager" | "risk_officer" | "agent" | "auditor";
         };
+        /** MemberBody */
+        MemberBody: {
+            /**
+             * Borrower Id
+             * @description a borrower of the group's branch in no group
+             */
+            borrower_id: string;
+            /**
+             * Expected Version
+             * @description 0 skips the concurrency check
+             * @default 0
+             */
+            expected_version: number;
+            /**
+             * Joined On
+             * @description default: today
+             */
+            joined_on?: string | null;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+        };
         /**
          * MfaEnrolment
          * @description What an authenticator app needs; two-factor authentication is on once a code it
@@ -4100,6 +4551,32 @@ export interface components {
              * @constant
              */
             result: "accepted";
+        };
+        /** OfficersBody */
+        OfficersBody: {
+            /**
+             * Expected Version
+             * @default 0
+             */
+            expected_version: number;
+            /**
+             * Leader Id
+             * @description a current member; empty for none
+             * @default
+             */
+            leader_id: string;
+            /**
+             * Secretary Id
+             * @description a current member; empty for none
+             * @default
+             */
+            secretary_id: string;
+            /**
+             * Treasurer Id
+             * @description a current member; empty for none
+             * @default
+             */
+            treasurer_id: string;
         };
         /**
          * Outstanding
@@ -4186,6 +4663,36 @@ export interface components {
         Page_Branch_: {
             /** Items */
             items: components["schemas"]["Branch"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[Center] */
+        Page_Center_: {
+            /** Items */
+            items: components["schemas"]["Center"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[GroupVersion] */
+        Page_GroupVersion_: {
+            /** Items */
+            items: components["schemas"]["GroupVersion"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[Group] */
+        Page_Group_: {
+            /** Items */
+            items: components["schemas"]["Group"][];
             /**
              * Next Page Token
              * @description empty on the last page
@@ -5367,6 +5874,14 @@ export interface components {
              * @enum {string}
              */
             role: "platform_admin" | "admin" | "branch_manager" | "risk_officer" | "agent" | "auditor";
+        };
+        /** VersionBody */
+        VersionBody: {
+            /**
+             * Expected Version
+             * @default 0
+             */
+            expected_version: number;
         };
         /** WhatIfBody */
         WhatIfBody: {
@@ -7080,6 +7595,295 @@ export interface operations {
             };
         };
     };
+    list_centers_v1_centers_get: {
+        parameters: {
+            query?: {
+                /** @description only this branch's centres */
+                branch_id?: string;
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Center_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_center_v1_centers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CenterBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Center"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_center_v1_centers__center_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                center_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Center"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     collection_sheet_v1_collection_sheets_get: {
         parameters: {
             query?: {
@@ -7103,6 +7907,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CollectionSheet"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_groups_v1_groups_get: {
+        parameters: {
+            query?: {
+                /** @description only this branch's groups */
+                branch_id?: string;
+                /** @description only the groups of this centre */
+                center_id?: string;
+                status?: ("forming" | "active" | "closed") | null;
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Group_"];
                 };
             };
             /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
@@ -7302,6 +8190,717 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    activate_group_v1_groups__group_id__activate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    close_group_v1_groups__group_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    add_member_v1_groups__group_id__members_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_member_v1_groups__group_id__members__borrower_id__leave_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+                borrower_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaveBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_officers_v1_groups__group_id__officers_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfficersBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    group_versions_v1_groups__group_id__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_GroupVersion_"];
                 };
             };
             /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */

@@ -8,6 +8,8 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +20,27 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _GroupStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _GroupStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GroupStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    GROUP_STATUS_UNSPECIFIED: _GroupStatus.ValueType  # 0
+    GROUP_STATUS_FORMING: _GroupStatus.ValueType  # 1
+    """Members are being gathered; no loan yet."""
+    GROUP_STATUS_ACTIVE: _GroupStatus.ValueType  # 2
+    GROUP_STATUS_CLOSED: _GroupStatus.ValueType  # 3
+
+class GroupStatus(_GroupStatus, metaclass=_GroupStatusEnumTypeWrapper): ...
+
+GROUP_STATUS_UNSPECIFIED: GroupStatus.ValueType  # 0
+GROUP_STATUS_FORMING: GroupStatus.ValueType  # 1
+"""Members are being gathered; no loan yet."""
+GROUP_STATUS_ACTIVE: GroupStatus.ValueType  # 2
+GROUP_STATUS_CLOSED: GroupStatus.ValueType  # 3
+Global___GroupStatus: _TypeAlias = GroupStatus  # noqa: Y015
 
 @_typing.final
 class Institution(_message.Message):
@@ -910,16 +933,35 @@ class Group(_message.Message):
     LEADER_ID_FIELD_NUMBER: _builtins.int
     MEETING_DAY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CENTER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SECRETARY_ID_FIELD_NUMBER: _builtins.int
+    TREASURER_ID_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
     name: _builtins.str
     leader_id: _builtins.str
     meeting_day: _builtins.str
+    center_id: _builtins.str
+    """The centre whose meeting the group attends; empty when none."""
+    status: Global___GroupStatus.ValueType
+    secretary_id: _builtins.str
+    treasurer_id: _builtins.str
+    version: _builtins.int
     @_builtins.property
     def member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupMember]:
+        """Every membership, current and past, in the order they began."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -931,14 +973,58 @@ class Group(_message.Message):
         leader_id: _builtins.str = ...,
         meeting_day: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        center_id: _builtins.str = ...,
+        status: Global___GroupStatus.ValueType = ...,
+        secretary_id: _builtins.str = ...,
+        treasurer_id: _builtins.str = ...,
+        members: _abc.Iterable[Global___GroupMember] | None = ...,
+        version: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch_id", b"branch_id", "create_time", b"create_time", "id", b"id", "institution_id", b"institution_id", "leader_id", b"leader_id", "meeting_day", b"meeting_day", "member_ids", b"member_ids", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch_id", b"branch_id", "center_id", b"center_id", "create_time", b"create_time", "id", b"id", "institution_id", b"institution_id", "leader_id", b"leader_id", "meeting_day", b"meeting_day", "member_ids", b"member_ids", "members", b"members", "name", b"name", "secretary_id", b"secretary_id", "status", b"status", "treasurer_id", b"treasurer_id", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Group: _TypeAlias = Group  # noqa: Y015
+
+@_typing.final
+class GroupMember(_message.Message):
+    """One borrower's membership of a group, from joining to leaving."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BORROWER_ID_FIELD_NUMBER: _builtins.int
+    JOINED_ON_FIELD_NUMBER: _builtins.int
+    JOIN_REASON_FIELD_NUMBER: _builtins.int
+    LEFT_ON_FIELD_NUMBER: _builtins.int
+    LEAVE_REASON_FIELD_NUMBER: _builtins.int
+    borrower_id: _builtins.str
+    join_reason: _builtins.str
+    leave_reason: _builtins.str
+    @_builtins.property
+    def joined_on(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def left_on(self) -> _date_pb2.Date:
+        """Unset while the borrower is a member."""
+
+    def __init__(
+        self,
+        *,
+        borrower_id: _builtins.str = ...,
+        joined_on: _date_pb2.Date | None = ...,
+        join_reason: _builtins.str = ...,
+        left_on: _date_pb2.Date | None = ...,
+        leave_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["joined_on", b"joined_on", "left_on", b"left_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["borrower_id", b"borrower_id", "join_reason", b"join_reason", "joined_on", b"joined_on", "leave_reason", b"leave_reason", "left_on", b"left_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupMember: _TypeAlias = GroupMember  # noqa: Y015
 
 @_typing.final
 class CreateGroupRequest(_message.Message):

@@ -220,7 +220,11 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateGroup(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Forms a group of borrowers of one branch (and centre, if named), none of them in
+        another group. It is active at once unless `group.status` asks it to start forming
+        (then it may have fewer members than a group needs, and GroupService.ActivateGroup
+        checks them). Centres and the members' life cycle are in GroupService (groups.proto).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

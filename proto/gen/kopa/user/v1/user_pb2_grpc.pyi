@@ -60,6 +60,11 @@ class UserServiceStub:
     TransferBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.TransferBorrowerRequest, _user_pb2.TransferBorrowerResponse]
     """Moves a borrower to another branch and/or agent, keeping the history."""
     CreateGroup: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateGroupRequest, _user_pb2.CreateGroupResponse]
+    """Forms a group of borrowers of one branch (and centre, if named), none of them in
+    another group. It is active at once unless `group.status` asks it to start forming
+    (then it may have fewer members than a group needs, and GroupService.ActivateGroup
+    checks them). Centres and the members' life cycle are in GroupService (groups.proto).
+    """
     GetGroup: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetGroupRequest, _user_pb2.GetGroupResponse]
 
 @_typing.type_check_only
@@ -94,6 +99,11 @@ class UserServiceAsyncStub(UserServiceStub):
     TransferBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.TransferBorrowerRequest, _user_pb2.TransferBorrowerResponse]  # type: ignore[assignment]
     """Moves a borrower to another branch and/or agent, keeping the history."""
     CreateGroup: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateGroupRequest, _user_pb2.CreateGroupResponse]  # type: ignore[assignment]
+    """Forms a group of borrowers of one branch (and centre, if named), none of them in
+    another group. It is active at once unless `group.status` asks it to start forming
+    (then it may have fewer members than a group needs, and GroupService.ActivateGroup
+    checks them). Centres and the members' life cycle are in GroupService (groups.proto).
+    """
     GetGroup: _aio.UnaryUnaryMultiCallable[_user_pb2.GetGroupRequest, _user_pb2.GetGroupResponse]  # type: ignore[assignment]
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -214,7 +224,12 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _user_pb2.CreateGroupRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_user_pb2.CreateGroupResponse, _abc.Awaitable[_user_pb2.CreateGroupResponse]]: ...
+    ) -> _typing.Union[_user_pb2.CreateGroupResponse, _abc.Awaitable[_user_pb2.CreateGroupResponse]]:
+        """Forms a group of borrowers of one branch (and centre, if named), none of them in
+        another group. It is active at once unless `group.status` asks it to start forming
+        (then it may have fewer members than a group needs, and GroupService.ActivateGroup
+        checks them). Centres and the members' life cycle are in GroupService (groups.proto).
+        """
 
     @_abc_1.abstractmethod
     def GetGroup(
