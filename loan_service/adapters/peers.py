@@ -19,6 +19,7 @@ from kopa.user.v1 import user_pb2, user_pb2_grpc
 from loan_service.service_layer.ports import (
     Borrower,
     BorrowerContact,
+    GroupInfo,
     Scorer,
     ScoreResult,
     UserDirectory,
@@ -84,6 +85,29 @@ class GrpcUserDirectory(UserDirectory):
                 return None
             raise
         return len(reply.group.member_ids)
+
+    async def group(self, group_id: str) -> GroupInfo:
+        try:
+            reply = await self._stub.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
+        except grpc.aio.AioRpcError as err:
+            if _not_found(err):
+                raise NotFound(
+                    f"group {group_id} not found",
+                    reason="GROUP_NOT_FOUND",
+                    metadata={"group_id": group_id},
+                ) from None
+            raise
+        g = reply.group
+        status = user_pb2.GroupStatus.Name(g.status).removeprefix("GROUP_STATUS_").lower()
+        return GroupInfo(
+            id=g.id,
+            institution_id=g.institution_id,
+            branch_id=g.branch_id,
+            center_id=g.center_id,
+            name=g.name,
+            status=status,
+            member_ids=tuple(g.member_ids),
+        )
 
     async def contacts(self, borrower_ids: Sequence[str]) -> dict[str, BorrowerContact]:
         out: dict[str, BorrowerContact] = {}

@@ -119,6 +119,7 @@ async def create_loan(uow: UnitOfWork, users: UserDirectory, cmd: CreateLoan) ->
         "currency": currency,
         "partition": partition_of(loan_id),
         "request_id": cmd.request_id,
+        "group_loan_id": cmd.group_loan_id,
         "open_loans_at_submit": open_loans,
         "max_open_loans": max_open or 0,
         "approved_by": "",

@@ -64,6 +64,8 @@ class CreateLoan:
     disbursement_date: str = ""
     purpose: str = ""
     request_id: str = ""
+    #: The group loan this member loan belongs to (set by `group_loans` only).
+    group_loan_id: str = ""
 
 
 @dataclass(frozen=True)

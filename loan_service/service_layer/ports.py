@@ -187,6 +187,36 @@ class CobRepository(LoanRepository):
     async def complete_job(self, job_id: str, now: datetime) -> None: ...
 
 
+class GroupLoanRepository(abc.ABC):
+    """Group loans (the application that ties a group's member loans together) and the
+    plans that split a group's repayments across them."""
+
+    @abc.abstractmethod
+    async def insert(self, doc: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, group_loan_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    async def of_group(self, institution_id: str, group_id: str) -> list[dict[str, Any]]:
+        """Every group loan of the group, oldest first."""
+
+    @abc.abstractmethod
+    async def save(self, before: dict[str, Any], fields: dict[str, Any]) -> bool:
+        """Sets `fields` (and bumps the version) if the group loan is still at `before`'s
+        version; False when a concurrent write won."""
+
+    @abc.abstractmethod
+    async def reserve(self, key: str, group_loan_id: str) -> str:
+        """Records that request `key` creates `group_loan_id`; returns the id the request
+        was first given (ours, or an earlier attempt's)."""
+
+    @abc.abstractmethod
+    async def add_plan(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Stores a repayment plan under its id unless one is stored already; returns the
+        stored one (ours, or the first attempt's)."""
+
+
 # --- peers -------------------------------------------------------------------------------
 
 
@@ -224,6 +254,20 @@ class ScoreResult:
     contributions: list[tuple[str, int, str]]
 
 
+@dataclass(frozen=True)
+class GroupInfo:
+    """A joint-liability group as a group loan needs it."""
+
+    id: str
+    institution_id: str
+    branch_id: str
+    center_id: str
+    name: str
+    #: forming, active or closed.
+    status: str
+    member_ids: tuple[str, ...]
+
+
 class UserDirectory(abc.ABC):
     """user_service, as the caller sees it (their scope applies)."""
 
@@ -235,6 +279,10 @@ class UserDirectory(abc.ABC):
 
     @abc.abstractmethod
     async def group_size(self, group_id: str) -> int | None: ...
+
+    @abc.abstractmethod
+    async def group(self, group_id: str) -> GroupInfo:
+        """The group, if in the caller's scope (else NotFound)."""
 
     @abc.abstractmethod
     async def contacts(self, borrower_ids: Sequence[str]) -> dict[str, BorrowerContact]:

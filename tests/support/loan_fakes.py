@@ -30,6 +30,8 @@ from loan_service.service_layer.ports import (
     Borrower,
     BorrowerContact,
     CobRepository,
+    GroupInfo,
+    GroupLoanRepository,
     LoanRepository,
     LoanWrite,
     OutgoingEvent,
@@ -243,11 +245,46 @@ class FakeCobRepository(FakeLoanRepository, CobRepository):
             job.update(state="completed", end_time=now)
 
 
+class FakeGroupLoanRepository(GroupLoanRepository):
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.requests: dict[str, str] = {}
+        self.plans: dict[str, dict[str, Any]] = {}
+
+    async def insert(self, doc: dict[str, Any]) -> None:
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def get(self, group_loan_id: str) -> dict[str, Any] | None:
+        doc = self.docs.get(group_loan_id)
+        return copy.deepcopy(doc) if doc else None
+
+    async def of_group(self, institution_id: str, group_id: str) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(d)
+            for _, d in sorted(self.docs.items())
+            if d["institution_id"] == institution_id and d["group_id"] == group_id
+        ]
+
+    async def save(self, before: dict[str, Any], fields: dict[str, Any]) -> bool:
+        stored = self.docs[before["_id"]]
+        if stored["version"] != before["version"]:
+            return False
+        stored.update(copy.deepcopy(fields), version=stored["version"] + 1)
+        return True
+
+    async def reserve(self, key: str, group_loan_id: str) -> str:
+        return self.requests.setdefault(key, group_loan_id)
+
+    async def add_plan(self, plan: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(self.plans.setdefault(plan["_id"], copy.deepcopy(plan)))
+
+
 class FakeUserDirectory(UserDirectory):
     def __init__(self, currency: str = "KES") -> None:
         self.currency = currency
         self.borrowers: dict[str, Borrower] = {}
         self.names: dict[str, str] = {}
+        self.groups: dict[str, GroupInfo] = {}
 
     def add_borrower(
         self, borrower_id: str, institution_id: str, branch_id: str, *, name: str = ""
@@ -276,7 +313,19 @@ class FakeUserDirectory(UserDirectory):
         return self.currency
 
     async def group_size(self, group_id: str) -> int | None:
-        return None
+        group = self.groups.get(group_id)
+        return len(group.member_ids) if group else None
+
+    def add_group(self, group_id: str, member_ids: Sequence[str], status: str = "active") -> None:
+        first = self.borrowers[member_ids[0]]
+        self.groups[group_id] = GroupInfo(
+            group_id, first.institution_id, first.branch_id, "", group_id, status, tuple(member_ids)
+        )
+
+    async def group(self, group_id: str) -> GroupInfo:
+        if group_id not in self.groups:
+            raise NotFound(f"group {group_id} not found", reason="GROUP_NOT_FOUND")
+        return self.groups[group_id]
 
     async def contacts(self, borrower_ids: Sequence[str]) -> dict[str, BorrowerContact]:
         return {
