@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from shared.errors import IllegalState, ValidationError
-from shared.money import fmt, quantum
 
 NATIONAL_ID = re.compile(r"^[A-Z0-9](?:[A-Z0-9]|[- ](?=[A-Z0-9])){4,24}$")
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -107,6 +106,7 @@ def coverage(guarantors: list[Guarantor], collateral: list[Collateral]) -> Decim
 def check_coverage(
     principal: Decimal,
     currency: str,
+    decimals: int,
     required_ratio: Decimal | None,
     guarantors: list[Guarantor],
     collateral: list[Collateral],
@@ -117,7 +117,12 @@ def check_coverage(
     if not required_ratio:
         return
     # What is required is rounded up to the currency's minor unit: never less than the rule.
-    needed = (principal * required_ratio).quantize(quantum(currency), rounding=ROUND_CEILING)
+    unit = Decimal(1).scaleb(-decimals)
+    needed = (principal * required_ratio).quantize(unit, rounding=ROUND_CEILING)
+
+    def fmt(amount: Decimal) -> str:
+        return f"{amount.quantize(unit):f}"
+
     guaranteed = sum((g.amount for g in guarantors), Decimal(0))
     pledged = sum((c.value for c in collateral), Decimal(0))
     if guaranteed + pledged >= needed:
@@ -126,14 +131,14 @@ def check_coverage(
     percent = (required_ratio * 100).normalize()
     raise IllegalState(
         f"the product requires guarantees and collateral worth {percent:f}% of the principal "
-        f"({fmt(needed, currency)}); guarantors cover {fmt(guaranteed, currency)} and "
-        f"collateral {fmt(pledged, currency)}: add {fmt(short, currency)} {currency} more in "
+        f"({fmt(needed)}); guarantors cover {fmt(guaranteed)} and "
+        f"collateral {fmt(pledged)}: add {fmt(short)} {currency} more in "
         "guarantees or collateral before approving",
         reason="SECURITY_INSUFFICIENT",
         metadata={
-            "required": fmt(needed, currency),
-            "guaranteed": fmt(guaranteed, currency),
-            "collateral": fmt(pledged, currency),
-            "missing": fmt(short, currency),
+            "required": fmt(needed),
+            "guaranteed": fmt(guaranteed),
+            "collateral": fmt(pledged),
+            "missing": fmt(short),
         },
     )

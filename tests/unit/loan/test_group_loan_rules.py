@@ -116,10 +116,10 @@ def _c(value: str) -> Collateral:
 
 
 def test_coverage_counts_guarantees_and_collateral_together() -> None:
-    check_coverage(D("10000"), "KES", D("1.2"), [_g("7000")], [_c("5000")])  # exactly 120%
-    check_coverage(D("10000"), "KES", None, [], [])  # no rule
+    check_coverage(D("10000"), "KES", 2, D("1.2"), [_g("7000")], [_c("5000")])  # exactly 120%
+    check_coverage(D("10000"), "KES", 2, None, [], [])  # no rule
     with pytest.raises(IllegalState) as exc:
-        check_coverage(D("10000"), "KES", D("1.2"), [_g("7000")], [_c("4000")])
+        check_coverage(D("10000"), "KES", 2, D("1.2"), [_g("7000")], [_c("4000")])
     assert exc.value.reason == "SECURITY_INSUFFICIENT"
     assert exc.value.metadata["missing"] == "1000.00"
     assert "120%" in exc.value.message and "add 1000.00 KES more" in exc.value.message
