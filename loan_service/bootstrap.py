@@ -1,6 +1,6 @@
 """Wires loan_service: repository, peers, the unit of work the use cases write through, the
-reading settings, close of business, outbox relay, servicers (kopa.loan.v1.LoanService and
-kopa.loan.v2.RepaymentService)."""
+reading settings, close of business, outbox relay, servicers (kopa.loan.v1.LoanService,
+kopa.loan.v2.RepaymentService and kopa.loan.v2.GroupLoanService)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,20 @@ from collections.abc import Callable
 import grpc
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
-from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
+from kopa.loan.v2 import (
+    group_loans_pb2,
+    group_loans_pb2_grpc,
+    repayments_pb2,
+    repayments_pb2_grpc,
+)
+from loan_service.adapters.group_loans import MongoGroupLoanRepository
 from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
 from loan_service.adapters.repository import LOANS, Repository
+from loan_service.entrypoints.grpc_group_loans import GroupLoanServicer
 from loan_service.entrypoints.grpc_repayments import RepaymentServicer
 from loan_service.entrypoints.grpc_servicer import LoanServicer
 from loan_service.service_layer.cob import CloseOfBusiness
+from loan_service.service_layer.group_loans import GroupLoans
 from loan_service.service_layer.loan_settings import ReadingSettings
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared.config import ServiceSettings
@@ -41,21 +49,27 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     cob = CloseOfBusiness(repo, notify, on_completed=reading.forget)
     runtime.on_close(cob.stop)
     uow = UnitOfWork(repo, notify, reading.get)
+    users = GrpcUserDirectory(runtime.channel("user"))
     servicer = LoanServicer(
         uow,
-        GrpcUserDirectory(runtime.channel("user")),
+        users,
         GrpcScorer(runtime.channel("scoring")),
         reading,
         cob,
     )
     repayments = RepaymentServicer(uow)
+    group_loan_repo = MongoGroupLoanRepository(runtime.db)
+    await group_loan_repo.ensure_indexes()
+    group_loans = GroupLoanServicer(GroupLoans(group_loan_repo, uow, users))
 
     def register(server: grpc.aio.Server) -> list[str]:
         loan_pb2_grpc.add_LoanServiceServicer_to_server(servicer, server)
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(repayments, server)
+        group_loans_pb2_grpc.add_GroupLoanServiceServicer_to_server(group_loans, server)
         return [
             loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
+            group_loans_pb2.DESCRIPTOR.services_by_name["GroupLoanService"].full_name,
         ]
 
     return register

@@ -36,6 +36,7 @@ _PEER_SERVICES = {
     "loan": [
         ("kopa.loan.v1.loan_pb2", "LoanService"),
         ("kopa.loan.v2.repayments_pb2", "RepaymentService"),
+        ("kopa.loan.v2.group_loans_pb2", "GroupLoanService"),
     ],
     "payment": [
         ("kopa.payment.v1.payment_pb2", "PaymentService"),

@@ -71,6 +71,8 @@ class CreateGroupLoan:
     disbursement_date: str = ""
     purpose: str = ""
     request_id: str = ""
+    #: The currencies the amounts named (kopa.loan.v2's Money may name one): the product's.
+    currencies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,18 @@ class PlanGroupRepayment:
     #: Either one amount, split pro rata to what is due, or the parts as entered.
     amount: str = ""
     parts: tuple[RepaymentPart, ...] = ()
+    #: The currencies the amounts named: the group loan's.
+    currencies: tuple[str, ...] = ()
+
+
+def check_currency(currencies: tuple[str, ...], expected: str, field: str) -> None:
+    wrong = [c for c in currencies if c != expected]
+    if wrong:
+        raise ValidationError.of(
+            field,
+            f"must be in {expected}, the loan's currency, not {', '.join(wrong)}",
+            reason="CURRENCY_MISMATCH",
+        )
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,7 @@ class GroupLoans:
         product_doc = await product_in_scope(self.uow.repo, p, cmd.product_id)
         terms = GroupLending(**(product_doc.get("group_lending") or {}))
         currency = product_doc["currency"]
+        check_currency(cmd.currencies, currency, "members")
         requested: list[tuple[str, Decimal]] = []
         for i, m in enumerate(cmd.members):
             try:
@@ -325,10 +340,10 @@ class GroupLoans:
 
     # --- repaying at the meeting ----------------------------------------------------------
 
-    async def plan_repayment(self, cmd: PlanGroupRepayment) -> dict[str, Any]:
-        """The parts a group repayment is posted as (see the module's docstring): stored
-        under the idempotency key, so a retry answers the first plan; the same key with
-        another request is a conflict."""
+    async def plan_repayment(self, cmd: PlanGroupRepayment) -> tuple[dict[str, Any], str]:
+        """The parts a group repayment is posted as (see the module's docstring), and their
+        currency: stored under the idempotency key, so a retry answers the first plan; the
+        same key with another request is a conflict."""
         p = context.principal()
         require(p, Permission.REPAYMENTS_CREATE)
         doc = await self._doc(p, cmd.group_loan_id)
@@ -343,6 +358,7 @@ class GroupLoans:
         }
         loans = {d["_id"]: d for d in await self._member_loans(doc)}
         currency = doc["currency"]
+        check_currency(cmd.currencies, currency, "parts" if cmd.parts else "amount")
         if cmd.parts:
             parts = self._entered_parts(cmd.parts, loans, currency)
         else:
@@ -380,7 +396,7 @@ class GroupLoans:
                 f"Idempotency-Key {cmd.idempotency_key!r} was used for another group repayment",
                 reason="IDEMPOTENCY_KEY_REUSED",
             )
-        return stored
+        return stored, currency
 
     @staticmethod
     def _entered_parts(
