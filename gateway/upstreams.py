@@ -9,6 +9,7 @@ import grpc
 from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2_grpc
+from kopa.loan.v2 import group_loans_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
@@ -25,6 +26,8 @@ class Upstreams:
     #: centres and the life cycle of groups (user_service).
     groups: groups_pb2_grpc.GroupServiceStub
     loan: loan_pb2_grpc.LoanServiceStub
+    #: kopa.loan.v2: group loans, typed.
+    group_loans: group_loans_pb2_grpc.GroupLoanServiceStub
     #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
     repayments: repayments_pb2_grpc.RepaymentServiceStub
     #: kopa.payment.v2: the books, typed.
@@ -46,6 +49,7 @@ class Upstreams:
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
             groups=groups_pb2_grpc.GroupServiceStub(channels["user"]),
             loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
+            group_loans=group_loans_pb2_grpc.GroupLoanServiceStub(channels["loan"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["payment"]),
             mobile_money=repayments_pb2_grpc.MobileMoneyServiceStub(channels["payment"]),
