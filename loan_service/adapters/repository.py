@@ -94,6 +94,8 @@ LOAN_TOP_FIELDS = frozenset(
         "unpaid_version",
         "created_by",
         "currency",
+        # The registered borrowers who guarantee the loan: their borrowing capacity counts it.
+        "guarantor_ids",
     }
 )
 PACKED_LOANS = PackedDocuments(LOAN_TOP_FIELDS)
@@ -196,6 +198,9 @@ class Repository(CobRepository):
                 ("oldest_unpaid_due_date", ASCENDING),
             ],
             name="due_by_branch",
+        )
+        await self.loans.create_index(
+            [("institution_id", ASCENDING), ("guarantor_ids", ASCENDING)], name="by_guarantor"
         )
         await self.db[COB_PARTITIONS].create_index([("job_id", ASCENDING)])
 
@@ -353,6 +358,12 @@ class Repository(CobRepository):
         """A borrower's loans, whole (a borrower has a handful)."""
         cursor = self.loans.find(
             {"institution_id": institution_id, "borrower_id": borrower_id}, _HIDDEN
+        )
+        return [PACKED_LOANS.unpack(d) async for d in cursor]
+
+    async def guaranteed_by(self, institution_id: str, borrower_id: str) -> list[dict[str, Any]]:
+        cursor = self.loans.find(
+            {"institution_id": institution_id, "guarantor_ids": borrower_id}, _HIDDEN
         )
         return [PACKED_LOANS.unpack(d) async for d in cursor]
 

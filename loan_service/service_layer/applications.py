@@ -19,7 +19,7 @@ from loan_service.adapters.serialization import (
     split_rows,
 )
 from loan_service.domain import Loan, LoanStatus, ScoreBand, check_eligibility
-from loan_service.service_layer import views
+from loan_service.service_layer import securities, views
 from loan_service.service_layer.clock import now, today
 from loan_service.service_layer.commands import ApproveLoan, CreateLoan, RejectLoan, ScoreLoan
 from loan_service.service_layer.inputs import collect, decimal_or_none
@@ -122,6 +122,10 @@ async def create_loan(uow: UnitOfWork, users: UserDirectory, cmd: CreateLoan) ->
         "group_loan_id": cmd.group_loan_id,
         "open_loans_at_submit": open_loans,
         "max_open_loans": max_open or 0,
+        # The product's rules judged at approval and disbursement, as they were when the
+        # application was made.
+        "min_security_coverage": product_doc.get("min_security_coverage") or "",
+        "requires_kyc_verified": bool(product_doc.get("requires_kyc_verified")),
         "approved_by": "",
         "score": None,
         "pricing": None,
@@ -158,16 +162,23 @@ async def approve(uow: UnitOfWork, cmd: ApproveLoan) -> dict[str, Any]:
             # now (a score is usually taken after the application was submitted).
             score = doc.get("score") or {}
             band = ScoreBand(score["band"]) if score.get("band") in ScoreBand.__members__ else None
-            loan.eligibility_failures = tuple(
-                check_eligibility(
-                    loan.product,
-                    loan.principal,
-                    loan.term,
-                    open_loans=doc.get("open_loans_at_submit", 0),
-                    max_open_loans=doc.get("max_open_loans") or None,
-                    score_band=band,
-                )
+            failures = check_eligibility(
+                loan.product,
+                loan.principal,
+                loan.term,
+                open_loans=doc.get("open_loans_at_submit", 0),
+                max_open_loans=doc.get("max_open_loans") or None,
+                score_band=band,
             )
+            guaranteed = await securities.guaranteed_for_others(
+                uow.repo, doc["institution_id"], doc["borrower_id"], excluding=doc["_id"]
+            )
+            capacity = securities.capacity_failure(
+                loan.principal, guaranteed, loan.product.max_principal
+            )
+            loan.eligibility_failures = tuple([*failures, *([capacity] if capacity else [])])
+            # Unlike eligibility, security is not overridden: the product requires it.
+            securities.coverage_check(doc, loan)
             if (
                 override_reason.strip()
                 and loan.eligibility_failures

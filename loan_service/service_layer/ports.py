@@ -100,6 +100,10 @@ class LoanRepository(abc.ABC):
     ) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
+    async def guaranteed_by(self, institution_id: str, borrower_id: str) -> list[dict[str, Any]]:
+        """The loans `borrower_id` guarantees, whole."""
+
+    @abc.abstractmethod
     def due_loans(
         self, scope: dict[str, str], on: str, batch: int = 1000
     ) -> AsyncIterator[list[dict[str, Any]]]:

@@ -101,6 +101,13 @@ class FakeLoanRepository(LoanRepository):
             if d["institution_id"] == institution_id and d["borrower_id"] == borrower_id
         ]
 
+    async def guaranteed_by(self, institution_id: str, borrower_id: str) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(d)
+            for d in self.loans.values()
+            if d["institution_id"] == institution_id and borrower_id in d.get("guarantor_ids", [])
+        ]
+
     async def due_loans(
         self, scope: dict[str, str], on: str, batch: int = 1000
     ) -> AsyncIterator[list[dict[str, Any]]]:
