@@ -12,6 +12,7 @@ from gateway.institutions.router import router as institutions
 from gateway.jobs.router import router as jobs
 from gateway.ledger.router import router as ledger
 from gateway.loan_products.router import router as loan_products
+from gateway.loan_securities.router import router as loan_securities
 from gateway.loans.router import router as loans
 from gateway.mobile_money.router import router as mobile_money
 from gateway.repayments.router import router as repayments
@@ -31,6 +32,7 @@ ROUTERS = [
     groups,
     loan_products,
     loans,
+    loan_securities,
     group_loans,
     repayments,
     collection_sheets,

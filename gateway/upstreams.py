@@ -9,7 +9,7 @@ import grpc
 from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v1 import loan_pb2_grpc
-from kopa.loan.v2 import group_loans_pb2_grpc
+from kopa.loan.v2 import group_loans_pb2_grpc, securities_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
@@ -28,6 +28,8 @@ class Upstreams:
     loan: loan_pb2_grpc.LoanServiceStub
     #: kopa.loan.v2: group loans, typed.
     group_loans: group_loans_pb2_grpc.GroupLoanServiceStub
+    #: kopa.loan.v2: guarantors and collateral, typed.
+    loan_securities: securities_pb2_grpc.LoanSecurityServiceStub
     #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
     repayments: repayments_pb2_grpc.RepaymentServiceStub
     #: kopa.payment.v2: the books, typed.
@@ -50,6 +52,7 @@ class Upstreams:
             groups=groups_pb2_grpc.GroupServiceStub(channels["user"]),
             loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
             group_loans=group_loans_pb2_grpc.GroupLoanServiceStub(channels["loan"]),
+            loan_securities=securities_pb2_grpc.LoanSecurityServiceStub(channels["loan"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["payment"]),
             mobile_money=repayments_pb2_grpc.MobileMoneyServiceStub(channels["payment"]),

@@ -1,6 +1,6 @@
 """Wires loan_service: repository, peers, the unit of work the use cases write through, the
 reading settings, close of business, outbox relay, servicers (kopa.loan.v1.LoanService,
-kopa.loan.v2.RepaymentService and kopa.loan.v2.GroupLoanService)."""
+kopa.loan.v2.RepaymentService, GroupLoanService and LoanSecurityService)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from kopa.loan.v2 import (
     group_loans_pb2_grpc,
     repayments_pb2,
     repayments_pb2_grpc,
+    securities_pb2,
+    securities_pb2_grpc,
 )
 from loan_service.adapters.group_loans import MongoGroupLoanRepository
 from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
 from loan_service.adapters.repository import LOANS, Repository
 from loan_service.entrypoints.grpc_group_loans import GroupLoanServicer
 from loan_service.entrypoints.grpc_repayments import RepaymentServicer
+from loan_service.entrypoints.grpc_securities import LoanSecurityServicer
 from loan_service.entrypoints.grpc_servicer import LoanServicer
 from loan_service.service_layer.cob import CloseOfBusiness
 from loan_service.service_layer.group_loans import GroupLoans
@@ -62,14 +65,18 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     await group_loan_repo.ensure_indexes()
     group_loans = GroupLoanServicer(GroupLoans(group_loan_repo, uow, users))
 
+    loan_securities = LoanSecurityServicer(uow, users)
+
     def register(server: grpc.aio.Server) -> list[str]:
         loan_pb2_grpc.add_LoanServiceServicer_to_server(servicer, server)
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(repayments, server)
         group_loans_pb2_grpc.add_GroupLoanServiceServicer_to_server(group_loans, server)
+        securities_pb2_grpc.add_LoanSecurityServiceServicer_to_server(loan_securities, server)
         return [
             loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
             group_loans_pb2.DESCRIPTOR.services_by_name["GroupLoanService"].full_name,
+            securities_pb2.DESCRIPTOR.services_by_name["LoanSecurityService"].full_name,
         ]
 
     return register
