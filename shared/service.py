@@ -32,6 +32,7 @@ _PEER_SERVICES = {
     "user": [("kopa.user.v1.user_pb2", "UserService")],
     "loan": [
         ("kopa.loan.v1.loan_pb2", "LoanService"),
+        ("kopa.loan.v2.loans_pb2", "LoanService"),
         ("kopa.loan.v2.repayments_pb2", "RepaymentService"),
     ],
     "payment": [
