@@ -8,7 +8,7 @@ import grpc
 
 from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
-from kopa.loan.v1 import loan_pb2_grpc
+from kopa.loan.v2 import loans_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
@@ -22,7 +22,8 @@ class Upstreams:
     channels: dict[str, grpc.aio.Channel]
     auth: auth_pb2_grpc.AuthServiceStub
     user: user_pb2_grpc.UserServiceStub
-    loan: loan_pb2_grpc.LoanServiceStub
+    #: kopa.loan.v2: products, quotes, loans, settings and the close of business, typed.
+    loan: loans_pb2_grpc.LoanServiceStub
     #: kopa.payment.v2: a loan's repayments, refunds and reversals, typed.
     repayments: repayments_pb2_grpc.RepaymentServiceStub
     #: kopa.payment.v2: the books, typed.
@@ -42,7 +43,7 @@ class Upstreams:
             channels=channels,
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
-            loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
+            loan=loans_pb2_grpc.LoanServiceStub(channels["loan"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),
             ledger=ledger_pb2_grpc.LedgerServiceStub(channels["payment"]),
             mobile_money=repayments_pb2_grpc.MobileMoneyServiceStub(channels["payment"]),

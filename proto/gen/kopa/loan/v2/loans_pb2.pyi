@@ -266,14 +266,12 @@ class LoanProduct(_message.Message):
     """ISO 4217, the institution's (set by the service)."""
     interest_method: Global___InterestMethod.ValueType
     amortization: Global___Amortization.ValueType
-    """Unspecified in a request: equal installments."""
     annual_interest_rate: _builtins.str
     """Percent per year, decimal text."""
     repayment_frequency: Global___RepaymentFrequency.ValueType
     min_term: _builtins.int
     max_term: _builtins.int
     days_in_year: Global___DaysInYear.ValueType
-    """Unspecified in a request: 30/360."""
     grace_on_principal: _builtins.int
     grace_on_interest: _builtins.int
     upfront_fee_rate: _builtins.str
