@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from google.type import date_pb2, money_pb2
 
 from gateway.collection_sheets.router import sheet_from_proto
 from gateway.collection_sheets.schemas import CollectionSheet
 from gateway.convert import from_proto
-from google.type import date_pb2, money_pb2
-
 from kopa.loan.v2 import loans_pb2
 
 pytestmark = pytest.mark.unit

@@ -138,3 +138,10 @@ def test_computed_amounts_round_half_even_to_the_currency() -> None:
     assert AsMoney("KES")(D("10.125")) == money(10, 120_000_000, "KES")
     assert AsMoney("UGX")("1500") == money(1500, 0, "UGX")
     assert AsMoney("KES")(None) == money(0, 0, "KES")
+
+
+@pytest.mark.parametrize("text", ["0.00", "12.30", "-0.50", "-1250.05", "999999999999999.99"])
+def test_stored_text_is_the_money_of_its_exact_amount(text: str) -> None:
+    units, nanos = int(D(text)), int((D(text) % 1).scaleb(9))
+    assert AsMoney("KES")(text) == money(units, nanos, "KES")
+    assert AsMoney("KES")(text) == AsMoney("KES")(D(text))
