@@ -133,15 +133,14 @@ class LoanServiceStub:
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
     def GetLoanSettings(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]:
-        """Starts (or resumes) the close of business for a date; idempotent per date.
-        The institution's approval limits per role and delinquency buckets.
-        """
+        """The institution's approval limits per role and delinquency buckets."""
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
     def UpdateLoanSettings(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]: ...
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
-    def RunCloseOfBusiness(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]: ...
+    def RunCloseOfBusiness(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]:
+        """Starts (or resumes) the close of business for a date; idempotent per date."""
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
     def GetCloseOfBusinessJob(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]: ...
@@ -245,15 +244,14 @@ class LoanServiceAsyncStub(LoanServiceStub):
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
     def GetLoanSettings(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]:  # type: ignore[override]
-        """Starts (or resumes) the close of business for a date; idempotent per date.
-        The institution's approval limits per role and delinquency buckets.
-        """
+        """The institution's approval limits per role and delinquency buckets."""
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
     def UpdateLoanSettings(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]: ...  # type: ignore[override]
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
-    def RunCloseOfBusiness(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]: ...  # type: ignore[override]
+    def RunCloseOfBusiness(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]:  # type: ignore[override]
+        """Starts (or resumes) the close of business for a date; idempotent per date."""
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
     def GetCloseOfBusinessJob(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]: ...  # type: ignore[override]
@@ -442,16 +440,14 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         without the permission to read repayments.
         """
 
-    @_deprecated("""Starts (or resumes) the close of business for a date; idempotent per date.\nThe institution's approval limits per role and delinquency buckets.""")
+    @_deprecated("""The institution's approval limits per role and delinquency buckets.""")
     @_abc_1.abstractmethod
     def GetLoanSettings(
         self,
         request: _loan_pb2.GetLoanSettingsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.GetLoanSettingsResponse, _abc.Awaitable[_loan_pb2.GetLoanSettingsResponse]]:
-        """Starts (or resumes) the close of business for a date; idempotent per date.
-        The institution's approval limits per role and delinquency buckets.
-        """
+        """The institution's approval limits per role and delinquency buckets."""
 
     @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
@@ -461,13 +457,14 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.UpdateLoanSettingsResponse, _abc.Awaitable[_loan_pb2.UpdateLoanSettingsResponse]]: ...
 
-    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    @_deprecated("""Starts (or resumes) the close of business for a date; idempotent per date.""")
     @_abc_1.abstractmethod
     def RunCloseOfBusiness(
         self,
         request: _loan_pb2.RunCloseOfBusinessRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_loan_pb2.RunCloseOfBusinessResponse, _abc.Awaitable[_loan_pb2.RunCloseOfBusinessResponse]]: ...
+    ) -> _typing.Union[_loan_pb2.RunCloseOfBusinessResponse, _abc.Awaitable[_loan_pb2.RunCloseOfBusinessResponse]]:
+        """Starts (or resumes) the close of business for a date; idempotent per date."""
 
     @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
