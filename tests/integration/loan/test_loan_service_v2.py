@@ -185,6 +185,18 @@ async def test_a_quote_is_priced_in_money_from_a_date(world: World) -> None:
     )
     assert err.code == Code.INVALID_ARGUMENT
     assert [f for f, _ in err.field_errors] == ["disbursement_date"]
+    err = await fails(
+        world.v2.QuoteLoan(
+            v2.QuoteLoanRequest(
+                product_id=made.id,
+                principal=kes(12000, currency="UGX"),
+                term=0,
+                disbursement_date=day("2025-01-15"),
+            ),
+            metadata=inst.agent,
+        )
+    )
+    assert {f for f, _ in err.field_errors} == {"principal", "term"}
 
 
 # --- the life cycle ---------------------------------------------------------------------------
