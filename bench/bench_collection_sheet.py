@@ -36,7 +36,7 @@ from bench_repayments import (
 )
 from profiling import print_top_frames, start_py_spy
 
-from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
+from kopa.loan.v2 import loans_pb2, loans_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 
 
@@ -122,12 +122,12 @@ def main() -> None:
                 grpc.aio.insecure_channel(service_addr(state, "loan")) as loan_channel,
                 grpc.aio.insecure_channel(service_addr(state, "user")) as user_channel,
             ):
-                loans = loan_pb2_grpc.LoanServiceStub(loan_channel)
+                loans = loans_pb2_grpc.LoanServiceStub(loan_channel)
                 users = user_pb2_grpc.UserServiceStub(user_channel)
 
                 def over_grpc() -> Awaitable[object]:
                     return loans.GetCollectionSheet(
-                        loan_pb2.GetCollectionSheetRequest(), metadata=metadata
+                        loans_pb2.GetCollectionSheetRequest(), metadata=metadata
                     )
 
                 def borrowers() -> Awaitable[object]:

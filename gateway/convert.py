@@ -25,7 +25,7 @@ from google.type import money_pb2
 from pydantic import BaseModel
 
 from shared.dates import from_proto_date
-from shared.money import fmt, from_money, to_money
+from shared.money import check_amount_text, fmt, from_money, to_money
 
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P", bound=Message)
@@ -77,19 +77,27 @@ def _scalar(field: FieldDescriptor, value: Any) -> Any:
         if kind == "google.protobuf.Timestamp":
             return value.ToJsonString() if value.ByteSize() else None
         if kind == "google.type.Money":
-            return _money_text(value)
+            return money_text(value)
         if kind == "google.type.Date":
             return from_proto_date(value)
         return json_format.MessageToDict(value, preserving_proto_field_name=True)
     return value
 
 
-def _money_text(value: money_pb2.Money) -> str:
+def money_text(value: money_pb2.Money) -> str:
     """An amount as the contract writes it: a decimal string with exactly its currency's
     decimals ("" when unset, as an unset string field: null where the model is optional)."""
     if not value.currency_code:
         return ""
     return fmt(from_money(value), value.currency_code)
+
+
+def money_of(text: str, field: str) -> money_pb2.Money:
+    """An amount a person typed (a decimal string) as `google.type.Money` without a currency
+    (the amount's owner knows it and checks the decimals); malformed text is refused naming
+    `field`, as the service would have refused it."""
+    check_amount_text(text, field)
+    return to_money(Decimal(text), field=field)
 
 
 def _value(field: Any, annotation: Any, value: Any, present: bool) -> Any:

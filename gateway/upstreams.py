@@ -8,8 +8,7 @@ import grpc
 
 from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
-from kopa.loan.v1 import loan_pb2_grpc
-from kopa.loan.v2 import group_loans_pb2_grpc, securities_pb2_grpc
+from kopa.loan.v2 import group_loans_pb2_grpc, loans_pb2_grpc, securities_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v1 import reporting_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2_grpc
@@ -25,7 +24,8 @@ class Upstreams:
     user: user_pb2_grpc.UserServiceStub
     #: centres and the life cycle of groups (user_service).
     groups: groups_pb2_grpc.GroupServiceStub
-    loan: loan_pb2_grpc.LoanServiceStub
+    #: kopa.loan.v2: products, quotes, loans, settings and the close of business, typed.
+    loan: loans_pb2_grpc.LoanServiceStub
     #: kopa.loan.v2: group loans, typed.
     group_loans: group_loans_pb2_grpc.GroupLoanServiceStub
     #: kopa.loan.v2: guarantors and collateral, typed.
@@ -50,7 +50,7 @@ class Upstreams:
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
             groups=groups_pb2_grpc.GroupServiceStub(channels["user"]),
-            loan=loan_pb2_grpc.LoanServiceStub(channels["loan"]),
+            loan=loans_pb2_grpc.LoanServiceStub(channels["loan"]),
             group_loans=group_loans_pb2_grpc.GroupLoanServiceStub(channels["loan"]),
             loan_securities=securities_pb2_grpc.LoanSecurityServiceStub(channels["loan"]),
             repayments=repayments_pb2_grpc.RepaymentServiceStub(channels["payment"]),

@@ -1,6 +1,6 @@
 """Wires loan_service: repository, peers, the unit of work the use cases write through, the
-reading settings, close of business, outbox relay, servicers (kopa.loan.v1.LoanService,
-kopa.loan.v2.RepaymentService, GroupLoanService and LoanSecurityService)."""
+reading settings, close of business, outbox relay, servicers (kopa.loan.v1.LoanService, deprecated;
+kopa.loan.v2's LoanService, RepaymentService, GroupLoanService and LoanSecurityService)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.loan.v2 import (
     group_loans_pb2,
     group_loans_pb2_grpc,
+    loans_pb2,
+    loans_pb2_grpc,
     repayments_pb2,
     repayments_pb2_grpc,
     securities_pb2,
@@ -21,6 +23,7 @@ from loan_service.adapters.group_loans import MongoGroupLoanRepository
 from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
 from loan_service.adapters.repository import LOANS, Repository
 from loan_service.entrypoints.grpc_group_loans import GroupLoanServicer
+from loan_service.entrypoints.grpc_loans import LoanServicer as LoansV2Servicer
 from loan_service.entrypoints.grpc_repayments import RepaymentServicer
 from loan_service.entrypoints.grpc_securities import LoanSecurityServicer
 from loan_service.entrypoints.grpc_servicer import LoanServicer
@@ -60,20 +63,23 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
         reading,
         cob,
     )
+    # kopa.loan.v2's LoanService: the same use cases, typed messages.
+    loans = LoansV2Servicer(uow, users, servicer.scorer, reading, cob)
     repayments = RepaymentServicer(uow)
     group_loan_repo = MongoGroupLoanRepository(runtime.db)
     await group_loan_repo.ensure_indexes()
     group_loans = GroupLoanServicer(GroupLoans(group_loan_repo, uow, users))
-
     loan_securities = LoanSecurityServicer(uow, users)
 
     def register(server: grpc.aio.Server) -> list[str]:
         loan_pb2_grpc.add_LoanServiceServicer_to_server(servicer, server)
+        loans_pb2_grpc.add_LoanServiceServicer_to_server(loans, server)
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(repayments, server)
         group_loans_pb2_grpc.add_GroupLoanServiceServicer_to_server(group_loans, server)
         securities_pb2_grpc.add_LoanSecurityServiceServicer_to_server(loan_securities, server)
         return [
             loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
+            loans_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
             group_loans_pb2.DESCRIPTOR.services_by_name["GroupLoanService"].full_name,
             securities_pb2.DESCRIPTOR.services_by_name["LoanSecurityService"].full_name,

@@ -35,6 +35,7 @@ _PEER_SERVICES = {
     ],
     "loan": [
         ("kopa.loan.v1.loan_pb2", "LoanService"),
+        ("kopa.loan.v2.loans_pb2", "LoanService"),
         ("kopa.loan.v2.repayments_pb2", "RepaymentService"),
         ("kopa.loan.v2.group_loans_pb2", "GroupLoanService"),
         ("kopa.loan.v2.securities_pb2", "LoanSecurityService"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.convert import from_proto, to_proto
+from gateway.convert import from_proto, money_of, money_text, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.institutions.schemas import (
     DelinquencyBucket,
@@ -18,8 +18,9 @@ from gateway.institutions.schemas import (
 )
 from gateway.schema import Page, PageSize, PageToken
 from kopa.auth.v1 import auth_pb2
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2
 from kopa.user.v1 import user_pb2
+from shared.errors import ValidationError
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["institutions"])
@@ -101,11 +102,13 @@ async def replace_security_policy(
     return from_proto(SecurityPolicy, reply.policy)
 
 
-def _loan_settings(settings: loan_pb2.LoanSettings) -> LoanSettings:
+def _loan_settings(settings: loans_pb2.LoanSettings) -> LoanSettings:
     return from_proto(
         LoanSettings,
         settings,
-        approval_limits={limit.role: limit.amount or None for limit in settings.approval_limits},
+        approval_limits={
+            limit.role: money_text(limit.amount) or None for limit in settings.approval_limits
+        },
         delinquency_buckets=[
             from_proto(DelinquencyBucket, b, max_days=None if b.open_ended else b.max_days)
             for b in settings.delinquency_buckets
@@ -122,7 +125,7 @@ async def get_loan_settings(institution_id: str, stubs: Stubs) -> LoanSettings:
     """Approval limits per role, delinquency buckets and the last close-of-business date, for
     the institution's staff. Another institution's are 404."""
     reply = await stubs.loan.GetLoanSettings(
-        loan_pb2.GetLoanSettingsRequest(institution_id=institution_id)
+        loans_pb2.GetLoanSettingsRequest(institution_id=institution_id)
     )
     return _loan_settings(reply.settings)
 
@@ -139,17 +142,23 @@ async def update_loan_settings(
     admins; a field left out stays as it is. A limit applies to loans approved from now on;
     new buckets classify every active loan from the next close of business. Every bad limit
     or bucket is named at once (422)."""
-    request = loan_pb2.UpdateLoanSettingsRequest(institution_id=institution_id)
+    request = loans_pb2.UpdateLoanSettingsRequest(institution_id=institution_id)
     if body.approval_limits is not None:
         request.set_approval_limits = True
-        request.approval_limits.extend(
-            loan_pb2.ApprovalLimit(role=role, amount=amount or "")
-            for role, amount in body.approval_limits.items()
-        )
+        errors: list[tuple[str, str]] = []
+        for role, amount in body.approval_limits.items():
+            limit = request.approval_limits.add(role=role)
+            if amount:  # else no limit
+                try:
+                    limit.amount.CopyFrom(money_of(amount, f"approval_limits.{role}"))
+                except ValidationError as exc:
+                    errors.extend(exc.field_errors)
+        if errors:
+            raise ValidationError("the approval limits are invalid", field_errors=errors)
     if body.delinquency_buckets is not None:
         request.set_delinquency_buckets = True
         request.delinquency_buckets.extend(
-            loan_pb2.DelinquencyBucket(
+            loans_pb2.DelinquencyBucket(
                 name=b.name,
                 min_days=b.min_days,
                 max_days=b.max_days or 0,

@@ -8,7 +8,7 @@ from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.jobs.schemas import CloseOfBusinessBody, CloseOfBusinessJob
 from gateway.schema import IsoDate
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["jobs"])
@@ -27,7 +27,7 @@ async def close_of_business(body: CloseOfBusinessBody, stubs: Stubs) -> CloseOfB
     Idempotent per date: running a completed date again answers the same job and changes
     nothing; running one that is under way joins it. A date after tomorrow is 422."""
     reply = await stubs.loan.RunCloseOfBusiness(
-        to_proto(loan_pb2.RunCloseOfBusinessRequest, body), timeout=3600
+        to_proto(loans_pb2.RunCloseOfBusinessRequest, body), timeout=3600
     )
     return from_proto(CloseOfBusinessJob, reply.job)
 
@@ -42,6 +42,6 @@ async def close_of_business_status(as_of: IsoDate, stubs: Stubs) -> CloseOfBusin
     """The close of business of a date, `running` or `completed`, with its progress; 404
     `JOB_NOT_FOUND` if none has run for that date."""
     reply = await stubs.loan.GetCloseOfBusinessJob(
-        to_proto(loan_pb2.GetCloseOfBusinessJobRequest, as_of=as_of)
+        to_proto(loans_pb2.GetCloseOfBusinessJobRequest, as_of=as_of)
     )
     return from_proto(CloseOfBusinessJob, reply.job)

@@ -9,7 +9,7 @@ from gateway.deps import Stubs, allowed
 from gateway.loan_products.schemas import LoanProduct, LoanProductBody, Quote, QuoteBody
 from gateway.loans.schemas import Pricing
 from gateway.schema import Page, PageSize, PageToken
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["loan products"])
@@ -25,7 +25,7 @@ async def create_product(body: LoanProductBody, stubs: Stubs) -> LoanProduct:
     """Defines terms the institution lends on, in its currency. Loans keep the terms of the
     product they were made under."""
     reply = await stubs.loan.CreateLoanProduct(
-        loan_pb2.CreateLoanProductRequest(product=to_proto(loan_pb2.LoanProduct, body))
+        loans_pb2.CreateLoanProductRequest(product=to_proto(loans_pb2.LoanProduct, body))
     )
     return from_proto(LoanProduct, reply.product)
 
@@ -38,7 +38,7 @@ async def list_products(
 ) -> Page[LoanProduct]:
     """The institution's loan products."""
     reply = await stubs.loan.ListLoanProducts(
-        loan_pb2.ListLoanProductsRequest(page_size=page_size, page_token=page_token)
+        loans_pb2.ListLoanProductsRequest(page_size=page_size, page_token=page_token)
     )
     return Page[LoanProduct](
         items=[from_proto(LoanProduct, p) for p in reply.products],
@@ -53,7 +53,7 @@ async def list_products(
 )
 async def get_product(product_id: str, stubs: Stubs) -> LoanProduct:
     """One of the institution's loan products."""
-    reply = await stubs.loan.GetLoanProduct(loan_pb2.GetLoanProductRequest(product_id=product_id))
+    reply = await stubs.loan.GetLoanProduct(loans_pb2.GetLoanProductRequest(product_id=product_id))
     return from_proto(LoanProduct, reply.product)
 
 
@@ -65,5 +65,5 @@ async def quote(body: QuoteBody, stubs: Stubs) -> Quote:
     under a product, disbursed on `disbursement_date`, as an application would get them; no
     record is kept. Principal and term outside the product's limits are 422 naming the
     field."""
-    reply = await stubs.loan.QuoteLoan(to_proto(loan_pb2.QuoteLoanRequest, body))
+    reply = await stubs.loan.QuoteLoan(to_proto(loans_pb2.QuoteLoanRequest, body))
     return from_proto(Quote, reply, **from_proto(Pricing, reply.pricing).model_dump())

@@ -22,7 +22,7 @@ from gateway.loans.schemas import (
     WriteOffBody,
 )
 from gateway.schema import IsoDate, OptionalIdempotencyKey, Page, PageSize, PageToken
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["loans"])
@@ -39,7 +39,7 @@ async def create_loan(body: LoanBody, stubs: Stubs) -> Loan:
     `submitted`, with an indicative schedule from `disbursement_date` (if given). Principal and
     term outside the product's limits are 422 naming the field; the product's other
     eligibility rules are judged at approval."""
-    reply = await stubs.loan.CreateLoan(to_proto(loan_pb2.CreateLoanRequest, body))
+    reply = await stubs.loan.CreateLoan(to_proto(loans_pb2.CreateLoanRequest, body))
     return Loan.of(reply.loan)
 
 
@@ -55,7 +55,7 @@ async def list_loans(
     optionally of one borrower or in one status."""
     reply = await stubs.loan.ListLoans(
         to_proto(
-            loan_pb2.ListLoansRequest,
+            loans_pb2.ListLoansRequest,
             {},
             borrower_id=borrower_id,
             status=status,
@@ -73,7 +73,7 @@ async def get_loan(loan_id: str, stubs: Stubs) -> Loan:
     """The loan in any status, with its schedule and what has been paid of each installment,
     what is outstanding, its days past due as of the institution's business date, its score
     and its history."""
-    reply = await stubs.loan.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id))
+    reply = await stubs.loan.GetLoan(loans_pb2.GetLoanRequest(loan_id=loan_id))
     return Loan.of(reply.loan)
 
 
@@ -90,7 +90,7 @@ async def approve(loan_id: str, stubs: Stubs, body: ApproveBody | None = None) -
     named, unless a branch manager gives an `override_reason`. Any other status is 409
     `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.ApproveLoan(
-        to_proto(loan_pb2.ApproveLoanRequest, body or {}, loan_id=loan_id)
+        to_proto(loans_pb2.ApproveLoanRequest, body or {}, loan_id=loan_id)
     )
     return Loan.of(reply.loan)
 
@@ -103,7 +103,9 @@ async def approve(loan_id: str, stubs: Stubs, body: ApproveBody | None = None) -
 async def reject(loan_id: str, body: RejectBody, stubs: Stubs) -> Loan:
     """`submitted` -> `rejected`, for good, with the reason in the history. Any other status
     is 409 `ILLEGAL_TRANSITION`."""
-    reply = await stubs.loan.RejectLoan(to_proto(loan_pb2.RejectLoanRequest, body, loan_id=loan_id))
+    reply = await stubs.loan.RejectLoan(
+        to_proto(loans_pb2.RejectLoanRequest, body, loan_id=loan_id)
+    )
     return Loan.of(reply.loan)
 
 
@@ -124,7 +126,7 @@ async def disburse(
     twice; the same key with another body is 409 `IDEMPOTENCY_KEY_REUSED`. Without one, a
     second disbursement is 409 `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.DisburseLoan(
-        to_proto(loan_pb2.DisburseLoanRequest, body, loan_id=loan_id, request_id=idempotency_key)
+        to_proto(loans_pb2.DisburseLoanRequest, body, loan_id=loan_id, request_id=idempotency_key)
     )
     return Loan.of(reply.loan)
 
@@ -139,7 +141,7 @@ async def write_off(loan_id: str, body: WriteOffBody, stubs: Stubs) -> Loan:
     `written_off_principal`). `date` must not be before the disbursement. Any other status is
     409 `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.WriteOffLoan(
-        to_proto(loan_pb2.WriteOffLoanRequest, body, loan_id=loan_id)
+        to_proto(loans_pb2.WriteOffLoanRequest, body, loan_id=loan_id)
     )
     return Loan.of(reply.loan)
 
@@ -157,7 +159,7 @@ async def reschedule(loan_id: str, body: RescheduleBody, stubs: Stubs) -> Loan:
     `rescheduled` (it counts in PAR whatever its arrears). Any other status is 409
     `ILLEGAL_TRANSITION`."""
     reply = await stubs.loan.RescheduleLoan(
-        to_proto(loan_pb2.RescheduleLoanRequest, body, loan_id=loan_id)
+        to_proto(loans_pb2.RescheduleLoanRequest, body, loan_id=loan_id)
     )
     return Loan.of(reply.loan)
 
@@ -171,7 +173,7 @@ async def score(loan_id: str, stubs: Stubs) -> LoanScore:
     """Scores the loan's borrower and application with the institution's published
     scorecard and keeps the result on the loan (its `score`), where approval checks it against
     the product's minimum band."""
-    reply = await stubs.loan.ScoreLoan(loan_pb2.ScoreLoanRequest(loan_id=loan_id))
+    reply = await stubs.loan.ScoreLoan(loans_pb2.ScoreLoanRequest(loan_id=loan_id))
     return from_proto(LoanScore, reply.score)
 
 
@@ -189,6 +191,6 @@ async def payoff(
     """What a repayment on `date` must be to pay an `active` loan in full (and close it):
     the principal outstanding, the interest accrued to that date, fees and penalties."""
     reply = await stubs.loan.GetPayoffQuote(
-        to_proto(loan_pb2.GetPayoffQuoteRequest, loan_id=loan_id, date=date)
+        to_proto(loans_pb2.GetPayoffQuoteRequest, loan_id=loan_id, date=date)
     )
     return from_proto(Outstanding, reply.payoff)

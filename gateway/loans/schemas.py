@@ -28,7 +28,7 @@ from gateway.schema import (
     Strict,
     Timestamp,
 )
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2
 
 LoanStatus = Literal["submitted", "approved", "rejected", "active", "closed", "written_off"]
 Channel = Literal["cash", "bank", "mobile_money"]
@@ -317,7 +317,7 @@ class Loan(Pricing):
     )
 
     @classmethod
-    def of(cls, loan: loan_pb2.Loan) -> Loan:
+    def of(cls, loan: loans_pb2.Loan) -> Loan:
         pricing = from_proto(Pricing, loan.pricing)
         return from_proto(cls, loan, pricing=pricing, **pricing.model_dump())
 

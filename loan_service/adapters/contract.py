@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -44,16 +45,17 @@ def ts(value: datetime | None) -> Timestamp | None:
     return out
 
 
-def score_to_proto(doc: dict[str, Any] | None) -> loan_pb2.LoanScore | None:
+def score_to_proto(doc: dict[str, Any] | None, pb: ModuleType = loan_pb2) -> Any:
+    """The stored score as `pb.LoanScore` (kopa.loan.v1's messages, or v2's: the same)."""
     if not doc:
         return None
-    return loan_pb2.LoanScore(
+    return pb.LoanScore(
         score=doc["score"],
         band=doc["band"],
         scorecard_id=doc["scorecard_id"],
         scorecard_version=doc["scorecard_version"],
         contributions=[
-            loan_pb2.ScoreContribution(rule=c["rule"], points=c["points"], note=c.get("note", ""))
+            pb.ScoreContribution(rule=c["rule"], points=c["points"], note=c.get("note", ""))
             for c in contributions_from_doc(doc.get("contributions"))
         ],
         time=ts(doc.get("time")),

@@ -1,5 +1,6 @@
-"""The LoanService servicer: maps proto requests to commands, runs their use cases
-(`service_layer`) and maps the results back.
+"""The LoanService servicers' shared methods (`LoanUseCases`) and kopa.loan.v1's servicer: each
+maps a proto request to a command, runs its use case (`service_layer`) and maps the result
+back (`mapping`).
 
 Errors are raised as typed domain errors (`shared.errors` and the loan domain's subclasses of
 them); the shared interceptor turns them into rich gRPC statuses.
@@ -7,7 +8,6 @@ them); the shared interceptor turns them into rich gRPC statuses.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
-from loan_service.adapters.contract import PROTO_TO_STATUS, STATUS_TO_PROTO, score_to_proto
+from loan_service.adapters.contract import STATUS_TO_PROTO, score_to_proto
 from loan_service.domain.arrears import Bucket
 from loan_service.entrypoints import mapping as m
 from loan_service.service_layer import (
@@ -33,6 +33,7 @@ from loan_service.service_layer.cob import CloseOfBusiness, job_id
 from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.loan_settings import ReadingSettings
 from loan_service.service_layer.ports import Scorer, UserDirectory
+from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared import context
 from shared.dates import parse_date
@@ -41,13 +42,6 @@ from shared.money import Formatter, check_amount_text
 from shared.permissions import Permission, Principal, require
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
-
-
-def product_command(message: loan_pb2.LoanProduct) -> commands.CreateProduct:
-    """The terms of a new product (the command's fields are named as the message's)."""
-    return commands.CreateProduct(
-        **{f.name: getattr(message, f.name) for f in dataclasses.fields(commands.CreateProduct)}
-    )
 
 
 def _money_in(
@@ -63,7 +57,13 @@ def _money_in(
     return Decimal(amount), day
 
 
-class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
+class LoanUseCases:
+    """The methods kopa.loan.v1.LoanService and kopa.loan.v2.LoanService share: each reads its
+    request as plain fields (`mapping.request_fields`), runs its use case, and answers in the
+    messages of `wire` (the two versions differ only there)."""
+
+    wire: m.Wire
+
     def __init__(
         self,
         uow: UnitOfWork,
@@ -79,185 +79,176 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
         self.reading = reading
         self.cob = cob
 
-    # --- products and quotes -------------------------------------------------------------
-
-    async def _loan(self, doc: dict[str, Any]) -> loan_pb2.Loan:
+    async def _loan(self, doc: dict[str, Any]) -> Any:
         """The loan as answered: days past due up to the institution's reading date."""
         s = await self.reading.get(doc["institution_id"])
-        return m.loan_to_proto(doc, s.reading_date, s.buckets)
+        return m.loan_to_proto(doc, s.reading_date, s.buckets, self.wire)
 
-    async def CreateLoanProduct(
-        self, request: loan_pb2.CreateLoanProductRequest, context: Ctx
-    ) -> loan_pb2.CreateLoanProductResponse:
-        doc = await products.create_product(self.repo, self.users, product_command(request.product))
-        return loan_pb2.CreateLoanProductResponse(product=m.product_to_proto(doc))
+    # --- products and quotes -------------------------------------------------------------
 
-    async def GetLoanProduct(
-        self, request: loan_pb2.GetLoanProductRequest, context: Ctx
-    ) -> loan_pb2.GetLoanProductResponse:
+    async def CreateLoanProduct(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request.product).command(commands.CreateProduct)
+        doc = await products.create_product(self.repo, self.users, cmd)
+        return self.wire.pb.CreateLoanProductResponse(product=m.product_to_proto(doc, self.wire))
+
+    async def GetLoanProduct(self, request: Any, context: Ctx) -> Any:
         doc = await products.get_product(self.repo, request.product_id)
-        return loan_pb2.GetLoanProductResponse(product=m.product_to_proto(doc))
+        return self.wire.pb.GetLoanProductResponse(product=m.product_to_proto(doc, self.wire))
 
-    async def ListLoanProducts(
-        self, request: loan_pb2.ListLoanProductsRequest, context: Ctx
-    ) -> loan_pb2.ListLoanProductsResponse:
+    async def ListLoanProducts(self, request: Any, context: Ctx) -> Any:
         docs, token = await products.list_products(self.repo, request.page_size, request.page_token)
-        return loan_pb2.ListLoanProductsResponse(
-            products=[m.product_to_proto(d) for d in docs], next_page_token=token
+        return self.wire.pb.ListLoanProductsResponse(
+            products=[m.product_to_proto(d, self.wire) for d in docs], next_page_token=token
         )
 
-    async def QuoteLoan(
-        self, request: loan_pb2.QuoteLoanRequest, context: Ctx
-    ) -> loan_pb2.QuoteLoanResponse:
-        schedule, pricing, currency = await products.quote(
-            self.repo,
-            commands.QuoteLoan(
-                product_id=request.product_id,
-                principal=request.principal,
-                term=request.term,
-                disbursement_date=request.disbursement_date,
-                first_repayment_date=request.first_repayment_date,
-            ),
-        )
-        money = Formatter(currency)
-        return loan_pb2.QuoteLoanResponse(
-            installments=[
-                loan_pb2.Installment(
-                    number=i.number,
-                    due_date=i.due_date.isoformat(),
-                    principal=money(i.principal),
-                    interest=money(i.interest),
-                    fees=money(i.fees),
-                    penalties=money(None),
-                    total=money(i.total),
-                    balance=money(i.balance),
-                )
-                for i in schedule.installments
-            ],
-            pricing=loan_pb2.Pricing(
-                total_interest=money(pricing["total_interest"]),
-                total_fees=money(pricing["total_fees"]),
-                total_repayment=money(pricing["total_repayment"]),
-                apr=pricing["apr"],
-                eir=pricing["eir"],
-            ),
-        )
+    async def QuoteLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.QuoteLoan)
+        schedule, pricing, currency = await products.quote(self.repo, cmd)
+        return m.quote_to_proto(schedule, pricing, currency, self.wire)
 
     # --- loans ---------------------------------------------------------------------------
 
-    async def CreateLoan(
-        self, request: loan_pb2.CreateLoanRequest, context: Ctx
-    ) -> loan_pb2.CreateLoanResponse:
-        doc = await applications.create_loan(
-            self.uow,
-            self.users,
-            commands.CreateLoan(
-                borrower_id=request.borrower_id,
-                product_id=request.product_id,
-                principal=request.principal,
-                term=request.term,
-                disbursement_date=request.disbursement_date,
-                purpose=request.purpose,
-                request_id=request.request_id,
-            ),
-        )
-        return loan_pb2.CreateLoanResponse(loan=await self._loan(doc))
+    async def CreateLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.CreateLoan)
+        doc = await applications.create_loan(self.uow, self.users, cmd)
+        return self.wire.pb.CreateLoanResponse(loan=await self._loan(doc))
 
-    async def GetLoan(
-        self, request: loan_pb2.GetLoanRequest, context: Ctx
-    ) -> loan_pb2.GetLoanResponse:
+    async def GetLoan(self, request: Any, context: Ctx) -> Any:
         doc = await queries.get_loan(self.uow, request.loan_id)
-        return loan_pb2.GetLoanResponse(loan=await self._loan(doc))
+        return self.wire.pb.GetLoanResponse(loan=await self._loan(doc))
 
-    async def ListLoans(
-        self, request: loan_pb2.ListLoansRequest, context: Ctx
-    ) -> loan_pb2.ListLoansResponse:
-        status = ""
-        if request.status:
-            if request.status not in PROTO_TO_STATUS:
-                raise ValidationError.of("status", "is not a loan status")
-            status = PROTO_TO_STATUS[request.status]
+    async def ListLoans(self, request: Any, context: Ctx) -> Any:
+        status = m.request_fields(request).values["status"]
         docs, token = await queries.list_loans(
             self.repo, request.borrower_id, status, request.page_size, request.page_token
         )
         if not docs:
-            return loan_pb2.ListLoansResponse(next_page_token=token)
+            return self.wire.pb.ListLoansResponse(next_page_token=token)
         s = await self.reading.get(docs[0]["institution_id"])
-        return loan_pb2.ListLoansResponse(
-            loans=[m.loan_to_proto(d, s.reading_date, s.buckets) for d in docs],
+        return self.wire.pb.ListLoansResponse(
+            loans=[m.loan_to_proto(d, s.reading_date, s.buckets, self.wire) for d in docs],
             next_page_token=token,
         )
 
-    async def ApproveLoan(
-        self, request: loan_pb2.ApproveLoanRequest, context: Ctx
-    ) -> loan_pb2.ApproveLoanResponse:
-        doc = await applications.approve(
-            self.uow,
-            commands.ApproveLoan(
-                loan_id=request.loan_id,
-                note=request.note,
-                override_reason=request.override_reason,
-            ),
-        )
-        return loan_pb2.ApproveLoanResponse(loan=await self._loan(doc))
+    async def ApproveLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.ApproveLoan)
+        doc = await applications.approve(self.uow, cmd)
+        return self.wire.pb.ApproveLoanResponse(loan=await self._loan(doc))
 
-    async def RejectLoan(
-        self, request: loan_pb2.RejectLoanRequest, context: Ctx
-    ) -> loan_pb2.RejectLoanResponse:
-        doc = await applications.reject(
-            self.uow, commands.RejectLoan(loan_id=request.loan_id, reason=request.reason)
-        )
-        return loan_pb2.RejectLoanResponse(loan=await self._loan(doc))
+    async def RejectLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.RejectLoan)
+        doc = await applications.reject(self.uow, cmd)
+        return self.wire.pb.RejectLoanResponse(loan=await self._loan(doc))
 
-    async def DisburseLoan(
-        self, request: loan_pb2.DisburseLoanRequest, context: Ctx
-    ) -> loan_pb2.DisburseLoanResponse:
-        doc = await disbursement.disburse(
-            self.uow,
-            commands.DisburseLoan(
-                loan_id=request.loan_id,
-                disbursement_date=request.disbursement_date,
-                first_repayment_date=request.first_repayment_date,
-                channel=request.channel,
-                request_id=request.request_id,
-            ),
-        )
-        return loan_pb2.DisburseLoanResponse(loan=await self._loan(doc))
+    async def DisburseLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.DisburseLoan)
+        doc = await disbursement.disburse(self.uow, cmd)
+        return self.wire.pb.DisburseLoanResponse(loan=await self._loan(doc))
 
-    async def WriteOffLoan(
-        self, request: loan_pb2.WriteOffLoanRequest, context: Ctx
-    ) -> loan_pb2.WriteOffLoanResponse:
-        doc = await servicing.write_off(
-            self.uow,
-            commands.WriteOffLoan(
-                loan_id=request.loan_id, reason=request.reason, date=request.date
-            ),
-        )
-        return loan_pb2.WriteOffLoanResponse(loan=await self._loan(doc))
+    async def WriteOffLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.WriteOffLoan)
+        doc = await servicing.write_off(self.uow, cmd)
+        return self.wire.pb.WriteOffLoanResponse(loan=await self._loan(doc))
 
-    async def RescheduleLoan(
-        self, request: loan_pb2.RescheduleLoanRequest, context: Ctx
-    ) -> loan_pb2.RescheduleLoanResponse:
-        doc = await servicing.reschedule(
-            self.uow,
-            commands.RescheduleLoan(
-                loan_id=request.loan_id,
-                new_term=request.new_term,
-                new_annual_interest_rate=request.new_annual_interest_rate,
-                grace_on_principal=request.grace_on_principal,
-                reason=request.reason,
-                date=request.date,
-            ),
-        )
-        return loan_pb2.RescheduleLoanResponse(loan=await self._loan(doc))
+    async def RescheduleLoan(self, request: Any, context: Ctx) -> Any:
+        cmd = m.request_fields(request).command(commands.RescheduleLoan)
+        doc = await servicing.reschedule(self.uow, cmd)
+        return self.wire.pb.RescheduleLoanResponse(loan=await self._loan(doc))
 
-    async def ScoreLoan(
-        self, request: loan_pb2.ScoreLoanRequest, context: Ctx
-    ) -> loan_pb2.ScoreLoanResponse:
+    async def ScoreLoan(self, request: Any, context: Ctx) -> Any:
         doc = await applications.score(
             self.uow, self.users, self.scorer, commands.ScoreLoan(loan_id=request.loan_id)
         )
-        return loan_pb2.ScoreLoanResponse(score=score_to_proto(doc.get("score")))
+        return self.wire.pb.ScoreLoanResponse(score=score_to_proto(doc.get("score"), self.wire.pb))
+
+    async def GetPayoffQuote(self, request: Any, context: Ctx) -> Any:
+        on = m.request_fields(request).values["date"]
+        amounts, currency = await repayments.payoff(self.uow, request.loan_id, on)
+        return self.wire.pb.GetPayoffQuoteResponse(
+            payoff=m.outstanding_to_proto(amounts, self.wire.money(currency), self.wire)
+        )
+
+    async def GetCollectionSheet(self, request: Any, context: Ctx) -> Any:
+        on = m.request_fields(request).values["date"]
+        sheet = await queries.collection_sheet(
+            self.repo, self.users, on, request.agent_id, request.branch_id
+        )
+        return m.collection_sheet_to_proto(sheet, self.wire)
+
+    # --- settings ------------------------------------------------------------------------
+
+    async def _settings(self, institution_id: str, settings: InstitutionSettings) -> Any:
+        """The settings as answered; the approval limits are amounts of the institution's
+        currency (asked for only when one is set)."""
+        limited = any(not v.is_infinite() for v in settings.approval_limits.values())
+        currency = await self.users.institution_currency(institution_id) if limited else ""
+        return m.settings_to_proto(institution_id, settings, self.wire, currency)
+
+    async def GetLoanSettings(self, request: Any, context: Ctx) -> Any:
+        settings = await loan_settings.loan_settings(self.repo, request.institution_id)
+        return self.wire.pb.GetLoanSettingsResponse(
+            settings=await self._settings(request.institution_id, settings)
+        )
+
+    async def UpdateLoanSettings(self, request: Any, context: Ctx) -> Any:
+        limits: dict[str, str] | None = None
+        currencies: list[tuple[str, str]] = []
+        if request.set_approval_limits:
+            limits = {}
+            for limit in request.approval_limits:
+                field = f"approval_limits.{limit.role}"
+                if limit.role in limits:
+                    raise ValidationError.of(field, "is given twice")
+                read = m.request_fields(limit, {"amount": field})
+                limits[limit.role] = read.values["amount"]
+                currencies.extend(read.currencies)
+        buckets: tuple[Bucket, ...] | None = None
+        if request.set_delinquency_buckets:
+            buckets = tuple(m.buckets_from_proto(request.delinquency_buckets))
+        settings = await loan_settings.update_loan_settings(
+            self.repo,
+            self.users,
+            self.reading,
+            commands.UpdateLoanSettings(
+                institution_id=request.institution_id,
+                approval_limits=limits,
+                buckets=buckets,
+                currencies=tuple(currencies),
+            ),
+        )
+        return self.wire.pb.UpdateLoanSettingsResponse(
+            settings=await self._settings(request.institution_id, settings)
+        )
+
+    # --- close of business ---------------------------------------------------------------
+
+    async def RunCloseOfBusiness(self, request: Any, context: Ctx) -> Any:
+        p = context_principal_for_jobs()
+        as_of = parse_date(m.request_fields(request).values["as_of"], "as_of")
+        if as_of > today_plus_one():
+            raise ValidationError.of("as_of", "must not be after tomorrow")
+        job = await self.cob.start(p.institution_id or "", as_of, wait=request.wait)
+        parts = await self.cob.repo.partitions(job["_id"])
+        return self.wire.pb.RunCloseOfBusinessResponse(job=m.job_to_proto(job, parts, self.wire))
+
+    async def GetCloseOfBusinessJob(self, request: Any, context: Ctx) -> Any:
+        p = context_principal_for_jobs()
+        as_of = parse_date(m.request_fields(request).values["as_of"], "as_of")
+        job = await self.cob.repo.get_job(job_id(p.institution_id or "", as_of))
+        if job is None:
+            raise NotFound(
+                f"no close of business has run for {as_of.isoformat()}", reason="JOB_NOT_FOUND"
+            )
+        parts = await self.cob.repo.partitions(job["_id"])
+        return self.wire.pb.GetCloseOfBusinessJobResponse(job=m.job_to_proto(job, parts, self.wire))
+
+
+class LoanServicer(LoanUseCases, loan_pb2_grpc.LoanServiceServicer):
+    """kopa.loan.v1.LoanService, deprecated: amounts as decimal strings, dates as ISO text.
+    Its money path is superseded by kopa.loan.v2.RepaymentService, the rest by
+    kopa.loan.v2.LoanService (`grpc_loans`)."""
+
+    wire = m.V1
 
     # --- repayments ----------------------------------------------------------------------
 
@@ -312,87 +303,6 @@ class LoanServicer(loan_pb2_grpc.LoanServiceServicer):
             ),
         )
         return m.refund_to_proto(doc, refunded)
-
-    async def GetPayoffQuote(
-        self, request: loan_pb2.GetPayoffQuoteRequest, context: Ctx
-    ) -> loan_pb2.GetPayoffQuoteResponse:
-        amounts, currency = await repayments.payoff(self.uow, request.loan_id, request.date)
-        return loan_pb2.GetPayoffQuoteResponse(
-            payoff=m.outstanding_to_proto(amounts, Formatter(currency))
-        )
-
-    async def GetCollectionSheet(
-        self, request: loan_pb2.GetCollectionSheetRequest, context: Ctx
-    ) -> loan_pb2.GetCollectionSheetResponse:
-        sheet = await queries.collection_sheet(
-            self.repo, self.users, request.date, request.agent_id, request.branch_id
-        )
-        return m.collection_sheet_to_proto(sheet)
-
-    # --- settings ------------------------------------------------------------------------
-
-    async def GetLoanSettings(
-        self, request: loan_pb2.GetLoanSettingsRequest, context: Ctx
-    ) -> loan_pb2.GetLoanSettingsResponse:
-        settings = await loan_settings.loan_settings(self.repo, request.institution_id)
-        return loan_pb2.GetLoanSettingsResponse(
-            settings=m.settings_to_proto(request.institution_id, settings)
-        )
-
-    async def UpdateLoanSettings(
-        self, request: loan_pb2.UpdateLoanSettingsRequest, context: Ctx
-    ) -> loan_pb2.UpdateLoanSettingsResponse:
-        limits: dict[str, str] | None = None
-        if request.set_approval_limits:
-            limits = {}
-            for limit in request.approval_limits:
-                if limit.role in limits:
-                    raise ValidationError.of(f"approval_limits.{limit.role}", "is given twice")
-                limits[limit.role] = limit.amount
-        buckets: tuple[Bucket, ...] | None = None
-        if request.set_delinquency_buckets:
-            buckets = tuple(m.buckets_from_proto(request.delinquency_buckets))
-        settings = await loan_settings.update_loan_settings(
-            self.repo,
-            self.users,
-            self.reading,
-            commands.UpdateLoanSettings(
-                institution_id=request.institution_id,
-                approval_limits=limits,
-                buckets=buckets,
-            ),
-        )
-        return loan_pb2.UpdateLoanSettingsResponse(
-            settings=m.settings_to_proto(request.institution_id, settings)
-        )
-
-    # --- close of business ---------------------------------------------------------------
-
-    async def RunCloseOfBusiness(
-        self, request: loan_pb2.RunCloseOfBusinessRequest, context: Ctx
-    ) -> loan_pb2.RunCloseOfBusinessResponse:
-        p = context_principal_for_jobs()
-        as_of = parse_date(request.as_of, "as_of")
-        assert as_of is not None
-        if as_of > today_plus_one():
-            raise ValidationError.of("as_of", "must not be after tomorrow")
-        job = await self.cob.start(p.institution_id or "", as_of, wait=request.wait)
-        parts = await self.cob.repo.partitions(job["_id"])
-        return loan_pb2.RunCloseOfBusinessResponse(job=m.job_to_proto(job, parts))
-
-    async def GetCloseOfBusinessJob(
-        self, request: loan_pb2.GetCloseOfBusinessJobRequest, context: Ctx
-    ) -> loan_pb2.GetCloseOfBusinessJobResponse:
-        p = context_principal_for_jobs()
-        as_of = parse_date(request.as_of, "as_of")
-        assert as_of is not None
-        job = await self.cob.repo.get_job(job_id(p.institution_id or "", as_of))
-        if job is None:
-            raise NotFound(
-                f"no close of business has run for {as_of.isoformat()}", reason="JOB_NOT_FOUND"
-            )
-        parts = await self.cob.repo.partitions(job["_id"])
-        return loan_pb2.GetCloseOfBusinessJobResponse(job=m.job_to_proto(job, parts))
 
 
 def context_principal_for_jobs() -> Principal:

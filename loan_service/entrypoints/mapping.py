@@ -1,18 +1,33 @@
-"""Stored documents to proto messages.
+"""Stored documents to proto messages and requests to plain fields, for both versions of the
+contract.
 
 Reading a loan maps its stored document: the figures were derived when it was last written
 (by a use case or the close of business), so a read never replays the loan's history and
 costs the same at month 1 and month 24. Amounts go out with exactly the currency's decimals.
+
+kopa.loan.v1 and kopa.loan.v2 answer the same messages by the same field names; they differ
+only in how a value is written (a `Wire`): v1 writes amounts as decimal strings, dates as ISO
+text and closed sets of words as text; v2 writes `google.type.Money`, `google.type.Date` and
+enums. Each function here takes the wire to write (v1 by default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import cache
+from types import ModuleType
 from typing import Any
 
+from google.protobuf.descriptor import EnumDescriptor
+from google.type import money_pb2
+
 from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2
 from loan_service.adapters.contract import STATUS_TO_PROTO, score_to_proto, ts
 from loan_service.adapters.serialization import (
     STATE_COLUMNS,
@@ -23,44 +38,111 @@ from loan_service.domain.arrears import DEFAULT_BUCKETS, Bucket
 from loan_service.service_layer.collection_sheet import CollectionSheet
 from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.views import effective_arrears
-from shared.money import Formatter
+from shared.dates import from_proto_date, to_proto_date
+from shared.errors import ValidationError
+from shared.money import Formatter, from_money, minor_units, quantum, to_money
 
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
 
+#: An amount as one currency's wire writes it (`Formatter` or `AsMoney`).
+Amounts = Callable[[Decimal | str | None], Any]
 
-def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
+
+class AsMoney:
+    """Amounts of one currency as `google.type.Money` naming it, with no more decimals than
+    it has (stored amounts are exact; computed ones are rounded half-even as `Formatter`
+    rounds them)."""
+
+    __slots__ = ("_currency", "_quantum")
+
+    def __init__(self, currency: str) -> None:
+        self._currency = currency
+        self._quantum = quantum(currency)
+
+    def __call__(self, value: Decimal | str | None) -> money_pb2.Money:
+        amount = value if isinstance(value, Decimal) else Decimal(value or 0)
+        return to_money(amount.quantize(self._quantum), self._currency)
+
+
+@cache
+def enum_prefix(enum: str) -> str:
+    """`InterestMethod` -> `INTEREST_METHOD_` (buf's rule: each value starts with it)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum).upper() + "_"
+
+
+def _v1_day(value: date | str | None) -> str:
+    return value.isoformat() if isinstance(value, date) else value or ""
+
+
+def _v1_word(enum: str, word: str) -> str:
+    return word
+
+
+def _v2_word(enum: str, word: str) -> int:
+    """The number of `word` (`declining_balance`) in kopa.loan.v2's enum `enum`; 0 for none."""
+    if not word:
+        return 0
+    value: int = getattr(loans_pb2, enum).Value(enum_prefix(enum) + word.upper())
+    return value
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How one version of the contract writes values."""
+
+    #: The module of its messages.
+    pb: ModuleType
+    #: The writer of one currency's amounts.
+    money: Callable[[str], Amounts]
+    #: A date (or stored ISO text; None or "" for none).
+    day: Callable[[date | str | None], Any]
+    #: A word of a closed set as the enum of that name (v1: the word itself).
+    word: Callable[[str, str], Any]
+    #: An amount that is not there (an optional fee, no approval limit).
+    absent: Any
+
+
+V1 = Wire(pb=loan_pb2, money=Formatter, day=_v1_day, word=_v1_word, absent="")
+V2 = Wire(pb=loans_pb2, money=AsMoney, day=to_proto_date, word=_v2_word, absent=None)
+
+
+def product_to_proto(doc: dict[str, Any], wire: Wire = V1) -> Any:
     t = doc["terms"]
-    money = Formatter(doc["currency"])
+    money = wire.money(doc["currency"])
+    word = wire.word
 
-    def amount(key: str) -> str:
-        return money(t[key]) if t.get(key) not in (None, "") else ""
+    def amount(key: str) -> Any:
+        return money(t[key]) if t.get(key) not in (None, "") else wire.absent
 
-    return loan_pb2.LoanProduct(
+    return wire.pb.LoanProduct(
         id=doc["_id"],
         institution_id=doc["institution_id"],
         name=t["name"],
         currency=doc["currency"],
-        interest_method=t["interest_method"],
-        amortization=t["amortization"],
+        interest_method=word("InterestMethod", t["interest_method"]),
+        amortization=word("Amortization", t["amortization"]),
         annual_interest_rate=t["annual_interest_rate"],
-        repayment_frequency=t["repayment_frequency"],
+        repayment_frequency=word("RepaymentFrequency", t["repayment_frequency"]),
         min_principal=money(t["min_principal"]),
         max_principal=money(t["max_principal"]),
         min_term=t["min_term"],
         max_term=t["max_term"],
-        days_in_year=t["days_in_year"],
+        days_in_year=word("DaysInYear", t["days_in_year"]),
         grace_on_principal=t["grace_on_principal"],
         grace_on_interest=t["grace_on_interest"],
         upfront_fee_rate=t.get("upfront_fee_rate") or "",
         upfront_fee_flat=amount("upfront_fee_amount"),
-        upfront_fee_mode=t.get("upfront_fee_treatment") or "",
+        upfront_fee_mode=word("FeeMode", t.get("upfront_fee_treatment") or ""),
         installment_fee=money(t.get("installment_fee")),
         late_penalty_rate=t.get("late_penalty_rate") or "",
         late_penalty_flat=amount("late_penalty_amount"),
         penalty_tolerance_days=t.get("late_penalty_tolerance_days") or 0,
-        rounding_multiple=t.get("rounding_multiple") or "",
-        allocation_strategy=t["allocation_strategy"],
-        prepayment_mode=t["prepayment_strategy"],
+        # v1 shows the multiple as it was given ("1"), v2 as an amount of the currency.
+        rounding_multiple=(t.get("rounding_multiple") or "")
+        if wire is V1
+        else amount("rounding_multiple"),
+        allocation_strategy=word("AllocationStrategy", t["allocation_strategy"]),
+        prepayment_mode=word("PrepaymentMode", t["prepayment_strategy"]),
         min_score_band=t.get("min_score_band") or "",
         max_open_loans=doc.get("max_open_loans", 0),
         create_time=ts(doc.get("create_time")),
@@ -70,11 +152,12 @@ def product_to_proto(doc: dict[str, Any]) -> loan_pb2.LoanProduct:
 def installments_from_rows(
     rows: str | list[str],
     principal: Decimal,
-    money: Formatter,
+    money: Amounts,
     as_of: date | None,
     *,
     arrears: bool,
-) -> list[loan_pb2.Installment]:
+    wire: Wire = V1,
+) -> list[Any]:
     """Proto installments from stored state rows; ``balance`` is the principal left after
     each, days past due are counted as of ``as_of`` (only for an active loan)."""
     out = []
@@ -85,6 +168,7 @@ def installments_from_rows(
     n, due_at = _COL["number"], _COL["due_date"]
     dues = [_COL[k] for k in ("principal", "interest", "fees", "penalties")]
     paids = [_COL[k] for k in ("principal_paid", "interest_paid", "fees_paid", "penalties_paid")]
+    make, day = wire.pb.Installment, wire.day
     for r in split_rows(rows):
         p, i, f, pen = (r[k] for k in dues)
         pp, ip, fp, penp = (r[k] for k in paids)
@@ -99,9 +183,9 @@ def installments_from_rows(
             if due_date < as_of:
                 dpd = (as_of - due_date).days
         out.append(
-            loan_pb2.Installment(
+            make(
                 number=int(r[n]),
-                due_date=due,
+                due_date=day(due),
                 principal=money(p),
                 interest=money(i),
                 fees=money(f),
@@ -120,14 +204,12 @@ def installments_from_rows(
     return out
 
 
-def schedule_rows_to_proto(
-    schedule: dict[str, Any], money: Formatter
-) -> list[loan_pb2.Installment]:
-    """A superseded (or quoted) schedule: dues only."""
+def schedule_rows_to_proto(schedule: dict[str, Any], money: Amounts, wire: Wire = V1) -> list[Any]:
+    """A superseded schedule: dues only."""
     return [
-        loan_pb2.Installment(
+        wire.pb.Installment(
             number=int(r[0]),
-            due_date=r[1],
+            due_date=wire.day(r[1]),
             principal=money(r[3]),
             interest=money(r[4]),
             fees=money(r[5]),
@@ -139,9 +221,40 @@ def schedule_rows_to_proto(
     ]
 
 
-def allocation_to_proto(doc: dict[str, str] | None, money: Formatter) -> loan_pb2.Allocation:
+def quote_to_proto(schedule: Any, pricing: dict[str, Any], currency: str, wire: Wire = V1) -> Any:
+    """A quoted schedule (dues only) and its price."""
+    money = wire.money(currency)
+    return wire.pb.QuoteLoanResponse(
+        installments=[
+            wire.pb.Installment(
+                number=i.number,
+                due_date=wire.day(i.due_date),
+                principal=money(i.principal),
+                interest=money(i.interest),
+                fees=money(i.fees),
+                penalties=money(None),
+                total=money(i.total),
+                balance=money(i.balance),
+            )
+            for i in schedule.installments
+        ],
+        pricing=pricing_to_proto(pricing, money, wire),
+    )
+
+
+def pricing_to_proto(pricing: dict[str, Any], money: Amounts, wire: Wire = V1) -> Any:
+    return wire.pb.Pricing(
+        total_interest=money(pricing.get("total_interest")),
+        total_fees=money(pricing.get("total_fees")),
+        total_repayment=money(pricing.get("total_repayment")),
+        apr=pricing.get("apr", ""),
+        eir=pricing.get("eir", ""),
+    )
+
+
+def allocation_to_proto(doc: dict[str, str] | None, money: Amounts, wire: Wire = V1) -> Any:
     doc = doc or {}
-    return loan_pb2.Allocation(
+    return wire.pb.Allocation(
         principal=money(doc.get("principal")),
         interest=money(doc.get("interest")),
         fees=money(doc.get("fees")),
@@ -151,7 +264,7 @@ def allocation_to_proto(doc: dict[str, str] | None, money: Formatter) -> loan_pb
 
 
 def refund_to_proto(doc: dict[str, Any], amount: Decimal) -> loan_pb2.RefundCreditResponse:
-    """A refund of credit: the amount and the loan's credit balance after it."""
+    """A refund of credit (v1): the amount and the loan's credit balance after it."""
     money = Formatter(doc["currency"])
     return loan_pb2.RefundCreditResponse(
         amount=money(amount),
@@ -163,9 +276,9 @@ def refund_to_proto(doc: dict[str, Any], amount: Decimal) -> loan_pb2.RefundCred
     )
 
 
-def outstanding_to_proto(doc: dict[str, str] | None, money: Formatter) -> loan_pb2.Outstanding:
+def outstanding_to_proto(doc: dict[str, str] | None, money: Amounts, wire: Wire = V1) -> Any:
     doc = doc or {}
-    return loan_pb2.Outstanding(
+    return wire.pb.Outstanding(
         principal=money(doc.get("principal")),
         interest=money(doc.get("interest")),
         fees=money(doc.get("fees")),
@@ -175,13 +288,17 @@ def outstanding_to_proto(doc: dict[str, str] | None, money: Formatter) -> loan_p
 
 
 def loan_to_proto(
-    doc: dict[str, Any], as_of: date | None = None, buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
-) -> loan_pb2.Loan:
+    doc: dict[str, Any],
+    as_of: date | None = None,
+    buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS,
+    wire: Wire = V1,
+) -> Any:
     """The loan as stored, with its days past due counted up to `as_of` (the institution's
     business date) when that is later than the date its figures were stored as of, in the
     institution's delinquency `buckets`."""
     currency = doc["currency"]
-    money = Formatter(currency)
+    money = wire.money(currency)
+    pb, day = wire.pb, wire.day
     status = doc["status"]
     view = doc.get("view") or {}
     repayments = stored_repayments(doc)
@@ -192,11 +309,14 @@ def loan_to_proto(
         money,
         when,
         arrears=status == "active",
+        wire=wire,
     )
-    pricing = doc.get("pricing") or {}
     written_off = doc.get("written_off_amounts") or {}
     product = doc.get("product") or {}
-    return loan_pb2.Loan(
+    fields: dict[str, Any] = {}
+    if wire is V1:  # superseded by `repayments`
+        fields["applied_payment_ids"] = [r["id"] for r in repayments]
+    return pb.Loan(
         id=doc["_id"],
         institution_id=doc["institution_id"],
         branch_id=doc["branch_id"],
@@ -207,23 +327,17 @@ def loan_to_proto(
         term=doc["term"],
         currency=currency,
         purpose=doc.get("purpose") or "",
-        disbursement_date=doc.get("disbursement_date") or "",
+        disbursement_date=day(doc.get("disbursement_date")),
         schedule=schedule,
-        outstanding=outstanding_to_proto(doc.get("outstanding"), money),
-        pricing=loan_pb2.Pricing(
-            total_interest=money(pricing.get("total_interest")),
-            total_fees=money(pricing.get("total_fees")),
-            total_repayment=money(pricing.get("total_repayment")),
-            apr=pricing.get("apr", ""),
-            eir=pricing.get("eir", ""),
-        ),
+        outstanding=outstanding_to_proto(doc.get("outstanding"), money, wire),
+        pricing=pricing_to_proto(doc.get("pricing") or {}, money, wire),
         days_past_due=dpd,
         delinquency_bucket=bucket,
-        score=score_to_proto(doc.get("score")),
+        score=score_to_proto(doc.get("score"), pb),
         created_by=doc["created_by"],
         approved_by=doc.get("approved_by") or "",
         history=[
-            loan_pb2.StatusChange(
+            pb.StatusChange(
                 status=STATUS_TO_PROTO[h["status"]],
                 time=ts(h.get("time")),
                 actor_id=h.get("actor_id", ""),
@@ -232,55 +346,56 @@ def loan_to_proto(
             for h in doc.get("history", [])
         ],
         credit_balance=money(view.get("overpayment")),
-        written_off_principal=money(written_off.get("principal")) if written_off else "",
+        written_off_principal=money(written_off.get("principal")) if written_off else wire.absent,
         version=doc["version"],
         create_time=ts(doc.get("create_time")),
         update_time=ts(doc.get("update_time")),
         annual_interest_rate=product.get("annual_interest_rate", ""),
-        applied_payment_ids=[r["id"] for r in repayments],
         override_reason=(doc.get("eligibility_override") or {}).get("reason", ""),
         repayments=[
-            loan_pb2.AppliedRepayment(
+            pb.AppliedRepayment(
                 payment_id=r["id"],
                 amount=money(r["amount"]),
-                paid_on=r["paid_on"],
-                allocation=allocation_to_proto(r.get("allocation"), money),
+                paid_on=day(r["paid_on"]),
+                allocation=allocation_to_proto(r.get("allocation"), money, wire),
                 reversed=bool(r.get("reversed")),
                 reversal_reason=r.get("reversal_reason") or "",
             )
             for r in repayments
         ],
         rescheduled=bool(doc.get("schedule_history")),
-        oldest_unpaid_due_date=doc.get("oldest_unpaid_due_date") or "",
+        oldest_unpaid_due_date=day(doc.get("oldest_unpaid_due_date")),
         schedule_history=[
-            loan_pb2.ScheduleVersion(
+            pb.ScheduleVersion(
                 time=ts(datetime.combine(date.fromisoformat(v["superseded_on"]), time(), UTC)),
                 reason=v.get("reason", ""),
-                schedule=schedule_rows_to_proto(v["schedule"], money),
+                schedule=schedule_rows_to_proto(v["schedule"], money, wire),
             )
             for v in doc.get("schedule_history") or []
         ],
-        first_repayment_date=doc.get("first_repayment_date") or "",
+        first_repayment_date=day(doc.get("first_repayment_date")),
         classification_history=[
-            loan_pb2.Reclassification(
-                date=h.get("date") or "",
+            pb.Reclassification(
+                date=day(h.get("date")),
                 from_bucket=h["from"],
                 to_bucket=h["to"],
                 days_past_due=int(h.get("days_past_due") or 0),
             )
             for h in doc.get("classification_history") or []
         ],
+        **fields,
     )
 
 
-def collection_sheet_to_proto(sheet: CollectionSheet) -> loan_pb2.GetCollectionSheetResponse:
-    money = Formatter(sheet.currency) if sheet.currency else None
+def collection_sheet_to_proto(sheet: CollectionSheet, wire: Wire = V1) -> Any:
+    money = wire.money(sheet.currency) if sheet.currency else None
+    pb = wire.pb
     items = []
     for item in sheet.items:
         due, b = item.due, item.borrower
         assert money is not None  # a sheet with items has their currency
         items.append(
-            loan_pb2.CollectionSheetItem(
+            pb.CollectionSheetItem(
                 loan_id=due.loan_id,
                 borrower_id=due.borrower_id,
                 borrower_name=b.name if b else "",
@@ -288,24 +403,22 @@ def collection_sheet_to_proto(sheet: CollectionSheet) -> loan_pb2.GetCollectionS
                 group_name=b.group_name if b else "",
                 phone=b.phone if b else "",
                 installment_number=due.number,
-                due_date=due.due_date,
+                due_date=wire.day(due.due_date),
                 amount_due=money(due.amount_due),
                 arrears=money(due.arrears),
                 days_past_due=due.days_past_due,
             )
         )
-    return loan_pb2.GetCollectionSheetResponse(
-        date=sheet.date.isoformat(), currency=sheet.currency, items=items
+    return pb.GetCollectionSheetResponse(
+        date=wire.day(sheet.date), currency=sheet.currency, items=items
     )
 
 
-def job_to_proto(
-    job: dict[str, Any], partitions: list[dict[str, Any]]
-) -> loan_pb2.CloseOfBusinessJob:
-    return loan_pb2.CloseOfBusinessJob(
+def job_to_proto(job: dict[str, Any], partitions: list[dict[str, Any]], wire: Wire = V1) -> Any:
+    return wire.pb.CloseOfBusinessJob(
         id=job["_id"],
-        as_of=job["as_of"],
-        state=job["state"],
+        as_of=wire.day(job["as_of"]),
+        state=wire.word("JobState", job["state"]),
         partitions_total=job["partitions_total"],
         partitions_done=sum(1 for p in partitions if p.get("state") == "done"),
         loans_processed=sum(int(p.get("processed", 0)) for p in partitions),
@@ -315,15 +428,21 @@ def job_to_proto(
     )
 
 
-def settings_to_proto(institution_id: str, s: InstitutionSettings) -> loan_pb2.LoanSettings:
-    return loan_pb2.LoanSettings(
+def settings_to_proto(
+    institution_id: str, s: InstitutionSettings, wire: Wire = V1, currency: str = ""
+) -> Any:
+    """The settings; `currency` (the institution's) writes the approval limits on v2."""
+    money = wire.money(currency) if currency else str
+    return wire.pb.LoanSettings(
         institution_id=institution_id,
         approval_limits=[
-            loan_pb2.ApprovalLimit(role=role, amount="" if limit.is_infinite() else str(limit))
+            wire.pb.ApprovalLimit(
+                role=role, amount=wire.absent if limit.is_infinite() else money(limit)
+            )
             for role, limit in sorted(s.approval_limits.items())
         ],
         delinquency_buckets=[
-            loan_pb2.DelinquencyBucket(
+            wire.pb.DelinquencyBucket(
                 name=b.name,
                 min_days=b.min_days,
                 max_days=b.max_days or 0,
@@ -331,9 +450,80 @@ def settings_to_proto(institution_id: str, s: InstitutionSettings) -> loan_pb2.L
             )
             for b in s.buckets
         ],
-        business_date=s.business_date.isoformat() if s.business_date else "",
+        business_date=wire.day(s.business_date),
     )
 
 
-def buckets_from_proto(buckets: Sequence[loan_pb2.DelinquencyBucket]) -> list[Bucket]:
+def buckets_from_proto(buckets: Sequence[Any]) -> list[Bucket]:
     return [Bucket(b.name, b.min_days, None if b.open_ended else b.max_days) for b in buckets]
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestFields:
+    """A request's fields as plain values, the same for both versions: text for amounts and
+    dates (as the use cases read them, so that both versions are judged by the same rules),
+    words for enums; and the currency each amount names (v2 amounts may name one)."""
+
+    values: dict[str, Any]
+    currencies: tuple[tuple[str, str], ...]
+
+    def command(self, cls: type[Any], **given: Any) -> Any:
+        """The command `cls` of the fields it has (those in `given` win)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in self.values.items() if k in names}
+        if "currencies" in names:
+            values["currencies"] = self.currencies
+        return cls(**(values | given))
+
+
+def request_fields(message: Any, names: Mapping[str, str] | None = None) -> RequestFields:
+    """The fields of `message` as plain values: a `google.type.Money` as the exact decimal
+    text of its amount ("" when unset), a `google.type.Date` as ISO text ("" when unset), an
+    enum as its word ("" for the zero value); a value none of them can be is refused naming
+    its field (by `names`, else its own), every such field at once."""
+    names = names or {}
+    values: dict[str, Any] = {}
+    currencies: list[tuple[str, str]] = []
+    errors: list[tuple[str, str]] = []
+    for field in message.DESCRIPTOR.fields:
+        name = field.name
+        label = names.get(name, name)
+        value = getattr(message, name)
+        kind = field.message_type.full_name if field.message_type is not None else ""
+        try:
+            if field.enum_type is not None:
+                values[name] = _enum_word(field.enum_type, value, label)
+            elif kind == "google.type.Money":
+                values[name] = _amount_text(value, label) if message.HasField(name) else ""
+                if value.currency_code:
+                    minor_units(value.currency_code, field=label)
+                    currencies.append((label, value.currency_code))
+            elif kind == "google.type.Date":
+                day = from_proto_date(value, label)
+                values[name] = day.isoformat() if day else ""
+            else:
+                values[name] = value
+        except ValidationError as exc:
+            errors.extend(exc.field_errors)
+    if errors:
+        raise ValidationError("the request is invalid", field_errors=errors)
+    return RequestFields(values, tuple(currencies))
+
+
+def _enum_word(enum: EnumDescriptor, number: int, field: str) -> str:
+    if number == 0:
+        return ""
+    value = enum.values_by_number.get(number)
+    if value is None:
+        raise ValidationError.of(field, f"{number} is not a value of {enum.full_name}")
+    return value.name.removeprefix(enum_prefix(enum.name)).lower()
+
+
+def _amount_text(value: money_pb2.Money, field: str) -> str:
+    """The amount as plain decimal text without trailing zeros (google.type.Money carries
+    nine decimals): whether it has too many for the currency is the use case's to say."""
+    text = f"{from_money(value, field=field):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -22,7 +22,7 @@ from loan_service.domain import Loan, LoanStatus, ScoreBand, check_eligibility
 from loan_service.service_layer import securities, views
 from loan_service.service_layer.clock import now, today
 from loan_service.service_layer.commands import ApproveLoan, CreateLoan, RejectLoan, ScoreLoan
-from loan_service.service_layer.inputs import collect, decimal_or_none
+from loan_service.service_layer.inputs import collect, decimal_or_none, other_currencies
 from loan_service.service_layer.ports import Scorer, UserDirectory
 from loan_service.service_layer.products import product_in_scope
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork, partition_of
@@ -90,6 +90,8 @@ async def create_loan(uow: UnitOfWork, users: UserDirectory, cmd: CreateLoan) ->
         )
     product_doc = await product_in_scope(repo, p, cmd.product_id)
     currency = product_doc["currency"]
+    if wrong := other_currencies(cmd.currencies, currency):
+        raise ValidationError("the loan application is invalid", field_errors=wrong)
     principal = parse_amount(cmd.principal, currency, "principal")
     product = product_from_doc(product_doc["terms"])
     # Outside the product's limits is bad input (422 naming the field), as for a quote;

@@ -1,11 +1,13 @@
 """The commands of loan_service's use cases: what a caller asks for, in plain fields.
 
-The gRPC servicer builds them from the requests (`LoanServicer`), so the use cases
-never see a proto message. Most fields are as received (text for amounts and dates, 0 or ""
-when not given): reading and checking them is the use case's job, so that one answer names
-every bad field. The money path's commands (`ApplyRepayment`, `RefundCredit`) are typed:
-kopa.loan.v2 carries their amounts and dates typed, and the use case checks them against the
-loan (currency, exactness, sign).
+The gRPC servicers build them from the requests (`LoanUseCases`), so the use cases never see
+a proto message. Most fields are text for amounts and dates, 0 or "" when not given:
+kopa.loan.v1 sends them so, and kopa.loan.v2's typed values are read at the edge (a
+malformed Money or Date refused there, naming its field) into the same text. Checking them
+against the product, the loan and the currency is the use case's job, for both versions
+alike, so that one answer names every bad field. The money path's commands
+(`ApplyRepayment`, `RefundCredit`) are typed: kopa.loan.v2 carries their amounts and dates
+typed, and the use case checks them against the loan (currency, exactness, sign).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class CreateProduct:
     prepayment_mode: str = ""
     min_score_band: str = ""
     max_open_loans: int = 0
+    #: The currency each amount names, by field (kopa.loan.v2's amounts may name theirs):
+    #: each must be the institution's.
+    currencies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,9 @@ class QuoteLoan:
     term: int
     disbursement_date: str
     first_repayment_date: str = ""
+    #: The currency each amount names, by field (kopa.loan.v2's amounts may name theirs):
+    #: each must be the institution's.
+    currencies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,9 @@ class CreateLoan:
     disbursement_date: str = ""
     purpose: str = ""
     request_id: str = ""
+    #: The currency each amount names, by field (kopa.loan.v2's amounts may name theirs):
+    #: each must be the institution's.
+    currencies: tuple[tuple[str, str], ...] = ()
     #: The group loan this member loan belongs to (set by `group_loans` only).
     group_loan_id: str = ""
 
@@ -147,3 +158,6 @@ class UpdateLoanSettings:
     institution_id: str
     approval_limits: Mapping[str, str] | None = None
     buckets: tuple[Bucket, ...] | None = None
+    #: The currency each amount names, by field (kopa.loan.v2's amounts may name theirs):
+    #: each must be the institution's.
+    currencies: tuple[tuple[str, str], ...] = ()

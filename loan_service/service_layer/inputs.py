@@ -3,7 +3,7 @@ bad field (a `ValidationError` with ``field_errors``). Dates: `shared.dates.pars
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,3 +24,12 @@ def decimal_or_none(text: str) -> Decimal | None:
         return Decimal(text)
     except ArithmeticError:
         return None
+
+
+def other_currencies(named: Sequence[tuple[str, str]], currency: str) -> list[tuple[str, str]]:
+    """The field errors of the amounts that name a currency other than `currency`."""
+    return [
+        (field, f"must be in {currency}, the institution's currency, not {code}")
+        for field, code in named
+        if code != currency
+    ]

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from loan_service.service_layer.commands import UpdateLoanSettings
-from loan_service.service_layer.inputs import collect
+from loan_service.service_layer.inputs import collect, other_currencies
 from loan_service.service_layer.ports import LoanRepository, UserDirectory
 from loan_service.service_layer.settings import (
     InstitutionSettings,
@@ -86,6 +86,7 @@ async def update_loan_settings(
     limits, buckets = cmd.approval_limits, cmd.buckets
     if limits is not None:
         currency = await users.institution_currency(institution_id)
+        errors.extend(other_currencies(cmd.currencies, currency))
         fields["approval_limits"] = collect(
             errors, lambda: approval_limits_to_store(limits, currency)
         )

@@ -14,7 +14,7 @@ from loan_service.domain import ValidationError as DomainValidationError
 from loan_service.domain.schedule import Schedule
 from loan_service.service_layer.clock import now
 from loan_service.service_layer.commands import CreateProduct, QuoteLoan
-from loan_service.service_layer.inputs import collect
+from loan_service.service_layer.inputs import collect, other_currencies
 from loan_service.service_layer.ports import LoanRepository, UserDirectory
 from loan_service.service_layer.views import pricing_of
 from shared import context
@@ -79,7 +79,7 @@ async def create_product(
 def parse_terms(cmd: CreateProduct, currency: str) -> tuple[LoanProduct, int]:
     """The product `cmd` describes and its maximum of open loans per borrower; a
     ``PRODUCT_INVALID`` error naming every bad field (by its name in the request)."""
-    errors: list[tuple[str, str]] = []
+    errors = other_currencies(cmd.currencies, currency)
     raw = {f: getattr(cmd, f) for f in _PRODUCT_DECIMALS}
     for name, value in raw.items():
         if value:
@@ -221,7 +221,7 @@ async def quote(repo: LoanRepository, cmd: QuoteLoan) -> tuple[Schedule, dict[st
     require(p, Permission.LOAN_PRODUCTS_READ)
     doc = await product_in_scope(repo, p, cmd.product_id)
     product = product_from_doc(doc["terms"])
-    errors: list[tuple[str, str]] = []
+    errors = other_currencies(cmd.currencies, doc["currency"])
     amount = collect(errors, lambda: parse_amount(cmd.principal, doc["currency"], "principal"))
     start = collect(errors, lambda: parse_date(cmd.disbursement_date, "disbursement_date"))
     first = collect(

@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 import grpc
 
 from kopa.auth.v1 import auth_pb2
-from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.loan.v1.events_pb2 import LoanAllocation
-from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
+from kopa.loan.v2 import loans_pb2, loans_pb2_grpc, repayments_pb2, repayments_pb2_grpc
 from payment_service.adapters.codec import applied_from_proto
 from payment_service.domain.loans import ALLOCATION_PARTS, OUTSTANDING_PARTS, Applied, LoanView
 from payment_service.service_layer.ports import (
@@ -72,21 +71,22 @@ def _status_name(status: int) -> str:
 
 
 class LoanGateway(AbstractLoanGateway):
-    """loan_service over gRPC: kopa.loan.v1.LoanService to read a loan, and the money path on
+    """loan_service over gRPC: kopa.loan.v2.LoanService to read a loan, and the money path on
     kopa.loan.v2.RepaymentService (amounts in minor units, typed dates)."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
-        self._loans = loan_pb2_grpc.LoanServiceStub(channel)
+        self._loans = loans_pb2_grpc.LoanServiceStub(channel)
         self._money = repayments_pb2_grpc.RepaymentServiceStub(channel)
 
     async def get(self, loan_id: str) -> LoanView:
-        reply = await _call(self._loans.GetLoan(loan_pb2.GetLoanRequest(loan_id=loan_id)))
+        reply = await _call(self._loans.GetLoan(loans_pb2.GetLoanRequest(loan_id=loan_id)))
         loan = reply.loan
         return LoanView(
             loan_id=loan.id or loan_id,
             institution_id=loan.institution_id,
             branch_id=loan.branch_id,
             borrower_id=loan.borrower_id,
+            # kopa.loan.v2.LoanStatus numbers its values as the events' v1 enum does.
             status=_status_name(loan.status),
             currency=loan.currency,
         )

@@ -25,7 +25,7 @@ import grpc
 from pymongo import AsyncMongoClient
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
-from kopa.loan.v2 import repayments_pb2_grpc
+from kopa.loan.v2 import loans_pb2_grpc, repayments_pb2_grpc
 from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from loan_service.bootstrap import Settings, setup
@@ -125,6 +125,8 @@ class FakeScoringService(scoring_pb2_grpc.ScoringServiceServicer):
 class World:
     ns: str
     loans: loan_pb2_grpc.LoanServiceStub
+    #: kopa.loan.v2's LoanService (typed) on the same server.
+    v2: loans_pb2_grpc.LoanServiceStub
     #: kopa.loan.v2 (typed money path) on the same server.
     money: repayments_pb2_grpc.RepaymentServiceStub
     users: FakeUserService
@@ -218,6 +220,7 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
             yield World(
                 ns=ns,
                 loans=loan_pb2_grpc.LoanServiceStub(channel),
+                v2=loans_pb2_grpc.LoanServiceStub(channel),
                 money=repayments_pb2_grpc.RepaymentServiceStub(channel),
                 users=users,
                 scoring=scoring,

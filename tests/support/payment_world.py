@@ -30,8 +30,8 @@ from auth_service.domain.service_identity import SERVICE_TOKEN_TTL, service_prin
 from kopa.auth.v1 import auth_pb2
 from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2 as loan_events_pb2
-from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
-from kopa.loan.v2 import repayments_pb2, repayments_pb2_grpc
+from kopa.loan.v1 import loan_pb2
+from kopa.loan.v2 import loans_pb2, loans_pb2_grpc, repayments_pb2, repayments_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
 from kopa.payment.v2 import repayments_pb2_grpc as payment_repayments_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
@@ -44,7 +44,7 @@ from shared.errors import IllegalState, NotFound, Unauthenticated, ValidationErr
 from shared.events import EventPublisher
 from shared.grpc_server import build_server
 from shared.ids import new_id
-from shared.money import fmt, from_minor, to_minor
+from shared.money import fmt, from_minor, to_minor, to_money
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
@@ -85,8 +85,8 @@ class FakeLoan:
 
 
 @dataclass
-class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
-    """kopa.loan.v1.LoanService (GetLoan) and, through `FakeRepaymentService`, the money path of
+class FakeLoanService(loans_pb2_grpc.LoanServiceServicer):
+    """kopa.loan.v2.LoanService (GetLoan) and, through `FakeRepaymentService`, the money path of
     kopa.loan.v2, as payment_service calls them: allocates interest first, then principal, the
     rest as overpayment; idempotent on payment_id; reversal restores the balances."""
 
@@ -129,28 +129,28 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             raise NotFound(f"loan {loan_id} not found", reason="LOAN_NOT_FOUND")
         return loan
 
-    def outstanding(self, loan: FakeLoan) -> loan_pb2.Outstanding:
+    def outstanding(self, loan: FakeLoan) -> loans_pb2.Outstanding:
         c = loan.currency
-        return loan_pb2.Outstanding(
-            principal=fmt(loan.principal_due, c),
-            interest=fmt(loan.interest_due, c),
-            fees=fmt(ZERO, c),
-            penalties=fmt(ZERO, c),
-            total=fmt(loan.principal_due + loan.interest_due, c),
+        return loans_pb2.Outstanding(
+            principal=to_money(loan.principal_due, c),
+            interest=to_money(loan.interest_due, c),
+            fees=to_money(ZERO, c),
+            penalties=to_money(ZERO, c),
+            total=to_money(loan.principal_due + loan.interest_due, c),
         )
 
-    def proto(self, loan: FakeLoan) -> loan_pb2.Loan:
-        return loan_pb2.Loan(
+    def proto(self, loan: FakeLoan) -> loans_pb2.Loan:
+        return loans_pb2.Loan(
             id=loan.id,
             institution_id=loan.institution_id,
             branch_id=loan.branch_id,
             borrower_id="bor_1",
             status=loan.status,  # type: ignore[arg-type]
-            principal=fmt(loan.principal, loan.currency),
+            principal=to_money(loan.principal, loan.currency),
             currency=loan.currency,
             outstanding=self.outstanding(loan),
             version=loan.version,
-            written_off_principal=fmt(loan.written_off_principal, loan.currency),
+            written_off_principal=to_money(loan.written_off_principal, loan.currency),
         )
 
     def position(self, loan: FakeLoan) -> loan_events_pb2.LoanPosition:
@@ -168,9 +168,9 @@ class FakeLoanService(loan_pb2_grpc.LoanServiceServicer):
             credit_balance=to_minor(loan.credit, c),
         )
 
-    async def GetLoan(self, request: Any, context_: Any) -> loan_pb2.GetLoanResponse:
+    async def GetLoan(self, request: Any, context_: Any) -> loans_pb2.GetLoanResponse:
         self.reads[request.loan_id] += 1
-        return loan_pb2.GetLoanResponse(loan=self.proto(self._loan(request.loan_id)))
+        return loans_pb2.GetLoanResponse(loan=self.proto(self._loan(request.loan_id)))
 
     async def apply_repayment(
         self, request: repayments_pb2.ApplyRepaymentRequest, context_: Any
@@ -400,13 +400,13 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     users = FakeUserService({inst: "KES", f"{inst}_tzs": "TZS"})  # type: ignore[abstract]
 
     def register_peers(server: grpc.aio.Server) -> list[str]:
-        loan_pb2_grpc.add_LoanServiceServicer_to_server(loans, server)
+        loans_pb2_grpc.add_LoanServiceServicer_to_server(loans, server)
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(
             FakeRepaymentService(loans), server
         )
         user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
         return [
-            loan_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
+            loans_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
             user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
         ]

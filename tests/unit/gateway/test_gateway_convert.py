@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2, money_pb2
 from pydantic import BaseModel
 
-from gateway.convert import enum_words, from_proto, to_proto
+from gateway.convert import enum_words, from_proto, money_of, to_proto
 from gateway.schema import Amount
 from gateway.schema import Timestamp as TimestampText
 from kopa.loan.v1 import loan_pb2
@@ -149,3 +149,13 @@ def test_an_amount_no_currency_can_hold_is_refused_naming_its_field() -> None:
     with pytest.raises(ValidationError) as refused:
         to_proto(repayments_pb2.PostRepaymentRequest, {"amount": "1.0000000001"})
     assert refused.value.field_errors == [("amount", "has more decimals than any currency")]
+
+
+def test_an_amount_typed_by_a_person_is_money_or_refused_naming_its_field() -> None:
+    assert money_of("500000.5", "approval_limits.admin") == money_pb2.Money(
+        units=500000, nanos=500_000_000
+    )
+    for bad in ("", "1e3", "-5", "0", "12,50"):
+        with pytest.raises(ValidationError) as info:
+            money_of(bad, "approval_limits.admin")
+        assert [f for f, _ in info.value.field_errors] == ["approval_limits.admin"], bad

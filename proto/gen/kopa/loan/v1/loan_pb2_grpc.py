@@ -300,8 +300,7 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLoanSettings(self, request, context):
-        """Starts (or resumes) the close of business for a date; idempotent per date.
-        The institution's approval limits per role and delinquency buckets.
+        """The institution's approval limits per role and delinquency buckets.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -314,7 +313,8 @@ class LoanServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RunCloseOfBusiness(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Starts (or resumes) the close of business for a date; idempotent per date.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -47,22 +47,48 @@ class LoanServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LoanServiceAsyncStub: ...
-    CreateLoanProduct: _grpc.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanProductRequest, _loan_pb2.CreateLoanProductResponse]
-    GetLoanProduct: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanProductRequest, _loan_pb2.GetLoanProductResponse]
-    ListLoanProducts: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ListLoanProductsRequest, _loan_pb2.ListLoanProductsResponse]
-    QuoteLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.QuoteLoanRequest, _loan_pb2.QuoteLoanResponse]
-    """Computes a schedule and its price without keeping any record."""
-    CreateLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanRequest, _loan_pb2.CreateLoanResponse]
-    """Submits an application. Idempotent on request_id."""
-    GetLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanRequest, _loan_pb2.GetLoanResponse]
-    ListLoans: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ListLoansRequest, _loan_pb2.ListLoansResponse]
-    ApproveLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ApproveLoanRequest, _loan_pb2.ApproveLoanResponse]
-    RejectLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RejectLoanRequest, _loan_pb2.RejectLoanResponse]
-    DisburseLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.DisburseLoanRequest, _loan_pb2.DisburseLoanResponse]
-    WriteOffLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.WriteOffLoanRequest, _loan_pb2.WriteOffLoanResponse]
-    RescheduleLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RescheduleLoanRequest, _loan_pb2.RescheduleLoanResponse]
-    ScoreLoan: _grpc.UnaryUnaryMultiCallable[_loan_pb2.ScoreLoanRequest, _loan_pb2.ScoreLoanResponse]
-    """Scores the application with the institution's published scorecard and stores the result."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def CreateLoanProduct(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanProductRequest, _loan_pb2.CreateLoanProductResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetLoanProduct(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanProductRequest, _loan_pb2.GetLoanProductResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ListLoanProducts(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ListLoanProductsRequest, _loan_pb2.ListLoanProductsResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def QuoteLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.QuoteLoanRequest, _loan_pb2.QuoteLoanResponse]:
+        """Computes a schedule and its price without keeping any record."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def CreateLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanRequest, _loan_pb2.CreateLoanResponse]:
+        """Submits an application. Idempotent on request_id."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanRequest, _loan_pb2.GetLoanResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ListLoans(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ListLoansRequest, _loan_pb2.ListLoansResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ApproveLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ApproveLoanRequest, _loan_pb2.ApproveLoanResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def RejectLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.RejectLoanRequest, _loan_pb2.RejectLoanResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def DisburseLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.DisburseLoanRequest, _loan_pb2.DisburseLoanResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def WriteOffLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.WriteOffLoanRequest, _loan_pb2.WriteOffLoanResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def RescheduleLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.RescheduleLoanRequest, _loan_pb2.RescheduleLoanResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ScoreLoan(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ScoreLoanRequest, _loan_pb2.ScoreLoanResponse]:
+        """Scores the application with the institution's published scorecard and stores the result."""
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
     def ApplyRepayment(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.ApplyRepaymentRequest, _loan_pb2.ApplyRepaymentResponse]:
@@ -86,27 +112,38 @@ class LoanServiceStub:
         ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
         payment would take back credit already refunded.
         """
-    GetPayoffQuote: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]
-    """What it takes to close the loan on a date."""
-    GetCollectionSheet: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]
-    """A field agent's collection sheet: every installment due on or before `date` and not yet
-    paid, of the active loans in the caller's scope (institution; the branch for agents and
-    branch managers), one item per installment with its borrower's name, phone and group
-    (read from user_service in one batch), sorted by group name (borrowers in no group
-    last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
-    borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
-    the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
-    same rule, `branch_id` to one branch (outside the caller's scope, nothing).
-    Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
-    without the permission to read repayments.
-    """
-    GetLoanSettings: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]
-    """Starts (or resumes) the close of business for a date; idempotent per date.
-    The institution's approval limits per role and delinquency buckets.
-    """
-    UpdateLoanSettings: _grpc.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]
-    RunCloseOfBusiness: _grpc.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]
-    GetCloseOfBusinessJob: _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetPayoffQuote(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]:
+        """What it takes to close the loan on a date."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetCollectionSheet(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]:
+        """A field agent's collection sheet: every installment due on or before `date` and not yet
+        paid, of the active loans in the caller's scope (institution; the branch for agents and
+        branch managers), one item per installment with its borrower's name, phone and group
+        (read from user_service in one batch), sorted by group name (borrowers in no group
+        last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
+        borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
+        the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
+        same rule, `branch_id` to one branch (outside the caller's scope, nothing).
+        Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
+        without the permission to read repayments.
+        """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetLoanSettings(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]:
+        """The institution's approval limits per role and delinquency buckets."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def UpdateLoanSettings(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]: ...
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def RunCloseOfBusiness(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]:
+        """Starts (or resumes) the close of business for a date; idempotent per date."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetCloseOfBusinessJob(self) -> _grpc.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]: ...
 
 @_typing.type_check_only
 class LoanServiceAsyncStub(LoanServiceStub):
@@ -121,22 +158,48 @@ class LoanServiceAsyncStub(LoanServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateLoanProduct: _aio.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanProductRequest, _loan_pb2.CreateLoanProductResponse]  # type: ignore[assignment]
-    GetLoanProduct: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanProductRequest, _loan_pb2.GetLoanProductResponse]  # type: ignore[assignment]
-    ListLoanProducts: _aio.UnaryUnaryMultiCallable[_loan_pb2.ListLoanProductsRequest, _loan_pb2.ListLoanProductsResponse]  # type: ignore[assignment]
-    QuoteLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.QuoteLoanRequest, _loan_pb2.QuoteLoanResponse]  # type: ignore[assignment]
-    """Computes a schedule and its price without keeping any record."""
-    CreateLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanRequest, _loan_pb2.CreateLoanResponse]  # type: ignore[assignment]
-    """Submits an application. Idempotent on request_id."""
-    GetLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanRequest, _loan_pb2.GetLoanResponse]  # type: ignore[assignment]
-    ListLoans: _aio.UnaryUnaryMultiCallable[_loan_pb2.ListLoansRequest, _loan_pb2.ListLoansResponse]  # type: ignore[assignment]
-    ApproveLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.ApproveLoanRequest, _loan_pb2.ApproveLoanResponse]  # type: ignore[assignment]
-    RejectLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.RejectLoanRequest, _loan_pb2.RejectLoanResponse]  # type: ignore[assignment]
-    DisburseLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.DisburseLoanRequest, _loan_pb2.DisburseLoanResponse]  # type: ignore[assignment]
-    WriteOffLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.WriteOffLoanRequest, _loan_pb2.WriteOffLoanResponse]  # type: ignore[assignment]
-    RescheduleLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.RescheduleLoanRequest, _loan_pb2.RescheduleLoanResponse]  # type: ignore[assignment]
-    ScoreLoan: _aio.UnaryUnaryMultiCallable[_loan_pb2.ScoreLoanRequest, _loan_pb2.ScoreLoanResponse]  # type: ignore[assignment]
-    """Scores the application with the institution's published scorecard and stores the result."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def CreateLoanProduct(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanProductRequest, _loan_pb2.CreateLoanProductResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetLoanProduct(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanProductRequest, _loan_pb2.GetLoanProductResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ListLoanProducts(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ListLoanProductsRequest, _loan_pb2.ListLoanProductsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def QuoteLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.QuoteLoanRequest, _loan_pb2.QuoteLoanResponse]:  # type: ignore[override]
+        """Computes a schedule and its price without keeping any record."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def CreateLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.CreateLoanRequest, _loan_pb2.CreateLoanResponse]:  # type: ignore[override]
+        """Submits an application. Idempotent on request_id."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanRequest, _loan_pb2.GetLoanResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ListLoans(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ListLoansRequest, _loan_pb2.ListLoansResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ApproveLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ApproveLoanRequest, _loan_pb2.ApproveLoanResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def RejectLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.RejectLoanRequest, _loan_pb2.RejectLoanResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def DisburseLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.DisburseLoanRequest, _loan_pb2.DisburseLoanResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def WriteOffLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.WriteOffLoanRequest, _loan_pb2.WriteOffLoanResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def RescheduleLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.RescheduleLoanRequest, _loan_pb2.RescheduleLoanResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def ScoreLoan(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ScoreLoanRequest, _loan_pb2.ScoreLoanResponse]:  # type: ignore[override]
+        """Scores the application with the institution's published scorecard and stores the result."""
     @_builtins.property
     @_deprecated("""Superseded by kopa.loan.v2.RepaymentService (typed amounts and dates).""")
     def ApplyRepayment(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.ApplyRepaymentRequest, _loan_pb2.ApplyRepaymentResponse]:  # type: ignore[override]
@@ -160,27 +223,38 @@ class LoanServiceAsyncStub(LoanServiceStub):
         ReverseRepayment answers FAILED_PRECONDITION (CREDIT_ALREADY_REFUNDED) when undoing a
         payment would take back credit already refunded.
         """
-    GetPayoffQuote: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]  # type: ignore[assignment]
-    """What it takes to close the loan on a date."""
-    GetCollectionSheet: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]  # type: ignore[assignment]
-    """A field agent's collection sheet: every installment due on or before `date` and not yet
-    paid, of the active loans in the caller's scope (institution; the branch for agents and
-    branch managers), one item per installment with its borrower's name, phone and group
-    (read from user_service in one batch), sorted by group name (borrowers in no group
-    last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
-    borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
-    the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
-    same rule, `branch_id` to one branch (outside the caller's scope, nothing).
-    Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
-    without the permission to read repayments.
-    """
-    GetLoanSettings: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]  # type: ignore[assignment]
-    """Starts (or resumes) the close of business for a date; idempotent per date.
-    The institution's approval limits per role and delinquency buckets.
-    """
-    UpdateLoanSettings: _aio.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]  # type: ignore[assignment]
-    RunCloseOfBusiness: _aio.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]  # type: ignore[assignment]
-    GetCloseOfBusinessJob: _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]  # type: ignore[assignment]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetPayoffQuote(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetPayoffQuoteRequest, _loan_pb2.GetPayoffQuoteResponse]:  # type: ignore[override]
+        """What it takes to close the loan on a date."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetCollectionSheet(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCollectionSheetRequest, _loan_pb2.GetCollectionSheetResponse]:  # type: ignore[override]
+        """A field agent's collection sheet: every installment due on or before `date` and not yet
+        paid, of the active loans in the caller's scope (institution; the branch for agents and
+        branch managers), one item per installment with its borrower's name, phone and group
+        (read from user_service in one batch), sorted by group name (borrowers in no group
+        last), borrower name, due date. An agent's sheet holds their own portfolio: the loans of
+        borrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,
+        the loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the
+        same rule, `branch_id` to one branch (outside the caller's scope, nothing).
+        Errors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED
+        without the permission to read repayments.
+        """
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetLoanSettings(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetLoanSettingsRequest, _loan_pb2.GetLoanSettingsResponse]:  # type: ignore[override]
+        """The institution's approval limits per role and delinquency buckets."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def UpdateLoanSettings(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.UpdateLoanSettingsRequest, _loan_pb2.UpdateLoanSettingsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def RunCloseOfBusiness(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.RunCloseOfBusinessRequest, _loan_pb2.RunCloseOfBusinessResponse]:  # type: ignore[override]
+        """Starts (or resumes) the close of business for a date; idempotent per date."""
+    @_builtins.property
+    @_deprecated("""Superseded by kopa.loan.v2.LoanService (typed amounts, dates and enums).""")
+    def GetCloseOfBusinessJob(self) -> _aio.UnaryUnaryMultiCallable[_loan_pb2.GetCloseOfBusinessJobRequest, _loan_pb2.GetCloseOfBusinessJobResponse]: ...  # type: ignore[override]
 
 class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     """Loan products, quotes, applications, schedules, lifecycle, repayment allocation, arrears and
@@ -193,6 +267,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     approval limits; ALREADY_EXISTS when a request id was used for another request.
     """
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def CreateLoanProduct(
         self,
@@ -200,6 +275,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.CreateLoanProductResponse, _abc.Awaitable[_loan_pb2.CreateLoanProductResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetLoanProduct(
         self,
@@ -207,6 +283,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.GetLoanProductResponse, _abc.Awaitable[_loan_pb2.GetLoanProductResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListLoanProducts(
         self,
@@ -214,6 +291,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.ListLoanProductsResponse, _abc.Awaitable[_loan_pb2.ListLoanProductsResponse]]: ...
 
+    @_deprecated("""Computes a schedule and its price without keeping any record.""")
     @_abc_1.abstractmethod
     def QuoteLoan(
         self,
@@ -222,6 +300,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_loan_pb2.QuoteLoanResponse, _abc.Awaitable[_loan_pb2.QuoteLoanResponse]]:
         """Computes a schedule and its price without keeping any record."""
 
+    @_deprecated("""Submits an application. Idempotent on request_id.""")
     @_abc_1.abstractmethod
     def CreateLoan(
         self,
@@ -230,6 +309,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_loan_pb2.CreateLoanResponse, _abc.Awaitable[_loan_pb2.CreateLoanResponse]]:
         """Submits an application. Idempotent on request_id."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetLoan(
         self,
@@ -237,6 +317,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.GetLoanResponse, _abc.Awaitable[_loan_pb2.GetLoanResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListLoans(
         self,
@@ -244,6 +325,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.ListLoansResponse, _abc.Awaitable[_loan_pb2.ListLoansResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ApproveLoan(
         self,
@@ -251,6 +333,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.ApproveLoanResponse, _abc.Awaitable[_loan_pb2.ApproveLoanResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def RejectLoan(
         self,
@@ -258,6 +341,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.RejectLoanResponse, _abc.Awaitable[_loan_pb2.RejectLoanResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def DisburseLoan(
         self,
@@ -265,6 +349,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.DisburseLoanResponse, _abc.Awaitable[_loan_pb2.DisburseLoanResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def WriteOffLoan(
         self,
@@ -272,6 +357,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.WriteOffLoanResponse, _abc.Awaitable[_loan_pb2.WriteOffLoanResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def RescheduleLoan(
         self,
@@ -279,6 +365,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.RescheduleLoanResponse, _abc.Awaitable[_loan_pb2.RescheduleLoanResponse]]: ...
 
+    @_deprecated("""Scores the application with the institution's published scorecard and stores the result.""")
     @_abc_1.abstractmethod
     def ScoreLoan(
         self,
@@ -325,6 +412,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         payment would take back credit already refunded.
         """
 
+    @_deprecated("""What it takes to close the loan on a date.""")
     @_abc_1.abstractmethod
     def GetPayoffQuote(
         self,
@@ -333,6 +421,7 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_loan_pb2.GetPayoffQuoteResponse, _abc.Awaitable[_loan_pb2.GetPayoffQuoteResponse]]:
         """What it takes to close the loan on a date."""
 
+    @_deprecated("""A field agent's collection sheet: every installment due on or before `date` and not yet\npaid, of the active loans in the caller's scope (institution; the branch for agents and\nbranch managers), one item per installment with its borrower's name, phone and group\n(read from user_service in one batch), sorted by group name (borrowers in no group\nlast), borrower name, due date. An agent's sheet holds their own portfolio: the loans of\nborrowers in their care (the borrower's `agent_id`) and, of borrowers in no one's care,\nthe loans they submitted. `agent_id` narrows any sheet to that agent's portfolio by the\nsame rule, `branch_id` to one branch (outside the caller's scope, nothing).\nErrors: INVALID_ARGUMENT naming `date` when it is not an ISO date; PERMISSION_DENIED\nwithout the permission to read repayments.""")
     @_abc_1.abstractmethod
     def GetCollectionSheet(
         self,
@@ -351,16 +440,16 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         without the permission to read repayments.
         """
 
+    @_deprecated("""The institution's approval limits per role and delinquency buckets.""")
     @_abc_1.abstractmethod
     def GetLoanSettings(
         self,
         request: _loan_pb2.GetLoanSettingsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.GetLoanSettingsResponse, _abc.Awaitable[_loan_pb2.GetLoanSettingsResponse]]:
-        """Starts (or resumes) the close of business for a date; idempotent per date.
-        The institution's approval limits per role and delinquency buckets.
-        """
+        """The institution's approval limits per role and delinquency buckets."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def UpdateLoanSettings(
         self,
@@ -368,13 +457,16 @@ class LoanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_loan_pb2.UpdateLoanSettingsResponse, _abc.Awaitable[_loan_pb2.UpdateLoanSettingsResponse]]: ...
 
+    @_deprecated("""Starts (or resumes) the close of business for a date; idempotent per date.""")
     @_abc_1.abstractmethod
     def RunCloseOfBusiness(
         self,
         request: _loan_pb2.RunCloseOfBusinessRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_loan_pb2.RunCloseOfBusinessResponse, _abc.Awaitable[_loan_pb2.RunCloseOfBusinessResponse]]: ...
+    ) -> _typing.Union[_loan_pb2.RunCloseOfBusinessResponse, _abc.Awaitable[_loan_pb2.RunCloseOfBusinessResponse]]:
+        """Starts (or resumes) the close of business for a date; idempotent per date."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetCloseOfBusinessJob(
         self,
