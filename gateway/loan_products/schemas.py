@@ -38,6 +38,18 @@ MIN_SCORE_BAND = "the lowest score band approved without a branch manager's over
 MAX_OPEN_LOANS = "how many open loans a borrower may hold under it at once; 0: no limit"
 
 
+GROUP_LENDING = "lends to groups (`POST /v1/group-loans`): one loan per member of an active group"
+JOINT_LIABILITY = (
+    "the group's members are jointly liable: the group's arrears are every member's and a group "
+    "in arrears borrows no more"
+)
+MIN_SECURITY_COVERAGE = (
+    "guarantors and collateral must be worth at least this ratio of the principal when the "
+    "loan is approved (`1.2` = 120%); null: no rule"
+)
+REQUIRES_KYC_VERIFIED = "the borrower's `kyc_status` must be `verified` before disbursement"
+
+
 class LoanProduct(BaseModel):
     """The terms an institution lends on. Amounts are in the institution's currency; terms
     count installments of `repayment_frequency`."""
@@ -105,6 +117,12 @@ class LoanProduct(BaseModel):
     prepayment_mode: PrepaymentMode = Field(description=PREPAYMENT_MODE)
     min_score_band: ScoreBand | None = Field(description=MIN_SCORE_BAND)
     max_open_loans: int = Field(description=MAX_OPEN_LOANS)
+    group_lending: bool = Field(description=GROUP_LENDING)
+    min_group_members: int = Field(description="0: no lower bound")
+    max_group_members: int = Field(description="0: no upper bound")
+    joint_liability: bool = Field(description=JOINT_LIABILITY)
+    min_security_coverage: DecimalString | None = Field(description=MIN_SECURITY_COVERAGE)
+    requires_kyc_verified: bool = Field(description=REQUIRES_KYC_VERIFIED)
 
 
 class Quote(Pricing):
@@ -173,6 +191,12 @@ class LoanProductBody(Strict):
     prepayment_mode: PrepaymentMode = Field("reduce_term", description=PREPAYMENT_MODE)
     min_score_band: ScoreBand | None = Field(None, description=MIN_SCORE_BAND)
     max_open_loans: Count = Field(0, description=MAX_OPEN_LOANS)
+    group_lending: bool = Field(False, description=GROUP_LENDING)
+    min_group_members: Count = Field(0, description="members borrowing under one group loan")
+    max_group_members: Count = Field(0, description="members borrowing under one group loan")
+    joint_liability: bool = Field(False, description=JOINT_LIABILITY)
+    min_security_coverage: DecimalString | None = Field(None, description=MIN_SECURITY_COVERAGE)
+    requires_kyc_verified: bool = Field(False, description=REQUIRES_KYC_VERIFIED)
 
 
 class QuoteBody(Strict):

@@ -146,7 +146,21 @@ def product_to_proto(doc: dict[str, Any], wire: Wire = V1) -> Any:
         min_score_band=t.get("min_score_band") or "",
         max_open_loans=doc.get("max_open_loans", 0),
         create_time=ts(doc.get("create_time")),
+        **(_lending_rules(doc) if wire is V2 else {}),
     )
+
+
+def _lending_rules(doc: dict[str, Any]) -> dict[str, Any]:
+    """kopa.loan.v2's fields for the product's rules beyond its terms (v1 has none)."""
+    group = doc.get("group_lending") or {}
+    return {
+        "group_lending": bool(group.get("enabled")),
+        "min_group_members": group.get("min_members", 0),
+        "max_group_members": group.get("max_members", 0),
+        "joint_liability": bool(group.get("joint_liability")),
+        "min_security_coverage": doc.get("min_security_coverage") or "",
+        "requires_kyc_verified": bool(doc.get("requires_kyc_verified")),
+    }
 
 
 def installments_from_rows(

@@ -46,6 +46,12 @@ class CreateProduct:
     prepayment_mode: str = ""
     min_score_band: str = ""
     max_open_loans: int = 0
+    group_lending: bool = False
+    min_group_members: int = 0
+    max_group_members: int = 0
+    joint_liability: bool = False
+    min_security_coverage: str = ""
+    requires_kyc_verified: bool = False
     #: The currency each amount names, by field (kopa.loan.v2's amounts may name theirs):
     #: each must be the institution's.
     currencies: tuple[tuple[str, str], ...] = ()

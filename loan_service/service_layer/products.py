@@ -69,11 +69,51 @@ async def create_product(
         "currency": currency,
         "terms": product.to_mapping(),
         "max_open_loans": max_open,
+        **lending_rules(cmd),
         "created_by": p.user_id,
         "create_time": now(),
     }
     await repo.insert_product(doc)
     return doc
+
+
+def lending_rules(cmd: CreateProduct) -> dict[str, Any]:
+    """The product's rules beyond its terms: lending to groups, the security it requires and
+    KYC before disbursement; every bad field named at once."""
+    errors: list[tuple[str, str]] = []
+    for name in ("min_group_members", "max_group_members"):
+        if getattr(cmd, name) < 0:
+            errors.append((name, "must not be negative"))
+    if cmd.max_group_members and cmd.min_group_members > cmd.max_group_members:
+        errors.append(("min_group_members", "must not exceed max_group_members"))
+    if not cmd.group_lending:
+        for name in ("min_group_members", "max_group_members", "joint_liability"):
+            if getattr(cmd, name):
+                errors.append((name, "applies to a product that lends to groups (group_lending)"))
+    coverage = cmd.min_security_coverage.strip()
+    if coverage:
+        try:
+            ratio = parse_decimal(coverage, "min_security_coverage")
+            if not 0 <= ratio <= 10:
+                errors.append(("min_security_coverage", "must be a ratio from 0 to 10, e.g. 1.2"))
+        except ValidationError as exc:
+            errors.extend(exc.field_errors)
+    if errors:
+        raise ValidationError(
+            "the loan product is invalid: " + "; ".join(f"{f}: {m}" for f, m in errors),
+            field_errors=errors,
+            reason="PRODUCT_INVALID",
+        )
+    return {
+        "group_lending": {
+            "enabled": cmd.group_lending,
+            "min_members": cmd.min_group_members,
+            "max_members": cmd.max_group_members,
+            "joint_liability": cmd.joint_liability,
+        },
+        "min_security_coverage": coverage,
+        "requires_kyc_verified": cmd.requires_kyc_verified,
+    }
 
 
 def parse_terms(cmd: CreateProduct, currency: str) -> tuple[LoanProduct, int]:

@@ -259,6 +259,12 @@ class LoanProduct(_message.Message):
     MIN_SCORE_BAND_FIELD_NUMBER: _builtins.int
     MAX_OPEN_LOANS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    GROUP_LENDING_FIELD_NUMBER: _builtins.int
+    MIN_GROUP_MEMBERS_FIELD_NUMBER: _builtins.int
+    MAX_GROUP_MEMBERS_FIELD_NUMBER: _builtins.int
+    JOINT_LIABILITY_FIELD_NUMBER: _builtins.int
+    MIN_SECURITY_COVERAGE_FIELD_NUMBER: _builtins.int
+    REQUIRES_KYC_VERIFIED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     name: _builtins.str
@@ -287,6 +293,23 @@ class LoanProduct(_message.Message):
     Text, as kopa.scoring.v1 names bands.
     """
     max_open_loans: _builtins.int
+    group_lending: _builtins.bool
+    """Lends to groups (kopa.loan.v2.GroupLoanService): one loan per member of an active group."""
+    min_group_members: _builtins.int
+    """How many members borrow under one group loan; 0: no bound."""
+    max_group_members: _builtins.int
+    joint_liability: _builtins.bool
+    """The members of a group are jointly liable: the group's arrears are every member's, and a
+    group in arrears borrows no more.
+    """
+    min_security_coverage: _builtins.str
+    """Guarantees plus collateral worth at least this ratio of the principal, checked at
+    approval (decimal text: "1.2" is 120%); empty: no rule.
+    """
+    requires_kyc_verified: _builtins.bool
+    """The borrower's KYC status must be `verified` before a loan under the product is
+    disbursed.
+    """
     @_builtins.property
     def min_principal(self) -> _money_pb2.Money: ...
     @_builtins.property
@@ -340,10 +363,16 @@ class LoanProduct(_message.Message):
         min_score_band: _builtins.str = ...,
         max_open_loans: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        group_lending: _builtins.bool = ...,
+        min_group_members: _builtins.int = ...,
+        max_group_members: _builtins.int = ...,
+        joint_liability: _builtins.bool = ...,
+        min_security_coverage: _builtins.str = ...,
+        requires_kyc_verified: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "installment_fee", b"installment_fee", "late_penalty_flat", b"late_penalty_flat", "max_principal", b"max_principal", "min_principal", b"min_principal", "rounding_multiple", b"rounding_multiple", "upfront_fee_flat", b"upfront_fee_flat"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_strategy", b"allocation_strategy", "amortization", b"amortization", "annual_interest_rate", b"annual_interest_rate", "create_time", b"create_time", "currency", b"currency", "days_in_year", b"days_in_year", "grace_on_interest", b"grace_on_interest", "grace_on_principal", b"grace_on_principal", "id", b"id", "installment_fee", b"installment_fee", "institution_id", b"institution_id", "interest_method", b"interest_method", "late_penalty_flat", b"late_penalty_flat", "late_penalty_rate", b"late_penalty_rate", "max_open_loans", b"max_open_loans", "max_principal", b"max_principal", "max_term", b"max_term", "min_principal", b"min_principal", "min_score_band", b"min_score_band", "min_term", b"min_term", "name", b"name", "penalty_tolerance_days", b"penalty_tolerance_days", "prepayment_mode", b"prepayment_mode", "repayment_frequency", b"repayment_frequency", "rounding_multiple", b"rounding_multiple", "upfront_fee_flat", b"upfront_fee_flat", "upfront_fee_mode", b"upfront_fee_mode", "upfront_fee_rate", b"upfront_fee_rate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_strategy", b"allocation_strategy", "amortization", b"amortization", "annual_interest_rate", b"annual_interest_rate", "create_time", b"create_time", "currency", b"currency", "days_in_year", b"days_in_year", "grace_on_interest", b"grace_on_interest", "grace_on_principal", b"grace_on_principal", "group_lending", b"group_lending", "id", b"id", "installment_fee", b"installment_fee", "institution_id", b"institution_id", "interest_method", b"interest_method", "joint_liability", b"joint_liability", "late_penalty_flat", b"late_penalty_flat", "late_penalty_rate", b"late_penalty_rate", "max_group_members", b"max_group_members", "max_open_loans", b"max_open_loans", "max_principal", b"max_principal", "max_term", b"max_term", "min_group_members", b"min_group_members", "min_principal", b"min_principal", "min_score_band", b"min_score_band", "min_security_coverage", b"min_security_coverage", "min_term", b"min_term", "name", b"name", "penalty_tolerance_days", b"penalty_tolerance_days", "prepayment_mode", b"prepayment_mode", "repayment_frequency", b"repayment_frequency", "requires_kyc_verified", b"requires_kyc_verified", "rounding_multiple", b"rounding_multiple", "upfront_fee_flat", b"upfront_fee_flat", "upfront_fee_mode", b"upfront_fee_mode", "upfront_fee_rate", b"upfront_fee_rate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
