@@ -135,7 +135,7 @@ async def post_group_repayment(
     plan = await stubs.group_loans.PlanGroupRepayment(
         to_proto(
             pb.PlanGroupRepaymentRequest,
-            body,
+            body.model_dump(include={"paid_on", "amount", "parts"}, exclude_none=True),
             group_loan_id=group_loan_id,
             idempotency_key=idempotency_key,
         )

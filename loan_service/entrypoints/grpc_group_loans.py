@@ -12,6 +12,7 @@ from google.type import money_pb2
 from kopa.loan.v1 import loan_pb2
 from kopa.loan.v2 import group_loans_pb2 as pb
 from kopa.loan.v2 import group_loans_pb2_grpc
+from loan_service.entrypoints.mapping import amount_text
 from loan_service.service_layer import views
 from loan_service.service_layer.group_loans import (
     CreateGroupLoan,
@@ -24,7 +25,7 @@ from loan_service.service_layer.group_loans import (
 from loan_service.service_layer.inputs import collect
 from shared.dates import from_proto_date
 from shared.errors import ValidationError
-from shared.money import from_money, to_money
+from shared.money import to_money
 from shared.protos import timestamp
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -39,8 +40,7 @@ def _amount(
         return ""
     if value.currency_code:
         currencies.add(value.currency_code)
-    amount = collect(errors, lambda: from_money(value, field=field))
-    return "" if amount is None else f"{amount:f}"
+    return collect(errors, lambda: amount_text(value, field)) or ""
 
 
 def group_loan_to_proto(view: GroupLoanView) -> pb.GroupLoan:

@@ -9,12 +9,13 @@ import grpc
 
 from kopa.loan.v2 import securities_pb2 as pb
 from kopa.loan.v2 import securities_pb2_grpc
+from loan_service.entrypoints.mapping import amount_text
 from loan_service.service_layer import securities
 from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.ports import UserDirectory
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared.errors import ValidationError
-from shared.money import from_money, to_money
+from shared.money import to_money
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -56,7 +57,7 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
         self, request: pb.AddGuarantorRequest, context: Ctx
     ) -> pb.AddGuarantorResponse:
         errors: list[tuple[str, str]] = []
-        amount = collect(errors, lambda: from_money(request.amount, field="amount"))
+        amount = collect(errors, lambda: amount_text(request.amount, "amount"))
         if not request.HasField("amount") and not errors:
             errors.append(("amount", "is required: the amount guaranteed"))
         if errors:
@@ -66,7 +67,7 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
             self.users,
             securities.AddGuarantor(
                 loan_id=request.loan_id,
-                amount=f"{amount:f}",
+                amount=amount or "",
                 borrower_id=request.borrower_id,
                 full_name=request.full_name,
                 national_id=request.national_id,
@@ -86,7 +87,7 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
         self, request: pb.AddCollateralRequest, context: Ctx
     ) -> pb.AddCollateralResponse:
         errors: list[tuple[str, str]] = []
-        value = collect(errors, lambda: from_money(request.value, field="value"))
+        value = collect(errors, lambda: amount_text(request.value, "value"))
         if not request.HasField("value") and not errors:
             errors.append(("value", "is required: the estimated value"))
         if errors:
@@ -97,7 +98,7 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
                 loan_id=request.loan_id,
                 type=_type_word(request.type),
                 description=request.description,
-                value=f"{value:f}",
+                value=value or "",
                 currency=request.value.currency_code,
                 location=request.location,
                 document_ids=tuple(request.document_ids),

@@ -511,7 +511,7 @@ def request_fields(message: Any, names: Mapping[str, str] | None = None) -> Requ
             if field.enum_type is not None:
                 values[name] = _enum_word(field.enum_type, value, label)
             elif kind == "google.type.Money":
-                values[name] = _amount_text(value, label) if message.HasField(name) else ""
+                values[name] = amount_text(value, label) if message.HasField(name) else ""
                 if value.currency_code:
                     minor_units(value.currency_code, field=label)
                     currencies.append((label, value.currency_code))
@@ -536,7 +536,7 @@ def _enum_word(enum: EnumDescriptor, number: int, field: str) -> str:
     return value.name.removeprefix(enum_prefix(enum.name)).lower()
 
 
-def _amount_text(value: money_pb2.Money, field: str) -> str:
+def amount_text(value: money_pb2.Money, field: str) -> str:
     """The amount as plain decimal text without trailing zeros (google.type.Money carries
     nine decimals): whether it has too many for the currency is the use case's to say."""
     text = f"{from_money(value, field=field):f}"

@@ -354,7 +354,8 @@ class GroupLoans:
         request = {
             "paid_on": cmd.paid_on.isoformat(),
             "amount": cmd.amount,
-            "parts": [[x.loan_id, x.amount] for x in cmd.parts],
+            # Objects, not pairs: FerretDB stores no nested arrays.
+            "parts": [{"loan_id": x.loan_id, "amount": x.amount} for x in cmd.parts],
         }
         loans = {d["_id"]: d for d in await self._member_loans(doc)}
         currency = doc["currency"]
