@@ -477,6 +477,152 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/group-loans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply for a group loan
+         * @description One application for an active group under a product that lends to groups (within its
+         *     group size), with a principal per member: every member named must be a current member,
+         *     every principal within the product's limits (each bad one named, e.g.
+         *     `members[1].principal`), and nothing is made unless all are. Makes one `submitted` loan
+         *     per member. Under joint liability a group with a member loan in arrears is refused (409
+         *     `GROUP_IN_ARREARS`). With an `Idempotency-Key`, a retry answers the same group loan.
+         *
+         *     **Permission:** `loans:create` (roles: admin, branch_manager, agent).
+         */
+        post: operations["create_group_loan_v1_group_loans_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/group-loans/{group_loan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a group loan
+         * @description The group loan with each member's loan, what they owe together and the most days past
+         *     due of any. Another institution's, or for branch staff another branch's, is a 404.
+         *
+         *     **Permission:** `loans:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["get_group_loan_v1_group_loans__group_loan_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/group-loans/{group_loan_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a group loan
+         * @description Approves every member loan (each by the rules for a loan: the approver's limit,
+         *     eligibility, an override with a reason). One refused stops there with its problem;
+         *     asking again approves the rest.
+         *
+         *     **Permission:** `loans:approve` (roles: admin, branch_manager).
+         */
+        post: operations["approve_group_loan_v1_group_loans__group_loan_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/group-loans/{group_loan_id}/disburse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disburse a group loan
+         * @description Disburses every approved member loan on the same day; their schedules start. With an
+         *     `Idempotency-Key` a retry disburses nothing twice.
+         *
+         *     **Permission:** `loans:disburse` (roles: admin, branch_manager).
+         */
+        post: operations["disburse_group_loan_v1_group_loans__group_loan_id__disburse_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/group-loans/{group_loan_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a group loan
+         * @description Rejects every member loan still submitted.
+         *
+         *     **Permission:** `loans:reject` (roles: admin, branch_manager).
+         */
+        post: operations["reject_group_loan_v1_group_loans__group_loan_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/group-loans/{group_loan_id}/repayments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a group's repayment
+         * @description Money collected at the group's meeting, applied to the member loans exactly once per
+         *     `Idempotency-Key`: as entered (`parts`), or one `amount` split pro rata to what each
+         *     member loan owes by `paid_on` (to what each owes in all when nothing is due yet), to the
+         *     cent. Each part is an ordinary repayment of its loan (listed with the loan's
+         *     repayments). The split is fixed by the first request: a retry after an interruption
+         *     posts the parts not posted yet, and no part twice.
+         *
+         *     **Permission:** `repayments:create` (roles: admin, branch_manager, agent).
+         */
+        post: operations["post_group_repayment_v1_group_loans__group_loan_id__repayments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups": {
         parameters: {
             query?: never;
@@ -1072,6 +1218,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/loans/{loan_id}/collateral": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a collateral item
+         * @description An item pledged for a loan not yet disbursed, at its estimated value in the loan's
+         *     currency, with where it is kept and the borrower's documents that support it.
+         *
+         *     **Permission:** `loans:create` (roles: admin, branch_manager, agent).
+         */
+        post: operations["add_collateral_v1_loans__loan_id__collateral_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/loans/{loan_id}/collateral/{collateral_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a collateral item
+         * @description **Permission:** `loans:create` (roles: admin, branch_manager, agent).
+         */
+        delete: operations["remove_collateral_v1_loans__loan_id__collateral__collateral_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/loans/{loan_id}/disburse": {
         parameters: {
             query?: never;
@@ -1093,6 +1282,52 @@ export interface paths {
          */
         post: operations["disburse_v1_loans__loan_id__disburse_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/loans/{loan_id}/guarantors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a guarantor
+         * @description A registered borrower (`borrower_id`, not the loan's own, once per loan) or an outside
+         *     person (`full_name`, `national_id`, `phone`) guarantees `amount` of a loan not yet
+         *     disbursed. What a borrower guarantees counts against their own borrowing: at approval
+         *     of their loans, its principal plus their live guarantees must stay within the product's
+         *     maximum (an eligibility rule, `borrowing_capacity`, that may be overridden).
+         *
+         *     **Permission:** `loans:create` (roles: admin, branch_manager, agent).
+         */
+        post: operations["add_guarantor_v1_loans__loan_id__guarantors_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/loans/{loan_id}/guarantors/{guarantor_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a guarantor
+         * @description **Permission:** `loans:create` (roles: admin, branch_manager, agent).
+         */
+        delete: operations["remove_guarantor_v1_loans__loan_id__guarantors__guarantor_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1246,6 +1481,29 @@ export interface paths {
          *     **Permission:** `loans:score` (roles: admin, branch_manager, risk_officer).
          */
         post: operations["score_v1_loans__loan_id__score_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/loans/{loan_id}/securities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A loan's guarantors and collateral
+         * @description The guarantors and collateral, what they cover together and what the product requires
+         *     (approval is refused with 409 `SECURITY_INSUFFICIENT`, naming what is missing, below it).
+         *
+         *     **Permission:** `loans:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_securities_v1_loans__loan_id__securities_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2843,6 +3101,61 @@ export interface components {
              */
             state: "running" | "completed";
         };
+        /** Collateral */
+        Collateral: {
+            /** Currency */
+            currency: string;
+            /** Description */
+            description: string;
+            /** Document Ids */
+            document_ids: string[];
+            /** Id */
+            id: string;
+            /** Location */
+            location: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "land" | "building" | "vehicle" | "livestock" | "equipment" | "household_goods" | "inventory" | "savings" | "other";
+            /**
+             * Value
+             * @description a decimal string in major units of the institution's currency
+             * @example 1250.50
+             */
+            value: string;
+        };
+        /** CollateralBody */
+        CollateralBody: {
+            /**
+             * Currency
+             * @description default: the loan's (which it must be)
+             */
+            currency?: string | null;
+            /** Description */
+            description: string;
+            /**
+             * Document Ids
+             * @description the borrower's documents that support it
+             */
+            document_ids?: string[];
+            /**
+             * Location
+             * @description where it is kept
+             */
+            location?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "land" | "building" | "vehicle" | "livestock" | "equipment" | "household_goods" | "inventory" | "savings" | "other";
+            /**
+             * Value
+             * @description the estimated value
+             * @example 1250.50
+             */
+            value: string;
+        };
         /**
          * CollectionSheet
          * @description The installments to collect on `date`, by group (individuals last), borrower name and
@@ -3267,6 +3580,16 @@ export interface components {
              */
             version: number;
         };
+        /** GroupApproveBody */
+        GroupApproveBody: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Override Reason
+             * @description approve despite a member loan's failed eligibility
+             */
+            override_reason?: string | null;
+        };
         /** GroupBody */
         GroupBody: {
             /**
@@ -3318,6 +3641,162 @@ export interface components {
              */
             treasurer_id: string;
         };
+        /** GroupDisburseBody */
+        GroupDisburseBody: {
+            /**
+             * Channel
+             * @description how the money is paid out
+             * @default cash
+             * @enum {string}
+             */
+            channel: "cash" | "bank" | "mobile_money";
+            /**
+             * Disbursement Date
+             * Format: date
+             * @description past dates are accepted (back-office entry)
+             * @example 2026-03-31
+             */
+            disbursement_date: string;
+            /** First Repayment Date */
+            first_repayment_date?: string | null;
+        };
+        /**
+         * GroupLoan
+         * @description One application of a group, one loan per member.
+         * @example {
+         *       "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
+         *       "center_id": "ctr_019d2b7a0c2e4a6c8e0a2c4e6a8c",
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "days_past_due": 0,
+         *       "group_id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
+         *       "id": "gln_019d2b8a1c3e5a7c9e1a3c5e7a9c",
+         *       "institution_id": "inst_019d2a0f5b1c8e2d4f6a7b9c0d1e",
+         *       "joint_liability": true,
+         *       "loans": [
+         *         {
+         *           "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+         *           "days_past_due": 0,
+         *           "loan_id": "loan_019d2b8a2d4f6b8d0f2b4d6f8b0d",
+         *           "outstanding": "21400.00",
+         *           "principal": "20000.00",
+         *           "status": "active"
+         *         }
+         *       ],
+         *       "outstanding": "21400.00",
+         *       "product_id": "lprod_019d2a3c5e7a9c1e3a5c7e9a1c",
+         *       "status": "active",
+         *       "term": 16
+         *     }
+         */
+        GroupLoan: {
+            /** Branch Id */
+            branch_id: string;
+            /**
+             * Center Id
+             * @description the centre the group attends; empty when none
+             */
+            center_id: string;
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /**
+             * Days Past Due
+             * @description the most days past due of any member loan
+             */
+            days_past_due: number;
+            /** Group Id */
+            group_id: string;
+            /** Id */
+            id: string;
+            /** Institution Id */
+            institution_id: string;
+            /**
+             * Joint Liability
+             * @description the members guarantee each other: the group's arrears are every member's
+             */
+            joint_liability: boolean;
+            /** Loans */
+            loans: components["schemas"]["GroupLoanMember"][];
+            /**
+             * Outstanding
+             * @description what the member loans owe now, together
+             * @example 1250.50
+             */
+            outstanding: string;
+            /** Product Id */
+            product_id: string;
+            /**
+             * Status
+             * @description follows the member loans: `closed` once all are
+             * @enum {string}
+             */
+            status: "submitted" | "approved" | "active" | "rejected" | "closed";
+            /** Term */
+            term: number;
+        };
+        /** GroupLoanBody */
+        GroupLoanBody: {
+            /**
+             * Disbursement Date
+             * @description the expected disbursement date, for the indicative schedules
+             */
+            disbursement_date?: string | null;
+            /**
+             * Group Id
+             * @description an active group
+             */
+            group_id: string;
+            /**
+             * Members
+             * @description who borrows and how much
+             */
+            members: components["schemas"]["MemberPrincipal"][];
+            /**
+             * Product Id
+             * @description a product that lends to groups
+             */
+            product_id: string;
+            /** Purpose */
+            purpose?: string | null;
+            /**
+             * Term
+             * @description the number of installments, the same for every member
+             */
+            term: number;
+        };
+        /** GroupLoanMember */
+        GroupLoanMember: {
+            /** Borrower Id */
+            borrower_id: string;
+            /** Days Past Due */
+            days_past_due: number;
+            /**
+             * Loan Id
+             * @description the member's own loan (`GET /v1/loans/{id}`)
+             */
+            loan_id: string;
+            /**
+             * Outstanding
+             * @description what the member's loan owes now
+             * @example 1250.50
+             */
+            outstanding: string;
+            /**
+             * Principal
+             * @description a decimal string in major units of the institution's currency
+             * @example 1250.50
+             */
+            principal: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "submitted" | "approved" | "rejected" | "active" | "closed" | "written_off";
+        };
         /** GroupMember */
         GroupMember: {
             /** Borrower Id */
@@ -3337,6 +3816,80 @@ export interface components {
              * @description null while the borrower is a member
              */
             left_on: string | null;
+        };
+        /** GroupRejectBody */
+        GroupRejectBody: {
+            /** Reason */
+            reason: string;
+        };
+        /** GroupRepayment */
+        GroupRepayment: {
+            /**
+             * Amount
+             * @description the parts together
+             * @example 1250.50
+             */
+            amount: string;
+            /** Group Loan Id */
+            group_loan_id: string;
+            /**
+             * Id
+             * @description the group repayment's id
+             */
+            id: string;
+            /**
+             * Paid On
+             * Format: date
+             * @example 2026-03-31
+             */
+            paid_on: string;
+            /** Parts */
+            parts: components["schemas"]["GroupRepaymentPart"][];
+        };
+        /** GroupRepaymentBody */
+        GroupRepaymentBody: {
+            /**
+             * Amount
+             * @description one amount, split pro rata to what each member owes by `paid_on`
+             */
+            amount?: string | null;
+            /**
+             * Channel
+             * @default cash
+             * @enum {string}
+             */
+            channel: "cash" | "bank" | "mobile_money";
+            /**
+             * Paid On
+             * Format: date
+             * @description the meeting's date
+             * @example 2026-03-31
+             */
+            paid_on: string;
+            /**
+             * Parts
+             * @description the amounts as collected, per member loan
+             */
+            parts?: components["schemas"]["RepaymentPartBody"][] | null;
+            /** Reference */
+            reference?: string | null;
+        };
+        /** GroupRepaymentPart */
+        GroupRepaymentPart: {
+            allocation: components["schemas"]["Allocation"];
+            /**
+             * Amount
+             * @description a decimal string in major units of the institution's currency
+             * @example 1250.50
+             */
+            amount: string;
+            /** Loan Id */
+            loan_id: string;
+            /**
+             * Payment Id
+             * @description the member loan's repayment (`/v1/repayments/{id}`)
+             */
+            payment_id: string;
         };
         /** GroupVersion */
         GroupVersion: {
@@ -3366,6 +3919,57 @@ export interface components {
             time: string;
             /** Version */
             version: number;
+        };
+        /** Guarantor */
+        Guarantor: {
+            /**
+             * Amount
+             * @description a decimal string in major units of the institution's currency
+             * @example 1250.50
+             */
+            amount: string;
+            /**
+             * Borrower Id
+             * @description null for an outside person
+             */
+            borrower_id: string | null;
+            /**
+             * Full Name
+             * @description an outside person's; null for a borrower
+             */
+            full_name: string | null;
+            /** Id */
+            id: string;
+            /** National Id */
+            national_id: string | null;
+            /** Phone */
+            phone: string | null;
+        };
+        /** GuarantorBody */
+        GuarantorBody: {
+            /**
+             * Amount
+             * @description the amount guaranteed, in the loan's currency
+             * @example 1250.50
+             */
+            amount: string;
+            /**
+             * Borrower Id
+             * @description a registered borrower of the institution (not the loan's own)
+             */
+            borrower_id?: string | null;
+            /**
+             * Full Name
+             * @description an outside person
+             */
+            full_name?: string | null;
+            /** National Id */
+            national_id?: string | null;
+            /**
+             * Phone
+             * @description E.164
+             */
+            phone?: string | null;
         };
         /** Health */
         Health: {
@@ -4023,6 +4627,11 @@ export interface components {
              * @description first installments of interest only
              */
             grace_on_principal: number;
+            /**
+             * Group Lending
+             * @description lends to groups (`POST /v1/group-loans`): one loan per member of an active group
+             */
+            group_lending: boolean;
             /** Id */
             id: string;
             /**
@@ -4039,6 +4648,11 @@ export interface components {
              */
             interest_method: "flat" | "declining_balance";
             /**
+             * Joint Liability
+             * @description the group's members are jointly liable: the group's arrears are every member's and a group in arrears borrows no more
+             */
+            joint_liability: boolean;
+            /**
              * Late Penalty Flat
              * @description charged once per installment unpaid after the tolerance, a flat amount
              */
@@ -4048,6 +4662,11 @@ export interface components {
              * @description charged once per installment unpaid after the tolerance, percent of it
              */
             late_penalty_rate: string | null;
+            /**
+             * Max Group Members
+             * @description 0: no upper bound
+             */
+            max_group_members: number;
             /**
              * Max Open Loans
              * @description how many open loans a borrower may hold under it at once; 0: no limit
@@ -4062,6 +4681,11 @@ export interface components {
             /** Max Term */
             max_term: number;
             /**
+             * Min Group Members
+             * @description 0: no lower bound
+             */
+            min_group_members: number;
+            /**
              * Min Principal
              * @description a decimal string in major units of the institution's currency
              * @example 1250.50
@@ -4072,6 +4696,11 @@ export interface components {
              * @description the lowest score band approved without a branch manager's override
              */
             min_score_band: ("AA" | "A" | "B" | "C" | "D") | null;
+            /**
+             * Min Security Coverage
+             * @description guarantors and collateral must be worth at least this ratio of the principal when the loan is approved (`1.2` = 120%); null: no rule
+             */
+            min_security_coverage: string | null;
             /** Min Term */
             min_term: number;
             /** Name */
@@ -4092,6 +4721,11 @@ export interface components {
              * @enum {string}
              */
             repayment_frequency: "daily" | "weekly" | "biweekly" | "monthly";
+            /**
+             * Requires Kyc Verified
+             * @description the borrower's `kyc_status` must be `verified` before disbursement
+             */
+            requires_kyc_verified: boolean;
             /**
              * Rounding Multiple
              * @description round each installment to a multiple of this amount (e.g. "100" for UGX)
@@ -4154,6 +4788,12 @@ export interface components {
              */
             grace_on_principal: number;
             /**
+             * Group Lending
+             * @description lends to groups (`POST /v1/group-loans`): one loan per member of an active group
+             * @default false
+             */
+            group_lending: boolean;
+            /**
              * Installment Fee
              * @description a flat fee added to every installment
              */
@@ -4164,6 +4804,12 @@ export interface components {
              */
             interest_method: "flat" | "declining_balance";
             /**
+             * Joint Liability
+             * @description the group's members are jointly liable: the group's arrears are every member's and a group in arrears borrows no more
+             * @default false
+             */
+            joint_liability: boolean;
+            /**
              * Late Penalty Flat
              * @description charged once per installment unpaid after the tolerance, a flat amount
              */
@@ -4173,6 +4819,12 @@ export interface components {
              * @description charged once per installment unpaid after the tolerance, percent of it
              */
             late_penalty_rate?: string | null;
+            /**
+             * Max Group Members
+             * @description members borrowing under one group loan
+             * @default 0
+             */
+            max_group_members: number;
             /**
              * Max Open Loans
              * @description how many open loans a borrower may hold under it at once; 0: no limit
@@ -4191,6 +4843,12 @@ export interface components {
              */
             max_term: number;
             /**
+             * Min Group Members
+             * @description members borrowing under one group loan
+             * @default 0
+             */
+            min_group_members: number;
+            /**
              * Min Principal
              * @description a decimal string in major units of the institution's currency
              * @example 1250.50
@@ -4201,6 +4859,11 @@ export interface components {
              * @description the lowest score band approved without a branch manager's override
              */
             min_score_band?: ("AA" | "A" | "B" | "C" | "D") | null;
+            /**
+             * Min Security Coverage
+             * @description guarantors and collateral must be worth at least this ratio of the principal when the loan is approved (`1.2` = 120%); null: no rule
+             */
+            min_security_coverage?: string | null;
             /**
              * Min Term
              * @description installments
@@ -4226,6 +4889,12 @@ export interface components {
              * @enum {string}
              */
             repayment_frequency: "daily" | "weekly" | "biweekly" | "monthly";
+            /**
+             * Requires Kyc Verified
+             * @description the borrower's `kyc_status` must be `verified` before disbursement
+             * @default false
+             */
+            requires_kyc_verified: boolean;
             /**
              * Rounding Multiple
              * @description round each installment to a multiple of this amount (e.g. "100" for UGX)
@@ -4514,6 +5183,20 @@ export interface components {
              * @default
              */
             reason: string;
+        };
+        /** MemberPrincipal */
+        MemberPrincipal: {
+            /**
+             * Borrower Id
+             * @description a current member of the group
+             */
+            borrower_id: string;
+            /**
+             * Principal
+             * @description within the product's limits
+             * @example 1250.50
+             */
+            principal: string;
         };
         /**
          * MfaEnrolment
@@ -5252,6 +5935,20 @@ export interface components {
             /** Reference */
             reference?: string | null;
         };
+        /** RepaymentPartBody */
+        RepaymentPartBody: {
+            /**
+             * Amount
+             * @description greater than zero
+             * @example 1250.50
+             */
+            amount: string;
+            /**
+             * Loan Id
+             * @description a member loan of this group loan
+             */
+            loan_id: string;
+        };
         /** RescheduleBody */
         RescheduleBody: {
             /**
@@ -5442,6 +6139,25 @@ export interface components {
              * @description to create the next version of an existing scorecard
              */
             scorecard_key?: string | null;
+        };
+        /** Securities */
+        Securities: {
+            /** Collateral */
+            collateral: components["schemas"]["Collateral"][];
+            /**
+             * Coverage
+             * @description guarantees and collateral together
+             * @example 1250.50
+             */
+            coverage: string;
+            /** Guarantors */
+            guarantors: components["schemas"]["Guarantor"][];
+            /**
+             * Required
+             * @description what the product requires; 0 when it has no rule
+             * @example 1250.50
+             */
+            required: string;
         };
         /**
          * SecurityPolicy
@@ -7920,6 +8636,723 @@ export interface operations {
             };
             /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_group_loan_v1_group_loans_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description optional: a retry with the same key and body applies nothing again */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupLoanBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupLoan"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_group_loan_v1_group_loans__group_loan_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupLoan"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approve_group_loan_v1_group_loans__group_loan_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["GroupApproveBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupLoan"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disburse_group_loan_v1_group_loans__group_loan_id__disburse_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description optional: a retry with the same key and body applies nothing again */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                group_loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupDisburseBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupLoan"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reject_group_loan_v1_group_loans__group_loan_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupRejectBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupLoan"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_group_repayment_v1_group_loans__group_loan_id__repayments_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description a retry with the same key and body answers the first response and applies nothing again; the same key with another body is 409 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                group_loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupRepaymentBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupRepayment"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11064,6 +12497,224 @@ export interface operations {
             };
         };
     };
+    add_collateral_v1_loans__loan_id__collateral_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollateralBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Collateral"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_collateral_v1_loans__loan_id__collateral__collateral_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+                collateral_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     disburse_v1_loans__loan_id__disburse_post: {
         parameters: {
             query?: never;
@@ -11147,6 +12798,224 @@ export interface operations {
             };
             /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    add_guarantor_v1_loans__loan_id__guarantors_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuarantorBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guarantor"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_guarantor_v1_loans__loan_id__guarantors__guarantor_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+                guarantor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11934,6 +13803,91 @@ export interface operations {
             };
             /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_securities_v1_loans__loan_id__securities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Securities"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
