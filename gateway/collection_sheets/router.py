@@ -68,6 +68,7 @@ def sheet_from_proto(reply: loans_pb2.GetCollectionSheetResponse) -> CollectionS
                     "borrower_name": i.borrower_name,
                     "group_id": i.group_id or None,
                     "group_name": i.group_name or None,
+                    "center_id": i.center_id or None,
                     "phone": i.phone,
                     "installment_number": i.installment_number,
                     "due_date": from_proto_date(i.due_date),

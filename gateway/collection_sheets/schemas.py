@@ -14,6 +14,7 @@ _ITEM: dict[str, Any] = {
     "borrower_name": "Achieng Odhiambo",
     "group_id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
     "group_name": "Tumaini women's group",
+    "center_id": "ctr_019d2b7a0c2e4a6c8e0a2c4e6a8c",
     "phone": "+254712345678",
     "installment_number": 2,
     "due_date": "2026-03-15",
@@ -31,6 +32,11 @@ class CollectionSheetItem(BaseModel):
     borrower_name: str = Field(description="first and last name")
     group_id: str | None = Field(description="the borrower's group; null for an individual")
     group_name: str | None = Field(description="null for an individual")
+    center_id: str | None = Field(
+        None,
+        description="the centre the group attends; null when none (the sheet is in "
+        "order of centre, group, borrower)",
+    )
     phone: str = Field(description="E.164")
     installment_number: int = Field(description="1 for the loan's first installment")
     due_date: IsoDate

@@ -116,15 +116,17 @@ class GrpcUserDirectory(UserDirectory):
             reply = await self._stub.BatchGetBorrowers(
                 user_pb2.BatchGetBorrowersRequest(borrower_ids=ids[start : start + BATCH])
             )
-            groups = {g.id: g.name for g in reply.groups}
+            groups = {g.id: g for g in reply.groups}
             for b in reply.borrowers:
+                group = groups.get(b.group_id)
                 out[b.id] = BorrowerContact(
                     id=b.id,
                     name=f"{b.first_name} {b.last_name}".strip(),
                     phone=b.phone,
                     agent_id=b.agent_id,
                     group_id=b.group_id,
-                    group_name=groups.get(b.group_id, ""),
+                    group_name=group.name if group else "",
+                    center_id=group.center_id if group else "",
                 )
         return out
 

@@ -421,6 +421,7 @@ def collection_sheet_to_proto(sheet: CollectionSheet, wire: Wire = V1) -> Any:
                 amount_due=money(due.amount_due),
                 arrears=money(due.arrears),
                 days_past_due=due.days_past_due,
+                **({"center_id": b.center_id if b else ""} if wire is V2 else {}),
             )
         )
     return pb.GetCollectionSheetResponse(

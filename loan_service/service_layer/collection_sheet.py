@@ -102,13 +102,17 @@ def in_portfolio(doc: Mapping[str, Any], borrower: BorrowerContact | None, agent
 
 
 def sort_key(item: SheetItem) -> tuple[Any, ...]:
-    """By group (by name; borrowers in no group last), borrower name, due date."""
+    """By centre (borrowers of groups attending none after those that do), group (by name;
+    borrowers in no group last), borrower name, due date: the order of an agent's meetings."""
     b = item.borrower
     group = (b.group_name or b.group_id) if b is not None and b.group_id else ""
+    center = b.center_id if b is not None else ""
     name = b.name if b is not None else ""
     due = item.due
     return (
         not group,
+        not center,
+        center,
         group.casefold(),
         b.group_id if b is not None else "",
         name.casefold(),

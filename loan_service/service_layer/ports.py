@@ -247,6 +247,8 @@ class BorrowerContact:
     agent_id: str
     group_id: str
     group_name: str
+    #: The centre the group attends; empty when none.
+    center_id: str = ""
 
 
 @dataclass(frozen=True)

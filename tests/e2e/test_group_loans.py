@@ -46,11 +46,15 @@ def test_a_group_borrows_repays_at_its_meeting_and_is_held_jointly(
     members = [mfi.borrower_id] + [
         register_borrower(http, agent, mfi.branch_id)["id"] for _ in range(2)
     ]
+    center = _ok(
+        http.post("/v1/centers", headers=agent, json={"name": "Soko", "meeting_day": "monday"}),
+        201,
+    )
     group = _ok(
         http.post(
             "/v1/groups",
             headers=agent,
-            json={"name": "Upendo", "member_ids": members, "meeting_day": "monday"},
+            json={"name": "Upendo", "member_ids": members, "center_id": center["id"]},
         ),
         201,
     )
@@ -122,6 +126,12 @@ def test_a_group_borrows_repays_at_its_meeting_and_is_held_jointly(
     )
     assert active["status"] == "active"
     assert Decimal(active["outstanding"]) > Decimal("40000")
+
+    # The agent's sheet for the meeting lists the members under their centre and group.
+    sheet = _ok(http.get("/v1/collection-sheets", headers=manager, params={"date": "2026-02-05"}))
+    mine = [i for i in sheet["items"] if i["loan_id"] in loan_ids]
+    assert {(i["center_id"], i["group_id"]) for i in mine} == {(center["id"], group["id"])}
+    assert sorted(i["loan_id"] for i in mine) == sorted(loan_ids)
 
     # At the meeting after the first due date the group hands over one amount: split pro
     # rata to what each member owes (the 20,000 loan owes twice the others).

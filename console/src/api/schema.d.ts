@@ -3169,6 +3169,7 @@ export interface components {
          *           "arrears": "1040.26",
          *           "borrower_id": "bor_0194a1e9b0d2f4c6e8a0b2c4d6",
          *           "borrower_name": "Achieng Odhiambo",
+         *           "center_id": "ctr_019d2b7a0c2e4a6c8e0a2c4e6a8c",
          *           "days_past_due": 16,
          *           "due_date": "2026-03-15",
          *           "group_id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
@@ -3182,6 +3183,7 @@ export interface components {
          *           "arrears": "1040.26",
          *           "borrower_id": "bor_0194a1e9b0d2f4c6e8a0b2c4d6",
          *           "borrower_name": "Achieng Odhiambo",
+         *           "center_id": "ctr_019d2b7a0c2e4a6c8e0a2c4e6a8c",
          *           "days_past_due": 16,
          *           "due_date": "2026-03-31",
          *           "group_id": "grp_019d2b7e2f4a6c8e0a2c4e6a8c0e",
@@ -3232,6 +3234,11 @@ export interface components {
              * @description first and last name
              */
             borrower_name: string;
+            /**
+             * Center Id
+             * @description the centre the group attends; null when none (the sheet is in order of centre, group, borrower)
+             */
+            center_id?: string | null;
             /**
              * Days Past Due
              * @description the loan's, on the sheet's date (of its oldest installment not paid)

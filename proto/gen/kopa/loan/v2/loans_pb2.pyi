@@ -1942,6 +1942,7 @@ class CollectionSheetItem(_message.Message):
     AMOUNT_DUE_FIELD_NUMBER: _builtins.int
     ARREARS_FIELD_NUMBER: _builtins.int
     DAYS_PAST_DUE_FIELD_NUMBER: _builtins.int
+    CENTER_ID_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     borrower_id: _builtins.str
     borrower_name: _builtins.str
@@ -1953,6 +1954,10 @@ class CollectionSheetItem(_message.Message):
     installment_number: _builtins.int
     days_past_due: _builtins.int
     """The loan's days past due as of the sheet's date (of its oldest installment not paid)."""
+    center_id: _builtins.str
+    """The centre the borrower's group attends; empty when none. The sheet is in order of
+    centre, then group (the meetings an agent attends), then borrower.
+    """
     @_builtins.property
     def due_date(self) -> _date_pb2.Date: ...
     @_builtins.property
@@ -1979,10 +1984,11 @@ class CollectionSheetItem(_message.Message):
         amount_due: _money_pb2.Money | None = ...,
         arrears: _money_pb2.Money | None = ...,
         days_past_due: _builtins.int = ...,
+        center_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "arrears", b"arrears", "due_date", b"due_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "arrears", b"arrears", "borrower_id", b"borrower_id", "borrower_name", b"borrower_name", "days_past_due", b"days_past_due", "due_date", b"due_date", "group_id", b"group_id", "group_name", b"group_name", "installment_number", b"installment_number", "loan_id", b"loan_id", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "arrears", b"arrears", "borrower_id", b"borrower_id", "borrower_name", b"borrower_name", "center_id", b"center_id", "days_past_due", b"days_past_due", "due_date", b"due_date", "group_id", b"group_id", "group_name", b"group_name", "installment_number", b"installment_number", "loan_id", b"loan_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
