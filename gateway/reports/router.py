@@ -14,6 +14,7 @@ from gateway.deps import Stubs, allowed
 from gateway.reports.schemas import (
     ArrearsLine,
     ArrearsReport,
+    GroupedPortfolioReport,
     PortfolioReport,
     TrendsReport,
     TrendsRow,
@@ -81,15 +82,25 @@ def _download(
     summary="Portfolio quality",
     dependencies=[allowed(P.REPORTS_READ)],
 )
-async def portfolio(stubs: Stubs, as_of: AsOf = None) -> PortfolioReport:
+async def portfolio(
+    stubs: Stubs,
+    as_of: AsOf = None,
+    group_by: Annotated[
+        Literal["center", "group"] | None,
+        Query(description="also the active portfolio per centre or per group (`groups`)"),
+    ] = None,
+) -> GroupedPortfolioReport | PortfolioReport:
     """The gross portfolio, portfolio at risk (PAR 1, 30, 60 and 90, as in the SEEP/CGAP
     guidelines), and what was disbursed and repaid, as of a date, over the caller's scope
     (their branch for branch staff). Built from the loans' and payments' events: a change
-    shows within seconds."""
+    shows within seconds. With `group_by`, also per centre or group of the group loans'
+    member loans (each counted once; the other loans under a null key)."""
     reply = await stubs.reporting.GetPortfolioReport(
-        to_proto(reporting_pb2.GetPortfolioReportRequest, as_of=as_of)
+        to_proto(reporting_pb2.GetPortfolioReportRequest, as_of=as_of, group_by=group_by)
     )
-    return from_proto(PortfolioReport, reply)
+    if group_by is None:
+        return from_proto(PortfolioReport, reply)
+    return from_proto(GroupedPortfolioReport, reply)
 
 
 @router.get(

@@ -45,6 +45,24 @@ class PortfolioReport(BaseModel):
     repaid: Amount = Field(description="repayments received by `as_of`, reversed ones excluded")
 
 
+class PortfolioGroup(BaseModel):
+    """One centre's or group's share of the active portfolio (each member loan once)."""
+
+    key: str | None = Field(description="the centre's or group's id; null for the other loans")
+    active_loans: int
+    gross_portfolio: Amount
+    par1: Ratio
+    par30: Ratio
+    par60: Ratio
+    par90: Ratio
+
+
+class GroupedPortfolioReport(PortfolioReport):
+    """The portfolio report with the active portfolio per centre or group (`group_by`)."""
+
+    groups: list[PortfolioGroup] = Field(description="largest portfolio first")
+
+
 class ArrearsLine(BaseModel):
     loan_id: str
     borrower_id: str

@@ -102,6 +102,9 @@ def _submitted(
         "principal": m(e.principal),
         "term": e.term,
         "failed_rules": list(e.failed_rules),
+        "group_loan_id": doc.get("group_loan_id") or "",
+        "group_id": doc.get("group_id") or "",
+        "center_id": doc.get("center_id") or "",
     }
 
 

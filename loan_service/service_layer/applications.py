@@ -122,6 +122,8 @@ async def create_loan(uow: UnitOfWork, users: UserDirectory, cmd: CreateLoan) ->
         "partition": partition_of(loan_id),
         "request_id": cmd.request_id,
         "group_loan_id": cmd.group_loan_id,
+        "group_id": cmd.group_id,
+        "center_id": cmd.center_id,
         "open_loans_at_submit": open_loans,
         "max_open_loans": max_open or 0,
         # The product's rules judged at approval and disbursement, as they were when the

@@ -81,8 +81,11 @@ class CreateLoan:
     #: The currency each amount names, by field (kopa.loan.v2's amounts may name theirs):
     #: each must be the institution's.
     currencies: tuple[tuple[str, str], ...] = ()
-    #: The group loan this member loan belongs to (set by `group_loans` only).
+    #: The group loan this member loan belongs to, its group and the group's centre (set by
+    #: `group_loans` only).
     group_loan_id: str = ""
+    group_id: str = ""
+    center_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,8 @@ class GroupLoans:
                     purpose=cmd.purpose,
                     request_id=f"{group_loan_id}:{borrower_id}",
                     group_loan_id=group_loan_id,
+                    group_id=group.id,
+                    center_id=group.center_id,
                 ),
             )
             members.append(

@@ -57,7 +57,9 @@ def _applied(e: ev.RepaymentApplied) -> loan_view.RepaymentApplied:
 
 #: What each message brings besides the position; the others (scored, overdue...) only move it.
 _FACTS: dict[type, Callable[[Any], loan_view.Fact]] = {
-    ev.LoanSubmitted: lambda e: loan_view.Submitted(principal=e.principal),
+    ev.LoanSubmitted: lambda e: loan_view.Submitted(
+        principal=e.principal, group_id=e.group_id, center_id=e.center_id
+    ),
     ev.LoanDisbursed: lambda e: loan_view.Disbursed(
         on=from_proto_date(e.disbursement_date), principal=e.principal
     ),

@@ -47,6 +47,10 @@ LOAN_MAPPING: dict[str, Any] = {
         "outstanding_principal_minor": {"type": "long"},
         "days_past_due": {"type": "integer"},
         "delinquency_bucket": {"type": "keyword"},
+        # A group loan's member loan: its group and the group's centre ("" for an individual
+        # loan); the portfolio report groups by them.
+        "group_id": {"type": "keyword"},
+        "center_id": {"type": "keyword"},
         # The day from which the loan changes no figure any more (closed: its last repayment;
         # written off: the write-off); absent while it is active. Lets the trends report skip
         # the loans settled before its range instead of reading the institution's history.

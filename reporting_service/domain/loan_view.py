@@ -76,6 +76,9 @@ class Position:
 @dataclass(frozen=True)
 class Submitted:
     principal: int
+    #: A member loan of a group loan: its group and the group's centre ("" for an individual).
+    group_id: str = ""
+    center_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ def _new_document() -> dict[str, Any]:
     return {
         "disbursement_date": None,
         "principal_minor": 0,
+        "group_id": "",
+        "center_id": "",
         "settled_on": None,
         "snapshot": {
             "versions": {},
@@ -292,10 +297,12 @@ def _merge_fact(view: dict[str, Any], change: LoanChange) -> None:
     timeline = snapshot["timeline"]
     version, fact = change.version, change.fact
     match fact:
-        case Submitted(principal=principal):
+        case Submitted(principal=principal, group_id=group_id, center_id=center_id):
             if version >= versions.get("principal", 0):
                 versions["principal"] = version
                 view["principal_minor"] = principal
+            # Fixed when the loan is applied for: any copy of the event says the same.
+            view["group_id"], view["center_id"] = group_id, center_id
         case Disbursed(on=on, principal=principal):
             versions["principal"] = max(version, versions.get("principal", 0))
             view["principal_minor"] = principal

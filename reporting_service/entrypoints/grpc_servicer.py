@@ -34,7 +34,15 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     async def GetPortfolioReport(
         self, request: reporting_pb2.GetPortfolioReportRequest, context: Ctx
     ) -> reporting_pb2.GetPortfolioReportResponse:
-        return reporting_pb2.GetPortfolioReportResponse(**await self.h.portfolio(request.as_of))
+        group_by = {
+            reporting_pb2.PORTFOLIO_GROUPING_CENTER: "center",
+            reporting_pb2.PORTFOLIO_GROUPING_GROUP: "group",
+        }.get(request.group_by, "")
+        report = await self.h.portfolio(request.as_of, group_by)
+        return reporting_pb2.GetPortfolioReportResponse(
+            **{k: v for k, v in report.items() if k != "groups"},
+            groups=[reporting_pb2.PortfolioGroup(**g) for g in report["groups"]],
+        )
 
     async def GetArrearsReport(
         self, request: reporting_pb2.GetArrearsReportRequest, context: Ctx

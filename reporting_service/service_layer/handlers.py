@@ -187,7 +187,7 @@ class ReportingHandlers:
             for h in reply["hits"]["hits"]
         ]
 
-    async def portfolio(self, as_of_text: str) -> dict[str, Any]:
+    async def portfolio(self, as_of_text: str, group_by: str = "") -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.REPORTS_READ)
         as_of = parse_date(as_of_text, "as_of", required=False) or date.today()
@@ -210,7 +210,18 @@ class ReportingHandlers:
                 },
                 "aggs": {"sum": {"sum": {"field": "outstanding_principal_minor"}}},
             }
-        figures = await self.index.aggregate(self.index.loans, active, aggs)
+        grouped: dict[str, Any] = {}
+        if group_by:
+            grouped["by"] = {
+                "terms": {
+                    "field": f"{group_by}_id",
+                    "size": 10_000,
+                    "missing": "",
+                    "order": {"gross": "desc"},
+                },
+                "aggs": aggs,
+            }
+        figures = await self.index.aggregate(self.index.loans, active, {**aggs, **grouped})
         count = await self.index.es.count(index=self.index.loans, query=active)
         ever = {
             "bool": {"filter": [*scope, {"terms": {"status": REPORTED_STATUSES}}, disbursed_by]}
@@ -248,6 +259,9 @@ class ReportingHandlers:
             **{f"par{d}": str(result.par(d)) for d in portfolio.PAR_THRESHOLDS},
             "disbursed": fmt(result.disbursed, currency),
             "repaid": fmt(result.repaid, currency),
+            "groups": [
+                _portfolio_group(b, currency) for b in (figures.get("by") or {}).get("buckets", [])
+            ],
         }
 
     async def arrears(self, as_of_text: str) -> tuple[str, list[dict[str, Any]]]:
@@ -347,3 +361,23 @@ class ReportingHandlers:
                 for row in sheet.rows()
             ],
         }
+
+
+def _portfolio_group(bucket: dict[str, Any], currency: str) -> dict[str, Any]:
+    """One centre's or group's share of the active portfolio (a terms bucket)."""
+    figures = portfolio.PortfolioFigures(
+        active_loans=int(bucket["doc_count"]),
+        gross_portfolio=_from_minor(bucket["gross"]["value"], currency),
+        at_risk={
+            d: _from_minor(bucket[f"par{d}"]["sum"]["value"], currency)
+            for d in portfolio.PAR_THRESHOLDS
+        },
+        disbursed=Decimal(0),
+        repaid=Decimal(0),
+    )
+    return {
+        "key": bucket["key"],
+        "active_loans": figures.active_loans,
+        "gross_portfolio": fmt(figures.gross_portfolio, currency),
+        **{f"par{d}": str(figures.par(d)) for d in portfolio.PAR_THRESHOLDS},
+    }

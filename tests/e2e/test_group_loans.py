@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.staff import Institution, make_institution, register_borrower
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -179,6 +180,20 @@ def test_a_group_borrows_repays_at_its_meeting_and_is_held_jointly(
 
     seen = _ok(http.get(f"/v1/group-loans/{glid}", headers=agent))
     assert Decimal(seen["outstanding"]) == sum(Decimal(x["outstanding"]) for x in seen["loans"])
+
+    # The portfolio report counts each member loan once, under its centre and group.
+    def by_center() -> dict[str, Any] | None:
+        report = _ok(
+            http.get("/v1/reports/portfolio", headers=manager, params={"group_by": "center"})
+        )
+        rows = {g["key"]: g for g in report["groups"]}
+        return rows if rows.get(center["id"], {}).get("active_loans") == 3 else None
+
+    rows = eventually(by_center)
+    assert Decimal(rows[center["id"]]["gross_portfolio"]) < Decimal("40000")  # partly repaid
+    by_group = _ok(http.get("/v1/reports/portfolio", headers=manager, params={"group_by": "group"}))
+    assert {g["key"]: g["active_loans"] for g in by_group["groups"]}[group["id"]] == 3
+    assert "groups" not in _ok(http.get("/v1/reports/portfolio", headers=manager))
 
     # Another institution sees nothing of it.
     other = make_institution(http, platform_token)

@@ -1822,7 +1822,8 @@ export interface paths {
          * @description The gross portfolio, portfolio at risk (PAR 1, 30, 60 and 90, as in the SEEP/CGAP
          *     guidelines), and what was disbursed and repaid, as of a date, over the caller's scope
          *     (their branch for branch staff). Built from the loans' and payments' events: a change
-         *     shows within seconds.
+         *     shows within seconds. With `group_by`, also per centre or group of the group loans'
+         *     member loans (each counted once; the other loans under a null key).
          *
          *     **Permission:** `reports:read` (roles: admin, branch_manager, risk_officer, auditor).
          */
@@ -3927,6 +3928,88 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * GroupedPortfolioReport
+         * @description The portfolio report with the active portfolio per centre or group (`group_by`).
+         * @example {
+         *       "active_loans": 412,
+         *       "as_of": "2026-03-31",
+         *       "currency": "KES",
+         *       "disbursed": "14650000.00",
+         *       "gross_portfolio": "8240500.00",
+         *       "par1": "0.0811",
+         *       "par30": "0.0376",
+         *       "par60": "0.0214",
+         *       "par90": "0.0122",
+         *       "repaid": "7120340.50"
+         *     }
+         */
+        GroupedPortfolioReport: {
+            /**
+             * Active Loans
+             * @description loans disbursed by `as_of` and still active
+             */
+            active_loans: number;
+            /**
+             * As Of
+             * Format: date
+             * @description the date asked for, or today
+             * @example 2026-03-31
+             */
+            as_of: string;
+            /**
+             * Currency
+             * @description ISO 4217
+             */
+            currency: string;
+            /**
+             * Disbursed
+             * @description principal of every loan disbursed by `as_of`
+             * @example 1250.50
+             */
+            disbursed: string;
+            /**
+             * Gross Portfolio
+             * @description the principal outstanding of active loans
+             * @example 1250.50
+             */
+            gross_portfolio: string;
+            /**
+             * Groups
+             * @description largest portfolio first
+             */
+            groups: components["schemas"]["PortfolioGroup"][];
+            /**
+             * Par1
+             * @description portfolio at risk over 1 day: the whole outstanding principal of active loans with an installment more than 1 day late (or rescheduled), over the gross portfolio
+             * @example 0.0376
+             */
+            par1: string;
+            /**
+             * Par30
+             * @description the same, more than 30 days late
+             * @example 0.0376
+             */
+            par30: string;
+            /**
+             * Par60
+             * @description the same, more than 60 days late
+             * @example 0.0376
+             */
+            par60: string;
+            /**
+             * Par90
+             * @description the same, more than 90 days late
+             * @example 0.0376
+             */
+            par90: string;
+            /**
+             * Repaid
+             * @description repayments received by `as_of`, reversed ones excluded
+             * @example 1250.50
+             */
+            repaid: string;
+        };
         /** Guarantor */
         Guarantor: {
             /**
@@ -5478,6 +5561,49 @@ export interface components {
              * @description empty on the last page
              */
             next_page_token: string;
+        };
+        /**
+         * PortfolioGroup
+         * @description One centre's or group's share of the active portfolio (each member loan once).
+         */
+        PortfolioGroup: {
+            /** Active Loans */
+            active_loans: number;
+            /**
+             * Gross Portfolio
+             * @description a decimal string in major units of the institution's currency
+             * @example 1250.50
+             */
+            gross_portfolio: string;
+            /**
+             * Key
+             * @description the centre's or group's id; null for the other loans
+             */
+            key: string | null;
+            /**
+             * Par1
+             * @description a fraction as a decimal string: 0.0376 is 3.76%
+             * @example 0.0376
+             */
+            par1: string;
+            /**
+             * Par30
+             * @description a fraction as a decimal string: 0.0376 is 3.76%
+             * @example 0.0376
+             */
+            par30: string;
+            /**
+             * Par60
+             * @description a fraction as a decimal string: 0.0376 is 3.76%
+             * @example 0.0376
+             */
+            par60: string;
+            /**
+             * Par90
+             * @description a fraction as a decimal string: 0.0376 is 3.76%
+             * @example 0.0376
+             */
+            par90: string;
         };
         /**
          * PortfolioReport
@@ -15129,6 +15255,8 @@ export interface operations {
             query?: {
                 /** @description the report's date; default: today */
                 as_of?: string | null;
+                /** @description also the active portfolio per centre or per group (`groups`) */
+                group_by?: ("center" | "group") | null;
             };
             header?: never;
             path?: never;
@@ -15142,7 +15270,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PortfolioReport"];
+                    "application/json": components["schemas"]["GroupedPortfolioReport"] | components["schemas"]["PortfolioReport"];
                 };
             };
             /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */

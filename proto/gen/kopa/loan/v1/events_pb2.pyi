@@ -289,9 +289,18 @@ class LoanSubmitted(_message.Message):
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     TERM_FIELD_NUMBER: _builtins.int
     FAILED_RULES_FIELD_NUMBER: _builtins.int
+    GROUP_LOAN_ID_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    CENTER_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     principal: _builtins.int
     term: _builtins.int
+    group_loan_id: _builtins.str
+    """A member loan of a group loan: the group loan, the group and the centre it attends
+    (empty for an individual loan), so that reports group the portfolio by them.
+    """
+    group_id: _builtins.str
+    center_id: _builtins.str
     @_builtins.property
     def meta(self) -> _common_pb2.EventMeta: ...
     @_builtins.property
@@ -309,10 +318,13 @@ class LoanSubmitted(_message.Message):
         principal: _builtins.int = ...,
         term: _builtins.int = ...,
         failed_rules: _abc.Iterable[_builtins.str] | None = ...,
+        group_loan_id: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        center_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan", "meta", b"meta"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed_rules", b"failed_rules", "loan", b"loan", "meta", b"meta", "principal", b"principal", "product_id", b"product_id", "term", b"term"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["center_id", b"center_id", "failed_rules", b"failed_rules", "group_id", b"group_id", "group_loan_id", b"group_loan_id", "loan", b"loan", "meta", b"meta", "principal", b"principal", "product_id", b"product_id", "term", b"term"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,15 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!kopa/reporting/v1/reporting.proto\x12\x11kopa.reporting.v1\"w\n\x0b\x42orrowerHit\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x11\n\tbranch_id\x18\x06 \x01(\t\"N\n\x16SearchBorrowersRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"e\n\x17SearchBorrowersResponse\x12\x31\n\tborrowers\x18\x01 \x03(\x0b\x32\x1e.kopa.reporting.v1.BorrowerHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x19GetPortfolioReportRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\"\xca\x01\n\x1aGetPortfolioReportResponse\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63tive_loans\x18\x02 \x01(\x03\x12\x17\n\x0fgross_portfolio\x18\x03 \x01(\t\x12\x0c\n\x04par1\x18\x04 \x01(\t\x12\r\n\x05par30\x18\x05 \x01(\t\x12\r\n\x05par60\x18\x06 \x01(\t\x12\r\n\x05par90\x18\x07 \x01(\t\x12\x11\n\tdisbursed\x18\x08 \x01(\t\x12\x0e\n\x06repaid\x18\t \x01(\t\x12\r\n\x05\x61s_of\x18\n \x01(\t\"\xef\x01\n\x0b\x41rrearsLine\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x15\n\rdays_past_due\x18\x04 \x01(\x05\x12\x19\n\x11overdue_principal\x18\x05 \x01(\t\x12\x18\n\x10overdue_interest\x18\x06 \x01(\t\x12\x15\n\roverdue_total\x18\x07 \x01(\t\x12\x1d\n\x15outstanding_principal\x18\x08 \x01(\t\x12\x0e\n\x06\x62ucket\x18\t \x01(\t\x12\x15\n\rborrower_name\x18\n \x01(\t\"(\n\x17GetArrearsReportRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\"[\n\x18GetArrearsReportResponse\x12-\n\x05lines\x18\x01 \x03(\x0b\x32\x1e.kopa.reporting.v1.ArrearsLine\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"p\n\x16GetTrendsReportRequest\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\x12\x32\n\x08interval\x18\x03 \x01(\x0e\x32 .kopa.reporting.v1.TrendInterval\"\x84\x01\n\tTrendsRow\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x17\n\x0fgross_portfolio\x18\x02 \x01(\t\x12\x0c\n\x04par1\x18\x03 \x01(\t\x12\r\n\x05par30\x18\x04 \x01(\t\x12\r\n\x05par90\x18\x05 \x01(\t\x12\x11\n\tdisbursed\x18\x06 \x01(\t\x12\x11\n\tcollected\x18\x07 \x01(\t\"\xaf\x01\n\x17GetTrendsReportResponse\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x32\n\x08interval\x18\x02 \x01(\x0e\x32 .kopa.reporting.v1.TrendInterval\x12\x11\n\tfrom_date\x18\x03 \x01(\t\x12\x0f\n\x07to_date\x18\x04 \x01(\t\x12*\n\x04rows\x18\x05 \x03(\x0b\x32\x1c.kopa.reporting.v1.TrendsRow*a\n\rTrendInterval\x12\x1e\n\x1aTREND_INTERVAL_UNSPECIFIED\x10\x00\x12\x16\n\x12TREND_INTERVAL_DAY\x10\x01\x12\x18\n\x14TREND_INTERVAL_MONTH\x10\x02\x32\xc6\x03\n\x10ReportingService\x12h\n\x0fSearchBorrowers\x12).kopa.reporting.v1.SearchBorrowersRequest\x1a*.kopa.reporting.v1.SearchBorrowersResponse\x12q\n\x12GetPortfolioReport\x12,.kopa.reporting.v1.GetPortfolioReportRequest\x1a-.kopa.reporting.v1.GetPortfolioReportResponse\x12k\n\x10GetArrearsReport\x12*.kopa.reporting.v1.GetArrearsReportRequest\x1a+.kopa.reporting.v1.GetArrearsReportResponse\x12h\n\x0fGetTrendsReport\x12).kopa.reporting.v1.GetTrendsReportRequest\x1a*.kopa.reporting.v1.GetTrendsReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!kopa/reporting/v1/reporting.proto\x12\x11kopa.reporting.v1\"w\n\x0b\x42orrowerHit\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x11\n\tbranch_id\x18\x06 \x01(\t\"N\n\x16SearchBorrowersRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"e\n\x17SearchBorrowersResponse\x12\x31\n\tborrowers\x18\x01 \x03(\x0b\x32\x1e.kopa.reporting.v1.BorrowerHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x19GetPortfolioReportRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\x12\x36\n\x08group_by\x18\x02 \x01(\x0e\x32$.kopa.reporting.v1.PortfolioGrouping\"\x87\x01\n\x0ePortfolioGroup\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63tive_loans\x18\x02 \x01(\x03\x12\x17\n\x0fgross_portfolio\x18\x03 \x01(\t\x12\x0c\n\x04par1\x18\x04 \x01(\t\x12\r\n\x05par30\x18\x05 \x01(\t\x12\r\n\x05par60\x18\x06 \x01(\t\x12\r\n\x05par90\x18\x07 \x01(\t\"\xfd\x01\n\x1aGetPortfolioReportResponse\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63tive_loans\x18\x02 \x01(\x03\x12\x17\n\x0fgross_portfolio\x18\x03 \x01(\t\x12\x0c\n\x04par1\x18\x04 \x01(\t\x12\r\n\x05par30\x18\x05 \x01(\t\x12\r\n\x05par60\x18\x06 \x01(\t\x12\r\n\x05par90\x18\x07 \x01(\t\x12\x11\n\tdisbursed\x18\x08 \x01(\t\x12\x0e\n\x06repaid\x18\t \x01(\t\x12\r\n\x05\x61s_of\x18\n \x01(\t\x12\x31\n\x06groups\x18\x0b \x03(\x0b\x32!.kopa.reporting.v1.PortfolioGroup\"\xef\x01\n\x0b\x41rrearsLine\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x15\n\rdays_past_due\x18\x04 \x01(\x05\x12\x19\n\x11overdue_principal\x18\x05 \x01(\t\x12\x18\n\x10overdue_interest\x18\x06 \x01(\t\x12\x15\n\roverdue_total\x18\x07 \x01(\t\x12\x1d\n\x15outstanding_principal\x18\x08 \x01(\t\x12\x0e\n\x06\x62ucket\x18\t \x01(\t\x12\x15\n\rborrower_name\x18\n \x01(\t\"(\n\x17GetArrearsReportRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\"[\n\x18GetArrearsReportResponse\x12-\n\x05lines\x18\x01 \x03(\x0b\x32\x1e.kopa.reporting.v1.ArrearsLine\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"p\n\x16GetTrendsReportRequest\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\x12\x32\n\x08interval\x18\x03 \x01(\x0e\x32 .kopa.reporting.v1.TrendInterval\"\x84\x01\n\tTrendsRow\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x17\n\x0fgross_portfolio\x18\x02 \x01(\t\x12\x0c\n\x04par1\x18\x03 \x01(\t\x12\r\n\x05par30\x18\x04 \x01(\t\x12\r\n\x05par90\x18\x05 \x01(\t\x12\x11\n\tdisbursed\x18\x06 \x01(\t\x12\x11\n\tcollected\x18\x07 \x01(\t\"\xaf\x01\n\x17GetTrendsReportResponse\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x32\n\x08interval\x18\x02 \x01(\x0e\x32 .kopa.reporting.v1.TrendInterval\x12\x11\n\tfrom_date\x18\x03 \x01(\t\x12\x0f\n\x07to_date\x18\x04 \x01(\t\x12*\n\x04rows\x18\x05 \x03(\x0b\x32\x1c.kopa.reporting.v1.TrendsRow*t\n\x11PortfolioGrouping\x12\"\n\x1ePORTFOLIO_GROUPING_UNSPECIFIED\x10\x00\x12\x1d\n\x19PORTFOLIO_GROUPING_CENTER\x10\x01\x12\x1c\n\x18PORTFOLIO_GROUPING_GROUP\x10\x02*a\n\rTrendInterval\x12\x1e\n\x1aTREND_INTERVAL_UNSPECIFIED\x10\x00\x12\x16\n\x12TREND_INTERVAL_DAY\x10\x01\x12\x18\n\x14TREND_INTERVAL_MONTH\x10\x02\x32\xc6\x03\n\x10ReportingService\x12h\n\x0fSearchBorrowers\x12).kopa.reporting.v1.SearchBorrowersRequest\x1a*.kopa.reporting.v1.SearchBorrowersResponse\x12q\n\x12GetPortfolioReport\x12,.kopa.reporting.v1.GetPortfolioReportRequest\x1a-.kopa.reporting.v1.GetPortfolioReportResponse\x12k\n\x10GetArrearsReport\x12*.kopa.reporting.v1.GetArrearsReportRequest\x1a+.kopa.reporting.v1.GetArrearsReportResponse\x12h\n\x0fGetTrendsReport\x12).kopa.reporting.v1.GetTrendsReportRequest\x1a*.kopa.reporting.v1.GetTrendsReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kopa.reporting.v1.reporting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRENDINTERVAL']._serialized_start=1413
-  _globals['_TRENDINTERVAL']._serialized_end=1510
+  _globals['_PORTFOLIOGROUPING']._serialized_start=1658
+  _globals['_PORTFOLIOGROUPING']._serialized_end=1774
+  _globals['_TRENDINTERVAL']._serialized_start=1776
+  _globals['_TRENDINTERVAL']._serialized_end=1873
   _globals['_BORROWERHIT']._serialized_start=56
   _globals['_BORROWERHIT']._serialized_end=175
   _globals['_SEARCHBORROWERSREQUEST']._serialized_start=177
@@ -40,21 +42,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHBORROWERSRESPONSE']._serialized_start=257
   _globals['_SEARCHBORROWERSRESPONSE']._serialized_end=358
   _globals['_GETPORTFOLIOREPORTREQUEST']._serialized_start=360
-  _globals['_GETPORTFOLIOREPORTREQUEST']._serialized_end=402
-  _globals['_GETPORTFOLIOREPORTRESPONSE']._serialized_start=405
-  _globals['_GETPORTFOLIOREPORTRESPONSE']._serialized_end=607
-  _globals['_ARREARSLINE']._serialized_start=610
-  _globals['_ARREARSLINE']._serialized_end=849
-  _globals['_GETARREARSREPORTREQUEST']._serialized_start=851
-  _globals['_GETARREARSREPORTREQUEST']._serialized_end=891
-  _globals['_GETARREARSREPORTRESPONSE']._serialized_start=893
-  _globals['_GETARREARSREPORTRESPONSE']._serialized_end=984
-  _globals['_GETTRENDSREPORTREQUEST']._serialized_start=986
-  _globals['_GETTRENDSREPORTREQUEST']._serialized_end=1098
-  _globals['_TRENDSROW']._serialized_start=1101
-  _globals['_TRENDSROW']._serialized_end=1233
-  _globals['_GETTRENDSREPORTRESPONSE']._serialized_start=1236
-  _globals['_GETTRENDSREPORTRESPONSE']._serialized_end=1411
-  _globals['_REPORTINGSERVICE']._serialized_start=1513
-  _globals['_REPORTINGSERVICE']._serialized_end=1967
+  _globals['_GETPORTFOLIOREPORTREQUEST']._serialized_end=458
+  _globals['_PORTFOLIOGROUP']._serialized_start=461
+  _globals['_PORTFOLIOGROUP']._serialized_end=596
+  _globals['_GETPORTFOLIOREPORTRESPONSE']._serialized_start=599
+  _globals['_GETPORTFOLIOREPORTRESPONSE']._serialized_end=852
+  _globals['_ARREARSLINE']._serialized_start=855
+  _globals['_ARREARSLINE']._serialized_end=1094
+  _globals['_GETARREARSREPORTREQUEST']._serialized_start=1096
+  _globals['_GETARREARSREPORTREQUEST']._serialized_end=1136
+  _globals['_GETARREARSREPORTRESPONSE']._serialized_start=1138
+  _globals['_GETARREARSREPORTRESPONSE']._serialized_end=1229
+  _globals['_GETTRENDSREPORTREQUEST']._serialized_start=1231
+  _globals['_GETTRENDSREPORTREQUEST']._serialized_end=1343
+  _globals['_TRENDSROW']._serialized_start=1346
+  _globals['_TRENDSROW']._serialized_end=1478
+  _globals['_GETTRENDSREPORTRESPONSE']._serialized_start=1481
+  _globals['_GETTRENDSREPORTRESPONSE']._serialized_end=1656
+  _globals['_REPORTINGSERVICE']._serialized_start=1876
+  _globals['_REPORTINGSERVICE']._serialized_end=2330
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,23 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _PortfolioGrouping:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PortfolioGroupingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PortfolioGrouping.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PORTFOLIO_GROUPING_UNSPECIFIED: _PortfolioGrouping.ValueType  # 0
+    PORTFOLIO_GROUPING_CENTER: _PortfolioGrouping.ValueType  # 1
+    PORTFOLIO_GROUPING_GROUP: _PortfolioGrouping.ValueType  # 2
+
+class PortfolioGrouping(_PortfolioGrouping, metaclass=_PortfolioGroupingEnumTypeWrapper): ...
+
+PORTFOLIO_GROUPING_UNSPECIFIED: PortfolioGrouping.ValueType  # 0
+PORTFOLIO_GROUPING_CENTER: PortfolioGrouping.ValueType  # 1
+PORTFOLIO_GROUPING_GROUP: PortfolioGrouping.ValueType  # 2
+Global___PortfolioGrouping: _TypeAlias = PortfolioGrouping  # noqa: Y015
+
 class _TrendInterval:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -128,19 +145,63 @@ class GetPortfolioReportRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AS_OF_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
     as_of: _builtins.str
+    group_by: Global___PortfolioGrouping.ValueType
+    """Also the active portfolio per centre or per group (of group loans' member loans)."""
     def __init__(
         self,
         *,
         as_of: _builtins.str = ...,
+        group_by: Global___PortfolioGrouping.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "group_by", b"group_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPortfolioReportRequest: _TypeAlias = GetPortfolioReportRequest  # noqa: Y015
+
+@_typing.final
+class PortfolioGroup(_message.Message):
+    """The active portfolio of one centre or group: each member loan counted once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    ACTIVE_LOANS_FIELD_NUMBER: _builtins.int
+    GROSS_PORTFOLIO_FIELD_NUMBER: _builtins.int
+    PAR1_FIELD_NUMBER: _builtins.int
+    PAR30_FIELD_NUMBER: _builtins.int
+    PAR60_FIELD_NUMBER: _builtins.int
+    PAR90_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """The centre's or group's id; empty for the loans of no centre or group."""
+    active_loans: _builtins.int
+    gross_portfolio: _builtins.str
+    par1: _builtins.str
+    par30: _builtins.str
+    par60: _builtins.str
+    par90: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        active_loans: _builtins.int = ...,
+        gross_portfolio: _builtins.str = ...,
+        par1: _builtins.str = ...,
+        par30: _builtins.str = ...,
+        par60: _builtins.str = ...,
+        par90: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_loans", b"active_loans", "gross_portfolio", b"gross_portfolio", "key", b"key", "par1", b"par1", "par30", b"par30", "par60", b"par60", "par90", b"par90"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PortfolioGroup: _TypeAlias = PortfolioGroup  # noqa: Y015
 
 @_typing.final
 class GetPortfolioReportResponse(_message.Message):
@@ -156,6 +217,7 @@ class GetPortfolioReportResponse(_message.Message):
     DISBURSED_FIELD_NUMBER: _builtins.int
     REPAID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     active_loans: _builtins.int
     gross_portfolio: _builtins.str
@@ -166,6 +228,10 @@ class GetPortfolioReportResponse(_message.Message):
     disbursed: _builtins.str
     repaid: _builtins.str
     as_of: _builtins.str
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___PortfolioGroup]:
+        """Per centre or group when asked (`group_by`), largest portfolio first."""
+
     def __init__(
         self,
         *,
@@ -179,10 +245,11 @@ class GetPortfolioReportResponse(_message.Message):
         disbursed: _builtins.str = ...,
         repaid: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        groups: _abc.Iterable[Global___PortfolioGroup] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_loans", b"active_loans", "as_of", b"as_of", "currency", b"currency", "disbursed", b"disbursed", "gross_portfolio", b"gross_portfolio", "par1", b"par1", "par30", b"par30", "par60", b"par60", "par90", b"par90", "repaid", b"repaid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_loans", b"active_loans", "as_of", b"as_of", "currency", b"currency", "disbursed", b"disbursed", "gross_portfolio", b"gross_portfolio", "groups", b"groups", "par1", b"par1", "par30", b"par30", "par60", b"par60", "par90", b"par90", "repaid", b"repaid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
