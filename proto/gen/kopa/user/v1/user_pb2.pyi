@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import date_pb2 as _date_pb2
+from kopa.user.v1 import kyc_pb2 as _kyc_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -212,6 +213,7 @@ class Borrower(_message.Message):
     MONTHLY_INCOME_FIELD_NUMBER: _builtins.int
     HOUSEHOLD_SIZE_FIELD_NUMBER: _builtins.int
     DOCUMENT_REFS_FIELD_NUMBER: _builtins.int
+    KYC_STATUS_FIELD_NUMBER: _builtins.int
     CONSENTS_FIELD_NUMBER: _builtins.int
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     GROUP_ID_FIELD_NUMBER: _builtins.int
@@ -234,6 +236,8 @@ class Borrower(_message.Message):
     monthly_income: _builtins.str
     """Decimal string in the institution's currency."""
     household_size: _builtins.int
+    kyc_status: _kyc_pb2.KycStatus.ValueType
+    """Output only: set through DocumentService.SetKycStatus."""
     group_id: _builtins.str
     version: _builtins.int
     @_builtins.property
@@ -266,6 +270,7 @@ class Borrower(_message.Message):
         monthly_income: _builtins.str = ...,
         household_size: _builtins.int = ...,
         document_refs: _abc.Iterable[_builtins.str] | None = ...,
+        kyc_status: _kyc_pb2.KycStatus.ValueType = ...,
         consents: _abc.Iterable[Global___Consent] | None = ...,
         assignments: _abc.Iterable[Global___Assignment] | None = ...,
         group_id: _builtins.str = ...,
@@ -275,7 +280,7 @@ class Borrower(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agent_id", b"agent_id", "assignments", b"assignments", "branch_id", b"branch_id", "business_type", b"business_type", "consents", b"consents", "create_time", b"create_time", "date_of_birth", b"date_of_birth", "document_refs", b"document_refs", "first_name", b"first_name", "gender", b"gender", "group_id", b"group_id", "household_size", b"household_size", "id", b"id", "institution_id", b"institution_id", "last_name", b"last_name", "monthly_income", b"monthly_income", "national_id", b"national_id", "phone", b"phone", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agent_id", b"agent_id", "assignments", b"assignments", "branch_id", b"branch_id", "business_type", b"business_type", "consents", b"consents", "create_time", b"create_time", "date_of_birth", b"date_of_birth", "document_refs", b"document_refs", "first_name", b"first_name", "gender", b"gender", "group_id", b"group_id", "household_size", b"household_size", "id", b"id", "institution_id", b"institution_id", "kyc_status", b"kyc_status", "last_name", b"last_name", "monthly_income", b"monthly_income", "national_id", b"national_id", "phone", b"phone", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
