@@ -30,6 +30,9 @@ class DocumentStore:
         self.db = db
         self.records = db[DOCUMENTS]
         self.files = AsyncGridFSBucket(db, bucket_name=BUCKET)
+        #: The bucket's file documents, queried directly: the ownership check is one
+        #: find_one on them before any chunk is read.
+        self.file_index = db[f"{BUCKET}.files"]
 
     async def ensure_indexes(self) -> None:
         await self.records.create_index(
@@ -40,7 +43,7 @@ class DocumentStore:
         await self.records.create_index(
             [("ocr.status", ASCENDING), ("ocr.lease_until", ASCENDING)], name="ocr_jobs"
         )
-        await self.db[f"{BUCKET}.files"].create_index(
+        await self.file_index.create_index(
             [("metadata.institution_id", ASCENDING), ("metadata.sha256", ASCENDING)],
             name="by_institution_sha256",
         )
@@ -68,19 +71,20 @@ class DocumentStore:
         )
 
     async def _find_file(self, institution_id: str, sha256: str) -> Any:
-        cursor = self.files.find(
-            {"metadata.institution_id": institution_id, "metadata.sha256": sha256}, limit=1
+        found = await self.file_index.find_one(
+            {"metadata.institution_id": institution_id, "metadata.sha256": sha256}, {"_id": 1}
         )
-        for found in await cursor.to_list(1):
-            return found._id
-        return None
+        return found["_id"] if found else None
 
     async def read_file(self, institution_id: str, file_id: Any) -> bytes | None:
         """The file's bytes, or None when it is not this institution's."""
-        cursor = self.files.find({"_id": file_id, "metadata.institution_id": institution_id})
-        for found in await cursor.to_list(1):
-            return await found.read()  # type: ignore[no-any-return]
-        return None
+        owned = await self.file_index.find_one(
+            {"_id": file_id, "metadata.institution_id": institution_id}, {"_id": 1}
+        )
+        if owned is None:
+            return None
+        stream = await self.files.open_download_stream(file_id)
+        return await stream.read()
 
     # --- records ------------------------------------------------------------------------
 

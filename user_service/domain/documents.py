@@ -153,7 +153,10 @@ def _label_at(words: Line) -> tuple[str, int] | None:
     joined = ""
     best = None
     for count, word in enumerate(words[:LABEL_WORDS], start=1):
-        joined += _letters(word.text)
+        letters = _letters(word.text)
+        if not letters:  # a number or a separator: the label has ended
+            break
+        joined += letters
         if joined in LABELS:
             best = (LABELS[joined], count)
         if not any(label.startswith(joined) for label in LABELS):
