@@ -320,7 +320,7 @@ class UserHandlers:
         doc = await self.borrower_in_scope(p, borrower_id)
         documents.check_kyc_change(status, note, p.user_id, doc.get("created_by", ""))
         clean = {"kyc_status": status, "kyc_note": note.strip()}
-        changed = kyc.diff({"kyc_status": "unverified", **doc}, clean)
+        changed = kyc.diff({"kyc_status": "unverified", "kyc_note": "", **doc}, clean)
         if "kyc_status" not in changed:
             return doc
         entry = {
