@@ -3,6 +3,7 @@ worker and the servicers."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 import grpc
@@ -17,6 +18,7 @@ from kopa.user.v1 import (
     user_pb2_grpc,
 )
 from shared.config import ServiceSettings
+from shared.logging import get_logger
 from shared.service import Runtime
 from user_service.adapters.documents import DocumentStore
 from user_service.adapters.groups import GroupRepository
@@ -30,6 +32,8 @@ from user_service.entrypoints.ocr_worker import OcrWorker
 from user_service.service_layer.documents import DocumentHandlers
 from user_service.service_layer.groups import GroupHandlers
 from user_service.service_layer.handlers import UserHandlers
+
+log = get_logger(__name__)
 
 
 class Settings(ServiceSettings):
@@ -56,6 +60,8 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     users = UserHandlers(repo, relay.notify)
     groups = GroupHandlers(group_repo, users)
     runtime.consume(LOAN_STATUS_EVENTS, loan_event_handler(groups))
+    if shutil.which("tesseract") is None:
+        log.warning("ocr_unavailable", hint="install tesseract-ocr and tesseract-ocr-eng")
     worker = OcrWorker(TesseractReader(settings.ocr_timeout_seconds), settings.ocr_poll_seconds)
     documents = DocumentHandlers(store, users, settings.max_document_bytes, worker.wake)
     worker.start(documents)
