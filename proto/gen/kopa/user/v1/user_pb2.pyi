@@ -213,13 +213,13 @@ class Borrower(_message.Message):
     MONTHLY_INCOME_FIELD_NUMBER: _builtins.int
     HOUSEHOLD_SIZE_FIELD_NUMBER: _builtins.int
     DOCUMENT_REFS_FIELD_NUMBER: _builtins.int
-    KYC_STATUS_FIELD_NUMBER: _builtins.int
     CONSENTS_FIELD_NUMBER: _builtins.int
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     GROUP_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    KYC_STATUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
@@ -236,10 +236,10 @@ class Borrower(_message.Message):
     monthly_income: _builtins.str
     """Decimal string in the institution's currency."""
     household_size: _builtins.int
-    kyc_status: _kyc_pb2.KycStatus.ValueType
-    """Output only: set through DocumentService.SetKycStatus."""
     group_id: _builtins.str
     version: _builtins.int
+    kyc_status: _kyc_pb2.KycStatus.ValueType
+    """Output only: set through DocumentService.SetKycStatus."""
     @_builtins.property
     def address(self) -> Global___Address: ...
     @_builtins.property
@@ -270,13 +270,13 @@ class Borrower(_message.Message):
         monthly_income: _builtins.str = ...,
         household_size: _builtins.int = ...,
         document_refs: _abc.Iterable[_builtins.str] | None = ...,
-        kyc_status: _kyc_pb2.KycStatus.ValueType = ...,
         consents: _abc.Iterable[Global___Consent] | None = ...,
         assignments: _abc.Iterable[Global___Assignment] | None = ...,
         group_id: _builtins.str = ...,
         version: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        kyc_status: _kyc_pb2.KycStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
