@@ -45,15 +45,16 @@ LATENCY = Histogram(
 )
 
 
-#: Requests that carry a file as `multipart/form-data` instead of a JSON body, by method and
-#: path: a KYC document upload (gateway/documents).
-UPLOADS = (("POST", compile_path(documents.UPLOAD_PATH)[0]),)
+#: Paths whose POST carries a file as `multipart/form-data` instead of a JSON body: a KYC
+#: document upload (gateway/documents). Another method there may send either, so that it
+#: meets the router's 405 rather than a 415.
+UPLOAD_PATHS = (compile_path(documents.UPLOAD_PATH)[0],)
 #: Room for a multipart body's boundaries, part headers and `kind` around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-def _is_upload(method: str, path: str) -> bool:
-    return any(method == m and pattern.match(path) for m, pattern in UPLOADS)
+def _is_upload_path(path: str) -> bool:
+    return any(pattern.match(path) for pattern in UPLOAD_PATHS)
 
 
 class EdgeMiddleware:
@@ -83,15 +84,18 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
-        upload = _is_upload(scope["method"], scope["path"])
-        max_body = self.max_upload if upload else self.max_body
+        upload_path = _is_upload_path(scope["path"])
+        upload = upload_path and scope["method"] == "POST"
+        max_body = self.max_upload if upload_path else self.max_body
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > max_body:
             await self._reject(send, 413, f"the body exceeds {max_body} bytes", request_id)
             return
         content_type = headers.get("content-type", "")
         if _sends_body(scope["method"], headers) and not (
-            _is_multipart(content_type) if upload else _is_json(content_type)
+            _is_multipart(content_type)
+            if upload
+            else _is_json(content_type) or (upload_path and _is_multipart(content_type))
         ):
             await self._reject(
                 send,
