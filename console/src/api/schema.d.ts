@@ -4731,6 +4731,22 @@ export interface components {
              */
             first_repayment_date: string | null;
             /**
+             * Group Days Past Due
+             * @description under joint liability, the group's arrears: the most days past due of any member loan of the group's loans (`GET /v1/loans/{id}`; 0 in lists)
+             * @default 0
+             */
+            group_days_past_due: number;
+            /**
+             * Group Id
+             * @description a member loan's group
+             */
+            group_id?: string | null;
+            /**
+             * Group Loan Id
+             * @description a group loan's member loan: its group loan; null for an individual
+             */
+            group_loan_id?: string | null;
+            /**
              * History
              * @description every change of status, oldest first
              */
