@@ -148,7 +148,7 @@ class LoanUseCases:
 
     async def DisburseLoan(self, request: Any, context: Ctx) -> Any:
         cmd = m.request_fields(request).command(commands.DisburseLoan)
-        doc = await disbursement.disburse(self.uow, cmd)
+        doc = await disbursement.disburse(self.uow, self.users, cmd)
         return self.wire.pb.DisburseLoanResponse(loan=await self._loan(doc))
 
     async def WriteOffLoan(self, request: Any, context: Ctx) -> Any:

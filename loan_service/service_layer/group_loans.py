@@ -282,6 +282,7 @@ class GroupLoans:
         for loan in await self._pending(doc, "disburse"):
             await disbursement.disburse(
                 self.uow,
+                self.users,
                 DisburseLoan(
                     loan["_id"],
                     disbursement_date=disbursement_date,
