@@ -8,15 +8,22 @@ import io
 from PIL import Image, ImageDraw, ImageFont
 
 
-def identity_card(lines: list[str], image_format: str = "PNG") -> bytes:
-    """A card bearing `lines`, one under the other, as PNG, JPEG or PDF bytes."""
+def identity_card(lines: list[str], image_format: str = "PNG", dpi: float | None = None) -> bytes:
+    """A card bearing `lines`, one under the other, as PNG, JPEG or PDF bytes. `dpi` is the
+    resolution recorded in the file (a PDF's page size follows from it: at 300 the page is
+    card-sized, at Pillow's default of 72 it is 15 inches wide)."""
     font = ImageFont.load_default(size=36)
     card = Image.new("RGB", (1100, 80 + 70 * len(lines)), "white")
     draw = ImageDraw.Draw(card)
     for number, line in enumerate(lines):
         draw.text((40, 40 + 70 * number), line, fill="black", font=font)
     out = io.BytesIO()
-    card.save(out, format=image_format)
+    if dpi is None:
+        card.save(out, format=image_format)
+    elif image_format.upper() == "PDF":
+        card.save(out, format=image_format, resolution=dpi)
+    else:
+        card.save(out, format=image_format, dpi=(dpi, dpi))
     return out.getvalue()
 
 
