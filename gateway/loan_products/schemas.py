@@ -117,12 +117,13 @@ class LoanProduct(BaseModel):
     prepayment_mode: PrepaymentMode = Field(description=PREPAYMENT_MODE)
     min_score_band: ScoreBand | None = Field(description=MIN_SCORE_BAND)
     max_open_loans: int = Field(description=MAX_OPEN_LOANS)
-    group_lending: bool = Field(description=GROUP_LENDING)
-    min_group_members: int = Field(description="0: no lower bound")
-    max_group_members: int = Field(description="0: no upper bound")
-    joint_liability: bool = Field(description=JOINT_LIABILITY)
-    min_security_coverage: DecimalString | None = Field(description=MIN_SECURITY_COVERAGE)
-    requires_kyc_verified: bool = Field(description=REQUIRES_KYC_VERIFIED)
+    # Defaults for the products kopa.loan.v1 answers (it has none of these rules).
+    group_lending: bool = Field(False, description=GROUP_LENDING)
+    min_group_members: int = Field(0, description="0: no lower bound")
+    max_group_members: int = Field(0, description="0: no upper bound")
+    joint_liability: bool = Field(False, description=JOINT_LIABILITY)
+    min_security_coverage: DecimalString | None = Field(None, description=MIN_SECURITY_COVERAGE)
+    requires_kyc_verified: bool = Field(False, description=REQUIRES_KYC_VERIFIED)
 
 
 class Quote(Pricing):
