@@ -40,13 +40,18 @@ async def create_center(body: CenterBody, stubs: Stubs) -> Center:
 async def list_centers(
     stubs: Stubs,
     branch_id: Annotated[str, Query(description="only this branch's centres")] = "",
+    q: Annotated[
+        str,
+        Query(max_length=120, description="search by name, typo-tolerant; empty to list"),
+    ] = "",
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[Center]:
-    """Centres in the caller's scope (agents and branch managers: their branch)."""
+    """Centres in the caller's scope (agents and branch managers: their branch); with `q`,
+    the best `page_size` matches by name, best first, in one page."""
     reply = await stubs.groups.ListCenters(
         groups_pb2.ListCentersRequest(
-            branch_id=branch_id, page_size=page_size, page_token=page_token
+            branch_id=branch_id, page_size=page_size, page_token=page_token, query=q
         )
     )
     return Page[Center](

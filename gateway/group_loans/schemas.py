@@ -111,7 +111,9 @@ class RepaymentPartBody(Strict):
 class GroupRepaymentBody(Strict):
     paid_on: IsoDate = Field(description="the meeting's date")
     amount: DecimalString | None = Field(
-        None, description="one amount, split pro rata to what each member owes by `paid_on`"
+        None,
+        description="one amount, split pro rata to what each member owes by `paid_on`; with "
+        "`parts`, their total (a difference is 422 naming `parts`)",
     )
     parts: list[RepaymentPartBody] | None = Field(
         None, description="the amounts as collected, per member loan"
@@ -120,9 +122,9 @@ class GroupRepaymentBody(Strict):
     reference: StrictStr | None = Field(None, max_length=120)
 
     @model_validator(mode="after")
-    def _one_way(self) -> GroupRepaymentBody:
-        if (self.amount is None) == (not self.parts):
-            raise ValueError("give either `amount` or `parts`")
+    def _amount_or_parts(self) -> GroupRepaymentBody:
+        if self.amount is None and not self.parts:
+            raise ValueError("give `amount`, `parts`, or both")
         return self
 
 

@@ -54,11 +54,16 @@ async def list_groups(
     branch_id: Annotated[str, Query(description="only this branch's groups")] = "",
     center_id: Annotated[str, Query(description="only the groups of this centre")] = "",
     status: Annotated[Literal["forming", "active", "closed"] | None, Query()] = None,
+    q: Annotated[
+        str,
+        Query(max_length=120, description="search by name, typo-tolerant; empty to list"),
+    ] = "",
     page_size: PageSize = 50,
     page_token: PageToken = "",
 ) -> Page[Group]:
     """Groups in the caller's scope (agents and branch managers: their branch), oldest
-    first."""
+    first; with `q`, the best `page_size` matches by name (one or two letters wrong still
+    match), best first, in one page."""
     reply = await stubs.groups.ListGroups(
         to_proto(
             groups_pb2.ListGroupsRequest,
@@ -68,6 +73,7 @@ async def list_groups(
                 "status": status,
                 "page_size": page_size,
                 "page_token": page_token,
+                "query": q,
             },
         )
     )

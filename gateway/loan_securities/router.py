@@ -14,6 +14,7 @@ from gateway.loan_securities.schemas import (
     GuarantorBody,
     Securities,
 )
+from gateway.schema import Page
 from kopa.loan.v2 import securities_pb2 as pb
 from shared.permissions import Permission as P
 
@@ -40,6 +41,19 @@ async def add_guarantor(loan_id: str, body: GuarantorBody, stubs: Stubs) -> Guar
         to_proto(pb.AddGuarantorRequest, body, loan_id=loan_id)
     )
     return from_proto(Guarantor, reply.guarantor)
+
+
+@router.get(
+    "/v1/loans/{loan_id}/guarantors",
+    summary="A loan's guarantors",
+    dependencies=[allowed(P.LOANS_READ)],
+)
+async def list_guarantors(loan_id: str, stubs: Stubs) -> Page[Guarantor]:
+    """Everyone who guarantees the loan, in the order they were added, in one page."""
+    reply = await stubs.loan_securities.ListSecurities(pb.ListSecuritiesRequest(loan_id=loan_id))
+    return Page[Guarantor](
+        items=[from_proto(Guarantor, g) for g in reply.guarantors], next_page_token=""
+    )
 
 
 @router.delete(
@@ -69,6 +83,17 @@ async def add_collateral(loan_id: str, body: CollateralBody, stubs: Stubs) -> Co
     request.value.currency_code = body.currency or ""
     reply = await stubs.loan_securities.AddCollateral(request)
     return _collateral(reply.collateral)
+
+
+@router.get(
+    "/v1/loans/{loan_id}/collateral",
+    summary="A loan's collateral",
+    dependencies=[allowed(P.LOANS_READ)],
+)
+async def list_collateral(loan_id: str, stubs: Stubs) -> Page[Collateral]:
+    """Every item pledged for the loan, in the order they were added, in one page."""
+    reply = await stubs.loan_securities.ListSecurities(pb.ListSecuritiesRequest(loan_id=loan_id))
+    return Page[Collateral](items=[_collateral(c) for c in reply.collateral], next_page_token="")
 
 
 @router.delete(

@@ -45,7 +45,7 @@ from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared import context
 from shared.errors import Aborted, Conflict, IllegalState, NotFound, ValidationError
 from shared.ids import new_id
-from shared.money import minor_units, parse_amount
+from shared.money import fmt, minor_units, parse_amount
 from shared.permissions import Permission, Principal, require
 
 #: Member loan statuses in which a group loan's step is already done.
@@ -185,6 +185,7 @@ class GroupLoans:
             raise ValidationError("the group loan application is invalid", field_errors=errors)
         terms.check_size(len(requested))
         check_members(requested, list(group.member_ids), group.id)
+        await self._check_open_loans(institution_id, requested, product_doc, group_loan_id)
         product = product_from_doc(product_doc["terms"])
         for i, (_, principal) in enumerate(requested):
             try:  # every member's principal and the term checked before any loan is made
@@ -245,6 +246,43 @@ class GroupLoans:
         }
         await self.repo.insert(doc)
         return await self._view(doc)
+
+    async def _check_open_loans(
+        self,
+        institution_id: str,
+        requested: list[tuple[str, Decimal]],
+        product: dict[str, Any],
+        group_loan_id: str,
+    ) -> None:
+        """A member whose open loans already reach the product's limit is refused by name:
+        for a group loan this is not left to each member loan's approval. (This group loan's
+        own member loans, made by an attempt a crash interrupted, do not count.)"""
+        limit = product.get("max_open_loans") or 0
+        if not limit:
+            return
+        errors = []
+        for i, (borrower_id, _) in enumerate(requested):
+            mine = await self.uow.repo.borrower_loans(institution_id, borrower_id)
+            open_loans = [
+                d["_id"]
+                for d in mine
+                if d.get("status") in applications.OPEN_STATUSES
+                and d.get("group_loan_id") != group_loan_id
+            ]
+            if len(open_loans) >= limit:
+                errors.append(
+                    (
+                        f"members[{i}].borrower_id",
+                        f"borrower {borrower_id} already has {len(open_loans)} open loans "
+                        f"({', '.join(open_loans)}); the product allows {limit}",
+                    )
+                )
+        if errors:
+            raise ValidationError(
+                "the group loan application is invalid",
+                field_errors=errors,
+                reason="MAX_OPEN_LOANS",
+            )
 
     # --- moving every member loan together ------------------------------------------------
 
@@ -362,8 +400,8 @@ class GroupLoans:
         doc = await self._doc(p, cmd.group_loan_id)
         if not cmd.idempotency_key:
             raise ValidationError.of("Idempotency-Key", "is required")
-        if bool(cmd.amount) == bool(cmd.parts):
-            raise ValidationError.of("amount", "give either `amount` or `parts`, not both")
+        if not cmd.amount and not cmd.parts:
+            raise ValidationError.of("amount", "give `amount`, `parts`, or both")
         request = {
             "paid_on": cmd.paid_on.isoformat(),
             "amount": cmd.amount,
@@ -375,6 +413,18 @@ class GroupLoans:
         check_currency(cmd.currencies, currency, "parts" if cmd.parts else "amount")
         if cmd.parts:
             parts = self._entered_parts(cmd.parts, loans, currency)
+            if cmd.amount:  # both: the parts must add up to the amount collected
+                amount = parse_amount(cmd.amount, currency, "amount")
+                entered = sum((a for _, a in parts), Decimal(0))
+                if entered != amount:
+                    difference = fmt(abs(amount - entered), currency)
+                    raise ValidationError.of(
+                        "parts",
+                        f"the parts add up to {fmt(entered, currency)}, {difference} "
+                        f"{'less' if entered < amount else 'more'} than the amount of "
+                        f"{fmt(amount, currency)}",
+                        reason="PARTS_DO_NOT_ADD_UP",
+                    )
         else:
             amount = parse_amount(cmd.amount, currency, "amount")
             active = {i: d for i, d in loans.items() if d["status"] == "active"}

@@ -63,6 +63,13 @@ def test_a_group_at_a_centre_through_its_life(http: httpx.Client, platform_token
     listed = _ok(http.get("/v1/groups", headers=agent, params={"center_id": center["id"]}))
     assert [g["id"] for g in listed["items"]] == [group_id]
 
+    # Search by name forgives a letter or two.
+    found = _ok(http.get("/v1/groups", headers=agent, params={"q": "Tumani"}))
+    assert [g["id"] for g in found["items"]] == [group_id]
+    centres = _ok(http.get("/v1/centers", headers=agent, params={"q": "soko centr"}))
+    assert [c["id"] for c in centres["items"]] == [center["id"]]
+    assert _ok(http.get("/v1/groups", headers=agent, params={"q": "Baraka"}))["items"] == []
+
     # A borrower in a group cannot be in a second one.
     second = http.post("/v1/groups", headers=agent, json={"name": "Umoja", "member_ids": [b3, b4]})
     assert second.status_code == 422, second.text
@@ -153,6 +160,8 @@ def test_a_group_at_a_centre_through_its_life(http: httpx.Client, platform_token
     for url in (f"/v1/groups/{group_id}", f"/v1/centers/{center['id']}"):
         assert http.get(url, headers=other.headers["admin"]).status_code == 404
     assert _ok(http.get("/v1/groups", headers=other.headers["admin"]))["items"] == []
+    other_search = http.get("/v1/groups", headers=other.headers["admin"], params={"q": "Tumaini"})
+    assert _ok(other_search)["items"] == []
 
     closed = _ok(
         http.post(f"/v1/groups/{group_id}/close", headers=agent, json={"reason": "merged"})

@@ -120,6 +120,19 @@ class GroupRepository:
     async def get_center(self, center_id: str) -> dict[str, Any] | None:
         return await self.db[CENTERS].find_one({"_id": center_id})
 
+    async def names(self, collection: str, query: dict[str, Any]) -> dict[str, str]:
+        """id -> name of the centres or groups matching `query` (what a search ranks)."""
+        cursor = self.db[collection].find(query, {"name": 1})
+        return {d["_id"]: d["name"] async for d in cursor}
+
+    async def by_ids(self, collection: str, ids: list[str]) -> list[dict[str, Any]]:
+        """The documents of `ids`, in that order."""
+        found = {
+            d["_id"]: d
+            async for d in self.db[collection].find({"_id": {"$in": ids}}, {"history": 0})
+        }
+        return [found[i] for i in ids if i in found]
+
     async def page(
         self, collection: str, query: dict[str, Any], size: int, token: str
     ) -> tuple[list[dict[str, Any]], str]:
@@ -168,6 +181,9 @@ class GroupRepository:
     ) -> tuple[list[Group], str]:
         docs, next_token = await self.page(GROUPS, {**query}, size, token)
         return [group_from_doc(d) for d in docs], next_token
+
+    async def groups_by_ids(self, ids: list[str]) -> list[Group]:
+        return [group_from_doc(d) for d in await self.by_ids(GROUPS, ids)]
 
     async def history(self, group_id: str) -> list[dict[str, Any]]:
         doc = await self.db[GROUPS].find_one({"_id": group_id}, {"history": 1})

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from rapidfuzz import fuzz, process, utils
+
 from shared.errors import IllegalState, ValidationError
 from user_service.domain.borrowers import MEETING_DAYS
 
@@ -269,3 +271,22 @@ def form(
     )
     group._record("created", {"member_ids": [[], members], "status": ["", status.value]})
     return group
+
+
+#: How alike (0-100, rapidfuzz's weighted ratio) a name must be to a search to be found: one
+#: or two letters wrong in a word still find it, an unrelated name does not.
+NAME_MATCH = 75
+
+
+def best_by_name(query: str, names: dict[str, str], limit: int) -> list[str]:
+    """The ids of the names most like `query` (typo-tolerant, case and accents aside), best
+    first, at most `limit`."""
+    found = process.extract(
+        query,
+        names,
+        scorer=fuzz.WRatio,
+        processor=utils.default_process,
+        score_cutoff=NAME_MATCH,
+        limit=limit,
+    )
+    return [key for _, _, key in found]

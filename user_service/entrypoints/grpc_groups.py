@@ -43,7 +43,7 @@ class GroupServicer(groups_pb2_grpc.GroupServiceServicer):
         self, request: groups_pb2.ListCentersRequest, context: Ctx
     ) -> groups_pb2.ListCentersResponse:
         docs, token = await self.h.list_centers(
-            request.branch_id, request.page_size, request.page_token
+            request.branch_id, request.page_size, request.page_token, request.query
         )
         return groups_pb2.ListCentersResponse(
             centers=[m.center_to_proto(d) for d in docs], next_page_token=token
@@ -58,6 +58,7 @@ class GroupServicer(groups_pb2_grpc.GroupServiceServicer):
             m.group_status_word(request.status),
             request.page_size,
             request.page_token,
+            request.query,
         )
         return groups_pb2.ListGroupsResponse(
             groups=[m.group_to_proto(g) for g in groups], next_page_token=token

@@ -13,8 +13,10 @@ from typing import Any
 from shared import context
 from shared.errors import NotFound, ValidationError
 from shared.ids import new_id
+from shared.mongo import page_size
 from shared.permissions import Permission, Principal, require
 from user_service.adapters.groups import CENTERS, GroupRepository
+from user_service.adapters.repository import GROUPS
 from user_service.domain import groups as rules
 from user_service.domain.groups import Group
 from user_service.service_layer.handlers import UserHandlers
@@ -61,14 +63,26 @@ class GroupHandlers:
         return doc
 
     async def list_centers(
-        self, branch_id: str, size: int, token: str
+        self, branch_id: str, size: int, token: str, search: str = ""
     ) -> tuple[list[dict[str, Any]], str]:
+        """A page of the centres in scope, or with `search` the best matches by name."""
         p = context.principal()
         require(p, Permission.BORROWERS_READ)
         query: dict[str, Any] = dict(p.scope_filter())
         if branch_id and not p.is_branch_scoped:
             query["branch_id"] = branch_id
+        if search.strip():
+            ids = await self._search(CENTERS, query, search, size)
+            return await self.repo.by_ids(CENTERS, ids), ""
         return await self.repo.page(CENTERS, query, size, token)
+
+    async def _search(
+        self, collection: str, query: dict[str, Any], search: str, size: int
+    ) -> list[str]:
+        if len(search) > 120:
+            raise ValidationError.of("q", "at most 120 characters")
+        names = await self.repo.names(collection, query)
+        return rules.best_by_name(search, names, page_size(size))
 
     # --- groups -------------------------------------------------------------------------
 
@@ -137,8 +151,9 @@ class GroupHandlers:
         return await self._group(p, group_id)
 
     async def list_groups(
-        self, branch_id: str, center_id: str, status: str, size: int, token: str
+        self, branch_id: str, center_id: str, status: str, size: int, token: str, search: str = ""
     ) -> tuple[list[Group], str]:
+        """A page of the groups in scope, or with `search` the best matches by name."""
         p = context.principal()
         require(p, Permission.BORROWERS_READ)
         query: dict[str, Any] = dict(p.scope_filter())
@@ -148,6 +163,9 @@ class GroupHandlers:
             query["center_id"] = center_id
         if status:
             query["status"] = status
+        if search.strip():
+            ids = await self._search(GROUPS, query, search, size)
+            return await self.repo.groups_by_ids(ids), ""
         return await self.repo.page_groups(query, size, token)
 
     async def _change(self, group_id: str, expected_version: int) -> tuple[Principal, Group, int]:

@@ -175,3 +175,49 @@ async def test_a_jointly_liable_group_in_arrears_borrows_no_more() -> None:
     with pytest.raises(IllegalState) as exc:
         await group_loans.create(_apply(world, "10000", "10000"))
     assert exc.value.reason == "GROUP_IN_ARREARS"
+
+
+async def test_a_member_at_the_products_limit_of_open_loans_is_named() -> None:
+    world, group_loans = await _world()
+    world.repo.products[world.product_id]["max_open_loans"] = 1
+    await world.application()  # bor_1 has one open loan already
+    act_as(Role.AGENT)
+    with pytest.raises(ValidationError) as exc:
+        await group_loans.create(_apply(world, "10000", "10000"))
+    assert exc.value.reason == "MAX_OPEN_LOANS"
+    assert [f for f, _ in exc.value.field_errors] == ["members[0].borrower_id"]
+
+
+async def test_parts_and_an_amount_must_add_up() -> None:
+    world, group_loans = await _world()
+    act_as(Role.AGENT)
+    view = await group_loans.create(_apply(world, "10000", "30000"))
+    act_as(Role.BRANCH_MANAGER)
+    await group_loans.approve(view.doc["_id"], "", "")
+    await group_loans.disburse(view.doc["_id"], "2024-01-15", "", "cash", "")
+    first, second = (m["loan_id"] for m in view.doc["members"])
+    act_as(Role.AGENT)
+    with pytest.raises(ValidationError) as exc:
+        await group_loans.plan_repayment(
+            PlanGroupRepayment(
+                view.doc["_id"],
+                "k1",
+                date(2024, 2, 15),
+                amount="3000",
+                parts=(RepaymentPart(first, "1000"), RepaymentPart(second, "1500")),
+            )
+        )
+    assert exc.value.reason == "PARTS_DO_NOT_ADD_UP"
+    assert exc.value.field_errors == [
+        ("parts", "the parts add up to 2500.00, 500.00 less than the amount of 3000.00")
+    ]
+    plan, _ = await group_loans.plan_repayment(
+        PlanGroupRepayment(
+            view.doc["_id"],
+            "k2",
+            date(2024, 2, 15),
+            amount="2500",
+            parts=(RepaymentPart(first, "1000"), RepaymentPart(second, "1500")),
+        )
+    )
+    assert [p["amount"] for p in plan["parts"]] == ["1000.00", "1500.00"]

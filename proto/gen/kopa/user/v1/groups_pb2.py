@@ -27,7 +27,7 @@ from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from kopa.user.v1 import user_pb2 as kopa_dot_user_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kopa/user/v1/groups.proto\x12\x0ckopa.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17kopa/user/v1/user.proto\"\xbb\x01\n\x06\x43\x65nter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0einstitution_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x13\n\x0bmeeting_day\x18\x05 \x01(\t\x12\x14\n\x0cmeeting_time\x18\x06 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x13\x43reateCenterRequest\x12$\n\x06\x63\x65nter\x18\x01 \x01(\x0b\x32\x14.kopa.user.v1.Center\"<\n\x14\x43reateCenterResponse\x12$\n\x06\x63\x65nter\x18\x01 \x01(\x0b\x32\x14.kopa.user.v1.Center\"%\n\x10GetCenterRequest\x12\x11\n\tcenter_id\x18\x01 \x01(\t\"9\n\x11GetCenterResponse\x12$\n\x06\x63\x65nter\x18\x01 \x01(\x0b\x32\x14.kopa.user.v1.Center\"N\n\x12ListCentersRequest\x12\x11\n\tbranch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x13ListCentersResponse\x12%\n\x07\x63\x65nters\x18\x01 \x03(\x0b\x32\x14.kopa.user.v1.Center\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x01\n\x11ListGroupsRequest\x12\x11\n\tbranch_id\x18\x01 \x01(\t\x12\x11\n\tcenter_id\x18\x02 \x01(\t\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.kopa.user.v1.GroupStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"R\n\x12ListGroupsResponse\x12#\n\x06groups\x18\x01 \x03(\x0b\x32\x13.kopa.user.v1.Group\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x15\x41\x64\x64GroupMemberRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x02 \x01(\t\x12$\n\tjoined_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"<\n\x16\x41\x64\x64GroupMemberResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"\x8f\x01\n\x18RemoveGroupMemberRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x02 \x01(\t\x12\"\n\x07left_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"?\n\x19RemoveGroupMemberResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"\x84\x01\n\x17SetGroupOfficersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tleader_id\x18\x02 \x01(\t\x12\x14\n\x0csecretary_id\x18\x03 \x01(\t\x12\x14\n\x0ctreasurer_id\x18\x04 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\">\n\x18SetGroupOfficersResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"B\n\x14\x41\x63tivateGroupRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\";\n\x15\x41\x63tivateGroupResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"O\n\x11\x43loseGroupRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"8\n\x12\x43loseGroupResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\",\n\x18ListGroupVersionsRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\"\x83\x01\n\x0cGroupVersion\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nchanged_by\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x14\n\x0c\x63hanges_json\x18\x05 \x01(\t\"I\n\x19ListGroupVersionsResponse\x12,\n\x08versions\x18\x01 \x03(\x0b\x32\x1a.kopa.user.v1.GroupVersion2\x8f\x07\n\x0cGroupService\x12U\n\x0c\x43reateCenter\x12!.kopa.user.v1.CreateCenterRequest\x1a\".kopa.user.v1.CreateCenterResponse\x12L\n\tGetCenter\x12\x1e.kopa.user.v1.GetCenterRequest\x1a\x1f.kopa.user.v1.GetCenterResponse\x12R\n\x0bListCenters\x12 .kopa.user.v1.ListCentersRequest\x1a!.kopa.user.v1.ListCentersResponse\x12O\n\nListGroups\x12\x1f.kopa.user.v1.ListGroupsRequest\x1a .kopa.user.v1.ListGroupsResponse\x12[\n\x0e\x41\x64\x64GroupMember\x12#.kopa.user.v1.AddGroupMemberRequest\x1a$.kopa.user.v1.AddGroupMemberResponse\x12\x64\n\x11RemoveGroupMember\x12&.kopa.user.v1.RemoveGroupMemberRequest\x1a\'.kopa.user.v1.RemoveGroupMemberResponse\x12\x61\n\x10SetGroupOfficers\x12%.kopa.user.v1.SetGroupOfficersRequest\x1a&.kopa.user.v1.SetGroupOfficersResponse\x12X\n\rActivateGroup\x12\".kopa.user.v1.ActivateGroupRequest\x1a#.kopa.user.v1.ActivateGroupResponse\x12O\n\nCloseGroup\x12\x1f.kopa.user.v1.CloseGroupRequest\x1a .kopa.user.v1.CloseGroupResponse\x12\x64\n\x11ListGroupVersions\x12&.kopa.user.v1.ListGroupVersionsRequest\x1a\'.kopa.user.v1.ListGroupVersionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kopa/user/v1/groups.proto\x12\x0ckopa.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17kopa/user/v1/user.proto\"\xbb\x01\n\x06\x43\x65nter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0einstitution_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x13\n\x0bmeeting_day\x18\x05 \x01(\t\x12\x14\n\x0cmeeting_time\x18\x06 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x13\x43reateCenterRequest\x12$\n\x06\x63\x65nter\x18\x01 \x01(\x0b\x32\x14.kopa.user.v1.Center\"<\n\x14\x43reateCenterResponse\x12$\n\x06\x63\x65nter\x18\x01 \x01(\x0b\x32\x14.kopa.user.v1.Center\"%\n\x10GetCenterRequest\x12\x11\n\tcenter_id\x18\x01 \x01(\t\"9\n\x11GetCenterResponse\x12$\n\x06\x63\x65nter\x18\x01 \x01(\x0b\x32\x14.kopa.user.v1.Center\"]\n\x12ListCentersRequest\x12\x11\n\tbranch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05query\x18\x04 \x01(\t\"U\n\x13ListCentersResponse\x12%\n\x07\x63\x65nters\x18\x01 \x03(\x0b\x32\x14.kopa.user.v1.Center\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9a\x01\n\x11ListGroupsRequest\x12\x11\n\tbranch_id\x18\x01 \x01(\t\x12\x11\n\tcenter_id\x18\x02 \x01(\t\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.kopa.user.v1.GroupStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\r\n\x05query\x18\x06 \x01(\t\"R\n\x12ListGroupsResponse\x12#\n\x06groups\x18\x01 \x03(\x0b\x32\x13.kopa.user.v1.Group\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x15\x41\x64\x64GroupMemberRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x02 \x01(\t\x12$\n\tjoined_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"<\n\x16\x41\x64\x64GroupMemberResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"\x8f\x01\n\x18RemoveGroupMemberRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62orrower_id\x18\x02 \x01(\t\x12\"\n\x07left_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"?\n\x19RemoveGroupMemberResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"\x84\x01\n\x17SetGroupOfficersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tleader_id\x18\x02 \x01(\t\x12\x14\n\x0csecretary_id\x18\x03 \x01(\t\x12\x14\n\x0ctreasurer_id\x18\x04 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\">\n\x18SetGroupOfficersResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"B\n\x14\x41\x63tivateGroupRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\";\n\x15\x41\x63tivateGroupResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\"O\n\x11\x43loseGroupRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"8\n\x12\x43loseGroupResponse\x12\"\n\x05group\x18\x01 \x01(\x0b\x32\x13.kopa.user.v1.Group\",\n\x18ListGroupVersionsRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\"\x83\x01\n\x0cGroupVersion\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nchanged_by\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x14\n\x0c\x63hanges_json\x18\x05 \x01(\t\"I\n\x19ListGroupVersionsResponse\x12,\n\x08versions\x18\x01 \x03(\x0b\x32\x1a.kopa.user.v1.GroupVersion2\x8f\x07\n\x0cGroupService\x12U\n\x0c\x43reateCenter\x12!.kopa.user.v1.CreateCenterRequest\x1a\".kopa.user.v1.CreateCenterResponse\x12L\n\tGetCenter\x12\x1e.kopa.user.v1.GetCenterRequest\x1a\x1f.kopa.user.v1.GetCenterResponse\x12R\n\x0bListCenters\x12 .kopa.user.v1.ListCentersRequest\x1a!.kopa.user.v1.ListCentersResponse\x12O\n\nListGroups\x12\x1f.kopa.user.v1.ListGroupsRequest\x1a .kopa.user.v1.ListGroupsResponse\x12[\n\x0e\x41\x64\x64GroupMember\x12#.kopa.user.v1.AddGroupMemberRequest\x1a$.kopa.user.v1.AddGroupMemberResponse\x12\x64\n\x11RemoveGroupMember\x12&.kopa.user.v1.RemoveGroupMemberRequest\x1a\'.kopa.user.v1.RemoveGroupMemberResponse\x12\x61\n\x10SetGroupOfficers\x12%.kopa.user.v1.SetGroupOfficersRequest\x1a&.kopa.user.v1.SetGroupOfficersResponse\x12X\n\rActivateGroup\x12\".kopa.user.v1.ActivateGroupRequest\x1a#.kopa.user.v1.ActivateGroupResponse\x12O\n\nCloseGroup\x12\x1f.kopa.user.v1.CloseGroupRequest\x1a .kopa.user.v1.CloseGroupResponse\x12\x64\n\x11ListGroupVersions\x12&.kopa.user.v1.ListGroupVersionsRequest\x1a\'.kopa.user.v1.ListGroupVersionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,39 +45,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCENTERRESPONSE']._serialized_start=477
   _globals['_GETCENTERRESPONSE']._serialized_end=534
   _globals['_LISTCENTERSREQUEST']._serialized_start=536
-  _globals['_LISTCENTERSREQUEST']._serialized_end=614
-  _globals['_LISTCENTERSRESPONSE']._serialized_start=616
-  _globals['_LISTCENTERSRESPONSE']._serialized_end=701
-  _globals['_LISTGROUPSREQUEST']._serialized_start=704
-  _globals['_LISTGROUPSREQUEST']._serialized_end=843
-  _globals['_LISTGROUPSRESPONSE']._serialized_start=845
-  _globals['_LISTGROUPSRESPONSE']._serialized_end=927
-  _globals['_ADDGROUPMEMBERREQUEST']._serialized_start=930
-  _globals['_ADDGROUPMEMBERREQUEST']._serialized_end=1072
-  _globals['_ADDGROUPMEMBERRESPONSE']._serialized_start=1074
-  _globals['_ADDGROUPMEMBERRESPONSE']._serialized_end=1134
-  _globals['_REMOVEGROUPMEMBERREQUEST']._serialized_start=1137
-  _globals['_REMOVEGROUPMEMBERREQUEST']._serialized_end=1280
-  _globals['_REMOVEGROUPMEMBERRESPONSE']._serialized_start=1282
-  _globals['_REMOVEGROUPMEMBERRESPONSE']._serialized_end=1345
-  _globals['_SETGROUPOFFICERSREQUEST']._serialized_start=1348
-  _globals['_SETGROUPOFFICERSREQUEST']._serialized_end=1480
-  _globals['_SETGROUPOFFICERSRESPONSE']._serialized_start=1482
-  _globals['_SETGROUPOFFICERSRESPONSE']._serialized_end=1544
-  _globals['_ACTIVATEGROUPREQUEST']._serialized_start=1546
-  _globals['_ACTIVATEGROUPREQUEST']._serialized_end=1612
-  _globals['_ACTIVATEGROUPRESPONSE']._serialized_start=1614
-  _globals['_ACTIVATEGROUPRESPONSE']._serialized_end=1673
-  _globals['_CLOSEGROUPREQUEST']._serialized_start=1675
-  _globals['_CLOSEGROUPREQUEST']._serialized_end=1754
-  _globals['_CLOSEGROUPRESPONSE']._serialized_start=1756
-  _globals['_CLOSEGROUPRESPONSE']._serialized_end=1812
-  _globals['_LISTGROUPVERSIONSREQUEST']._serialized_start=1814
-  _globals['_LISTGROUPVERSIONSREQUEST']._serialized_end=1858
-  _globals['_GROUPVERSION']._serialized_start=1861
-  _globals['_GROUPVERSION']._serialized_end=1992
-  _globals['_LISTGROUPVERSIONSRESPONSE']._serialized_start=1994
-  _globals['_LISTGROUPVERSIONSRESPONSE']._serialized_end=2067
-  _globals['_GROUPSERVICE']._serialized_start=2070
-  _globals['_GROUPSERVICE']._serialized_end=2981
+  _globals['_LISTCENTERSREQUEST']._serialized_end=629
+  _globals['_LISTCENTERSRESPONSE']._serialized_start=631
+  _globals['_LISTCENTERSRESPONSE']._serialized_end=716
+  _globals['_LISTGROUPSREQUEST']._serialized_start=719
+  _globals['_LISTGROUPSREQUEST']._serialized_end=873
+  _globals['_LISTGROUPSRESPONSE']._serialized_start=875
+  _globals['_LISTGROUPSRESPONSE']._serialized_end=957
+  _globals['_ADDGROUPMEMBERREQUEST']._serialized_start=960
+  _globals['_ADDGROUPMEMBERREQUEST']._serialized_end=1102
+  _globals['_ADDGROUPMEMBERRESPONSE']._serialized_start=1104
+  _globals['_ADDGROUPMEMBERRESPONSE']._serialized_end=1164
+  _globals['_REMOVEGROUPMEMBERREQUEST']._serialized_start=1167
+  _globals['_REMOVEGROUPMEMBERREQUEST']._serialized_end=1310
+  _globals['_REMOVEGROUPMEMBERRESPONSE']._serialized_start=1312
+  _globals['_REMOVEGROUPMEMBERRESPONSE']._serialized_end=1375
+  _globals['_SETGROUPOFFICERSREQUEST']._serialized_start=1378
+  _globals['_SETGROUPOFFICERSREQUEST']._serialized_end=1510
+  _globals['_SETGROUPOFFICERSRESPONSE']._serialized_start=1512
+  _globals['_SETGROUPOFFICERSRESPONSE']._serialized_end=1574
+  _globals['_ACTIVATEGROUPREQUEST']._serialized_start=1576
+  _globals['_ACTIVATEGROUPREQUEST']._serialized_end=1642
+  _globals['_ACTIVATEGROUPRESPONSE']._serialized_start=1644
+  _globals['_ACTIVATEGROUPRESPONSE']._serialized_end=1703
+  _globals['_CLOSEGROUPREQUEST']._serialized_start=1705
+  _globals['_CLOSEGROUPREQUEST']._serialized_end=1784
+  _globals['_CLOSEGROUPRESPONSE']._serialized_start=1786
+  _globals['_CLOSEGROUPRESPONSE']._serialized_end=1842
+  _globals['_LISTGROUPVERSIONSREQUEST']._serialized_start=1844
+  _globals['_LISTGROUPVERSIONSREQUEST']._serialized_end=1888
+  _globals['_GROUPVERSION']._serialized_start=1891
+  _globals['_GROUPVERSION']._serialized_end=2022
+  _globals['_LISTGROUPVERSIONSRESPONSE']._serialized_start=2024
+  _globals['_LISTGROUPVERSIONSRESPONSE']._serialized_end=2097
+  _globals['_GROUPSERVICE']._serialized_start=2100
+  _globals['_GROUPSERVICE']._serialized_end=3011
 # @@protoc_insertion_point(module_scope)
