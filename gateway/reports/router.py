@@ -20,7 +20,8 @@ from gateway.reports.schemas import (
     TrendsRow,
 )
 from gateway.schema import IsoDate
-from kopa.reporting.v1 import reporting_pb2
+from kopa.reporting.v2 import reporting_pb2
+from shared.dates import from_proto_date
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["reports"])
@@ -186,8 +187,8 @@ async def trends(
     report = from_proto(
         TrendsReport,
         reply,
-        from_=reply.from_date,
-        to=reply.to_date,
+        from_=from_proto_date(reply.from_date),
+        to=from_proto_date(reply.to_date),
         items=[from_proto(TrendsRow, row) for row in reply.rows],
     )
     if format == "json":
