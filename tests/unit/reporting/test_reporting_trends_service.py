@@ -253,7 +253,7 @@ def as_principal(role: Role, branch: str | None = None) -> None:
     )
 
 
-async def test_the_report_writes_money_and_ratios_as_v1_text_and_keeps_to_the_callers_scope() -> None:
+async def test_the_report_as_v1_text_keeps_to_the_callers_scope() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
     await disburse(h)
