@@ -38,8 +38,9 @@ def shown(model: Any) -> Any:
 
 
 async def test_the_reports_show_the_same_json_from_v1_and_v2(world: World, reporting: Any) -> None:
-    old_stub, new_stub = v1_grpc.ReportingServiceStub(reporting), v2_grpc.ReportingServiceStub(
-        reporting
+    old_stub, new_stub = (
+        v1_grpc.ReportingServiceStub(reporting),
+        v2_grpc.ReportingServiceStub(reporting),
     )
     inst = institution(world)
     product = await create_product(inst)

@@ -160,10 +160,14 @@ async def test_v2_requests_reach_the_queries_as_v1_text_and_words() -> None:
         old.wire.pb.GetPortfolioReportRequest(as_of="2026-03-31", group_by=2), None
     )
     await old.GetArrearsReport(old.wire.pb.GetArrearsReportRequest(), None)
-    assert asked_new.asked == asked_old.asked == [
-        ("portfolio", "2026-03-31", "group"),
-        ("arrears", ""),
-    ]
+    assert (
+        asked_new.asked
+        == asked_old.asked
+        == [
+            ("portfolio", "2026-03-31", "group"),
+            ("arrears", ""),
+        ]
+    )
 
 
 @pytest.mark.parametrize(
