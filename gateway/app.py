@@ -18,10 +18,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import console, openapi, problems
 from gateway.audit import AuditMiddleware
+from gateway.documents import router as documents
 from gateway.routers import ROUTERS
 from gateway.schema import refuse_control_characters
 from gateway.settings import GatewaySettings
@@ -43,12 +45,25 @@ LATENCY = Histogram(
 )
 
 
+#: Paths whose POST carries a file as `multipart/form-data` instead of a JSON body: a KYC
+#: document upload (gateway/documents). Another method there may send either, so that it
+#: meets the router's 405 rather than a 415.
+UPLOAD_PATHS = (compile_path(documents.UPLOAD_PATH)[0],)
+#: Room for a multipart body's boundaries, part headers and `kind` around the file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _is_upload_path(path: str) -> bool:
+    return any(pattern.match(path) for pattern in UPLOAD_PATHS)
+
+
 class EdgeMiddleware:
     """Request id, client address, body size limit, access log and metrics (pure ASGI: cheap)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.max_upload = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,15 +84,25 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
+        upload_path = _is_upload_path(scope["path"])
+        upload = upload_path and scope["method"] == "POST"
+        max_body = self.max_upload if upload_path else self.max_body
         length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_body:
-            await self._reject(send, 413, f"the body exceeds {self.max_body} bytes", request_id)
+        if length and length.isdigit() and int(length) > max_body:
+            await self._reject(send, 413, f"the body exceeds {max_body} bytes", request_id)
             return
-        if _sends_body(scope["method"], headers) and not _is_json(headers.get("content-type", "")):
+        content_type = headers.get("content-type", "")
+        if _sends_body(scope["method"], headers) and not (
+            _is_multipart(content_type)
+            if upload
+            else _is_json(content_type) or (upload_path and _is_multipart(content_type))
+        ):
             await self._reject(
                 send,
                 415,
-                "send the body as JSON, with `Content-Type: application/json`",
+                "send the file as `multipart/form-data` with the parts `file` and `kind`"
+                if upload
+                else "send the body as JSON, with `Content-Type: application/json`",
                 request_id,
                 reason="UNSUPPORTED_MEDIA_TYPE",
             )
@@ -89,7 +114,7 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     raise _BodyTooLarge
             return message
 
@@ -106,7 +131,7 @@ class EdgeMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
-            await self._reject(send, 413, f"the body exceeds {self.max_body} bytes", request_id)
+            await self._reject(send, 413, f"the body exceeds {max_body} bytes", request_id)
             status_holder["status"] = 413
         finally:
             route = scope.get("route")
@@ -153,6 +178,10 @@ def _sends_body(method: str, headers: dict[str, str]) -> bool:
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+def _is_multipart(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
 
 
 class Health(BaseModel):
@@ -267,5 +296,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     console.install(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
     app.add_middleware(AuditMiddleware)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_document_bytes,
+    )
     return app

@@ -60,6 +60,7 @@ REASONS: dict[int, dict[str, str]] = {
         "SCORECARD_NOT_FOUND": "",
         "USER_NOT_FOUND": "",
         "JOB_NOT_FOUND": "",
+        "DOCUMENT_NOT_FOUND": "",
         "MOBILE_MONEY_NOT_CONFIGURED": "no mobile-money callback is set up for the institution",
     },
     409: {
@@ -84,9 +85,16 @@ REASONS: dict[int, dict[str, str]] = {
         "ACCOUNT_CODE_TAKEN": "",
         "USER_ALREADY_DISABLED": "",
         "USER_ALREADY_ACTIVE": "",
+        "KYC_SELF_REVIEW": "a borrower's KYC is reviewed by someone other than its registrar",
     },
-    413: {"BODY_TOO_LARGE": "the body is over the size limit"},
-    415: {"UNSUPPORTED_MEDIA_TYPE": "send `Content-Type: application/json`"},
+    413: {
+        "BODY_TOO_LARGE": "the body is over the size limit",
+        "DOCUMENT_TOO_LARGE": "the uploaded file is over the document size limit",
+    },
+    415: {
+        "UNSUPPORTED_MEDIA_TYPE": "send `Content-Type: application/json` (`multipart/form-data` "
+        "to upload a document); an uploaded file that is not a JPEG, PNG or PDF"
+    },
     422: {
         "INVALID_ARGUMENT": "`errors` names every bad field, query or path parameter",
         "CREDIT_EXCEEDED": "a refund above the credit balance",

@@ -5,6 +5,7 @@ from gateway.borrowers.router import router as borrowers
 from gateway.branches.router import router as branches
 from gateway.centers.router import router as centers
 from gateway.collection_sheets.router import router as collection_sheets
+from gateway.documents.router import router as documents
 from gateway.group_loans.router import router as group_loans
 from gateway.groups.router import router as groups
 from gateway.identity.router import router as identity
@@ -29,6 +30,7 @@ ROUTERS = [
     branches,
     borrowers,
     centers,
+    documents,
     groups,
     loan_products,
     loans,

@@ -12,7 +12,7 @@ from kopa.loan.v2 import group_loans_pb2_grpc, loans_pb2_grpc, securities_pb2_gr
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v2 import reporting_pb2_grpc
 from kopa.scoring.v2 import scoring_pb2_grpc
-from kopa.user.v1 import groups_pb2_grpc, user_pb2_grpc
+from kopa.user.v1 import documents_pb2_grpc, groups_pb2_grpc, user_pb2_grpc
 from shared.grpc_client import open_channel
 from shared.service import peer_services
 
@@ -24,6 +24,8 @@ class Upstreams:
     user: user_pb2_grpc.UserServiceStub
     #: centres and the life cycle of groups (user_service).
     groups: groups_pb2_grpc.GroupServiceStub
+    #: KYC documents and the borrower's KYC status (user_service).
+    documents: documents_pb2_grpc.DocumentServiceStub
     #: kopa.loan.v2: products, quotes, loans, settings and the close of business, typed.
     loan: loans_pb2_grpc.LoanServiceStub
     #: kopa.loan.v2: group loans, typed.
@@ -52,6 +54,7 @@ class Upstreams:
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
             groups=groups_pb2_grpc.GroupServiceStub(channels["user"]),
+            documents=documents_pb2_grpc.DocumentServiceStub(channels["user"]),
             loan=loans_pb2_grpc.LoanServiceStub(channels["loan"]),
             group_loans=group_loans_pb2_grpc.GroupLoanServiceStub(channels["loan"]),
             loan_securities=securities_pb2_grpc.LoanSecurityServiceStub(channels["loan"]),

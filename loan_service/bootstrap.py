@@ -64,11 +64,12 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
         cob,
     )
     # kopa.loan.v2's LoanService: the same use cases, typed messages.
-    loans = LoansV2Servicer(uow, users, servicer.scorer, reading, cob)
-    repayments = RepaymentServicer(uow)
     group_loan_repo = MongoGroupLoanRepository(runtime.db)
     await group_loan_repo.ensure_indexes()
-    group_loans = GroupLoanServicer(GroupLoans(group_loan_repo, uow, users))
+    group_lending = GroupLoans(group_loan_repo, uow, users)
+    loans = LoansV2Servicer(uow, users, servicer.scorer, reading, cob, group_lending)
+    repayments = RepaymentServicer(uow)
+    group_loans = GroupLoanServicer(group_lending)
     loan_securities = LoanSecurityServicer(uow, users)
 
     def register(server: grpc.aio.Server) -> list[str]:

@@ -51,6 +51,13 @@ class BaseKopaSettings(BaseSettings):
     reporting_service_addr: str = f"127.0.0.1:{DEFAULT_PORTS['reporting']}"
 
     redis_url: str = Field(..., description="e.g. redis://127.0.0.1:6379/0")
+    max_document_bytes: int = Field(
+        10 * 1024 * 1024,
+        gt=0,
+        le=15 * 1024 * 1024,
+        description="the largest KYC document accepted, by the gateway and user_service alike "
+        "(a gRPC message carries it whole: at most 15 MiB, shared.grpc_server)",
+    )
 
     @property
     def production(self) -> bool:

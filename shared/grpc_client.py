@@ -12,6 +12,7 @@ import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from shared import context as request_context
+from shared.grpc_server import MAX_MESSAGE_BYTES
 
 DEFAULT_DEADLINE_SECONDS = 20.0
 
@@ -92,7 +93,7 @@ def open_channel(
             ("grpc.service_config", service_config(methods)),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
         interceptors=[*aio_client_interceptors(), ForwardContextInterceptor()],
     )

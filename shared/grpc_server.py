@@ -28,7 +28,9 @@ log = get_logger(__name__)
 
 Authenticator = Callable[[str], Awaitable[Any]]
 
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: The largest message a server takes or sends: a KYC document travels whole, up to
+#: user_service's MAX_DOCUMENT_BYTES (at most 15 MiB), with room for its envelope.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):

@@ -101,6 +101,8 @@ class Permission(StrEnum):
     BORROWERS_CREATE = "borrowers:create"
     BORROWERS_READ = "borrowers:read"
     BORROWERS_UPDATE = "borrowers:update"
+    BORROWERS_VERIFY = "borrowers:verify"
+    """Set a borrower's KYC status to verified or rejected after reviewing the file."""
     # Loans
     LOANS_CREATE = "loans:create"
     LOANS_READ = "loans:read"
@@ -171,6 +173,7 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
             P.BORROWERS_CREATE,
             P.BORROWERS_READ,
             P.BORROWERS_UPDATE,
+            P.BORROWERS_VERIFY,
             P.LOANS_CREATE,
             P.LOANS_READ,
             P.LOANS_APPROVE,

@@ -144,6 +144,13 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 
+#: Reasons whose HTTP status is more precise than their gRPC code's: a file refused for its
+#: content or its size is INVALID_ARGUMENT on the wire, and 415 or 413 over HTTP.
+HTTP_STATUS_BY_REASON: dict[str, int] = {
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "DOCUMENT_TOO_LARGE": 413,
+}
+
 TITLES: dict[int, str] = {
     400: "Bad request",
     401: "Not authenticated",
@@ -189,6 +196,8 @@ def problem_from_rpc(error: grpc.aio.AioRpcError | grpc.RpcError) -> tuple[int, 
     """HTTP status and problem+json body for a failed upstream call; internals never leak."""
     d = details_of(error)
     status = HTTP_STATUS.get(d.code, 500)
+    if d.code == grpc.StatusCode.INVALID_ARGUMENT:
+        status = HTTP_STATUS_BY_REASON.get(d.reason, status)
     if status >= 500:
         detail = {
             503: "a service is unavailable; retry shortly",

@@ -32,6 +32,7 @@ _PEER_SERVICES = {
     "user": [
         ("kopa.user.v1.user_pb2", "UserService"),
         ("kopa.user.v1.groups_pb2", "GroupService"),
+        ("kopa.user.v1.documents_pb2", "DocumentService"),
     ],
     "loan": [
         ("kopa.loan.v1.loan_pb2", "LoanService"),

@@ -264,6 +264,11 @@ install_servers() { # servers...
 	local pkgs=()
 	have curl || pkgs+=(curl ca-certificates)
 	have ss || pkgs+=(iproute2)
+	# Not servers but tools user_service runs on KYC documents: Tesseract OCR with its English
+	# data, and poppler's pdftoppm for a PDF's first page (apt_install skips what is installed).
+	have tesseract || pkgs+=(tesseract-ocr)
+	pkgs+=(tesseract-ocr-eng)
+	have pdftoppm || pkgs+=(poppler-utils)
 	((want_redis)) && pkgs+=(redis-server)
 	((want_rabbit)) && pkgs+=(rabbitmq-server)
 	((want_pg)) && pkgs+=(postgresql)

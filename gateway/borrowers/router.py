@@ -14,13 +14,14 @@ from gateway.borrowers.schemas import (
     BorrowerPatch,
     BorrowerVersion,
     ConsentBody,
+    KycStatusBody,
     TransferBody,
 )
 from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.schema import Page, PageSize, PageToken
 from kopa.reporting.v2 import reporting_pb2
-from kopa.user.v1 import user_pb2
+from kopa.user.v1 import documents_pb2, kyc_pb2, user_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["borrowers"])
@@ -175,5 +176,26 @@ async def transfer_borrower(borrower_id: str, body: TransferBody, stubs: Stubs) 
     reason; the move is appended to `assignments`, so the history is kept."""
     reply = await stubs.user.TransferBorrower(
         to_proto(user_pb2.TransferBorrowerRequest, body, borrower_id=borrower_id)
+    )
+    return borrower(reply.borrower)
+
+
+@router.put(
+    "/v1/borrowers/{borrower_id}/kyc-status",
+    summary="Set a borrower's KYC status",
+    dependencies=[allowed(P.BORROWERS_UPDATE)],
+)
+async def set_kyc_status(borrower_id: str, body: KycStatusBody, stubs: Stubs) -> Borrower:
+    """Records where the borrower's KYC review stands. Anyone who may edit the borrower sends
+    the file to `pending_review`; `verified` and `rejected` need `borrowers:verify` (branch
+    managers and admins) and someone other than whoever registered the borrower (409
+    `KYC_SELF_REVIEW`). The change and its note are kept in the borrower's versions and in
+    the audit log; setting the status the borrower has changes nothing."""
+    reply = await stubs.documents.SetKycStatus(
+        documents_pb2.SetKycStatusRequest(
+            borrower_id=borrower_id,
+            status=kyc_pb2.KycStatus.Value(f"KYC_STATUS_{body.status.upper()}"),
+            note=body.note or "",
+        )
     )
     return borrower(reply.borrower)

@@ -134,6 +134,7 @@ class Borrower(BaseModel):
                     "monthly_income": "25000.00",
                     "household_size": 4,
                     "document_refs": [],
+                    "kyc_status": "verified",
                     "consents": [
                         {
                             "kind": "credit_check",
@@ -177,6 +178,9 @@ class Borrower(BaseModel):
     )
     household_size: int | None
     document_refs: list[str]
+    kyc_status: Literal["unverified", "pending_review", "verified", "rejected"] = Field(
+        description="`unverified` when registered; set by `PUT /v1/borrowers/{id}/kyc-status`"
+    )
     consents: list[Consent] = Field(description="every consent recorded, oldest first")
     assignments: list[Assignment] = Field(description="branch and agent history, oldest first")
     group_id: str | None = Field(description="the joint-liability group; null when none")
@@ -222,3 +226,12 @@ class BorrowerVersion(BaseModel):
         description="field -> [old value, new value]",
         examples=[{"phone": ["+254712345678", "+254722000111"]}],
     )
+
+
+class KycStatusBody(Strict):
+    status: Literal["pending_review", "verified", "rejected"] = Field(
+        description="`pending_review` to ask for a review (anyone who may edit the borrower); "
+        "`verified` or `rejected` after reviewing the file (a branch manager or an admin, "
+        "other than whoever registered the borrower)"
+    )
+    note: StrictStr | None = Field(None, max_length=500, description="why; kept in the versions")

@@ -315,6 +315,15 @@ class Loan(Pricing):
     classification_history: list[Reclassification] = Field(
         description="every change of delinquency bucket, oldest first"
     )
+    group_loan_id: str | None = Field(
+        None, description="a group loan's member loan: its group loan; null for an individual"
+    )
+    group_id: str | None = Field(None, description="a member loan's group")
+    group_days_past_due: int = Field(
+        0,
+        description="under joint liability, the group's arrears: the most days past due of any "
+        "member loan of the group's loans (`GET /v1/loans/{id}`; 0 in lists)",
+    )
 
     @classmethod
     def of(cls, loan: loans_pb2.Loan) -> Loan:

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 
 from kopa.scoring.v2 import scoring_pb2, scoring_pb2_grpc
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v1 import kyc_pb2, user_pb2, user_pb2_grpc
 from loan_service.service_layer.ports import (
     Borrower,
     BorrowerContact,
@@ -62,6 +62,7 @@ class GrpcUserDirectory(UserDirectory):
             gender=b.gender,
             business_type=b.business_type,
             group_id=b.group_id,
+            kyc_status=kyc_pb2.KycStatus.Name(b.kyc_status).removeprefix("KYC_STATUS_").lower(),
         )
 
     async def institution_currency(self, institution_id: str) -> str:

@@ -30,6 +30,7 @@ from loan_service.service_layer import (
 )
 from loan_service.service_layer.clock import today
 from loan_service.service_layer.cob import CloseOfBusiness, job_id
+from loan_service.service_layer.group_loans import GroupLoans
 from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.loan_settings import ReadingSettings
 from loan_service.service_layer.ports import Scorer, UserDirectory
@@ -71,8 +72,10 @@ class LoanUseCases:
         scorer: Scorer,
         reading: ReadingSettings,
         cob: CloseOfBusiness,
+        group_loans: GroupLoans | None = None,
     ) -> None:
         self.uow = uow
+        self.group_loans = group_loans
         self.repo = uow.repo
         self.users = users
         self.scorer = scorer
@@ -115,7 +118,10 @@ class LoanUseCases:
 
     async def GetLoan(self, request: Any, context: Ctx) -> Any:
         doc = await queries.get_loan(self.uow, request.loan_id)
-        return self.wire.pb.GetLoanResponse(loan=await self._loan(doc))
+        loan = await self._loan(doc)
+        if self.wire is m.V2 and self.group_loans is not None:
+            loan.group_days_past_due = await self.group_loans.joint_arrears(doc)
+        return self.wire.pb.GetLoanResponse(loan=loan)
 
     async def ListLoans(self, request: Any, context: Ctx) -> Any:
         status = m.request_fields(request).values["status"]
@@ -142,7 +148,7 @@ class LoanUseCases:
 
     async def DisburseLoan(self, request: Any, context: Ctx) -> Any:
         cmd = m.request_fields(request).command(commands.DisburseLoan)
-        doc = await disbursement.disburse(self.uow, cmd)
+        doc = await disbursement.disburse(self.uow, self.users, cmd)
         return self.wire.pb.DisburseLoanResponse(loan=await self._loan(doc))
 
     async def WriteOffLoan(self, request: Any, context: Ctx) -> Any:

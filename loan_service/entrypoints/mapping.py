@@ -325,6 +325,9 @@ def loan_to_proto(
     fields: dict[str, Any] = {}
     if wire is V1:  # superseded by `repayments`
         fields["applied_payment_ids"] = [r["id"] for r in repayments]
+    else:
+        fields["group_loan_id"] = doc.get("group_loan_id") or ""
+        fields["group_id"] = doc.get("group_id") or ""
     return pb.Loan(
         id=doc["_id"],
         institution_id=doc["institution_id"],

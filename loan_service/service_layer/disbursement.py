@@ -13,15 +13,16 @@ from loan_service.domain import Loan
 from loan_service.domain.lifecycle import LoanDisbursed
 from loan_service.service_layer.commands import DisburseLoan
 from loan_service.service_layer.inputs import collect
+from loan_service.service_layer.ports import UserDirectory
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork
 from shared.dates import parse_date
-from shared.errors import Conflict, ValidationError
+from shared.errors import Conflict, IllegalState, ValidationError
 from shared.permissions import Permission, Principal
 
 CHANNELS = ("cash", "bank", "mobile_money")
 
 
-async def disburse(uow: UnitOfWork, cmd: DisburseLoan) -> dict[str, Any]:
+async def disburse(uow: UnitOfWork, users: UserDirectory, cmd: DisburseLoan) -> dict[str, Any]:
     errors: list[tuple[str, str]] = []
     on = collect(errors, lambda: parse_date(cmd.disbursement_date, "disbursement_date"))
     first = collect(
@@ -45,7 +46,7 @@ async def disburse(uow: UnitOfWork, cmd: DisburseLoan) -> dict[str, Any]:
         "channel": channel,
     }
 
-    def action(p: Principal, doc: dict[str, Any], loan: Loan) -> Change | None:
+    async def action(p: Principal, doc: dict[str, Any], loan: Loan) -> Change | None:
         done = doc.get("disbursement_request") or {}
         if request_id and done.get("request_id") == request_id:
             if done != request:
@@ -55,6 +56,16 @@ async def disburse(uow: UnitOfWork, cmd: DisburseLoan) -> dict[str, Any]:
                     metadata={"loan_id": cmd.loan_id},
                 )
             return None  # a retry of the disbursement that was applied: nothing to do
+        if doc.get("requires_kyc_verified"):
+            borrower = await users.borrower(doc["borrower_id"])
+            if borrower.kyc_status != "verified":
+                raise IllegalState(
+                    f"the product lends only to borrowers whose identity was verified; borrower "
+                    f"{borrower.id} is {borrower.kyc_status.replace('_', ' ')}: review their "
+                    "documents (PUT /v1/borrowers/{id}/kyc-status) before disbursing",
+                    reason="KYC_NOT_VERIFIED",
+                    metadata={"borrower_id": borrower.id, "kyc_status": borrower.kyc_status},
+                )
         if loan.first_repayment_date is not None and loan.first_repayment_date <= on:
             loan.first_repayment_date = None
         loan.disburse(on, first)

@@ -282,6 +282,7 @@ class GroupLoans:
         for loan in await self._pending(doc, "disburse"):
             await disbursement.disburse(
                 self.uow,
+                self.users,
                 DisburseLoan(
                     loan["_id"],
                     disbursement_date=disbursement_date,
@@ -323,6 +324,16 @@ class GroupLoans:
         raise Aborted(f"group loan {doc['_id']} kept changing concurrently; retry")
 
     # --- reading --------------------------------------------------------------------------
+
+    async def joint_arrears(self, loan: dict[str, Any]) -> int:
+        """A member loan's group's arrears when the group is jointly liable (0 otherwise):
+        the most days past due of any member loan of the group's loans."""
+        if not loan.get("group_loan_id"):
+            return 0
+        doc = await self.repo.get(loan["group_loan_id"])
+        if doc is None or not doc.get("joint_liability"):
+            return 0
+        return await self._group_days_past_due(doc["institution_id"], doc["group_id"])
 
     async def get(self, group_loan_id: str) -> GroupLoanView:
         p = context.principal()

@@ -235,6 +235,8 @@ class Borrower:
     gender: str
     business_type: str
     group_id: str
+    #: unverified, pending_review, verified or rejected.
+    kyc_status: str = "unverified"
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,7 @@ def http(fleet: Fleet, api_schema: OpenApiSchema) -> Iterator[httpx.Client]:
     def conforms(response: httpx.Response) -> None:
         response.read()
         request = response.request
+        request.read()  # a multipart upload is sent as a stream; the check reads it again
         operation = api_schema.find_operation_by_path(request.method, request.url.path)
         if operation is not None:
             operation.validate_response(response)

@@ -274,3 +274,43 @@ def test_approval_needs_the_security_the_product_requires(
         json={"type": "land", "description": "Plot 7", "value": "1000"},
     )
     assert late.status_code == 409 and late.json()["reason"] == "LOAN_NOT_OPEN_FOR_SECURITIES"
+
+
+def test_a_product_requiring_kyc_waits_for_a_verified_borrower(
+    http: httpx.Client, platform_token: str
+) -> None:
+    mfi = make_institution(http, platform_token)
+    agent, manager = mfi.headers["agent"], mfi.headers["branch_manager"]
+    product = _product(http, mfi, requires_kyc_verified=True)
+    loan = _ok(
+        http.post(
+            "/v1/loans",
+            headers=agent,
+            json={
+                "borrower_id": mfi.borrower_id,
+                "product_id": product,
+                "principal": "5000",
+                "term": 3,
+            },
+        ),
+        201,
+    )
+    url = f"/v1/loans/{loan['id']}"
+    _ok(http.post(f"{url}/approve", headers=manager, json={}))
+    refused = http.post(
+        f"{url}/disburse", headers=manager, json={"disbursement_date": "2026-01-05"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["reason"] == "KYC_NOT_VERIFIED"
+    assert _ok(http.get(url, headers=agent))["status"] == "approved"
+    _ok(
+        http.put(
+            f"/v1/borrowers/{mfi.borrower_id}/kyc-status",
+            headers=manager,
+            json={"status": "verified", "note": "national ID seen"},
+        )
+    )
+    active = _ok(
+        http.post(f"{url}/disburse", headers=manager, json={"disbursement_date": "2026-01-05"})
+    )
+    assert active["status"] == "active"

@@ -294,7 +294,13 @@ class FakeUserDirectory(UserDirectory):
         self.groups: dict[str, GroupInfo] = {}
 
     def add_borrower(
-        self, borrower_id: str, institution_id: str, branch_id: str, *, name: str = ""
+        self,
+        borrower_id: str,
+        institution_id: str,
+        branch_id: str,
+        *,
+        name: str = "",
+        kyc_status: str = "unverified",
     ) -> Borrower:
         borrower = Borrower(
             id=borrower_id,
@@ -306,6 +312,7 @@ class FakeUserDirectory(UserDirectory):
             gender="female",
             business_type="retail",
             group_id="",
+            kyc_status=kyc_status,
         )
         self.borrowers[borrower_id] = borrower
         self.names[borrower_id] = name or borrower_id
@@ -426,7 +433,9 @@ class World:
         loan_id = str((await self.application())["_id"])
         act_as(Role.BRANCH_MANAGER)
         await applications.approve(self.uow, ApproveLoan(loan_id, note="ok"))
-        await disbursement.disburse(self.uow, DisburseLoan(loan_id, "2024-01-15", channel="cash"))
+        await disbursement.disburse(
+            self.uow, self.users, DisburseLoan(loan_id, "2024-01-15", channel="cash")
+        )
         return loan_id
 
     async def pay(self, loan_id: str, payment_id: str, amount: str, on: str) -> Any:

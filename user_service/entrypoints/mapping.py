@@ -6,7 +6,7 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
-from kopa.user.v1 import groups_pb2, user_pb2
+from kopa.user.v1 import groups_pb2, kyc_pb2, user_pb2
 from shared.dates import to_proto_date
 from shared.protos import timestamp as ts
 from user_service.domain.groups import Group
@@ -47,6 +47,10 @@ def borrower_to_proto(doc: dict[str, Any]) -> user_pb2.Borrower:
         monthly_income=doc.get("monthly_income", ""),
         household_size=doc.get("household_size", 0),
         document_refs=doc.get("document_refs", []),
+        # Borrowers registered before KYC review existed have no status stored: unverified.
+        kyc_status=kyc_pb2.KycStatus.Value(
+            f"KYC_STATUS_{doc.get('kyc_status', 'unverified').upper()}"
+        ),
         consents=[
             user_pb2.Consent(
                 kind=c["kind"],
@@ -85,6 +89,7 @@ def borrower_from_proto(message: user_pb2.Borrower) -> dict[str, Any]:
         "create_time",
         "update_time",
         "group_id",
+        "kyc_status",
     ):
         data.pop(key, None)
     return data

@@ -22,6 +22,7 @@ from user_service.adapters.repository import (
     Repository,
 )
 from user_service.domain import borrowers as kyc
+from user_service.domain import documents
 from user_service.entrypoints.mapping import borrower_to_proto
 
 #: The most borrowers one BatchGetBorrowers reads.
@@ -147,6 +148,7 @@ class UserHandlers:
             "branch_id": branch_id,
             "agent_id": data.get("agent_id") or (p.user_id if p.role == "agent" else ""),
             **profile,
+            "kyc_status": "unverified",
             "consents": [],
             "group_id": "",
             "version": 1,
@@ -304,4 +306,29 @@ class UserHandlers:
             "borrower.transferred",
             {"branch_id": branch_id, "agent_id": agent_id},
             {"assignments": entry},
+        )
+
+    async def set_kyc_status(self, borrower_id: str, status: str, note: str) -> dict[str, Any]:
+        """The borrower with its KYC status set; versioned like an edit, the note with it."""
+        p = context.principal()
+        needed = (
+            Permission.BORROWERS_VERIFY
+            if status in documents.REVIEW_OUTCOMES
+            else Permission.BORROWERS_UPDATE
+        )
+        require(p, needed)
+        doc = await self.borrower_in_scope(p, borrower_id)
+        documents.check_kyc_change(status, note, p.user_id, doc.get("created_by", ""))
+        clean = {"kyc_status": status, "kyc_note": note.strip()}
+        changed = kyc.diff({"kyc_status": "unverified", "kyc_note": "", **doc}, clean)
+        if "kyc_status" not in changed:
+            return doc
+        entry = {
+            "version": doc["version"] + 1,
+            "time": _now(),
+            "changed_by": p.user_id,
+            "changes": json.dumps(changed, default=str),
+        }
+        return await self.change_borrower(
+            p, doc, "borrower.kyc_status_changed", clean, {"history": entry}
         )

@@ -296,6 +296,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/borrowers/{borrower_id}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A borrower's KYC documents
+         * @description The borrower's documents, oldest first, each with its OCR reading: the text, the
+         *     identity fields found with their confidence, and the fields that differ from the
+         *     borrower's profile as it is now.
+         *
+         *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_documents_v1_borrowers__borrower_id__documents_get"];
+        put?: never;
+        /**
+         * Upload a KYC document
+         * @description Stores a document on the borrower's file, as `multipart/form-data` with the parts
+         *     `file` and `kind`. The content type is judged from the file's bytes: anything but JPEG,
+         *     PNG or PDF is a 415 (`UNSUPPORTED_MEDIA_TYPE`), a file over the size limit (10 MiB
+         *     unless `MAX_DOCUMENT_BYTES` says otherwise) a 413 (`DOCUMENT_TOO_LARGE`). The same bytes
+         *     uploaded again for the same borrower return the document already on file instead of a
+         *     copy. National ID cards and passports are then read by OCR in the background (`ocr.status`
+         *     `pending`, then `done` within seconds: list the documents to see the fields read and
+         *     where they disagree with the profile).
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        post: operations["upload_document_v1_borrowers__borrower_id__documents_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/borrowers/{borrower_id}/kyc-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a borrower's KYC status
+         * @description Records where the borrower's KYC review stands. Anyone who may edit the borrower sends
+         *     the file to `pending_review`; `verified` and `rejected` need `borrowers:verify` (branch
+         *     managers and admins) and someone other than whoever registered the borrower (409
+         *     `KYC_SELF_REVIEW`). The change and its note are kept in the borrower's versions and in
+         *     the audit log; setting the status the borrower has changes nothing.
+         *
+         *     **Permission:** `borrowers:update` (roles: admin, branch_manager, agent).
+         */
+        put: operations["set_kyc_status_v1_borrowers__borrower_id__kyc_status_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/borrowers/{borrower_id}/transfer": {
         parameters: {
             query?: never;
@@ -469,6 +532,30 @@ export interface paths {
          *     **Permission:** `repayments:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
          */
         get: operations["collection_sheet_v1_collection_sheets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{document_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A KYC document's file
+         * @description The document's bytes, with the content type judged when it was stored. Another
+         *     institution's document, or for branch staff one of another branch's borrower, is a
+         *     404.
+         *
+         *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["document_content_v1_documents__document_id__content_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2595,6 +2682,20 @@ export interface components {
              */
             scored: number;
         };
+        /** Body_upload_document_v1_borrowers__borrower_id__documents_post */
+        Body_upload_document_v1_borrowers__borrower_id__documents_post: {
+            /**
+             * File
+             * @description the document: a JPEG, PNG or PDF file
+             */
+            file: string;
+            /**
+             * Kind
+             * @description what the document is
+             * @enum {string}
+             */
+            kind: "national_id" | "passport" | "proof_of_address" | "business_license" | "photo" | "consent";
+        };
         /**
          * Borrower
          * @description A borrower's KYC profile. Every edit raises `version` and is kept in the versions.
@@ -2635,6 +2736,7 @@ export interface components {
          *       "household_size": 4,
          *       "id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
          *       "institution_id": "inst_019d2a0f5b1c8e2d4f6a7b9c0d1e",
+         *       "kyc_status": "verified",
          *       "last_name": "Otieno",
          *       "monthly_income": "25000.00",
          *       "national_id": "K123456789",
@@ -2694,6 +2796,12 @@ export interface components {
             id: string;
             /** Institution Id */
             institution_id: string;
+            /**
+             * Kyc Status
+             * @description `unverified` when registered; set by `PUT /v1/borrowers/{id}/kyc-status`
+             * @enum {string}
+             */
+            kyc_status: "unverified" | "pending_review" | "verified" | "rejected";
             /** Last Name */
             last_name: string;
             /**
@@ -3421,6 +3529,83 @@ export interface components {
              * @description default: the application's, else one repayment period after the disbursement date
              */
             first_repayment_date?: string | null;
+        };
+        /**
+         * Document
+         * @description A KYC document on a borrower's file.
+         * @example {
+         *       "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+         *       "content_type": "image/jpeg",
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "file_name": "id-front.jpg",
+         *       "id": "doc_019d2b7e0c1d2e3f4a5b6c7d8e9f",
+         *       "kind": "national_id",
+         *       "ocr": {
+         *         "complete_time": "2026-03-31T09:30:03.512Z",
+         *         "confidence": 94,
+         *         "error": null,
+         *         "field_confidence": {
+         *           "date_of_birth": 96,
+         *           "first_name": 93,
+         *           "last_name": 92,
+         *           "national_id": 95
+         *         },
+         *         "fields": {
+         *           "date_of_birth": "1988-04-30",
+         *           "first_name": "ACHIENG",
+         *           "last_name": "OTIENO",
+         *           "national_id": "K123456789"
+         *         },
+         *         "mismatches": [],
+         *         "status": "done",
+         *         "text": "REPUBLIC OF KENYA\nID NUMBER: K123456789\n..."
+         *       },
+         *       "sha256": "9f2c1e0b5f6a4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a",
+         *       "size": 482113,
+         *       "uploaded_by": "usr_019d2a1244a6b8c0d2e4f6a8b0c2"
+         *     }
+         */
+        Document: {
+            /** Borrower Id */
+            borrower_id: string;
+            /**
+             * Content Type
+             * @description judged from the file's bytes, not from what the upload declared
+             * @enum {string}
+             */
+            content_type: "image/jpeg" | "image/png" | "application/pdf";
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /**
+             * File Name
+             * @description the name it was uploaded with, for display
+             */
+            file_name: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "national_id" | "passport" | "proof_of_address" | "business_license" | "photo" | "consent";
+            ocr: components["schemas"]["Ocr"];
+            /**
+             * Sha256
+             * @description lower-case hex SHA-256 of the bytes
+             */
+            sha256: string;
+            /**
+             * Size
+             * @description bytes
+             */
+            size: number;
+            /** Uploaded By */
+            uploaded_by: string;
         };
         /** FieldError */
         FieldError: {
@@ -4242,6 +4427,20 @@ export interface components {
             /** Keys */
             keys: components["schemas"]["Jwk"][];
         };
+        /** KycStatusBody */
+        KycStatusBody: {
+            /**
+             * Note
+             * @description why; kept in the versions
+             */
+            note?: string | null;
+            /**
+             * Status
+             * @description `pending_review` to ask for a review (anyone who may edit the borrower); `verified` or `rejected` after reviewing the file (a branch manager or an admin, other than whoever registered the borrower)
+             * @enum {string}
+             */
+            status: "pending_review" | "verified" | "rejected";
+        };
         /** LeaveBody */
         LeaveBody: {
             /**
@@ -4531,6 +4730,22 @@ export interface components {
              * @description when one was asked for
              */
             first_repayment_date: string | null;
+            /**
+             * Group Days Past Due
+             * @description under joint liability, the group's arrears: the most days past due of any member loan of the group's loans (`GET /v1/loans/{id}`; 0 in lists)
+             * @default 0
+             */
+            group_days_past_due: number;
+            /**
+             * Group Id
+             * @description a member loan's group
+             */
+            group_id?: string | null;
+            /**
+             * Group Loan Id
+             * @description a group loan's member loan: its group loan; null for an individual
+             */
+            group_loan_id?: string | null;
             /**
              * History
              * @description every change of status, oldest first
@@ -5325,6 +5540,66 @@ export interface components {
              */
             result: "accepted";
         };
+        /** Ocr */
+        Ocr: {
+            /** Complete Time */
+            complete_time: string | null;
+            /**
+             * Confidence
+             * @description mean word confidence of the text, 0 to 100
+             */
+            confidence: number | null;
+            /**
+             * Error
+             * @description why the reading failed
+             */
+            error: string | null;
+            /**
+             * Field Confidence
+             * @description per field found, the reader's mean word confidence, 0 to 100
+             * @example {
+             *       "last_name": 92,
+             *       "national_id": 95
+             *     }
+             */
+            field_confidence: {
+                [key: string]: number;
+            };
+            fields: components["schemas"]["OcrFields"];
+            /**
+             * Mismatches
+             * @description the fields found that differ from the borrower's profile as it is now (a first name agrees when its words are among those read)
+             * @example [
+             *       "date_of_birth"
+             *     ]
+             */
+            mismatches: string[];
+            /**
+             * Status
+             * @description `pending` until the background reading ends (seconds); photos and consent forms are `not_applicable`; proof of address and business licences are read for their text only
+             * @enum {string}
+             */
+            status: "pending" | "done" | "failed" | "not_applicable";
+            /**
+             * Text
+             * @description the whole text read (a PDF's first page)
+             */
+            text: string;
+        };
+        /**
+         * OcrFields
+         * @description The identity fields read off a national ID card or passport; null when not found.
+         */
+        OcrFields: {
+            /** Date Of Birth */
+            date_of_birth?: string | null;
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            /** National Id */
+            national_id?: string | null;
+        };
         /** OfficersBody */
         OfficersBody: {
             /**
@@ -5446,6 +5721,16 @@ export interface components {
         Page_Center_: {
             /** Items */
             items: components["schemas"]["Center"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[Document] */
+        Page_Document_: {
+            /** Items */
+            items: components["schemas"]["Document"][];
             /**
              * Next Page Token
              * @description empty on the last page
@@ -7155,7 +7440,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7164,7 +7449,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7173,7 +7458,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7254,7 +7539,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7341,7 +7626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7350,7 +7635,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7359,7 +7644,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7538,7 +7823,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7547,7 +7832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7556,7 +7841,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7565,7 +7850,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7650,7 +7935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7748,7 +8033,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7757,7 +8042,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7766,7 +8051,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7775,7 +8060,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7873,7 +8158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7882,7 +8167,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7891,7 +8176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7900,7 +8185,347 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_documents_v1_borrowers__borrower_id__documents_get: {
+        parameters: {
+            query?: {
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                borrower_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Document_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_document_v1_borrowers__borrower_id__documents_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                borrower_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_document_v1_borrowers__borrower_id__documents_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Document"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_kyc_status_v1_borrowers__borrower_id__kyc_status_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                borrower_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KycStatusBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Borrower"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7998,7 +8623,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8007,7 +8632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8016,7 +8641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8025,7 +8650,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8110,7 +8735,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8285,7 +8910,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8294,7 +8919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8303,7 +8928,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8312,7 +8937,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8397,7 +9022,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8574,7 +9199,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8583,7 +9208,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8592,7 +9217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8601,7 +9226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8686,7 +9311,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8814,6 +9439,93 @@ export interface operations {
             };
         };
     };
+    document_content_v1_documents__document_id__content_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file, with its content type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_group_loan_v1_group_loans_post: {
         parameters: {
             query?: never;
@@ -8866,7 +9578,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8875,7 +9587,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8884,7 +9596,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8893,7 +9605,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8978,7 +9690,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9076,7 +9788,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9085,7 +9797,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9094,7 +9806,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9103,7 +9815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9204,7 +9916,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9213,7 +9925,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9222,7 +9934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9231,7 +9943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9329,7 +10041,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9338,7 +10050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9347,7 +10059,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9356,7 +10068,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9457,7 +10169,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9466,7 +10178,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9475,7 +10187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9484,7 +10196,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9664,7 +10376,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9673,7 +10385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9682,7 +10394,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9691,7 +10403,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9776,7 +10488,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9874,7 +10586,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9883,7 +10595,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9892,7 +10604,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9901,7 +10613,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9999,7 +10711,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10008,7 +10720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10017,7 +10729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10026,7 +10738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10124,7 +10836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10133,7 +10845,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10142,7 +10854,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10151,7 +10863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10250,7 +10962,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10259,7 +10971,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10268,7 +10980,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10277,7 +10989,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10375,7 +11087,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10384,7 +11096,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10393,7 +11105,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10402,7 +11114,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10487,7 +11199,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10662,7 +11374,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10671,7 +11383,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10680,7 +11392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10689,7 +11401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10774,7 +11486,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10859,7 +11571,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10957,7 +11669,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10966,7 +11678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10975,7 +11687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10984,7 +11696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11069,7 +11781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11167,7 +11879,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11176,7 +11888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11185,7 +11897,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11194,7 +11906,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11290,7 +12002,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11299,7 +12011,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11308,7 +12020,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11317,7 +12029,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11402,7 +12114,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11563,7 +12275,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11572,7 +12284,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11581,7 +12293,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11590,7 +12302,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11680,7 +12392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11932,7 +12644,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11941,7 +12653,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11950,7 +12662,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11959,7 +12671,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12044,7 +12756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12140,7 +12852,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12149,7 +12861,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12158,7 +12870,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12167,7 +12879,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12346,7 +13058,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12355,7 +13067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12364,7 +13076,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12373,7 +13085,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12458,7 +13170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12556,7 +13268,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12565,7 +13277,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12574,7 +13286,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12583,7 +13295,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12681,7 +13393,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12690,7 +13402,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12699,7 +13411,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12708,7 +13420,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12792,7 +13504,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12801,7 +13513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12902,7 +13614,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12911,7 +13623,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12920,7 +13632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12929,7 +13641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13027,7 +13739,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13036,7 +13748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13045,7 +13757,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13054,7 +13766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13138,7 +13850,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13147,7 +13859,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13235,7 +13947,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13345,7 +14057,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13354,7 +14066,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13363,7 +14075,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13372,7 +14084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13470,7 +14182,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13479,7 +14191,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13488,7 +14200,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13497,7 +14209,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13587,7 +14299,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13688,7 +14400,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13697,7 +14409,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13706,7 +14418,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13715,7 +14427,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13813,7 +14525,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13822,7 +14534,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13831,7 +14543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13840,7 +14552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13925,7 +14637,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13934,7 +14646,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14019,7 +14731,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14104,7 +14816,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14202,7 +14914,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14211,7 +14923,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14220,7 +14932,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -14229,7 +14941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -14469,7 +15181,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14478,7 +15190,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14487,7 +15199,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -14496,7 +15208,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -14579,7 +15291,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14664,7 +15376,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14673,7 +15385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14682,7 +15394,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -14691,7 +15403,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -14839,7 +15551,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14848,7 +15560,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14979,7 +15691,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14988,7 +15700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14997,7 +15709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15006,7 +15718,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -15095,7 +15807,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15104,7 +15816,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15113,7 +15825,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15122,7 +15834,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -15542,7 +16254,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15551,7 +16263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15560,7 +16272,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15569,7 +16281,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -15654,7 +16366,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15739,7 +16451,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15824,7 +16536,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15833,7 +16545,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15918,7 +16630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15927,7 +16639,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16025,7 +16737,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16034,7 +16746,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16043,7 +16755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16052,7 +16764,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -16229,7 +16941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16238,7 +16950,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16247,7 +16959,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16256,7 +16968,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -16431,7 +17143,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16440,7 +17152,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16449,7 +17161,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16458,7 +17170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -16543,7 +17255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16628,7 +17340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16637,7 +17349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16722,7 +17434,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16731,7 +17443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16829,7 +17541,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16838,7 +17550,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`. */
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16847,7 +17559,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit. */
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16856,7 +17568,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`. */
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
                 headers: {
                     [name: string]: unknown;

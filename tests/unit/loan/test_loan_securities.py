@@ -118,8 +118,35 @@ async def test_securities_change_only_before_disbursement() -> None:
     assert collateral == []
     act_as(Role.BRANCH_MANAGER)
     await applications.approve(world.uow, ApproveLoan(loan_id))
-    await disbursement.disburse(world.uow, DisburseLoan(loan_id, "2024-01-15"))
+    await disbursement.disburse(world.uow, world.users, DisburseLoan(loan_id, "2024-01-15"))
     act_as(Role.AGENT)
     with pytest.raises(IllegalState) as exc:
         await securities.add_collateral(world.uow, AddCollateral(loan_id, "land", "Plot 7", "1000"))
     assert exc.value.reason == "LOAN_NOT_OPEN_FOR_SECURITIES"
+
+
+async def test_a_product_requiring_kyc_disburses_only_to_verified_borrowers() -> None:
+    world, loan_id = await _world("0")
+    world.repo.loans[loan_id]["requires_kyc_verified"] = True
+    act_as(Role.BRANCH_MANAGER)
+    await applications.approve(world.uow, ApproveLoan(loan_id))
+    with pytest.raises(IllegalState) as exc:
+        await disbursement.disburse(world.uow, world.users, DisburseLoan(loan_id, "2024-01-15"))
+    assert exc.value.reason == "KYC_NOT_VERIFIED"
+    assert exc.value.metadata["kyc_status"] == "unverified"
+    assert world.repo.loans[loan_id]["status"] == "approved"  # nothing written
+    world.users.add_borrower("bor_1", INSTITUTION, BRANCH, kyc_status="verified")
+    active = await disbursement.disburse(
+        world.uow, world.users, DisburseLoan(loan_id, "2024-01-15")
+    )
+    assert active["status"] == "active"
+
+
+async def test_an_application_keeps_the_products_rules_as_they_were() -> None:
+    world = World()
+    world.product_id = await world.product()
+    world.repo.products[world.product_id].update(
+        min_security_coverage="1.5", requires_kyc_verified=True
+    )
+    loan = await world.application()
+    assert (loan["min_security_coverage"], loan["requires_kyc_verified"]) == ("1.5", True)

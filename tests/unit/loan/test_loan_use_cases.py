@@ -70,7 +70,7 @@ async def test_a_loan_from_application_to_payoff(world: World) -> None:
     assert (approved["status"], approved["approved_by"]) == ("approved", "usr_branch_manager")
 
     active = await disbursement.disburse(
-        world.uow, DisburseLoan(loan_id, "2024-01-15", channel="mobile_money")
+        world.uow, world.users, DisburseLoan(loan_id, "2024-01-15", channel="mobile_money")
     )
     assert active["status"] == "active"
     assert active["disbursement_channel"] == "mobile_money"

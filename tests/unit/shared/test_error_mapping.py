@@ -41,6 +41,10 @@ class FakeCall(grpc.RpcError):
         (Conflict("duplicate national id"), 409),
         (IllegalState("loan is rejected", reason="ILLEGAL_TRANSITION"), 409),
         (RateLimited("slow down", retry_after_seconds=30), 429),
+        # A file refused for what it is or how big it is: INVALID_ARGUMENT on the wire.
+        (ValidationError.of("file", "not a PDF", reason="UNSUPPORTED_MEDIA_TYPE"), 415),
+        (ValidationError.of("file", "too large", reason="DOCUMENT_TOO_LARGE"), 413),
+        (IllegalState("not that kind of conflict", reason="UNSUPPORTED_MEDIA_TYPE"), 409),
     ],
 )
 def test_statuses(error: Exception, status: int) -> None:

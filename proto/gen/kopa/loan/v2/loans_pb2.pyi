@@ -692,6 +692,9 @@ class Loan(_message.Message):
     SCHEDULE_HISTORY_FIELD_NUMBER: _builtins.int
     FIRST_REPAYMENT_DATE_FIELD_NUMBER: _builtins.int
     CLASSIFICATION_HISTORY_FIELD_NUMBER: _builtins.int
+    GROUP_LOAN_ID_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    GROUP_DAYS_PAST_DUE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
@@ -713,6 +716,13 @@ class Loan(_message.Message):
     override_reason: _builtins.str
     rescheduled: _builtins.bool
     """Restructured loans count in PAR whatever their arrears (SEEP)."""
+    group_loan_id: _builtins.str
+    """A member loan of a group loan: the group loan and the group; empty for an individual loan."""
+    group_id: _builtins.str
+    group_days_past_due: _builtins.int
+    """Under joint liability, the group's arrears: the most days past due of any member loan of
+    the group's loans (GetLoan only; 0 in lists and for a loan not jointly held).
+    """
     @_builtins.property
     def principal(self) -> _money_pb2.Money: ...
     @_builtins.property
@@ -793,10 +803,13 @@ class Loan(_message.Message):
         schedule_history: _abc.Iterable[Global___ScheduleVersion] | None = ...,
         first_repayment_date: _date_pb2.Date | None = ...,
         classification_history: _abc.Iterable[Global___Reclassification] | None = ...,
+        group_loan_id: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        group_days_past_due: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "credit_balance", b"credit_balance", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "pricing", b"pricing", "principal", b"principal", "score", b"score", "update_time", b"update_time", "written_off_principal", b"written_off_principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_interest_rate", b"annual_interest_rate", "approved_by", b"approved_by", "borrower_id", b"borrower_id", "branch_id", b"branch_id", "classification_history", b"classification_history", "create_time", b"create_time", "created_by", b"created_by", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "history", b"history", "id", b"id", "institution_id", b"institution_id", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "override_reason", b"override_reason", "pricing", b"pricing", "principal", b"principal", "product_id", b"product_id", "purpose", b"purpose", "repayments", b"repayments", "rescheduled", b"rescheduled", "schedule", b"schedule", "schedule_history", b"schedule_history", "score", b"score", "status", b"status", "term", b"term", "update_time", b"update_time", "version", b"version", "written_off_principal", b"written_off_principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_interest_rate", b"annual_interest_rate", "approved_by", b"approved_by", "borrower_id", b"borrower_id", "branch_id", b"branch_id", "classification_history", b"classification_history", "create_time", b"create_time", "created_by", b"created_by", "credit_balance", b"credit_balance", "currency", b"currency", "days_past_due", b"days_past_due", "delinquency_bucket", b"delinquency_bucket", "disbursement_date", b"disbursement_date", "first_repayment_date", b"first_repayment_date", "group_days_past_due", b"group_days_past_due", "group_id", b"group_id", "group_loan_id", b"group_loan_id", "history", b"history", "id", b"id", "institution_id", b"institution_id", "oldest_unpaid_due_date", b"oldest_unpaid_due_date", "outstanding", b"outstanding", "override_reason", b"override_reason", "pricing", b"pricing", "principal", b"principal", "product_id", b"product_id", "purpose", b"purpose", "repayments", b"repayments", "rescheduled", b"rescheduled", "schedule", b"schedule", "schedule_history", b"schedule_history", "score", b"score", "status", b"status", "term", b"term", "update_time", b"update_time", "version", b"version", "written_off_principal", b"written_off_principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

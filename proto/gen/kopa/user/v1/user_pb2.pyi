@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import date_pb2 as _date_pb2
+from kopa.user.v1 import kyc_pb2 as _kyc_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -218,6 +219,7 @@ class Borrower(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    KYC_STATUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     institution_id: _builtins.str
     branch_id: _builtins.str
@@ -236,6 +238,8 @@ class Borrower(_message.Message):
     household_size: _builtins.int
     group_id: _builtins.str
     version: _builtins.int
+    kyc_status: _kyc_pb2.KycStatus.ValueType
+    """Output only: set through DocumentService.SetKycStatus."""
     @_builtins.property
     def address(self) -> Global___Address: ...
     @_builtins.property
@@ -272,10 +276,11 @@ class Borrower(_message.Message):
         version: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        kyc_status: _kyc_pb2.KycStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agent_id", b"agent_id", "assignments", b"assignments", "branch_id", b"branch_id", "business_type", b"business_type", "consents", b"consents", "create_time", b"create_time", "date_of_birth", b"date_of_birth", "document_refs", b"document_refs", "first_name", b"first_name", "gender", b"gender", "group_id", b"group_id", "household_size", b"household_size", "id", b"id", "institution_id", b"institution_id", "last_name", b"last_name", "monthly_income", b"monthly_income", "national_id", b"national_id", "phone", b"phone", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agent_id", b"agent_id", "assignments", b"assignments", "branch_id", b"branch_id", "business_type", b"business_type", "consents", b"consents", "create_time", b"create_time", "date_of_birth", b"date_of_birth", "document_refs", b"document_refs", "first_name", b"first_name", "gender", b"gender", "group_id", b"group_id", "household_size", b"household_size", "id", b"id", "institution_id", b"institution_id", "kyc_status", b"kyc_status", "last_name", b"last_name", "monthly_income", b"monthly_income", "national_id", b"national_id", "phone", b"phone", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
