@@ -10,8 +10,8 @@ from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v2 import group_loans_pb2_grpc, loans_pb2_grpc, securities_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
-from kopa.reporting.v1 import reporting_pb2_grpc
-from kopa.scoring.v1 import scoring_pb2_grpc
+from kopa.reporting.v2 import reporting_pb2_grpc
+from kopa.scoring.v2 import scoring_pb2_grpc
 from kopa.user.v1 import documents_pb2_grpc, groups_pb2_grpc, user_pb2_grpc
 from shared.grpc_client import open_channel
 from shared.service import peer_services
@@ -38,7 +38,9 @@ class Upstreams:
     ledger: ledger_pb2_grpc.LedgerServiceStub
     #: kopa.payment.v2: mobile-money receipts and suspense, typed.
     mobile_money: repayments_pb2_grpc.MobileMoneyServiceStub
+    #: kopa.scoring.v2: scorecards, what-if and governance, typed.
     scoring: scoring_pb2_grpc.ScoringServiceStub
+    #: kopa.reporting.v2: borrower search and the portfolio reports, typed.
     reporting: reporting_pb2_grpc.ReportingServiceStub
 
     @classmethod

@@ -8,9 +8,11 @@ import grpc
 from pydantic import Field
 
 from kopa.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from kopa.reporting.v2 import reporting_pb2 as reporting_v2
+from kopa.reporting.v2 import reporting_pb2_grpc as reporting_v2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from reporting_service.adapters.search_index import SearchIndex, elasticsearch_client
-from reporting_service.entrypoints.grpc_servicer import ReportingServicer
+from reporting_service.entrypoints.grpc_servicer import ReportingServicer, ReportingServicerV2
 from reporting_service.service_layer.handlers import ReportingHandlers
 from shared.config import ServiceSettings
 from shared.permissions import Principal
@@ -46,10 +48,16 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     handlers = ReportingHandlers(index, institution_currency)
     runtime.consume(EVENTS, handlers.on_event)
     runtime.on_close(es.close)
+    # kopa.reporting.v1 (deprecated) and v2 answer from the same queries.
     servicer = ReportingServicer(handlers)
+    servicer_v2 = ReportingServicerV2(handlers)
 
     def register(server: grpc.aio.Server) -> list[str]:
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server)
-        return [reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name]
+        reporting_v2_grpc.add_ReportingServiceServicer_to_server(servicer_v2, server)
+        return [
+            module.DESCRIPTOR.services_by_name["ReportingService"].full_name
+            for module in (reporting_pb2, reporting_v2)
+        ]
 
     return register

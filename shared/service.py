@@ -47,8 +47,14 @@ _PEER_SERVICES = {
         ("kopa.payment.v2.ledger_pb2", "LedgerService"),
         ("kopa.payment.v2.repayments_pb2", "MobileMoneyService"),
     ],
-    "scoring": [("kopa.scoring.v1.scoring_pb2", "ScoringService")],
-    "reporting": [("kopa.reporting.v1.reporting_pb2", "ReportingService")],
+    "scoring": [
+        ("kopa.scoring.v1.scoring_pb2", "ScoringService"),
+        ("kopa.scoring.v2.scoring_pb2", "ScoringService"),
+    ],
+    "reporting": [
+        ("kopa.reporting.v1.reporting_pb2", "ReportingService"),
+        ("kopa.reporting.v2.reporting_pb2", "ReportingService"),
+    ],
 }
 
 

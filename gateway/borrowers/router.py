@@ -20,7 +20,7 @@ from gateway.borrowers.schemas import (
 from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.schema import Page, PageSize, PageToken
-from kopa.reporting.v1 import reporting_pb2
+from kopa.reporting.v2 import reporting_pb2
 from kopa.user.v1 import documents_pb2, kyc_pb2, user_pb2
 from shared.permissions import Permission as P
 

@@ -20,7 +20,8 @@ from gateway.reports.schemas import (
     TrendsRow,
 )
 from gateway.schema import IsoDate
-from kopa.reporting.v1 import reporting_pb2
+from kopa.reporting.v2 import reporting_pb2
+from shared.dates import from_proto_date
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["reports"])
@@ -137,6 +138,16 @@ async def arrears(
     return _download(name, "arrears", ARREARS_COLUMNS, rows, format)
 
 
+def trends_from_proto(reply: reporting_pb2.GetTrendsReportResponse) -> TrendsReport:
+    return from_proto(
+        TrendsReport,
+        reply,
+        from_=from_proto_date(reply.from_date),
+        to=from_proto_date(reply.to_date),
+        items=[from_proto(TrendsRow, row) for row in reply.rows],
+    )
+
+
 @router.get(
     "/v1/reports/trends",
     response_model=TrendsReport,
@@ -183,13 +194,7 @@ async def trends(
             interval=interval,
         )
     )
-    report = from_proto(
-        TrendsReport,
-        reply,
-        from_=reply.from_date,
-        to=reply.to_date,
-        items=[from_proto(TrendsRow, row) for row in reply.rows],
-    )
+    report = trends_from_proto(reply)
     if format == "json":
         return report
     rows = [row.model_dump(mode="json") for row in report.items]

@@ -14,7 +14,7 @@ from gateway.scorecards.schemas import (
     WhatIfBody,
     WhatIfReport,
 )
-from kopa.scoring.v1 import scoring_pb2
+from kopa.scoring.v2 import scoring_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["scorecards"])

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kopa.scoring.v2 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import kyc_pb2, user_pb2, user_pb2_grpc
 from loan_service.service_layer.ports import (
     Borrower,

@@ -13,17 +13,13 @@ enums. Each function here takes the wire to write (v1 by default).
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from functools import cache
 from types import ModuleType
 from typing import Any
 
-from google.protobuf.descriptor import EnumDescriptor
 from google.type import money_pb2
 
 from kopa.loan.v1 import loan_pb2
@@ -38,9 +34,14 @@ from loan_service.domain.arrears import DEFAULT_BUCKETS, Bucket
 from loan_service.service_layer.collection_sheet import CollectionSheet
 from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.views import effective_arrears
-from shared.dates import from_proto_date, to_proto_date
-from shared.errors import ValidationError
-from shared.money import Formatter, from_money, minor_units, quantum, to_money
+from shared.dates import to_proto_date
+from shared.money import Formatter, quantum, to_money
+
+# The edge's reading of typed requests, shared with the other typed contracts.
+from shared.wire import RequestFields as RequestFields
+from shared.wire import amount_text as amount_text
+from shared.wire import enum_prefix
+from shared.wire import request_fields as request_fields
 
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
 
@@ -62,12 +63,6 @@ class AsMoney:
     def __call__(self, value: Decimal | str | None) -> money_pb2.Money:
         amount = value if isinstance(value, Decimal) else Decimal(value or 0)
         return to_money(amount.quantize(self._quantum), self._currency)
-
-
-@cache
-def enum_prefix(enum: str) -> str:
-    """`InterestMethod` -> `INTEREST_METHOD_` (buf's rule: each value starts with it)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum).upper() + "_"
 
 
 def _v1_day(value: date | str | None) -> str:
@@ -474,74 +469,3 @@ def settings_to_proto(
 
 def buckets_from_proto(buckets: Sequence[Any]) -> list[Bucket]:
     return [Bucket(b.name, b.min_days, None if b.open_ended else b.max_days) for b in buckets]
-
-
-# --- requests --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequestFields:
-    """A request's fields as plain values, the same for both versions: text for amounts and
-    dates (as the use cases read them, so that both versions are judged by the same rules),
-    words for enums; and the currency each amount names (v2 amounts may name one)."""
-
-    values: dict[str, Any]
-    currencies: tuple[tuple[str, str], ...]
-
-    def command(self, cls: type[Any], **given: Any) -> Any:
-        """The command `cls` of the fields it has (those in `given` win)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in self.values.items() if k in names}
-        if "currencies" in names:
-            values["currencies"] = self.currencies
-        return cls(**(values | given))
-
-
-def request_fields(message: Any, names: Mapping[str, str] | None = None) -> RequestFields:
-    """The fields of `message` as plain values: a `google.type.Money` as the exact decimal
-    text of its amount ("" when unset), a `google.type.Date` as ISO text ("" when unset), an
-    enum as its word ("" for the zero value); a value none of them can be is refused naming
-    its field (by `names`, else its own), every such field at once."""
-    names = names or {}
-    values: dict[str, Any] = {}
-    currencies: list[tuple[str, str]] = []
-    errors: list[tuple[str, str]] = []
-    for field in message.DESCRIPTOR.fields:
-        name = field.name
-        label = names.get(name, name)
-        value = getattr(message, name)
-        kind = field.message_type.full_name if field.message_type is not None else ""
-        try:
-            if field.enum_type is not None:
-                values[name] = _enum_word(field.enum_type, value, label)
-            elif kind == "google.type.Money":
-                values[name] = amount_text(value, label) if message.HasField(name) else ""
-                if value.currency_code:
-                    minor_units(value.currency_code, field=label)
-                    currencies.append((label, value.currency_code))
-            elif kind == "google.type.Date":
-                day = from_proto_date(value, label)
-                values[name] = day.isoformat() if day else ""
-            else:
-                values[name] = value
-        except ValidationError as exc:
-            errors.extend(exc.field_errors)
-    if errors:
-        raise ValidationError("the request is invalid", field_errors=errors)
-    return RequestFields(values, tuple(currencies))
-
-
-def _enum_word(enum: EnumDescriptor, number: int, field: str) -> str:
-    if number == 0:
-        return ""
-    value = enum.values_by_number.get(number)
-    if value is None:
-        raise ValidationError.of(field, f"{number} is not a value of {enum.full_name}")
-    return value.name.removeprefix(enum_prefix(enum.name)).lower()
-
-
-def amount_text(value: money_pb2.Money, field: str) -> str:
-    """The amount as plain decimal text without trailing zeros (google.type.Money carries
-    nine decimals): whether it has too many for the currency is the use case's to say."""
-    text = f"{from_money(value, field=field):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text

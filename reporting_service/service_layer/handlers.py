@@ -1,7 +1,11 @@
-"""Read models kept from events, and the queries staff run on them."""
+"""Read models kept from events, and the queries staff run on them.
+
+The queries answer typed values (exact Decimal amounts, dates, ratios as Decimal): how each
+version of the contract writes them is the entrypoints' mapping's to say."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,7 +19,7 @@ from shared import context, loan_events
 from shared.dates import parse_date
 from shared.errors import ValidationError
 from shared.logging import get_logger
-from shared.money import fmt, from_minor
+from shared.money import from_minor
 from shared.permissions import Permission, Principal, require
 
 log = get_logger(__name__)
@@ -26,6 +30,62 @@ REPORTED_STATUSES = ["active", "closed", "written_off"]
 def _from_minor(value: float | int, currency: str) -> Decimal:
     # Elasticsearch sums integer fields as doubles: exact up to 2**53 minor units.
     return from_minor(round(value), currency)
+
+
+@dataclass(frozen=True)
+class BorrowerHit:
+    id: str
+    first_name: str
+    last_name: str
+    national_id: str
+    phone: str
+    branch_id: str
+
+
+@dataclass(frozen=True)
+class PortfolioReport:
+    as_of: date
+    currency: str
+    figures: portfolio.PortfolioFigures
+    #: The active portfolio per centre or group (its id, "" for the loans of none), largest
+    #: first; empty unless asked.
+    groups: list[tuple[str, portfolio.PortfolioFigures]]
+
+
+@dataclass(frozen=True)
+class ArrearsLine:
+    loan_id: str
+    borrower_id: str
+    branch_id: str
+    days_past_due: int
+    overdue_principal: Decimal
+    overdue_interest: Decimal
+    overdue_total: Decimal
+    outstanding_principal: Decimal
+    #: The institution's name of the loan's delinquency bucket; "" before a close of business.
+    bucket: str
+    #: "" until the borrower is indexed.
+    borrower_name: str
+
+
+@dataclass(frozen=True)
+class TrendsPeriod:
+    date: date
+    gross_portfolio: Decimal
+    #: Portfolio at risk over 1, 30 and 90 days, 4 places.
+    par: dict[int, Decimal]
+    disbursed: Decimal
+    collected: Decimal
+
+
+@dataclass(frozen=True)
+class TrendsReport:
+    currency: str
+    interval: trends.Interval
+    #: The range applied, defaults filled in.
+    start: date
+    end: date
+    rows: list[TrendsPeriod]
 
 
 def scope_query(p: Principal) -> list[dict[str, Any]]:
@@ -156,7 +216,7 @@ class ReportingHandlers:
 
     # --- queries ------------------------------------------------------------------------
 
-    async def search_borrowers(self, text: str, size: int) -> list[dict[str, Any]]:
+    async def search_borrowers(self, text: str, size: int) -> list[BorrowerHit]:
         p = context.principal()
         require(p, Permission.BORROWERS_READ)
         text = text.strip()
@@ -177,17 +237,17 @@ class ReportingHandlers:
         query = {"bool": {"filter": scope_query(p), "should": should, "minimum_should_match": 1}}
         reply = await self.index.search(self.index.borrowers, query, size=min(size or 20, 100))
         return [
-            {
-                "id": h["_id"],
+            BorrowerHit(
+                id=h["_id"],
                 **{
                     k: h["_source"][k]
                     for k in ("first_name", "last_name", "national_id", "phone", "branch_id")
                 },
-            }
+            )
             for h in reply["hits"]["hits"]
         ]
 
-    async def portfolio(self, as_of_text: str, group_by: str = "") -> dict[str, Any]:
+    async def portfolio(self, as_of_text: str, group_by: str = "") -> PortfolioReport:
         p = context.principal()
         require(p, Permission.REPORTS_READ)
         as_of = parse_date(as_of_text, "as_of", required=False) or date.today()
@@ -251,20 +311,17 @@ class ReportingHandlers:
             disbursed=_from_minor(disbursed["s"]["value"], currency),
             repaid=_from_minor(repaid["s"]["value"], currency),
         )
-        return {
-            "as_of": as_of.isoformat(),
-            "currency": currency,
-            "active_loans": result.active_loans,
-            "gross_portfolio": fmt(result.gross_portfolio, currency),
-            **{f"par{d}": str(result.par(d)) for d in portfolio.PAR_THRESHOLDS},
-            "disbursed": fmt(result.disbursed, currency),
-            "repaid": fmt(result.repaid, currency),
-            "groups": [
-                _portfolio_group(b, currency) for b in (figures.get("by") or {}).get("buckets", [])
+        return PortfolioReport(
+            as_of=as_of,
+            currency=currency,
+            figures=result,
+            groups=[
+                (b["key"], _portfolio_group(b, currency))
+                for b in (figures.get("by") or {}).get("buckets", [])
             ],
-        }
+        )
 
-    async def arrears(self, as_of_text: str) -> tuple[str, list[dict[str, Any]]]:
+    async def arrears(self, as_of_text: str) -> tuple[str, list[ArrearsLine]]:
         p = context.principal()
         require(p, Permission.REPORTS_READ)
         as_of = parse_date(as_of_text, "as_of", required=False) or date.today()
@@ -278,7 +335,7 @@ class ReportingHandlers:
                 ]
             }
         }
-        lines = []
+        found = []
         async for loan in self.index.scan(self.index.loans, query):
             overdue = {"principal": Decimal(0), "interest": Decimal(0), "total": Decimal(0)}
             for inst in loan["snapshot"]["schedule"]:
@@ -292,28 +349,27 @@ class ReportingHandlers:
                 )
             oldest = loan.get("oldest_unpaid_due_date")
             dpd = portfolio.days_past_due(date.fromisoformat(oldest) if oldest else None, as_of)
-            lines.append(
-                {
-                    "loan_id": loan["id"],
-                    "borrower_id": loan["borrower_id"],
-                    "branch_id": loan["branch_id"],
-                    "days_past_due": dpd,
-                    "overdue_principal": fmt(overdue["principal"], currency),
-                    "overdue_interest": fmt(overdue["interest"], currency),
-                    "overdue_total": fmt(overdue["total"], currency),
-                    "outstanding_principal": fmt(
-                        _from_minor(loan["outstanding_principal_minor"], currency), currency
-                    ),
-                    "bucket": loan.get("delinquency_bucket", ""),
-                }
+            found.append((loan, dpd, overdue))
+        names = await self.index.full_names(loan["borrower_id"] for loan, _, _ in found)
+        lines = [
+            ArrearsLine(
+                loan_id=loan["id"],
+                borrower_id=loan["borrower_id"],
+                branch_id=loan["branch_id"],
+                days_past_due=dpd,
+                overdue_principal=overdue["principal"],
+                overdue_interest=overdue["interest"],
+                overdue_total=overdue["total"],
+                outstanding_principal=_from_minor(loan["outstanding_principal_minor"], currency),
+                bucket=loan.get("delinquency_bucket", ""),
+                borrower_name=names.get(loan["borrower_id"], ""),
             )
-        names = await self.index.full_names(line["borrower_id"] for line in lines)
-        for line in lines:
-            line["borrower_name"] = names.get(line["borrower_id"], "")
-        lines.sort(key=lambda line: -int(line["days_past_due"]))
+            for loan, dpd, overdue in found
+        ]
+        lines.sort(key=lambda line: -line.days_past_due)
         return currency, lines
 
-    async def trends(self, from_text: str, to_text: str, interval_text: str) -> dict[str, Any]:
+    async def trends(self, from_text: str, to_text: str, interval_text: str) -> TrendsReport:
         p = context.principal()
         require(p, Permission.REPORTS_READ)
         start, end, interval = trends_range(from_text, to_text, interval_text, date.today())
@@ -342,30 +398,30 @@ class ReportingHandlers:
             if timeline is not None:
                 sheet.add(timeline)
 
-        def money(minor: int) -> str:
-            return fmt(_from_minor(minor, currency), currency)
+        def money(minor: int) -> Decimal:
+            return _from_minor(minor, currency)
 
-        return {
-            "currency": currency,
-            "interval": interval.value,
-            "from_date": start.isoformat(),
-            "to_date": end.isoformat(),
-            "rows": [
-                {
-                    "date": row.date.isoformat(),
-                    "gross_portfolio": money(row.gross_portfolio),
-                    **{f"par{d}": str(row.par(d)) for d in trends.TREND_PAR_THRESHOLDS},
-                    "disbursed": money(row.disbursed),
-                    "collected": money(row.collected),
-                }
+        return TrendsReport(
+            currency=currency,
+            interval=interval,
+            start=start,
+            end=end,
+            rows=[
+                TrendsPeriod(
+                    date=row.date,
+                    gross_portfolio=money(row.gross_portfolio),
+                    par={d: row.par(d) for d in trends.TREND_PAR_THRESHOLDS},
+                    disbursed=money(row.disbursed),
+                    collected=money(row.collected),
+                )
                 for row in sheet.rows()
             ],
-        }
+        )
 
 
-def _portfolio_group(bucket: dict[str, Any], currency: str) -> dict[str, Any]:
+def _portfolio_group(bucket: dict[str, Any], currency: str) -> portfolio.PortfolioFigures:
     """One centre's or group's share of the active portfolio (a terms bucket)."""
-    figures = portfolio.PortfolioFigures(
+    return portfolio.PortfolioFigures(
         active_loans=int(bucket["doc_count"]),
         gross_portfolio=_from_minor(bucket["gross"]["value"], currency),
         at_risk={
@@ -375,9 +431,3 @@ def _portfolio_group(bucket: dict[str, Any], currency: str) -> dict[str, Any]:
         disbursed=Decimal(0),
         repaid=Decimal(0),
     )
-    return {
-        "key": bucket["key"],
-        "active_loans": figures.active_loans,
-        "gross_portfolio": fmt(figures.gross_portfolio, currency),
-        **{f"par{d}": str(figures.par(d)) for d in portfolio.PAR_THRESHOLDS},
-    }

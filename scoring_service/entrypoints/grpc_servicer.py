@@ -1,4 +1,6 @@
-"""The ScoringService servicer: maps proto requests to use cases and results back."""
+"""The ScoringService servicers of kopa.scoring.v1 (deprecated) and kopa.scoring.v2: both map
+requests to the same use cases (`ScoringUseCases`) and write the results by their version's
+`mapping.Wire`."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kopa.scoring.v1 import scoring_pb2_grpc
+from kopa.scoring.v2 import scoring_pb2_grpc as scoring_v2_grpc
 from scoring_service.domain.scorecard import BANDS_BEST_FIRST
 from scoring_service.domain.whatif import Summary
 from scoring_service.entrypoints import mapping as m
@@ -15,81 +18,67 @@ from scoring_service.service_layer.handlers import ScoringHandlers
 Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
-def _band_counts(summary: Summary | None) -> list[scoring_pb2.BandCount]:
-    if summary is None:
-        return []
-    return m.band_counts({band.value: summary.band_counts[band] for band in BANDS_BEST_FIRST})
-
-
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
+class ScoringUseCases:
+    wire: m.Wire = m.V1
+
     def __init__(self, handlers: ScoringHandlers) -> None:
         self.h = handlers
 
-    async def CreateScorecard(
-        self, request: scoring_pb2.CreateScorecardRequest, context: Ctx
-    ) -> scoring_pb2.CreateScorecardResponse:
+    def _band_counts(self, summary: Summary | None) -> list[Any]:
+        if summary is None:
+            return []
+        counts = {band.value: summary.band_counts[band] for band in BANDS_BEST_FIRST}
+        return m.band_counts(counts, self.wire)
+
+    async def CreateScorecard(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.create_scorecard(
             m.scorecard_from_proto(request.scorecard), request.request_id
         )
-        return scoring_pb2.CreateScorecardResponse(scorecard=m.scorecard_to_proto(doc))
+        return self.wire.pb.CreateScorecardResponse(scorecard=m.scorecard_to_proto(doc, self.wire))
 
-    async def GetScorecard(
-        self, request: scoring_pb2.GetScorecardRequest, context: Ctx
-    ) -> scoring_pb2.GetScorecardResponse:
+    async def GetScorecard(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.get_scorecard(request.scorecard_id)
-        return scoring_pb2.GetScorecardResponse(scorecard=m.scorecard_to_proto(doc))
+        return self.wire.pb.GetScorecardResponse(scorecard=m.scorecard_to_proto(doc, self.wire))
 
-    async def ListScorecards(
-        self, request: scoring_pb2.ListScorecardsRequest, context: Ctx
-    ) -> scoring_pb2.ListScorecardsResponse:
+    async def ListScorecards(self, request: Any, context: Ctx) -> Any:
         docs, token = await self.h.list_scorecards(request.page_size, request.page_token)
-        return scoring_pb2.ListScorecardsResponse(
-            scorecards=[m.scorecard_to_proto(d) for d in docs], next_page_token=token
+        return self.wire.pb.ListScorecardsResponse(
+            scorecards=[m.scorecard_to_proto(d, self.wire) for d in docs], next_page_token=token
         )
 
-    async def PublishScorecard(
-        self, request: scoring_pb2.PublishScorecardRequest, context: Ctx
-    ) -> scoring_pb2.PublishScorecardResponse:
+    async def PublishScorecard(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.publish_scorecard(request.scorecard_id)
-        return scoring_pb2.PublishScorecardResponse(scorecard=m.scorecard_to_proto(doc))
+        return self.wire.pb.PublishScorecardResponse(scorecard=m.scorecard_to_proto(doc, self.wire))
 
-    async def RetireScorecard(
-        self, request: scoring_pb2.RetireScorecardRequest, context: Ctx
-    ) -> scoring_pb2.RetireScorecardResponse:
+    async def RetireScorecard(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.retire_scorecard(request.scorecard_id)
-        return scoring_pb2.RetireScorecardResponse(scorecard=m.scorecard_to_proto(doc))
+        return self.wire.pb.RetireScorecardResponse(scorecard=m.scorecard_to_proto(doc, self.wire))
 
-    async def Score(
-        self, request: scoring_pb2.ScoreRequest, context: Ctx
-    ) -> scoring_pb2.ScoreResponse:
+    async def Score(self, request: Any, context: Ctx) -> Any:
         record = await self.h.score(request.subject_id, request.applicant_json)
-        return m.score_to_proto(record)
+        return m.score_to_proto(record, self.wire)
 
-    async def WhatIf(
-        self, request: scoring_pb2.WhatIfRequest, context: Ctx
-    ) -> scoring_pb2.WhatIfResponse:
+    async def WhatIf(self, request: Any, context: Ctx) -> Any:
         report = await self.h.what_if(request.scorecard_id, request.approval_band)
         before = report.before
-        return scoring_pb2.WhatIfResponse(
+        return self.wire.pb.WhatIfResponse(
             applications=report.applications,
-            current=_band_counts(before),
-            proposed=_band_counts(report.after),
+            current=self._band_counts(before),
+            proposed=self._band_counts(report.after),
             current_approval_rate=_text(before.approval_rate if before else None),
             proposed_approval_rate=_text(report.after.approval_rate),
         )
 
-    async def GetGovernanceReport(
-        self, request: scoring_pb2.GetGovernanceReportRequest, context: Ctx
-    ) -> scoring_pb2.GetGovernanceReportResponse:
+    async def GetGovernanceReport(self, request: Any, context: Ctx) -> Any:
         report = await self.h.governance_report(request.scorecard_id)
-        return scoring_pb2.GetGovernanceReportResponse(
+        return self.wire.pb.GetGovernanceReportResponse(
             applications_scored=report.applications_scored,
             bands=[
-                scoring_pb2.BandOutcome(
+                self.wire.pb.BandOutcome(
                     band=b.band,
                     scored=b.scored,
                     matured=b.matured,
@@ -99,3 +88,15 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 for b in report.bands
             ],
         )
+
+
+class ScoringServicer(ScoringUseCases, scoring_pb2_grpc.ScoringServiceServicer):
+    """kopa.scoring.v1: a scorecard's state as its word."""
+
+    wire = m.V1
+
+
+class ScoringServicerV2(ScoringUseCases, scoring_v2_grpc.ScoringServiceServicer):
+    """kopa.scoring.v2: a scorecard's state as the ScorecardState enum."""
+
+    wire = m.V2

@@ -26,7 +26,7 @@ from pymongo import AsyncMongoClient
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.loan.v2 import loans_pb2_grpc, repayments_pb2_grpc
-from kopa.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kopa.scoring.v2 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
 from loan_service.bootstrap import Settings, setup
 from shared import context, loan_events
@@ -133,6 +133,8 @@ class World:
     scoring: FakeScoringService
     keyset: KeySet
     db: Any
+    #: The address of the fake peers (for another service of the test to call them too).
+    peers: str
     events: list[tuple[str, LoanEventMessage]]
     tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
 
@@ -226,6 +228,7 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
                 scoring=scoring,
                 keyset=keyset,
                 db=runtime.db,
+                peers=f"127.0.0.1:{peer_port}",
                 events=events,
             )
     finally:

@@ -18,6 +18,7 @@ import grpc
 import redis.asyncio as aioredis
 
 from kopa.scoring.v1 import events_pb2, scoring_pb2, scoring_pb2_grpc
+from kopa.scoring.v2 import scoring_pb2_grpc as scoring_v2_grpc
 from scoring_service.adapters.repository import Repository
 from scoring_service.bootstrap import Settings, setup
 from scoring_service.service_layer.handlers import ScoringHandlers
@@ -58,6 +59,8 @@ APPLICANT = {
 @dataclass
 class Env:
     stub: scoring_pb2_grpc.ScoringServiceStub
+    #: kopa.scoring.v2's ScoringService (typed) on the same server.
+    v2: scoring_v2_grpc.ScoringServiceStub
     keyset: KeySet
     db: Any
     repo: Repository
@@ -149,6 +152,7 @@ async def scoring_env(server_urls: dict[str, str]) -> AsyncIterator[Env]:
         async with observing(settings.amqp_url, namespace, "watch", ["scorecard.*"], watch):
             yield Env(
                 stub=scoring_pb2_grpc.ScoringServiceStub(channel),
+                v2=scoring_v2_grpc.ScoringServiceStub(channel),
                 keyset=keyset,
                 db=db,
                 repo=repo,

@@ -14,7 +14,7 @@ from gateway.schema import Amount
 from gateway.schema import Timestamp as TimestampText
 from kopa.loan.v1 import loan_pb2
 from kopa.payment.v2 import repayments_pb2
-from kopa.scoring.v1 import scoring_pb2
+from kopa.scoring.v2 import scoring_pb2
 from shared.errors import ValidationError
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticError
 from gateway.problems import _field_name
 from gateway.schema import DecimalString, Int32, IsoDate, Strict, refuse_control_characters
 from kopa.loan.v1 import loan_pb2
-from kopa.scoring.v1 import scoring_pb2
+from kopa.scoring.v2 import scoring_pb2
 from shared.errors import ValidationError
 from shared.protos import field_with_nul
 

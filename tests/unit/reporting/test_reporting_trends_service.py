@@ -8,12 +8,14 @@ from datetime import date
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.type import date_pb2
 
 from kopa.common.v1 import common_pb2
 from kopa.loan.v1 import events_pb2, loan_pb2
 from reporting_service.adapters.search_index import Indexed, SearchIndex
+from reporting_service.entrypoints.mapping import trends_to_proto
 from reporting_service.service_layer.handlers import ReportingHandlers, timeline_of
 from shared import context
 from shared.errors import ValidationError
@@ -251,7 +253,7 @@ def as_principal(role: Role, branch: str | None = None) -> None:
     )
 
 
-async def test_the_report_formats_money_and_ratios_and_keeps_to_the_callers_scope() -> None:
+async def test_the_report_as_v1_text_keeps_to_the_callers_scope() -> None:
     fake = FakeIndex()
     h = handlers_with(fake)
     await disburse(h)
@@ -259,8 +261,12 @@ async def test_the_report_formats_money_and_ratios_and_keeps_to_the_callers_scop
     # A document from before the timeline was kept is left out rather than guessed at.
     fake.docs[fake.loans]["old"] = {"id": "old", "disbursement_date": "2026-01-01", "snapshot": {}}
     as_principal(Role.BRANCH_MANAGER, "br_1")
-    report = await h.trends("2026-03-02", "2026-03-03", "day")
-    assert (report["currency"], report["interval"]) == ("KES", "day")
+    report = json_format.MessageToDict(
+        trends_to_proto(await h.trends("2026-03-02", "2026-03-03", "day")),
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+    )
+    assert (report["currency"], report["interval"]) == ("KES", "TREND_INTERVAL_DAY")
     assert (report["from_date"], report["to_date"]) == ("2026-03-02", "2026-03-03")
     assert report["rows"] == [
         {

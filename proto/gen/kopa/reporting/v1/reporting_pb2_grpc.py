@@ -30,6 +30,7 @@ class ReportingServiceStub:
     Errors: INVALID_ARGUMENT for a malformed date or format; PERMISSION_DENIED for roles without
     report access. Results never include another institution's or (for branch staff) another
     branch's records.
+    Deprecated: superseded by kopa.reporting.v2.ReportingService (typed contracts); served for one release.
     """
 
     def __init__(self, channel):
@@ -65,6 +66,7 @@ class ReportingServiceServicer:
     Errors: INVALID_ARGUMENT for a malformed date or format; PERMISSION_DENIED for roles without
     report access. Results never include another institution's or (for branch staff) another
     branch's records.
+    Deprecated: superseded by kopa.reporting.v2.ReportingService (typed contracts); served for one release.
     """
 
     def SearchBorrowers(self, request, context):
@@ -137,6 +139,7 @@ class ReportingService:
     Errors: INVALID_ARGUMENT for a malformed date or format; PERMISSION_DENIED for roles without
     report access. Results never include another institution's or (for branch staff) another
     branch's records.
+    Deprecated: superseded by kopa.reporting.v2.ReportingService (typed contracts); served for one release.
     """
 
     @staticmethod

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from kopa.reporting.v1 import reporting_pb2 as _reporting_pb2
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -31,27 +37,36 @@ class ReportingServiceStub:
     Errors: INVALID_ARGUMENT for a malformed date or format; PERMISSION_DENIED for roles without
     report access. Results never include another institution's or (for branch staff) another
     branch's records.
+    Deprecated: superseded by kopa.reporting.v2.ReportingService (typed contracts); served for one release.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ReportingServiceAsyncStub: ...
-    SearchBorrowers: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.SearchBorrowersRequest, _reporting_pb2.SearchBorrowersResponse]
-    """Typo-tolerant on names, exact on national ID and phone."""
-    GetPortfolioReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetPortfolioReportRequest, _reporting_pb2.GetPortfolioReportResponse]
-    """SEEP/CGAP portfolio quality figures as of a date."""
-    GetArrearsReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetArrearsReportRequest, _reporting_pb2.GetArrearsReportResponse]
-    """Loans in arrears as of a date."""
-    GetTrendsReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetTrendsReportRequest, _reporting_pb2.GetTrendsReportResponse]
-    """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
-    portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
-    had been disbursed, repaid, rescheduled and written off by that day), and what was
-    disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
-    gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
-    or when the range holds more than 366 days or 120 months (naming `from`), and naming
-    `interval` for an unknown value.
-    """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def SearchBorrowers(self) -> _grpc.UnaryUnaryMultiCallable[_reporting_pb2.SearchBorrowersRequest, _reporting_pb2.SearchBorrowersResponse]:
+        """Typo-tolerant on names, exact on national ID and phone."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetPortfolioReport(self) -> _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetPortfolioReportRequest, _reporting_pb2.GetPortfolioReportResponse]:
+        """SEEP/CGAP portfolio quality figures as of a date."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetArrearsReport(self) -> _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetArrearsReportRequest, _reporting_pb2.GetArrearsReportResponse]:
+        """Loans in arrears as of a date."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetTrendsReport(self) -> _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetTrendsReportRequest, _reporting_pb2.GetTrendsReportResponse]:
+        """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
+        portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
+        had been disbursed, repaid, rescheduled and written off by that day), and what was
+        disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
+        gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
+        or when the range holds more than 366 days or 120 months (naming `from`), and naming
+        `interval` for an unknown value.
+        """
 
 @_typing.type_check_only
 class ReportingServiceAsyncStub(ReportingServiceStub):
@@ -59,32 +74,43 @@ class ReportingServiceAsyncStub(ReportingServiceStub):
     Errors: INVALID_ARGUMENT for a malformed date or format; PERMISSION_DENIED for roles without
     report access. Results never include another institution's or (for branch staff) another
     branch's records.
+    Deprecated: superseded by kopa.reporting.v2.ReportingService (typed contracts); served for one release.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    SearchBorrowers: _aio.UnaryUnaryMultiCallable[_reporting_pb2.SearchBorrowersRequest, _reporting_pb2.SearchBorrowersResponse]  # type: ignore[assignment]
-    """Typo-tolerant on names, exact on national ID and phone."""
-    GetPortfolioReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetPortfolioReportRequest, _reporting_pb2.GetPortfolioReportResponse]  # type: ignore[assignment]
-    """SEEP/CGAP portfolio quality figures as of a date."""
-    GetArrearsReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetArrearsReportRequest, _reporting_pb2.GetArrearsReportResponse]  # type: ignore[assignment]
-    """Loans in arrears as of a date."""
-    GetTrendsReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetTrendsReportRequest, _reporting_pb2.GetTrendsReportResponse]  # type: ignore[assignment]
-    """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
-    portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
-    had been disbursed, repaid, rescheduled and written off by that day), and what was
-    disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
-    gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
-    or when the range holds more than 366 days or 120 months (naming `from`), and naming
-    `interval` for an unknown value.
-    """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def SearchBorrowers(self) -> _aio.UnaryUnaryMultiCallable[_reporting_pb2.SearchBorrowersRequest, _reporting_pb2.SearchBorrowersResponse]:  # type: ignore[override]
+        """Typo-tolerant on names, exact on national ID and phone."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetPortfolioReport(self) -> _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetPortfolioReportRequest, _reporting_pb2.GetPortfolioReportResponse]:  # type: ignore[override]
+        """SEEP/CGAP portfolio quality figures as of a date."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetArrearsReport(self) -> _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetArrearsReportRequest, _reporting_pb2.GetArrearsReportResponse]:  # type: ignore[override]
+        """Loans in arrears as of a date."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetTrendsReport(self) -> _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetTrendsReportRequest, _reporting_pb2.GetTrendsReportResponse]:  # type: ignore[override]
+        """The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross
+        portfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what
+        had been disbursed, repaid, rescheduled and written off by that day), and what was
+        disbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the
+        gateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`
+        or when the range holds more than 366 days or 120 months (naming `from`), and naming
+        `interval` for an unknown value.
+        """
 
 class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Search and portfolio reports built from domain events (read models in Elasticsearch).
     Errors: INVALID_ARGUMENT for a malformed date or format; PERMISSION_DENIED for roles without
     report access. Results never include another institution's or (for branch staff) another
     branch's records.
+    Deprecated: superseded by kopa.reporting.v2.ReportingService (typed contracts); served for one release.
     """
 
+    @_deprecated("""Typo-tolerant on names, exact on national ID and phone.""")
     @_abc_1.abstractmethod
     def SearchBorrowers(
         self,
@@ -93,6 +119,7 @@ class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_reporting_pb2.SearchBorrowersResponse, _abc.Awaitable[_reporting_pb2.SearchBorrowersResponse]]:
         """Typo-tolerant on names, exact on national ID and phone."""
 
+    @_deprecated("""SEEP/CGAP portfolio quality figures as of a date.""")
     @_abc_1.abstractmethod
     def GetPortfolioReport(
         self,
@@ -101,6 +128,7 @@ class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_reporting_pb2.GetPortfolioReportResponse, _abc.Awaitable[_reporting_pb2.GetPortfolioReportResponse]]:
         """SEEP/CGAP portfolio quality figures as of a date."""
 
+    @_deprecated("""Loans in arrears as of a date.""")
     @_abc_1.abstractmethod
     def GetArrearsReport(
         self,
@@ -109,6 +137,7 @@ class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_reporting_pb2.GetArrearsReportResponse, _abc.Awaitable[_reporting_pb2.GetArrearsReportResponse]]:
         """Loans in arrears as of a date."""
 
+    @_deprecated("""The portfolio over time, one row per day or month from `from_date` to `to_date`: the gross\nportfolio and PAR 1, 30 and 90 at the end of each period as they stood then (from what\nhad been disbursed, repaid, rescheduled and written off by that day), and what was\ndisbursed and collected within it. Errors: INVALID_ARGUMENT naming `from` or `to` (the\ngateway's names for `from_date` and `to_date`) when malformed, when `from` is after `to`\nor when the range holds more than 366 days or 120 months (naming `from`), and naming\n`interval` for an unknown value.""")
     @_abc_1.abstractmethod
     def GetTrendsReport(
         self,

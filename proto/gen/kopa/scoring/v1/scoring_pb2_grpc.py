@@ -30,6 +30,7 @@ class ScoringServiceStub:
     Errors: INVALID_ARGUMENT with google.rpc.BadRequest whose field is `rules[i].when` and whose
     description names the rule and the line:column; FAILED_PRECONDITION for an illegal version
     transition or when no version is published; NOT_FOUND for another institution's scorecard.
+    Deprecated: superseded by kopa.scoring.v2.ScoringService (typed contracts); served for one release.
     """
 
     def __init__(self, channel):
@@ -85,6 +86,7 @@ class ScoringServiceServicer:
     Errors: INVALID_ARGUMENT with google.rpc.BadRequest whose field is `rules[i].when` and whose
     description names the rule and the line:column; FAILED_PRECONDITION for an illegal version
     transition or when no version is published; NOT_FOUND for another institution's scorecard.
+    Deprecated: superseded by kopa.scoring.v2.ScoringService (typed contracts); served for one release.
     """
 
     def CreateScorecard(self, request, context):
@@ -196,6 +198,7 @@ class ScoringService:
     Errors: INVALID_ARGUMENT with google.rpc.BadRequest whose field is `rules[i].when` and whose
     description names the rule and the line:column; FAILED_PRECONDITION for an illegal version
     transition or when no version is published; NOT_FOUND for another institution's scorecard.
+    Deprecated: superseded by kopa.scoring.v2.ScoringService (typed contracts); served for one release.
     """
 
     @staticmethod

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from kopa.scoring.v1 import scoring_pb2 as _scoring_pb2
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -31,25 +37,42 @@ class ScoringServiceStub:
     Errors: INVALID_ARGUMENT with google.rpc.BadRequest whose field is `rules[i].when` and whose
     description names the rule and the line:column; FAILED_PRECONDITION for an illegal version
     transition or when no version is published; NOT_FOUND for another institution's scorecard.
+    Deprecated: superseded by kopa.scoring.v2.ScoringService (typed contracts); served for one release.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ScoringServiceAsyncStub: ...
-    CreateScorecard: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.CreateScorecardRequest, _scoring_pb2.CreateScorecardResponse]
-    """Creates a draft version (a new scorecard, or the next version of scorecard_id)."""
-    GetScorecard: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.GetScorecardRequest, _scoring_pb2.GetScorecardResponse]
-    ListScorecards: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ListScorecardsRequest, _scoring_pb2.ListScorecardsResponse]
-    PublishScorecard: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.PublishScorecardRequest, _scoring_pb2.PublishScorecardResponse]
-    """Makes the draft the published version; the previous published one is retired."""
-    RetireScorecard: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.RetireScorecardRequest, _scoring_pb2.RetireScorecardResponse]
-    Score: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ScoreRequest, _scoring_pb2.ScoreResponse]
-    """Scores an applicant with the institution's published version and stores the result."""
-    WhatIf: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.WhatIfRequest, _scoring_pb2.WhatIfResponse]
-    """Evaluates a draft against past applications and compares with the published version."""
-    GetGovernanceReport: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.GetGovernanceReportRequest, _scoring_pb2.GetGovernanceReportResponse]
-    """Applications scored, band distribution and default rate by band."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateScorecard(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.CreateScorecardRequest, _scoring_pb2.CreateScorecardResponse]:
+        """Creates a draft version (a new scorecard, or the next version of scorecard_id)."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetScorecard(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.GetScorecardRequest, _scoring_pb2.GetScorecardResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListScorecards(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ListScorecardsRequest, _scoring_pb2.ListScorecardsResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def PublishScorecard(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.PublishScorecardRequest, _scoring_pb2.PublishScorecardResponse]:
+        """Makes the draft the published version; the previous published one is retired."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def RetireScorecard(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.RetireScorecardRequest, _scoring_pb2.RetireScorecardResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def Score(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ScoreRequest, _scoring_pb2.ScoreResponse]:
+        """Scores an applicant with the institution's published version and stores the result."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def WhatIf(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.WhatIfRequest, _scoring_pb2.WhatIfResponse]:
+        """Evaluates a draft against past applications and compares with the published version."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetGovernanceReport(self) -> _grpc.UnaryUnaryMultiCallable[_scoring_pb2.GetGovernanceReportRequest, _scoring_pb2.GetGovernanceReportResponse]:
+        """Applications scored, band distribution and default rate by band."""
 
 @_typing.type_check_only
 class ScoringServiceAsyncStub(ScoringServiceStub):
@@ -57,30 +80,49 @@ class ScoringServiceAsyncStub(ScoringServiceStub):
     Errors: INVALID_ARGUMENT with google.rpc.BadRequest whose field is `rules[i].when` and whose
     description names the rule and the line:column; FAILED_PRECONDITION for an illegal version
     transition or when no version is published; NOT_FOUND for another institution's scorecard.
+    Deprecated: superseded by kopa.scoring.v2.ScoringService (typed contracts); served for one release.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateScorecard: _aio.UnaryUnaryMultiCallable[_scoring_pb2.CreateScorecardRequest, _scoring_pb2.CreateScorecardResponse]  # type: ignore[assignment]
-    """Creates a draft version (a new scorecard, or the next version of scorecard_id)."""
-    GetScorecard: _aio.UnaryUnaryMultiCallable[_scoring_pb2.GetScorecardRequest, _scoring_pb2.GetScorecardResponse]  # type: ignore[assignment]
-    ListScorecards: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ListScorecardsRequest, _scoring_pb2.ListScorecardsResponse]  # type: ignore[assignment]
-    PublishScorecard: _aio.UnaryUnaryMultiCallable[_scoring_pb2.PublishScorecardRequest, _scoring_pb2.PublishScorecardResponse]  # type: ignore[assignment]
-    """Makes the draft the published version; the previous published one is retired."""
-    RetireScorecard: _aio.UnaryUnaryMultiCallable[_scoring_pb2.RetireScorecardRequest, _scoring_pb2.RetireScorecardResponse]  # type: ignore[assignment]
-    Score: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ScoreRequest, _scoring_pb2.ScoreResponse]  # type: ignore[assignment]
-    """Scores an applicant with the institution's published version and stores the result."""
-    WhatIf: _aio.UnaryUnaryMultiCallable[_scoring_pb2.WhatIfRequest, _scoring_pb2.WhatIfResponse]  # type: ignore[assignment]
-    """Evaluates a draft against past applications and compares with the published version."""
-    GetGovernanceReport: _aio.UnaryUnaryMultiCallable[_scoring_pb2.GetGovernanceReportRequest, _scoring_pb2.GetGovernanceReportResponse]  # type: ignore[assignment]
-    """Applications scored, band distribution and default rate by band."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateScorecard(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.CreateScorecardRequest, _scoring_pb2.CreateScorecardResponse]:  # type: ignore[override]
+        """Creates a draft version (a new scorecard, or the next version of scorecard_id)."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetScorecard(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.GetScorecardRequest, _scoring_pb2.GetScorecardResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListScorecards(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.ListScorecardsRequest, _scoring_pb2.ListScorecardsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def PublishScorecard(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.PublishScorecardRequest, _scoring_pb2.PublishScorecardResponse]:  # type: ignore[override]
+        """Makes the draft the published version; the previous published one is retired."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def RetireScorecard(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.RetireScorecardRequest, _scoring_pb2.RetireScorecardResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def Score(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.ScoreRequest, _scoring_pb2.ScoreResponse]:  # type: ignore[override]
+        """Scores an applicant with the institution's published version and stores the result."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def WhatIf(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.WhatIfRequest, _scoring_pb2.WhatIfResponse]:  # type: ignore[override]
+        """Evaluates a draft against past applications and compares with the published version."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetGovernanceReport(self) -> _aio.UnaryUnaryMultiCallable[_scoring_pb2.GetGovernanceReportRequest, _scoring_pb2.GetGovernanceReportResponse]:  # type: ignore[override]
+        """Applications scored, band distribution and default rate by band."""
 
 class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
     """Per-institution versioned scorecards written in a safe rule language.
     Errors: INVALID_ARGUMENT with google.rpc.BadRequest whose field is `rules[i].when` and whose
     description names the rule and the line:column; FAILED_PRECONDITION for an illegal version
     transition or when no version is published; NOT_FOUND for another institution's scorecard.
+    Deprecated: superseded by kopa.scoring.v2.ScoringService (typed contracts); served for one release.
     """
 
+    @_deprecated("""Creates a draft version (a new scorecard, or the next version of scorecard_id).""")
     @_abc_1.abstractmethod
     def CreateScorecard(
         self,
@@ -89,6 +131,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scoring_pb2.CreateScorecardResponse, _abc.Awaitable[_scoring_pb2.CreateScorecardResponse]]:
         """Creates a draft version (a new scorecard, or the next version of scorecard_id)."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetScorecard(
         self,
@@ -96,6 +139,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scoring_pb2.GetScorecardResponse, _abc.Awaitable[_scoring_pb2.GetScorecardResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListScorecards(
         self,
@@ -103,6 +147,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scoring_pb2.ListScorecardsResponse, _abc.Awaitable[_scoring_pb2.ListScorecardsResponse]]: ...
 
+    @_deprecated("""Makes the draft the published version; the previous published one is retired.""")
     @_abc_1.abstractmethod
     def PublishScorecard(
         self,
@@ -111,6 +156,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scoring_pb2.PublishScorecardResponse, _abc.Awaitable[_scoring_pb2.PublishScorecardResponse]]:
         """Makes the draft the published version; the previous published one is retired."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def RetireScorecard(
         self,
@@ -118,6 +164,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scoring_pb2.RetireScorecardResponse, _abc.Awaitable[_scoring_pb2.RetireScorecardResponse]]: ...
 
+    @_deprecated("""Scores an applicant with the institution's published version and stores the result.""")
     @_abc_1.abstractmethod
     def Score(
         self,
@@ -126,6 +173,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scoring_pb2.ScoreResponse, _abc.Awaitable[_scoring_pb2.ScoreResponse]]:
         """Scores an applicant with the institution's published version and stores the result."""
 
+    @_deprecated("""Evaluates a draft against past applications and compares with the published version.""")
     @_abc_1.abstractmethod
     def WhatIf(
         self,
@@ -134,6 +182,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scoring_pb2.WhatIfResponse, _abc.Awaitable[_scoring_pb2.WhatIfResponse]]:
         """Evaluates a draft against past applications and compares with the published version."""
 
+    @_deprecated("""Applications scored, band distribution and default rate by band.""")
     @_abc_1.abstractmethod
     def GetGovernanceReport(
         self,
