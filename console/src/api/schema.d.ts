@@ -465,7 +465,8 @@ export interface paths {
         };
         /**
          * List centres
-         * @description Centres in the caller's scope (agents and branch managers: their branch).
+         * @description Centres in the caller's scope (agents and branch managers: their branch); with `q`,
+         *     the best `page_size` matches by name, best first, in one page.
          *
          *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
          */
@@ -720,7 +721,8 @@ export interface paths {
         /**
          * List groups
          * @description Groups in the caller's scope (agents and branch managers: their branch), oldest
-         *     first.
+         *     first; with `q`, the best `page_size` matches by name (one or two letters wrong still
+         *     match), best first, in one page.
          *
          *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
          */
@@ -1312,7 +1314,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A loan's collateral
+         * @description Every item pledged for the loan, in the order they were added, in one page.
+         *
+         *     **Permission:** `loans:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_collateral_v1_loans__loan_id__collateral_get"];
         put?: never;
         /**
          * Add a collateral item
@@ -1381,7 +1389,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A loan's guarantors
+         * @description Everyone who guarantees the loan, in the order they were added, in one page.
+         *
+         *     **Permission:** `loans:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_guarantors_v1_loans__loan_id__guarantors_get"];
         put?: never;
         /**
          * Add a guarantor
@@ -4043,7 +4057,7 @@ export interface components {
         GroupRepaymentBody: {
             /**
              * Amount
-             * @description one amount, split pro rata to what each member owes by `paid_on`
+             * @description one amount, split pro rata to what each member owes by `paid_on`; with `parts`, their total (a difference is 422 naming `parts`)
              */
             amount?: string | null;
             /**
@@ -4935,6 +4949,7 @@ export interface components {
             /**
              * Group Lending
              * @description lends to groups (`POST /v1/group-loans`): one loan per member of an active group
+             * @default false
              */
             group_lending: boolean;
             /** Id */
@@ -4955,6 +4970,7 @@ export interface components {
             /**
              * Joint Liability
              * @description the group's members are jointly liable: the group's arrears are every member's and a group in arrears borrows no more
+             * @default false
              */
             joint_liability: boolean;
             /**
@@ -4970,6 +4986,7 @@ export interface components {
             /**
              * Max Group Members
              * @description 0: no upper bound
+             * @default 0
              */
             max_group_members: number;
             /**
@@ -4988,6 +5005,7 @@ export interface components {
             /**
              * Min Group Members
              * @description 0: no lower bound
+             * @default 0
              */
             min_group_members: number;
             /**
@@ -5005,7 +5023,7 @@ export interface components {
              * Min Security Coverage
              * @description guarantors and collateral must be worth at least this ratio of the principal when the loan is approved (`1.2` = 120%); null: no rule
              */
-            min_security_coverage: string | null;
+            min_security_coverage?: string | null;
             /** Min Term */
             min_term: number;
             /** Name */
@@ -5029,6 +5047,7 @@ export interface components {
             /**
              * Requires Kyc Verified
              * @description the borrower's `kyc_status` must be `verified` before disbursement
+             * @default false
              */
             requires_kyc_verified: boolean;
             /**
@@ -5727,6 +5746,16 @@ export interface components {
              */
             next_page_token: string;
         };
+        /** Page[Collateral] */
+        Page_Collateral_: {
+            /** Items */
+            items: components["schemas"]["Collateral"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
         /** Page[Document] */
         Page_Document_: {
             /** Items */
@@ -5751,6 +5780,16 @@ export interface components {
         Page_Group_: {
             /** Items */
             items: components["schemas"]["Group"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[Guarantor] */
+        Page_Guarantor_: {
+            /** Items */
+            items: components["schemas"]["Guarantor"][];
             /**
              * Next Page Token
              * @description empty on the last page
@@ -9074,6 +9113,8 @@ export interface operations {
             query?: {
                 /** @description only this branch's centres */
                 branch_id?: string;
+                /** @description search by name, typo-tolerant; empty to list */
+                q?: string;
                 /** @description how many items a page holds at most (1 to 1000) */
                 page_size?: number;
                 /** @description `next_page_token` of the previous page; empty for the first page */
@@ -10251,6 +10292,8 @@ export interface operations {
                 /** @description only the groups of this centre */
                 center_id?: string;
                 status?: ("forming" | "active" | "closed") | null;
+                /** @description search by name, typo-tolerant; empty to list */
+                q?: string;
                 /** @description how many items a page holds at most (1 to 1000) */
                 page_size?: number;
                 /** @description `next_page_token` of the previous page; empty for the first page */
@@ -13342,6 +13385,91 @@ export interface operations {
             };
         };
     };
+    list_collateral_v1_loans__loan_id__collateral_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Collateral_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     add_collateral_v1_loans__loan_id__collateral_post: {
         parameters: {
             query?: never;
@@ -13643,6 +13771,91 @@ export interface operations {
             };
             /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_guarantors_v1_loans__loan_id__guarantors_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                loan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Guarantor_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
