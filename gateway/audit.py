@@ -125,6 +125,27 @@ def action_of(method: str, route_path: str) -> tuple[str, str]:
     return f"{kind.replace('-', '_')}.{verb}", kind
 
 
+#: What an upload's entry keeps of the stored file (from the answer: the request is the file).
+UPLOAD_FIELDS = ("id", "kind", "file_name", "content_type", "size", "sha256")
+
+
+def upload_summary(answer: bytes) -> dict[str, Any]:
+    """The summary of a file upload (a multipart request): what was stored, as the answer
+    describes it, without the bytes themselves."""
+    try:
+        stored = json.loads(answer)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"upload": "[answer not json]"}
+    if not isinstance(stored, dict):
+        return {"upload": "[answer not an object]"}
+    return {"upload": {k: stored[k] for k in UPLOAD_FIELDS if k in stored}}
+
+
+def is_upload(scope: Scope) -> bool:
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return content_type.startswith(b"multipart/form-data")
+
+
 def created_id(body: bytes) -> str:
     """The `id` of the record an answer to a creation holds; "" if it holds none."""
     try:
@@ -174,13 +195,14 @@ class AuditMiddleware:
         session_ending = ends_session(scope["method"], scope.get("path", ""))
         if session_ending:
             await self._flush(bearer_token(scope))
+        upload = is_upload(scope)
         body = bytearray()
         answer = bytearray()
         status = {"code": 0}
 
         async def recording_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and len(body) < MAX_SUMMARY_BYTES:
+            if message["type"] == "http.request" and not upload and len(body) < MAX_SUMMARY_BYTES:
                 body.extend(message.get("body", b"")[: MAX_SUMMARY_BYTES - len(body)])
             return message
 
@@ -190,7 +212,7 @@ class AuditMiddleware:
             elif (
                 message["type"] == "http.response.body"
                 and status["code"] == 201
-                and not scope.get("path_params")
+                and (upload or not scope.get("path_params"))
                 and len(answer) <= MAX_CREATED_BYTES
             ):
                 answer.extend(message.get("body", b""))
@@ -209,10 +231,13 @@ class AuditMiddleware:
         target_id = next(iter(params.values()), "") if params else ""
         if not params and status["code"] == 201 and len(answer) <= MAX_CREATED_BYTES:
             target_id = created_id(bytes(answer))
-        try:
-            summary = redact(json.loads(body)) if body else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            summary = {"body": "[not json]"}
+        if upload:
+            summary: Any = upload_summary(bytes(answer))
+        else:
+            try:
+                summary = redact(json.loads(body)) if body else {}
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                summary = {"body": "[not json]"}
         entry = auth_pb2.NewAuditEntry(
             action=action,
             target_kind=kind,

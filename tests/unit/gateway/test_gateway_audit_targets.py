@@ -5,6 +5,7 @@ entries)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -58,6 +59,9 @@ async def request(
     route: str,
     params: dict[str, str],
     token: str = "token-a",
+    *,
+    content_type: bytes = b"application/json",
+    content: bytes = b"{}",
 ) -> None:
     """One request as the routers leave its scope (route, path parameters, token)."""
     app = SimpleNamespace(state=SimpleNamespace(upstreams=SimpleNamespace(auth=auth)))
@@ -65,13 +69,16 @@ async def request(
         "type": "http",
         "method": method,
         "path": path,
-        "headers": [(b"authorization", f"Bearer {token}".encode())],
+        "headers": [
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", content_type),
+        ],
         "app": app,
         "state": {"token": token, "principal": SimpleNamespace(institution_id="inst_1")},
         "route": SimpleNamespace(path=route),
         "path_params": params,
     }
-    body = iter([{"type": "http.request", "body": b"{}", "more_body": False}])
+    body = iter([{"type": "http.request", "body": content, "more_body": False}])
 
     async def receive() -> Message:
         return next(body)
@@ -215,3 +222,35 @@ async def test_a_sign_out_is_left_to_auth_service_after_the_sessions_queued_entr
     await settled(audit)
     assert not [a for a, _, _ in targets(auth) if a in ("auth.logout", "me.sessions")]
     assert len(auth.appended) == 5
+
+
+async def test_an_upload_is_summarised_by_what_was_stored_not_by_its_bytes() -> None:
+    auth = FakeAuth()
+    stored = (
+        b'{"id": "doc_1", "kind": "national_id", "file_name": "id.png", "content_type": '
+        b'"image/png", "size": 5120, "sha256": "ab12", "ocr": {"status": "pending"}}'
+    )
+    audit = AuditMiddleware(answering(201, stored))
+    await request(
+        audit,
+        auth,
+        "POST",
+        "/v1/borrowers/bor_1/documents",
+        "/v1/borrowers/{borrower_id}/documents",
+        {"borrower_id": "bor_1"},
+        content_type=b"multipart/form-data; boundary=x",
+        content=b"--x\r\nContent-Disposition: form-data; name=file\r\n\r\n\x89PNG...",
+    )
+    await settled(audit)
+    (entry,) = auth.appended
+    assert (entry.action, entry.target_id) == ("borrowers.documents", "bor_1")
+    assert json.loads(entry.summary_json) == {
+        "upload": {
+            "id": "doc_1",
+            "kind": "national_id",
+            "file_name": "id.png",
+            "content_type": "image/png",
+            "size": 5120,
+            "sha256": "ab12",
+        }
+    }
