@@ -3,6 +3,7 @@ beside any dev platform that `make up` started on the same servers."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -18,6 +19,7 @@ import schemathesis
 from playwright.sync_api import Browser, Page, sync_playwright
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
+from tests.support.broker import CONSUMER_QUEUES, remove_broker_namespace
 from tests.support.staff import Institution, make_institution
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +95,9 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         yield Fleet(f"http://127.0.0.1:{gateway_port}", state, args, env)
     finally:
         subprocess.run([*args, "down"], env=env, check=False, capture_output=True)
+        # Durable queues outlive the fleet: left behind, every run added its own and the
+        # broker took a second per queue to start again.
+        asyncio.run(remove_broker_namespace(env["AMQP_URL"], namespace, CONSUMER_QUEUES))
         logs = state / "log"
         if logs.exists():
             for log in sorted(logs.glob("*.log")):
