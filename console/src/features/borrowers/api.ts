@@ -6,6 +6,9 @@ import { api, call } from "@/api/client";
 import type { components } from "@/api/schema";
 
 export type Borrower = components["schemas"]["Borrower"];
+export type BorrowerDocument = components["schemas"]["Document"];
+export type DocumentKind = BorrowerDocument["kind"];
+export type KycStatusBody = components["schemas"]["KycStatusBody"];
 export type BorrowerBody = components["schemas"]["BorrowerBody"];
 
 /** The version of the consent text shown to the borrower (borrowers.consentText): a new
@@ -98,4 +101,58 @@ export function useRegisterBorrower() {
       void queries.invalidateQueries({ queryKey: ["borrowers"] });
     },
   });
+}
+
+/** The borrower's documents; asked again every two seconds while one is still being read. */
+export function useDocuments(id: string) {
+  return useQuery({
+    queryKey: ["borrower", id, "documents"],
+    queryFn: async () =>
+      (await call(api.GET("/v1/borrowers/{borrower_id}/documents", { params: { path: { borrower_id: id } } })))
+        .items,
+    refetchInterval: (query) =>
+      query.state.data?.some((d) => d.ocr.status === "pending") ? 2000 : false,
+  });
+}
+
+export function useUploadDocument(id: string) {
+  const queries = useQueryClient();
+  return useMutation({
+    mutationFn: ({ kind, file }: { kind: DocumentKind; file: File }) => {
+      const form = new FormData();
+      form.append("kind", kind);
+      form.append("file", file);
+      return call(
+        api.POST("/v1/borrowers/{borrower_id}/documents", {
+          params: { path: { borrower_id: id } },
+          // The browser writes the multipart body and its boundary from the FormData.
+          body: form as unknown as { file: string; kind: DocumentKind },
+        }),
+      );
+    },
+    onSuccess: () => queries.invalidateQueries({ queryKey: ["borrower", id, "documents"] }),
+  });
+}
+
+export function useSetKycStatus(id: string) {
+  const queries = useQueryClient();
+  return useMutation({
+    mutationFn: (body: KycStatusBody) =>
+      call(api.PUT("/v1/borrowers/{borrower_id}/kyc-status", { params: { path: { borrower_id: id } }, body })),
+    onSuccess: (borrower) => {
+      queries.setQueryData(["borrower", id], borrower);
+      void queries.invalidateQueries({ queryKey: ["borrower", id, "versions"] });
+    },
+  });
+}
+
+/** Opens a stored document in a new tab (fetched with the session's token, not by URL). */
+export async function openDocument(documentId: string): Promise<void> {
+  const blob = await call(
+    api.GET("/v1/documents/{document_id}/content", {
+      params: { path: { document_id: documentId } },
+      parseAs: "blob",
+    }),
+  );
+  window.open(URL.createObjectURL(blob as Blob), "_blank", "noopener");
 }

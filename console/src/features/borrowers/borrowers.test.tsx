@@ -28,6 +28,7 @@ const borrower = (over: Record<string, unknown> = {}) => ({
   assignments: [{ branch_id: "br_1", agent_id: "usr_me", changed_by: "usr_me", reason: "registered", time: "2026-03-02T07:45:12Z" }],
   consents: [],
   document_refs: [],
+  kyc_status: "unverified",
   create_time: "2026-03-02T07:45:12Z",
   update_time: "2026-03-02T07:45:12Z",
   version: 1,
@@ -46,6 +47,7 @@ function gateway(extra: Parameters<typeof serve>[0] = {}) {
       }),
     "GET /v1/institutions/{institution_id}": () => ok({ id: "inst_1", name: "MFI", currency: "KES" }),
     "GET /v1/borrowers": () => ok({ items: [borrower()], next_page_token: "" }),
+    "GET /v1/borrowers/{borrower_id}/documents": () => ok({ items: [], next_page_token: "" }),
     ...extra,
   });
 }
@@ -251,5 +253,96 @@ describe("borrowers", () => {
     expect(await screen.findByRole("heading", { level: 1, name: "Achieng Odhiambo" })).toBeInTheDocument();
     expect(screen.queryByRole("heading", { name: "Audit trail" })).not.toBeInTheDocument();
     expect(calls.some((c) => c.route === "GET /v1/audit-log")).toBe(false);
+  });
+
+  it("shows what was read from the documents, uploads one and records the reviewer's verdict", async () => {
+    signInAs({
+      role: "branch_manager",
+      permissions: [...AGENT, "borrowers:verify"],
+      branch_id: "br_1",
+    });
+    const idCard = {
+      id: "doc_1",
+      borrower_id: "brw_1",
+      kind: "national_id",
+      file_name: "<b>id</b>.png",
+      content_type: "image/png",
+      size: 5120,
+      sha256: "ab12",
+      uploaded_by: "usr_me",
+      create_time: "2026-03-04T09:00:00Z",
+      ocr: {
+        status: "done",
+        fields: { national_id: "12345678", first_name: "ACHIENG", last_name: "ODHIAMBO", date_of_birth: "1986-04-21" },
+        field_confidence: { national_id: 96, first_name: 91, last_name: 93, date_of_birth: 88 },
+        mismatches: ["date_of_birth"],
+        text: "",
+        confidence: 92,
+        error: null,
+        complete_time: "2026-03-04T09:00:02Z",
+      },
+    };
+    let uploads = 0;
+    const calls = gateway({
+      "GET /v1/borrowers/{borrower_id}": () => ok(borrower()),
+      "GET /v1/borrowers/{borrower_id}/versions": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/loans": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/borrowers/{borrower_id}/documents": () => ok({ items: [idCard], next_page_token: "" }),
+      "POST /v1/borrowers/{borrower_id}/documents": () =>
+        ++uploads === 1
+          ? refused(415, {
+              detail: "the file is not a JPEG, PNG or PDF",
+              reason: "UNSUPPORTED_MEDIA_TYPE",
+              errors: [{ field: "file", message: "is not a JPEG, PNG or PDF (judged by its content)" }],
+            })
+          : ok({ ...idCard, id: "doc_2", kind: "passport", ocr: { ...idCard.ocr, status: "pending" } }, 201),
+      "PUT /v1/borrowers/{borrower_id}/kyc-status": (init) =>
+        ok(borrower({ kyc_status: (init.body as { status: string }).status, version: 2 })),
+    });
+    show("/borrowers/brw_1");
+    expect(await screen.findByRole("heading", { level: 2, name: "Documents" })).toBeInTheDocument();
+    expect(screen.getByText("Not verified")).toBeInTheDocument();
+    const row = (await screen.findByRole("rowheader", { name: "National ID" })).closest("tr")!;
+    expect(within(row).getByText("date_of_birth: 1986-04-21 (88% sure)")).toBeInTheDocument();
+    expect(within(row).getByText("date_of_birth")).toBeInTheDocument(); // differs from the profile
+    // A file name is shown as text, never as markup.
+    expect(within(row).getByRole("button", { name: "Open <b>id</b>.png" })).toBeInTheDocument();
+
+    const file = new File(["not an image"], "scan.png", { type: "image/png" });
+    await userEvent.selectOptions(screen.getByLabelText("Document kind"), "passport");
+    await userEvent.upload(screen.getByLabelText("Document file"), file);
+    await userEvent.click(screen.getByRole("button", { name: "Upload document" }));
+    await waitFor(() =>
+      expect(screen.getByLabelText("Document file")).toHaveAccessibleDescription(
+        expect.stringContaining("is not a JPEG, PNG or PDF"),
+      ),
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Upload document" }));
+    await waitFor(() => expect(uploads).toBe(2));
+    const sent = calls.filter((c) => c.route === "POST /v1/borrowers/{borrower_id}/documents").at(-1)!;
+    expect((sent.init.body as FormData).get("kind")).toBe("passport");
+    expect(((sent.init.body as FormData).get("file") as File).name).toBe("scan.png");
+
+    await userEvent.selectOptions(screen.getByLabelText("KYC status"), "verified");
+    await userEvent.type(screen.getByLabelText("Review note"), "ID seen; date of birth misread");
+    await userEvent.click(screen.getByRole("button", { name: "Save KYC status" }));
+    expect(await screen.findByText("Verified", { selector: "strong" })).toBeInTheDocument();
+    expect(calls.find((c) => c.route === "PUT /v1/borrowers/{borrower_id}/kyc-status")?.init.body).toEqual({
+      status: "verified",
+      note: "ID seen; date of birth misread",
+    });
+  });
+
+  it("lets an agent ask for a review but not verify", async () => {
+    signInAs({ role: "agent", permissions: AGENT, branch_id: "br_1" });
+    gateway({
+      "GET /v1/borrowers/{borrower_id}": () => ok(borrower()),
+      "GET /v1/borrowers/{borrower_id}/versions": () => ok({ items: [], next_page_token: "" }),
+      "GET /v1/loans": () => ok({ items: [], next_page_token: "" }),
+    });
+    show("/borrowers/brw_1");
+    const kyc = await screen.findByLabelText("KYC status");
+    expect(within(kyc).getAllByRole("option").map((o) => o.textContent)).toEqual(["Waiting for review"]);
+    expect(await screen.findByText("No documents on file yet.")).toBeInTheDocument();
   });
 });

@@ -11,6 +11,7 @@ import { t } from "@/i18n";
 import { isoDate } from "@/lib/format";
 import { can, useMe } from "@/lib/session";
 
+import { BorrowerDocuments } from "./BorrowerDocuments";
 import {
   CONSENT_KIND,
   useBorrowerLoans,
@@ -73,6 +74,8 @@ function File({ borrower: b }: { borrower: Borrower }) {
 
       <h2>{t("borrowers.loans")}</h2>
       <Loans id={b.id} />
+
+      <BorrowerDocuments borrower={b} />
 
       <h2>{t("borrowers.versions")}</h2>
       <Versions borrower={b} />
