@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.support.console import open_section, search, sign_in
+from tests.support.id_card import identity_card, kenyan_card
 from tests.support.staff import Institution, register_borrower
 
 pytestmark = pytest.mark.e2e
@@ -121,3 +123,51 @@ def test_an_auditor_reads_a_borrowers_audit_trail_on_their_file_and_an_agent_doe
     page.get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
     expect(page.get_by_role("heading", name="Audit trail")).to_have_count(0)
+
+
+def test_an_identity_card_uploaded_on_the_file_is_read_and_then_verified(
+    page: Page, institution: Institution, http: httpx.Client, tmp_path: Path
+) -> None:
+    last = surname()
+    national_id = f"{secrets.randbelow(10**7) + 10**7}"
+    register_borrower(
+        http,
+        institution.headers["agent"],
+        institution.branch_id,
+        first_name="Akinyi",
+        last_name=last,
+        national_id=national_id,
+        date_of_birth="1988-04-30",
+    )
+    card = tmp_path / "id.png"
+    # The card's date of birth differs from the profile's: the file must say so.
+    card.write_bytes(identity_card(kenyan_card(national_id, "AKINYI", last.upper(), "03.04.1988")))
+    name = f"Akinyi {last}"
+
+    def open_file(email: str) -> None:
+        sign_in(page, email)
+        open_section(page, "Borrowers")
+        search(page, "Search borrowers", last, page.get_by_role("link", name=name))
+        page.get_by_role("link", name=name).click()
+        expect(page.get_by_role("heading", name="Documents")).to_be_visible()
+
+    open_file(institution.emails["agent"])
+    page.get_by_label("Document kind").select_option("national_id")
+    page.get_by_label("Document file").set_input_files(str(card))
+    page.get_by_role("button", name="Upload document").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="National ID"))
+    # Tesseract reads it in the background; the file shows progress, then what was read.
+    expect(row.get_by_text("Read", exact=True)).to_be_visible(timeout=60_000)
+    expect(row.get_by_text(f"national_id: {national_id}", exact=False)).to_be_visible()
+    expect(row.get_by_role("cell", name="date_of_birth", exact=True)).to_be_visible()
+
+    # The agent may only ask for a review; the branch manager verifies.
+    page.get_by_label("KYC status").select_option("pending_review")
+    page.get_by_role("button", name="Save KYC status").click()
+    expect(page.get_by_text("Waiting for review", exact=True).first).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    open_file(institution.emails["branch_manager"])
+    page.get_by_label("KYC status").select_option("verified")
+    page.get_by_label("Review note").fill("card seen; date of birth misread by OCR")
+    page.get_by_role("button", name="Save KYC status").click()
+    expect(page.locator("strong", has_text="Verified")).to_be_visible()
