@@ -4,8 +4,9 @@ repayment split across the member loans."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
@@ -20,7 +21,7 @@ from gateway.group_loans.schemas import (
     GroupRepaymentPart,
 )
 from gateway.repayments.schemas import Repayment
-from gateway.schema import IdempotencyKey, OptionalIdempotencyKey
+from gateway.schema import IdempotencyKey, OptionalIdempotencyKey, Page
 from kopa.loan.v2 import group_loans_pb2 as pb
 from kopa.payment.v2 import repayments_pb2
 from shared.permissions import Permission as P
@@ -47,6 +48,21 @@ async def create_group_loan(
         to_proto(pb.CreateGroupLoanRequest, body, request_id=idempotency_key)
     )
     return from_proto(GroupLoan, reply.group_loan)
+
+
+@router.get(
+    "/v1/group-loans",
+    summary="A group's group loans",
+    dependencies=[allowed(P.LOANS_READ)],
+)
+async def list_group_loans(
+    stubs: Stubs, group_id: Annotated[str, Query(min_length=1, description="the group")]
+) -> Page[GroupLoan]:
+    """Every group loan of the group, oldest first, in one page."""
+    reply = await stubs.group_loans.ListGroupLoans(pb.ListGroupLoansRequest(group_id=group_id))
+    return Page[GroupLoan](
+        items=[from_proto(GroupLoan, g) for g in reply.group_loans], next_page_token=""
+    )
 
 
 @router.get(

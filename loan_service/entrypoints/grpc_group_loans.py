@@ -119,6 +119,12 @@ class GroupLoanServicer(group_loans_pb2_grpc.GroupLoanServiceServicer):
         view = await self.group_loans.get(request.group_loan_id)
         return pb.GetGroupLoanResponse(group_loan=group_loan_to_proto(view))
 
+    async def ListGroupLoans(
+        self, request: pb.ListGroupLoansRequest, context: Ctx
+    ) -> pb.ListGroupLoansResponse:
+        views = await self.group_loans.of_group(request.group_id)
+        return pb.ListGroupLoansResponse(group_loans=[group_loan_to_proto(v) for v in views])
+
     async def ApproveGroupLoan(
         self, request: pb.ApproveGroupLoanRequest, context: Ctx
     ) -> pb.ApproveGroupLoanResponse:

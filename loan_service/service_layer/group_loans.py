@@ -373,6 +373,17 @@ class GroupLoans:
             return 0
         return await self._group_days_past_due(doc["institution_id"], doc["group_id"])
 
+    async def of_group(self, group_id: str) -> list[GroupLoanView]:
+        """The group's group loans in the caller's scope, oldest first."""
+        p = context.principal()
+        require(p, Permission.LOANS_READ)
+        if not group_id:
+            raise ValidationError.of("group_id", "is required")
+        docs = await self.repo.of_group(p.institution_id or "", group_id)
+        return [
+            await self._view(d) for d in docs if p.can_access(d["institution_id"], d["branch_id"])
+        ]
+
     async def get(self, group_loan_id: str) -> GroupLoanView:
         p = context.principal()
         require(p, Permission.LOANS_READ)

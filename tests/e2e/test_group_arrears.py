@@ -134,3 +134,5 @@ def test_a_group_of_five_falls_behind_is_held_jointly_and_catches_up(
     assert _ok(http.get(f"/v1/loans/{loan_ids[0]}", headers=agent))["group_days_past_due"] == 0
     again = _ok(apply(), 201)
     assert again["status"] == "submitted" and len(again["loans"]) == 5
+    listed = _ok(http.get("/v1/group-loans", headers=agent, params={"group_id": group["id"]}))
+    assert [g["id"] for g in listed["items"]] == [glid, again["id"]]

@@ -572,7 +572,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A group's group loans
+         * @description Every group loan of the group, oldest first, in one page.
+         *
+         *     **Permission:** `loans:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_group_loans_v1_group_loans_get"];
         put?: never;
         /**
          * Apply for a group loan
@@ -5766,6 +5772,16 @@ export interface components {
              */
             next_page_token: string;
         };
+        /** Page[GroupLoan] */
+        Page_GroupLoan_: {
+            /** Items */
+            items: components["schemas"]["GroupLoan"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
         /** Page[GroupVersion] */
         Page_GroupVersion_: {
             /** Items */
@@ -9522,6 +9538,83 @@ export interface operations {
             };
             /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_group_loans_v1_group_loans_get: {
+        parameters: {
+            query: {
+                /** @description the group */
+                group_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_GroupLoan_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -28,15 +28,15 @@ from google.type import money_pb2 as google_dot_type_dot_money__pb2
 from kopa.loan.v1 import loan_pb2 as kopa_dot_loan_dot_v1_dot_loan__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ekopa/loan/v2/group_loans.proto\x12\x0ckopa.loan.v2\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x17kopa/loan/v1/loan.proto\"\xc8\x01\n\x0fGroupLoanMember\x12\x13\n\x0b\x62orrower_id\x18\x01 \x01(\t\x12\x0f\n\x07loan_id\x18\x02 \x01(\t\x12%\n\tprincipal\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12(\n\x06status\x18\x04 \x01(\x0e\x32\x18.kopa.loan.v1.LoanStatus\x12\'\n\x0boutstanding\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12\x15\n\rdays_past_due\x18\x06 \x01(\x05\"\xf0\x02\n\tGroupLoan\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0einstitution_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x11\n\tcenter_id\x18\x04 \x01(\t\x12\x10\n\x08group_id\x18\x05 \x01(\t\x12\x12\n\nproduct_id\x18\x06 \x01(\t\x12\x0c\n\x04term\x18\x07 \x01(\x05\x12-\n\x06status\x18\x08 \x01(\x0e\x32\x1d.kopa.loan.v2.GroupLoanStatus\x12\x17\n\x0fjoint_liability\x18\t \x01(\x08\x12,\n\x05loans\x18\n \x03(\x0b\x32\x1d.kopa.loan.v2.GroupLoanMember\x12\'\n\x0boutstanding\x18\x0b \x01(\x0b\x32\x12.google.type.Money\x12\x15\n\rdays_past_due\x18\x0c \x01(\x05\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x0fMemberPrincipal\x12\x13\n\x0b\x62orrower_id\x18\x01 \x01(\t\x12%\n\tprincipal\x18\x02 \x01(\x0b\x32\x12.google.type.Money\"\xcf\x01\n\x16\x43reateGroupLoanRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x05\x12.\n\x07members\x18\x04 \x03(\x0b\x32\x1d.kopa.loan.v2.MemberPrincipal\x12,\n\x11\x64isbursement_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"F\n\x17\x43reateGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\",\n\x13GetGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\"C\n\x14GetGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"W\n\x17\x41pproveGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\x12\x17\n\x0foverride_reason\x18\x03 \x01(\t\"G\n\x18\x41pproveGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"?\n\x16RejectGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"F\n\x17RejectGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"\xb5\x01\n\x18\x44isburseGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12,\n\x11\x64isbursement_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12/\n\x14\x66irst_repayment_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"H\n\x19\x44isburseGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"D\n\rRepaymentPart\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\"\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.Money\"\xbf\x01\n\x19PlanGroupRepaymentRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\"\n\x07paid_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\"\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x05parts\x18\x05 \x03(\x0b\x32\x1b.kopa.loan.v2.RepaymentPart\"T\n\x1aPlanGroupRepaymentResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x05parts\x18\x02 \x03(\x0b\x32\x1b.kopa.loan.v2.RepaymentPart*\xd1\x01\n\x0fGroupLoanStatus\x12!\n\x1dGROUP_LOAN_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bGROUP_LOAN_STATUS_SUBMITTED\x10\x01\x12\x1e\n\x1aGROUP_LOAN_STATUS_APPROVED\x10\x02\x12\x1c\n\x18GROUP_LOAN_STATUS_ACTIVE\x10\x03\x12\x1e\n\x1aGROUP_LOAN_STATUS_REJECTED\x10\x04\x12\x1c\n\x18GROUP_LOAN_STATUS_CLOSED\x10\x05\x32\xdb\x04\n\x10GroupLoanService\x12^\n\x0f\x43reateGroupLoan\x12$.kopa.loan.v2.CreateGroupLoanRequest\x1a%.kopa.loan.v2.CreateGroupLoanResponse\x12U\n\x0cGetGroupLoan\x12!.kopa.loan.v2.GetGroupLoanRequest\x1a\".kopa.loan.v2.GetGroupLoanResponse\x12\x61\n\x10\x41pproveGroupLoan\x12%.kopa.loan.v2.ApproveGroupLoanRequest\x1a&.kopa.loan.v2.ApproveGroupLoanResponse\x12^\n\x0fRejectGroupLoan\x12$.kopa.loan.v2.RejectGroupLoanRequest\x1a%.kopa.loan.v2.RejectGroupLoanResponse\x12\x64\n\x11\x44isburseGroupLoan\x12&.kopa.loan.v2.DisburseGroupLoanRequest\x1a\'.kopa.loan.v2.DisburseGroupLoanResponse\x12g\n\x12PlanGroupRepayment\x12\'.kopa.loan.v2.PlanGroupRepaymentRequest\x1a(.kopa.loan.v2.PlanGroupRepaymentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ekopa/loan/v2/group_loans.proto\x12\x0ckopa.loan.v2\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x17kopa/loan/v1/loan.proto\"\xc8\x01\n\x0fGroupLoanMember\x12\x13\n\x0b\x62orrower_id\x18\x01 \x01(\t\x12\x0f\n\x07loan_id\x18\x02 \x01(\t\x12%\n\tprincipal\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12(\n\x06status\x18\x04 \x01(\x0e\x32\x18.kopa.loan.v1.LoanStatus\x12\'\n\x0boutstanding\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12\x15\n\rdays_past_due\x18\x06 \x01(\x05\"\xf0\x02\n\tGroupLoan\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0einstitution_id\x18\x02 \x01(\t\x12\x11\n\tbranch_id\x18\x03 \x01(\t\x12\x11\n\tcenter_id\x18\x04 \x01(\t\x12\x10\n\x08group_id\x18\x05 \x01(\t\x12\x12\n\nproduct_id\x18\x06 \x01(\t\x12\x0c\n\x04term\x18\x07 \x01(\x05\x12-\n\x06status\x18\x08 \x01(\x0e\x32\x1d.kopa.loan.v2.GroupLoanStatus\x12\x17\n\x0fjoint_liability\x18\t \x01(\x08\x12,\n\x05loans\x18\n \x03(\x0b\x32\x1d.kopa.loan.v2.GroupLoanMember\x12\'\n\x0boutstanding\x18\x0b \x01(\x0b\x32\x12.google.type.Money\x12\x15\n\rdays_past_due\x18\x0c \x01(\x05\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x0fMemberPrincipal\x12\x13\n\x0b\x62orrower_id\x18\x01 \x01(\t\x12%\n\tprincipal\x18\x02 \x01(\x0b\x32\x12.google.type.Money\"\xcf\x01\n\x16\x43reateGroupLoanRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x05\x12.\n\x07members\x18\x04 \x03(\x0b\x32\x1d.kopa.loan.v2.MemberPrincipal\x12,\n\x11\x64isbursement_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"F\n\x17\x43reateGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\",\n\x13GetGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\"C\n\x14GetGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\")\n\x15ListGroupLoansRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\"F\n\x16ListGroupLoansResponse\x12,\n\x0bgroup_loans\x18\x01 \x03(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"W\n\x17\x41pproveGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\x12\x17\n\x0foverride_reason\x18\x03 \x01(\t\"G\n\x18\x41pproveGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"?\n\x16RejectGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"F\n\x17RejectGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"\xb5\x01\n\x18\x44isburseGroupLoanRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12,\n\x11\x64isbursement_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12/\n\x14\x66irst_repayment_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"H\n\x19\x44isburseGroupLoanResponse\x12+\n\ngroup_loan\x18\x01 \x01(\x0b\x32\x17.kopa.loan.v2.GroupLoan\"D\n\rRepaymentPart\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\"\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.Money\"\xbf\x01\n\x19PlanGroupRepaymentRequest\x12\x15\n\rgroup_loan_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\"\n\x07paid_on\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\"\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x05parts\x18\x05 \x03(\x0b\x32\x1b.kopa.loan.v2.RepaymentPart\"T\n\x1aPlanGroupRepaymentResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x05parts\x18\x02 \x03(\x0b\x32\x1b.kopa.loan.v2.RepaymentPart*\xd1\x01\n\x0fGroupLoanStatus\x12!\n\x1dGROUP_LOAN_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bGROUP_LOAN_STATUS_SUBMITTED\x10\x01\x12\x1e\n\x1aGROUP_LOAN_STATUS_APPROVED\x10\x02\x12\x1c\n\x18GROUP_LOAN_STATUS_ACTIVE\x10\x03\x12\x1e\n\x1aGROUP_LOAN_STATUS_REJECTED\x10\x04\x12\x1c\n\x18GROUP_LOAN_STATUS_CLOSED\x10\x05\x32\xb8\x05\n\x10GroupLoanService\x12^\n\x0f\x43reateGroupLoan\x12$.kopa.loan.v2.CreateGroupLoanRequest\x1a%.kopa.loan.v2.CreateGroupLoanResponse\x12U\n\x0cGetGroupLoan\x12!.kopa.loan.v2.GetGroupLoanRequest\x1a\".kopa.loan.v2.GetGroupLoanResponse\x12[\n\x0eListGroupLoans\x12#.kopa.loan.v2.ListGroupLoansRequest\x1a$.kopa.loan.v2.ListGroupLoansResponse\x12\x61\n\x10\x41pproveGroupLoan\x12%.kopa.loan.v2.ApproveGroupLoanRequest\x1a&.kopa.loan.v2.ApproveGroupLoanResponse\x12^\n\x0fRejectGroupLoan\x12$.kopa.loan.v2.RejectGroupLoanRequest\x1a%.kopa.loan.v2.RejectGroupLoanResponse\x12\x64\n\x11\x44isburseGroupLoan\x12&.kopa.loan.v2.DisburseGroupLoanRequest\x1a\'.kopa.loan.v2.DisburseGroupLoanResponse\x12g\n\x12PlanGroupRepayment\x12\'.kopa.loan.v2.PlanGroupRepaymentRequest\x1a(.kopa.loan.v2.PlanGroupRepaymentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kopa.loan.v2.group_loans_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GROUPLOANSTATUS']._serialized_start=2113
-  _globals['_GROUPLOANSTATUS']._serialized_end=2322
+  _globals['_GROUPLOANSTATUS']._serialized_start=2228
+  _globals['_GROUPLOANSTATUS']._serialized_end=2437
   _globals['_GROUPLOANMEMBER']._serialized_start=156
   _globals['_GROUPLOANMEMBER']._serialized_end=356
   _globals['_GROUPLOAN']._serialized_start=359
@@ -51,24 +51,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETGROUPLOANREQUEST']._serialized_end=1134
   _globals['_GETGROUPLOANRESPONSE']._serialized_start=1136
   _globals['_GETGROUPLOANRESPONSE']._serialized_end=1203
-  _globals['_APPROVEGROUPLOANREQUEST']._serialized_start=1205
-  _globals['_APPROVEGROUPLOANREQUEST']._serialized_end=1292
-  _globals['_APPROVEGROUPLOANRESPONSE']._serialized_start=1294
-  _globals['_APPROVEGROUPLOANRESPONSE']._serialized_end=1365
-  _globals['_REJECTGROUPLOANREQUEST']._serialized_start=1367
-  _globals['_REJECTGROUPLOANREQUEST']._serialized_end=1430
-  _globals['_REJECTGROUPLOANRESPONSE']._serialized_start=1432
-  _globals['_REJECTGROUPLOANRESPONSE']._serialized_end=1502
-  _globals['_DISBURSEGROUPLOANREQUEST']._serialized_start=1505
-  _globals['_DISBURSEGROUPLOANREQUEST']._serialized_end=1686
-  _globals['_DISBURSEGROUPLOANRESPONSE']._serialized_start=1688
-  _globals['_DISBURSEGROUPLOANRESPONSE']._serialized_end=1760
-  _globals['_REPAYMENTPART']._serialized_start=1762
-  _globals['_REPAYMENTPART']._serialized_end=1830
-  _globals['_PLANGROUPREPAYMENTREQUEST']._serialized_start=1833
-  _globals['_PLANGROUPREPAYMENTREQUEST']._serialized_end=2024
-  _globals['_PLANGROUPREPAYMENTRESPONSE']._serialized_start=2026
-  _globals['_PLANGROUPREPAYMENTRESPONSE']._serialized_end=2110
-  _globals['_GROUPLOANSERVICE']._serialized_start=2325
-  _globals['_GROUPLOANSERVICE']._serialized_end=2928
+  _globals['_LISTGROUPLOANSREQUEST']._serialized_start=1205
+  _globals['_LISTGROUPLOANSREQUEST']._serialized_end=1246
+  _globals['_LISTGROUPLOANSRESPONSE']._serialized_start=1248
+  _globals['_LISTGROUPLOANSRESPONSE']._serialized_end=1318
+  _globals['_APPROVEGROUPLOANREQUEST']._serialized_start=1320
+  _globals['_APPROVEGROUPLOANREQUEST']._serialized_end=1407
+  _globals['_APPROVEGROUPLOANRESPONSE']._serialized_start=1409
+  _globals['_APPROVEGROUPLOANRESPONSE']._serialized_end=1480
+  _globals['_REJECTGROUPLOANREQUEST']._serialized_start=1482
+  _globals['_REJECTGROUPLOANREQUEST']._serialized_end=1545
+  _globals['_REJECTGROUPLOANRESPONSE']._serialized_start=1547
+  _globals['_REJECTGROUPLOANRESPONSE']._serialized_end=1617
+  _globals['_DISBURSEGROUPLOANREQUEST']._serialized_start=1620
+  _globals['_DISBURSEGROUPLOANREQUEST']._serialized_end=1801
+  _globals['_DISBURSEGROUPLOANRESPONSE']._serialized_start=1803
+  _globals['_DISBURSEGROUPLOANRESPONSE']._serialized_end=1875
+  _globals['_REPAYMENTPART']._serialized_start=1877
+  _globals['_REPAYMENTPART']._serialized_end=1945
+  _globals['_PLANGROUPREPAYMENTREQUEST']._serialized_start=1948
+  _globals['_PLANGROUPREPAYMENTREQUEST']._serialized_end=2139
+  _globals['_PLANGROUPREPAYMENTRESPONSE']._serialized_start=2141
+  _globals['_PLANGROUPREPAYMENTRESPONSE']._serialized_end=2225
+  _globals['_GROUPLOANSERVICE']._serialized_start=2440
+  _globals['_GROUPLOANSERVICE']._serialized_end=3136
 # @@protoc_insertion_point(module_scope)

@@ -275,6 +275,45 @@ class GetGroupLoanResponse(_message.Message):
 Global___GetGroupLoanResponse: _TypeAlias = GetGroupLoanResponse  # noqa: Y015
 
 @_typing.final
+class ListGroupLoansRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    group_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        group_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_id", b"group_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGroupLoansRequest: _TypeAlias = ListGroupLoansRequest  # noqa: Y015
+
+@_typing.final
+class ListGroupLoansResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_LOANS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def group_loans(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupLoan]: ...
+    def __init__(
+        self,
+        *,
+        group_loans: _abc.Iterable[Global___GroupLoan] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_loans", b"group_loans"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGroupLoansResponse: _TypeAlias = ListGroupLoansResponse  # noqa: Y015
+
+@_typing.final
 class ApproveGroupLoanRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -54,6 +54,11 @@ class GroupLoanServiceStub:
                 request_serializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.GetGroupLoanRequest.SerializeToString,
                 response_deserializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.GetGroupLoanResponse.FromString,
                 _registered_method=True)
+        self.ListGroupLoans = channel.unary_unary(
+                '/kopa.loan.v2.GroupLoanService/ListGroupLoans',
+                request_serializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.ListGroupLoansRequest.SerializeToString,
+                response_deserializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.ListGroupLoansResponse.FromString,
+                _registered_method=True)
         self.ApproveGroupLoan = channel.unary_unary(
                 '/kopa.loan.v2.GroupLoanService/ApproveGroupLoan',
                 request_serializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.ApproveGroupLoanRequest.SerializeToString,
@@ -102,6 +107,13 @@ class GroupLoanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListGroupLoans(self, request, context):
+        """A group's group loans, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ApproveGroupLoan(self, request, context):
         """Each step moves every member loan not yet moved (each by its own rules: the approver's
         limit, eligibility), so a step refused or interrupted half-way is completed by asking
@@ -145,6 +157,11 @@ def add_GroupLoanServiceServicer_to_server(servicer, server):
                     servicer.GetGroupLoan,
                     request_deserializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.GetGroupLoanRequest.FromString,
                     response_serializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.GetGroupLoanResponse.SerializeToString,
+            ),
+            'ListGroupLoans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroupLoans,
+                    request_deserializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.ListGroupLoansRequest.FromString,
+                    response_serializer=kopa_dot_loan_dot_v2_dot_group__loans__pb2.ListGroupLoansResponse.SerializeToString,
             ),
             'ApproveGroupLoan': grpc.unary_unary_rpc_method_handler(
                     servicer.ApproveGroupLoan,
@@ -231,6 +248,33 @@ class GroupLoanService:
             '/kopa.loan.v2.GroupLoanService/GetGroupLoan',
             kopa_dot_loan_dot_v2_dot_group__loans__pb2.GetGroupLoanRequest.SerializeToString,
             kopa_dot_loan_dot_v2_dot_group__loans__pb2.GetGroupLoanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroupLoans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kopa.loan.v2.GroupLoanService/ListGroupLoans',
+            kopa_dot_loan_dot_v2_dot_group__loans__pb2.ListGroupLoansRequest.SerializeToString,
+            kopa_dot_loan_dot_v2_dot_group__loans__pb2.ListGroupLoansResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,8 @@ class GroupLoanServiceStub:
     CreateGroupLoan: _grpc.UnaryUnaryMultiCallable[_group_loans_pb2.CreateGroupLoanRequest, _group_loans_pb2.CreateGroupLoanResponse]
     """Idempotent on request_id: a repeat answers the group loan the first one made."""
     GetGroupLoan: _grpc.UnaryUnaryMultiCallable[_group_loans_pb2.GetGroupLoanRequest, _group_loans_pb2.GetGroupLoanResponse]
+    ListGroupLoans: _grpc.UnaryUnaryMultiCallable[_group_loans_pb2.ListGroupLoansRequest, _group_loans_pb2.ListGroupLoansResponse]
+    """A group's group loans, oldest first."""
     ApproveGroupLoan: _grpc.UnaryUnaryMultiCallable[_group_loans_pb2.ApproveGroupLoanRequest, _group_loans_pb2.ApproveGroupLoanResponse]
     """Each step moves every member loan not yet moved (each by its own rules: the approver's
     limit, eligibility), so a step refused or interrupted half-way is completed by asking
@@ -78,6 +80,8 @@ class GroupLoanServiceAsyncStub(GroupLoanServiceStub):
     CreateGroupLoan: _aio.UnaryUnaryMultiCallable[_group_loans_pb2.CreateGroupLoanRequest, _group_loans_pb2.CreateGroupLoanResponse]  # type: ignore[assignment]
     """Idempotent on request_id: a repeat answers the group loan the first one made."""
     GetGroupLoan: _aio.UnaryUnaryMultiCallable[_group_loans_pb2.GetGroupLoanRequest, _group_loans_pb2.GetGroupLoanResponse]  # type: ignore[assignment]
+    ListGroupLoans: _aio.UnaryUnaryMultiCallable[_group_loans_pb2.ListGroupLoansRequest, _group_loans_pb2.ListGroupLoansResponse]  # type: ignore[assignment]
+    """A group's group loans, oldest first."""
     ApproveGroupLoan: _aio.UnaryUnaryMultiCallable[_group_loans_pb2.ApproveGroupLoanRequest, _group_loans_pb2.ApproveGroupLoanResponse]  # type: ignore[assignment]
     """Each step moves every member loan not yet moved (each by its own rules: the approver's
     limit, eligibility), so a step refused or interrupted half-way is completed by asking
@@ -119,6 +123,14 @@ class GroupLoanServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _group_loans_pb2.GetGroupLoanRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_group_loans_pb2.GetGroupLoanResponse, _abc.Awaitable[_group_loans_pb2.GetGroupLoanResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListGroupLoans(
+        self,
+        request: _group_loans_pb2.ListGroupLoansRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_group_loans_pb2.ListGroupLoansResponse, _abc.Awaitable[_group_loans_pb2.ListGroupLoansResponse]]:
+        """A group's group loans, oldest first."""
 
     @_abc_1.abstractmethod
     def ApproveGroupLoan(
