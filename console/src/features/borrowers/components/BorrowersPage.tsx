@@ -23,13 +23,14 @@ export function BorrowersPage() {
   return (
     <>
       <h1>{t("borrowers.title")}</h1>
-      {can(me, "borrowers:create") && (
-        <div className="actions">
+      <div className="actions">
+        {can(me, "borrowers:create") && (
           <button type="button" onClick={() => navigate("/borrowers/new")}>
             {t("borrowers.register")}
           </button>
-        </div>
-      )}
+        )}
+        <Link to="/borrowers/groups">{t("groups.link")}</Link>
+      </div>
       <div role="search">
         <Field
           label={t("borrowers.search")}
