@@ -87,9 +87,11 @@ class UserHandlers:
             currency = self._currencies[institution_id] = doc["currency"]
         return currency
 
-    async def _income_currency(self, p: Principal, currencies: Sequence[tuple[str, str]]) -> str:
+    async def _income_currency(
+        self, institution_id: str, currencies: Sequence[tuple[str, str]]
+    ) -> str:
         """The institution's currency, which every currency a request named must be."""
-        currency = await self.institution_currency(p.institution_id)
+        currency = await self.institution_currency(institution_id)
         wrong = [(f, f"must be in {currency}, not {c}") for f, c in currencies if c != currency]
         if wrong:
             raise ValidationError(
