@@ -48,8 +48,14 @@ def borrower(message: user_pb2.Borrower | user_v1.Borrower) -> Borrower:
 
 def _income(text: str) -> Any:
     # Zero is an income; whether it has too many decimals for the institution's currency is
-    # user_service's to say.
-    check_amount_text(text, "monthly_income", allow_zero=True)
+    # user_service's to say. Malformed text is told what user_service tells it
+    # (user_service.domain.borrowers.INCOME_MALFORMED).
+    try:
+        check_amount_text(text, "monthly_income", allow_zero=True)
+    except ValidationError:
+        raise ValidationError.of(
+            "monthly_income", "must be a non-negative decimal string"
+        ) from None
     return to_money(Decimal(text), field="monthly_income")
 
 
@@ -67,9 +73,10 @@ def typed_borrower(body: BorrowerBody | BorrowerPatch) -> user_pb2.Borrower:
     errors: list[tuple[str, str]] = []
     typed: dict[str, Any] = {}
     readers: dict[str, Callable[[str], Any]] = {
+        # In the order user_service judges them.
         "date_of_birth": lambda t: parse_date(t, "date_of_birth"),
-        "monthly_income": _income,
         "gender": _gender,
+        "monthly_income": _income,
     }
     for name, read in readers.items():
         text = given.pop(name, "")
@@ -79,7 +86,11 @@ def typed_borrower(body: BorrowerBody | BorrowerPatch) -> user_pb2.Borrower:
             except ValidationError as exc:
                 errors.extend(exc.field_errors)
     if errors:
-        raise ValidationError("the borrower is invalid", field_errors=errors)
+        # Worded as user_service words a profile it refuses, so the 422 reads the same.
+        raise ValidationError(
+            "the borrower profile is invalid: " + "; ".join(f"{f} {m}" for f, m in errors),
+            field_errors=errors,
+        )
     income = typed.pop("monthly_income", None)
     message = to_proto(user_pb2.Borrower, given | typed)
     if income is not None:

@@ -10,13 +10,16 @@ import phonenumbers
 
 from shared.dates import parse_date
 from shared.errors import ValidationError
-from shared.money import fmt, parse_amount
+from shared.money import check_amount_text, fmt, parse_amount
 
 ADULT_AGE = 18
 GENDERS = {"female", "male", "other", "undisclosed"}
 # Letters, digits and single hyphens/spaces: covers Kenyan, Ugandan (CM...), Nigerian NIN, etc.
 NATIONAL_ID = re.compile(r"^[A-Z0-9](?:[A-Z0-9]|[- ](?=[A-Z0-9])){4,24}$")
 NAME = re.compile(r"^[^\d\x00-\x1f<>{}\[\]\\]{1,80}$")
+#: What a monthly income that is no decimal amount is told (the gateway, reading the API's
+#: text for kopa.user.v2, says the same).
+INCOME_MALFORMED = "must be a non-negative decimal string"
 MEETING_DAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
 # Fields an edit may change; ids, institution and assignment change through their own commands.
@@ -104,15 +107,18 @@ def validate_profile(data: dict[str, Any], today: date, currency: str) -> dict[s
         # An amount of the institution's currency, stored as every amount is shown: with
         # exactly its decimals ("25000" -> "25000.00"), so that kopa.user.v2's Money and v1's
         # text say the same.
-        attempt(
-            "monthly_income",
-            lambda: fmt(
-                parse_amount(
-                    str(data["monthly_income"]), currency, "monthly_income", allow_zero=True
+        text = str(data["monthly_income"])
+        try:
+            check_amount_text(text, "monthly_income", allow_zero=True)
+        except ValidationError:
+            errors.append(("monthly_income", INCOME_MALFORMED))
+        else:
+            attempt(
+                "monthly_income",
+                lambda: fmt(
+                    parse_amount(text, currency, "monthly_income", allow_zero=True), currency
                 ),
-                currency,
-            ),
-        )
+            )
     if data.get("household_size") not in (None, 0):
         size = data["household_size"]
         if not isinstance(size, int) or not 1 <= size <= 50:

@@ -4,6 +4,7 @@ not given; and the JSON it shows of a v2 borrower is v1's."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from kopa.user.v1 import user_pb2 as v1
 from kopa.user.v2 import user_pb2 as v2
 from shared.errors import ValidationError
 from tests.support.errors import fields_of
+from user_service.domain.borrowers import validate_profile
 
 pytestmark = pytest.mark.unit
 
@@ -52,12 +54,22 @@ def test_an_empty_income_gender_or_date_is_not_given() -> None:
 def test_each_malformed_field_is_named_at_once() -> None:
     with pytest.raises(ValidationError) as exc:
         typed_borrower(body(date_of_birth="30/04/1988", monthly_income="25,000", gender="f"))
-    assert fields_of(exc) == ["date_of_birth", "monthly_income", "gender"]
+    assert fields_of(exc) == ["date_of_birth", "gender", "monthly_income"]
     with pytest.raises(ValidationError) as exc:
         typed_borrower(
             BorrowerPatch.model_validate({"date_of_birth": "1988-02-30", "monthly_income": "-1"})
         )
     assert fields_of(exc) == ["date_of_birth", "monthly_income"]
+
+
+def test_malformed_text_is_refused_as_user_service_refuses_it() -> None:
+    given = {"date_of_birth": "1988-13-01", "gender": "f", "monthly_income": "25,000"}
+    with pytest.raises(ValidationError) as at_the_gateway:
+        typed_borrower(body(**given))
+    with pytest.raises(ValidationError) as in_the_service:
+        validate_profile(given, date(2026, 12, 7), "KES")
+    assert at_the_gateway.value.field_errors == in_the_service.value.field_errors
+    assert at_the_gateway.value.message == in_the_service.value.message
 
 
 def test_a_v2_borrower_shows_the_json_of_v1s() -> None:
