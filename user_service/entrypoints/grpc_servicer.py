@@ -30,8 +30,11 @@ class UserUseCases:
         self.h = handlers
 
     async def _borrowers(self, docs: list[dict[str, Any]]) -> list[Any]:
+        wire = self.wire
         return [
-            self.wire.borrower(d, await self.h.institution_currency(d["institution_id"]))
+            wire.borrower(
+                d, await self.h.institution_currency(d["institution_id"]) if wire.money else ""
+            )
             for d in docs
         ]
 

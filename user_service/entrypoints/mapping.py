@@ -46,7 +46,8 @@ def branch_to_proto(doc: dict[str, Any]) -> user_pb2.Branch:
 
 
 def borrower_to_proto(doc: dict[str, Any], currency: str = "") -> user_pb2.Borrower:
-    """kopa.user.v1's borrower (its events' too); `currency` is v2's to write."""
+    """kopa.user.v1's borrower (its events' too). Its income is text, so `currency` goes
+    unused: it is there for the one signature of `Wire.borrower`."""
     return _borrower(
         user_pb2,
         doc,
@@ -168,12 +169,19 @@ class Wire:
     pb: ModuleType
     #: A stored borrower with the currency of its institution.
     borrower: Callable[[dict[str, Any], str], Any]
+    #: Whether `borrower` writes Money (and so needs that currency).
+    money: bool
     #: A request's borrower as the fields set and the currencies its amounts name.
     read: Callable[[Any], tuple[dict[str, Any], tuple[tuple[str, str], ...]]]
 
 
-V1 = Wire(pb=user_pb2, borrower=borrower_to_proto, read=lambda b: (borrower_from_proto(b), ()))
-V2 = Wire(pb=user_v2, borrower=borrower_to_v2, read=borrower_from_v2)
+V1 = Wire(
+    pb=user_pb2,
+    borrower=borrower_to_proto,
+    money=False,
+    read=lambda b: (borrower_from_proto(b), ()),
+)
+V2 = Wire(pb=user_v2, borrower=borrower_to_v2, money=True, read=borrower_from_v2)
 
 
 def group_to_proto(group: Group) -> user_pb2.Group:

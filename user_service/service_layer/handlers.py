@@ -88,9 +88,12 @@ class UserHandlers:
         return currency
 
     async def _income_currency(
-        self, institution_id: str, currencies: Sequence[tuple[str, str]]
+        self, institution_id: str, data: dict[str, Any], currencies: Sequence[tuple[str, str]]
     ) -> str:
-        """The institution's currency, which every currency a request named must be."""
+        """The institution's currency when the request gives an income (every currency it
+        named must be that one); "" when it gives none."""
+        if data.get("monthly_income") in (None, "") and not currencies:
+            return ""
         currency = await self.institution_currency(institution_id)
         wrong = [(f, f"must be in {currency}, not {c}") for f, c in currencies if c != currency]
         if wrong:
@@ -166,7 +169,7 @@ class UserHandlers:
         """`currencies`: (field, currency) of each amount the request named a currency for."""
         p = context.principal()
         require(p, Permission.BORROWERS_CREATE)
-        currency = await self._income_currency(p.institution_id or "", currencies)
+        currency = await self._income_currency(p.institution_id or "", data, currencies)
         profile = kyc.validate_new(data, date.today(), currency)
         branch_id = data.get("branch_id") or (p.branch_id or "")
         await self.check_branch(p, branch_id, "branch_id")
@@ -280,7 +283,7 @@ class UserHandlers:
                 field_errors=[(f, "cannot be changed by an edit") for f in unknown],
             )
         doc = await self.borrower_in_scope(p, borrower_id)
-        currency = await self._income_currency(doc["institution_id"], currencies)
+        currency = await self._income_currency(doc["institution_id"], changes, currencies)
         clean = kyc.validate_profile(changes, date.today(), currency)
         changed = kyc.diff(doc, clean)
         if not changed:
