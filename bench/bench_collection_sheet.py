@@ -37,7 +37,7 @@ from bench_repayments import (
 from profiling import print_top_frames, start_py_spy
 
 from kopa.loan.v2 import loans_pb2, loans_pb2_grpc
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v2 import user_pb2, user_pb2_grpc
 
 
 def service_addr(state: Path, name: str) -> str:

@@ -12,7 +12,9 @@ from kopa.loan.v2 import group_loans_pb2_grpc, loans_pb2_grpc, securities_pb2_gr
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v2 import reporting_pb2_grpc
 from kopa.scoring.v2 import scoring_pb2_grpc
-from kopa.user.v1 import documents_pb2_grpc, groups_pb2_grpc, user_pb2_grpc
+from kopa.user.v1 import documents_pb2_grpc, groups_pb2_grpc
+from kopa.user.v1 import user_pb2_grpc as user_v1_grpc
+from kopa.user.v2 import user_pb2_grpc
 from shared.grpc_client import open_channel
 from shared.service import peer_services
 
@@ -21,7 +23,10 @@ from shared.service import peer_services
 class Upstreams:
     channels: dict[str, grpc.aio.Channel]
     auth: auth_pb2_grpc.AuthServiceStub
+    #: kopa.user.v2: institutions, branches and borrowers, typed.
     user: user_pb2_grpc.UserServiceStub
+    #: kopa.user.v1: CreateGroup and GetGroup, which carry only v1's Group (no v2 yet).
+    user_v1: user_v1_grpc.UserServiceStub
     #: centres and the life cycle of groups (user_service).
     groups: groups_pb2_grpc.GroupServiceStub
     #: KYC documents and the borrower's KYC status (user_service).
@@ -53,6 +58,7 @@ class Upstreams:
             channels=channels,
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             user=user_pb2_grpc.UserServiceStub(channels["user"]),
+            user_v1=user_v1_grpc.UserServiceStub(channels["user"]),
             groups=groups_pb2_grpc.GroupServiceStub(channels["user"]),
             documents=documents_pb2_grpc.DocumentServiceStub(channels["user"]),
             loan=loans_pb2_grpc.LoanServiceStub(channels["loan"]),

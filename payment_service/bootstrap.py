@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
 from kopa.payment.v2 import ledger_pb2, ledger_pb2_grpc, repayments_pb2, repayments_pb2_grpc
-from kopa.user.v1 import user_pb2_grpc
+from kopa.user.v2 import user_pb2_grpc
 from payment_service.adapters.peers import (
     InstitutionCurrency,
     LoanGateway,

@@ -10,7 +10,7 @@ from pydantic import Field
 from kopa.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from kopa.reporting.v2 import reporting_pb2 as reporting_v2
 from kopa.reporting.v2 import reporting_pb2_grpc as reporting_v2_grpc
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v2 import user_pb2, user_pb2_grpc
 from reporting_service.adapters.search_index import SearchIndex, elasticsearch_client
 from reporting_service.entrypoints.grpc_servicer import ReportingServicer, ReportingServicerV2
 from reporting_service.service_layer.handlers import ReportingHandlers

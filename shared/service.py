@@ -31,6 +31,7 @@ _PEER_SERVICES = {
     "auth": [("kopa.auth.v1.auth_pb2", "AuthService")],
     "user": [
         ("kopa.user.v1.user_pb2", "UserService"),
+        ("kopa.user.v2.user_pb2", "UserService"),
         ("kopa.user.v1.groups_pb2", "GroupService"),
         ("kopa.user.v1.documents_pb2", "DocumentService"),
     ],

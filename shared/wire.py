@@ -1,8 +1,8 @@
 """Typed requests read once at a service's edge, for every contract with `google.type.Money`,
-`google.type.Date` and enums (kopa.loan.v2, kopa.reporting.v2...): the fields as the plain
-values the use cases take (decimal text, ISO text, words), every malformed one refused at once
-naming its field. Both versions of a contract thus reach the same use case with the same
-values, judged by the same rules."""
+`google.type.Date` and enums (kopa.loan.v2, kopa.reporting.v2, kopa.user.v2...): the fields as
+the plain values the use cases take (decimal text, ISO text, words), every malformed one
+refused at once naming its field. Both versions of a contract thus reach the same use case
+with the same values, judged by the same rules."""
 
 from __future__ import annotations
 

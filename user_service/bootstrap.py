@@ -17,6 +17,8 @@ from kopa.user.v1 import (
     user_pb2,
     user_pb2_grpc,
 )
+from kopa.user.v2 import user_pb2 as user_v2
+from kopa.user.v2 import user_pb2_grpc as user_v2_grpc
 from shared.config import ServiceSettings
 from shared.logging import get_logger
 from shared.service import Runtime
@@ -24,6 +26,7 @@ from user_service.adapters.documents import DocumentStore
 from user_service.adapters.groups import GroupRepository
 from user_service.adapters.ocr import TesseractReader
 from user_service.adapters.repository import BORROWERS, Repository
+from user_service.entrypoints import grpc_users
 from user_service.entrypoints.documents_servicer import DocumentServicer
 from user_service.entrypoints.events import LOAN_STATUS_EVENTS, loan_event_handler
 from user_service.entrypoints.grpc_groups import GroupServicer
@@ -67,15 +70,18 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     worker.start(documents)
     runtime.on_close(worker.stop)
     servicer = UserServicer(users, groups)
+    servicer_v2 = grpc_users.UserServicer(users)
     group_servicer = GroupServicer(groups)
     documents_servicer = DocumentServicer(documents, users)
 
     def register(server: grpc.aio.Server) -> list[str]:
         user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
+        user_v2_grpc.add_UserServiceServicer_to_server(servicer_v2, server)
         groups_pb2_grpc.add_GroupServiceServicer_to_server(group_servicer, server)
         documents_pb2_grpc.add_DocumentServiceServicer_to_server(documents_servicer, server)
         return [
             user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+            user_v2.DESCRIPTOR.services_by_name["UserService"].full_name,
             groups_pb2.DESCRIPTOR.services_by_name["GroupService"].full_name,
             documents_pb2.DESCRIPTOR.services_by_name["DocumentService"].full_name,
         ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v2 import user_pb2, user_pb2_grpc
 
 
 class Directory(ABC):

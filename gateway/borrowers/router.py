@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from gateway.borrowers.schemas import (
     Borrower,
@@ -17,11 +20,16 @@ from gateway.borrowers.schemas import (
     KycStatusBody,
     TransferBody,
 )
-from gateway.convert import from_proto, to_proto
+from gateway.convert import enum_words, from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.schema import Page, PageSize, PageToken
 from kopa.reporting.v2 import reporting_pb2
-from kopa.user.v1 import documents_pb2, kyc_pb2, user_pb2
+from kopa.user.v1 import documents_pb2, kyc_pb2
+from kopa.user.v1 import user_pb2 as user_v1
+from kopa.user.v2 import user_pb2
+from shared.dates import parse_date
+from shared.errors import ValidationError
+from shared.money import check_amount_text, to_money
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["borrowers"])
@@ -29,9 +37,65 @@ router = APIRouter(tags=["borrowers"])
 SEARCH_LENGTH = 200
 
 
-def borrower(message: user_pb2.Borrower) -> Borrower:
+GENDER_WORDS = enum_words(user_pb2.Gender.DESCRIPTOR)
+
+
+def borrower(message: user_pb2.Borrower | user_v1.Borrower) -> Borrower:
+    """The borrower as kopa.user.v2 writes it, or v1 (DocumentService answers v1's)."""
     # proto3 has no null: an unset household size travels as 0.
     return from_proto(Borrower, message, household_size=message.household_size or None)
+
+
+def _income(text: str) -> Any:
+    # Zero is an income; whether it has too many decimals for the institution's currency is
+    # user_service's to say. Malformed text is told what user_service tells it
+    # (user_service.domain.borrowers.INCOME_MALFORMED).
+    try:
+        check_amount_text(text, "monthly_income", allow_zero=True)
+    except ValidationError:
+        raise ValidationError.of(
+            "monthly_income", "must be a non-negative decimal string"
+        ) from None
+    return to_money(Decimal(text), field="monthly_income")
+
+
+def _gender(word: str) -> str:
+    if word not in GENDER_WORDS:
+        raise ValidationError.of("gender", f"must be one of {', '.join(GENDER_WORDS)}")
+    return word
+
+
+def typed_borrower(body: BorrowerBody | BorrowerPatch) -> user_pb2.Borrower:
+    """The body as kopa.user.v2's borrower. Its birth date, income and gender are text in the
+    API (see `schemas`) and typed on the wire: each malformed one is refused here, all of them
+    at once, with the message user_service gives; an empty one is not given."""
+    given = body.model_dump(exclude_none=True, exclude={"expected_version"})
+    errors: list[tuple[str, str]] = []
+    typed: dict[str, Any] = {}
+    readers: dict[str, Callable[[str], Any]] = {
+        # In the order user_service judges them.
+        "date_of_birth": lambda t: parse_date(t, "date_of_birth"),
+        "gender": _gender,
+        "monthly_income": _income,
+    }
+    for name, read in readers.items():
+        text = given.pop(name, "")
+        if text:
+            try:
+                typed[name] = read(text)
+            except ValidationError as exc:
+                errors.extend(exc.field_errors)
+    if errors:
+        # Worded as user_service words a profile it refuses, so the 422 reads the same.
+        raise ValidationError(
+            "the borrower profile is invalid: " + "; ".join(f"{f} {m}" for f, m in errors),
+            field_errors=errors,
+        )
+    income = typed.pop("monthly_income", None)
+    message = to_proto(user_pb2.Borrower, given | typed)
+    if income is not None:
+        message.monthly_income.CopyFrom(income)
+    return message
 
 
 @router.post(
@@ -48,7 +112,7 @@ async def create_borrower(body: BorrowerBody, stubs: Stubs) -> Borrower:
     institution is a 409 (`DUPLICATE_NATIONAL_ID`, `DUPLICATE_PHONE`) naming the borrower
     who holds it."""
     reply = await stubs.user.CreateBorrower(
-        user_pb2.CreateBorrowerRequest(borrower=to_proto(user_pb2.Borrower, body))
+        user_pb2.CreateBorrowerRequest(borrower=typed_borrower(body))
     )
     return borrower(reply.borrower)
 
@@ -120,11 +184,14 @@ async def update_borrower(borrower_id: str, body: BorrowerPatch, stubs: Stubs) -
     to refuse the edit (422 naming it) if someone changed the borrower since you read it.
     Branch, agent and group change through their own operations. An edit that changes
     nothing returns the borrower as it is, with the same version."""
-    changes = body.model_dump(exclude_unset=True)
-    expected = changes.pop("expected_version", None) or 0
+    # A field sent as null is named with its zero value: cleared, or refused if required.
+    paths = sorted(body.model_fields_set - {"expected_version"})
     reply = await stubs.user.UpdateBorrower(
         user_pb2.UpdateBorrowerRequest(
-            borrower_id=borrower_id, changes_json=json.dumps(changes), expected_version=expected
+            borrower_id=borrower_id,
+            borrower=typed_borrower(body),
+            update_mask=FieldMask(paths=paths),
+            expected_version=body.expected_version or 0,
         )
     )
     return borrower(reply.borrower)

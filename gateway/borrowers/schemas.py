@@ -8,7 +8,10 @@ from gateway.schema import Int32, Int64, IsoDate, Strict, Timestamp
 
 # The identity fields (names, national ID, phone, birth date), gender, income and household
 # size stay plain strings and integers here: user_service checks them together and names every
-# bad one in a single 422, which a refusal of one of them at the gateway would cut short.
+# bad one in a single 422, which a refusal of one of them by pydantic would cut short. The
+# birth date, gender and income travel typed (kopa.user.v2), so the router reads their text
+# and refuses malformed text itself, naming each such field at once in user_service's words;
+# a body with one of those also wrong elsewhere (a bad phone) gets only those named first.
 
 GENDERS = "female, male, other or undisclosed"
 

@@ -8,7 +8,7 @@ from gateway.branches.schemas import Branch, BranchBody
 from gateway.convert import from_proto, to_proto
 from gateway.deps import Stubs, allowed
 from gateway.schema import Page, PageSize, PageToken
-from kopa.user.v1 import user_pb2
+from kopa.user.v2 import user_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["branches"])

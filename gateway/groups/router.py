@@ -38,7 +38,7 @@ async def create_group(body: GroupBody, stubs: Stubs) -> Group:
     the new group. An `active` group has 2 to 50 members at once; a `forming` one may start
     with fewer and is activated when complete. Officers (leader, secretary, treasurer) must
     be members."""
-    reply = await stubs.user.CreateGroup(
+    reply = await stubs.user_v1.CreateGroup(
         user_pb2.CreateGroupRequest(group=to_proto(user_pb2.Group, body))
     )
     return from_proto(Group, reply.group)
@@ -90,7 +90,7 @@ async def list_groups(
 async def get_group(group_id: str, stubs: Stubs) -> Group:
     """The group with its members, current and past. Another institution's group, or for
     branch staff another branch's, is a 404."""
-    reply = await stubs.user.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
+    reply = await stubs.user_v1.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
     return from_proto(Group, reply.group)
 
 

@@ -19,7 +19,7 @@ from gateway.institutions.schemas import (
 from gateway.schema import Page, PageSize, PageToken
 from kopa.auth.v1 import auth_pb2
 from kopa.loan.v2 import loans_pb2
-from kopa.user.v1 import user_pb2
+from kopa.user.v2 import user_pb2
 from shared.errors import ValidationError
 from shared.permissions import Permission as P
 

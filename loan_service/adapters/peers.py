@@ -16,6 +16,8 @@ import grpc
 
 from kopa.scoring.v2 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import kyc_pb2, user_pb2, user_pb2_grpc
+from kopa.user.v2 import user_pb2 as user_v2
+from kopa.user.v2 import user_pb2_grpc as user_v2_grpc
 from loan_service.service_layer.ports import (
     Borrower,
     BorrowerContact,
@@ -24,7 +26,9 @@ from loan_service.service_layer.ports import (
     ScoreResult,
     UserDirectory,
 )
+from shared.dates import from_proto_date
 from shared.errors import NotFound
+from shared.money import fmt, from_money
 
 #: The most borrowers one BatchGetBorrowers call asks for (user_service's limit).
 BATCH = 1000
@@ -35,13 +39,16 @@ def _not_found(error: grpc.aio.AioRpcError) -> bool:
 
 
 class GrpcUserDirectory(UserDirectory):
+    """Borrowers and institutions from kopa.user.v2; groups from v1's GetGroup (no v2 yet)."""
+
     def __init__(self, channel: Any) -> None:
-        self._stub = user_pb2_grpc.UserServiceStub(channel)
+        self._stub = user_v2_grpc.UserServiceStub(channel)
+        self._groups = user_pb2_grpc.UserServiceStub(channel)
 
     async def borrower(self, borrower_id: str) -> Borrower:
         try:
             reply = await self._stub.GetBorrower(
-                user_pb2.GetBorrowerRequest(borrower_id=borrower_id)
+                user_v2.GetBorrowerRequest(borrower_id=borrower_id)
             )
         except grpc.aio.AioRpcError as err:
             if _not_found(err):
@@ -52,14 +59,22 @@ class GrpcUserDirectory(UserDirectory):
                 ) from None
             raise
         b = reply.borrower
+        born = from_proto_date(b.date_of_birth, "date_of_birth")
+        income = b.monthly_income
+        # The record keeps v1's text (what the scorecards read): ISO date, the income with
+        # its currency's decimals, the gender's word.
         return Borrower(
             id=b.id,
             institution_id=b.institution_id,
             branch_id=b.branch_id,
-            date_of_birth=b.date_of_birth,
-            monthly_income=b.monthly_income,
+            date_of_birth=born.isoformat() if born else "",
+            monthly_income=fmt(from_money(income), income.currency_code)
+            if b.HasField("monthly_income")
+            else "",
             household_size=b.household_size,
-            gender=b.gender,
+            gender=user_v2.Gender.Name(b.gender).removeprefix("GENDER_").lower()
+            if b.gender
+            else "",
             business_type=b.business_type,
             group_id=b.group_id,
             kyc_status=kyc_pb2.KycStatus.Name(b.kyc_status).removeprefix("KYC_STATUS_").lower(),
@@ -68,7 +83,7 @@ class GrpcUserDirectory(UserDirectory):
     async def institution_currency(self, institution_id: str) -> str:
         try:
             reply = await self._stub.GetInstitution(
-                user_pb2.GetInstitutionRequest(institution_id=institution_id)
+                user_v2.GetInstitutionRequest(institution_id=institution_id)
             )
         except grpc.aio.AioRpcError as err:
             if _not_found(err):
@@ -80,7 +95,7 @@ class GrpcUserDirectory(UserDirectory):
 
     async def group_size(self, group_id: str) -> int | None:
         try:
-            reply = await self._stub.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
+            reply = await self._groups.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
         except grpc.aio.AioRpcError as err:
             if _not_found(err):
                 return None
@@ -89,7 +104,7 @@ class GrpcUserDirectory(UserDirectory):
 
     async def group(self, group_id: str) -> GroupInfo:
         try:
-            reply = await self._stub.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
+            reply = await self._groups.GetGroup(user_pb2.GetGroupRequest(group_id=group_id))
         except grpc.aio.AioRpcError as err:
             if _not_found(err):
                 raise NotFound(
@@ -115,7 +130,7 @@ class GrpcUserDirectory(UserDirectory):
         ids = list(borrower_ids)
         for start in range(0, len(ids), BATCH):
             reply = await self._stub.BatchGetBorrowers(
-                user_pb2.BatchGetBorrowersRequest(borrower_ids=ids[start : start + BATCH])
+                user_v2.BatchGetBorrowersRequest(borrower_ids=ids[start : start + BATCH])
             )
             groups = {g.id: g for g in reply.groups}
             for b in reply.borrowers:

@@ -200,7 +200,7 @@ class ServiceTokens(AbstractServiceTokens):
 def institution_currency_from_user_service(stub: Any) -> InstitutionCurrency:
     """The institution's currency from user_service (``GetInstitution``, with the caller's
     token). Used only to open the books of an institution that has no loan yet."""
-    from kopa.user.v1 import user_pb2
+    from kopa.user.v2 import user_pb2
 
     async def currency(institution_id: str) -> str:
         reply = await _call(

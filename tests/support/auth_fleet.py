@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 from auth_service import bootstrap as auth_bootstrap
 from kopa.auth.v1 import auth_pb2, auth_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v2 import user_pb2_grpc as user_v2_grpc
 from shared.auth import TokenAuthenticator, jwks_from_auth_service
 from shared.grpc_server import build_server
 from shared.service import Runtime, Setup
@@ -77,6 +78,8 @@ class Fleet:
     ns: str
     auth: auth_pb2_grpc.AuthServiceStub
     users: user_pb2_grpc.UserServiceStub
+    #: kopa.user.v2's UserService, on the same server.
+    users_v2: user_v2_grpc.UserServiceStub
     auth_addr: str
     auth_service: Service
     db: Any
@@ -206,6 +209,7 @@ async def running_fleet(server_urls: dict[str, str]) -> AsyncIterator[Fleet]:
         ns=ns,
         auth=auth_pb2_grpc.AuthServiceStub(auth_channel),
         users=user_pb2_grpc.UserServiceStub(user_channel),
+        users_v2=user_v2_grpc.UserServiceStub(user_channel),
         auth_addr=auth_addr,
         auth_service=auth_service,
         db=mongo[auth_settings.mongodb_database],

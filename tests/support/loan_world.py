@@ -28,12 +28,16 @@ from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
 from kopa.loan.v2 import loans_pb2_grpc, repayments_pb2_grpc
 from kopa.scoring.v2 import scoring_pb2, scoring_pb2_grpc
 from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v2 import user_pb2 as user_v2
+from kopa.user.v2 import user_pb2_grpc as user_v2_grpc
 from loan_service.bootstrap import Settings, setup
 from shared import context, loan_events
+from shared.dates import to_proto_date
 from shared.errors import NotFound
 from shared.grpc_server import build_server
 from shared.ids import new_id
 from shared.loan_events import LoanEventMessage
+from shared.money import to_money
 from shared.permissions import Principal, Role
 from shared.service import Runtime
 from shared.tokens import KeySet, decode_access_token, issue_access_token
@@ -93,6 +97,46 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
         if g is None:
             raise NotFound("group not found")
         return user_pb2.GetGroupResponse(group=g)
+
+
+class FakeUserServiceV2(user_v2_grpc.UserServiceServicer):
+    """kopa.user.v2's view of a `FakeUserService` (what loan_service reads): its borrowers
+    with their birth date, income (in the institution's currency) and gender typed."""
+
+    def __init__(self, v1: FakeUserService) -> None:
+        self.v1 = v1
+
+    def typed(self, b: user_pb2.Borrower) -> user_v2.Borrower:
+        # Every other field has the same number and type in both versions.
+        rest = user_pb2.Borrower()
+        rest.CopyFrom(b)
+        for name in ("date_of_birth", "gender", "monthly_income"):
+            rest.ClearField(name)
+        out = user_v2.Borrower.FromString(rest.SerializeToString())
+        if b.date_of_birth:
+            out.date_of_birth.CopyFrom(to_proto_date(b.date_of_birth))
+        if b.gender:
+            out.gender = user_v2.Gender.Value(f"GENDER_{b.gender.upper()}")
+        if b.monthly_income:
+            currency = self.v1.currencies[b.institution_id]
+            out.monthly_income.CopyFrom(to_money(D(b.monthly_income), currency))
+        return out
+
+    async def GetInstitution(self, request: Any, context_: Any) -> user_v2.GetInstitutionResponse:
+        reply = await self.v1.GetInstitution(request, context_)
+        return user_v2.GetInstitutionResponse(institution=reply.institution)
+
+    async def GetBorrower(self, request: Any, context_: Any) -> user_v2.GetBorrowerResponse:
+        reply = await self.v1.GetBorrower(request, context_)
+        return user_v2.GetBorrowerResponse(borrower=self.typed(reply.borrower))
+
+    async def BatchGetBorrowers(
+        self, request: Any, context_: Any
+    ) -> user_v2.BatchGetBorrowersResponse:
+        reply = await self.v1.BatchGetBorrowers(request, context_)
+        return user_v2.BatchGetBorrowersResponse(
+            borrowers=[self.typed(b) for b in reply.borrowers], groups=reply.groups
+        )
 
 
 class FakeScoringService(scoring_pb2_grpc.ScoringServiceServicer):
@@ -182,9 +226,11 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
 
     def register_peers(server: grpc.aio.Server) -> list[str]:
         user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
+        user_v2_grpc.add_UserServiceServicer_to_server(FakeUserServiceV2(users), server)
         scoring_pb2_grpc.add_ScoringServiceServicer_to_server(scoring, server)
         return [
             user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+            user_v2.DESCRIPTOR.services_by_name["UserService"].full_name,
             scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name,
         ]
 

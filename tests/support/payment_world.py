@@ -34,7 +34,9 @@ from kopa.loan.v1 import loan_pb2
 from kopa.loan.v2 import loans_pb2, loans_pb2_grpc, repayments_pb2, repayments_pb2_grpc
 from kopa.payment.v1 import payment_pb2, payment_pb2_grpc
 from kopa.payment.v2 import repayments_pb2_grpc as payment_repayments_pb2_grpc
-from kopa.user.v1 import user_pb2, user_pb2_grpc
+from kopa.user.v1 import user_pb2
+from kopa.user.v2 import user_pb2 as user_v2
+from kopa.user.v2 import user_pb2_grpc as user_v2_grpc
 from payment_service.bootstrap import Settings, Wiring, build, registrar
 from payment_service.domain.loans import ALLOCATION_PARTS
 from payment_service.domain.mobile_money import signature_header
@@ -271,16 +273,18 @@ class FakeRepaymentService(repayments_pb2_grpc.RepaymentServiceServicer):
         return await self.loans.reverse_repayment(request, context_)
 
 
-class FakeUserService(user_pb2_grpc.UserServiceServicer):
+class FakeUserService(user_v2_grpc.UserServiceServicer):
+    """kopa.user.v2's institutions, which is all payment_service reads of user_service."""
+
     def __init__(self, currencies: dict[str, str]) -> None:
         self.currencies = currencies
 
-    async def GetInstitution(self, request: Any, context_: Any) -> user_pb2.GetInstitutionResponse:
+    async def GetInstitution(self, request: Any, context_: Any) -> user_v2.GetInstitutionResponse:
         p = context.principal()
         currency = self.currencies.get(request.institution_id)
         if currency is None or not p.can_access(request.institution_id):
             raise NotFound("institution not found")
-        return user_pb2.GetInstitutionResponse(
+        return user_v2.GetInstitutionResponse(
             institution=user_pb2.Institution(
                 id=request.institution_id, name="MFI", currency=currency
             )
@@ -404,11 +408,11 @@ async def payment_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
         repayments_pb2_grpc.add_RepaymentServiceServicer_to_server(
             FakeRepaymentService(loans), server
         )
-        user_pb2_grpc.add_UserServiceServicer_to_server(users, server)
+        user_v2_grpc.add_UserServiceServicer_to_server(users, server)
         return [
             loans_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name,
             repayments_pb2.DESCRIPTOR.services_by_name["RepaymentService"].full_name,
-            user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+            user_v2.DESCRIPTOR.services_by_name["UserService"].full_name,
         ]
 
     peers, peer_port, _ = build_server(register_peers, port=0, authenticate=authenticate)

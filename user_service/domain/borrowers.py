@@ -10,13 +10,16 @@ import phonenumbers
 
 from shared.dates import parse_date
 from shared.errors import ValidationError
-from shared.money import parse_decimal
+from shared.money import check_amount_text, fmt, parse_amount
 
 ADULT_AGE = 18
 GENDERS = {"female", "male", "other", "undisclosed"}
 # Letters, digits and single hyphens/spaces: covers Kenyan, Ugandan (CM...), Nigerian NIN, etc.
 NATIONAL_ID = re.compile(r"^[A-Z0-9](?:[A-Z0-9]|[- ](?=[A-Z0-9])){4,24}$")
 NAME = re.compile(r"^[^\d\x00-\x1f<>{}\[\]\\]{1,80}$")
+#: What a monthly income that is no decimal amount is told (the gateway, reading the API's
+#: text for kopa.user.v2, says the same).
+INCOME_MALFORMED = "must be a non-negative decimal string"
 MEETING_DAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
 # Fields an edit may change; ids, institution and assignment change through their own commands.
@@ -68,8 +71,9 @@ def parse_birth_date(value: str, today: date) -> date:
     return born
 
 
-def validate_profile(data: dict[str, Any], today: date) -> dict[str, Any]:
-    """Checks and normalises a profile; reports every bad field at once."""
+def validate_profile(data: dict[str, Any], today: date, currency: str) -> dict[str, Any]:
+    """Checks and normalises a profile (its income an amount of `currency`, the
+    institution's); reports every bad field at once."""
     errors: list[tuple[str, str]] = []
     out: dict[str, Any] = {}
 
@@ -100,12 +104,21 @@ def validate_profile(data: dict[str, Any], today: date) -> dict[str, Any]:
         else:
             out["gender"] = data["gender"]
     if data.get("monthly_income") not in (None, ""):
-        # A plain decimal string, stored as given: "1E+3" would be shown as such.
+        # An amount of the institution's currency, stored as every amount is shown: with
+        # exactly its decimals ("25000" -> "25000.00"), so that kopa.user.v2's Money and v1's
+        # text say the same.
+        text = str(data["monthly_income"])
         try:
-            income = parse_decimal(str(data["monthly_income"]), "monthly_income")
-            out["monthly_income"] = format(income, "f")
+            check_amount_text(text, "monthly_income", allow_zero=True)
         except ValidationError:
-            errors.append(("monthly_income", "must be a non-negative decimal string"))
+            errors.append(("monthly_income", INCOME_MALFORMED))
+        else:
+            attempt(
+                "monthly_income",
+                lambda: fmt(
+                    parse_amount(text, currency, "monthly_income", allow_zero=True), currency
+                ),
+            )
     if data.get("household_size") not in (None, 0):
         size = data["household_size"]
         if not isinstance(size, int) or not 1 <= size <= 50:
@@ -133,13 +146,13 @@ def validate_profile(data: dict[str, Any], today: date) -> dict[str, Any]:
 REQUIRED = ("first_name", "last_name", "national_id", "phone", "date_of_birth")
 
 
-def validate_new(data: dict[str, Any], today: date) -> dict[str, Any]:
+def validate_new(data: dict[str, Any], today: date, currency: str) -> dict[str, Any]:
     missing = [(f, "is required") for f in REQUIRED if not data.get(f)]
     if missing:
         raise ValidationError(
             "missing required fields: " + ", ".join(f for f, _ in missing), field_errors=missing
         )
-    return validate_profile(data, today)
+    return validate_profile(data, today, currency)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

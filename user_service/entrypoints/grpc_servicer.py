@@ -1,9 +1,11 @@
-"""The UserService servicer: maps proto requests to use cases and results back."""
+"""The UserService servicers' shared methods (`UserUseCases`) and kopa.user.v1's servicer: each
+maps a proto request to a use case (`service_layer.handlers`) and the result back
+(`mapping`)."""
 
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -17,99 +19,83 @@ from user_service.service_layer.handlers import UserHandlers
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
-class UserServicer(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, handlers: UserHandlers, groups: GroupHandlers) -> None:
+class UserUseCases:
+    """The methods kopa.user.v1.UserService and kopa.user.v2.UserService share: each reads its
+    request (a borrower by `wire.read`), runs its use case and answers in the messages of
+    `wire` (the two versions differ only there)."""
+
+    wire: m.Wire
+
+    def __init__(self, handlers: UserHandlers) -> None:
         self.h = handlers
-        self.groups = groups
 
-    async def CreateInstitution(
-        self, request: user_pb2.CreateInstitutionRequest, context: Ctx
-    ) -> user_pb2.CreateInstitutionResponse:
+    async def _borrowers(self, docs: list[dict[str, Any]]) -> list[Any]:
+        wire = self.wire
+        return [
+            wire.borrower(
+                d, await self.h.institution_currency(d["institution_id"]) if wire.money else ""
+            )
+            for d in docs
+        ]
+
+    async def _borrower(self, doc: dict[str, Any]) -> Any:
+        return (await self._borrowers([doc]))[0]
+
+    async def CreateInstitution(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.create_institution(request.name, request.currency)
-        return user_pb2.CreateInstitutionResponse(institution=m.institution_to_proto(doc))
+        return self.wire.pb.CreateInstitutionResponse(institution=m.institution_to_proto(doc))
 
-    async def GetInstitution(
-        self, request: user_pb2.GetInstitutionRequest, context: Ctx
-    ) -> user_pb2.GetInstitutionResponse:
+    async def GetInstitution(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.get_institution(request.institution_id)
-        return user_pb2.GetInstitutionResponse(institution=m.institution_to_proto(doc))
+        return self.wire.pb.GetInstitutionResponse(institution=m.institution_to_proto(doc))
 
-    async def ListInstitutions(
-        self, request: user_pb2.ListInstitutionsRequest, context: Ctx
-    ) -> user_pb2.ListInstitutionsResponse:
+    async def ListInstitutions(self, request: Any, context: Ctx) -> Any:
         docs, token = await self.h.list_institutions(request.page_size, request.page_token)
-        return user_pb2.ListInstitutionsResponse(
+        return self.wire.pb.ListInstitutionsResponse(
             institutions=[m.institution_to_proto(d) for d in docs], next_page_token=token
         )
 
-    async def CreateBranch(
-        self, request: user_pb2.CreateBranchRequest, context: Ctx
-    ) -> user_pb2.CreateBranchResponse:
+    async def CreateBranch(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.create_branch(request.name)
-        return user_pb2.CreateBranchResponse(branch=m.branch_to_proto(doc))
+        return self.wire.pb.CreateBranchResponse(branch=m.branch_to_proto(doc))
 
-    async def GetBranch(
-        self, request: user_pb2.GetBranchRequest, context: Ctx
-    ) -> user_pb2.GetBranchResponse:
+    async def GetBranch(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.get_branch(request.branch_id)
-        return user_pb2.GetBranchResponse(branch=m.branch_to_proto(doc))
+        return self.wire.pb.GetBranchResponse(branch=m.branch_to_proto(doc))
 
-    async def ListBranches(
-        self, request: user_pb2.ListBranchesRequest, context: Ctx
-    ) -> user_pb2.ListBranchesResponse:
+    async def ListBranches(self, request: Any, context: Ctx) -> Any:
         docs, token = await self.h.list_branches(request.page_size, request.page_token)
-        return user_pb2.ListBranchesResponse(
+        return self.wire.pb.ListBranchesResponse(
             branches=[m.branch_to_proto(d) for d in docs], next_page_token=token
         )
 
-    async def CreateBorrower(
-        self, request: user_pb2.CreateBorrowerRequest, context: Ctx
-    ) -> user_pb2.CreateBorrowerResponse:
-        doc = await self.h.create_borrower(m.borrower_from_proto(request.borrower))
-        return user_pb2.CreateBorrowerResponse(borrower=m.borrower_to_proto(doc))
+    async def CreateBorrower(self, request: Any, context: Ctx) -> Any:
+        data, currencies = self.wire.read(request.borrower)
+        doc = await self.h.create_borrower(data, currencies)
+        return self.wire.pb.CreateBorrowerResponse(borrower=await self._borrower(doc))
 
-    async def GetBorrower(
-        self, request: user_pb2.GetBorrowerRequest, context: Ctx
-    ) -> user_pb2.GetBorrowerResponse:
+    async def GetBorrower(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.get_borrower(request.borrower_id)
-        return user_pb2.GetBorrowerResponse(borrower=m.borrower_to_proto(doc))
+        return self.wire.pb.GetBorrowerResponse(borrower=await self._borrower(doc))
 
-    async def BatchGetBorrowers(
-        self, request: user_pb2.BatchGetBorrowersRequest, context: Ctx
-    ) -> user_pb2.BatchGetBorrowersResponse:
+    async def BatchGetBorrowers(self, request: Any, context: Ctx) -> Any:
         borrowers, groups = await self.h.batch_get_borrowers(list(request.borrower_ids))
-        return user_pb2.BatchGetBorrowersResponse(
-            borrowers=[m.borrower_to_proto(d) for d in borrowers],
+        return self.wire.pb.BatchGetBorrowersResponse(
+            borrowers=await self._borrowers(borrowers),
             groups=[m.group_to_proto(group_from_doc(g)) for g in groups],
         )
 
-    async def ListBorrowers(
-        self, request: user_pb2.ListBorrowersRequest, context: Ctx
-    ) -> user_pb2.ListBorrowersResponse:
+    async def ListBorrowers(self, request: Any, context: Ctx) -> Any:
         docs, token = await self.h.list_borrowers(
             request.branch_id, request.page_size, request.page_token
         )
-        return user_pb2.ListBorrowersResponse(
-            borrowers=[m.borrower_to_proto(d) for d in docs], next_page_token=token
+        return self.wire.pb.ListBorrowersResponse(
+            borrowers=await self._borrowers(docs), next_page_token=token
         )
 
-    async def UpdateBorrower(
-        self, request: user_pb2.UpdateBorrowerRequest, context: Ctx
-    ) -> user_pb2.UpdateBorrowerResponse:
-        try:
-            changes = json.loads(request.changes_json or "{}")
-        except json.JSONDecodeError:
-            raise ValidationError.of("changes_json", "is not JSON") from None
-        if not isinstance(changes, dict):
-            raise ValidationError.of("changes_json", "must be a JSON object")
-        doc = await self.h.update_borrower(request.borrower_id, changes, request.expected_version)
-        return user_pb2.UpdateBorrowerResponse(borrower=m.borrower_to_proto(doc))
-
-    async def ListBorrowerVersions(
-        self, request: user_pb2.ListBorrowerVersionsRequest, context: Ctx
-    ) -> user_pb2.ListBorrowerVersionsResponse:
+    async def ListBorrowerVersions(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.get_borrower(request.borrower_id)
-        return user_pb2.ListBorrowerVersionsResponse(
+        return self.wire.pb.ListBorrowerVersionsResponse(
             versions=[
                 user_pb2.BorrowerVersion(
                     version=v["version"],
@@ -121,19 +107,37 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             ]
         )
 
-    async def RecordConsent(
-        self, request: user_pb2.RecordConsentRequest, context: Ctx
-    ) -> user_pb2.RecordConsentResponse:
+    async def RecordConsent(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.record_consent(request.borrower_id, request.kind, request.text_version)
-        return user_pb2.RecordConsentResponse(borrower=m.borrower_to_proto(doc))
+        return self.wire.pb.RecordConsentResponse(borrower=await self._borrower(doc))
 
-    async def TransferBorrower(
-        self, request: user_pb2.TransferBorrowerRequest, context: Ctx
-    ) -> user_pb2.TransferBorrowerResponse:
+    async def TransferBorrower(self, request: Any, context: Ctx) -> Any:
         doc = await self.h.transfer_borrower(
             request.borrower_id, request.branch_id, request.agent_id, request.reason
         )
-        return user_pb2.TransferBorrowerResponse(borrower=m.borrower_to_proto(doc))
+        return self.wire.pb.TransferBorrowerResponse(borrower=await self._borrower(doc))
+
+
+class UserServicer(UserUseCases, user_pb2_grpc.UserServiceServicer):
+    """kopa.user.v1.UserService: its borrower edits are a JSON object, and it forms groups."""
+
+    wire = m.V1
+
+    def __init__(self, handlers: UserHandlers, groups: GroupHandlers) -> None:
+        super().__init__(handlers)
+        self.groups = groups
+
+    async def UpdateBorrower(
+        self, request: user_pb2.UpdateBorrowerRequest, context: Ctx
+    ) -> user_pb2.UpdateBorrowerResponse:
+        try:
+            changes = json.loads(request.changes_json or "{}")
+        except json.JSONDecodeError:
+            raise ValidationError.of("changes_json", "is not JSON") from None
+        if not isinstance(changes, dict):
+            raise ValidationError.of("changes_json", "must be a JSON object")
+        doc = await self.h.update_borrower(request.borrower_id, changes, request.expected_version)
+        return user_pb2.UpdateBorrowerResponse(borrower=await self._borrower(doc))
 
     async def CreateGroup(
         self, request: user_pb2.CreateGroupRequest, context: Ctx

@@ -1,14 +1,29 @@
-"""Stored documents to proto messages and back."""
+"""Stored documents to proto messages and requests to plain fields, for both versions of the
+contract.
+
+kopa.user.v1 and kopa.user.v2 answer the same messages by the same field names; they differ
+only in how the borrower's birth date, income and gender are written (a `Wire`): v1 writes ISO
+text, decimal text and a word; v2 a `google.type.Date`, a `google.type.Money` naming the
+institution's currency and a `Gender`. Institutions, branches, versions and groups are v1's
+messages in both.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
 from kopa.user.v1 import groups_pb2, kyc_pb2, user_pb2
+from kopa.user.v2 import user_pb2 as user_v2
 from shared.dates import to_proto_date
+from shared.money import to_money
 from shared.protos import timestamp as ts
+from shared.wire import enum_prefix, request_fields
 from user_service.domain.groups import Group
 
 
@@ -30,8 +45,35 @@ def branch_to_proto(doc: dict[str, Any]) -> user_pb2.Branch:
     )
 
 
-def borrower_to_proto(doc: dict[str, Any]) -> user_pb2.Borrower:
-    return user_pb2.Borrower(
+def borrower_to_proto(doc: dict[str, Any], currency: str = "") -> user_pb2.Borrower:
+    """kopa.user.v1's borrower (its events' too). Its income is text, so `currency` goes
+    unused: it is there for the one signature of `Wire.borrower`."""
+    return _borrower(
+        user_pb2,
+        doc,
+        date_of_birth=doc["date_of_birth"],
+        gender=doc.get("gender", ""),
+        monthly_income=doc.get("monthly_income", ""),
+    )
+
+
+def borrower_to_v2(doc: dict[str, Any], currency: str) -> user_v2.Borrower:
+    """kopa.user.v2's borrower, the income an amount of `currency` (the institution's)."""
+    gender = doc.get("gender", "")
+    income = doc.get("monthly_income", "")
+    return _borrower(  # type: ignore[no-any-return]
+        user_v2,
+        doc,
+        date_of_birth=to_proto_date(doc["date_of_birth"]),
+        gender=user_v2.Gender.Value(enum_prefix("Gender") + gender.upper()) if gender else 0,
+        monthly_income=to_money(Decimal(income), currency) if income else None,
+    )
+
+
+def _borrower(pb: ModuleType, doc: dict[str, Any], **typed: Any) -> Any:
+    """The borrower of `pb` with the fields both versions write alike, and `typed`."""
+    return pb.Borrower(
+        **typed,
         id=doc["_id"],
         institution_id=doc["institution_id"],
         branch_id=doc["branch_id"],
@@ -40,11 +82,8 @@ def borrower_to_proto(doc: dict[str, Any]) -> user_pb2.Borrower:
         last_name=doc["last_name"],
         national_id=doc["national_id"],
         phone=doc["phone"],
-        date_of_birth=doc["date_of_birth"],
-        gender=doc.get("gender", ""),
         address=user_pb2.Address(**doc.get("address", {})),
         business_type=doc.get("business_type", ""),
-        monthly_income=doc.get("monthly_income", ""),
         household_size=doc.get("household_size", 0),
         document_refs=doc.get("document_refs", []),
         # Borrowers registered before KYC review existed have no status stored: unverified.
@@ -77,22 +116,72 @@ def borrower_to_proto(doc: dict[str, Any]) -> user_pb2.Borrower:
     )
 
 
+#: The borrower's fields no request sets (they change through their own use cases).
+OUTPUT_ONLY = (
+    "id",
+    "institution_id",
+    "version",
+    "consents",
+    "assignments",
+    "create_time",
+    "update_time",
+    "group_id",
+    "kyc_status",
+)
+
+
 def borrower_from_proto(message: user_pb2.Borrower) -> dict[str, Any]:
     """The fields a client set, as a plain dict for the domain validators."""
     data = MessageToDict(message, preserving_proto_field_name=True)
-    for key in (
-        "id",
-        "institution_id",
-        "version",
-        "consents",
-        "assignments",
-        "create_time",
-        "update_time",
-        "group_id",
-        "kyc_status",
-    ):
+    for key in OUTPUT_ONLY:
         data.pop(key, None)
     return data
+
+
+def borrower_fields(
+    message: user_v2.Borrower,
+) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """A v2 borrower's fields as v1's carry them (ISO text, decimal text, the gender's word),
+    a malformed Date, Money or Gender refused naming its field; and the currency its income
+    names, if any."""
+    fields = request_fields(message)
+    values = dict(fields.values)
+    values["address"] = MessageToDict(message.address, preserving_proto_field_name=True)
+    values["document_refs"] = list(message.document_refs)
+    return values, fields.currencies
+
+
+def borrower_from_v2(
+    message: user_v2.Borrower,
+) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """The fields a client set, as `borrower_from_proto` gives v1's (a zero value is not
+    set), and the currency its income names, if any."""
+    values, currencies = borrower_fields(message)
+    data = {k: v for k, v in values.items() if k not in OUTPUT_ONLY and v not in ("", 0, [], {})}
+    return data, currencies
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How one version of the contract writes borrowers."""
+
+    #: The module of its messages.
+    pb: ModuleType
+    #: A stored borrower with the currency of its institution.
+    borrower: Callable[[dict[str, Any], str], Any]
+    #: Whether `borrower` writes Money (and so needs that currency).
+    money: bool
+    #: A request's borrower as the fields set and the currencies its amounts name.
+    read: Callable[[Any], tuple[dict[str, Any], tuple[tuple[str, str], ...]]]
+
+
+V1 = Wire(
+    pb=user_pb2,
+    borrower=borrower_to_proto,
+    money=False,
+    read=lambda b: (borrower_from_proto(b), ()),
+)
+V2 = Wire(pb=user_v2, borrower=borrower_to_v2, money=True, read=borrower_from_v2)
 
 
 def group_to_proto(group: Group) -> user_pb2.Group:

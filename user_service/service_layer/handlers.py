@@ -4,6 +4,7 @@ atomic document write that carries its outgoing events."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,6 +38,8 @@ class UserHandlers:
     def __init__(self, repo: Repository, notify: Any) -> None:
         self.repo = repo
         self._notify = notify  # OutboxRelay.notify
+        # institution id -> its currency, which never changes once the institution exists.
+        self._currencies: dict[str, str] = {}
 
     # --- institutions and branches ------------------------------------------------------
 
@@ -73,6 +76,31 @@ class UserHandlers:
         require(p, Permission.INSTITUTIONS_READ)
         query = {} if p.is_platform_admin else {"_id": p.institution_id}
         return await self.repo.page(INSTITUTIONS, query, size, token)
+
+    async def institution_currency(self, institution_id: str) -> str:
+        """The currency of the institution (its borrowers' incomes are amounts of it)."""
+        currency = self._currencies.get(institution_id)
+        if currency is None:
+            doc = await self.repo.get(INSTITUTIONS, institution_id)
+            if doc is None:
+                raise NotFound(f"institution {institution_id} not found")
+            currency = self._currencies[institution_id] = doc["currency"]
+        return currency
+
+    async def _income_currency(
+        self, institution_id: str, data: dict[str, Any], currencies: Sequence[tuple[str, str]]
+    ) -> str:
+        """The institution's currency when the request gives an income (every currency it
+        named must be that one); "" when it gives none."""
+        if data.get("monthly_income") in (None, "") and not currencies:
+            return ""
+        currency = await self.institution_currency(institution_id)
+        wrong = [(f, f"must be in {currency}, not {c}") for f, c in currencies if c != currency]
+        if wrong:
+            raise ValidationError(
+                "the amounts are not in the institution's currency", field_errors=wrong
+            )
+        return currency
 
     async def create_branch(self, name: str) -> dict[str, Any]:
         p = context.principal()
@@ -135,10 +163,14 @@ class UserHandlers:
             borrower=borrower_to_proto(doc),
         )
 
-    async def create_borrower(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def create_borrower(
+        self, data: dict[str, Any], currencies: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, Any]:
+        """`currencies`: (field, currency) of each amount the request named a currency for."""
         p = context.principal()
         require(p, Permission.BORROWERS_CREATE)
-        profile = kyc.validate_new(data, date.today())
+        currency = await self._income_currency(p.institution_id or "", data, currencies)
+        profile = kyc.validate_new(data, date.today(), currency)
         branch_id = data.get("branch_id") or (p.branch_id or "")
         await self.check_branch(p, branch_id, "branch_id")
         now = _now()
@@ -236,7 +268,11 @@ class UserHandlers:
         return updated
 
     async def update_borrower(
-        self, borrower_id: str, changes: dict[str, Any], expected_version: int
+        self,
+        borrower_id: str,
+        changes: dict[str, Any],
+        expected_version: int,
+        currencies: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         p = context.principal()
         require(p, Permission.BORROWERS_UPDATE)
@@ -247,7 +283,8 @@ class UserHandlers:
                 field_errors=[(f, "cannot be changed by an edit") for f in unknown],
             )
         doc = await self.borrower_in_scope(p, borrower_id)
-        clean = kyc.validate_profile(changes, date.today())
+        currency = await self._income_currency(doc["institution_id"], changes, currencies)
+        clean = kyc.validate_profile(changes, date.today(), currency)
         changed = kyc.diff(doc, clean)
         if not changed:
             return doc

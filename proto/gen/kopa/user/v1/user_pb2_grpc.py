@@ -31,6 +31,8 @@ class UserServiceStub:
     unknown ids and for ids of another institution or (for branch-scoped staff) another branch;
     ALREADY_EXISTS with google.rpc.ErrorInfo metadata `existing_borrower_id` for a duplicate
     national ID or phone; PERMISSION_DENIED when the caller's role may not act.
+    Deprecated but CreateGroup and GetGroup: superseded by kopa.user.v2.UserService, which
+    writes the borrower's birth date, income and gender typed; served for one more release.
     """
 
     def __init__(self, channel):
@@ -127,6 +129,8 @@ class UserServiceServicer:
     unknown ids and for ids of another institution or (for branch-scoped staff) another branch;
     ALREADY_EXISTS with google.rpc.ErrorInfo metadata `existing_borrower_id` for a duplicate
     national ID or phone; PERMISSION_DENIED when the caller's role may not act.
+    Deprecated but CreateGroup and GetGroup: superseded by kopa.user.v2.UserService, which
+    writes the borrower's birth date, income and gender typed; served for one more release.
     """
 
     def CreateInstitution(self, request, context):
@@ -332,6 +336,8 @@ class UserService:
     unknown ids and for ids of another institution or (for branch-scoped staff) another branch;
     ALREADY_EXISTS with google.rpc.ErrorInfo metadata `existing_borrower_id` for a duplicate
     national ID or phone; PERMISSION_DENIED when the caller's role may not act.
+    Deprecated but CreateGroup and GetGroup: superseded by kopa.user.v2.UserService, which
+    writes the borrower's birth date, income and gender typed; served for one more release.
     """
 
     @staticmethod

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from kopa.user.v1 import user_pb2 as _user_pb2
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -32,33 +38,63 @@ class UserServiceStub:
     unknown ids and for ids of another institution or (for branch-scoped staff) another branch;
     ALREADY_EXISTS with google.rpc.ErrorInfo metadata `existing_borrower_id` for a duplicate
     national ID or phone; PERMISSION_DENIED when the caller's role may not act.
+    Deprecated but CreateGroup and GetGroup: superseded by kopa.user.v2.UserService, which
+    writes the borrower's birth date, income and gender typed; served for one more release.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UserServiceAsyncStub: ...
-    CreateInstitution: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateInstitutionRequest, _user_pb2.CreateInstitutionResponse]
-    """Platform administrator only. Idempotent on request_id."""
-    GetInstitution: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetInstitutionRequest, _user_pb2.GetInstitutionResponse]
-    ListInstitutions: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListInstitutionsRequest, _user_pb2.ListInstitutionsResponse]
-    CreateBranch: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateBranchRequest, _user_pb2.CreateBranchResponse]
-    GetBranch: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetBranchRequest, _user_pb2.GetBranchResponse]
-    ListBranches: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBranchesRequest, _user_pb2.ListBranchesResponse]
-    CreateBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateBorrowerRequest, _user_pb2.CreateBorrowerResponse]
-    GetBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.GetBorrowerRequest, _user_pb2.GetBorrowerResponse]
-    BatchGetBorrowers: _grpc.UnaryUnaryMultiCallable[_user_pb2.BatchGetBorrowersRequest, _user_pb2.BatchGetBorrowersResponse]
-    """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
-    groups they belong to; an unknown id, or one outside the scope, is left out.
-    Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
-    """
-    ListBorrowers: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBorrowersRequest, _user_pb2.ListBorrowersResponse]
-    UpdateBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.UpdateBorrowerRequest, _user_pb2.UpdateBorrowerResponse]
-    """Applies the set fields; every edit is versioned with who changed what."""
-    ListBorrowerVersions: _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBorrowerVersionsRequest, _user_pb2.ListBorrowerVersionsResponse]
-    RecordConsent: _grpc.UnaryUnaryMultiCallable[_user_pb2.RecordConsentRequest, _user_pb2.RecordConsentResponse]
-    TransferBorrower: _grpc.UnaryUnaryMultiCallable[_user_pb2.TransferBorrowerRequest, _user_pb2.TransferBorrowerResponse]
-    """Moves a borrower to another branch and/or agent, keeping the history."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateInstitution(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateInstitutionRequest, _user_pb2.CreateInstitutionResponse]:
+        """Platform administrator only. Idempotent on request_id."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetInstitution(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.GetInstitutionRequest, _user_pb2.GetInstitutionResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListInstitutions(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.ListInstitutionsRequest, _user_pb2.ListInstitutionsResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateBranch(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateBranchRequest, _user_pb2.CreateBranchResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetBranch(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.GetBranchRequest, _user_pb2.GetBranchResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListBranches(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBranchesRequest, _user_pb2.ListBranchesResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateBorrower(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateBorrowerRequest, _user_pb2.CreateBorrowerResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetBorrower(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.GetBorrowerRequest, _user_pb2.GetBorrowerResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def BatchGetBorrowers(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.BatchGetBorrowersRequest, _user_pb2.BatchGetBorrowersResponse]:
+        """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
+        groups they belong to; an unknown id, or one outside the scope, is left out.
+        Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
+        """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListBorrowers(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBorrowersRequest, _user_pb2.ListBorrowersResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def UpdateBorrower(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.UpdateBorrowerRequest, _user_pb2.UpdateBorrowerResponse]:
+        """Applies the set fields; every edit is versioned with who changed what."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListBorrowerVersions(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.ListBorrowerVersionsRequest, _user_pb2.ListBorrowerVersionsResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def RecordConsent(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.RecordConsentRequest, _user_pb2.RecordConsentResponse]: ...
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def TransferBorrower(self) -> _grpc.UnaryUnaryMultiCallable[_user_pb2.TransferBorrowerRequest, _user_pb2.TransferBorrowerResponse]:
+        """Moves a borrower to another branch and/or agent, keeping the history."""
     CreateGroup: _grpc.UnaryUnaryMultiCallable[_user_pb2.CreateGroupRequest, _user_pb2.CreateGroupResponse]
     """Forms a group of borrowers of one branch (and centre, if named), none of them in
     another group. It is active at once unless `group.status` asks it to start forming
@@ -74,30 +110,60 @@ class UserServiceAsyncStub(UserServiceStub):
     unknown ids and for ids of another institution or (for branch-scoped staff) another branch;
     ALREADY_EXISTS with google.rpc.ErrorInfo metadata `existing_borrower_id` for a duplicate
     national ID or phone; PERMISSION_DENIED when the caller's role may not act.
+    Deprecated but CreateGroup and GetGroup: superseded by kopa.user.v2.UserService, which
+    writes the borrower's birth date, income and gender typed; served for one more release.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateInstitution: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateInstitutionRequest, _user_pb2.CreateInstitutionResponse]  # type: ignore[assignment]
-    """Platform administrator only. Idempotent on request_id."""
-    GetInstitution: _aio.UnaryUnaryMultiCallable[_user_pb2.GetInstitutionRequest, _user_pb2.GetInstitutionResponse]  # type: ignore[assignment]
-    ListInstitutions: _aio.UnaryUnaryMultiCallable[_user_pb2.ListInstitutionsRequest, _user_pb2.ListInstitutionsResponse]  # type: ignore[assignment]
-    CreateBranch: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateBranchRequest, _user_pb2.CreateBranchResponse]  # type: ignore[assignment]
-    GetBranch: _aio.UnaryUnaryMultiCallable[_user_pb2.GetBranchRequest, _user_pb2.GetBranchResponse]  # type: ignore[assignment]
-    ListBranches: _aio.UnaryUnaryMultiCallable[_user_pb2.ListBranchesRequest, _user_pb2.ListBranchesResponse]  # type: ignore[assignment]
-    CreateBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateBorrowerRequest, _user_pb2.CreateBorrowerResponse]  # type: ignore[assignment]
-    GetBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.GetBorrowerRequest, _user_pb2.GetBorrowerResponse]  # type: ignore[assignment]
-    BatchGetBorrowers: _aio.UnaryUnaryMultiCallable[_user_pb2.BatchGetBorrowersRequest, _user_pb2.BatchGetBorrowersResponse]  # type: ignore[assignment]
-    """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
-    groups they belong to; an unknown id, or one outside the scope, is left out.
-    Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
-    """
-    ListBorrowers: _aio.UnaryUnaryMultiCallable[_user_pb2.ListBorrowersRequest, _user_pb2.ListBorrowersResponse]  # type: ignore[assignment]
-    UpdateBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.UpdateBorrowerRequest, _user_pb2.UpdateBorrowerResponse]  # type: ignore[assignment]
-    """Applies the set fields; every edit is versioned with who changed what."""
-    ListBorrowerVersions: _aio.UnaryUnaryMultiCallable[_user_pb2.ListBorrowerVersionsRequest, _user_pb2.ListBorrowerVersionsResponse]  # type: ignore[assignment]
-    RecordConsent: _aio.UnaryUnaryMultiCallable[_user_pb2.RecordConsentRequest, _user_pb2.RecordConsentResponse]  # type: ignore[assignment]
-    TransferBorrower: _aio.UnaryUnaryMultiCallable[_user_pb2.TransferBorrowerRequest, _user_pb2.TransferBorrowerResponse]  # type: ignore[assignment]
-    """Moves a borrower to another branch and/or agent, keeping the history."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateInstitution(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.CreateInstitutionRequest, _user_pb2.CreateInstitutionResponse]:  # type: ignore[override]
+        """Platform administrator only. Idempotent on request_id."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetInstitution(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.GetInstitutionRequest, _user_pb2.GetInstitutionResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListInstitutions(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.ListInstitutionsRequest, _user_pb2.ListInstitutionsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateBranch(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.CreateBranchRequest, _user_pb2.CreateBranchResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetBranch(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.GetBranchRequest, _user_pb2.GetBranchResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListBranches(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.ListBranchesRequest, _user_pb2.ListBranchesResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def CreateBorrower(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.CreateBorrowerRequest, _user_pb2.CreateBorrowerResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetBorrower(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.GetBorrowerRequest, _user_pb2.GetBorrowerResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def BatchGetBorrowers(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.BatchGetBorrowersRequest, _user_pb2.BatchGetBorrowersResponse]:  # type: ignore[override]
+        """The borrowers with these ids (at most 1000) that are in the caller's scope, with the
+        groups they belong to; an unknown id, or one outside the scope, is left out.
+        Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
+        """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListBorrowers(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.ListBorrowersRequest, _user_pb2.ListBorrowersResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def UpdateBorrower(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.UpdateBorrowerRequest, _user_pb2.UpdateBorrowerResponse]:  # type: ignore[override]
+        """Applies the set fields; every edit is versioned with who changed what."""
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def ListBorrowerVersions(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.ListBorrowerVersionsRequest, _user_pb2.ListBorrowerVersionsResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def RecordConsent(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.RecordConsentRequest, _user_pb2.RecordConsentResponse]: ...  # type: ignore[override]
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def TransferBorrower(self) -> _aio.UnaryUnaryMultiCallable[_user_pb2.TransferBorrowerRequest, _user_pb2.TransferBorrowerResponse]:  # type: ignore[override]
+        """Moves a borrower to another branch and/or agent, keeping the history."""
     CreateGroup: _aio.UnaryUnaryMultiCallable[_user_pb2.CreateGroupRequest, _user_pb2.CreateGroupResponse]  # type: ignore[assignment]
     """Forms a group of borrowers of one branch (and centre, if named), none of them in
     another group. It is active at once unless `group.status` asks it to start forming
@@ -112,8 +178,11 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     unknown ids and for ids of another institution or (for branch-scoped staff) another branch;
     ALREADY_EXISTS with google.rpc.ErrorInfo metadata `existing_borrower_id` for a duplicate
     national ID or phone; PERMISSION_DENIED when the caller's role may not act.
+    Deprecated but CreateGroup and GetGroup: superseded by kopa.user.v2.UserService, which
+    writes the borrower's birth date, income and gender typed; served for one more release.
     """
 
+    @_deprecated("""Platform administrator only. Idempotent on request_id.""")
     @_abc_1.abstractmethod
     def CreateInstitution(
         self,
@@ -122,6 +191,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_user_pb2.CreateInstitutionResponse, _abc.Awaitable[_user_pb2.CreateInstitutionResponse]]:
         """Platform administrator only. Idempotent on request_id."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetInstitution(
         self,
@@ -129,6 +199,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.GetInstitutionResponse, _abc.Awaitable[_user_pb2.GetInstitutionResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListInstitutions(
         self,
@@ -136,6 +207,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.ListInstitutionsResponse, _abc.Awaitable[_user_pb2.ListInstitutionsResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def CreateBranch(
         self,
@@ -143,6 +215,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.CreateBranchResponse, _abc.Awaitable[_user_pb2.CreateBranchResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetBranch(
         self,
@@ -150,6 +223,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.GetBranchResponse, _abc.Awaitable[_user_pb2.GetBranchResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListBranches(
         self,
@@ -157,6 +231,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.ListBranchesResponse, _abc.Awaitable[_user_pb2.ListBranchesResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def CreateBorrower(
         self,
@@ -164,6 +239,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.CreateBorrowerResponse, _abc.Awaitable[_user_pb2.CreateBorrowerResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def GetBorrower(
         self,
@@ -171,6 +247,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.GetBorrowerResponse, _abc.Awaitable[_user_pb2.GetBorrowerResponse]]: ...
 
+    @_deprecated("""The borrowers with these ids (at most 1000) that are in the caller's scope, with the\ngroups they belong to; an unknown id, or one outside the scope, is left out.\nErrors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.""")
     @_abc_1.abstractmethod
     def BatchGetBorrowers(
         self,
@@ -182,6 +259,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT naming `borrower_ids` for more than 1000 ids.
         """
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListBorrowers(
         self,
@@ -189,6 +267,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.ListBorrowersResponse, _abc.Awaitable[_user_pb2.ListBorrowersResponse]]: ...
 
+    @_deprecated("""Applies the set fields; every edit is versioned with who changed what.""")
     @_abc_1.abstractmethod
     def UpdateBorrower(
         self,
@@ -197,6 +276,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_user_pb2.UpdateBorrowerResponse, _abc.Awaitable[_user_pb2.UpdateBorrowerResponse]]:
         """Applies the set fields; every edit is versioned with who changed what."""
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def ListBorrowerVersions(
         self,
@@ -204,6 +284,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.ListBorrowerVersionsResponse, _abc.Awaitable[_user_pb2.ListBorrowerVersionsResponse]]: ...
 
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
     @_abc_1.abstractmethod
     def RecordConsent(
         self,
@@ -211,6 +292,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.RecordConsentResponse, _abc.Awaitable[_user_pb2.RecordConsentResponse]]: ...
 
+    @_deprecated("""Moves a borrower to another branch and/or agent, keeping the history.""")
     @_abc_1.abstractmethod
     def TransferBorrower(
         self,
