@@ -308,7 +308,7 @@ def run_with_fleet(load: Callable[[str, str, Path], Coroutine[Any, Any, None]]) 
     try:
         asyncio.run(load(f"http://127.0.0.1:{gateway_port}", email, state))
     finally:
-        subprocess.run([*fleet, "down"], env=env, check=False)
+        subprocess.run([*fleet, "down", "--forget-broker"], env=env, check=False)
 
 
 def main() -> None:

@@ -3,7 +3,6 @@ beside any dev platform that `make up` started on the same servers."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -19,7 +18,6 @@ import schemathesis
 from playwright.sync_api import Browser, Page, sync_playwright
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from tests.support.broker import CONSUMER_QUEUES, remove_broker_namespace
 from tests.support.staff import Institution, make_institution
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,15 +87,14 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     ]
     started = subprocess.run([*args, "up"], env=env, capture_output=True, text=True, check=False)
     if started.returncode != 0:
-        subprocess.run([*args, "down"], env=env, check=False)
+        subprocess.run([*args, "down", "--forget-broker"], env=env, check=False)
         pytest.fail(f"the fleet did not start:\n{started.stdout}\n{started.stderr}", pytrace=False)
     try:
         yield Fleet(f"http://127.0.0.1:{gateway_port}", state, args, env)
     finally:
-        subprocess.run([*args, "down"], env=env, check=False, capture_output=True)
-        # Durable queues outlive the fleet: left behind, every run added its own and the
-        # broker took a second per queue to start again.
-        asyncio.run(remove_broker_namespace(env["AMQP_URL"], namespace, CONSUMER_QUEUES))
+        subprocess.run(
+            [*args, "down", "--forget-broker"], env=env, check=False, capture_output=True
+        )
         logs = state / "log"
         if logs.exists():
             for log in sorted(logs.glob("*.log")):

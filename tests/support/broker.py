@@ -26,10 +26,6 @@ async def observing(
         await consumer.stop()
 
 
-#: The services that consume events; each one's queue is named after it (`Runtime.consume`).
-CONSUMER_QUEUES = ("payment", "reporting", "scoring", "user")
-
-
 async def remove_broker_namespace(amqp_url: str, namespace: str, queues: Iterable[str]) -> None:
     """Deletes the namespace's exchanges and the `queues` (with their dead-letter queues);
     what is already gone is skipped."""
