@@ -339,7 +339,10 @@ def loan_to_proto(
         term=doc["term"],
         currency=currency,
         purpose=doc.get("purpose") or "",
-        disbursement_date=day(doc.get("disbursement_date")),
+        # Before disbursement, the date the application expects (as the API documents it).
+        disbursement_date=day(
+            doc.get("disbursement_date") or doc.get("expected_disbursement_date")
+        ),
         schedule=schedule,
         outstanding=outstanding_to_proto(doc.get("outstanding"), money, wire),
         pricing=pricing_to_proto(doc.get("pricing") or {}, money, wire),
