@@ -112,6 +112,21 @@ class GroupLoanView:
     days_past_due: int
 
 
+def _same_application(doc: dict[str, Any], cmd: CreateGroupLoan) -> bool:
+    """Whether `cmd` asks for what the stored group loan was made from (a retry)."""
+    try:
+        asked = [(m.borrower_id, Decimal(m.principal)) for m in cmd.members]
+    except ArithmeticError:
+        return False
+    made = [(m["borrower_id"], Decimal(m["principal"])) for m in doc["members"]]
+    return (doc["group_id"], doc["product_id"], doc["term"], made) == (
+        cmd.group_id,
+        cmd.product_id,
+        cmd.term,
+        asked,
+    )
+
+
 class GroupLoans:
     def __init__(self, repo: GroupLoanRepository, uow: UnitOfWork, users: UserDirectory) -> None:
         self.repo = repo
@@ -159,6 +174,13 @@ class GroupLoans:
             )
             existing = await self.repo.get(group_loan_id)
             if existing is not None:
+                if not _same_application(existing, cmd):
+                    raise Conflict(
+                        f"Idempotency-Key {cmd.request_id!r} was used for another group loan "
+                        f"application ({group_loan_id})",
+                        reason="IDEMPOTENCY_KEY_REUSED",
+                        metadata={"group_loan_id": group_loan_id},
+                    )
                 return await self._view(existing)
 
         group = await self.users.group(cmd.group_id)

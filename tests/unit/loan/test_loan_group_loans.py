@@ -63,9 +63,13 @@ async def test_one_application_makes_a_loan_per_member_tied_together() -> None:
         "bor_1": D(10000), "bor_2": D(20000), "bor_3": D(5000),
     }  # fmt: skip
     assert {d["group_loan_id"] for d in view.loans} == {view.doc["_id"]}
-    again = await group_loans.create(_apply(world, "10000", "20000", "5000", request_id="r1"))
+    again = await group_loans.create(_apply(world, "10000", "20000", "5000.00", request_id="r1"))
     assert again.doc["_id"] == view.doc["_id"]
     assert len(world.repo.loans) == 3  # the retry made nothing new
+    with pytest.raises(Conflict) as reused:
+        await group_loans.create(_apply(world, "10000", "20000", "6000", request_id="r1"))
+    assert reused.value.reason == "IDEMPOTENCY_KEY_REUSED"
+    assert len(world.repo.loans) == 3
 
 
 async def test_the_application_names_every_bad_member_before_any_loan_is_made() -> None:
