@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, TypeAlias
 
 import grpc
@@ -15,7 +15,7 @@ from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.ports import UserDirectory
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared.errors import ValidationError
-from shared.money import to_money
+from shared.money import quantum, to_money
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -122,7 +122,10 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
             Decimal(0),
         )
         ratio = doc.get("min_security_coverage") or "0"
-        required = Decimal(doc["principal"]) * Decimal(ratio)
+        # Rounded up to the currency's unit, as approval judges it (`check_coverage`).
+        required = (Decimal(doc["principal"]) * Decimal(ratio)).quantize(
+            quantum(currency), rounding=ROUND_CEILING
+        )
         return pb.ListSecuritiesResponse(
             guarantors=[_guarantor(g, currency) for g in guarantors],
             collateral=[_collateral(c) for c in collateral],
