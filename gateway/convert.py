@@ -10,12 +10,10 @@ an ISO date, both ways."""
 
 from __future__ import annotations
 
-import re
 import types
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from functools import cache
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from google.protobuf import json_format
@@ -26,15 +24,15 @@ from pydantic import BaseModel
 
 from shared.dates import from_proto_date
 from shared.money import check_amount_text, fmt, from_money, to_money
+from shared.wire import enum_prefix as type_prefix
 
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P", bound=Message)
 
 
-@cache
 def enum_prefix(enum: EnumDescriptor) -> str:
     """`LoanStatus` -> `LOAN_STATUS_` (buf's rule: every value starts with its type's name)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
+    return type_prefix(enum.name)
 
 
 def enum_word(enum: EnumDescriptor, number: int) -> str | None:

@@ -61,7 +61,7 @@ def request_fields(message: Any, names: Mapping[str, str] | None = None) -> Requ
         kind = field.message_type.full_name if field.message_type is not None else ""
         try:
             if field.enum_type is not None:
-                values[name] = _enum_word(field.enum_type, value, label)
+                values[name] = enum_word(field.enum_type, value, label)
             elif kind == "google.type.Money":
                 values[name] = amount_text(value, label) if message.HasField(name) else ""
                 if value.currency_code:
@@ -79,12 +79,14 @@ def request_fields(message: Any, names: Mapping[str, str] | None = None) -> Requ
     return RequestFields(values, tuple(currencies))
 
 
-def _enum_word(enum: EnumDescriptor, number: int, field: str) -> str:
+def enum_word(enum: EnumDescriptor, number: int, field: str = "") -> str:
+    """`LOAN_STATUS_WRITTEN_OFF` -> `written_off` (the contract's words); "" for the zero
+    value; a number the enum lacks is refused naming `field` (its enum when none is given)."""
     if number == 0:
         return ""
     value = enum.values_by_number.get(number)
     if value is None:
-        raise ValidationError.of(field, f"{number} is not a value of {enum.full_name}")
+        raise ValidationError.of(field or enum.name, f"{number} is not a value of {enum.full_name}")
     return value.name.removeprefix(enum_prefix(enum.name)).lower()
 
 

@@ -73,7 +73,9 @@ async def get_loan(loan_id: str, stubs: Stubs) -> Loan:
     """The loan in any status, with its schedule and what has been paid of each installment,
     what is outstanding, its days past due as of the institution's business date, its score
     and its history."""
-    reply = await stubs.loan.GetLoan(loans_pb2.GetLoanRequest(loan_id=loan_id))
+    reply = await stubs.loan.GetLoan(
+        loans_pb2.GetLoanRequest(loan_id=loan_id, with_group_arrears=True)
+    )
     return Loan.of(reply.loan)
 
 

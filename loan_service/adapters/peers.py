@@ -29,6 +29,7 @@ from loan_service.service_layer.ports import (
 from shared.dates import from_proto_date
 from shared.errors import NotFound
 from shared.money import fmt, from_money
+from shared.wire import enum_word
 
 #: The most borrowers one BatchGetBorrowers call asks for (user_service's limit).
 BATCH = 1000
@@ -72,12 +73,10 @@ class GrpcUserDirectory(UserDirectory):
             if b.HasField("monthly_income")
             else "",
             household_size=b.household_size,
-            gender=user_v2.Gender.Name(b.gender).removeprefix("GENDER_").lower()
-            if b.gender
-            else "",
+            gender=enum_word(user_v2.Gender.DESCRIPTOR, b.gender),
             business_type=b.business_type,
             group_id=b.group_id,
-            kyc_status=kyc_pb2.KycStatus.Name(b.kyc_status).removeprefix("KYC_STATUS_").lower(),
+            kyc_status=enum_word(kyc_pb2.KycStatus.DESCRIPTOR, b.kyc_status),
         )
 
     async def institution_currency(self, institution_id: str) -> str:
@@ -114,7 +113,7 @@ class GrpcUserDirectory(UserDirectory):
                 ) from None
             raise
         g = reply.group
-        status = user_pb2.GroupStatus.Name(g.status).removeprefix("GROUP_STATUS_").lower()
+        status = enum_word(user_pb2.GroupStatus.DESCRIPTOR, g.status)
         return GroupInfo(
             id=g.id,
             institution_id=g.institution_id,

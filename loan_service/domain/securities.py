@@ -97,10 +97,12 @@ def check_room(existing: int, field: str) -> None:
         raise ValidationError.of(field, f"a loan has at most {MAX_ITEMS} of these")
 
 
-def coverage(guarantors: list[Guarantor], collateral: list[Collateral]) -> Decimal:
-    return sum((g.amount for g in guarantors), Decimal(0)) + sum(
-        (c.value for c in collateral), Decimal(0)
-    )
+def required(principal: Decimal, ratio: Decimal | None, decimals: int) -> Decimal:
+    """What the rule asks guarantees and collateral to be worth, rounded up to the currency's
+    minor unit (never less than the rule); zero without a rule."""
+    if not ratio:
+        return Decimal(0)
+    return (principal * ratio).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_CEILING)
 
 
 def check_coverage(
@@ -116,9 +118,8 @@ def check_coverage(
     missing."""
     if not required_ratio:
         return
-    # What is required is rounded up to the currency's minor unit: never less than the rule.
     unit = Decimal(1).scaleb(-decimals)
-    needed = (principal * required_ratio).quantize(unit, rounding=ROUND_CEILING)
+    needed = required(principal, required_ratio, decimals)
 
     def fmt(amount: Decimal) -> str:
         return f"{amount.quantize(unit):f}"

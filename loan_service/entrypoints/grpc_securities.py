@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 import grpc
@@ -15,7 +15,8 @@ from loan_service.service_layer.inputs import collect
 from loan_service.service_layer.ports import UserDirectory
 from loan_service.service_layer.unit_of_work import UnitOfWork
 from shared.errors import ValidationError
-from shared.money import quantum, to_money
+from shared.money import to_money
+from shared.wire import enum_word
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -39,12 +40,6 @@ def _collateral(c: dict[str, Any]) -> pb.Collateral:
         value=to_money(Decimal(c["value"]), c["currency"]),
         location=c.get("location", ""),
         document_ids=c.get("document_ids") or [],
-    )
-
-
-def _type_word(value: pb.CollateralType.ValueType) -> str:
-    return (
-        "" if not value else pb.CollateralType.Name(value).removeprefix("COLLATERAL_TYPE_").lower()
     )
 
 
@@ -96,7 +91,7 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
             self.uow,
             securities.AddCollateral(
                 loan_id=request.loan_id,
-                type=_type_word(request.type),
+                type=enum_word(pb.CollateralType.DESCRIPTOR, request.type, "type"),
                 description=request.description,
                 value=value or "",
                 currency=request.value.currency_code,
@@ -117,15 +112,7 @@ class LoanSecurityServicer(securities_pb2_grpc.LoanSecurityServiceServicer):
     ) -> pb.ListSecuritiesResponse:
         doc, guarantors, collateral = await securities.securities(self.uow, request.loan_id)
         currency = doc["currency"]
-        coverage = sum(
-            [Decimal(g["amount"]) for g in guarantors] + [Decimal(c["value"]) for c in collateral],
-            Decimal(0),
-        )
-        ratio = doc.get("min_security_coverage") or "0"
-        # Rounded up to the currency's unit, as approval judges it (`check_coverage`).
-        required = (Decimal(doc["principal"]) * Decimal(ratio)).quantize(
-            quantum(currency), rounding=ROUND_CEILING
-        )
+        coverage, required = securities.coverage_figures(doc)
         return pb.ListSecuritiesResponse(
             guarantors=[_guarantor(g, currency) for g in guarantors],
             collateral=[_collateral(c) for c in collateral],

@@ -119,7 +119,7 @@ class LoanUseCases:
     async def GetLoan(self, request: Any, context: Ctx) -> Any:
         doc = await queries.get_loan(self.uow, request.loan_id)
         loan = await self._loan(doc)
-        if self.wire is m.V2 and self.group_loans is not None:
+        if self.wire is m.V2 and self.group_loans is not None and request.with_group_arrears:
             loan.group_days_past_due = await self.group_loans.joint_arrears(doc)
         return self.wire.pb.GetLoanResponse(loan=loan)
 

@@ -22,6 +22,7 @@ from loan_service.domain.securities import (
     check_coverage,
     check_room,
     outside_person,
+    required,
 )
 from loan_service.service_layer.ports import LoanRepository, UserDirectory
 from loan_service.service_layer.unit_of_work import Change, UnitOfWork
@@ -236,12 +237,26 @@ def capacity_failure(
 
 def coverage_check(doc: dict[str, Any], loan: Loan) -> None:
     """The product's coverage rule (copied onto the loan when it was applied for)."""
-    ratio = doc.get("min_security_coverage")
     check_coverage(
         loan.principal,
         doc["currency"],
         minor_units(doc["currency"]),
-        Decimal(ratio) if ratio else None,
+        coverage_ratio(doc),
         guarantors_of(doc),
         collateral_of(doc),
     )
+
+
+def coverage_ratio(doc: dict[str, Any]) -> Decimal | None:
+    ratio = doc.get("min_security_coverage")
+    return Decimal(ratio) if ratio else None
+
+
+def coverage_figures(doc: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """What the loan's guarantees and collateral are worth together, and what the product's
+    rule requires (zero without a rule), as approval judges them."""
+    given = sum((g.amount for g in guarantors_of(doc)), Decimal(0)) + sum(
+        (c.value for c in collateral_of(doc)), Decimal(0)
+    )
+    needed = required(Decimal(doc["principal"]), coverage_ratio(doc), minor_units(doc["currency"]))
+    return given, needed

@@ -164,9 +164,11 @@ class GroupRepository:
         if not group.changes:
             return
         result = await self.db[GROUPS].update_one(
-            {"_id": group.id, "version": {"$in": [read_version, None]}}
-            if read_version == 1
-            else {"_id": group.id, "version": read_version},
+            # A group written before groups had versions has none: it reads as version 1.
+            {
+                "_id": group.id,
+                "version": {"$in": [read_version, None] if read_version == 1 else [read_version]},
+            },
             {
                 "$set": {**_state(group), "update_time": now},
                 "$push": {"history": {"$each": _history(group, read_version, user_id, now)}},

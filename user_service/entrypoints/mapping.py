@@ -23,7 +23,7 @@ from kopa.user.v2 import user_pb2 as user_v2
 from shared.dates import to_proto_date
 from shared.money import to_money
 from shared.protos import timestamp as ts
-from shared.wire import enum_prefix, request_fields
+from shared.wire import enum_prefix, enum_word, request_fields
 from user_service.domain.groups import Group
 
 
@@ -225,8 +225,6 @@ def center_to_proto(doc: dict[str, Any]) -> groups_pb2.Center:
     )
 
 
-def group_status_word(value: user_pb2.GroupStatus.ValueType) -> str:
+def group_status_word(value: int) -> str:
     """`GROUP_STATUS_FORMING` -> `forming`; the zero value -> `` (unset)."""
-    return (
-        "" if value == 0 else user_pb2.GroupStatus.Name(value).removeprefix("GROUP_STATUS_").lower()
-    )  # type: ignore[arg-type]
+    return enum_word(user_pb2.GroupStatus.DESCRIPTOR, value, "status")

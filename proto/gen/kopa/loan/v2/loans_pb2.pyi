@@ -721,7 +721,7 @@ class Loan(_message.Message):
     group_id: _builtins.str
     group_days_past_due: _builtins.int
     """Under joint liability, the group's arrears: the most days past due of any member loan of
-    the group's loans (GetLoan only; 0 in lists and for a loan not jointly held).
+    the group's loans (GetLoan asked `with_group_arrears` only; 0 otherwise).
     """
     @_builtins.property
     def principal(self) -> _money_pb2.Money: ...
@@ -1169,15 +1169,21 @@ class GetLoanRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LOAN_ID_FIELD_NUMBER: _builtins.int
+    WITH_GROUP_ARREARS_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
+    with_group_arrears: _builtins.bool
+    """Also the group's arrears of a jointly liable member loan (`Loan.group_days_past_due`):
+    it reads the group's loans, which a caller that only needs the loan should not pay for.
+    """
     def __init__(
         self,
         *,
         loan_id: _builtins.str = ...,
+        with_group_arrears: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan_id", b"loan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan_id", b"loan_id", "with_group_arrears", b"with_group_arrears"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
