@@ -127,6 +127,24 @@ class Permission(StrEnum):
     LEDGER_MANAGE = "ledger:manage"
     AUDIT_READ = "audit:read"
     """List audit entries and verify the hash chain."""
+    # Notifications, webhooks, alerts and the institution's clock
+    NOTIFICATIONS_READ = "notifications:read"
+    """The messages sent to borrowers, their preferences and the message templates."""
+    NOTIFICATIONS_MANAGE = "notifications:manage"
+    """Edit the message templates."""
+    NOTIFICATION_PREFERENCES_UPDATE = "notification_preferences:update"
+    """Record a borrower's channel consent, language and opt-out."""
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+    ALERTS_READ = "alerts:read"
+    """The alert queue (only the alerts whose rule names the caller's role and branch)."""
+    ALERTS_HANDLE = "alerts:handle"
+    """Assign, acknowledge and resolve the alerts one sees."""
+    ALERT_RULES_READ = "alert_rules:read"
+    ALERT_RULES_MANAGE = "alert_rules:manage"
+    SCHEDULE_READ = "schedule:read"
+    SCHEDULE_MANAGE = "schedule:manage"
+    """The institution's time zone, close-of-business time, reminders and quiet hours."""
 
     @property
     def is_read(self) -> bool:
@@ -189,6 +207,12 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
             P.SCORECARDS_READ,
             P.REPORTS_READ,
             P.LEDGER_READ,
+            P.NOTIFICATIONS_READ,
+            P.NOTIFICATION_PREFERENCES_UPDATE,
+            P.ALERTS_READ,
+            P.ALERTS_HANDLE,
+            P.ALERT_RULES_READ,
+            P.SCHEDULE_READ,
         }
     ),
     Role.RISK_OFFICER: frozenset(
@@ -204,6 +228,9 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
             P.SCORECARDS_MANAGE,
             P.SCORECARDS_READ,
             P.REPORTS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_HANDLE,
+            P.ALERT_RULES_READ,
         }
     ),
     Role.AGENT: frozenset(
@@ -218,12 +245,21 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
             P.LOANS_READ,
             P.REPAYMENTS_CREATE,
             P.REPAYMENTS_READ,
+            P.NOTIFICATIONS_READ,
+            P.NOTIFICATION_PREFERENCES_UPDATE,
+            P.ALERTS_READ,
+            P.ALERTS_HANDLE,
         }
     ),
     # Everything readable inside an institution, audit log included; nothing else.
     Role.AUDITOR: _READS,
-    # Apply a matched receipt to the loan it names, and nothing more.
-    Role.SERVICE: frozenset({P.LOANS_READ, P.REPAYMENTS_CREATE}),
+    # What a service acting on its own needs, and nothing more: payment_service applies a
+    # matched receipt to the loan it names; notification_service reads the borrower and loan
+    # a message is about, the staff an alert goes to, and runs the close of business on the
+    # institution's clock.
+    Role.SERVICE: frozenset(
+        {P.LOANS_READ, P.REPAYMENTS_CREATE, P.BORROWERS_READ, P.USERS_READ, P.JOBS_RUN}
+    ),
 }
 
 BRANCH_SCOPED_ROLES: Final[frozenset[Role]] = frozenset({Role.AGENT, Role.BRANCH_MANAGER})

@@ -824,3 +824,38 @@ class LoanReclassified(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LoanReclassified: _TypeAlias = LoanReclassified  # noqa: Y015
+
+@_typing.final
+class CloseOfBusinessCompleted(_message.Message):
+    """`close_of_business.completed`: every active loan of the institution was brought to
+    `business_date` (the job's aggregate id is `cob_<institution>_<date>`).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    META_FIELD_NUMBER: _builtins.int
+    BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    LOANS_PROCESSED_FIELD_NUMBER: _builtins.int
+    LOANS_CHANGED_FIELD_NUMBER: _builtins.int
+    loans_processed: _builtins.int
+    """Loans read and loans changed by the batch."""
+    loans_changed: _builtins.int
+    @_builtins.property
+    def meta(self) -> _common_pb2.EventMeta: ...
+    @_builtins.property
+    def business_date(self) -> _date_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        meta: _common_pb2.EventMeta | None = ...,
+        business_date: _date_pb2.Date | None = ...,
+        loans_processed: _builtins.int = ...,
+        loans_changed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "meta", b"meta"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "loans_changed", b"loans_changed", "loans_processed", b"loans_processed", "meta", b"meta"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseOfBusinessCompleted: _TypeAlias = CloseOfBusinessCompleted  # noqa: Y015
