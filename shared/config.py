@@ -26,6 +26,7 @@ DEFAULT_PORTS = {
     "payment": 50054,
     "scoring": 50055,
     "reporting": 50056,
+    "notification": 50057,
 }
 
 
@@ -49,6 +50,7 @@ class BaseKopaSettings(BaseSettings):
     payment_service_addr: str = f"127.0.0.1:{DEFAULT_PORTS['payment']}"
     scoring_service_addr: str = f"127.0.0.1:{DEFAULT_PORTS['scoring']}"
     reporting_service_addr: str = f"127.0.0.1:{DEFAULT_PORTS['reporting']}"
+    notification_service_addr: str = f"127.0.0.1:{DEFAULT_PORTS['notification']}"
 
     redis_url: str = Field(..., description="e.g. redis://127.0.0.1:6379/0")
     max_document_bytes: int = Field(

@@ -56,6 +56,12 @@ _PEER_SERVICES = {
         ("kopa.reporting.v1.reporting_pb2", "ReportingService"),
         ("kopa.reporting.v2.reporting_pb2", "ReportingService"),
     ],
+    "notification": [
+        ("kopa.notification.v1.notification_pb2", "NotificationService"),
+        ("kopa.notification.v1.notification_pb2", "WebhookService"),
+        ("kopa.notification.v1.notification_pb2", "AlertService"),
+        ("kopa.notification.v1.notification_pb2", "ScheduleService"),
+    ],
 }
 
 
