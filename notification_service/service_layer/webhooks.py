@@ -1,0 +1,280 @@
+"""Webhooks to an institution's own systems (the Standard Webhooks specification): endpoints,
+one delivery per endpoint and event, retried on the schedule for about 27 hours, replayable,
+and an endpoint disabled (with an alert to its admins) when a delivery fails for good."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from notification_service.domain import webhooks as w
+from notification_service.domain.facts import Event
+from notification_service.domain.webhooks import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    EndpointStatus,
+)
+from notification_service.service_layer.clock import now
+from notification_service.service_layer.ports import (
+    Deliveries,
+    Endpoints,
+    Page,
+    UnsafeUrl,
+    WebhookRequest,
+    WebhookSender,
+)
+from shared import context
+from shared.errors import NotFound, ValidationError
+from shared.ids import new_id
+from shared.logging import get_logger
+from shared.permissions import Permission as P
+from shared.permissions import require
+
+log = get_logger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_URL = 2000
+MAX_DESCRIPTION = 500
+
+#: Called with the endpoint a failed delivery disabled (raises the admins' alert).
+OnDisabled = Callable[[Endpoint, Delivery], Awaitable[None]]
+
+
+def body_of(event: Event) -> bytes:
+    """The delivery's body: `{type, timestamp, data}` (the spec's recommended envelope)."""
+    envelope = {
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": {"id": event.id, **event.data},
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Webhooks:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        deliveries: Deliveries,
+        sender: WebhookSender,
+        new_secret: Callable[[], str],
+        *,
+        schedule: tuple[timedelta, ...] = w.SCHEDULE,
+        concurrency: int = 16,
+    ) -> None:
+        self.endpoints = endpoints
+        self.deliveries = deliveries
+        self.sender = sender
+        self._new_secret = new_secret
+        self.schedule = schedule
+        self._concurrency = concurrency
+        self._limit = asyncio.Semaphore(concurrency)
+        self.on_disabled: OnDisabled | None = None
+        self.wake: Callable[[], None] = lambda: None
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    async def create(self, url: str, event_types: list[str], description: str) -> Endpoint:
+        p = context.principal()
+        require(p, P.WEBHOOKS_MANAGE)
+        assert p.institution_id is not None
+        problems = []
+        url = url.strip()
+        if not url or len(url) > MAX_URL:
+            problems.append(("url", f"must be an absolute URL of at most {MAX_URL} characters"))
+        if not event_types:
+            problems.append(("event_types", "name at least one event type"))
+        for n, kind in enumerate(event_types):
+            if kind not in w.EVENT_TYPES:
+                problems.append((f"event_types[{n}]", f"must be one of {', '.join(w.EVENT_TYPES)}"))
+        if len(description) > MAX_DESCRIPTION:
+            problems.append(("description", f"must be at most {MAX_DESCRIPTION} characters"))
+        if not problems:
+            try:
+                await self.sender.check_url(url)
+            except UnsafeUrl as exc:
+                problems.append(("url", str(exc)))
+        if problems:
+            raise ValidationError(
+                "; ".join(f"{f}: {m}" for f, m in problems), field_errors=problems
+            )
+        endpoint = Endpoint(
+            id=new_id("whe"),
+            institution_id=p.institution_id,
+            url=url,
+            event_types=tuple(dict.fromkeys(event_types)),
+            description=description.strip(),
+            secret=self._new_secret(),
+            status=EndpointStatus.ENABLED,
+            create_time=now(),
+            created_by=p.user_id,
+        )
+        await self.endpoints.add(endpoint)
+        return endpoint
+
+    async def _endpoint(self, endpoint_id: str, permission: P) -> Endpoint:
+        p = context.principal()
+        require(p, permission)
+        assert p.institution_id is not None
+        endpoint = await self.endpoints.get(p.institution_id, endpoint_id)
+        if endpoint is None:
+            raise NotFound(f"No webhook endpoint {endpoint_id}.", reason="WEBHOOK_NOT_FOUND")
+        return endpoint
+
+    async def get(self, endpoint_id: str) -> Endpoint:
+        return await self._endpoint(endpoint_id, P.WEBHOOKS_READ)
+
+    async def page(self, page_size: int, page_token: str) -> Page[Endpoint]:
+        p = context.principal()
+        require(p, P.WEBHOOKS_READ)
+        assert p.institution_id is not None
+        return await self.endpoints.page(p.institution_id, page_size, page_token)
+
+    async def delete(self, endpoint_id: str) -> None:
+        endpoint = await self._endpoint(endpoint_id, P.WEBHOOKS_MANAGE)
+        await self.endpoints.delete(endpoint.institution_id, endpoint.id)
+
+    async def enable(self, endpoint_id: str) -> Endpoint:
+        endpoint = await self._endpoint(endpoint_id, P.WEBHOOKS_MANAGE)
+        enabled = replace(endpoint, status=EndpointStatus.ENABLED, disabled_reason="")
+        await self.endpoints.save(enabled)
+        return enabled
+
+    async def deliveries_of(
+        self, endpoint_id: str, status: str, page_size: int, page_token: str
+    ) -> Page[Delivery]:
+        endpoint = await self._endpoint(endpoint_id, P.WEBHOOKS_READ)
+        if status and status not in {s.value for s in DeliveryStatus}:
+            raise ValidationError.of("status", "must be pending, succeeded or failed")
+        wanted = DeliveryStatus(status) if status else None
+        return await self.deliveries.page(endpoint.id, wanted, page_size, page_token)
+
+    async def replay(self, endpoint_id: str, delivery_id: str) -> Delivery:
+        """Sends a delivery again now, whatever its status, with the same `webhook-id`."""
+        endpoint = await self._endpoint(endpoint_id, P.WEBHOOKS_MANAGE)
+        delivery = await self.deliveries.get(endpoint.id, delivery_id)
+        if delivery is None:
+            raise NotFound(f"No delivery {delivery_id}.", reason="DELIVERY_NOT_FOUND")
+        return await self._attempt(endpoint, delivery.replayed(now()), replay=True)
+
+    # --- events out --------------------------------------------------------------------------
+
+    async def fan_out(self, event: Event) -> list[Delivery]:
+        """One pending delivery per endpoint subscribed to the event (none twice)."""
+        endpoints = await self.endpoints.subscribed(event.institution_id, event.type)
+        if not endpoints:
+            return []
+        body = body_of(event)
+        stamp = now()
+        added = await self.deliveries.add_many(
+            [
+                Delivery(
+                    id=w.delivery_id(e.id, event.id),
+                    institution_id=event.institution_id,
+                    endpoint_id=e.id,
+                    event_type=event.type,
+                    event_id=event.id,
+                    body=body,
+                    status=DeliveryStatus.PENDING,
+                    create_time=stamp,
+                    next_attempt_time=stamp,
+                )
+                for e in endpoints
+            ]
+        )
+        if added:
+            self.wake()
+        return added
+
+    async def deliver_due(self) -> int:
+        tried = 0
+        while True:
+            stamp = now()
+            batch = await self.deliveries.claim_due(stamp, stamp + LEASE, self._concurrency)
+            if not batch:
+                return tried
+            await asyncio.gather(*(self._deliver(d) for d in batch))
+            tried += len(batch)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        endpoint = await self.endpoints.get(delivery.institution_id, delivery.endpoint_id)
+        if endpoint is None:
+            # Deleted since: nothing to send to; the delivery stays in the log as failed.
+            await self.deliveries.save(
+                replace(
+                    delivery,
+                    status=DeliveryStatus.FAILED,
+                    next_attempt_time=None,
+                    version=delivery.version + 1,
+                )
+            )
+            return
+        if endpoint.status is EndpointStatus.DISABLED:
+            # Held until an admin enables the endpoint again (then replays what they want).
+            await self.deliveries.save(
+                replace(
+                    delivery,
+                    status=DeliveryStatus.FAILED,
+                    next_attempt_time=None,
+                    version=delivery.version + 1,
+                )
+            )
+            return
+        await self._attempt(endpoint, delivery)
+
+    async def _attempt(
+        self, endpoint: Endpoint, delivery: Delivery, *, replay: bool = False
+    ) -> Delivery:
+        """One attempt. A replay that fails does not disable the endpoint: someone is
+        trying it by hand."""
+        async with self._limit:
+            started = now()
+            response = await self.sender.send(
+                WebhookRequest(
+                    url=endpoint.url,
+                    delivery_id=delivery.id,
+                    secret=endpoint.secret,
+                    body=delivery.body,
+                    timestamp=int(started.timestamp()),
+                )
+            )
+        after = delivery.tried(
+            Attempt(started, response.status, response.error[:300], response.duration_ms),
+            self.schedule,
+        )
+        await self.deliveries.save(after)
+        log.info(
+            "webhook_attempted",
+            delivery_id=delivery.id,
+            endpoint_id=endpoint.id,
+            status=after.status.value,
+            response_status=response.status,
+        )
+        if (
+            after.status is DeliveryStatus.FAILED
+            and endpoint.status is EndpointStatus.ENABLED
+            and not replay
+        ):
+            await self._disable(endpoint, after)
+        return after
+
+    async def _disable(self, endpoint: Endpoint, delivery: Delivery) -> None:
+        reason = (
+            f"delivery {delivery.id} ({delivery.event_type}) failed {delivery.attempts} times "
+            f"since {_stamp(delivery.create_time)}; last answer "
+            f"{delivery.response_status or 'none'}"
+        )
+        await self.endpoints.save(
+            replace(endpoint, status=EndpointStatus.DISABLED, disabled_reason=reason)
+        )
+        log.warning("webhook_endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
+        if self.on_disabled is not None:
+            await self.on_disabled(endpoint, delivery)
+
+
+def _stamp(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
