@@ -26,7 +26,7 @@ from notification_service.service_layer.ports import (
     SmsProvider,
     SmsSubmission,
 )
-from shared.errors import Unauthenticated
+from shared.errors import Aborted, Unauthenticated
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -134,4 +134,4 @@ class Dispatcher:
             if await self.notifications.save(after):
                 await self.live.publish(live_item(after))
                 return after
-        return n
+        raise Aborted("The message kept changing; the provider may report again.")
