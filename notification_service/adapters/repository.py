@@ -529,6 +529,7 @@ def rule_of(doc: dict[str, Any]) -> Rule:
         ratio=doc["ratio"],
         hours=doc["hours"],
         amount=Decimal(doc["amount"]) if doc.get("amount") else None,
+        currency=doc.get("currency", ""),
         roles=tuple(doc["roles"]),
         branch_ids=tuple(doc["branch_ids"]),
         channels=tuple(doc["channels"]),

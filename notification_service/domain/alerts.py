@@ -44,6 +44,7 @@ class Rule:
     hours: int = 0
     #: A decimal amount in the institution's currency (LARGE_DISBURSEMENT).
     amount: Decimal | None = None
+    currency: str = ""
     roles: tuple[str, ...] = ()
     branch_ids: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
