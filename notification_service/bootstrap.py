@@ -17,7 +17,7 @@ Configuration (environment only, on top of the shared ``ServiceSettings``):
   Standard Webhooks one, about 27 hours); for tests and drills.
 - ``CLOCK_TICK_SECONDS`` (30): how often the clock looks for a business day to close; 0
   leaves it to a scheduler outside (the Kubernetes CronJob runs ``python -m
-  notification_service.clock``).
+  notification_service.entrypoints.clock_tick``).
 - ``CLOCK_DEFAULT_ENABLED`` (true): whether a new institution's close of business runs on
   its own from the start.
 """

@@ -1,4 +1,4 @@
-"""Start, stop and check the Kopa fleet (six services and the gateway) as local processes.
+"""Start, stop and check the Kopa fleet (seven services and the gateway) as local processes.
 
     python tools/fleet.py up      # servers must be running (deploy/local/infra.sh start)
     python tools/fleet.py down [--forget-broker]
@@ -29,7 +29,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ["auth", "user", "loan", "payment", "scoring", "reporting"]
+SERVICES = ["auth", "user", "loan", "payment", "scoring", "reporting", "notification"]
 DEFAULT_STATE = ROOT / ".kopa"
 
 
@@ -116,6 +116,11 @@ def fleet_env(args: argparse.Namespace, state: Path) -> tuple[dict[str, str], Pa
     for name, port in ports(args.port_base).items():
         env[f"{name.upper()}_SERVICE_ADDR"] = f"127.0.0.1:{port}"
     env["GATEWAY_PORT"] = str(args.gateway_port)
+    # Where the SMS gateway (Kannel, on this machine) reports delivery: this fleet's gateway.
+    env.setdefault(
+        "SMS_DELIVERY_REPORT_URL",
+        f"http://127.0.0.1:{args.gateway_port}/v1/sms/delivery-reports",
+    )
     env["PYTHONUNBUFFERED"] = "1"
     return env, creds_path
 
