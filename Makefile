@@ -20,7 +20,8 @@ install: ## install Python deps (uv, from uv.lock) and the contract tools (buf, 
 	@uv sync --frozen --quiet
 	@test -x $(BUF) || { echo "[install] buf from npm"; npm ci --prefix tools --no-audit --no-fund --silent; }
 
-servers: ## install (once) and start Redis, RabbitMQ, Elasticsearch and FerretDB
+# install first: the SMTP server is aiosmtpd from the project's .venv
+servers: install ## install (once) and start Redis, RabbitMQ, Elasticsearch, FerretDB, Kannel and an SMTP server
 	@$(INFRA) install
 	@$(INFRA) start
 
@@ -57,7 +58,8 @@ lint: buf-lint buf-breaking ## ruff (lint + format check), mypy, buf lint and br
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check --quiet .
 	@.venv/bin/mypy --no-error-summary shared gateway tools \
-	  auth_service user_service loan_service payment_service scoring_service reporting_service
+	  auth_service user_service loan_service payment_service scoring_service reporting_service \
+	  notification_service
 
 format: ## apply ruff's formatting and fixes
 	@.venv/bin/ruff format .

@@ -12,8 +12,13 @@
 #   deploy/local/infra.sh logs    [SERVER...]   last 50 log lines
 #   deploy/local/infra.sh check                 use each server through its URL (deploy/local/smoke_check.py)
 #
-# SERVER is one of: redis rabbitmq elasticsearch postgresql ferretdb (default: all that the
-# chosen FerretDB backend needs: postgresql is left out with KOPA_FERRETDB_BACKEND=sqlite).
+# SERVER is one of: redis rabbitmq elasticsearch postgresql ferretdb kannel smtp (default: all
+# that the chosen FerretDB backend needs: postgresql is left out with KOPA_FERRETDB_BACKEND=sqlite).
+#   kannel  Debian's Kannel (bearerbox + smsbox, config in deploy/local/kannel/) with its fake
+#           SMSC: fakesmsc (kannel-extras) plays the operator and logs every message it is
+#           handed to $KOPA_FAKESMSC_LOG; Kannel calls each message's dlr-url back
+#   smtp    aiosmtpd (from the project's .venv) storing every message in the Maildir
+#           $KOPA_SMTP_MAILDIR
 #
 # Environment (all optional):
 #   KOPA_STATE_DIR         runtime state: run/ (pid files), log/<server>.log, data/   [/var/lib/kopa]
@@ -23,10 +28,13 @@
 #   KOPA_ES_JAVA_HOME      JDK 21+ for Elasticsearch                   [Temurin 25 under /usr/lib/jvm]
 #   KOPA_ES_EXTRA_JAVA_OPTS  JVM options for Elasticsearch besides the 512 MB heap  [-XX:TieredStopAtLevel=1]
 #   KOPA_READY_TIMEOUT     seconds to wait for each server                             [120]
-#   KOPA_PYTHON            Python with pymongo, elasticsearch, aio-pika, redis (check) [<repo>/.venv/bin/python]
+#   KOPA_PYTHON            Python with pymongo, elasticsearch, aio-pika, redis (check) and
+#                          aiosmtpd (the smtp server)                     [<repo>/.venv/bin/python]
 #
-# The services see only MONGODB_URL, ELASTICSEARCH_URL, AMQP_URL and REDIS_URL; `start` writes
-# them to deploy/local/servers.env (KEY=VALUE lines: `set -a; . deploy/local/servers.env; set +a`).
+# The services see only MONGODB_URL, ELASTICSEARCH_URL, AMQP_URL, REDIS_URL, and for
+# notifications KANNEL_SENDSMS_URL, KANNEL_USERNAME, KANNEL_PASSWORD and SMTP_URL; `start`
+# writes them to deploy/local/servers.env (KEY=VALUE lines: `set -a; . deploy/local/servers.env;
+# set +a`), with KOPA_FAKESMSC_LOG and KOPA_SMTP_MAILDIR, where tests read what was delivered.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,8 +54,23 @@ MONGODB_URL="mongodb://127.0.0.1:${MONGO_PORT}/"
 ELASTICSEARCH_URL="http://127.0.0.1:${ES_PORT}"
 AMQP_URL="amqp://guest:guest@127.0.0.1:${AMQP_PORT}/"
 REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
+# Kannel's ports are set in deploy/local/kannel/kannel.conf; these must match it
+KANNEL_ADMIN_PORT=13000 KANNEL_SMSBOX_PORT=13001 KANNEL_SENDSMS_PORT=13013 FAKESMSC_PORT=10000
+SMTP_PORT=2525
+KANNEL_CONF_SRC="$SCRIPT_DIR/kannel/kannel.conf"
+# the user Debian's kannel package creates; the boxes run as it, as the package's init script does
+KANNEL_USER=kannel
+kannel_conf_value() { sed -n "s/^$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\} *\$/\1/p" "$KANNEL_CONF_SRC" | head -1; }
+KANNEL_SENDSMS_URL="http://127.0.0.1:${KANNEL_SENDSMS_PORT}/cgi-bin/sendsms"
+KANNEL_USERNAME=$(kannel_conf_value username)
+KANNEL_PASSWORD=$(kannel_conf_value password)
+KANNEL_ADMIN_PASSWORD=$(kannel_conf_value admin-password)
+SMTP_URL="smtp://127.0.0.1:${SMTP_PORT}"
+FAKESMSC_LOG="$STATE/log/fakesmsc.log"
+SMTP_MAILDIR="$STATE/data/smtp"
+PYTHON=${KOPA_PYTHON:-$(cd "$SCRIPT_DIR/../.." && pwd)/.venv/bin/python}
 
-ALL_SERVERS=(redis rabbitmq elasticsearch postgresql ferretdb)
+ALL_SERVERS=(redis rabbitmq elasticsearch postgresql ferretdb kannel smtp)
 ES_HOME="$INSTALL/elasticsearch-$ES_VERSION"
 FERRETDB_BIN="$INSTALL/bin/kopa-ferretdb"
 PG_DATA="$STATE/data/postgresql"
@@ -132,9 +155,9 @@ is_server() { local s; for s in "${ALL_SERVERS[@]}"; do [[ $s == "$1" ]] && retu
 
 default_servers() {
 	if [[ $BACKEND == postgresql ]]; then
-		echo redis rabbitmq elasticsearch postgresql ferretdb
+		echo redis rabbitmq elasticsearch postgresql ferretdb kannel smtp
 	else
-		echo redis rabbitmq elasticsearch ferretdb
+		echo redis rabbitmq elasticsearch ferretdb kannel smtp
 	fi
 }
 
@@ -251,7 +274,7 @@ install_ferretdb() {
 }
 
 install_servers() { # servers...
-	local s want_redis=0 want_rabbit=0 want_es=0 want_pg=0 want_fdb=0
+	local s want_redis=0 want_rabbit=0 want_es=0 want_pg=0 want_fdb=0 want_kannel=0 want_smtp=0
 	for s in "$@"; do
 		case $s in
 		redis) want_redis=1 ;;
@@ -259,6 +282,8 @@ install_servers() { # servers...
 		elasticsearch) want_es=1 ;;
 		postgresql) want_pg=1 ;;
 		ferretdb) want_fdb=1 ;;
+		kannel) want_kannel=1 ;;
+		smtp) want_smtp=1 ;;
 		esac
 	done
 	local pkgs=()
@@ -272,6 +297,9 @@ install_servers() { # servers...
 	((want_redis)) && pkgs+=(redis-server)
 	((want_rabbit)) && pkgs+=(rabbitmq-server)
 	((want_pg)) && pkgs+=(postgresql)
+	# kannel-extras: the fake SMSC (fakesmsc) that stands in for an operator's SMS centre
+	((want_kannel)) && pkgs+=(kannel kannel-extras)
+	((want_smtp)) && check_smtp_python
 	if ((want_es)); then
 		have unzip || pkgs+=(unzip)
 		have mvn || pkgs+=(maven)
@@ -571,11 +599,159 @@ stop_ferretdb() {
 }
 
 # ---------------------------------------------------------------------------------------
+# kannel: bearerbox (the core), fakesmsc (the operator's SMS centre, from kannel-extras) and
+# smsbox (the HTTP sendsms interface and the delivery-report callbacks), in that order
+
+KANNEL_BOXES=(bearerbox fakesmsc smsbox)
+KANNEL_RUN="$STATE/run/kannel"
+FAKESMSC_BIN=/usr/lib/kannel/test/fakesmsc
+
+kannel_installed() { pkg_installed kannel && pkg_installed kannel-extras; }
+kannel_box_pid() { read_pid "$KANNEL_RUN/$1.pid"; }
+# the first box that was launched and is no longer running (so that `start` reports it and
+# `launch` starts the missing ones again), else bearerbox
+kannel_pid() {
+	local box pid
+	for box in "${KANNEL_BOXES[@]}"; do
+		pid=$(kannel_box_pid "$box")
+		if [[ -n $pid ]] && ! pid_alive "$pid"; then
+			echo "$pid"
+			return 0
+		fi
+	done
+	kannel_box_pid bearerbox
+}
+sendsms_answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$KANNEL_SENDSMS_URL" 2>/dev/null) != 000 ]]; }
+# ready = smsbox takes submissions and the fake SMSC is connected, so a message submitted now
+# reaches fakesmsc at once rather than waiting in bearerbox's queue
+kannel_ready() {
+	sendsms_answers &&
+		curl -s --max-time 3 "http://127.0.0.1:$KANNEL_ADMIN_PORT/status.txt?password=$KANNEL_ADMIN_PASSWORD" 2>/dev/null |
+		grep -q "FAKE:$FAKESMSC_PORT (online"
+}
+
+# start one box as the kannel user, detached, logging to $2; its pid goes to run/kannel/
+launch_kannel_box() { # box logfile command...
+	local box=$1 logf=$2
+	shift 2
+	(
+		cd "$KANNEL_RUN"
+		setsid nohup setpriv --reuid="$KANNEL_USER" --regid="$(id -g "$KANNEL_USER")" --init-groups \
+			"$@" >>"$logf" 2>&1 </dev/null &
+		echo $! >"$KANNEL_RUN/$box.pid"
+	)
+}
+
+# wait until bearerbox listens for smsbox and for the fake SMSC (both are opened at its
+# start-up); fakesmsc gives up at once when it cannot connect
+wait_bearerbox() {
+	local t0 pid
+	t0=$(now_us)
+	until port_busy "$KANNEL_SMSBOX_PORT" && port_busy "$FAKESMSC_PORT"; do
+		pid=$(kannel_box_pid bearerbox)
+		pid_alive "$pid" || return 0 # check_ready reports the exit with the log
+		(($(now_us) - t0 < READY_TIMEOUT * 1000000)) || return 0
+		sleep 0.1
+	done
+}
+
+launch_kannel() {
+	kannel_installed || die "kannel: not installed" "run: deploy/local/infra.sh install kannel"
+	local logf conf
+	logf=$(log_of kannel)
+	conf="$KANNEL_RUN/kannel.conf"
+	mkdir -p "$KANNEL_RUN"
+	# the boxes read their config as the kannel user, who may not reach the repository
+	cp "$KANNEL_CONF_SRC" "$conf"
+	touch "$logf" "$FAKESMSC_LOG"
+	chown "$KANNEL_USER" "$KANNEL_RUN" "$conf" "$logf" "$FAKESMSC_LOG"
+	printf '\n=== %s infra.sh start ===\n' "$(date -Is)" >>"$logf"
+	# -v 4: only panics on stderr (into the same log); --logfile at level 1 (info) for the boxes
+	if ! pid_alive "$(kannel_box_pid bearerbox)"; then
+		launch_kannel_box bearerbox "$logf" /usr/sbin/bearerbox -v 4 --logfile "$logf" --fileverbosity 1 "$conf"
+		wait_bearerbox
+	fi
+	if ! pid_alive "$(kannel_box_pid fakesmsc)"; then
+		# -m 0: send no mobile-originated message, only receive; fakesmsc needs one message
+		# argument all the same (without any it reads messages from stdin and ends at EOF).
+		# It logs each message it receives, at debug level, as
+		#   ... DEBUG: Got message N: <sender receiver text|data|ucs-2 payload>
+		launch_kannel_box fakesmsc "$logf" "$FAKESMSC_BIN" -H 127.0.0.1 -r "$FAKESMSC_PORT" -m 0 \
+			-v 4 --logfile "$FAKESMSC_LOG" --fileverbosity 0 "0 0 text unused"
+	fi
+	if ! pid_alive "$(kannel_box_pid smsbox)"; then
+		launch_kannel_box smsbox "$logf" /usr/sbin/smsbox -v 4 --logfile "$logf" --fileverbosity 1 "$conf"
+	fi
+}
+
+stop_kannel() {
+	local t0 box pid stopped=0
+	t0=$(now_us)
+	# smsbox first, so that no submission is taken that bearerbox cannot hand over; fakesmsc
+	# ends by itself when bearerbox closes its connection
+	for box in smsbox bearerbox fakesmsc; do
+		pid=$(kannel_box_pid "$box")
+		if pid_alive "$pid"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			wait_gone "kannel-$box" "$pid" 20 "$(now_us)" quiet
+			stopped=1
+		fi
+		rm -f "$KANNEL_RUN/$box.pid"
+	done
+	if ((stopped)); then
+		say "kannel: stopped ($(since "$t0") s)"
+	else
+		sendsms_answers && say "kannel: port $KANNEL_SENDSMS_PORT is served by a process not started by infra.sh; leaving it" && return 0
+		say "kannel: not running"
+	fi
+}
+
+# ---------------------------------------------------------------------------------------
+# smtp: aiosmtpd's own command line with its Mailbox handler (every message into a Maildir)
+
+smtp_installed() { [[ -x $PYTHON ]] && "$PYTHON" -c 'import aiosmtpd' 2>/dev/null; }
+check_smtp_python() {
+	smtp_installed || die "smtp: aiosmtpd is missing from $PYTHON" \
+		"run: make install (uv sync installs it from uv.lock), or set KOPA_PYTHON to a Python that has it"
+}
+smtp_pid() { read_pid "$STATE/run/smtp.pid"; }
+# an SMTP server greets with 220; QUIT ends the session cleanly
+smtp_ready() {
+	[[ $(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && head -c 3 <&3 && printf "QUIT\r\n" >&3' _ "$SMTP_PORT" 2>/dev/null) == 220 ]]
+}
+
+launch_smtp() {
+	check_smtp_python
+	# a Maildir is these three folders (Python's Maildir creates them only with the folder)
+	mkdir -p "$SMTP_MAILDIR"/{tmp,new,cur}
+	printf '\n=== %s infra.sh start ===\n' "$(date -Is)" >>"$(log_of smtp)"
+	# -n: stay the user that started it rather than setuid to nobody (who could not write the
+	# Maildir); -u: accept SMTPUTF8 (non-ASCII addresses)
+	setsid nohup "$PYTHON" -m aiosmtpd -n -u -l "127.0.0.1:$SMTP_PORT" \
+		-c aiosmtpd.handlers.Mailbox "$SMTP_MAILDIR" >>"$(log_of smtp)" 2>&1 </dev/null &
+	echo $! >"$STATE/run/smtp.pid"
+}
+
+stop_smtp() {
+	local t0 pid
+	t0=$(now_us)
+	pid=$(smtp_pid)
+	if pid_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_gone smtp "$pid" 20 "$t0"
+	else
+		smtp_ready && say "smtp: port $SMTP_PORT is served by a process not started by infra.sh; leaving it" && return 0
+		say "smtp: not running"
+	fi
+	rm -f "$STATE/run/smtp.pid"
+}
+
+# ---------------------------------------------------------------------------------------
 # generic start / wait / stop
 
-server_ready() { case $1 in redis) redis_ready ;; rabbitmq) rabbitmq_ready ;; elasticsearch) es_ready ;; postgresql) pg_ready ;; ferretdb) ferretdb_ready ;; esac }
-server_pid() { case $1 in redis) redis_pid ;; rabbitmq) rabbit_pid ;; elasticsearch) es_pid ;; postgresql) pg_pid ;; ferretdb) ferretdb_pid ;; esac }
-server_port() { case $1 in redis) echo "$REDIS_PORT" ;; rabbitmq) echo "$AMQP_PORT" ;; elasticsearch) echo "$ES_PORT" ;; postgresql) echo "$PG_PORT" ;; ferretdb) echo "$MONGO_PORT" ;; esac }
+server_ready() { case $1 in redis) redis_ready ;; rabbitmq) rabbitmq_ready ;; elasticsearch) es_ready ;; postgresql) pg_ready ;; ferretdb) ferretdb_ready ;; kannel) kannel_ready ;; smtp) smtp_ready ;; esac }
+server_pid() { case $1 in redis) redis_pid ;; rabbitmq) rabbit_pid ;; elasticsearch) es_pid ;; postgresql) pg_pid ;; ferretdb) ferretdb_pid ;; kannel) kannel_pid ;; smtp) smtp_pid ;; esac }
+server_port() { case $1 in redis) echo "$REDIS_PORT" ;; rabbitmq) echo "$AMQP_PORT" ;; elasticsearch) echo "$ES_PORT" ;; postgresql) echo "$PG_PORT" ;; ferretdb) echo "$MONGO_PORT" ;; kannel) echo "$KANNEL_SENDSMS_PORT" ;; smtp) echo "$SMTP_PORT" ;; esac }
 server_url() {
 	case $1 in
 	redis) echo "$REDIS_URL" ;;
@@ -583,6 +759,8 @@ server_url() {
 	elasticsearch) echo "$ELASTICSEARCH_URL" ;;
 	postgresql) echo "postgres://postgres@127.0.0.1:$PG_PORT/ferretdb" ;;
 	ferretdb) echo "$MONGODB_URL (backend $(ferretdb_running_backend))" ;;
+	kannel) echo "$KANNEL_SENDSMS_URL (fake SMSC log $FAKESMSC_LOG)" ;;
+	smtp) echo "$SMTP_URL (Maildir $SMTP_MAILDIR)" ;;
 	esac
 }
 
@@ -680,10 +858,19 @@ wait_all() { # servers...
 	return $rc
 }
 
+# NAME=value lines of everything the services and the tests read
+env_lines() {
+	local v
+	for v in MONGODB_URL ELASTICSEARCH_URL AMQP_URL REDIS_URL KANNEL_SENDSMS_URL KANNEL_USERNAME \
+		KANNEL_PASSWORD SMTP_URL; do
+		printf '%s=%s\n' "$v" "${!v}"
+	done
+	printf 'KOPA_FAKESMSC_LOG=%s\nKOPA_SMTP_MAILDIR=%s\n' "$FAKESMSC_LOG" "$SMTP_MAILDIR"
+}
+
 write_env_file() {
 	local f="$SCRIPT_DIR/servers.env" content
-	content=$(printf 'MONGODB_URL=%s\nELASTICSEARCH_URL=%s\nAMQP_URL=%s\nREDIS_URL=%s\n' \
-		"$MONGODB_URL" "$ELASTICSEARCH_URL" "$AMQP_URL" "$REDIS_URL")
+	content=$(env_lines)
 	[[ -f $f && $(cat "$f") == "$content" ]] || printf '%s\n' "$content" >"$f"
 }
 
@@ -698,6 +885,8 @@ cmd_start() {
 		elasticsearch) [[ -f $ES_HOME/.kopa-installed ]] || need+=(elasticsearch) ;;
 		postgresql) pg_bindir >/dev/null || need+=(postgresql) ;;
 		ferretdb) ferretdb_up_to_date || need+=(ferretdb) ;;
+		kannel) kannel_installed || need+=(kannel) ;;
+		smtp) smtp_installed || need+=(smtp) ;;
 		esac
 	done
 	[[ ${#need[@]} -eq 0 ]] || install_servers "${need[@]}"
@@ -705,7 +894,7 @@ cmd_start() {
 
 	# launch in the order of their start-up time; FerretDB waits for PostgreSQL
 	local waiting=()
-	for s in elasticsearch rabbitmq redis postgresql; do
+	for s in elasticsearch rabbitmq redis postgresql kannel smtp; do
 		[[ " ${servers[*]} " == *" $s "* ]] || continue
 		if launch "$s"; then waiting+=("$s"); fi
 	done
@@ -731,7 +920,7 @@ cmd_stop() {
 	# all side by side, except FerretDB before its PostgreSQL
 	(for s in ferretdb postgresql; do [[ " ${servers[*]} " == *" $s "* ]] && "stop_$s"; done; true) &
 	pids+=($!)
-	for s in elasticsearch rabbitmq redis; do
+	for s in elasticsearch rabbitmq redis kannel smtp; do
 		[[ " ${servers[*]} " == *" $s "* ]] || continue
 		"stop_$s" &
 		pids+=($!)
@@ -772,6 +961,8 @@ cmd_reset() {
 		elasticsearch) rm -rf "$STATE/data/elasticsearch" "$STATE/log/elasticsearch" ;;
 		postgresql) rm -rf "$PG_DATA" ;;
 		ferretdb) rm -rf "$SQLITE_DIR" ;;
+		kannel) rm -rf "$KANNEL_RUN" "$FAKESMSC_LOG" ;;
+		smtp) rm -rf "$SMTP_MAILDIR" ;;
 		esac
 		rm -f "$(log_of "$s")"
 		say "$s: data and log wiped"
@@ -780,11 +971,14 @@ cmd_reset() {
 
 cmd_logs() {
 	local s
-	for s in "$@"; do tail_log "$(log_of "$s")" 50 2>&1; done
+	for s in "$@"; do
+		tail_log "$(log_of "$s")" 50 2>&1
+		[[ $s != kannel ]] || tail_log "$FAKESMSC_LOG" 50 2>&1
+	done
 }
 
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -840,14 +1034,16 @@ main() {
 		prepare_dirs
 		cmd_reset "${servers[@]}"
 		;;
-	env) printf 'export MONGODB_URL=%q\nexport ELASTICSEARCH_URL=%q\nexport AMQP_URL=%q\nexport REDIS_URL=%q\n' \
-		"$MONGODB_URL" "$ELASTICSEARCH_URL" "$AMQP_URL" "$REDIS_URL" ;;
+	env)
+		local line
+		while IFS= read -r line; do printf 'export %s=%q\n' "${line%%=*}" "${line#*=}"; done < <(env_lines)
+		;;
 	logs) cmd_logs "${servers[@]}" ;;
 	check)
-		local py=${KOPA_PYTHON:-$SCRIPT_DIR/../../.venv/bin/python}
-		[[ -x $py ]] || die "check: no Python at $py" "create the project venv (uv sync) or set KOPA_PYTHON"
-		MONGODB_URL=$MONGODB_URL ELASTICSEARCH_URL=$ELASTICSEARCH_URL AMQP_URL=$AMQP_URL REDIS_URL=$REDIS_URL \
-			"$py" "$SCRIPT_DIR/smoke_check.py"
+		[[ -x $PYTHON ]] || die "check: no Python at $PYTHON" "create the project venv (uv sync) or set KOPA_PYTHON"
+		local vars
+		mapfile -t vars < <(env_lines)
+		env "${vars[@]}" "$PYTHON" "$SCRIPT_DIR/smoke_check.py"
 		;;
 	help | -h | --help) usage ;;
 	*)

@@ -1,4 +1,4 @@
-"""Smoke check of the local servers, through the same four URLs the services read.
+"""Smoke check of the local servers, through the same URLs the services read.
 
 Run by `deploy/local/infra.sh check`, or directly after
 `set -a; . deploy/local/servers.env; set +a`.
@@ -9,6 +9,7 @@ Exit status 0 when every server answered as expected.
 from __future__ import annotations
 
 import asyncio
+import mailbox
 import os
 import sys
 import time
@@ -20,6 +21,12 @@ DEFAULTS = {
     "ELASTICSEARCH_URL": "http://127.0.0.1:9200",
     "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "KANNEL_SENDSMS_URL": "http://127.0.0.1:13013/cgi-bin/sendsms",
+    "KANNEL_USERNAME": "kopa",
+    "KANNEL_PASSWORD": "kopa-local",
+    "KOPA_FAKESMSC_LOG": "/var/lib/kopa/log/fakesmsc.log",
+    "SMTP_URL": "smtp://127.0.0.1:2525",
+    "KOPA_SMTP_MAILDIR": "/var/lib/kopa/data/smtp",
 }
 
 
@@ -145,11 +152,59 @@ def check_redis() -> str:
         r.close()
 
 
+def wait_for(found: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not found():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not seen within {limit:.0f} s")
+        time.sleep(0.1)
+
+
+def check_kannel() -> str:
+    import httpx
+
+    text = f"kopa smoke {RUN}"
+    answer = httpx.get(
+        url("KANNEL_SENDSMS_URL"),
+        params={
+            "username": url("KANNEL_USERNAME"),
+            "password": url("KANNEL_PASSWORD"),
+            "to": "+254700000000",
+            "text": text,
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 202, f"{answer.status_code} {answer.text}"
+    log = url("KOPA_FAKESMSC_LOG")
+    wait_for(lambda: text in open(log, encoding="utf-8", errors="replace").read(), log)
+    return f"sendsms {answer.text.strip()!r}, received by fakesmsc"
+
+
+def check_smtp() -> str:
+    import smtplib
+    from email.message import EmailMessage
+    from urllib.parse import urlparse
+
+    target = urlparse(url("SMTP_URL"))
+    message = EmailMessage()
+    message["From"] = "smoke@kopa.test"
+    message["To"] = "officer@kopa.test"
+    message["Subject"] = f"kopa smoke {RUN}"
+    message.set_content("Habari")
+    with smtplib.SMTP(target.hostname or "127.0.0.1", target.port or 25, timeout=10) as smtp:
+        smtp.send_message(message)
+    box = mailbox.Maildir(url("KOPA_SMTP_MAILDIR"), create=False)
+    wait_for(lambda: any(m["Subject"] == message["Subject"] for m in box), "the message")
+    return "sent and found in the Maildir"
+
+
 CHECKS: dict[str, Callable[[], str]] = {
     "mongodb": check_mongodb,
     "elasticsearch": check_elasticsearch,
     "rabbitmq": check_rabbitmq,
     "redis": check_redis,
+    "kannel": check_kannel,
+    "smtp": check_smtp,
 }
 
 
