@@ -87,6 +87,8 @@ class WebhookResponse:
     error: str = ""
     duration_ms: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    # The start of the endpoint's answer (a few KB at most), for the delivery log.
+    body: str = ""
 
     @property
     def succeeded(self) -> bool:
