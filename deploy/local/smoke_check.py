@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 DEFAULTS = {
     "MONGODB_URL": "mongodb://127.0.0.1:27017/",
@@ -176,7 +177,7 @@ def check_kannel() -> str:
     )
     assert answer.status_code == 202, f"{answer.status_code} {answer.text}"
     log = url("KOPA_FAKESMSC_LOG")
-    wait_for(lambda: text in open(log, encoding="utf-8", errors="replace").read(), log)
+    wait_for(lambda: text in Path(log).read_text(encoding="utf-8", errors="replace"), log)
     return f"sendsms {answer.text.strip()!r}, received by fakesmsc"
 
 

@@ -46,7 +46,7 @@ def address_kind(address: IPAddress) -> str | None:
         embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
         if embedded is not None:
             kind = address_kind(embedded)
-            return f"{kind} (inside {address})" if kind else None
+            return f"{kind} (IPv4 {embedded} inside IPv6)" if kind else None
     for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
         if getattr(address, f"is_{kind}"):
             return kind.replace("_", "-")
@@ -66,6 +66,8 @@ def parse_url(url: str, *, allow_http: bool) -> httpx.URL:
         raise UnsafeUrl(f"url {url!r} must use https")
     if not parsed.host:
         raise UnsafeUrl(f"url {url!r} has no host")
+    if not 0 < port_of(parsed) < 65536:
+        raise UnsafeUrl(f"url {url!r} has no valid port")
     return parsed
 
 

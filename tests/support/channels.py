@@ -5,6 +5,7 @@ self-signed certificate for the TLS paths."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -232,7 +233,9 @@ class Listener:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                # a client that reads only the start of a long answer hangs up
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(answer.body)
 
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the tests assert on `requests`."""
@@ -243,7 +246,10 @@ class Listener:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: closing waits for it
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> Listener:
         self._thread.start()

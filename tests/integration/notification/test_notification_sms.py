@@ -107,9 +107,13 @@ def recipients(code: int, status: str, message_id: str = "") -> Answer:
     return Answer.json(201, {"SMSMessageData": {"Message": "Sent to 1/1", "Recipients": [entry]}})
 
 
-async def aggregator_send(listener: Listener, **options: str) -> str:
+async def aggregator_send(listener: Listener, sender: str = "", callback_field: str = "") -> str:
     sms = HttpAggregatorSms(
-        f"{listener.url}/version1/messaging", "key-123", username="kopa", **options
+        f"{listener.url}/version1/messaging",
+        "key-123",
+        username="kopa",
+        sender=sender,
+        callback_field=callback_field,
     )
     try:
         return await sms.send(
