@@ -608,8 +608,8 @@ FAKESMSC_BIN=/usr/lib/kannel/test/fakesmsc
 
 kannel_installed() { pkg_installed kannel && pkg_installed kannel-extras; }
 kannel_box_pid() { read_pid "$KANNEL_RUN/$1.pid"; }
-# the first box that was launched and is no longer running (so that `start` reports it and
-# `launch` starts the missing ones again), else bearerbox
+# the first box that was launched and is no longer running (so that `start` reports its
+# exit), else bearerbox
 kannel_pid() {
 	local box pid
 	for box in "${KANNEL_BOXES[@]}"; do
@@ -620,6 +620,16 @@ kannel_pid() {
 		fi
 	done
 	kannel_box_pid bearerbox
+}
+# some boxes running and some gone (fakesmsc ends when bearerbox does, say)
+kannel_partly_running() {
+	local box pid alive=0 gone=0
+	for box in "${KANNEL_BOXES[@]}"; do
+		pid=$(kannel_box_pid "$box")
+		[[ -n $pid ]] || continue
+		if pid_alive "$pid"; then alive=1; else gone=1; fi
+	done
+	((alive && gone))
 }
 sendsms_answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$KANNEL_SENDSMS_URL" 2>/dev/null) != 000 ]]; }
 # ready = smsbox takes submissions and the fake SMSC is connected, so a message submitted now
@@ -666,22 +676,17 @@ launch_kannel() {
 	touch "$logf" "$FAKESMSC_LOG"
 	chown "$KANNEL_USER" "$KANNEL_RUN" "$conf" "$logf" "$FAKESMSC_LOG"
 	printf '\n=== %s infra.sh start ===\n' "$(date -Is)" >>"$logf"
+	rm -f "$KANNEL_RUN"/*.pid
 	# -v 4: only panics on stderr (into the same log); --logfile at level 1 (info) for the boxes
-	if ! pid_alive "$(kannel_box_pid bearerbox)"; then
-		launch_kannel_box bearerbox "$logf" /usr/sbin/bearerbox -v 4 --logfile "$logf" --fileverbosity 1 "$conf"
-		wait_bearerbox
-	fi
-	if ! pid_alive "$(kannel_box_pid fakesmsc)"; then
-		# -m 0: send no mobile-originated message, only receive; fakesmsc needs one message
-		# argument all the same (without any it reads messages from stdin and ends at EOF).
-		# It logs each message it receives, at debug level, as
-		#   ... DEBUG: Got message N: <sender receiver text|data|ucs-2 payload>
-		launch_kannel_box fakesmsc "$logf" "$FAKESMSC_BIN" -H 127.0.0.1 -r "$FAKESMSC_PORT" -m 0 \
-			-v 4 --logfile "$FAKESMSC_LOG" --fileverbosity 0 "0 0 text unused"
-	fi
-	if ! pid_alive "$(kannel_box_pid smsbox)"; then
-		launch_kannel_box smsbox "$logf" /usr/sbin/smsbox -v 4 --logfile "$logf" --fileverbosity 1 "$conf"
-	fi
+	launch_kannel_box bearerbox "$logf" /usr/sbin/bearerbox -v 4 --logfile "$logf" --fileverbosity 1 "$conf"
+	wait_bearerbox
+	# -m 0: send no mobile-originated message, only receive; fakesmsc needs one message
+	# argument all the same (without any it reads messages from stdin and ends at EOF).
+	# It logs each message it receives, at debug level, as
+	#   ... DEBUG: Got message N: <sender receiver text|data|ucs-2 payload>
+	launch_kannel_box fakesmsc "$logf" "$FAKESMSC_BIN" -H 127.0.0.1 -r "$FAKESMSC_PORT" -m 0 \
+		-v 4 --logfile "$FAKESMSC_LOG" --fileverbosity 0 "0 0 text unused"
+	launch_kannel_box smsbox "$logf" /usr/sbin/smsbox -v 4 --logfile "$logf" --fileverbosity 1 "$conf"
 }
 
 stop_kannel() {
@@ -786,6 +791,10 @@ launch() {
 	if [[ $s == ferretdb && -n $(ferretdb_running_backend) && $(ferretdb_running_backend) != "$BACKEND" ]] && pid_alive "$(ferretdb_pid)"; then
 		say "ferretdb: running with backend $(ferretdb_running_backend), $BACKEND requested: restarting it"
 		stop_ferretdb
+	fi
+	if [[ $s == kannel ]] && kannel_partly_running; then
+		say "kannel: some of its boxes have ended; restarting them all"
+		stop_kannel
 	fi
 	if server_ready "$s"; then
 		pid=$(server_pid "$s")
