@@ -6,7 +6,10 @@ Configuration (environment only, on top of the shared ``ServiceSettings``):
 - ``KOPA_SERVICE_SECRET`` (required): the internal credential for the service's own tokens
   (it reads borrowers and staff and runs the close of business on the institution's clock).
 - ``SMS_PROVIDER``: ``kannel`` (default) or ``http`` (an HTTP aggregator, see
-  ``adapters/sms.py``); ``KANNEL_SENDSMS_URL``, ``KANNEL_USERNAME``, ``KANNEL_PASSWORD``.
+  ``adapters/sms.py``); ``KANNEL_SENDSMS_URL``, ``KANNEL_USERNAME``, ``KANNEL_PASSWORD``;
+  for ``http``: ``SMS_HTTP_URL`` and ``SMS_HTTP_API_KEY`` (required), ``SMS_HTTP_USERNAME``,
+  ``SMS_HTTP_SENDER``, and ``SMS_HTTP_CALLBACK_FIELD`` when the aggregator takes a
+  delivery-report URL per message.
 - ``SMS_DELIVERY_REPORT_URL``: where the SMS gateway reports delivery (the gateway's
   ``/v1/sms/delivery-reports``, as the SMS gateway reaches it).
 - ``SMTP_URL`` (``smtp://host:port``, ``smtp+starttls://`` or ``smtps://``, with
@@ -70,6 +73,11 @@ class Settings(ServiceSettings, ServiceCredentialSettings):
     kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
     kannel_username: str = "kopa"
     kannel_password: str = ""
+    sms_http_url: str = ""
+    sms_http_api_key: str = ""
+    sms_http_username: str = ""
+    sms_http_sender: str = ""
+    sms_http_callback_field: str = ""
     sms_delivery_report_url: str = "http://127.0.0.1:8000/v1/sms/delivery-reports"
     smtp_url: str = "smtp://127.0.0.1:2525"
     smtp_from: str = "Kopa <no-reply@kopa.local>"

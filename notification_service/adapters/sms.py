@@ -3,6 +3,8 @@ style. Both over httpx; each owns one connection pool, closed with `aclose()`.""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import gsm0338  # noqa: F401  registers the "gsm03.38" codec
 import httpx
 
@@ -168,3 +170,44 @@ class HttpAggregatorSms(SmsProvider):
         if code in AGGREGATOR_TRANSIENT:
             raise ProviderUnavailable(f"SMS aggregator: {code} {status}")
         raise ProviderRefused(f"SMS aggregator refused the message: {code} {status}")
+
+
+class SmsSettings(Protocol):
+    """What `sms_provider` reads of the service's settings (SMS_PROVIDER, KANNEL_*, SMS_HTTP_*
+    in the environment)."""
+
+    sms_provider: str  # kannel | http
+    kannel_sendsms_url: str
+    kannel_username: str
+    kannel_password: str
+    sms_http_url: str
+    sms_http_api_key: str
+    sms_http_username: str
+    sms_http_sender: str
+    sms_http_callback_field: str
+
+
+def sms_provider(settings: SmsSettings) -> KannelSms | HttpAggregatorSms:
+    """The SMS provider the settings name; an aggregator without its URL or key stops
+    start-up naming them."""
+    if settings.sms_provider != "http":
+        return KannelSms(
+            settings.kannel_sendsms_url, settings.kannel_username, settings.kannel_password
+        )
+    missing = [
+        name
+        for name, value in (
+            ("SMS_HTTP_URL", settings.sms_http_url),
+            ("SMS_HTTP_API_KEY", settings.sms_http_api_key),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(f"SMS_PROVIDER=http needs {' and '.join(missing)}")
+    return HttpAggregatorSms(
+        settings.sms_http_url,
+        settings.sms_http_api_key,
+        username=settings.sms_http_username,
+        sender=settings.sms_http_sender,
+        callback_field=settings.sms_http_callback_field,
+    )

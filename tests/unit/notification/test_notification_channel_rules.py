@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,15 @@ from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
 from notification_service.adapters.email import SmtpEmail
-from notification_service.adapters.sms import GSM_7BIT, UCS2, kannel_dlr_url, sms_coding
+from notification_service.adapters.sms import (
+    GSM_7BIT,
+    UCS2,
+    HttpAggregatorSms,
+    KannelSms,
+    kannel_dlr_url,
+    sms_coding,
+    sms_provider,
+)
 from notification_service.adapters.webhooks import address_kind, new_secret, parse_url
 from notification_service.service_layer.ports import Email, UnsafeUrl
 
@@ -120,3 +129,28 @@ def test_an_email_is_utf8_plain_text_with_a_message_id_of_our_domain() -> None:
 def test_an_smtp_url_of_another_form_is_refused_when_configured(url: str) -> None:
     with pytest.raises(ValueError, match="SMTP URL"):
         SmtpEmail(url, "no-reply@kopa.test")
+
+
+@dataclass
+class SmsConfig:
+    sms_provider: str = "kannel"
+    kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    kannel_username: str = "kopa"
+    kannel_password: str = "secret"
+    sms_http_url: str = ""
+    sms_http_api_key: str = ""
+    sms_http_username: str = ""
+    sms_http_sender: str = ""
+    sms_http_callback_field: str = ""
+
+
+async def test_the_settings_choose_the_sms_provider() -> None:
+    kannel = sms_provider(SmsConfig())
+    aggregator = sms_provider(
+        SmsConfig(sms_provider="http", sms_http_url="https://sms.test/send", sms_http_api_key="k")
+    )
+    assert isinstance(kannel, KannelSms) and isinstance(aggregator, HttpAggregatorSms)
+    await kannel.aclose()
+    await aggregator.aclose()
+    with pytest.raises(ValueError, match="SMS_HTTP_URL and SMS_HTTP_API_KEY"):
+        sms_provider(SmsConfig(sms_provider="http"))
