@@ -111,7 +111,8 @@ class HttpWebhooks(WebhookSender):
                 kind = address_kind(address)
                 if kind:
                     shown = url.host if str(address) == url.host else f"{url.host} ({address})"
-                    raise UnsafeUrl(f"url's host {shown} is a {kind} address; refused")
+                    article = "an" if kind[0] in "aeiou" else "a"
+                    raise UnsafeUrl(f"url's host {shown} is {article} {kind} address; refused")
         return addresses
 
     async def check_url(self, url: str) -> None:
