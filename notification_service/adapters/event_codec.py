@@ -39,7 +39,7 @@ def public_json(message: Message, currency: str = "") -> dict[str, Any]:
     for field, value in message.ListFields():
         if field.name == "meta" and field.message_type is common_pb2.EventMeta.DESCRIPTOR:
             continue
-        if field.label == FieldDescriptor.LABEL_REPEATED:
+        if field.is_repeated:
             out[field.name] = [_value(message, field, v, currency) for v in value]
         else:
             out[field.name] = _value(message, field, value, currency)

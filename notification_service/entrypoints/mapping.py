@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -17,7 +18,7 @@ from notification_service.service_layer.templates import TemplateView
 from shared.dates import to_proto_date
 from shared.errors import ValidationError
 from shared.money import from_money, to_money
-from shared.wire import enum_word
+from shared.wire import enum_prefix, enum_word
 
 
 def _ts(value: datetime | None) -> Timestamp | None:
@@ -28,20 +29,11 @@ def _ts(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def _number(enum: type, word: str) -> int:
-    """A word as its enum number (0 for an empty word)."""
+def _number(enum: Any, word: str) -> int:
+    """A word as its number in `enum` (0 for an empty word): `sms` -> CHANNEL_SMS."""
     if not word:
         return 0
-    prefix = {
-        pb.Channel: "CHANNEL_",
-        pb.TemplateKind: "TEMPLATE_KIND_",
-        pb.MessageStatus: "MESSAGE_STATUS_",
-        pb.WebhookEndpointStatus: "WEBHOOK_ENDPOINT_STATUS_",
-        pb.DeliveryStatus: "DELIVERY_STATUS_",
-        pb.AlertTrigger: "ALERT_TRIGGER_",
-        pb.AlertStatus: "ALERT_STATUS_",
-    }[enum]
-    return int(enum.Value(prefix + word.upper()))  # type: ignore[attr-defined]
+    return int(enum.Value(enum_prefix(enum.DESCRIPTOR.name) + word.upper()))
 
 
 def word(enum: type, number: int, field: str) -> str:
@@ -53,8 +45,8 @@ def word(enum: type, number: int, field: str) -> str:
 
 def template_to_proto(v: TemplateView) -> pb.Template:
     return pb.Template(
-        kind=_number(pb.TemplateKind, v.kind.value),
-        channel=_number(pb.Channel, v.channel.value),
+        kind=pb.TemplateKind.ValueType(_number(pb.TemplateKind, v.kind.value)),
+        channel=pb.Channel.ValueType(_number(pb.Channel, v.channel.value)),
         language=v.language,
         subject=v.subject,
         body=v.body,
@@ -81,13 +73,13 @@ def notification_to_proto(n: Notification) -> pb.Notification:
         branch_id=n.branch_id,
         borrower_id=n.borrower_id,
         loan_id=n.loan_id,
-        channel=_number(pb.Channel, n.channel),
+        channel=pb.Channel.ValueType(_number(pb.Channel, n.channel)),
         recipient=n.recipient,
-        template=_number(pb.TemplateKind, n.template),
+        template=pb.TemplateKind.ValueType(_number(pb.TemplateKind, n.template)),
         language=n.language,
         subject=n.subject,
         text=n.text,
-        status=_number(pb.MessageStatus, n.status.value),
+        status=pb.MessageStatus.ValueType(_number(pb.MessageStatus, n.status.value)),
         attempts=n.attempts,
         provider_id=n.provider_id,
         failure_reason=n.failure_reason,
@@ -134,7 +126,9 @@ def endpoint_to_proto(e: Endpoint, *, with_secret: bool = False) -> pb.WebhookEn
         url=e.url,
         event_types=list(e.event_types),
         description=e.description,
-        status=_number(pb.WebhookEndpointStatus, e.status.value),
+        status=pb.WebhookEndpointStatus.ValueType(
+            _number(pb.WebhookEndpointStatus, e.status.value)
+        ),
         secret=e.secret if with_secret else "",
         disabled_reason=e.disabled_reason,
         create_time=_ts(e.create_time),
@@ -148,7 +142,7 @@ def delivery_to_proto(d: Delivery) -> pb.WebhookDelivery:
         endpoint_id=d.endpoint_id,
         event_type=d.event_type,
         event_id=d.event_id,
-        status=_number(pb.DeliveryStatus, d.status.value),
+        status=pb.DeliveryStatus.ValueType(_number(pb.DeliveryStatus, d.status.value)),
         attempts=d.attempts,
         response_status=d.response_status,
         create_time=_ts(d.create_time),
@@ -173,14 +167,14 @@ def rule_to_proto(r: Rule) -> pb.AlertRule:
         id=r.id,
         institution_id=r.institution_id,
         name=r.name,
-        trigger=_number(pb.AlertTrigger, r.trigger.value),
+        trigger=pb.AlertTrigger.ValueType(_number(pb.AlertTrigger, r.trigger.value)),
         days=r.days,
         ratio=r.ratio,
         hours=r.hours,
         amount=to_money(r.amount, r.currency) if r.amount is not None else None,
         roles=list(r.roles),
         branch_ids=list(r.branch_ids),
-        channels=[_number(pb.Channel, c) for c in r.channels],
+        channels=[pb.Channel.ValueType(_number(pb.Channel, c)) for c in r.channels],
         enabled=r.enabled,
         create_time=_ts(r.create_time),
         created_by=r.created_by,
@@ -219,12 +213,12 @@ def alert_to_proto(a: Alert) -> pb.Alert:
         institution_id=a.institution_id,
         branch_id=a.branch_id,
         rule_id=a.rule_id,
-        trigger=_number(pb.AlertTrigger, a.trigger.value),
+        trigger=pb.AlertTrigger.ValueType(_number(pb.AlertTrigger, a.trigger.value)),
         title=a.title,
         detail=a.detail,
         subject_type=a.subject_type,
         subject_id=a.subject_id,
-        status=_number(pb.AlertStatus, a.status.value),
+        status=pb.AlertStatus.ValueType(_number(pb.AlertStatus, a.status.value)),
         assignee_id=a.assignee_id,
         history=[
             pb.AlertStep(
