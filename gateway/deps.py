@@ -87,11 +87,15 @@ async def rate_limit_client(request: Request, per_minute: int) -> None:
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
-def allowed(permission: Permission) -> Any:
-    """A route dependency that checks the permission table before any upstream is called."""
+def allowed(permission: Permission, *alternatives: Permission) -> Any:
+    """A route dependency that checks the permission table before any upstream is called: the
+    caller must hold `permission` or one of the `alternatives` (a route that shows each caller
+    what their permissions allow, such as the live event stream)."""
+    permissions = (permission, *alternatives)
 
     async def check(principal: CurrentPrincipal) -> None:
-        require(principal, permission)
+        if not any(p in principal.permissions for p in permissions):
+            require(principal, permission)  # refuses, saying why
 
-    check.permission = permission  # type: ignore[attr-defined]  # read by gateway.openapi
+    check.permissions = permissions  # type: ignore[attr-defined]  # read by gateway.openapi
     return Depends(check)

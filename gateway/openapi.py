@@ -149,12 +149,13 @@ def needs_token(route: APIRoute) -> bool:
     return any(call is verify for call in _calls(route.dependant))
 
 
-def permission_of(route: APIRoute) -> Permission | None:
+def permissions_of(route: APIRoute) -> tuple[Permission, ...]:
+    """The permissions `gateway.deps.allowed` checks (any one of them allows the route)."""
     for call in _calls(route.dependant):
-        found = getattr(call, "permission", None)
+        found = getattr(call, "permissions", None)
         if found is not None:
-            return Permission(found)
-    return None
+            return tuple(Permission(p) for p in found)
+    return ()
 
 
 def statuses(route: APIRoute, method: str) -> list[int]:
@@ -191,11 +192,14 @@ def _error_response(status: int, described: str | None = None) -> dict[str, Any]
     }
 
 
-def _permission_text(permission: Permission) -> str:
+def _permission_text(permissions: tuple[Permission, ...]) -> str:
     roles = [
-        r.value for r, held in ROLE_PERMISSIONS.items() if permission in held and r != Role.SERVICE
+        r.value
+        for r, held in ROLE_PERMISSIONS.items()
+        if held & set(permissions) and r != Role.SERVICE
     ]
-    return f"**Permission:** `{permission.value}` (roles: {', '.join(roles)})."
+    named = " or ".join(f"`{p.value}`" for p in permissions)
+    return f"**Permission:** {named} (roles: {', '.join(roles)})."
 
 
 def build(app: FastAPI) -> dict[str, Any]:
@@ -229,9 +233,9 @@ def build(app: FastAPI) -> dict[str, Any]:
                 responses[str(status)] = _error_response(status, described)
             if needs_token(route):
                 operation["security"] = [{BEARER: []}]
-                permission = permission_of(route)
+                permissions = permissions_of(route)
                 text = operation.get("description", "")
-                extra = _permission_text(permission) if permission else "**Any signed-in user.**"
+                extra = _permission_text(permissions) if permissions else "**Any signed-in user.**"
                 operation["description"] = f"{text}\n\n{extra}".strip()
             for parameter in operation.get("parameters", []):
                 _text_only(parameter.get("schema", {}), ID_TEXT)

@@ -9,6 +9,7 @@ import grpc
 from gateway.settings import GatewaySettings
 from kopa.auth.v1 import auth_pb2_grpc
 from kopa.loan.v2 import group_loans_pb2_grpc, loans_pb2_grpc, securities_pb2_grpc
+from kopa.notification.v1 import notification_pb2_grpc
 from kopa.payment.v2 import ledger_pb2_grpc, repayments_pb2_grpc
 from kopa.reporting.v2 import reporting_pb2_grpc
 from kopa.scoring.v2 import scoring_pb2_grpc
@@ -47,10 +48,19 @@ class Upstreams:
     scoring: scoring_pb2_grpc.ScoringServiceStub
     #: kopa.reporting.v2: borrower search and the portfolio reports, typed.
     reporting: reporting_pb2_grpc.ReportingServiceStub
+    #: kopa.notification.v1: templates, messages to borrowers, their preferences, delivery
+    #: reports.
+    notifications: notification_pb2_grpc.NotificationServiceStub
+    #: kopa.notification.v1: webhook endpoints and their deliveries.
+    webhooks: notification_pb2_grpc.WebhookServiceStub
+    #: kopa.notification.v1: alert rules and the alert queue.
+    alerts: notification_pb2_grpc.AlertServiceStub
+    #: kopa.notification.v1: the institution's clock (close of business, reminders).
+    schedule: notification_pb2_grpc.ScheduleServiceStub
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Upstreams:
-        names = ("auth", "user", "loan", "payment", "scoring", "reporting")
+        names = ("auth", "user", "loan", "payment", "scoring", "reporting", "notification")
         channels = {
             n: open_channel(getattr(settings, f"{n}_service_addr"), peer_services(n)) for n in names
         }
@@ -69,6 +79,10 @@ class Upstreams:
             mobile_money=repayments_pb2_grpc.MobileMoneyServiceStub(channels["payment"]),
             scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
             reporting=reporting_pb2_grpc.ReportingServiceStub(channels["reporting"]),
+            notifications=notification_pb2_grpc.NotificationServiceStub(channels["notification"]),
+            webhooks=notification_pb2_grpc.WebhookServiceStub(channels["notification"]),
+            alerts=notification_pb2_grpc.AlertServiceStub(channels["notification"]),
+            schedule=notification_pb2_grpc.ScheduleServiceStub(channels["notification"]),
         )
 
     async def close(self) -> None:

@@ -1,9 +1,10 @@
-"""Institutions (created by the platform administrator), their security policy and their
-lending settings."""
+"""Institutions (created by the platform administrator), their security policy, their lending
+settings and their clock."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from gateway.convert import from_proto, money_of, money_text, to_proto
 from gateway.deps import Stubs, allowed
@@ -13,12 +14,15 @@ from gateway.institutions.schemas import (
     InstitutionBody,
     LoanSettings,
     LoanSettingsBody,
+    Schedule,
+    ScheduleBody,
     SecurityPolicy,
     SecurityPolicyBody,
 )
-from gateway.schema import Page, PageSize, PageToken
+from gateway.schema import IsoDate, Page, PageSize, PageToken, Timestamp
 from kopa.auth.v1 import auth_pb2
 from kopa.loan.v2 import loans_pb2
+from kopa.notification.v1 import notification_pb2
 from kopa.user.v2 import user_pb2
 from shared.errors import ValidationError
 from shared.permissions import Permission as P
@@ -168,3 +172,56 @@ async def update_loan_settings(
         )
     reply = await stubs.loan.UpdateLoanSettings(request)
     return _loan_settings(reply.settings)
+
+
+class _Run(BaseModel):
+    """A `ScheduleRun` as the API writes its parts (flat in `Schedule`)."""
+
+    time: Timestamp | None
+    business_date: IsoDate | None
+
+
+def _schedule(schedule: notification_pb2.Schedule) -> Schedule:
+    last, following = from_proto(_Run, schedule.last_run), from_proto(_Run, schedule.next_run)
+    return from_proto(
+        Schedule,
+        schedule,
+        last_run=last.time,
+        last_business_date=last.business_date,
+        next_run=following.time,
+        next_business_date=following.business_date,
+    )
+
+
+@router.get(
+    "/v1/institutions/{institution_id}/schedule",
+    summary="Get the institution's clock",
+    dependencies=[allowed(P.SCHEDULE_READ)],
+)
+async def get_schedule(institution_id: str, stubs: Stubs) -> Schedule:
+    """The time zone and local time of the daily close of business, the reminders and quiet
+    hours, with the last run (and the business date it closed) and the next. Another
+    institution's is 404."""
+    reply = await stubs.schedule.GetSchedule(
+        notification_pb2.GetScheduleRequest(institution_id=institution_id)
+    )
+    return _schedule(reply.schedule)
+
+
+@router.put(
+    "/v1/institutions/{institution_id}/schedule",
+    summary="Set the institution's clock",
+    dependencies=[allowed(P.SCHEDULE_MANAGE)],
+)
+async def update_schedule(institution_id: str, body: ScheduleBody, stubs: Stubs) -> Schedule:
+    """Replaces the clock. The close of business then runs every day at
+    `close_of_business_time` in `time_zone` on its own (exactly once per date, days missed
+    while the platform was down caught up in order), and reminders go out
+    `reminder_days_before` days before each due date after it; messages that fall in the
+    quiet hours wait until they end. `enabled: false` leaves the close of business to
+    `POST /v1/jobs/close-of-business`. Another institution's is 404."""
+    schedule = to_proto(notification_pb2.Schedule, body, institution_id=institution_id)
+    reply = await stubs.schedule.UpdateSchedule(
+        notification_pb2.UpdateScheduleRequest(schedule=schedule)
+    )
+    return _schedule(reply.schedule)

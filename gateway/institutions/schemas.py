@@ -1,11 +1,24 @@
-"""Institutions (the tenants of the platform), their security policy and their lending
-settings."""
+"""Institutions (the tenants of the platform), their security policy, their lending settings
+and their clock."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+import re
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
 
 from gateway.identity.schemas import InstitutionRole
+from gateway.notifications.schemas import Language
 from gateway.schema import Amount, Count, IsoDate, Strict, Timestamp
 
 
@@ -144,3 +157,94 @@ class LoanSettings(BaseModel):
     business_date: IsoDate | None = Field(
         description="the last date the close of business completed; null before the first"
     )
+
+
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _local_time(value: str) -> str:
+    if not re.fullmatch(LOCAL_TIME_PATTERN, value):
+        raise ValueError("must be a local time HH:MM, 00:00 to 23:59")
+    return value
+
+
+LocalTime = Annotated[
+    StrictStr,
+    AfterValidator(_local_time),
+    Field(json_schema_extra={"pattern": LOCAL_TIME_PATTERN}),
+]
+"""A local time of day, `HH:MM` (24 hours), refused with a message saying so (a pattern's own
+message would only quote the pattern)."""
+
+
+class ScheduleBody(Strict):
+    time_zone: StrictStr = Field(
+        max_length=64, description="IANA time zone", examples=["Africa/Nairobi"]
+    )
+    close_of_business_time: LocalTime = Field(
+        description="local `HH:MM`: each day's close of business runs then", examples=["18:00"]
+    )
+    reminder_days_before: Count = Field(
+        le=30, description="reminders go out this many days before each due date (0: none)"
+    )
+    quiet_hours_start: LocalTime | None = Field(
+        None,
+        description="local `HH:MM`: messages falling between start and end wait until the end; "
+        "both null: no quiet hours",
+        examples=["20:00"],
+    )
+    quiet_hours_end: LocalTime | None = Field(None, examples=["07:00"])
+    default_language: Language = Field("en", description="the language of borrowers who chose none")
+    enabled: StrictBool = Field(
+        True, description="false: the close of business runs only when someone asks for it"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Africa/Nairobi") from None
+        return name
+
+
+class Schedule(BaseModel):
+    """The institution's clock: when its day closes, when reminders go out and when nobody is
+    messaged, with the last close of business and the next."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "institution_id": "inst_0199f3a0e2d1b7c6a5f4e3d2c1b0a998",
+                    "time_zone": "Africa/Nairobi",
+                    "close_of_business_time": "18:00",
+                    "reminder_days_before": 2,
+                    "quiet_hours_start": "20:00",
+                    "quiet_hours_end": "07:00",
+                    "default_language": "sw",
+                    "enabled": True,
+                    "last_run": "2026-03-30T15:00:04.512Z",
+                    "last_business_date": "2026-03-30",
+                    "next_run": "2026-03-31T15:00:00Z",
+                    "next_business_date": "2026-03-31",
+                    "update_time": "2026-03-02T07:51:40.220Z",
+                }
+            ]
+        }
+    )
+
+    institution_id: str
+    time_zone: str
+    close_of_business_time: str
+    reminder_days_before: int
+    quiet_hours_start: str | None
+    quiet_hours_end: str | None
+    default_language: Language
+    enabled: bool
+    last_run: Timestamp | None = Field(description="when the last close of business ran")
+    last_business_date: IsoDate | None = Field(description="the date it closed")
+    next_run: Timestamp | None = Field(description="null while the schedule is disabled")
+    next_business_date: IsoDate | None = Field(description="the date it will close")
+    update_time: Timestamp | None = Field(description="null until first set")
