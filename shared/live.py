@@ -7,7 +7,7 @@ gateway cannot drift apart. Pub/sub keeps nothing: an item published while nobod
 gone, which suits a live view (the console reloads the lists it shows when it reconnects).
 
 An item is JSON: `{"event", "id", "institution_id", "branch_id", "roles", "permission",
-"data"}`. Who sees it (`LiveItem.visible_to`): a user whose role holds `permission`; of the
+"data"}`. Who sees it (`StreamItem.visible_to`): a user whose role holds `permission`; of the
 `roles` named (none named: every role; an admin always); and, for agents and branch managers,
 only an item of their own branch or of none. The channel is the institution's, so a user hears
 only their own institution's items."""
@@ -15,12 +15,13 @@ only their own institution's items."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol, cast, get_args
+from typing import Any, Protocol
 
 from shared.permissions import BRANCH_SCOPED_ROLES, Principal, Role, can
 
-LiveEvent = Literal["notification", "alert"]
+EVENTS = ("notification", "alert")
 """The SSE `event:` names the console listens for."""
 
 
@@ -31,25 +32,27 @@ def stream_channel(namespace: str, institution_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class LiveItem:
-    event: LiveEvent
+class StreamItem:
+    #: One of EVENTS.
+    event: str
     #: The notification's or the alert's id (the SSE `id:`).
     id: str
     institution_id: str
     #: The permission a user's role must hold to see it (`notifications:read`, `alerts:read`).
     permission: str
-    #: The JSON the console shows, as the REST API writes the same resource.
+    #: What the console shows at once, with the resource's `id` (a summary: the REST API
+    #: answers the whole resource).
     data: dict[str, Any]
     #: Empty: no branch (everyone of the institution allowed may see it).
     branch_id: str = ""
     #: Empty: every role holding `permission`.
-    roles: tuple[str, ...] = ()
+    roles: Sequence[str] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> LiveItem:
+    def from_json(cls, text: str | bytes) -> StreamItem:
         """`ValueError` for anything but an item as `to_json` writes it."""
         raw = json.loads(text)
         if not isinstance(raw, dict):
@@ -57,7 +60,7 @@ class LiveItem:
         event, roles, data = raw.get("event"), raw.get("roles", []), raw.get("data")
         texts = [raw.get(k, "") for k in ("id", "institution_id", "permission", "branch_id")]
         if (
-            event not in get_args(LiveEvent)
+            event not in EVENTS
             or not all(isinstance(t, str) for t in texts)
             or not isinstance(roles, list)
             or not all(isinstance(r, str) for r in roles)
@@ -65,15 +68,7 @@ class LiveItem:
         ):
             raise ValueError("a live item needs an event name, text ids, a list of roles and data")
         item_id, institution_id, permission, branch_id = texts
-        return cls(
-            cast(LiveEvent, event),
-            item_id,
-            institution_id,
-            permission,
-            data,
-            branch_id,
-            tuple(roles),
-        )
+        return cls(event, item_id, institution_id, permission, data, branch_id, tuple(roles))
 
     def visible_to(self, principal: Principal) -> bool:
         """Whether a user of the item's institution (its channel's subscribers) may see it."""
@@ -93,6 +88,6 @@ class Publisher(Protocol):
     async def publish(self, channel: str, message: str) -> Any: ...
 
 
-async def publish(redis: Publisher, namespace: str, item: LiveItem) -> None:
+async def publish(redis: Publisher, namespace: str, item: StreamItem) -> None:
     """Sends the item to whoever of its institution is listening now (nobody: it is dropped)."""
     await redis.publish(stream_channel(namespace, item.institution_id), item.to_json())

@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.deps import CurrentPrincipal, allowed
 from shared.errors import Unauthenticated
-from shared.live import LiveItem, stream_channel
+from shared.live import StreamItem, stream_channel
 from shared.logging import get_logger
 from shared.permissions import Permission as P
 from shared.permissions import Principal
@@ -27,36 +27,38 @@ router = APIRouter(tags=["events"])
 #: stream's token is checked again (expired or revoked: the stream ends).
 PING_SECONDS = 15.0
 
-DESCRIPTION = """A `text/event-stream` that stays open: each notification to a borrower and each
-alert the caller may see, as it happens. Events:
+DESCRIPTION = """A `text/event-stream` that stays open: each message to a borrower and each
+alert the caller may see, as it happens (a new one, or a change of its status). Events:
 
-- `event: notification`, `data:` the message as `GET /v1/notifications/{id}` writes it
-  (permission `notifications:read`);
-- `event: alert`, `data:` the alert as `GET /v1/alerts/{id}` writes it (permission
-  `alerts:read`; only alerts whose rule names the caller's role, admins always);
+- `event: notification` (permission `notifications:read`), `data:` a JSON summary of the
+  message: `{id, borrower_id, loan_id, channel, template, status}`;
+- `event: alert` (permission `alerts:read`; only alerts whose rule names the caller's role,
+  admins always), `data:` `{id, branch_id, rule_id, trigger, title, detail, subject_type,
+  subject_id, status, assignee_id}`;
 
-with `id:` the notification's or alert's id. Agents and branch managers receive only their
-branch's (and those of no branch). A comment line (`: subscribed`) follows the
-subscription at once, and `: ping` every 15 seconds.
+with `id:` the message's or alert's id (`GET /v1/notifications/{id}`, `GET /v1/alerts/{id}`
+answer the whole). Agents and branch managers receive only their branch's (and those of no
+branch). A comment line `: subscribed` comes at once, and `: ping` every 15 seconds.
 
 What the console must do: open it with `fetch` (not `EventSource`, which cannot send
-headers) and the usual `Authorization: Bearer` header, and read the body as a stream. The
-stream ends when the access token expires or the session ends (a last comment says which,
-`: TOKEN_EXPIRED`), at the latest one ping after: refresh the token and open it again. Open it
-again after any other end or network error too, after a pause of a few seconds. Nothing is
-replayed: what happened while no stream was open is in the lists (`GET /v1/alerts`,
-`GET /v1/notifications`), which the console should reload on reconnecting."""
+headers) with the usual `Authorization: Bearer` header, and read the body as a stream. The
+stream ends when the access token expires or the session ends, at the latest one ping
+later, after a last comment saying why (`: TOKEN_EXPIRED`, `: TOKEN_REVOKED`): refresh the
+token and open it again. Open it again, after a pause of a few seconds, after any other end
+or network error too. Nothing is replayed: what happened while no stream was open is in the
+lists (`GET /v1/alerts`, `GET /v1/notifications`), which the console reloads on
+reconnecting."""
 
 
-def _item(data: str) -> LiveItem | None:
+def _item(data: str) -> StreamItem | None:
     try:
-        return LiveItem.from_json(data)
+        return StreamItem.from_json(data)
     except ValueError as exc:  # json.JSONDecodeError included
         log.warning("live_item_malformed", error=str(exc))
         return None
 
 
-def sse_of(item: LiveItem) -> ServerSentEvent:
+def sse_of(item: StreamItem) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(item.data), event=item.event, id=item.id)
 
 

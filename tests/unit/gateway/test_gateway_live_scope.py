@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.live import LiveItem, publish, stream_channel
+from shared.live import StreamItem, publish, stream_channel
 from shared.permissions import Principal, Role
 
 pytestmark = pytest.mark.unit
@@ -25,8 +25,8 @@ def staff(role: Role, branch_id: str | None = None) -> Principal:
     )
 
 
-def alert(branch_id: str = "", roles: tuple[str, ...] = ()) -> LiveItem:
-    return LiveItem(
+def alert(branch_id: str = "", roles: tuple[str, ...] = ()) -> StreamItem:
+    return StreamItem(
         event="alert",
         id="alt_1",
         institution_id=INSTITUTION,
@@ -37,8 +37,8 @@ def alert(branch_id: str = "", roles: tuple[str, ...] = ()) -> LiveItem:
     )
 
 
-def notification(branch_id: str = "br_a") -> LiveItem:
-    return LiveItem(
+def notification(branch_id: str = "br_a") -> StreamItem:
+    return StreamItem(
         event="notification",
         id="ntf_1",
         institution_id=INSTITUTION,
@@ -88,7 +88,7 @@ def test_institution_wide_roles_see_every_branch() -> None:
 
 
 def test_a_permission_this_version_does_not_know_is_held_by_nobody() -> None:
-    unknown = LiveItem("alert", "alt_1", INSTITUTION, "alerts:teleport", {})
+    unknown = StreamItem("alert", "alt_1", INSTITUTION, "alerts:teleport", {})
     assert not unknown.visible_to(staff(Role.ADMIN))
 
 
@@ -99,7 +99,7 @@ def test_a_user_enrolling_a_second_factor_sees_nothing() -> None:
 
 def test_an_item_reads_back_as_written() -> None:
     item = alert(branch_id="br_a", roles=("branch_manager", "risk_officer"))
-    assert LiveItem.from_json(item.to_json()) == item
+    assert StreamItem.from_json(item.to_json()) == item
     assert json.loads(item.to_json()) == {
         "event": "alert",
         "id": "alt_1",
@@ -124,7 +124,7 @@ def test_an_item_reads_back_as_written() -> None:
 )
 def test_anything_else_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
-        LiveItem.from_json(text)
+        StreamItem.from_json(text)
 
 
 async def test_publishing_sends_the_item_on_its_institutions_channel() -> None:
