@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.alerts.schemas import (
     Alert,
+    AlertAssignBody,
     AlertRule,
     AlertRuleBody,
     AlertStatus,
-    AssignBody,
     NoteBody,
 )
 from gateway.convert import from_proto, to_proto
@@ -133,7 +133,7 @@ async def get_alert(alert_id: str, stubs: Stubs) -> Alert:
     summary="Assign an alert",
     dependencies=[allowed(P.ALERTS_HANDLE)],
 )
-async def assign_alert(alert_id: str, body: AssignBody, stubs: Stubs) -> Alert:
+async def assign_alert(alert_id: str, body: AlertAssignBody, stubs: Stubs) -> Alert:
     """Gives the alert to a staff member (again, to another); a resolved alert is 409."""
     reply = await stubs.alerts.AssignAlert(to_proto(pb.AssignAlertRequest, body, alert_id=alert_id))
     return from_proto(Alert, reply.alert)

@@ -195,6 +195,6 @@ class NoteBody(Strict):
     note: StrictStr = Field("", max_length=1000)
 
 
-class AssignBody(Strict):
+class AlertAssignBody(Strict):
     assignee_id: StrictStr = Field(min_length=1, description="a staff member of the institution")
     note: StrictStr = Field("", max_length=1000)

@@ -45,6 +45,184 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List alert rules
+         * @description The institution's rules, in one page.
+         *
+         *     **Permission:** `alert_rules:read` (roles: admin, branch_manager, risk_officer, auditor).
+         */
+        get: operations["list_alert_rules_v1_alert_rules_get"];
+        put?: never;
+        /**
+         * Add an alert rule
+         * @description From now on the rule's trigger raises an alert in the queue of the staff it names
+         *     (`roles`, in `branch_ids`; admins always), and sends it by the `channels` it names. The
+         *     trigger's threshold is required: `days`, `ratio`, `hours` or `amount` (in the
+         *     institution's currency); a missing or bad one is 422 naming it. With an
+         *     `Idempotency-Key`, a retry answers the same rule.
+         *
+         *     **Permission:** `alert_rules:manage` (roles: admin).
+         */
+        post: operations["create_alert_rule_v1_alert_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alert-rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an alert rule
+         * @description **Permission:** `alert_rules:read` (roles: admin, branch_manager, risk_officer, auditor).
+         */
+        get: operations["get_alert_rule_v1_alert_rules__rule_id__get"];
+        /**
+         * Replace an alert rule
+         * @description Every field replaced; alerts raised already keep who sees them.
+         *
+         *     **Permission:** `alert_rules:manage` (roles: admin).
+         */
+        put: operations["replace_alert_rule_v1_alert_rules__rule_id__put"];
+        post?: never;
+        /**
+         * Remove an alert rule
+         * @description It raises nothing more; its alerts stay in the queue.
+         *
+         *     **Permission:** `alert_rules:manage` (roles: admin).
+         */
+        delete: operations["delete_alert_rule_v1_alert_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The alert queue
+         * @description The alerts the caller may see (their role named by the alert's rule, or admin; agents
+         *     and branch managers: their branch's), newest first. New ones also arrive live on
+         *     `GET /v1/events/stream`.
+         *
+         *     **Permission:** `alerts:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["list_alerts_v1_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an alert
+         * @description An alert with its history; one the caller may not see is 404.
+         *
+         *     **Permission:** `alerts:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["get_alert_v1_alerts__alert_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge an alert
+         * @description Someone is on it: an `open` alert becomes `acknowledged` (otherwise 409); the body may be
+         *     left out.
+         *
+         *     **Permission:** `alerts:handle` (roles: admin, branch_manager, risk_officer, agent).
+         */
+        post: operations["acknowledge_alert_v1_alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/{alert_id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assign an alert
+         * @description Gives the alert to a staff member (again, to another); a resolved alert is 409.
+         *
+         *     **Permission:** `alerts:handle` (roles: admin, branch_manager, risk_officer, agent).
+         */
+        post: operations["assign_alert_v1_alerts__alert_id__assign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/{alert_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve an alert
+         * @description Done with: the alert becomes `resolved` (a resolved one is 409); the body may be left
+         *     out.
+         *
+         *     **Permission:** `alerts:handle` (roles: admin, branch_manager, risk_officer, agent).
+         */
+        post: operations["resolve_alert_v1_alerts__alert_id__resolve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit-log": {
         parameters: {
             query?: never;
@@ -359,6 +537,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/borrowers/{borrower_id}/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A borrower's message preferences
+         * @description The channels the borrower consented to (recorded at onboarding), their email address,
+         *     language and whether they opted out of every message.
+         *
+         *     **Permission:** `notifications:read` (roles: admin, branch_manager, agent, auditor).
+         */
+        get: operations["get_preferences_v1_borrowers__borrower_id__notification_preferences_get"];
+        /**
+         * Record a borrower's message preferences
+         * @description Replaces the borrower's choices; messages from now on follow them (one queued already
+         *     is judged again when it is sent).
+         *
+         *     **Permission:** `notification_preferences:update` (roles: admin, branch_manager, agent).
+         */
+        put: operations["put_preferences_v1_borrowers__borrower_id__notification_preferences_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/borrowers/{borrower_id}/transfer": {
         parameters: {
             query?: never;
@@ -557,6 +765,48 @@ export interface paths {
          *     **Permission:** `borrowers:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
          */
         get: operations["document_content_v1_documents__document_id__content_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live notifications and alerts
+         * @description A `text/event-stream` that stays open: each message to a borrower and each
+         *     alert the caller may see, as it happens (a new one, or a change of its status). Events:
+         *
+         *     - `event: notification` (permission `notifications:read`), `data:` a JSON summary of the
+         *       message: `{id, borrower_id, loan_id, channel, template, status}`;
+         *     - `event: alert` (permission `alerts:read`; only alerts whose rule names the caller's role,
+         *       admins always), `data:` `{id, branch_id, rule_id, trigger, title, detail, subject_type,
+         *       subject_id, status, assignee_id}`;
+         *
+         *     with `id:` the message's or alert's id (`GET /v1/notifications/{id}`, `GET /v1/alerts/{id}`
+         *     answer the whole). Agents and branch managers receive only their branch's (and those of no
+         *     branch). A comment line `: subscribed` comes at once, and `: ping` every 15 seconds.
+         *
+         *     What the console must do: open it with `fetch` (not `EventSource`, which cannot send
+         *     headers) with the usual `Authorization: Bearer` header, and read the body as a stream. The
+         *     stream ends when the access token expires or the session ends, at the latest one ping
+         *     later, after a last comment saying why (`: TOKEN_EXPIRED`, `: TOKEN_REVOKED`): refresh the
+         *     token and open it again. Open it again, after a pause of a few seconds, after any other end
+         *     or network error too. Nothing is replayed: what happened while no stream was open is in the
+         *     lists (`GET /v1/alerts`, `GET /v1/notifications`), which the console reloads on
+         *     reconnecting.
+         *
+         *     **Permission:** `notifications:read` or `alerts:read` (roles: admin, branch_manager, risk_officer, agent, auditor).
+         */
+        get: operations["event_stream_v1_events_stream_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -990,6 +1240,41 @@ export interface paths {
          *     **Permission:** `settings:manage` (roles: admin).
          */
         put: operations["update_loan_settings_v1_institutions__institution_id__loan_settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/institutions/{institution_id}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the institution's clock
+         * @description The time zone and local time of the daily close of business, the reminders and quiet
+         *     hours, with the last run (and the business date it closed) and the next. Another
+         *     institution's is 404.
+         *
+         *     **Permission:** `schedule:read` (roles: admin, branch_manager, auditor).
+         */
+        get: operations["get_schedule_v1_institutions__institution_id__schedule_get"];
+        /**
+         * Set the institution's clock
+         * @description Replaces the clock. The close of business then runs every day at
+         *     `close_of_business_time` in `time_zone` on its own (exactly once per date, days missed
+         *     while the platform was down caught up in order), and reminders go out
+         *     `reminder_days_before` days before each due date after it; messages that fall in the
+         *     quiet hours wait until they end. `enabled: false` leaves the close of business to
+         *     `POST /v1/jobs/close-of-business`. Another institution's is 404.
+         *
+         *     **Permission:** `schedule:manage` (roles: admin).
+         */
+        put: operations["update_schedule_v1_institutions__institution_id__schedule_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1866,6 +2151,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/notification-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the message templates
+         * @description Every kind, channel and language, in one page: the institution's own text where it
+         *     saved one (`default: false`), else Kopa's.
+         *
+         *     **Permission:** `notifications:read` (roles: admin, branch_manager, agent, auditor).
+         */
+        get: operations["list_templates_v1_notification_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notification-templates/{kind}/{channel}/{language}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a template
+         * @description The text in use for this kind, channel and language, with the variables it may use.
+         *
+         *     **Permission:** `notifications:read` (roles: admin, branch_manager, agent, auditor).
+         */
+        get: operations["get_template_v1_notification_templates__kind___channel___language__get"];
+        /**
+         * Save a template
+         * @description The institution's own text for this kind, channel and language, used from the next
+         *     message on. It is checked as it is saved, never at send time: a syntax error or a variable
+         *     the kind does not offer is 422 naming `body` (or `subject`) with the line, and nothing is
+         *     saved.
+         *
+         *     **Permission:** `notifications:manage` (roles: admin).
+         */
+        put: operations["put_template_v1_notification_templates__kind___channel___language__put"];
+        post?: never;
+        /**
+         * Go back to the default template
+         * @description Forgets the institution's text: Kopa's default is used again, and answered.
+         *
+         *     **Permission:** `notifications:manage` (roles: admin).
+         */
+        delete: operations["delete_template_v1_notification_templates__kind___channel___language__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the messages sent to borrowers
+         * @description Every SMS and email to the institution's borrowers (agents and branch managers: their
+         *     branch's), newest first, with the text as sent and what the provider reported.
+         *
+         *     **Permission:** `notifications:read` (roles: admin, branch_manager, agent, auditor).
+         */
+        get: operations["list_notifications_v1_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/{notification_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a message
+         * @description One message; another institution's, or for branch staff another branch's, is 404.
+         *
+         *     **Permission:** `notifications:read` (roles: admin, branch_manager, agent, auditor).
+         */
+        get: operations["get_notification_v1_notifications__notification_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/repayments/{payment_id}/reverse": {
         parameters: {
             query?: never;
@@ -2125,6 +2515,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sms/delivery-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receive an SMS delivery report
+         * @description For Kannel, not for staff: it takes no bearer token. notification_service gives Kannel
+         *     each message's `dlr-url` with this address, the message's id and a token, which
+         *     authenticates the report (401 when it is wrong). Idempotent: a report older than the
+         *     status held changes nothing. Rate-limited per address, generously (one smsbox sends
+         *     every report).
+         */
+        get: operations["delivery_report_v1_sms_delivery_reports_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/suspense": {
         parameters: {
             query?: never;
@@ -2298,6 +2712,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description The institution's endpoints, without their secrets.
+         *
+         *     **Permission:** `webhooks:read` (roles: admin, auditor).
+         */
+        get: operations["list_webhooks_v1_webhooks_get"];
+        put?: never;
+        /**
+         * Add a webhook endpoint
+         * @description From now on every event of `event_types` is POSTed to `url` as `{type, timestamp,
+         *     data}`, signed per the Standard Webhooks specification (`webhook-id`, `webhook-timestamp`,
+         *     `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` keyed with the
+         *     base64-decoded `secret` after `whsec_`). The `secret` is in this answer only. A URL that is
+         *     not https (where the platform refuses private addresses), resolves to a private, loopback
+         *     or link-local address, or refuses a connection is 422 naming `url`. With an
+         *     `Idempotency-Key`, a retry answers the same endpoint.
+         *
+         *     **Permission:** `webhooks:manage` (roles: admin).
+         */
+        post: operations["create_webhook_v1_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description An endpoint, without its secret; another institution's is 404.
+         *
+         *     **Permission:** `webhooks:read` (roles: admin, auditor).
+         */
+        get: operations["get_webhook_v1_webhooks__webhook_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a webhook endpoint
+         * @description Nothing more is sent to it, retries included.
+         *
+         *     **Permission:** `webhooks:manage` (roles: admin).
+         */
+        delete: operations["delete_webhook_v1_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An endpoint's deliveries
+         * @description Newest first, each with its attempts: a failed attempt is retried 5 s, 5 min, 30 min,
+         *     2 h, 5 h, 10 h and 10 h after the one before (about 27 hours in all), then the delivery
+         *     is `failed` and the endpoint disabled, with an alert to the admins.
+         *
+         *     **Permission:** `webhooks:read` (roles: admin, auditor).
+         */
+        get: operations["list_deliveries_v1_webhooks__webhook_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Sends the event again now, with the same `webhook-id` (receivers deduplicate on it),
+         *     whatever the delivery's status; answers the delivery with this attempt logged.
+         *
+         *     **Permission:** `webhooks:manage` (roles: admin).
+         */
+        post: operations["replay_delivery_v1_webhooks__webhook_id__deliveries__delivery_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable a disabled webhook endpoint
+         * @description An endpoint disabled after persistent failure receives events again, from now on; the
+         *     deliveries that failed meanwhile are replayed one by one
+         *     (`POST .../deliveries/{delivery_id}/replay`).
+         *
+         *     **Permission:** `webhooks:manage` (roles: admin).
+         */
+        post: operations["enable_webhook_v1_webhooks__webhook_id__enable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2359,6 +2906,279 @@ export interface components {
              * @default
              */
             region: string;
+        };
+        /**
+         * Alert
+         * @description Something staff should act on, with who did what about it.
+         * @example {
+         *       "assignee_id": "usr_019d2a2b3c4d5e6f7a8b9c0d1e2f",
+         *       "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
+         *       "create_time": "2026-03-31T18:00:02.000Z",
+         *       "detail": "Achieng Odhiambo owes KES 2,080.52 since 2026-03-01.",
+         *       "history": [
+         *         {
+         *           "action": "raised",
+         *           "actor_id": null,
+         *           "assignee_id": null,
+         *           "note": null,
+         *           "time": "2026-03-31T18:00:02.000Z"
+         *         },
+         *         {
+         *           "action": "assigned",
+         *           "actor_id": "usr_019d2a1a2b3c4d5e6f7a8b9c0d1e",
+         *           "assignee_id": "usr_019d2a2b3c4d5e6f7a8b9c0d1e2f",
+         *           "note": "please visit her this week",
+         *           "time": "2026-04-01T08:10:00.000Z"
+         *         },
+         *         {
+         *           "action": "acknowledged",
+         *           "actor_id": "usr_019d2a2b3c4d5e6f7a8b9c0d1e2f",
+         *           "assignee_id": null,
+         *           "note": null,
+         *           "time": "2026-04-01T08:30:00.000Z"
+         *         }
+         *       ],
+         *       "id": "alt_019d2c6b2c4e6a8c0e2a4c6e8a0c",
+         *       "roles": [
+         *         "branch_manager"
+         *       ],
+         *       "rule_id": "alr_019d2c6a1b3d5f7a9c1e3a5c7e9a",
+         *       "status": "acknowledged",
+         *       "subject_id": "loan_019d2b8f0c1e3a5c7e9a1c3e5a7c",
+         *       "subject_type": "loan",
+         *       "title": "Loan loan_019d2b8f is 30 days past due",
+         *       "trigger": "days_past_due",
+         *       "update_time": "2026-04-01T08:30:00.000Z"
+         *     }
+         */
+        Alert: {
+            /** Assignee Id */
+            assignee_id: string | null;
+            /**
+             * Branch Id
+             * @description null for an alert about no branch
+             */
+            branch_id: string | null;
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /** Detail */
+            detail: string;
+            /**
+             * History
+             * @description oldest first
+             */
+            history: components["schemas"]["AlertStep"][];
+            /** Id */
+            id: string;
+            /**
+             * Roles
+             * @description the roles that see it (from its rule), admins besides
+             */
+            roles: string[];
+            /** Rule Id */
+            rule_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "acknowledged" | "resolved";
+            /** Subject Id */
+            subject_id: string;
+            /**
+             * Subject Type
+             * @description what it is about: `loan`, `branch`, `payment` or `webhook_endpoint`
+             */
+            subject_type: string;
+            /** Title */
+            title: string;
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "days_past_due" | "branch_par30" | "suspense_age" | "webhook_failed" | "large_disbursement";
+            /**
+             * Update Time
+             * @description of the last step; null before any
+             */
+            update_time: string | null;
+        };
+        /** AlertAssignBody */
+        AlertAssignBody: {
+            /**
+             * Assignee Id
+             * @description a staff member of the institution
+             */
+            assignee_id: string;
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+        };
+        /**
+         * AlertRule
+         * @description What raises an alert, and who sees it.
+         * @example {
+         *       "amount": null,
+         *       "branch_ids": [],
+         *       "channels": [
+         *         "email"
+         *       ],
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "created_by": "usr_0199f3a2b4c1a1b2c3d4e5f60718293a",
+         *       "days": null,
+         *       "enabled": true,
+         *       "hours": null,
+         *       "id": "alr_019d2c6a1b3d5f7a9c1e3a5c7e9a",
+         *       "name": "PAR30 above 5%",
+         *       "ratio": "0.05",
+         *       "roles": [
+         *         "branch_manager",
+         *         "risk_officer"
+         *       ],
+         *       "trigger": "branch_par30"
+         *     }
+         */
+        AlertRule: {
+            /**
+             * Amount
+             * @description the threshold of `large_disbursement`
+             */
+            amount: string | null;
+            /**
+             * Branch Ids
+             * @description [] for every branch
+             */
+            branch_ids: string[];
+            /** Channels */
+            channels: ("email" | "webhook")[];
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Days
+             * @description the threshold of `days_past_due`
+             */
+            days: number | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Hours
+             * @description the threshold of `suspense_age`
+             */
+            hours: number | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Ratio
+             * @description the threshold of `branch_par30`
+             */
+            ratio: string | null;
+            /**
+             * Roles
+             * @description who sees its alerts besides the admins
+             */
+            roles: string[];
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "days_past_due" | "branch_par30" | "suspense_age" | "webhook_failed" | "large_disbursement";
+        };
+        /** AlertRuleBody */
+        AlertRuleBody: {
+            /**
+             * Amount
+             * @description for `large_disbursement`: in the institution's currency
+             */
+            amount?: string | null;
+            /**
+             * Branch Ids
+             * @description only these branches; [] for every one
+             */
+            branch_ids?: string[];
+            /**
+             * Channels
+             * @description besides the console's queue: `email` to the staff who see the alert, `webhook` as `alert.raised` to the endpoints subscribed
+             */
+            channels?: ("email" | "webhook")[];
+            /**
+             * Days
+             * @description for `days_past_due`
+             */
+            days?: number | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Hours
+             * @description for `suspense_age`
+             */
+            hours?: number | null;
+            /**
+             * Name
+             * @example PAR30 above 5%
+             */
+            name: string;
+            /**
+             * Ratio
+             * @description for `branch_par30`: a fraction as a decimal string (`0.05` is 5%)
+             * @example 0.05
+             */
+            ratio?: string | null;
+            /**
+             * Roles
+             * @description who sees its alerts besides the admins, who always do
+             */
+            roles?: ("admin" | "branch_manager" | "risk_officer" | "agent" | "auditor")[];
+            /**
+             * Trigger
+             * @description `days_past_due`: a loan's days past due reach `days` (once per spell of arrears); `branch_par30`: a branch's PAR30 reaches `ratio` at a close of business; `suspense_age`: a payment held in suspense `hours` without being assigned; `webhook_failed`: a webhook endpoint disabled after persistent failure; `large_disbursement`: a loan disbursed with a principal of at least `amount`
+             * @enum {string}
+             */
+            trigger: "days_past_due" | "branch_par30" | "suspense_age" | "webhook_failed" | "large_disbursement";
+        };
+        /** AlertStep */
+        AlertStep: {
+            /**
+             * Action
+             * @description `raised`, `assigned`, `acknowledged` or `resolved`
+             */
+            action: string;
+            /**
+             * Actor Id
+             * @description the staff member; null for the platform
+             */
+            actor_id: string | null;
+            /**
+             * Assignee Id
+             * @description for `assigned`
+             */
+            assignee_id: string | null;
+            /** Note */
+            note: string | null;
+            /**
+             * Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            time: string;
         };
         /**
          * Allocation
@@ -3484,6 +4304,53 @@ export interface components {
              */
             role: "platform_admin" | "admin" | "branch_manager" | "risk_officer" | "agent" | "auditor";
         };
+        /**
+         * CreatedWebhookEndpoint
+         * @description The endpoint just created, with its signing secret: the only answer that shows it.
+         * @example {
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "description": "ERP ledger sync",
+         *       "disabled_reason": null,
+         *       "event_types": [
+         *         "loan.disbursed",
+         *         "payment.posted"
+         *       ],
+         *       "id": "whe_019d2c5a0b2c4e6a8c0e2a4c6e8a",
+         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+         *       "status": "enabled",
+         *       "url": "https://erp.umoja.example/kopa/webhooks"
+         *     }
+         */
+        CreatedWebhookEndpoint: {
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /** Description */
+            description: string | null;
+            /** Disabled Reason */
+            disabled_reason: string | null;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /**
+             * Secret
+             * @description `whsec_` + base64: the key of the `webhook-signature` HMAC (base64-decode what follows `whsec_`). Shown only here: keep it.
+             */
+            secret: string;
+            /**
+             * Status
+             * @description `disabled` after a delivery failed for longer than the retry schedule (about 27 hours): nothing is sent until `POST /v1/webhooks/{id}/enable`
+             * @enum {string}
+             */
+            status: "enabled" | "disabled";
+            /** Url */
+            url: string;
+        };
         /** Cutoff */
         Cutoff: {
             /**
@@ -3527,6 +4394,25 @@ export interface components {
             min_days: number;
             /** Name */
             name: string;
+        };
+        /** DeliveryAttempt */
+        DeliveryAttempt: {
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /**
+             * Response Status
+             * @description the endpoint's HTTP status; null when no answer came (refused, timed out, a redirect not followed)
+             */
+            response_status: number | null;
+            /**
+             * Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            time: string;
         };
         /** DisburseBody */
         DisburseBody: {
@@ -5565,6 +6451,125 @@ export interface components {
              */
             result: "accepted";
         };
+        /** NoteBody */
+        NoteBody: {
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+        };
+        /**
+         * Notification
+         * @description One message to a borrower, as rendered and as the SMS gateway or mail server saw it.
+         * @example {
+         *       "attempts": 1,
+         *       "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+         *       "branch_id": "br_019d2a10c3d5e7f9a1b3c5d7e9f1",
+         *       "channel": "sms",
+         *       "create_time": "2026-03-31T09:30:01.120Z",
+         *       "delivery_time": "2026-03-31T09:30:04.002Z",
+         *       "event_id": "evt_019d2c4e7f0a2c4e6a8c0e2a4c6e",
+         *       "failure_reason": null,
+         *       "id": "ntf_019d2c4e8a1b3c5d7e9f1a3b5c7d",
+         *       "language": "en",
+         *       "loan_id": "loan_019d2b8f0c1e3a5c7e9a1c3e5a7c",
+         *       "next_attempt_time": null,
+         *       "provider_id": "ntf_019d2c4e8a1b3c5d7e9f1a3b5c7d",
+         *       "recipient": "+254712345678",
+         *       "send_time": "2026-03-31T09:30:01.480Z",
+         *       "status": "delivered",
+         *       "subject": null,
+         *       "template": "repayment_received",
+         *       "text": "Asante Achieng! We received KES 1,040.26 for loan loan_019d2b. Balance: KES 5,201.30."
+         *     }
+         */
+        Notification: {
+            /** Attempts */
+            attempts: number;
+            /** Borrower Id */
+            borrower_id: string;
+            /** Branch Id */
+            branch_id: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "email";
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /**
+             * Delivery Time
+             * @description when it was reported delivered
+             */
+            delivery_time: string | null;
+            /**
+             * Event Id
+             * @description the event that caused it
+             */
+            event_id: string;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "en" | "sw";
+            /**
+             * Loan Id
+             * @description null for a message about no loan
+             */
+            loan_id: string | null;
+            /**
+             * Next Attempt Time
+             * @description while `queued`: not before this time (the quiet hours, a retry's back-off)
+             */
+            next_attempt_time: string | null;
+            /**
+             * Provider Id
+             * @description the SMS gateway's or mail server's id
+             */
+            provider_id: string | null;
+            /**
+             * Recipient
+             * @description the phone (E.164) or the email address
+             */
+            recipient: string;
+            /**
+             * Send Time
+             * @description when the provider took it
+             */
+            send_time: string | null;
+            /**
+             * Status
+             * @description `queued` (waiting: an outage, the quiet hours, a retry), `sent` (the provider took it), `delivered` (the provider reported it delivered), `failed` (given up), `suppressed` (not sent by rule: opted out, no consent or no address; `failure_reason` says which)
+             * @enum {string}
+             */
+            status: "queued" | "sent" | "delivered" | "failed" | "suppressed";
+            /**
+             * Subject
+             * @description email only
+             */
+            subject: string | null;
+            /**
+             * Template
+             * @description the kind of template it was rendered from
+             * @enum {string}
+             */
+            template: "installment_due" | "installment_overdue" | "repayment_received" | "loan_disbursed" | "loan_approved" | "loan_rejected";
+            /**
+             * Text
+             * @description the rendered text
+             */
+            text: string;
+        };
         /** Ocr */
         Ocr: {
             /** Complete Time */
@@ -5686,6 +6691,26 @@ export interface components {
         Page_Account_: {
             /** Items */
             items: components["schemas"]["Account"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[AlertRule] */
+        Page_AlertRule_: {
+            /** Items */
+            items: components["schemas"]["AlertRule"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[Alert] */
+        Page_Alert_: {
+            /** Items */
+            items: components["schemas"]["Alert"][];
             /**
              * Next Page Token
              * @description empty on the last page
@@ -5862,6 +6887,16 @@ export interface components {
              */
             next_page_token: string;
         };
+        /** Page[Notification] */
+        Page_Notification_: {
+            /** Items */
+            items: components["schemas"]["Notification"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
         /** Page[Repayment] */
         Page_Repayment_: {
             /** Items */
@@ -5892,10 +6927,40 @@ export interface components {
              */
             next_page_token: string;
         };
+        /** Page[Template] */
+        Page_Template_: {
+            /** Items */
+            items: components["schemas"]["Template"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
         /** Page[User] */
         Page_User_: {
             /** Items */
             items: components["schemas"]["User"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[WebhookDelivery] */
+        Page_WebhookDelivery_: {
+            /** Items */
+            items: components["schemas"]["WebhookDelivery"][];
+            /**
+             * Next Page Token
+             * @description empty on the last page
+             */
+            next_page_token: string;
+        };
+        /** Page[WebhookEndpoint] */
+        Page_WebhookEndpoint_: {
+            /** Items */
+            items: components["schemas"]["WebhookEndpoint"][];
             /**
              * Next Page Token
              * @description empty on the last page
@@ -6021,6 +7086,82 @@ export interface components {
              * @example 1250.50
              */
             repaid: string;
+        };
+        /**
+         * Preferences
+         * @description A borrower's choices about messages.
+         * @example {
+         *       "borrower_id": "bor_019d2b6c1a4e3f9a8b7c6d5e4f30",
+         *       "email": false,
+         *       "email_address": null,
+         *       "language": "sw",
+         *       "opted_out": false,
+         *       "sms": true,
+         *       "update_time": "2026-03-31T09:30:00.123Z",
+         *       "updated_by": "usr_0199f3a2b4c1a1b2c3d4e5f60718293a"
+         *     }
+         */
+        Preferences: {
+            /** Borrower Id */
+            borrower_id: string;
+            /**
+             * Email
+             * @description consented to email
+             */
+            email: boolean;
+            /** Email Address */
+            email_address: string | null;
+            /**
+             * Language
+             * @description null: the institution's default language
+             */
+            language: ("en" | "sw") | null;
+            /**
+             * Opted Out
+             * @description opted out of every message
+             */
+            opted_out: boolean;
+            /**
+             * Sms
+             * @description consented to SMS
+             */
+            sms: boolean;
+            /**
+             * Update Time
+             * @description null until first recorded
+             */
+            update_time: string | null;
+            /** Updated By */
+            updated_by: string | null;
+        };
+        /** PreferencesBody */
+        PreferencesBody: {
+            /**
+             * Email
+             * @description the borrower consents to email
+             */
+            email: boolean;
+            /**
+             * Email Address
+             * @description needed for email; null for none
+             */
+            email_address?: string | null;
+            /**
+             * Language
+             * @description null: the institution's default
+             */
+            language?: ("en" | "sw") | null;
+            /**
+             * Opted Out
+             * @description true: no message at all
+             * @default false
+             */
+            opted_out: boolean;
+            /**
+             * Sms
+             * @description the borrower consents to SMS
+             */
+            sms: boolean;
         };
         /**
          * Pricing
@@ -6484,6 +7625,116 @@ export interface components {
              */
             when: string;
         };
+        /**
+         * Schedule
+         * @description The institution's clock: when its day closes, when reminders go out and when nobody is
+         *     messaged, with the last close of business and the next.
+         * @example {
+         *       "close_of_business_time": "18:00",
+         *       "default_language": "sw",
+         *       "enabled": true,
+         *       "institution_id": "inst_0199f3a0e2d1b7c6a5f4e3d2c1b0a998",
+         *       "last_business_date": "2026-03-30",
+         *       "last_run": "2026-03-30T15:00:04.512Z",
+         *       "next_business_date": "2026-03-31",
+         *       "next_run": "2026-03-31T15:00:00Z",
+         *       "quiet_hours_end": "07:00",
+         *       "quiet_hours_start": "20:00",
+         *       "reminder_days_before": 2,
+         *       "time_zone": "Africa/Nairobi",
+         *       "update_time": "2026-03-02T07:51:40.220Z"
+         *     }
+         */
+        Schedule: {
+            /** Close Of Business Time */
+            close_of_business_time: string;
+            /**
+             * Default Language
+             * @enum {string}
+             */
+            default_language: "en" | "sw";
+            /** Enabled */
+            enabled: boolean;
+            /** Institution Id */
+            institution_id: string;
+            /**
+             * Last Business Date
+             * @description the date it closed
+             */
+            last_business_date: string | null;
+            /**
+             * Last Run
+             * @description when the last close of business ran
+             */
+            last_run: string | null;
+            /**
+             * Next Business Date
+             * @description the date it will close
+             */
+            next_business_date: string | null;
+            /**
+             * Next Run
+             * @description null while the schedule is disabled
+             */
+            next_run: string | null;
+            /** Quiet Hours End */
+            quiet_hours_end: string | null;
+            /** Quiet Hours Start */
+            quiet_hours_start: string | null;
+            /** Reminder Days Before */
+            reminder_days_before: number;
+            /** Time Zone */
+            time_zone: string;
+            /**
+             * Update Time
+             * @description null until first set
+             */
+            update_time: string | null;
+        };
+        /** ScheduleBody */
+        ScheduleBody: {
+            /**
+             * Close Of Business Time
+             * @description local `HH:MM`: each day's close of business runs then
+             * @example 18:00
+             */
+            close_of_business_time: string;
+            /**
+             * Default Language
+             * @description the language of borrowers who chose none
+             * @default en
+             * @enum {string}
+             */
+            default_language: "en" | "sw";
+            /**
+             * Enabled
+             * @description false: the close of business runs only when someone asks for it
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Quiet Hours End
+             * @example 07:00
+             */
+            quiet_hours_end?: string | null;
+            /**
+             * Quiet Hours Start
+             * @description local `HH:MM`: messages falling between start and end wait until the end; both null: no quiet hours
+             * @example 20:00
+             */
+            quiet_hours_start?: string | null;
+            /**
+             * Reminder Days Before
+             * @description reminders go out this many days before each due date (0: none)
+             */
+            reminder_days_before: number;
+            /**
+             * Time Zone
+             * @description IANA time zone
+             * @example Africa/Nairobi
+             */
+            time_zone: string;
+        };
         /** ScoreContribution */
         ScoreContribution: {
             /** Note */
@@ -6746,6 +7997,85 @@ export interface components {
              * @example 2026-03-31T09:30:00.123Z
              */
             time: string;
+        };
+        /**
+         * Template
+         * @description The text of one kind of message in one channel and language: the institution's own, or
+         *     Kopa's default.
+         * @example {
+         *       "body": "Habari {{ first_name }}, kumbuka kulipa {{ amount_due }} tarehe {{ due_date }}.",
+         *       "channel": "sms",
+         *       "default": false,
+         *       "kind": "installment_due",
+         *       "language": "sw",
+         *       "subject": null,
+         *       "update_time": "2026-03-31T09:30:00.123Z",
+         *       "updated_by": "usr_0199f3a2b4c1a1b2c3d4e5f60718293a",
+         *       "variables": [
+         *         "first_name",
+         *         "amount_due",
+         *         "due_date",
+         *         "loan_id"
+         *       ]
+         *     }
+         */
+        Template: {
+            /**
+             * Body
+             * @description Jinja2 text (sandboxed)
+             */
+            body: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "email";
+            /**
+             * Default
+             * @description true for Kopa's built-in text (no override saved)
+             */
+            default: boolean;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "installment_due" | "installment_overdue" | "repayment_received" | "loan_disbursed" | "loan_approved" | "loan_rejected";
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "en" | "sw";
+            /**
+             * Subject
+             * @description email only
+             */
+            subject: string | null;
+            /**
+             * Update Time
+             * @description null for the default text
+             */
+            update_time: string | null;
+            /** Updated By */
+            updated_by: string | null;
+            /**
+             * Variables
+             * @description the variables this kind of template may use
+             */
+            variables: string[];
+        };
+        /** TemplateBody */
+        TemplateBody: {
+            /**
+             * Body
+             * @description Jinja2 text with the kind's `variables` (see `GET` of the template). A syntax error or a variable the kind does not offer is 422 naming `body` (or `subject`) with the line; nothing is saved.
+             * @example Habari {{ first_name }}, kumbuka kulipa {{ amount_due }} tarehe {{ due_date }}.
+             */
+            body: string;
+            /**
+             * Subject
+             * @description email only: the subject line (Jinja2 too)
+             */
+            subject?: string | null;
         };
         /**
          * TokenPair
@@ -7072,6 +8402,138 @@ export interface components {
              */
             expected_version: number;
         };
+        /** WebhookBody */
+        WebhookBody: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Event Types
+             * @example [
+             *       "loan.disbursed",
+             *       "payment.posted"
+             *     ]
+             */
+            event_types: ("loan.submitted" | "loan.approved" | "loan.rejected" | "loan.disbursed" | "loan.repayment_applied" | "loan.repayment_reversed" | "loan.installment_overdue" | "loan.reclassified" | "loan.closed" | "loan.written_off" | "loan.rescheduled" | "payment.posted" | "payment.unmatched" | "payment.reversed" | "close_of_business.completed" | "alert.raised")[];
+            /**
+             * Url
+             * @description https (http only where the platform allows private addresses); it must not resolve to a private, loopback or link-local address (unless allowed) and must accept a connection, else 422 naming `url`. Redirects are not followed.
+             * @example https://erp.umoja.example/kopa/webhooks
+             */
+            url: string;
+        };
+        /**
+         * WebhookDelivery
+         * @description One event sent to one endpoint, with every attempt.
+         * @example {
+         *       "attempt_log": [
+         *         {
+         *           "duration_ms": 3,
+         *           "error": "connection refused",
+         *           "response_status": null,
+         *           "time": "2026-03-31T09:30:00.200Z"
+         *         },
+         *         {
+         *           "duration_ms": 41,
+         *           "error": null,
+         *           "response_status": 503,
+         *           "time": "2026-03-31T09:30:05.400Z"
+         *         }
+         *       ],
+         *       "attempts": 2,
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "endpoint_id": "whe_019d2c5a0b2c4e6a8c0e2a4c6e8a",
+         *       "event_id": "evt_019d2c4e7f0a2c4e6a8c0e2a4c6e",
+         *       "event_type": "loan.disbursed",
+         *       "id": "msg_019d2c5b1c3e5a7c9e1a3c5e7a9c",
+         *       "next_attempt_time": "2026-03-31T09:35:05.400Z",
+         *       "response_status": 503,
+         *       "status": "pending"
+         *     }
+         */
+        WebhookDelivery: {
+            /**
+             * Attempt Log
+             * @description oldest first
+             */
+            attempt_log: components["schemas"]["DeliveryAttempt"][];
+            /** Attempts */
+            attempts: number;
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /** Endpoint Id */
+            endpoint_id: string;
+            /** Event Id */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Id
+             * @description the `webhook-id` header: the same on every attempt and replay
+             */
+            id: string;
+            /**
+             * Next Attempt Time
+             * @description while `pending`
+             */
+            next_attempt_time: string | null;
+            /**
+             * Response Status
+             * @description of the last attempt; null when none answered
+             */
+            response_status: number | null;
+            /**
+             * Status
+             * @description `pending` (waiting for its first or next attempt), `succeeded` (answered 2xx), `failed` (every attempt of the schedule failed)
+             * @enum {string}
+             */
+            status: "pending" | "succeeded" | "failed";
+        };
+        /**
+         * WebhookEndpoint
+         * @description Where the institution's own systems receive its events, signed.
+         * @example {
+         *       "create_time": "2026-03-31T09:30:00.123Z",
+         *       "description": "ERP ledger sync",
+         *       "disabled_reason": null,
+         *       "event_types": [
+         *         "loan.disbursed",
+         *         "payment.posted"
+         *       ],
+         *       "id": "whe_019d2c5a0b2c4e6a8c0e2a4c6e8a",
+         *       "status": "enabled",
+         *       "url": "https://erp.umoja.example/kopa/webhooks"
+         *     }
+         */
+        WebhookEndpoint: {
+            /**
+             * Create Time
+             * Format: date-time
+             * @description RFC 3339, UTC
+             * @example 2026-03-31T09:30:00.123Z
+             */
+            create_time: string;
+            /** Description */
+            description: string | null;
+            /** Disabled Reason */
+            disabled_reason: string | null;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /**
+             * Status
+             * @description `disabled` after a delivery failed for longer than the retry schedule (about 27 hours): nothing is sent until `POST /v1/webhooks/{id}/enable`
+             * @enum {string}
+             */
+            status: "enabled" | "disabled";
+            /** Url */
+            url: string;
+        };
         /** WhatIfBody */
         WhatIfBody: {
             /**
@@ -7239,6 +8701,1044 @@ export interface operations {
                 };
             };
             /** @description a check failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_alert_rules_v1_alert_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AlertRule_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_alert_rule_v1_alert_rules_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description optional: a retry with the same key and body applies nothing again */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_alert_rule_v1_alert_rules__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replace_alert_rule_v1_alert_rules__rule_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_alert_rule_v1_alert_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_alerts_v1_alerts_get: {
+        parameters: {
+            query?: {
+                /** @description only those in this status */
+                status?: ("open" | "acknowledged" | "resolved") | null;
+                /** @description only this branch's */
+                branch_id?: string;
+                /** @description only those assigned to this user */
+                assignee_id?: string;
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Alert_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_alert_v1_alerts__alert_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acknowledge_alert_v1_alerts__alert_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoteBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    assign_alert_v1_alerts__alert_id__assign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertAssignBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resolve_alert_v1_alerts__alert_id__resolve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoteBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8627,6 +11127,216 @@ export interface operations {
             };
         };
     };
+    get_preferences_v1_borrowers__borrower_id__notification_preferences_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                borrower_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_preferences_v1_borrowers__borrower_id__notification_preferences_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                borrower_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreferencesBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     transfer_borrower_v1_borrowers__borrower_id__transfer_post: {
         parameters: {
             query?: never;
@@ -9547,6 +12257,71 @@ export interface operations {
             };
             /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    event_stream_v1_events_stream_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events, until the token expires or the client goes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11776,6 +14551,216 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoanSettings"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_schedule_v1_institutions__institution_id__schedule_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                institution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_schedule_v1_institutions__institution_id__schedule_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                institution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
                 };
             };
             /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
@@ -16062,6 +19047,549 @@ export interface operations {
             };
         };
     };
+    list_templates_v1_notification_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Template_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_template_v1_notification_templates__kind___channel___language__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "installment_due" | "installment_overdue" | "repayment_received" | "loan_disbursed" | "loan_approved" | "loan_rejected";
+                channel: "sms" | "email";
+                language: "en" | "sw";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_template_v1_notification_templates__kind___channel___language__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "installment_due" | "installment_overdue" | "repayment_received" | "loan_disbursed" | "loan_approved" | "loan_rejected";
+                channel: "sms" | "email";
+                language: "en" | "sw";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_template_v1_notification_templates__kind___channel___language__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "installment_due" | "installment_overdue" | "repayment_received" | "loan_disbursed" | "loan_approved" | "loan_rejected";
+                channel: "sms" | "email";
+                language: "en" | "sw";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_notifications_v1_notifications_get: {
+        parameters: {
+            query?: {
+                /** @description only the messages to this borrower */
+                borrower_id?: string;
+                /** @description only the messages about this loan */
+                loan_id?: string;
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Notification_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_notification_v1_notifications__notification_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     reverse_repayment_v1_repayments__payment_id__reverse_post: {
         parameters: {
             query?: never;
@@ -17117,6 +20645,88 @@ export interface operations {
             };
         };
     };
+    delivery_report_v1_sms_delivery_reports_get: {
+        parameters: {
+            query: {
+                notification_id: string;
+                /** @description the callback address's secret */
+                token: string;
+                /** @description Kannel's DLR type: 1 delivered, 2 failed, 4 buffered, 8 submitted to the SMSC, 16 rejected by the SMSC */
+                dlr_type: number;
+                /** @description the SMSC's own text, kept for the record */
+                reply?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": "ok";
+                };
+            };
+            /** @description The token is not the one the message's callback address holds. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such message. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many reports from this address a minute. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_suspense_v1_suspense_get: {
         parameters: {
             query?: {
@@ -17876,6 +21486,669 @@ export interface operations {
             };
             /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhooks_v1_webhooks_get: {
+        parameters: {
+            query?: {
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WebhookEndpoint_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook_v1_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description optional: a retry with the same key and body applies nothing again */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookEndpoint"];
+                };
+            };
+            /** @description Malformed request. Reasons: `MALFORMED_JSON`: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large. Reasons: `BODY_TOO_LARGE`: the body is over the size limit; `DOCUMENT_TOO_LARGE`: the uploaded file is over the document size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type. Reasons: `UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json` (`multipart/form-data` to upload a document); an uploaded file that is not a JPEG, PNG or PDF. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook_v1_webhooks__webhook_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook_v1_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_deliveries_v1_webhooks__webhook_id__deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description only those in this status */
+                status?: ("pending" | "succeeded" | "failed") | null;
+                /** @description how many items a page holds at most (1 to 1000) */
+                page_size?: number;
+                /** @description `next_page_token` of the previous page; empty for the first page */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WebhookDelivery_"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replay_delivery_v1_webhooks__webhook_id__deliveries__delivery_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input. Reasons: `INVALID_ARGUMENT`: `errors` names every bad field, query or path parameter; `CREDIT_EXCEEDED`: a refund above the credit balance; `RULE_INVALID`: a scorecard rule does not parse (position in the message); `PASSWORD_POLICY`: the new password is too short, too common or contains your email; `CALLBACK_INVALID`: a provider callback's body is not as documented. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests. Reasons: `RATE_LIMITED`: too many requests: wait `Retry-After` seconds; `ADDRESS_THROTTLED`: too many sign-ins from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable. Reasons: `UNAVAILABLE`: a service is briefly unavailable: retry shortly (nothing was lost). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upstream timeout. Reasons: `DEADLINE_EXCEEDED`: a service did not answer in time: retry shortly. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    enable_webhook_v1_webhooks__webhook_id__enable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description Not authenticated. Reasons: `TOKEN_MISSING`: no `Authorization: Bearer` header; `TOKEN_EXPIRED`: the access token expired: refresh it; `TOKEN_REVOKED`: the session ended (logout, password change, disabled user); `TOKEN_MALFORMED`: not a Kopa access token; `INVALID_CREDENTIALS`: wrong email or password; `MFA_REQUIRED`: send the `otp` of your authenticator; `MFA_INVALID`: the code is wrong or expired; `REFRESH_TOKEN_INVALID`: the refresh token is unknown, used or expired; `SIGNATURE_INVALID`: a provider callback's signature does not match; `REPLAYED`: a provider callback's timestamp is too old. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. Reasons: `PERMISSION_DENIED`: your role does not allow this; `OUTSIDE_BRANCH`: the resource belongs to another branch; `MFA_ENROLMENT_REQUIRED`: enrol a second factor first (POST /v1/me/mfa/enroll); `MAKER_CHECKER_VIOLATION`: the approver must not be the loan's creator; `APPROVAL_LIMIT_EXCEEDED`: the principal is above your role's approval limit; `ACCOUNT_DISABLED`: the account is disabled; `ACCOUNT_LOCKED`: too many failed sign-ins; wait; `OVERRIDE_NOT_PERMITTED`: your role may not override an eligibility rule. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found. Reasons: `NOT_FOUND`: unknown id, or another institution's; `LOAN_NOT_FOUND`; `BORROWER_NOT_FOUND`; `PRODUCT_NOT_FOUND`; `PAYMENT_NOT_FOUND`; `INSTITUTION_NOT_FOUND`; `BRANCH_NOT_FOUND`; `SCORECARD_NOT_FOUND`; `USER_NOT_FOUND`; `JOB_NOT_FOUND`; `DOCUMENT_NOT_FOUND`; `MOBILE_MONEY_NOT_CONFIGURED`: no mobile-money callback is set up for the institution. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the resource's state. Reasons: `ILLEGAL_TRANSITION`: the resource is not in a state that allows this (`current_status` says which it is in); `ALREADY_EXISTS`: a duplicate (e.g. a national ID already registered); `IDEMPOTENCY_KEY_REUSED`: the Idempotency-Key was used with another body; `CONCURRENT_MODIFICATION`: someone changed it meanwhile: read it and retry; `NOT_ELIGIBLE`: an eligibility rule failed; `LOAN_NOT_ACTIVE`: only an active loan allows this (`current_status` says which it is); `ALREADY_REVERSED`; `CREDIT_ALREADY_REFUNDED`; `REFUND_NOT_REVERSIBLE`: record money coming back as a repayment; `NOTHING_TO_RESCHEDULE`; `IDEMPOTENCY_REQUEST_IN_PROGRESS`: the first request with this key is still running; `PAYMENT_NOT_IN_SUSPENSE`; `PAYMENT_NOT_POSTED`; `BOOKS_NOT_OPEN`: the books open with the institution's first loan; `DUPLICATE_NATIONAL_ID`: a borrower of the institution has this national ID; `DUPLICATE_PHONE`: a borrower of the institution has this phone number; `EMAIL_TAKEN`: a user has this email; `ACCOUNT_CODE_TAKEN`; `USER_ALREADY_DISABLED`; `USER_ALREADY_ACTIVE`; `KYC_SELF_REVIEW`: a borrower's KYC is reviewed by someone other than its registrar. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
