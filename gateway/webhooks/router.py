@@ -157,7 +157,8 @@ async def list_deliveries(
 )
 async def replay_delivery(webhook_id: str, delivery_id: str, stubs: Stubs) -> WebhookDelivery:
     """Sends the event again now, with the same `webhook-id` (receivers deduplicate on it),
-    whatever the delivery's status; answers the delivery with this attempt logged."""
+    whatever the delivery's status; answers the delivery with this attempt in its log. A replay
+    that fails disables nothing."""
     reply = await stubs.webhooks.ReplayWebhookDelivery(
         pb.ReplayWebhookDeliveryRequest(endpoint_id=webhook_id, delivery_id=delivery_id)
     )

@@ -162,7 +162,9 @@ def test_the_fuzzer_finds_no_5xx_and_no_answer_outside_the_document(
 ) -> None:
     """Schemathesis, seeded and bounded: every operation with a few generated requests, valid
     and invalid, every check on. Logging out or revoking a session listed by /v1/me/sessions
-    would end the fuzzer's own session (both are tested in test_access_and_audit)."""
+    would end the fuzzer's own session (both are tested in test_access_and_audit); the event
+    stream answers for as long as the token lives (tested in
+    tests/integration/test_gateway_event_stream.py)."""
     token = fuzzed["admin"]["Authorization"]
     run = subprocess.run(
         [
@@ -187,6 +189,8 @@ def test_the_fuzzer_finds_no_5xx_and_no_answer_outside_the_document(
             "/v1/auth/logout",
             "--exclude-path",
             "/v1/me/sessions/{session_id}",
+            "--exclude-path",
+            "/v1/events/stream",
             "--header",
             f"Authorization: {token}",
             "--generation-database",

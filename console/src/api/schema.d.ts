@@ -2810,7 +2810,8 @@ export interface paths {
         /**
          * Send a delivery again
          * @description Sends the event again now, with the same `webhook-id` (receivers deduplicate on it),
-         *     whatever the delivery's status; answers the delivery with this attempt logged.
+         *     whatever the delivery's status; answers the delivery with this attempt in its log. A replay
+         *     that fails disables nothing.
          *
          *     **Permission:** `webhooks:manage` (roles: admin).
          */
