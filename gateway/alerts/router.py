@@ -15,12 +15,28 @@ from gateway.alerts.schemas import (
     NoteBody,
 )
 from gateway.convert import from_proto, to_proto
-from gateway.deps import Stubs, allowed
+from gateway.deps import CurrentPrincipal, Stubs, allowed
 from gateway.schema import OptionalIdempotencyKey, Page, PageSize, PageToken
 from kopa.notification.v1 import notification_pb2 as pb
+from kopa.user.v2 import user_pb2
 from shared.permissions import Permission as P
 
 router = APIRouter(tags=["alerts"])
+
+
+async def typed_rule(
+    body: AlertRuleBody, stubs: Stubs, principal: CurrentPrincipal, **values: str
+) -> pb.AlertRule:
+    """The rule as the contract carries it, its `amount` in the institution's currency:
+    notification_service keeps the threshold with its currency and answers it so."""
+    rule = to_proto(pb.AlertRule, body, **values)
+    if body.amount is not None:
+        # Managing alert rules is an institution's admins' (the platform's has no rules).
+        reply = await stubs.user.GetInstitution(
+            user_pb2.GetInstitutionRequest(institution_id=principal.institution_id or "")
+        )
+        rule.amount.currency_code = reply.institution.currency
+    return rule
 
 
 def alert_rule(rule: pb.AlertRule) -> AlertRule:
@@ -44,7 +60,10 @@ async def list_alert_rules(stubs: Stubs) -> Page[AlertRule]:
     dependencies=[allowed(P.ALERT_RULES_MANAGE)],
 )
 async def create_alert_rule(
-    body: AlertRuleBody, stubs: Stubs, idempotency_key: OptionalIdempotencyKey = ""
+    body: AlertRuleBody,
+    stubs: Stubs,
+    principal: CurrentPrincipal,
+    idempotency_key: OptionalIdempotencyKey = "",
 ) -> AlertRule:
     """From now on the rule's trigger raises an alert in the queue of the staff it names
     (`roles`, in `branch_ids`; admins always), and sends it by the `channels` it names. The
@@ -52,7 +71,9 @@ async def create_alert_rule(
     institution's currency); a missing or bad one is 422 naming it. With an
     `Idempotency-Key`, a retry answers the same rule."""
     reply = await stubs.alerts.CreateAlertRule(
-        pb.CreateAlertRuleRequest(rule=to_proto(pb.AlertRule, body), request_id=idempotency_key)
+        pb.CreateAlertRuleRequest(
+            rule=await typed_rule(body, stubs, principal), request_id=idempotency_key
+        )
     )
     return alert_rule(reply.rule)
 
@@ -72,10 +93,12 @@ async def get_alert_rule(rule_id: str, stubs: Stubs) -> AlertRule:
     summary="Replace an alert rule",
     dependencies=[allowed(P.ALERT_RULES_MANAGE)],
 )
-async def replace_alert_rule(rule_id: str, body: AlertRuleBody, stubs: Stubs) -> AlertRule:
+async def replace_alert_rule(
+    rule_id: str, body: AlertRuleBody, stubs: Stubs, principal: CurrentPrincipal
+) -> AlertRule:
     """Every field replaced; alerts raised already keep who sees them."""
     reply = await stubs.alerts.UpdateAlertRule(
-        pb.UpdateAlertRuleRequest(rule=to_proto(pb.AlertRule, body, id=rule_id))
+        pb.UpdateAlertRuleRequest(rule=await typed_rule(body, stubs, principal, id=rule_id))
     )
     return alert_rule(reply.rule)
 

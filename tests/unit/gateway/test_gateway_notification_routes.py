@@ -12,6 +12,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2, money_pb2
 
 from kopa.notification.v1 import notification_pb2 as pb
+from kopa.user.v1 import user_pb2 as user_v1
+from kopa.user.v2 import user_pb2
 from shared.errors import ValidationError
 from shared.permissions import Principal, Role
 from tests.support.gateway_app import FakeStub, failed_call, gateway_app
@@ -414,17 +416,21 @@ def test_deliveries_with_their_attempts() -> None:
     assert (sent.endpoint_id, sent.status) == ("whe_1", pb.DELIVERY_STATUS_PENDING)
 
 
-def test_an_alert_rule_sends_its_amount_typed_and_reads_back_in_the_currency() -> None:
+def test_an_alert_rules_amount_travels_in_the_institutions_currency() -> None:
     def stored(request: pb.CreateAlertRuleRequest) -> Any:
         rule = pb.AlertRule()
         rule.CopyFrom(request.rule)
         rule.id, rule.created_by = "alr_1", "usr_admin"
-        rule.amount.currency_code = "KES"
         rule.create_time.FromJsonString("2026-03-31T09:30:00Z")
         return pb.CreateAlertRuleResponse(rule=rule)
 
     alerts = FakeStub(CreateAlertRule=stored)
-    answer = client(alerts=alerts).post(
+    user = FakeStub(
+        GetInstitution=user_pb2.GetInstitutionResponse(
+            institution=user_v1.Institution(id="inst_1", name="Umoja", currency="KES")
+        )
+    )
+    answer = client(alerts=alerts, user=user).post(
         "/v1/alert-rules",
         json={
             "name": "Large disbursement",
@@ -451,8 +457,8 @@ def test_an_alert_rule_sends_its_amount_typed_and_reads_back_in_the_currency() -
         "created_by": "usr_admin",
     }
     sent = alerts.requests["CreateAlertRule"][0].rule
-    # Without a currency: notification_service knows the institution's and checks it.
-    assert sent.amount == money_pb2.Money(units=250000, nanos=500_000_000)
+    assert sent.amount == money_pb2.Money(currency_code="KES", units=250000, nanos=500_000_000)
+    assert user.requests["GetInstitution"][0].institution_id == "inst_1"
     assert list(sent.channels) == [pb.CHANNEL_EMAIL, pb.CHANNEL_WEBHOOK]
     assert sent.trigger == pb.ALERT_TRIGGER_LARGE_DISBURSEMENT
 
