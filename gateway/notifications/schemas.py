@@ -75,7 +75,7 @@ class Notification(BaseModel):
     borrower_id: str
     loan_id: str | None = Field(description="null for a message about no loan")
     branch_id: str
-    language: Language
+    language: str = Field(description="the language it was written in, `en` or `sw`")
     subject: str | None = Field(description="email only")
     attempts: int
     provider_id: str | None = Field(description="the SMS gateway's or mail server's id")

@@ -6520,9 +6520,9 @@ export interface components {
             id: string;
             /**
              * Language
-             * @enum {string}
+             * @description the language it was written in, `en` or `sw`
              */
-            language: "en" | "sw";
+            language: string;
             /**
              * Loan Id
              * @description null for a message about no loan
