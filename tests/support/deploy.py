@@ -25,11 +25,19 @@ PORTS = {
     "payment": 50054,
     "scoring": 50055,
     "reporting": 50056,
+    "notification": 50057,
 }
 SERVICES = set(PORTS)
 FLEET = SERVICES | {"gateway"}
 SERVER_URL_VARS = ("MONGODB_URL", "AMQP_URL", "REDIS_URL")
 PEER_VARS = {f"{name.upper()}_SERVICE_ADDR": name for name in PORTS}
+# The services that get service tokens from auth (and auth, which issues them).
+SERVICE_SECRET_HOLDERS = {"auth", "payment", "notification"}
+# The institution's clock in Kubernetes: a CronJob running one turn of it, in the
+# notification_service image; the Deployment's replicas do not tick (CLOCK_TICK_SECONDS=0).
+CLOCK_CRONJOB = "notification-clock"
+CLOCK_MODULE = "notification_service.entrypoints.clock_tick"
+SMS_DELIVERY_REPORTS_PATH = "/v1/sms/delivery-reports"
 NOT_IN_KUSTOMIZATION = {"kustomization.yaml", "secret.example.yaml"}
 REQUIRED_INTERPOLATION = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]+\}$")
 SECRET_NAME = re.compile(r"PASSWORD|PASS$|SECRET|TOKEN|PRIVATE_KEY")
@@ -59,3 +67,33 @@ def of_kind(docs: list[tuple[Path, dict[str, Any]]], kind: str) -> dict[str, dic
         for path, d in docs
         if d.get("kind") == kind and path.name not in NOT_IN_KUSTOMIZATION
     }
+
+
+def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
+    """The pod template of a Deployment or a CronJob."""
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]
+    return workload["spec"]["template"]
+
+
+def workloads(docs: list[tuple[Path, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Every Deployment and CronJob by name: what runs Kopa's code."""
+    return {**of_kind(docs, "Deployment"), **of_kind(docs, "CronJob")}
+
+
+def container_env(
+    docs: list[tuple[Path, dict[str, Any]]], container: dict[str, Any]
+) -> dict[str, str | None]:
+    """The container's environment as the kubelet builds it from its ConfigMaps (envFrom, in
+    order) and its own `env` (which wins); a value from a Secret is None."""
+    maps = of_kind(docs, "ConfigMap")
+    env: dict[str, str | None] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(maps[source["configMapRef"]["name"]].get("data", {}))
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif not entry.get("valueFrom", {}).get("secretKeyRef", {}).get("optional"):
+            env[entry["name"]] = None
+    return env

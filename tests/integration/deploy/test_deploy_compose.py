@@ -1,7 +1,8 @@
 """docker-compose.yml, checked offline: against the Compose Specification schema that
-check-jsonschema vendors (`--builtin-schema vendor.compose-spec`); the same seven programs in
+check-jsonschema vendors (`--builtin-schema vendor.compose-spec`); the same eight programs in
 Compose, Kubernetes and the Dockerfile; then what the schema cannot see — health checks on each
-service's own port, server URLs and peers, waiting for healthy servers, no default secrets."""
+service's own port, server URLs and peers, waiting for healthy servers, no default secrets, and
+notification_service's channels (Kannel, SMTP, webhooks) and clock."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from tests.support.deploy import (
     REQUIRED_INTERPOLATION,
     SECRET_NAME,
     SERVER_URL_VARS,
+    SERVICE_SECRET_HOLDERS,
     SERVICES,
+    SMS_DELIVERY_REPORTS_PATH,
     of_kind,
     run_tool,
     without_interpolation,
@@ -81,9 +84,9 @@ def test_compose_services_get_their_server_urls_and_peers(ours: dict[str, dict[s
     assert ours["reporting"]["environment"].get("ELASTICSEARCH_URL")
     for var in ("KOPA_BOOTSTRAP_EMAIL", "KOPA_BOOTSTRAP_PASSWORD"):
         assert ours["auth"]["environment"].get(var), f"auth: {var} unset"
-    # The service credential reaches the two services that use it, and no other.
+    # The service credential reaches the services that use it, and no other.
     holders = {name for name, svc in ours.items() if "KOPA_SERVICE_SECRET" in svc["environment"]}
-    assert holders == {"auth", "payment"}
+    assert holders == SERVICE_SECRET_HOLDERS
     gateway = ours["gateway"]["environment"]
     for var in ("REDIS_URL", "GATEWAY_HOST", "GATEWAY_PORT", "KOPA_NAMESPACE", *PEER_VARS):
         assert gateway.get(var) not in (None, ""), f"gateway: {var} unset"
@@ -93,6 +96,44 @@ def test_compose_services_get_their_server_urls_and_peers(ours: dict[str, dict[s
     for name, svc in ours.items():
         for var, peer in PEER_VARS.items():
             assert svc["environment"][var] == f"{peer}:{PORTS[peer]}", f"{name}: {var}"
+
+
+def _default_of(value: str) -> str:
+    """`${VAR:-default}` (or `${VAR-default}`) is its default; anything else is itself."""
+    found = re.fullmatch(r"\$\{[A-Z][A-Z0-9_]*:?-([^}]*)\}", value)
+    return found.group(1) if found else value
+
+
+def test_compose_notification_has_its_channels_and_its_clock(
+    compose: dict[str, Any], ours: dict[str, dict[str, Any]]
+) -> None:
+    services = compose["services"]
+    notification = ours["notification"]
+    env = notification["environment"]
+    # SMS through Kannel, an SMS gateway outside this file: its address and sendsms-user are
+    # required, as every secret is, so nothing starts pointing at a Kannel that is not there.
+    assert env["SMS_PROVIDER"] == "kannel"
+    for var in ("KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD"):
+        assert REQUIRED_INTERPOLATION.match(str(env.get(var, ""))), f"notification: {var}"
+    # Kannel reports delivery to the gateway (by default, the gateway service of this file).
+    report = urlsplit(_default_of(str(env["SMS_DELIVERY_REPORT_URL"])))
+    assert report.hostname == "gateway", report
+    assert report.port == int(ours["gateway"]["environment"]["GATEWAY_PORT"]), report
+    assert report.path == SMS_DELIVERY_REPORTS_PATH, report
+    # Email: by default the mail catcher of this file, healthy before the service starts.
+    smtp = urlsplit(_default_of(str(env["SMTP_URL"])))
+    assert smtp.scheme in ("smtp", "smtp+starttls", "smtps"), smtp
+    assert smtp.hostname in services, f"SMTP_URL: {smtp.hostname} is not a compose service"
+    assert smtp.password is None, "a default SMTP_URL carries no credentials"
+    assert notification["depends_on"][smtp.hostname]["condition"] == "service_healthy"
+    assert services[smtp.hostname].get("healthcheck"), smtp.hostname
+    # Production-like: webhooks reach public https endpoints only.
+    assert str(env["WEBHOOKS_ALLOW_PRIVATE"]).lower() == "false"
+    assert str(env["WEBHOOKS_ALLOW_HTTP"]).lower() == "false"
+    # No CronJob here: the service's own loop turns the clock.
+    assert float(env["CLOCK_TICK_SECONDS"]) > 0
+    # The gateway serves the notification routes and waits for the service.
+    assert ours["gateway"]["depends_on"]["notification"]["condition"] == "service_healthy"
 
 
 def _server_hosts(env: dict[str, Any]) -> set[str]:
