@@ -101,7 +101,7 @@ buf-breaking: proto-deps ## compare the contracts with main (run before merging)
 	@cd proto && ../$(BUF) breaking --against ../.kopa/against/proto
 
 compose-check: install ## validate docker-compose.yml, the Dockerfile and deploy/k8s offline
-	@$(PY) -m pytest -q -p no:cacheprovider tests/integration/test_deploy_manifests.py
+	@$(PY) -m pytest -q -p no:cacheprovider tests/integration/deploy
 
 bench: install servers ## run the benchmarks; each prints its numbers
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
