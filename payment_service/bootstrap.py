@@ -145,7 +145,7 @@ def service_tokens(settings: Settings, runtime: Runtime) -> ServiceTokens | None
         log.info("auto_posting_disabled", hint="set KOPA_SERVICE_SECRET to post matched receipts")
         return None
     stub = auth_pb2_grpc.AuthServiceStub(runtime.channel("auth"))
-    return ServiceTokens(stub, SERVICE_NAME, secret.get_secret_value())
+    return ServiceTokens(stub, secret.get_secret_value(), service=SERVICE_NAME)
 
 
 async def build(runtime: Runtime) -> Wiring:

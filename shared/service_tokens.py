@@ -42,9 +42,9 @@ class ServiceTokens(AbstractServiceTokens):
     def __init__(
         self,
         stub: Any,
-        service: str,
         credential: str,
         *,
+        service: str,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stub = stub  # auth_pb2_grpc.AuthServiceStub

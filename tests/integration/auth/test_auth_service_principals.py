@@ -65,7 +65,7 @@ async def other(fleet: Fleet) -> Institution:
 
 
 async def notification_token(fleet: Fleet, institution_id: str) -> list[tuple[str, str]]:
-    tokens = ServiceTokens(fleet.auth, "notification_service", SERVICE_SECRET)
+    tokens = ServiceTokens(fleet.auth, SERVICE_SECRET, service="notification_service")
     return list(md(await tokens.token(institution_id)))
 
 

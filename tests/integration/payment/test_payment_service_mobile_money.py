@@ -184,7 +184,7 @@ def auth(world: World) -> Any:
     """payment_service with a service identity (as the fleet runs it) for one test."""
     fake = FakeAuth(world.keyset)
     mobile_money = world.wiring.servicer.mobile_money
-    mobile_money.service_tokens = ServiceTokens(fake, SERVICE_NAME, "the-service-secret")
+    mobile_money.service_tokens = ServiceTokens(fake, "the-service-secret", service=SERVICE_NAME)
     yield fake
     mobile_money.service_tokens = None
 

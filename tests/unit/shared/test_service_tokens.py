@@ -40,7 +40,7 @@ class FakeAuth:
 
 
 def tokens(auth: FakeAuth, service: str = "payment_service") -> ServiceTokens:
-    return ServiceTokens(auth, service, "the-credential", clock=auth.clock)
+    return ServiceTokens(auth, "the-credential", service=service, clock=auth.clock)
 
 
 @pytest.mark.parametrize("service", ["payment_service", "notification_service"])
