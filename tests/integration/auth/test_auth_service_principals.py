@@ -1,5 +1,5 @@
 """A service token from the real auth_service, asked for and presented as notification_service
-does (`shared.service_tokens.ServiceTokens`): it reads its institution's borrowers from
+does (`shared.service_tokens.ServiceTokens`): it reads its institution and its borrowers from
 user_service (v2) and its staff from auth_service, and runs its close of business on
 loan_service, each verifying the token against auth_service's keys; nothing of another
 institution."""
@@ -86,11 +86,22 @@ async def borrower_of(fleet: Fleet, inst: Institution) -> v2.Borrower:
     return reply.borrower
 
 
-async def test_it_reads_its_institutions_borrowers_and_no_others(
+async def test_it_reads_its_institution_and_its_borrowers_and_no_others(
     fleet: Fleet, inst: Institution, other: Institution
 ) -> None:
     mine, theirs = await borrower_of(fleet, inst), await borrower_of(fleet, other)
     service = await notification_token(fleet, inst.id)
+
+    institution = await fleet.users_v2.GetInstitution(
+        v2.GetInstitutionRequest(institution_id=inst.id), metadata=service
+    )
+    assert institution.institution.id == inst.id and institution.institution.name
+    await rpc_error(
+        fleet.users_v2.GetInstitution(
+            v2.GetInstitutionRequest(institution_id=other.id), metadata=service
+        ),
+        Code.NOT_FOUND,
+    )
 
     read = await fleet.users_v2.GetBorrower(
         v2.GetBorrowerRequest(borrower_id=mine.id), metadata=service

@@ -68,8 +68,9 @@ def test_a_service_principal_names_a_known_service_and_one_institution() -> None
 
 
 def test_a_service_token_may_do_what_payment_and_notification_need_and_nothing_else() -> None:
-    # Loans and repayments for payment_service's matched receipts; borrowers, staff and the
-    # close of business for notification_service's reminders, alerts and clock.
+    # Loans and repayments for payment_service's matched receipts; borrowers, staff, the
+    # institution and the close of business for notification_service's reminders, alerts and
+    # clock.
     for service in (PAYMENT, NOTIFICATION):
         allowed = {p for p in Permission if can(service, p)}
         assert allowed == {
@@ -77,6 +78,7 @@ def test_a_service_token_may_do_what_payment_and_notification_need_and_nothing_e
             Permission.REPAYMENTS_CREATE,
             Permission.BORROWERS_READ,
             Permission.USERS_READ,
+            Permission.INSTITUTIONS_READ,
             Permission.JOBS_RUN,
         }
 
