@@ -351,7 +351,9 @@ async def main() -> None:
         )
         print(f"loans with a change due by {as_of}: {due:,}")
 
-        cob = CloseOfBusiness(repo, lambda *_: None, workers=args.workers, batch_size=args.batch)
+        cob = CloseOfBusiness(
+            repo, lambda *_: None, lambda *_: None, workers=args.workers, batch_size=args.batch
+        )
         print()
         print(f"{'run':<10} {'as_of':<11} {'seconds':>8} {'read':>8} {'written':>8} {'loans/s':>9}")
         results = []

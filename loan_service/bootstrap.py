@@ -21,7 +21,7 @@ from kopa.loan.v2 import (
 )
 from loan_service.adapters.group_loans import MongoGroupLoanRepository
 from loan_service.adapters.peers import GrpcScorer, GrpcUserDirectory
-from loan_service.adapters.repository import LOANS, Repository
+from loan_service.adapters.repository import COB_JOBS, LOANS, Repository
 from loan_service.entrypoints.grpc_group_loans import GroupLoanServicer
 from loan_service.entrypoints.grpc_loans import LoanServicer as LoansV2Servicer
 from loan_service.entrypoints.grpc_repayments import RepaymentServicer
@@ -46,13 +46,16 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     await repo.ensure_indexes()
     for name in ("oldest_unpaid_due_date", "created_by", "currency"):
         await repo.backfill_top_field(name)
-    relay = runtime.start_relay([LOANS])
+    relay = runtime.start_relay([LOANS, COB_JOBS])
 
     def notify(loan_id: str) -> None:  # events written: publish them now
         relay.notify(LOANS, loan_id, repo.take_written(loan_id))
 
+    def notify_job(job_id: str) -> None:  # a job completed: publish its event now
+        relay.notify(COB_JOBS, job_id)
+
     reading = ReadingSettings(repo)
-    cob = CloseOfBusiness(repo, notify, on_completed=reading.forget)
+    cob = CloseOfBusiness(repo, notify, notify_job, on_completed=reading.forget)
     runtime.on_close(cob.stop)
     uow = UnitOfWork(repo, notify, reading.get)
     users = GrpcUserDirectory(runtime.channel("user"))

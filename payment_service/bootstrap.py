@@ -34,7 +34,6 @@ from kopa.user.v2 import user_pb2_grpc
 from payment_service.adapters.peers import (
     InstitutionCurrency,
     LoanGateway,
-    ServiceTokens,
     institution_currency_from_user_service,
 )
 from payment_service.adapters.repository import PAYMENTS, Repository
@@ -46,11 +45,13 @@ from payment_service.service_layer.core import PaymentConfig, PaymentCore
 from payment_service.service_layer.ledger import Books, LedgerHandlers
 from payment_service.service_layer.loan_events import LoanEvents
 from payment_service.service_layer.mobile_money import MobileMoney
+from payment_service.service_layer.ports import SERVICE_NAME
 from payment_service.service_layer.recovery import Recovery
 from payment_service.service_layer.repayments import Repayments
 from shared.config import ServiceCredentialSettings, ServiceSettings
 from shared.logging import get_logger
 from shared.service import Runtime
+from shared.service_tokens import ServiceTokens
 
 log = get_logger(__name__)
 
@@ -144,7 +145,7 @@ def service_tokens(settings: Settings, runtime: Runtime) -> ServiceTokens | None
         log.info("auto_posting_disabled", hint="set KOPA_SERVICE_SECRET to post matched receipts")
         return None
     stub = auth_pb2_grpc.AuthServiceStub(runtime.channel("auth"))
-    return ServiceTokens(stub, secret.get_secret_value())
+    return ServiceTokens(stub, secret.get_secret_value(), service=SERVICE_NAME)
 
 
 async def build(runtime: Runtime) -> Wiring:

@@ -10,7 +10,10 @@ Reading side: `EventConsumer` binds a durable queue (with a dead-letter queue) t
 Delivery is at least once, so every handler must be idempotent by construction (versioned
 upserts, deterministic ids, guarded transitions): a redelivered or replayed event changes
 nothing. No ledger of handled event ids is kept: it cost two statements per event and
-protected nothing those handlers do not already protect.
+protected nothing those handlers do not already protect. A handler that fails is retried for
+a while, then its event is parked in the dead-letter queue; one that knows the event can
+never be handled (it is about a borrower that does not exist) raises `Unprocessable` and the
+event is parked at once, with the handler's reason for `dead_letters` to show.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from kopa.common.v1 import common_pb2
 from shared import context as request_context
@@ -374,6 +383,24 @@ class OutboxRelay:
 Handler = Callable[[str, bytes, dict[str, Any]], Awaitable[None]]
 
 
+class Unprocessable(Exception):
+    """Raised by a handler for an event that no retry can make it handle (an event about a
+    borrower that does not exist): the consumer parks the event in its dead-letter queue at
+    once, with `reason` (what `dead_letters` shows), instead of retrying it for
+    ``retry_seconds``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: The header of an event a consumer parked itself (`Unprocessable`): a table of the handler's
+#: ``reason``, the event's own ``routing_key`` (the parked copy travels under the queue's
+#: name) and the ``time`` it was parked. The broker's ``x-death`` says as much of the events
+#: it dead-letters, but only the broker may write that one.
+PARKED_HEADER = "parked"
+
+
 class EventConsumer:
     """A durable queue bound to routing keys, with a dead-letter queue. Handlers must be
     idempotent (see the module docstring)."""
@@ -484,19 +511,23 @@ class EventConsumer:
         )
         for key in self._bindings:
             await queue.bind(exchange, routing_key=key)
-        await queue.consume(self._on_message)
+        # The channel confirms publishes (aio-pika's default): an event parked on it is
+        # acknowledged only once the broker holds the parked copy.
+        await queue.consume(lambda message: self._on_message(message, dlx))
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(
+        self, message: AbstractIncomingMessage, dlx: aio_pika.abc.AbstractExchange
+    ) -> None:
         # Taken before the first await, so one aggregate's deliveries queue in arrival order.
         aggregate = str((message.headers or {}).get(AGGREGATE_HEADER) or "")
         if not aggregate:
-            await self._process(message)
+            await self._process(message, dlx)
             return
         lock, users = self._aggregates.get(aggregate, (asyncio.Lock(), 0))
         self._aggregates[aggregate] = (lock, users + 1)
         try:
             async with lock:
-                await self._process(message)
+                await self._process(message, dlx)
         finally:
             lock, users = self._aggregates[aggregate]
             if users == 1:
@@ -504,7 +535,9 @@ class EventConsumer:
             else:
                 self._aggregates[aggregate] = (lock, users - 1)
 
-    async def _process(self, message: AbstractIncomingMessage) -> None:
+    async def _process(
+        self, message: AbstractIncomingMessage, dlx: aio_pika.abc.AbstractExchange
+    ) -> None:
         event_id = message.message_id or ""
         routing_key = message.routing_key or ""
         token = otel_context.attach(extract_context(message.headers))
@@ -512,6 +545,12 @@ class EventConsumer:
             with self._tracer.start_as_current_span(f"consume {routing_key}"):
                 try:
                     await self._handle(routing_key, message)
+                except Unprocessable as exc:
+                    log.warning(
+                        "event_unprocessable", event_id=event_id, key=routing_key, reason=exc.reason
+                    )
+                    await self._park(message, dlx, exc.reason)
+                    return
                 except Exception:
                     # Still failing after the retries: a poison event, parked in the DLQ for a
                     # person (not requeued: it would come straight back, forever).
@@ -522,19 +561,47 @@ class EventConsumer:
         finally:
             otel_context.detach(token)
 
+    async def _park(
+        self, message: AbstractIncomingMessage, dlx: aio_pika.abc.AbstractExchange, reason: str
+    ) -> None:
+        """Parks `message` in the dead-letter queue as the queue's own dead-lettering would
+        (the dead-letter exchange, the queue's name as routing key), with its id, type and
+        headers and `reason` in `PARKED_HEADER`, then acknowledges it."""
+        parked: aio_pika.abc.HeadersType = {
+            "reason": reason,
+            "routing_key": message.routing_key or "",
+            "time": datetime.now(UTC),
+        }
+        await dlx.publish(
+            aio_pika.Message(
+                body=message.body,
+                message_id=message.message_id,
+                type=message.type,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers={**(message.headers or {}), PARKED_HEADER: parked},
+                app_id=message.app_id,
+            ),
+            routing_key=self._queue_name,
+        )
+        await message.ack()
+
     async def _handle(self, routing_key: str, message: AbstractIncomingMessage) -> None:
         """The handler, retried with back-off for ``retry_seconds``: a database or peer that
-        restarts for a few seconds delays an event, it does not dead-letter it. (The broker's
-        redelivered flag says nothing here: after a broker crash every unacknowledged
-        message comes back flagged.)"""
+        restarts for a few seconds delays an event, it does not dead-letter it; `Unprocessable`
+        is not retried. (The broker's redelivered flag says nothing here: after a broker
+        crash every unacknowledged message comes back flagged.)"""
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(self._retry_seconds),
             wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_not_exception_type(Unprocessable),
             reraise=True,
         ):
             with attempt:
                 try:
                     await self._handler(routing_key, message.body, dict(message.headers or {}))
+                except Unprocessable:
+                    raise
                 except Exception:
                     log.warning(
                         "event_handler_failed",
@@ -564,6 +631,15 @@ class DeadLetter:
 
 
 def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
+    parked: Any = (message.headers or {}).get(PARKED_HEADER)
+    if isinstance(parked, dict):
+        return DeadLetter(
+            event_id=message.message_id or "",
+            routing_key=str(parked.get("routing_key", "")),
+            type=message.type or "",
+            reason=str(parked.get("reason", "")),
+            died_at=str(parked.get("time", "")),
+        )
     deaths: Any = (message.headers or {}).get("x-death")
     death: dict[str, Any] = dict(deaths[0]) if isinstance(deaths, list) and deaths else {}
     keys = death.get("routing-keys") or [message.routing_key or ""]
@@ -604,7 +680,13 @@ async def replay_dead_letters(
         dlq = await channel.declare_queue(f"{queue}.dlq", durable=True)
         while (message := await dlq.get(no_ack=False, fail=False)) is not None:
             letter = _dead_letter(message)
-            headers = {k: v for k, v in (message.headers or {}).items() if k != "x-death"}
+            # What the broker or the consumer wrote when it parked the event goes: parked
+            # again, the event is parked afresh.
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if k not in ("x-death", PARKED_HEADER)
+            }
             await exchange.publish(
                 aio_pika.Message(
                     body=message.body,

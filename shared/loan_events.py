@@ -1,5 +1,6 @@
 """The message each ``loan.*`` routing key carries (``kopa/loan/v1/events.proto``): one for
-the loan service, which publishes them, and for every consumer, which reads them."""
+the loan service, which publishes them, and for every consumer, which reads them; and, in a
+table of their own, the close of business's events (about a job, not a loan)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,15 @@ MESSAGES: Final[Mapping[str, type[Message]]] = MappingProxyType(
 )
 
 
+#: The events loan_service publishes about a close-of-business job (aggregate
+#: ``cob_<institution>_<date>``), not a loan: they carry no ``loan`` position, so they are not
+#: `LoanEventMessage`s and stay out of `MESSAGES`, which `decode` and the loan event codec
+#: read as loan events (``loan.*`` consumers read ``event.loan`` off whatever it decodes).
+JOB_MESSAGES: Final[Mapping[str, type[Message]]] = MappingProxyType(
+    {"close_of_business.completed": ev.CloseOfBusinessCompleted}
+)
+
+
 def status_word(value: int) -> str:
     """``LOAN_STATUS_WRITTEN_OFF`` -> ``written_off`` (the REST spelling); ValueError for a
     number this build does not know (each reader decides what that means to it)."""
@@ -61,3 +71,10 @@ def decode(routing_key: str, body: bytes) -> LoanEventMessage | None:
     if message_type is None:
         return None
     return cast(LoanEventMessage, message_type.FromString(body))
+
+
+def decode_job(routing_key: str, body: bytes) -> Message | None:
+    """The event a close-of-business delivery carries (`JOB_MESSAGES`); None for a routing key
+    this release does not know (skipped, not dead-lettered)."""
+    message_type = JOB_MESSAGES.get(routing_key)
+    return message_type.FromString(body) if message_type is not None else None

@@ -255,10 +255,17 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     Role.AUDITOR: _READS,
     # What a service acting on its own needs, and nothing more: payment_service applies a
     # matched receipt to the loan it names; notification_service reads the borrower and loan
-    # a message is about, the staff an alert goes to, and runs the close of business on the
-    # institution's clock.
+    # a message is about, the staff an alert goes to and its institution's name (messages sign
+    # with it), and runs the close of business on the institution's clock.
     Role.SERVICE: frozenset(
-        {P.LOANS_READ, P.REPAYMENTS_CREATE, P.BORROWERS_READ, P.USERS_READ, P.JOBS_RUN}
+        {
+            P.LOANS_READ,
+            P.REPAYMENTS_CREATE,
+            P.BORROWERS_READ,
+            P.USERS_READ,
+            P.INSTITUTIONS_READ,
+            P.JOBS_RUN,
+        }
     ),
 }
 

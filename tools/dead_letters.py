@@ -29,7 +29,8 @@ def amqp_url() -> str:
 
 
 def show(letter: DeadLetter) -> str:
-    return f"{letter.event_id:36} {letter.routing_key:28} {letter.reason:10} {letter.died_at}"
+    # The reason last: a handler's own (`shared.events.Unprocessable`) is a sentence.
+    return f"{letter.event_id:36} {letter.routing_key:28} {letter.died_at:32} {letter.reason}"
 
 
 def main() -> None:

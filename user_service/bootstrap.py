@@ -25,7 +25,7 @@ from shared.service import Runtime
 from user_service.adapters.documents import DocumentStore
 from user_service.adapters.groups import GroupRepository
 from user_service.adapters.ocr import TesseractReader
-from user_service.adapters.repository import BORROWERS, Repository
+from user_service.adapters.repository import BORROWERS, INSTITUTIONS, Repository
 from user_service.entrypoints import grpc_users
 from user_service.entrypoints.documents_servicer import DocumentServicer
 from user_service.entrypoints.events import LOAN_STATUS_EVENTS, loan_event_handler
@@ -59,7 +59,7 @@ async def setup(runtime: Runtime) -> Callable[[grpc.aio.Server], list[str]]:
     await group_repo.ensure_indexes()
     store = DocumentStore(runtime.db)
     await store.ensure_indexes()
-    relay = runtime.start_relay([BORROWERS])
+    relay = runtime.start_relay([BORROWERS, INSTITUTIONS])
     users = UserHandlers(repo, relay.notify)
     groups = GroupHandlers(group_repo, users)
     runtime.consume(LOAN_STATUS_EVENTS, loan_event_handler(groups))

@@ -1,5 +1,7 @@
 """Service principals: a Kopa service acting for one institution on its own, with no user
-behind the call (payment_service applying a mobile-money receipt that matched a loan).
+behind the call (payment_service applying a mobile-money receipt that matched a loan,
+notification_service reading the borrower a reminder goes to or running the close of
+business on the institution's clock).
 
 A service proves itself to auth_service with the platform's internal credential
 (`KOPA_SERVICE_SECRET`, the same value on both sides; compared in constant time) and gets
@@ -27,7 +29,7 @@ __all__ = [
 ]
 
 SERVICE_TOKEN_TTL: Final = timedelta(minutes=5)
-KNOWN_SERVICES: Final = frozenset({"payment_service"})
+KNOWN_SERVICES: Final = frozenset({"payment_service", "notification_service"})
 """The services that act on their own; any other name is refused."""
 
 CREDENTIAL_INVALID: Final = "SERVICE_CREDENTIAL_INVALID"

@@ -6,7 +6,8 @@ to the loan's outbox, in the same document write. Each routing key has its own m
 carrying what happened (ids, amounts in minor units, dates) and the loan's position after
 the write (`LoanPosition`: status, balances, arrears, and the installments the write
 changed), never a snapshot of the whole loan: encoding one costs a few fields per event,
-whatever the loan's history.
+whatever the loan's history. A close-of-business job's events (`job_events`) are about the
+job, not a loan, and carry no position.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from loan_service.domain.lifecycle import (
 from loan_service.service_layer.ports import OutgoingEvent
 from shared.dates import to_proto_date
 from shared.events import event_meta
-from shared.loan_events import MESSAGES
+from shared.loan_events import JOB_MESSAGES, MESSAGES
 
 CHANNELS = {
     "cash": ev.DISBURSEMENT_CHANNEL_CASH,
@@ -89,6 +90,26 @@ def _service_event(key: str, fields: Mapping[str, Any], doc: Mapping[str, Any]) 
     if key == "loan.reclassified":
         return {"business_date": business, "previous_bucket": fields.get("previous_bucket", "")}
     return {"business_date": business}
+
+
+def job_events(job: Mapping[str, Any], outgoing: Sequence[OutgoingEvent]) -> list[Message]:
+    """The event messages of a write of close-of-business job `job` (``close_of_business.*``):
+    the job is their aggregate, at version 1 (a job is written once with events, when it
+    completes), and each carries its business date and counts as the use case gave them."""
+    return [
+        JOB_MESSAGES[e.key](
+            meta=event_meta(
+                e.key,
+                institution_id=job["institution_id"],
+                aggregate_id=job["_id"],
+                aggregate_version=1,
+            ),
+            business_date=to_proto_date(e.fields["business_date"]),
+            loans_processed=e.fields["loans_processed"],
+            loans_changed=e.fields["loans_changed"],
+        )
+        for e in outgoing
+    ]
 
 
 Encoder = Callable[[Any, Mapping[str, Any], Mapping[str, Any], Minor], dict[str, Any]]

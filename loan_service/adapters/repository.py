@@ -17,7 +17,8 @@
 ``loan_requests``   ``{_id: "<institution>:<request_id>", loan_id}``: CreateLoan idempotency.
 ``loan_settings``   one document per institution (``_id`` = institution id): approval limits
                     and the last completed close-of-business date (``business_date``).
-``cob_jobs``        one per (institution, as_of): state, partitions, times.
+``cob_jobs``        one per (institution, as_of): state, partitions, times, and the
+                    ``outbox`` its completion writes ``close_of_business.completed`` to.
 ``cob_partitions``  one per (job, partition): lease, checkpoint, counters.
 ``loan_migrations`` one per one-off data migration done (``_id`` = its name).
 
@@ -44,7 +45,7 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from loan_service.adapters.event_codec import loan_events
+from loan_service.adapters.event_codec import job_events, loan_events
 from loan_service.service_layer.ports import (
     SHEET_FIELDS,
     CobRepository,
@@ -474,10 +475,13 @@ class Repository(CobRepository):
         )
         return result.matched_count == 1
 
-    async def complete_job(self, job_id: str, now: datetime) -> None:
-        await self.db[COB_JOBS].update_one(
-            {"_id": job_id, "state": "running"}, {"$set": {"state": "completed", "end_time": now}}
-        )
+    async def complete_job(
+        self, job: dict[str, Any], now: datetime, events: Sequence[OutgoingEvent]
+    ) -> bool:
+        update: dict[str, Any] = outbox_update(job_events(job, events)) or {}
+        update["$set"] = {"state": "completed", "end_time": now}
+        result = await self.db[COB_JOBS].update_one({"_id": job["_id"], "state": "running"}, update)
+        return result.matched_count == 1
 
     # --- close-of-business hints ---------------------------------------------------------
     #

@@ -31,6 +31,7 @@ from loan_service.adapters.serialization import (
     stored_repayments,
 )
 from loan_service.domain.arrears import DEFAULT_BUCKETS, Bucket
+from loan_service.service_layer.cob import loan_counts
 from loan_service.service_layer.collection_sheet import CollectionSheet
 from loan_service.service_layer.settings import InstitutionSettings
 from loan_service.service_layer.views import effective_arrears
@@ -431,14 +432,15 @@ def collection_sheet_to_proto(sheet: CollectionSheet, wire: Wire = V1) -> Any:
 
 
 def job_to_proto(job: dict[str, Any], partitions: list[dict[str, Any]], wire: Wire = V1) -> Any:
+    processed, changed = loan_counts(partitions)
     return wire.pb.CloseOfBusinessJob(
         id=job["_id"],
         as_of=wire.day(job["as_of"]),
         state=wire.word("JobState", job["state"]),
         partitions_total=job["partitions_total"],
         partitions_done=sum(1 for p in partitions if p.get("state") == "done"),
-        loans_processed=sum(int(p.get("processed", 0)) for p in partitions),
-        loans_changed=sum(int(p.get("changed", 0)) for p in partitions),
+        loans_processed=processed,
+        loans_changed=changed,
         start_time=ts(job.get("start_time")),
         end_time=ts(job.get("end_time")),
     )

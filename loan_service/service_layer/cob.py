@@ -19,7 +19,10 @@ the view's date), so the batch never rebuilds the aggregate.
 
 Idempotent per (institution, date): one job document per pair, ``state`` running or
 completed; running a completed date again returns the job and writes nothing, and a loan
-already brought to the date (``cob_date >= as_of``) is skipped.
+already brought to the date (``cob_date >= as_of``) is skipped. Completing the job is one
+write of the job document, guarded on ``state`` running, that also puts
+``close_of_business.completed`` in its outbox: of two workers finishing the last partitions
+together, one completes it, and the event is published once.
 
 Finding the loans: every active loan has a small hint document (``loan_cob_hints``: its
 partition, status and ``cob_next_date``, kept by every loan write, see
@@ -74,6 +77,7 @@ class CloseOfBusiness:
         self,
         repo: CobRepository,
         notify: Callable[[str], None],
+        notify_job: Callable[[str], None],
         *,
         partitions: int = PARTITIONS,
         workers: int = 2,
@@ -84,6 +88,7 @@ class CloseOfBusiness:
     ) -> None:
         self.repo = repo
         self._notify = notify  # the outbox relay's, for the loans collection
+        self._notify_job = notify_job  # the outbox relay's, for the jobs collection
         self.partitions = partitions
         self.workers = workers
         self.batch_size = batch_size
@@ -164,8 +169,8 @@ class CloseOfBusiness:
             parts = await self.repo.partitions(jid)
             pending = [p for p in parts if p.get("state") != "done"]
             if not pending:
-                stamp = datetime.now(UTC)
-                await self.repo.complete_job(jid, stamp)
+                if await self.repo.complete_job(job, datetime.now(UTC), [completed(job, parts)]):
+                    self._notify_job(jid)
                 await self.repo.advance_business_date(job["institution_id"], job["as_of"])
                 if self._on_completed is not None:
                     self._on_completed(job["institution_id"])
@@ -285,6 +290,28 @@ class CloseOfBusiness:
             await asyncio.sleep(0.01)
         log.warning("cob_loan_skipped", loan_id=loan_id, reason="kept changing")
         return None
+
+
+def loan_counts(parts: list[dict[str, Any]]) -> tuple[int, int]:
+    """The loans a job's partitions `parts` have read and changed so far."""
+    return (
+        sum(int(p.get("processed", 0)) for p in parts),
+        sum(int(p.get("changed", 0)) for p in parts),
+    )
+
+
+def completed(job: dict[str, Any], parts: list[dict[str, Any]]) -> OutgoingEvent:
+    """``close_of_business.completed`` for `job`, whose partitions `parts` are all done: its
+    business date and the loans they read and changed."""
+    processed, changed = loan_counts(parts)
+    return OutgoingEvent(
+        "close_of_business.completed",
+        fields={
+            "business_date": job["as_of"],
+            "loans_processed": processed,
+            "loans_changed": changed,
+        },
+    )
 
 
 @dataclass

@@ -43,7 +43,8 @@ class OutgoingEvent:
     """An event a loan write emits (its routing key's message once encoded): its routing key, the
     domain event it reports (None for the service's own, e.g. ``loan.reclassified``) and its
     other fields as plain data (dates and amounts as strings; ``allocation`` as the stored
-    ``{principal, interest, fees, penalties, overpayment}`` strings)."""
+    ``{principal, interest, fees, penalties, overpayment}`` strings). A close-of-business
+    job's completion emits one too (``close_of_business.completed``, no domain event)."""
 
     key: str
     event: Event | None = None
@@ -188,7 +189,12 @@ class CobRepository(LoanRepository):
     async def finish_partition(self, partition_id: str, owner: str, now: datetime) -> bool: ...
 
     @abc.abstractmethod
-    async def complete_job(self, job_id: str, now: datetime) -> None: ...
+    async def complete_job(
+        self, job: dict[str, Any], now: datetime, events: Sequence[OutgoingEvent]
+    ) -> bool:
+        """Marks the running job `job` completed with `events` in its outbox, in ONE write
+        guarded on its state; False when it was no longer running (another worker completed
+        it first, and its events are that worker's: they are published once)."""
 
 
 class GroupLoanRepository(abc.ABC):

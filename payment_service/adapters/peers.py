@@ -2,7 +2,8 @@
 
 Calls carry the caller's access token (the shared client interceptor forwards it), so the peer
 checks the caller's permission and scope itself. With no user behind a call (a mobile-money
-receipt), payment_service presents a service token of its own instead (``ServiceTokens``).
+receipt), payment_service presents a service token of its own instead
+(``shared.service_tokens.ServiceTokens``).
 A peer's client-caused refusal comes back as the same ``shared.errors`` class
 (``reraise_as_domain``); anything else (unavailable, deadline, internal) is re-raised as the
 original ``grpc.aio.AioRpcError``: the outcome is then unknown.
@@ -10,16 +11,13 @@ original ``grpc.aio.AioRpcError``: the outcome is then unknown.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
 
-from kopa.auth.v1 import auth_pb2
 from kopa.loan.v1.events_pb2 import LoanAllocation
 from kopa.loan.v2 import loans_pb2, loans_pb2_grpc, repayments_pb2, repayments_pb2_grpc
 from payment_service.adapters.codec import applied_from_proto
@@ -27,7 +25,6 @@ from payment_service.domain.loans import ALLOCATION_PARTS, OUTSTANDING_PARTS, Ap
 from payment_service.service_layer.ports import (
     SERVICE_NAME,
     AbstractLoanGateway,
-    AbstractServiceTokens,
     InstitutionCurrency,
 )
 from shared.dates import to_proto_date
@@ -44,7 +41,6 @@ __all__ = [
     "InstitutionCurrency",
     "LoanGateway",
     "LoanView",
-    "ServiceTokens",
     "institution_currency_from_user_service",
 ]
 
@@ -144,57 +140,6 @@ class LoanGateway(AbstractLoanGateway):
                 )
             )
         )
-
-
-class ServiceTokens(AbstractServiceTokens):
-    """payment_service's own access tokens, one per institution, from auth_service
-    (IssueServiceToken, for the internal credential ``KOPA_SERVICE_SECRET``), each kept until
-    shortly before it expires. Concurrent askers for one institution share one request."""
-
-    RENEW_BEFORE_SECONDS = 60.0
-
-    def __init__(
-        self, stub: Any, credential: str, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._stub = stub  # auth_pb2_grpc.AuthServiceStub
-        self._credential = credential
-        self._clock = clock
-        self._held: dict[str, tuple[float, str]] = {}  # institution -> (renew at, token)
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def _fresh(self, institution_id: str) -> str | None:
-        held = self._held.get(institution_id)
-        return held[1] if held is not None and held[0] > self._clock() else None
-
-    async def token(self, institution_id: str) -> str:
-        """A service token for the institution. Raises like any peer call when auth_service
-        refuses (a ``shared.errors`` class) or cannot be reached."""
-        token = self._fresh(institution_id)
-        if token is not None:
-            return token
-        async with self._locks.setdefault(institution_id, asyncio.Lock()):
-            token = self._fresh(institution_id)
-            if token is not None:
-                return token
-            asked = self._clock()
-            reply = await _call(
-                self._stub.IssueServiceToken(
-                    auth_pb2.IssueServiceTokenRequest(
-                        service=SERVICE_NAME,
-                        institution_id=institution_id,
-                        credential=self._credential,
-                    )
-                )
-            )
-            # Counted from when it was asked for, so the token is never kept past its expiry;
-            # a short-lived one is renewed at half its life.
-            keep = max(reply.expires_in - self.RENEW_BEFORE_SECONDS, reply.expires_in / 2)
-            self._held[institution_id] = (asked + keep, reply.access_token)
-            return str(reply.access_token)
-
-    def forget(self, institution_id: str) -> None:
-        """Drop a token the loan service refused (revoked, or signed by a retired key)."""
-        self._held.pop(institution_id, None)
 
 
 def institution_currency_from_user_service(stub: Any) -> InstitutionCurrency:

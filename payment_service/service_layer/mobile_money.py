@@ -19,9 +19,10 @@ Every authentic callback is:
 4. if it matched exactly one active loan in its own currency, posted at once by
    payment_service itself: callbacks carry no user token (and a user's must never be
    stored), so it acts with a short-lived service token from auth_service (role
-   ``service``: it may read a loan and apply a repayment in that one institution, nothing
-   else; the ``AbstractServiceTokens`` port). This is the AssignSuspense path below with
-   the matched loan, idempotent on the payment id: entry ``suspense_assignment:<id>``,
+   ``service``: that one institution, and only the few permissions of
+   ``shared.permissions.Role.SERVICE``; the port
+   ``shared.service_tokens.AbstractServiceTokens``). This is the AssignSuspense path below
+   with the matched loan, idempotent on the payment id: entry ``suspense_assignment:<id>``,
    ``posted``, but event ``payment.posted``. Unmatched or ambiguous money stays in suspense.
 
 An agent or manager calls AssignSuspense with their token: ``assigning`` → ApplyRepayment
@@ -63,11 +64,12 @@ from payment_service.domain.payment import (
 from payment_service.service_layer.core import (
     PaymentCore,
 )
-from payment_service.service_layer.ports import SERVICE_NAME, AbstractServiceTokens
+from payment_service.service_layer.ports import SERVICE_NAME
 from shared import context
 from shared.errors import DomainError, IllegalState, NotFound, ValidationError
 from shared.logging import get_logger
 from shared.permissions import Permission, Principal, require
+from shared.service_tokens import AbstractServiceTokens
 
 log = get_logger(__name__)
 

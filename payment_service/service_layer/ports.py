@@ -1,6 +1,7 @@
 """What the use cases need from outside the service, as interfaces: storage
-(``AbstractRepository``), the loan service (``AbstractLoanGateway``), payment_service's own
-service tokens (``AbstractServiceTokens``) and the institution's currency.
+(``AbstractRepository``), the loan service (``AbstractLoanGateway``) and the institution's
+currency; payment_service's own service tokens are every service's
+(``shared.service_tokens.AbstractServiceTokens``).
 
 The ports speak domain objects; their implementations (the repository on MongoDB, the
 peers over gRPC) keep the stored and wire forms to themselves, and the unit tests' fakes
@@ -161,15 +162,3 @@ class AbstractLoanGateway(abc.ABC):
     @abc.abstractmethod
     async def reverse(self, loan_id: str, payment_id: str, reason: str) -> None:
         """Idempotent: reversing a reversed payment changes nothing."""
-
-
-class AbstractServiceTokens(abc.ABC):
-    """payment_service's own access tokens (to post a matched receipt with no user)."""
-
-    @abc.abstractmethod
-    async def token(self, institution_id: str) -> str:
-        """A service token for the institution; raises when it cannot be had."""
-
-    @abc.abstractmethod
-    def forget(self, institution_id: str) -> None:
-        """Drop a token the loan service refused."""

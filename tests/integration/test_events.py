@@ -19,10 +19,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kopa.common.v1 import common_pb2
 from kopa.user.v1 import events_pb2, user_pb2
 from shared.events import (
+    PARKED_HEADER,
     EventConsumer,
     EventPublisher,
     OutboxRelay,
+    Unprocessable,
     dead_letters,
+    outbox_body,
     outbox_entry,
     outbox_fields,
     outbox_update,
@@ -481,6 +484,87 @@ async def test_a_failing_handler_is_retried_and_only_a_poison_event_is_dead_lett
         await consumer.stop()
         await publisher.close()
         await connection.close()
+        async with await aio_pika.connect(server_urls["AMQP_URL"]) as cleanup:
+            channel = await cleanup.channel()
+            for name in (queue, f"{queue}.dlq"):
+                await channel.queue_delete(name)
+
+
+async def test_an_unprocessable_event_is_parked_at_once_with_its_reason(
+    server_urls: dict[str, str], store: Store
+) -> None:
+    """A handler that knows an event can never be handled (a borrower that does not exist)
+    parks it at once, not after `retry_seconds`; the reason is listed with it, and a replay
+    sends it to the consumers again as it was published, without the reason."""
+    namespace = store.namespace
+    borrowers: set[str] = set()  # the borrowers the consumer knows
+    attempts: dict[str, int] = {}
+    handled: list[tuple[str, dict[str, Any]]] = []
+
+    async def handler(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        aggregate = events_pb2.BorrowerEvent.FromString(body).meta.aggregate_id
+        attempts[aggregate] = attempts.get(aggregate, 0) + 1
+        if aggregate not in borrowers:
+            raise Unprocessable(f"borrower {aggregate} does not exist")
+        handled.append((aggregate, headers))
+
+    queue = f"{namespace}.unprocessable"
+    consumer = EventConsumer(
+        server_urls["AMQP_URL"],
+        queue,
+        ["borrower.*"],
+        handler,
+        namespace=namespace,
+        retry_seconds=60.0,  # a retried event would still be retrying when the test ends
+    )
+    publisher = EventPublisher(server_urls["AMQP_URL"], "test", namespace)
+    try:
+        await consumer.start()
+        published = outbox_fields([borrower_event(1, "bor_ghost")])["outbox"][0]
+        await publisher.publish(published)
+
+        listed: list[Any] = []
+
+        async def parked() -> bool:
+            listed[:] = await dead_letters(server_urls["AMQP_URL"], queue)
+            return bool(listed)
+
+        await wait_until(parked, limit=10)
+        assert attempts == {"bor_ghost": 1}  # not retried
+        (letter,) = listed
+        assert (letter.event_id, letter.routing_key, letter.type) == (
+            "evt_bor_ghost_1",
+            "borrower.updated",
+            "kopa.user.v1.BorrowerEvent",
+        )
+        assert letter.reason == "borrower bor_ghost does not exist" and letter.died_at
+        # The parked copy kept what was published: body, id, type and headers.
+        async with await aio_pika.connect(server_urls["AMQP_URL"]) as connection:
+            channel = await connection.channel()
+            dlq = await channel.declare_queue(f"{queue}.dlq", durable=True)
+            copy = await dlq.get(no_ack=False)
+            assert copy.body == outbox_body(published)
+            assert (copy.message_id, copy.type) == ("evt_bor_ghost_1", "kopa.user.v1.BorrowerEvent")
+            assert (copy.headers or {})["aggregate_id"] == "bor_ghost"
+            assert (copy.headers or {})["producer"] == "test"
+            await copy.nack(requeue=True)
+
+        # The borrower arrives (the cause is fixed): the replayed event is handled, once,
+        # as it was published, without the reason it was parked for.
+        borrowers.add("bor_ghost")
+        count = await replay_dead_letters(
+            server_urls["AMQP_URL"], namespace, queue, progress=lambda _: None
+        )
+        assert count == 1
+        await wait_until(lambda: handled)
+        ((aggregate, headers),) = handled
+        assert aggregate == "bor_ghost" and attempts == {"bor_ghost": 2}
+        assert PARKED_HEADER not in headers and "x-death" not in headers
+        assert headers["replayed_from"] == f"{queue}.dlq"
+        assert await dead_letters(server_urls["AMQP_URL"], queue) == []
+    finally:
+        await consumer.stop()
+        await publisher.close()
         async with await aio_pika.connect(server_urls["AMQP_URL"]) as cleanup:
             channel = await cleanup.channel()
             for name in (queue, f"{queue}.dlq"):

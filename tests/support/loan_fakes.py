@@ -49,7 +49,8 @@ class FakeLoanRepository(LoanRepository):
     def __init__(self) -> None:
         self.products: dict[str, dict[str, Any]] = {}
         self.loans: dict[str, dict[str, Any]] = {}
-        #: Every event written, by loan id, in order (what the relay would publish).
+        #: Every event written, by aggregate id (a loan's; a close-of-business job's too in
+        #: `FakeCobRepository`), in order: what the relay would publish.
         self.outbox: dict[str, list[OutgoingEvent]] = {}
         self.requests: dict[str, str] = {}
         self.stored_settings: dict[str, dict[str, Any]] = {}
@@ -160,6 +161,9 @@ class FakeCobRepository(FakeLoanRepository, CobRepository):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.parts: dict[str, dict[str, Any]] = {}
         self.hints_set: list[str] = []  # loan ids, as the batch reported them
+        #: Run once at the start of the next `complete_job`, before its state check: another
+        #: worker completing the job first.
+        self.before_next_complete: Callable[[], Awaitable[None]] | None = None
 
     async def write_loan(self, before: dict[str, Any], write: LoanWrite) -> bool:
         return await self.save_loan(before, write)
@@ -246,10 +250,18 @@ class FakeCobRepository(FakeLoanRepository, CobRepository):
         part.update(state="done", lease_owner="", end_time=now)
         return True
 
-    async def complete_job(self, job_id: str, now: datetime) -> None:
-        job = self.jobs[job_id]
-        if job["state"] == "running":
-            job.update(state="completed", end_time=now)
+    async def complete_job(
+        self, job: dict[str, Any], now: datetime, events: Sequence[OutgoingEvent]
+    ) -> bool:
+        if self.before_next_complete is not None:
+            concurrent, self.before_next_complete = self.before_next_complete, None
+            await concurrent()
+        stored = self.jobs[job["_id"]]
+        if stored["state"] != "running":
+            return False
+        stored.update(state="completed", end_time=now)
+        self.outbox.setdefault(job["_id"], []).extend(events)
+        return True
 
 
 class FakeGroupLoanRepository(GroupLoanRepository):
@@ -389,6 +401,7 @@ class World:
         self.repo = FakeCobRepository()
         self.users = FakeUserDirectory("KES")
         self.notified: list[str] = []
+        self.notified_jobs: list[str] = []  # close-of-business jobs' (`CloseOfBusiness`)
         self.uow = UnitOfWork(self.repo, self.notified.append)
         self.users.add_borrower("bor_1", INSTITUTION, BRANCH, name="Achieng")
         self.product_id = ""

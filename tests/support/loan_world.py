@@ -6,7 +6,8 @@ loan_service runs in-process, wired by its own `bootstrap.setup` on a connected 
 on port 0 in a namespace of its own. Its peers user_service and scoring_service are FAKE
 servicers, in-process and over real gRPC (peers stood in for, not servers mocked). Every call
 carries a real EdDSA access token that both servers verify. Events are observed the way a
-consumer sees them: published by the relay to RabbitMQ, read from a queue bound to `loan.*`.
+consumer sees them: published by the relay to RabbitMQ, read from a queue bound to `loan.*`
+and `close_of_business.*`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from pymongo import AsyncMongoClient
 
 from kopa.loan.v1 import loan_pb2, loan_pb2_grpc
@@ -180,6 +182,8 @@ class World:
     #: The address of the fake peers (for another service of the test to call them too).
     peers: str
     events: list[tuple[str, LoanEventMessage]]
+    #: The close of business's events (``close_of_business.*``), as consumed.
+    job_events: list[tuple[str, Message]]
     tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def who(
@@ -199,6 +203,9 @@ class World:
 
     def events_of(self, loan_id: str) -> list[tuple[str, LoanEventMessage]]:
         return [(k, e) for k, e in self.events if e.meta.aggregate_id == loan_id]
+
+    def events_of_job(self, job_id: str) -> list[tuple[str, Any]]:
+        return [(k, e) for k, e in self.job_events if e.meta.aggregate_id == job_id]
 
     async def wait_for(self, loan_id: str, key: str, count: int = 1) -> list[Any]:
         for _ in range(300):
@@ -257,14 +264,19 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
     events: list[tuple[str, LoanEventMessage]] = []
+    job_events: list[tuple[str, Message]] = []
 
     async def observe(key: str, body: bytes, headers: dict[str, Any]) -> None:
+        if (job_event := loan_events.decode_job(key, body)) is not None:
+            job_events.append((key, job_event))
+            return
         event = loan_events.decode(key, body)
         assert event is not None, f"{key}: no message for this routing key"
         events.append((key, event))
 
+    bindings = ["loan.*", "close_of_business.*"]
     try:
-        async with observing(server_urls["AMQP_URL"], ns, "observer", ["loan.*"], observe):
+        async with observing(server_urls["AMQP_URL"], ns, "observer", bindings, observe):
             yield World(
                 ns=ns,
                 loans=loan_pb2_grpc.LoanServiceStub(channel),
@@ -276,6 +288,7 @@ async def loan_world(server_urls: dict[str, str]) -> AsyncIterator[World]:
                 db=runtime.db,
                 peers=f"127.0.0.1:{peer_port}",
                 events=events,
+                job_events=job_events,
             )
     finally:
         await channel.close()

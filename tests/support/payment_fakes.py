@@ -31,7 +31,6 @@ from payment_service.service_layer.mobile_money import MobileMoney
 from payment_service.service_layer.ports import (
     AbstractLoanGateway,
     AbstractRepository,
-    AbstractServiceTokens,
 )
 from payment_service.service_layer.recovery import Recovery
 from payment_service.service_layer.repayments import Repayments
@@ -39,6 +38,7 @@ from shared import context
 from shared.errors import DomainError, NotFound
 from shared.mongo import decode_page_token, encode_page_token, page_size
 from shared.permissions import Principal, Role
+from shared.service_tokens import AbstractServiceTokens
 
 # --- the repository ------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """user_service use cases: each checks the caller's permission and scope, then makes one
-atomic document write that carries its outgoing events."""
+atomic document write that carries its outgoing events (``institution.created`` in the new
+institution's outbox, ``borrower.*`` in the borrower's)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from user_service.adapters.repository import (
 )
 from user_service.domain import borrowers as kyc
 from user_service.domain import documents
-from user_service.entrypoints.mapping import borrower_to_proto
+from user_service.entrypoints.mapping import borrower_to_proto, institution_to_proto
 
 #: The most borrowers one BatchGetBorrowers reads.
 MAX_BATCH = 1000
@@ -54,13 +55,24 @@ class UserHandlers:
             errors.extend(exc.field_errors)
         if errors:
             raise ValidationError("the institution is invalid", field_errors=errors)
-        doc = {
-            "_id": new_id("inst"),
+        institution_id = new_id("inst")
+        doc: dict[str, Any] = {
+            "_id": institution_id,
             "name": name.strip(),
             "currency": currency,
             "create_time": _now(),
         }
-        await self.repo.insert(INSTITUTIONS, doc)
+        created = events_pb2.InstitutionEvent(
+            meta=event_meta(
+                "institution.created",
+                institution_id=institution_id,
+                aggregate_id=institution_id,
+                aggregate_version=1,
+            ),
+            institution=institution_to_proto(doc),
+        )
+        await self.repo.insert(INSTITUTIONS, {**doc, **outbox_fields([created])})
+        self._notify(INSTITUTIONS, institution_id)
         return doc
 
     async def get_institution(self, institution_id: str) -> dict[str, Any]:

@@ -1,21 +1,23 @@
 """loan_service over real gRPC: the close of business — ageing each loan once per date,
-the hints it visits loans by, and an institution's own delinquency buckets."""
+its completion published once, the hints it visits loans by, and an institution's own
+delinquency buckets."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import grpc
 import pytest
 
-from kopa.loan.v1 import loan_pb2
+from kopa.loan.v1 import events_pb2, loan_pb2
 from loan_service.adapters.repository import Repository
 from shared.dates import from_proto_date
 from tests.support.loan_world import TODAY, World, active, create_product, get, institution
 from tests.support.rpc import Code, fails
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -142,6 +144,45 @@ async def test_close_of_business_ages_a_loan_once_per_date(world: World) -> None
         )
     )
     assert err.code == Code.PERMISSION_DENIED
+
+
+async def test_a_completed_close_of_business_is_published_once(world: World) -> None:
+    inst = institution(world)
+    product = await create_product(inst)
+    loans = [await active(inst, product.id, TODAY - timedelta(days=d)) for d in (45, 75, 10)]
+
+    # Two callers (two replicas, or a retry) run the same date at once: both work on the
+    # job, both find every partition done, and only one may complete it.
+    def run() -> Any:
+        return world.loans.RunCloseOfBusiness(
+            loan_pb2.RunCloseOfBusinessRequest(as_of=TODAY.isoformat(), wait=True),
+            metadata=inst.admin,
+        )
+
+    first, second = [r.job for r in await asyncio.gather(run(), run())]
+    assert first.id == second.id and first.state == second.state == "completed"
+    assert first.loans_changed == 2  # the two loans in arrears; the current one is not due
+
+    await wait_until(lambda: world.events_of_job(first.id))
+    ((key, event),) = world.events_of_job(first.id)
+    assert key == "close_of_business.completed"
+    assert isinstance(event, events_pb2.CloseOfBusinessCompleted)
+    assert event.meta.event_type == key and event.meta.institution_id == inst.id
+    assert (event.meta.aggregate_id, event.meta.aggregate_version) == (first.id, 1)
+    assert event.meta.occurred_at.ToDatetime(UTC) >= datetime.combine(TODAY, time(), UTC)
+    assert from_proto_date(event.business_date) == TODAY
+    assert (event.loans_processed, event.loans_changed) == (first.loans_processed, 2)
+    # Published and taken off the job's outbox (the relay watches the jobs' collection).
+    await wait_until(
+        lambda: world.db.cob_jobs.count_documents({"_id": first.id, "outbox_count": 0})
+    )
+    assert {e.meta.aggregate_id for _, e in world.events} >= {loans[0].id, loans[1].id}
+
+    # The date again: the job is done, nothing more is published.
+    again = (await run()).job
+    assert again.id == first.id and again.state == "completed"
+    await asyncio.sleep(0.3)
+    assert len(world.events_of_job(first.id)) == 1
 
 
 async def test_the_close_of_business_hint_is_never_later_than_the_loan(

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from kopa.payment.v1 import payment_pb2
-from payment_service.adapters.peers import ServiceTokens
 from payment_service.domain.mobile_money import signature_header
+from payment_service.service_layer.ports import SERVICE_NAME
 from shared.ids import new_id
 from shared.permissions import Role
+from shared.service_tokens import ServiceTokens
 from tests.support.payment_world import (
     SECRET,
     FakeAuth,
@@ -183,7 +184,7 @@ def auth(world: World) -> Any:
     """payment_service with a service identity (as the fleet runs it) for one test."""
     fake = FakeAuth(world.keyset)
     mobile_money = world.wiring.servicer.mobile_money
-    mobile_money.service_tokens = ServiceTokens(fake, "the-service-secret")
+    mobile_money.service_tokens = ServiceTokens(fake, "the-service-secret", service=SERVICE_NAME)
     yield fake
     mobile_money.service_tokens = None
 

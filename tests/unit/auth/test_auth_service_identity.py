@@ -33,6 +33,7 @@ pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 31, 9, 0, tzinfo=UTC)
 SECRET = "s3rvice-secret-0123456789-abcdefghij"
 PAYMENT = service_principal("payment_service", "inst-1", "svc-1")
+NOTIFICATION = service_principal("notification_service", "inst-1", "svc-2")
 
 
 def test_the_right_credential_passes() -> None:
@@ -60,16 +61,26 @@ def test_a_service_principal_names_a_known_service_and_one_institution() -> None
         "inst-1",
     )
     assert PAYMENT.branch_id is None and PAYMENT.is_service
+    assert (NOTIFICATION.user_id, NOTIFICATION.role) == ("svc:notification_service", Role.SERVICE)
     with pytest.raises(ValidationError) as info:
         service_principal("loan_service", "", "svc-2")
     assert [f for f, _ in info.value.field_errors] == ["service", "institution_id"]
 
 
-def test_a_service_token_reads_loans_and_applies_repayments_and_nothing_else() -> None:
-    allowed = {p for p in Permission if can(PAYMENT, p)}
-    assert allowed == {Permission.LOANS_READ, Permission.REPAYMENTS_CREATE}
-    for refused in (Permission.USERS_CREATE, Permission.LOANS_APPROVE, Permission.LOANS_DISBURSE):
-        assert not can(PAYMENT, refused)
+def test_a_service_token_may_do_what_payment_and_notification_need_and_nothing_else() -> None:
+    # Loans and repayments for payment_service's matched receipts; borrowers, staff, the
+    # institution and the close of business for notification_service's reminders, alerts and
+    # clock.
+    for service in (PAYMENT, NOTIFICATION):
+        allowed = {p for p in Permission if can(service, p)}
+        assert allowed == {
+            Permission.LOANS_READ,
+            Permission.REPAYMENTS_CREATE,
+            Permission.BORROWERS_READ,
+            Permission.USERS_READ,
+            Permission.INSTITUTIONS_READ,
+            Permission.JOBS_RUN,
+        }
 
 
 def test_a_service_principal_cannot_create_users() -> None:

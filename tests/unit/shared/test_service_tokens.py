@@ -1,5 +1,5 @@
-"""payment_service's own service tokens: asked from auth_service once per institution and
-kept until shortly before they expire."""
+"""A service's own service tokens (`shared.service_tokens`): asked from auth_service once per
+institution, in the service's name, and kept until shortly before they expire."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from kopa.auth.v1 import auth_pb2
-from payment_service.adapters.peers import ServiceTokens
+from shared.service_tokens import ServiceTokens
 
 pytestmark = pytest.mark.unit
 
@@ -39,20 +39,26 @@ class FakeAuth:
         )
 
 
-def tokens(auth: FakeAuth) -> ServiceTokens:
-    return ServiceTokens(auth, "the-credential", clock=auth.clock)
+def tokens(auth: FakeAuth, service: str = "payment_service") -> ServiceTokens:
+    return ServiceTokens(auth, "the-credential", service=service, clock=auth.clock)
+
+
+@pytest.mark.parametrize("service", ["payment_service", "notification_service"])
+async def test_a_token_is_asked_in_the_services_name(service: str) -> None:
+    auth = FakeAuth(Clock())
+    assert await tokens(auth, service).token("inst-1") == "token-1"
+    [request] = auth.requests
+    assert (request.service, request.institution_id, request.credential) == (
+        service,
+        "inst-1",
+        "the-credential",
+    )
 
 
 async def test_a_token_is_kept_until_a_minute_before_it_expires() -> None:
     auth = FakeAuth(Clock())
     source = tokens(auth)
     assert await source.token("inst-1") == "token-1"
-    [request] = auth.requests
-    assert (request.service, request.institution_id, request.credential) == (
-        "payment_service",
-        "inst-1",
-        "the-credential",
-    )
     auth.clock.now += 239
     assert await source.token("inst-1") == "token-1"
     auth.clock.now += 1
