@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 
 from notification_service.service_layer import ports
 from notification_service.service_layer.ports import LiveItem
-from shared import live
+from shared.live import StreamItem, publish
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -19,10 +19,10 @@ class RedisLive(ports.Live):
 
     async def publish(self, item: LiveItem) -> None:
         try:
-            await live.publish(
+            await publish(
                 self._redis,
                 self._namespace,
-                live.StreamItem(
+                StreamItem(
                     event=item.event,
                     id=item.id,
                     institution_id=item.institution_id,
