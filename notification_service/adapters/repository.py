@@ -192,7 +192,7 @@ class MongoSchedules(ports.Schedules):
 
     async def save(self, schedule: Schedule) -> bool:
         settings = schedule_doc(schedule)
-        for kept in ("_id", "start_date", "last_business_date", "last_run_time", "version"):
+        for kept in ("_id", "last_business_date", "last_run_time", "version"):
             settings.pop(kept)
         done = await self.c.update_one(
             {"_id": schedule.institution_id, "version": schedule.version},

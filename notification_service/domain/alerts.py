@@ -142,7 +142,7 @@ class Alert:
             raise IllegalState(
                 "A resolved alert cannot be assigned.",
                 reason="ALERT_RESOLVED",
-                metadata={"status": self.status.value},
+                metadata={"current_status": self.status.value},
             )
         return self._step(
             Step("assigned", actor_id, now, note, assignee_id), assignee_id=assignee_id
@@ -153,7 +153,7 @@ class Alert:
             raise IllegalState(
                 f"Only an open alert can be acknowledged; this one is {self.status.value}.",
                 reason="ALERT_NOT_OPEN",
-                metadata={"status": self.status.value},
+                metadata={"current_status": self.status.value},
             )
         return self._step(
             Step("acknowledged", actor_id, now, note), status=AlertStatus.ACKNOWLEDGED
@@ -164,7 +164,7 @@ class Alert:
             raise IllegalState(
                 "The alert is resolved already.",
                 reason="ALERT_RESOLVED",
-                metadata={"status": self.status.value},
+                metadata={"current_status": self.status.value},
             )
         return self._step(Step("resolved", actor_id, now, note), status=AlertStatus.RESOLVED)
 

@@ -170,10 +170,14 @@ class Schedule:
 
 
 def starting(institution_id: str, now: datetime, *, enabled: bool) -> Schedule:
-    """A new institution's schedule, with the defaults. Its clock begins with the first day
-    whose close of business is still ahead, so that an institution created in the evening
-    is not closed the moment it exists."""
-    schedule = Schedule(institution_id, enabled=enabled)
+    """A new institution's schedule, with the defaults."""
+    return begun(Schedule(institution_id, enabled=enabled), now)
+
+
+def begun(schedule: Schedule, now: datetime) -> Schedule:
+    """The schedule with its clock beginning at the first day whose close of business is
+    still ahead, so that an institution created (or set up) in the evening is not closed
+    the moment it is."""
     today = schedule.local_today(now)
     first = today if now < schedule.closes_at(today) else today + timedelta(days=1)
     return replace(schedule, start_date=first)

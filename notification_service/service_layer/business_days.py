@@ -89,6 +89,9 @@ class BusinessDays:
                 default_language=wanted.default_language,
                 enabled=wanted.enabled,
             ).checked()
+            if held.last_business_date is None:
+                # Nothing closed yet: the clock begins as the new settings say.
+                changed = s.begun(changed, now())
             if await self.schedules.save(changed):
                 return replace(changed, version=held.version + 1)
         raise Aborted("The schedule changed meanwhile; try again.")

@@ -72,6 +72,13 @@ def fleet(server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         # fails logins by the hundred from 127.0.0.1, the address every other test logs in from.
         "RATE_LIMIT_PER_MINUTE": "1000000",
         "LOGIN_FAILURES_PER_ADDRESS": "1000000",
+        # Test institutions run their close of business by hand, on the dates the tests
+        # choose: the clock moves only an institution whose schedule a test enables, and
+        # then looks every second.
+        "CLOCK_DEFAULT_ENABLED": "false",
+        "CLOCK_TICK_SECONDS": "1",
+        # A failing webhook endpoint is given up in seconds, not a day.
+        "WEBHOOK_RETRY_SECONDS": "0,1,1",
     }
     args = [
         sys.executable,

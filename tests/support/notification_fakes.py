@@ -60,7 +60,6 @@ class FakeSchedules(ports.Schedules):
             return False
         self.held[schedule.institution_id] = replace(
             schedule,
-            start_date=held.start_date,
             last_business_date=held.last_business_date,
             last_run_time=held.last_run_time,
             version=held.version + 1,
