@@ -45,9 +45,7 @@ class PeerDirectory(ports.Directory):
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise BorrowerNotFound(
-                    f"borrower {borrower_id} of institution {institution_id} does not exist"
-                ) from None
+                raise BorrowerNotFound(institution_id, borrower_id) from None
             raise
         b = reply.borrower
         return Person(b.id, b.branch_id, b.first_name, b.last_name, b.phone)

@@ -387,6 +387,9 @@ class StaffMember:
 class BorrowerNotFound(Exception):
     """The event names a borrower user_service does not know: nothing can be sent."""
 
+    def __init__(self, institution_id: str, borrower_id: str) -> None:
+        super().__init__(f"borrower {borrower_id} of institution {institution_id} does not exist")
+
 
 class Directory(abc.ABC):
     """Who the messages are for: borrowers, staff and the institution (user and auth

@@ -361,7 +361,7 @@ class FakeDirectory(ports.Directory):
 
     async def borrower(self, institution_id: str, borrower_id: str) -> Person:
         if borrower_id not in self.people:
-            raise BorrowerNotFound(borrower_id)
+            raise BorrowerNotFound(institution_id, borrower_id)
         return self.people[borrower_id]
 
     async def institution_name(self, institution_id: str) -> str:
