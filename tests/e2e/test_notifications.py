@@ -199,6 +199,15 @@ def test_a_loan_is_reminded_chased_and_alerted_through_every_channel(
             "acknowledged",
             "resolved",
         ]
+        def audited() -> list[str]:
+            query = {"target_kind": "alerts", "target_id": alert["id"]}
+            found = _ok(http.get("/v1/audit-log", headers=admin, params=query))["items"]
+            actions = [e["action"] for e in found]
+            return actions if len(actions) == 3 else []
+
+        assert sorted(eventually(audited, limit=30)) == sorted(
+            ["alerts.assign", "alerts.acknowledge", "alerts.resolve"]
+        )
         again = http.post(f"/v1/alerts/{alert['id']}/acknowledge", headers=manager, json={})
         assert again.status_code in (409, 422) and again.json()["status"] == again.status_code
 

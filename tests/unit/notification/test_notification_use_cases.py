@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from notification_service.domain.alerts import AlertStatus, Rule, Trigger
-from notification_service.domain.facts import Event, Installment, LoanFact
+from notification_service.domain.facts import Event, Installment, LoanFact, PaymentFact
 from notification_service.domain.messages import Status
 from notification_service.domain.schedule import Schedule
 from notification_service.domain.webhooks import Endpoint, EndpointStatus
@@ -326,3 +326,52 @@ def _endpoint() -> Endpoint:
         status=EndpointStatus.ENABLED,
         create_time=datetime(2026, 3, 1, tzinfo=UTC),
     )
+
+
+async def test_a_branch_over_its_par30_level_is_alerted_once_per_business_day() -> None:
+    w = world()
+    w.rules.held["r1"] = Rule("r1", INST, "PAR30", Trigger.BRANCH_PAR30, ratio="0.25")
+    late = replace(SCHEDULE[0], due_date=date(2026, 1, 31))
+    await w.intake.loan_event(
+        fact(
+            "loan.installment_overdue",
+            4,
+            dpd=1,
+            oldest=date(2026, 1, 31),
+            installments=(late, *SCHEDULE[1:]),
+        )
+    )
+    await w.alerting.on_business_day_closed(INST, date(2026, 2, 15))  # 15 days: under 30
+    assert w.alerts.held == {}
+    await w.alerting.on_business_day_closed(INST, date(2026, 3, 5))
+    await w.alerting.on_business_day_closed(INST, date(2026, 3, 5))
+    [alert] = w.alerts.held.values()
+    assert alert.subject_type == "branch" and alert.subject_id == "br_1"
+    assert "100.00%" in alert.title
+
+
+async def test_a_payment_left_in_suspense_is_alerted_after_the_rule_s_hours() -> None:
+
+    w = world()
+    w.rules.held["r1"] = Rule("r1", INST, "suspense", Trigger.SUSPENSE_AGE, hours=4)
+    event = Event(
+        id="evt_p1",
+        type="payment.unmatched",
+        institution_id=INST,
+        branch_id="",
+        aggregate_id="pay_1",
+        occurred_at=datetime.now(UTC) - timedelta(hours=3),
+        data={},
+    )
+    await w.intake.payment_event(PaymentFact(event, "pay_1", "", Decimal("700"), "KES"))
+    await w.alerting.check_suspense()
+    assert w.alerts.held == {}
+    w.suspense.held["pay_1"] = replace(
+        w.suspense.held["pay_1"], received_at=datetime.now(UTC) - timedelta(hours=5)
+    )
+    await w.alerting.check_suspense()
+    [alert] = w.alerts.held.values()
+    assert alert.subject_id == "pay_1" and "KES 700.00" in alert.detail
+    assigned = replace(event, id="evt_p2", type="payment.assigned")
+    await w.intake.payment_event(PaymentFact(assigned, "pay_1", "loan_1", Decimal("700"), "KES"))
+    assert w.suspense.held == {}
