@@ -50,8 +50,10 @@ class Schedule:
     time_zone: str = "UTC"
     close_of_business_time: str = "22:00"
     reminder_days_before: int = 2
-    quiet_hours_start: str = "21:00"
-    quiet_hours_end: str = "07:00"
+    #: None until the institution sets them: a default in an unknown time zone would hold
+    #: messages at the wrong hours.
+    quiet_hours_start: str = ""
+    quiet_hours_end: str = ""
     default_language: str = "en"
     enabled: bool = True
     #: The first business date the clock closes (the day it began to keep time).
