@@ -199,6 +199,7 @@ def test_a_loan_is_reminded_chased_and_alerted_through_every_channel(
             "acknowledged",
             "resolved",
         ]
+
         def audited() -> list[str]:
             query = {"target_kind": "alerts", "target_id": alert["id"]}
             found = _ok(http.get("/v1/audit-log", headers=admin, params=query))["items"]
