@@ -60,6 +60,7 @@ export function WebhooksSection() {
                 <thead>
                   <tr>
                     <th scope="col">{t("settings.webhooks.url")}</th>
+                    <th scope="col">{t("settings.webhooks.description")}</th>
                     <th scope="col">{t("settings.webhooks.events")}</th>
                     <th scope="col">{t("settings.webhooks.status")}</th>
                     <th scope="col">{t("settings.webhooks.actions")}</th>
@@ -101,8 +102,8 @@ function EndpointRow({
       <tr>
         <th scope="row" className="url">
           {url}
-          {endpoint.description && <span className="hint"> — {endpoint.description}</span>}
         </th>
+        <td>{endpoint.description ?? ""}</td>
         <td>{endpoint.event_types.join(", ")}</td>
         <td>
           {endpoint.status === "enabled"
@@ -145,7 +146,7 @@ function EndpointRow({
       </tr>
       {open && (
         <tr>
-          <td colSpan={4}>
+          <td colSpan={5}>
             <Deliveries endpoint={endpoint} editable={editable} />
           </td>
         </tr>
