@@ -22,6 +22,8 @@ from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
+NOT_SCHEDULED = "None: the close of business does not run on its own."
+
 
 @pytest.fixture(scope="module")
 def mfi(http: httpx.Client, platform_token: str) -> Institution:
@@ -40,7 +42,7 @@ def test_the_admin_sets_the_schedule_and_sees_the_next_run(
     sign_in(page, mfi.emails["admin"])
     open_section(page, "Settings")
     schedule = page.get_by_role("region", name="Schedule")
-    expect(schedule.get_by_text("None: the close of business does not run on its own.")).to_be_visible()
+    expect(schedule.get_by_text(NOT_SCHEDULED)).to_be_visible()
 
     close = schedule.get_by_label("Close of business time")
     close.fill("25:61")
@@ -72,7 +74,7 @@ def test_the_admin_sets_the_schedule_and_sees_the_next_run(
     # Leave the clock by hand again: the other tests close days when they choose.
     schedule.get_by_label("Run the close of business every day").uncheck()
     schedule.get_by_role("button", name="Save schedule").click()
-    expect(schedule.get_by_text("None: the close of business does not run on its own.")).to_be_visible()
+    expect(schedule.get_by_text(NOT_SCHEDULED)).to_be_visible()
 
 
 def test_the_admin_adds_a_webhook_and_sees_its_secret_once(
