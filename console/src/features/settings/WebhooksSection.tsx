@@ -1,7 +1,7 @@
 /** The institution's webhook endpoints: listed with their status, added (the signing secret
  * shown once, to be copied then), enabled again after persistent failure, deleted; each with its
  * deliveries, any of which can be sent again. */
-import { useId, useState, type FormEvent } from "react";
+import { useId, useRef, useState, type FormEvent } from "react";
 
 import { ConfirmButton } from "@/components/Confirm";
 import { Busy, ErrorAlert, fieldError } from "@/components/Feedback";
@@ -259,6 +259,7 @@ function AddWebhook() {
       {
         onSuccess: (endpoint) => {
           setCreated(endpoint);
+          create.reset(); // the secret lives in this form's state only, until dismissed
           setUrl("");
           setEvents([]);
           setDescription("");
@@ -326,9 +327,24 @@ function AddWebhook() {
   );
 }
 
+function copySelection(element: HTMLElement | null): boolean {
+  const selection = window.getSelection();
+  if (!element || !selection) return false;
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  selection.removeAllRanges();
+  selection.addRange(range);
+  try {
+    return document.execCommand("copy");
+  } catch {
+    return false;
+  }
+}
+
 /** The signing secret, shown this once: the server never answers it again. */
 function SecretOnce({ endpoint, onDismiss }: { endpoint: CreatedWebhook; onDismiss: () => void }) {
   const [copied, setCopied] = useState<"" | "yes" | "no">("");
+  const secretRef = useRef<HTMLElement>(null);
   const titleId = useId();
   const warningId = useId();
 
@@ -337,7 +353,9 @@ function SecretOnce({ endpoint, onDismiss }: { endpoint: CreatedWebhook; onDismi
       await navigator.clipboard.writeText(endpoint.secret);
       setCopied("yes");
     } catch {
-      setCopied("no");
+      // No Clipboard API outside a secure context (the console over plain http on a LAN):
+      // select the secret and copy the selection the old way.
+      setCopied(copySelection(secretRef.current) ? "yes" : "no");
     }
   }
 
@@ -348,7 +366,9 @@ function SecretOnce({ endpoint, onDismiss }: { endpoint: CreatedWebhook; onDismi
         <strong>{t("settings.webhooks.secretWarning")}</strong>
       </p>
       <p>
-        <code className="secret">{endpoint.secret}</code>
+        <code className="secret" ref={secretRef}>
+          {endpoint.secret}
+        </code>
       </p>
       <div className="actions">
         <button type="button" onClick={() => void copy()}>

@@ -52,7 +52,9 @@ export function useCreateWebhook() {
   const queries = useQueryClient();
   return useMutation({
     mutationFn: (body: WebhookBody) => call(api.POST("/v1/webhooks", { body })),
-    // The list is read again (without the secret), never written from this answer.
+    // The answer holds the secret: the mutation cache forgets it at once, and the list is read
+    // again (without it), never written from this answer.
+    gcTime: 0,
     onSuccess: () => queries.invalidateQueries({ queryKey: WEBHOOKS }),
   });
 }
