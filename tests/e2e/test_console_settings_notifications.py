@@ -202,10 +202,10 @@ def test_the_admin_edits_the_swahili_sms_for_an_approved_loan_and_restores_it(
     expect(body).to_have_accessible_description(re.compile(r"\d+ characters, 1 SMS part\b"))
     editor.get_by_role("button", name="Save template").click()
     expect(editor.get_by_role("status")).to_contain_text("Template saved")
-    row = templates.get_by_role("row").filter(
+    cell = templates.get_by_role("cell").filter(
         has=page.get_by_role("button", name=f"Edit template {name}")
     )
-    expect(row).to_contain_text("Institution's own")
+    expect(cell).to_contain_text("Institution's own")
     saved = _ok(
         http.get("/v1/notification-templates/loan_approved/sms/sw", headers=mfi.headers["admin"])
     )
@@ -217,7 +217,7 @@ def test_the_admin_edits_the_swahili_sms_for_an_approved_loan_and_restores_it(
     ).click()
     expect(editor.get_by_role("status")).to_have_text("The default text is used again.")
     expect(body).to_have_value(re.compile("^Mpendwa"))
-    expect(row).to_contain_text("Default")
+    expect(cell).to_contain_text("Default")
     restored = _ok(
         http.get("/v1/notification-templates/loan_approved/sms/sw", headers=mfi.headers["admin"])
     )

@@ -36,11 +36,8 @@ export function templateName(key: TemplateKey): string {
   });
 }
 
-function sorted(list: Template[]): Template[] {
-  const rank = (x: Template) =>
-    KINDS.indexOf(x.kind) * 100 + CHANNELS.indexOf(x.channel) * 10 + LANGUAGES.indexOf(x.language);
-  return [...list].sort((a, b) => rank(a) - rank(b));
-}
+/** A column per channel and language, a row per kind. */
+const COLUMNS = CHANNELS.flatMap((channel) => LANGUAGES.map((language) => ({ channel, language })));
 
 export function TemplatesSection() {
   const me = useMe();
@@ -61,36 +58,43 @@ export function TemplatesSection() {
                   <thead>
                     <tr>
                       <th scope="col">{t("settings.templates.kind")}</th>
-                      <th scope="col">{t("settings.templates.channel")}</th>
-                      <th scope="col">{t("settings.templates.language")}</th>
-                      <th scope="col">{t("settings.templates.source")}</th>
-                      <td />
+                      {COLUMNS.map(({ channel, language }) => (
+                        <th scope="col" key={`${channel}/${language}`}>
+                          {t(`settings.channel.${channel}`)}, {t(`settings.language.${language}`)}
+                        </th>
+                      ))}
                     </tr>
                   </thead>
                   <tbody>
-                    {sorted(list).map((x) => {
-                      const name = templateName(x);
-                      return (
-                        <tr key={`${x.kind}/${x.channel}/${x.language}`} aria-current={open && same(x, open) ? "true" : undefined}>
-                          <th scope="row">{t(`settings.kind.${x.kind}`)}</th>
-                          <td>{t(`settings.channel.${x.channel}`)}</td>
-                          <td>{t(`settings.language.${x.language}`)}</td>
-                          <td>{x.default ? t("settings.templates.default") : <strong>{t("settings.templates.own")}</strong>}</td>
-                          <td>
-                            <button
-                              type="button"
-                              className="secondary"
-                              aria-label={t(editable ? "settings.templates.editLabel" : "settings.templates.viewLabel", {
-                                name,
-                              })}
-                              onClick={() => setOpen({ kind: x.kind, channel: x.channel, language: x.language })}
-                            >
-                              {editable ? t("settings.templates.edit") : t("settings.templates.view")}
-                            </button>
-                          </td>
-                        </tr>
-                      );
-                    })}
+                    {KINDS.map((kind) => (
+                      <tr key={kind}>
+                        <th scope="row">{t(`settings.kind.${kind}`)}</th>
+                        {COLUMNS.map(({ channel, language }) => {
+                          const x = list.find((y) => same(y, { kind, channel, language }));
+                          if (!x) return <td key={`${channel}/${language}`}>—</td>;
+                          const name = templateName(x);
+                          const chosen = !!open && same(x, open);
+                          return (
+                            <td key={`${channel}/${language}`} className={chosen ? "chosen" : undefined}>
+                              <span className={x.default ? "source" : "source own"}>
+                                {x.default ? t("settings.templates.default") : t("settings.templates.own")}
+                              </span>{" "}
+                              <button
+                                type="button"
+                                className="secondary"
+                                aria-label={t(
+                                  editable ? "settings.templates.editLabel" : "settings.templates.viewLabel",
+                                  { name },
+                                )}
+                                onClick={() => setOpen({ kind, channel, language })}
+                              >
+                                {editable ? t("settings.templates.edit") : t("settings.templates.view")}
+                              </button>
+                            </td>
+                          );
+                        })}
+                      </tr>
+                    ))}
                   </tbody>
                 </table>
               </div>

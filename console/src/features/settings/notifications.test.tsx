@@ -414,10 +414,11 @@ describe("message templates", () => {
     gateway();
     renderScreen(<SettingsPage />);
     const section = within(await screen.findByRole("region", { name: "Message templates" }));
-    const own = within((await section.findByRole("button", { name: "Edit template Installment due, SMS, English" })).closest("tr")!);
-    expect(own.getByText("Institution's own")).toBeInTheDocument();
-    const other = within(section.getByRole("button", { name: "Edit template Loan approved, SMS, Kiswahili" }).closest("tr")!);
-    expect(other.getByText("Default")).toBeInTheDocument();
+    const cell = (name: string) => section.getByRole("button", { name: `Edit template ${name}` }).closest("td")!;
+    await section.findByRole("rowheader", { name: "Installment due" });
+    expect(cell("Installment due, SMS, English")).toHaveTextContent("Institution's own");
+    expect(cell("Installment due, Email, English")).toHaveTextContent("Default");
+    expect(cell("Loan approved, SMS, Kiswahili")).toHaveTextContent("Default");
   });
 
   it("shows a refused variable beside Body naming the line, counts SMS parts, saves and restores", async () => {
@@ -460,14 +461,14 @@ describe("message templates", () => {
       params: { path: { kind: "loan_approved", channel: "sms", language: "sw" } },
       body: { body: "Hongera {{ first_name }}!" },
     });
-    const row = within(section.getByRole("button", { name: "Edit template Loan approved, SMS, Kiswahili" }).closest("tr")!);
-    expect(row.getByText("Institution's own")).toBeInTheDocument();
+    const cell = section.getByRole("button", { name: "Edit template Loan approved, SMS, Kiswahili" }).closest("td")!;
+    expect(cell).toHaveTextContent("Institution's own");
 
     await userEvent.click(editor.getByRole("button", { name: "Restore default" }));
     await userEvent.click(within(screen.getByRole("alertdialog")).getByRole("button", { name: "Confirm" }));
     expect(await editor.findByText("The default text is used again.")).toBeInTheDocument();
     expect(body).toHaveValue("Mpendwa {{ first_name }}, mkopo wako umeidhinishwa.");
-    expect(row.getByText("Default")).toBeInTheDocument();
+    expect(cell).toHaveTextContent("Default");
   });
 
   it("edits an email's subject too", async () => {
