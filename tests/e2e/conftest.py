@@ -134,8 +134,13 @@ def http(fleet: Fleet, api_schema: OpenApiSchema) -> Iterator[httpx.Client]:
         if operation is not None:
             operation.validate_response(response)
 
+    # Idle connections are dropped before the gateway's keep-alive (uvicorn: 5 s) would close
+    # them: a request sent on one just as the server closes it goes unanswered.
     with httpx.Client(
-        base_url=fleet.url, timeout=30, event_hooks={"response": [conforms]}
+        base_url=fleet.url,
+        timeout=30,
+        event_hooks={"response": [conforms]},
+        limits=httpx.Limits(keepalive_expiry=2.0),
     ) as client:
         yield client
 

@@ -31,19 +31,6 @@ def mfi(http: httpx.Client, platform_token: str) -> Institution:
     return make_institution(http, platform_token)
 
 
-def _awake(http: httpx.Client) -> httpx.Client:
-    """The shared client after a pause in the browser: the gateway closes idle keep-alive
-    connections after a few seconds, and a request sent just as it does is dropped unanswered.
-    A health check (safe to repeat) takes that hit and leaves a fresh connection."""
-    for _ in range(3):
-        try:
-            http.get("/healthz")
-            break
-        except httpx.RemoteProtocolError:
-            continue
-    return http
-
-
 def _ok(reply: httpx.Response, status: int = 200) -> Any:
     assert reply.status_code == status, reply.text
     return reply.json()
@@ -74,9 +61,7 @@ def test_the_admin_sets_the_schedule_and_sees_the_next_run(
     expect(schedule.get_by_role("status")).to_have_text("Saved.")
     expect(close).not_to_have_attribute("aria-invalid", "true")
 
-    held = _ok(
-        _awake(http).get(f"/v1/institutions/{mfi.id}/schedule", headers=mfi.headers["admin"])
-    )
+    held = _ok(http.get(f"/v1/institutions/{mfi.id}/schedule", headers=mfi.headers["admin"]))
     assert held["close_of_business_time"] == "18:00" and held["default_language"] == "sw"
     assert held["enabled"] is True and held["next_business_date"]
     # The next run: its business date, 18:00 in Nairobi and 15:00 UTC.
@@ -124,7 +109,7 @@ def test_the_admin_adds_a_webhook_and_sees_its_secret_once(
 
         # An event reaches the listener signed with the secret the console showed.
         loan = _ok(
-            _awake(http).post(
+            http.post(
                 "/v1/loans",
                 headers=mfi.headers["agent"],
                 json={
@@ -170,7 +155,7 @@ def test_the_admin_adds_a_webhook_and_sees_its_secret_once(
             "button", name="Confirm"
         ).click()
         expect(page.get_by_role("rowheader", name=url)).to_have_count(0)
-        assert _ok(_awake(http).get("/v1/webhooks", headers=mfi.headers["admin"]))["items"] == []
+        assert _ok(http.get("/v1/webhooks", headers=mfi.headers["admin"]))["items"] == []
 
 
 def test_the_admin_makes_an_alert_rule(page: Page, mfi: Institution, http: httpx.Client) -> None:
@@ -191,7 +176,7 @@ def test_the_admin_makes_an_alert_rule(page: Page, mfi: Institution, http: httpx
     expect(row).to_contain_text("Branch PAR30")
     expect(row).to_contain_text("5%")
     expect(row).to_contain_text("Branch manager")
-    [rule] = _ok(_awake(http).get("/v1/alert-rules", headers=mfi.headers["admin"]))["items"]
+    [rule] = _ok(http.get("/v1/alert-rules", headers=mfi.headers["admin"]))["items"]
     assert rule["ratio"] == "0.05" and rule["roles"] == ["branch_manager"]
     assert rule["channels"] == ["email"] and rule["branch_ids"] == []
 
@@ -222,9 +207,7 @@ def test_the_admin_edits_the_swahili_sms_for_an_approved_loan_and_restores_it(
     )
     expect(cell).to_contain_text("Institution's own")
     saved = _ok(
-        _awake(http).get(
-            "/v1/notification-templates/loan_approved/sms/sw", headers=mfi.headers["admin"]
-        )
+        http.get("/v1/notification-templates/loan_approved/sms/sw", headers=mfi.headers["admin"])
     )
     assert saved["default"] is False and "umeidhinishwa" in saved["body"]
 
@@ -236,9 +219,7 @@ def test_the_admin_edits_the_swahili_sms_for_an_approved_loan_and_restores_it(
     expect(body).to_have_value(re.compile("^Mpendwa"))
     expect(cell).to_contain_text("Default")
     restored = _ok(
-        _awake(http).get(
-            "/v1/notification-templates/loan_approved/sms/sw", headers=mfi.headers["admin"]
-        )
+        http.get("/v1/notification-templates/loan_approved/sms/sw", headers=mfi.headers["admin"])
     )
     assert restored["default"] is True
 
