@@ -35,8 +35,9 @@ export function useAssignees() {
   const me = useMe();
   return useQuery({
     queryKey: ["users", "assignees"],
-    queryFn: async (): Promise<Pick<User, "id" | "full_name" | "role">[]> => {
-      if (!can(me, "users:read")) return [{ id: me.id, full_name: me.full_name, role: me.role as User["role"] }];
+    queryFn: async (): Promise<Pick<User, "id" | "full_name" | "role" | "branch_id">[]> => {
+      if (!can(me, "users:read"))
+        return [{ id: me.id, full_name: me.full_name, role: me.role as User["role"], branch_id: me.branch_id ?? null }];
       const users: User[] = [];
       let token = "";
       do {
