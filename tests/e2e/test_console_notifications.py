@@ -170,7 +170,9 @@ def test_a_borrower_registered_with_sms_reminders_sees_the_approval_in_their_mes
         "Dear Atieno, your loan application for KES 12,000.00", timeout=30_000
     )
     expect(row).to_contain_text("SMS")
-    expect(row.get_by_role("cell").last).to_have_text(re.compile(r"^(sent|delivered)$"), timeout=30_000)
+    expect(row.get_by_role("cell").last).to_have_text(
+        re.compile(r"^(sent|delivered)$"), timeout=30_000
+    )
 
     # The agent changes the borrower's preferences: email needs an address, said beside it.
     prefs.get_by_label("Email", exact=True).check()
