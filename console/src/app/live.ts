@@ -44,7 +44,13 @@ export function useLiveFeed(onAlerts: boolean): { announcement: string; openAler
       } else {
         const message = event.item;
         void queries.invalidateQueries({ queryKey: ["notifications", "borrower", message.borrower_id] });
-        if (message.loan_id) void queries.invalidateQueries({ queryKey: ["notifications", "loan", message.loan_id] });
+        if (message.loan_id) {
+          void queries.invalidateQueries({ queryKey: ["notifications", "loan", message.loan_id] });
+          // A message says something happened to the loan (approved, disbursed, paid): the
+          // loan's page and the borrower's list of loans follow.
+          void queries.invalidateQueries({ queryKey: ["loan", message.loan_id], exact: true });
+          void queries.invalidateQueries({ queryKey: ["loans", { borrower_id: message.borrower_id }] });
+        }
       }
     };
     return openLiveFeed(handle);

@@ -1,6 +1,7 @@
-import { act, screen, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { act, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { Route, Routes } from "react-router-dom";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { describe, expect, it, vi } from "vitest";
 
 import type { LiveEvent } from "@/lib/live";
@@ -88,5 +89,44 @@ describe("the shell's live feed", () => {
     show("/institutions");
     expect(feed.handler).toBeNull();
     expect(screen.queryByRole("link", { name: "Alerts" })).toBeNull();
+  });
+
+  it("refreshes the lists a message or an alert belongs to, and every list on reconnecting", () => {
+    signInAs({ role: "agent", permissions: ["alerts:read", "notifications:read", "loans:read"] });
+    serve({});
+    const client = new QueryClient();
+    const refreshed = vi.spyOn(client, "invalidateQueries");
+    render(
+      <QueryClientProvider client={client}>
+        <MemoryRouter initialEntries={["/loans"]}>
+          <Routes>
+            <Route element={<Shell />}>
+              <Route path="*" element={<p>page</p>} />
+            </Route>
+          </Routes>
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    const keys = () => refreshed.mock.calls.map(([filters]) => filters?.queryKey);
+    act(() => feed.handler!({ kind: "connected", again: false }));
+    expect(keys()).toEqual([]);
+    act(() =>
+      feed.handler!({
+        kind: "notification",
+        item: { id: "ntf_1", borrower_id: "brw_1", loan_id: "loan_1", channel: "sms", template: "loan_approved", status: "sent" },
+      }),
+    );
+    expect(keys()).toEqual([
+      ["notifications", "borrower", "brw_1"],
+      ["notifications", "loan", "loan_1"],
+      ["loan", "loan_1"],
+      ["loans", { borrower_id: "brw_1" }],
+    ]);
+    refreshed.mockClear();
+    act(() => feed.handler!(alert("alr_1", "Loan 8 days past due")));
+    expect(keys()).toEqual([["alerts"]]);
+    refreshed.mockClear();
+    act(() => feed.handler!({ kind: "connected", again: true }));
+    expect(keys()).toEqual([["alerts"], ["notifications"]]);
   });
 });
