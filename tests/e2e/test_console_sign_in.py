@@ -17,6 +17,7 @@ EVERYONE = ["Dashboard", "Borrowers", "Loans", "Collections", "Reports"]
 SECTIONS = {
     "admin": [
         *EVERYONE,
+        "Alerts",
         "Approvals",
         "Suspense",
         "Scorecards",
@@ -27,6 +28,7 @@ SECTIONS = {
     ],
     "branch_manager": [
         *EVERYONE,
+        "Alerts",
         "Approvals",
         "Suspense",
         "Scorecards",
@@ -34,8 +36,8 @@ SECTIONS = {
         "Branches",
         "Settings",
     ],
-    "agent": ["Borrowers", "Loans", "Collections", "Branches"],
-    "auditor": [*EVERYONE, "Scorecards", "Audit log", "Users", "Branches", "Settings"],
+    "agent": ["Borrowers", "Loans", "Collections", "Alerts", "Branches"],
+    "auditor": [*EVERYONE, "Alerts", "Scorecards", "Audit log", "Users", "Branches", "Settings"],
 }
 
 

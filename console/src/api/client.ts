@@ -14,6 +14,13 @@ export const api = createClient<paths>({ baseUrl: "" });
 
 let refreshing: Promise<boolean> | null = null;
 
+/** Renews the access token with the refresh token, once however many ask at the same time
+ * (the live feed asks when its stream ends with the token). False: the session is over. */
+export function renewSession(): Promise<boolean> {
+  refreshing ??= refresh().finally(() => (refreshing = null));
+  return refreshing;
+}
+
 async function refresh(): Promise<boolean> {
   const token = session.get().refreshToken;
   if (!token) return false;
@@ -41,8 +48,7 @@ const auth: Middleware = {
   async onResponse({ request, response }) {
     if (response.status !== 401 || !session.get().accessToken) return response;
     if (request.url.includes("/v1/auth/")) return response;
-    refreshing ??= refresh().finally(() => (refreshing = null));
-    if (await refreshing) {
+    if (await renewSession()) {
       const retry = copies.get(request) ?? request;
       retry.headers.set("Authorization", `Bearer ${session.get().accessToken}`);
       return fetch(retry);

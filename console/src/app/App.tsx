@@ -32,6 +32,7 @@ const pages: Record<string, ComponentType> = {
   "/loans/*": lazy(() => import("@/features/loans")),
   "/collections": lazy(() => import("@/features/collections")),
   "/reports": lazy(() => import("@/features/reports")),
+  "/alerts": lazy(() => import("@/features/alerts")),
   "/approvals": lazy(() => import("@/features/approvals")),
   "/suspense": lazy(() => import("@/features/suspense")),
   "/scorecards/*": lazy(() => import("@/features/scorecards")),

@@ -2,7 +2,7 @@
  * session ends mid-use the page stays mounted (what was typed is kept) under a sign-in. */
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
-import { NavLink, Outlet } from "react-router-dom";
+import { NavLink, Outlet, useLocation } from "react-router-dom";
 
 import { api } from "@/api/client";
 import { SignIn } from "@/features/auth/SignIn";
@@ -11,7 +11,8 @@ import { today } from "@/lib/format";
 import { useOnline } from "@/lib/online";
 import { can, deviceProfile, session, useSession } from "@/lib/session";
 
-import { sections } from "./nav";
+import { useLiveFeed } from "./live";
+import { ALERTS_PATH, sections } from "./nav";
 
 export function Shell() {
   const { me, expired, offline } = useSession();
@@ -23,6 +24,8 @@ export function Shell() {
   );
   const mustSignIn = expired || (offline && online);
   const collects = can(me, "repayments:create");
+  const onAlerts = useLocation().pathname.startsWith(ALERTS_PATH);
+  const live = useLiveFeed(onAlerts);
 
   useEffect(() => {
     if (!collects || !me) return;
@@ -52,11 +55,23 @@ export function Shell() {
         <span className="brand">{t("app.name")}</span>
         <nav aria-label={t("nav.label")}>
           <ul>
-            {visible.map((s) => (
-              <li key={s.path}>
-                <NavLink to={s.path}>{s.label}</NavLink>
-              </li>
-            ))}
+            {visible.map((s) =>
+              s.path === ALERTS_PATH && live.openAlerts > 0 ? (
+                <li key={s.path}>
+                  <NavLink to={s.path} aria-describedby="alerts-badge">
+                    {s.label}
+                  </NavLink>{" "}
+                  <span id="alerts-badge" className="badge">
+                    <span aria-hidden="true">{live.openAlerts}</span>
+                    <span className="visually-hidden">{t("alerts.badge", { count: live.openAlerts })}</span>
+                  </span>
+                </li>
+              ) : (
+                <li key={s.path}>
+                  <NavLink to={s.path}>{s.label}</NavLink>
+                </li>
+              ),
+            )}
           </ul>
         </nav>
         <span className="who">{me?.full_name}</span>
@@ -64,6 +79,11 @@ export function Shell() {
           {t("nav.signOut")}
         </button>
       </header>
+      {live.announcement && (
+        <p role="status" className="announcement">
+          {live.announcement}
+        </p>
+      )}
       <main className="page" inert={mustSignIn || undefined}>
         <Outlet />
       </main>

@@ -2,6 +2,8 @@
  * permissions (from GET /v1/me) let them use it. The server still checks every call. */
 import { t } from "@/i18n";
 
+export const ALERTS_PATH = "/alerts";
+
 export type Section = { path: string; label: string; permission: string };
 
 export function sections(): Section[] {
@@ -11,6 +13,7 @@ export function sections(): Section[] {
     { path: "/loans", label: t("nav.loans"), permission: "loans:read" },
     { path: "/collections", label: t("nav.collections"), permission: "repayments:read" },
     { path: "/reports", label: t("nav.reports"), permission: "reports:read" },
+    { path: ALERTS_PATH, label: t("nav.alerts"), permission: "alerts:read" },
     { path: "/approvals", label: t("nav.approvals"), permission: "loans:approve" },
     { path: "/suspense", label: t("nav.suspense"), permission: "repayments:reverse" },
     { path: "/scorecards", label: t("nav.scorecards"), permission: "scorecards:read" },

@@ -83,20 +83,38 @@ export function useRecordConsent(id: string) {
   });
 }
 
-/** Registers the borrower, then records the consent given on the form. A consent that fails
- * to record leaves a registered borrower whose file offers to record it again. */
+/** What registration produced: the borrower, and the refusal of their message preferences
+ * if those could not be recorded (the borrower stays registered; their file offers them). */
+export type Registered = { borrower: Borrower; preferencesError: unknown };
+
+/** Registers the borrower, then records the consent given on the form and the channels and
+ * language they chose for messages. A consent that fails to record leaves a registered
+ * borrower whose file offers to record it again; so do preferences, and the file says so. */
 export function useRegisterBorrower() {
   const queries = useQueryClient();
   return useMutation({
-    mutationFn: async (body: BorrowerBody) => {
+    mutationFn: async ({ body, preferences }: { body: BorrowerBody; preferences?: PreferencesBody }): Promise<Registered> => {
       const created = await call(api.POST("/v1/borrowers", { body }));
+      let borrower: Borrower = created;
       try {
-        return await recordConsent(created.id);
+        borrower = await recordConsent(created.id);
       } catch {
-        return created;
+        borrower = created;
       }
+      let preferencesError: unknown = null;
+      if (preferences) {
+        try {
+          queries.setQueryData(
+            ["borrower", created.id, "notification-preferences"],
+            await putPreferences(created.id, preferences),
+          );
+        } catch (error) {
+          preferencesError = error;
+        }
+      }
+      return { borrower, preferencesError };
     },
-    onSuccess: (borrower) => {
+    onSuccess: ({ borrower }) => {
       queries.setQueryData(["borrower", borrower.id], borrower);
       void queries.invalidateQueries({ queryKey: ["borrowers"] });
     },
@@ -155,4 +173,31 @@ export async function openDocument(documentId: string): Promise<void> {
     }),
   );
   window.open(URL.createObjectURL(blob as Blob), "_blank", "noopener");
+}
+
+export type Preferences = components["schemas"]["Preferences"];
+export type PreferencesBody = components["schemas"]["PreferencesBody"];
+
+export function usePreferences(id: string) {
+  return useQuery({
+    queryKey: ["borrower", id, "notification-preferences"],
+    queryFn: () =>
+      call(
+        api.GET("/v1/borrowers/{borrower_id}/notification-preferences", { params: { path: { borrower_id: id } } }),
+      ),
+  });
+}
+
+function putPreferences(id: string, body: PreferencesBody): Promise<Preferences> {
+  return call(
+    api.PUT("/v1/borrowers/{borrower_id}/notification-preferences", { params: { path: { borrower_id: id } }, body }),
+  );
+}
+
+export function useSavePreferences(id: string) {
+  const queries = useQueryClient();
+  return useMutation({
+    mutationFn: (body: PreferencesBody) => putPreferences(id, body),
+    onSuccess: (saved) => queries.setQueryData(["borrower", id, "notification-preferences"], saved),
+  });
 }

@@ -274,4 +274,34 @@ describe("a loan's page", () => {
     expect(keys[1]).toBe(keys[0]);
     expect(keys[2]).not.toBe(keys[1]);
   });
+
+  it("shows the loan's messages to those who may read them", async () => {
+    signInAs({ role: "branch_manager", permissions: [...MANAGER, "notifications:read"], branch_id: "br_1" });
+    const calls = gateway({
+      "GET /v1/loans/{loan_id}": () => ok(loan({ status: "approved" })),
+      "GET /v1/notifications": () =>
+        ok({
+          items: [
+            {
+              id: "ntf_1",
+              channel: "sms",
+              recipient: "+254712345678",
+              template: "loan_approved",
+              status: "suppressed",
+              failure_reason: "no_consent",
+              text: "Dear Achieng, your loan application for KES 50,000.00 has been approved.",
+              create_time: "2026-03-31T09:30:01.120Z",
+              borrower_id: "brw_1",
+              loan_id: "loan_1",
+            },
+          ],
+          next_page_token: "",
+        }),
+    });
+    show("/loans/loan_1");
+    const region = await screen.findByRole("region", { name: "Messages" });
+    const row = (await within(region).findByText(/has been approved/)).closest("tr")!;
+    expect(row).toHaveTextContent("suppressed: no consent");
+    expect(calls.find((c) => c.route === "GET /v1/notifications")?.init.params?.query).toMatchObject({ loan_id: "loan_1" });
+  });
 });

@@ -6,6 +6,7 @@ export const text = {
   "nav.loans": "Loans",
   "nav.collections": "Collections",
   "nav.reports": "Reports",
+  "nav.alerts": "Alerts",
   "nav.approvals": "Approvals",
   "nav.suspense": "Suspense",
   "nav.scorecards": "Scorecards",

@@ -1,17 +1,19 @@
 /** A borrower's file: who they are, their consent, their loans, every change to their profile
  * and assignment, and (for those who may read the audit log) the audit entries about them. */
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { Loading } from "@/components/Loading";
 import { Money, MoneyCell } from "@/components/Money";
 import { ProductName, StaffName, useBorrower, useCurrency } from "@/components/Lookups";
 import { AuditTrail } from "@/features/audit/AuditTrail";
+import { Messages } from "@/features/notifications/Messages";
 import { t } from "@/i18n";
 import { isoDate } from "@/lib/format";
 import { can, useMe } from "@/lib/session";
 
 import { BorrowerDocuments } from "./BorrowerDocuments";
+import { NotificationPreferences } from "./NotificationPreferences";
 import {
   CONSENT_KIND,
   useBorrowerLoans,
@@ -32,6 +34,8 @@ function File({ borrower: b }: { borrower: Borrower }) {
   const currency = useCurrency();
   const branches = useBranches().data;
   const branchName = (id: string) => branches?.find((x) => x.id === id)?.name ?? id;
+  // Registration could not record the message preferences chosen on the form.
+  const preferencesError = (useLocation().state as { preferencesError?: string } | null)?.preferencesError;
 
   return (
     <>
@@ -76,6 +80,24 @@ function File({ borrower: b }: { borrower: Borrower }) {
       <Loans id={b.id} />
 
       <BorrowerDocuments borrower={b} />
+
+      {can(me, "notifications:read") && (
+        <>
+          <section aria-labelledby="messages-title">
+            <h2 id="messages-title">{t("notifications.messages")}</h2>
+            <Messages of={{ borrower_id: b.id }} />
+          </section>
+          <section aria-labelledby="preferences-title">
+            <h2 id="preferences-title">{t("notifications.preferences")}</h2>
+            {preferencesError && (
+              <div role="alert" className="alert">
+                {t("notifications.registerFailed", { detail: preferencesError })}
+              </div>
+            )}
+            <NotificationPreferences borrowerId={b.id} />
+          </section>
+        </>
+      )}
 
       <h2>{t("borrowers.versions")}</h2>
       <Versions borrower={b} />

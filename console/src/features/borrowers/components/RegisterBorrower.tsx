@@ -7,16 +7,23 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 
-import { ApiProblem } from "@/api/problem";
+import { ApiProblem, isOffline } from "@/api/problem";
 import { Busy, ErrorAlert } from "@/components/Feedback";
 import { CheckboxField, Field, SelectField } from "@/components/Field";
 import { useCurrency } from "@/components/Lookups";
 import { t } from "@/i18n";
 import { today } from "@/lib/format";
-import { useMe } from "@/lib/session";
+import { can, useMe } from "@/lib/session";
 
-import { useBranches, useRegisterBorrower, type BorrowerBody } from "../api";
+import { useBranches, useRegisterBorrower, type BorrowerBody, type PreferencesBody } from "../api";
+import { LANGUAGES } from "./NotificationPreferences";
 import { adultBornBy, STEPS, stepOf, validate, type Errors, type Values } from "./validate";
+
+function errorText(error: unknown): string {
+  if (isOffline(error)) return t("common.offline");
+  if (error instanceof ApiProblem) return Object.values(error.fields).join("; ") || error.message;
+  return String((error as Error)?.message ?? error);
+}
 
 const GENDERS = ["female", "male", "other", "undisclosed"] as const;
 const FIELDS = STEPS.flatMap((s) => s.fields);
@@ -34,6 +41,16 @@ function body(v: Values): BorrowerBody {
     business_type: optional(v.business_type),
     gender: optional(v.gender),
     household_size: v.household_size.trim() ? Number(v.household_size) : null,
+  };
+}
+
+function preferences(v: Values): PreferencesBody {
+  return {
+    sms: v.sms,
+    email: false,
+    email_address: null,
+    language: v.language === "en" || v.language === "sw" ? v.language : null,
+    opted_out: false,
   };
 }
 
@@ -55,6 +72,8 @@ export function RegisterBorrower() {
     gender: "",
     household_size: "",
     consent: false,
+    sms: true,
+    language: "",
   });
   const [errors, setErrors] = useState<Errors>({});
   const [step, setStep] = useState(0);
@@ -99,15 +118,20 @@ export function RegisterBorrower() {
     if (register.isPending) return;
     const found = checked(FIELDS);
     if (Object.keys(found).length) return showErrors(found);
-    register.mutate(body(values), {
-      onSuccess: (borrower) => navigate(`/borrowers/${borrower.id}`),
+    const choices = can(me, "notification_preferences:update") ? preferences(values) : undefined;
+    register.mutate({ body: body(values), preferences: choices }, {
+      // Preferences refused after the borrower was registered are said on their file.
+      onSuccess: ({ borrower, preferencesError }) =>
+        navigate(`/borrowers/${borrower.id}`, {
+          state: preferencesError ? { preferencesError: errorText(preferencesError) } : undefined,
+        }),
       onError: (problem) => {
         if (problem instanceof ApiProblem && Object.keys(problem.fields).length) showErrors(problem.fields as Errors);
       },
     });
   }
 
-  const input = (f: Exclude<keyof Values, "consent">) => ({
+  const input = (f: Exclude<keyof Values, "consent" | "sms">) => ({
     value: values[f],
     onChange: (e: { target: { value: string } }) => set(f, e.target.value),
     error: errors[f],
@@ -194,6 +218,23 @@ export function RegisterBorrower() {
             onChange={(e) => set("consent", e.target.checked)}
             error={errors.consent}
           />
+          {can(me, "notification_preferences:update") && (
+            <fieldset className="channels">
+              <legend>{t("notifications.preferences")}</legend>
+              <CheckboxField
+                label={t("notifications.sms")}
+                checked={values.sms}
+                onChange={(e) => set("sms", e.target.checked)}
+              />
+              <SelectField label={t("notifications.language")} {...input("language")}>
+                {LANGUAGES.map((l) => (
+                  <option key={l} value={l}>
+                    {t(`notifications.language.${l || "default"}`)}
+                  </option>
+                ))}
+              </SelectField>
+            </fieldset>
+          )}
           <div className="actions step-nav">
             <button type="button" className="secondary" onClick={() => setStep(0)}>
               {t("common.back")}

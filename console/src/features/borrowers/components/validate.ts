@@ -13,6 +13,10 @@ export type Values = {
   gender: string;
   household_size: string;
   consent: boolean;
+  /** Channel consent for messages (notification preferences), recorded once registered. */
+  sms: boolean;
+  /** "en", "sw", or "" for the institution's default. */
+  language: string;
 };
 
 export type Errors = Partial<Record<keyof Values, string>>;

@@ -10,6 +10,7 @@ import { Loading } from "@/components/Loading";
 import { Money, MoneyCell } from "@/components/Money";
 import { BorrowerName, ProductName, StaffName, useLoanProducts } from "@/components/Lookups";
 import { AuditTrail } from "@/features/audit/AuditTrail";
+import { Messages } from "@/features/notifications/Messages";
 import { t } from "@/i18n";
 import { isoDate, money, today } from "@/lib/format";
 import { can, useMe } from "@/lib/session";
@@ -137,6 +138,13 @@ function LoanView({ loan }: { loan: Loan }) {
 
       {loan.status === "active" && <Payoff loan={loan} />}
       {disbursed && can(me, "ledger:read") && <Statement loan={loan} />}
+
+      {can(me, "notifications:read") && (
+        <section aria-labelledby="messages-title">
+          <h2 id="messages-title">{t("notifications.messages")}</h2>
+          <Messages of={{ loan_id: loan.id }} />
+        </section>
+      )}
 
       <h2>{t("loans.history")}</h2>
       <div className="table-wrap">
