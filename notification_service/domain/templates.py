@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -222,8 +223,15 @@ def check(kind: Kind, channel: Channel, subject: str, body: str) -> None:
         )
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """A template's source compiled once (parsing and compiling it cost several times the
+    rendering); the institutions' own texts and the defaults are few."""
+    return _env.from_string(source)
+
+
 def render(source: str, values: Mapping[str, str]) -> str:
     """The text of a saved (checked) template. Collapses the whitespace a multi-line
     template leaves, so an SMS is not charged for it."""
-    text = _env.from_string(source).render(values)
+    text = _compiled(source).render(values)
     return " ".join(text.split()) if "\n" not in source else text.strip()
