@@ -172,10 +172,12 @@ def wire(settings: Settings, runtime: Runtime) -> Wiring:
         reports,
         live,
     )
+    sender = HttpWebhooks(allow_private=settings.allow_private(), allow_http=settings.allow_http())
+    runtime.on_close(sender.aclose)
     webhooks = Webhooks(
         endpoints,
         deliveries,
-        HttpWebhooks(allow_private=settings.allow_private(), allow_http=settings.allow_http()),
+        sender,
         new_secret,
         schedule=settings.retry_schedule(),
     )

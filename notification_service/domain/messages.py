@@ -92,9 +92,11 @@ class Notification:
     version: int = 1
 
     def sent(self, provider_id: str, now: datetime) -> Notification:
+        """After the provider accepted it. A delivery report that arrived first (the SMS
+        gateway can report before the sender records the submission) keeps its status."""
         return replace(
             self,
-            status=Status.SENT,
+            status=Status.SENT if self.status is Status.QUEUED else self.status,
             provider_id=provider_id,
             attempts=self.attempts + 1,
             send_time=now,

@@ -111,8 +111,7 @@ class Dispatcher:
             except Exception as exc:  # a bug in an adapter must not stop the queue
                 log.exception("notification_send_crashed", notification_id=n.id)
                 after = n.not_sent(f"error: {type(exc).__name__}", now(), final=False)
-            if await self.notifications.save(after):
-                await self.live.publish(live_item(after))
+            after = await self._record(n, after)
             log.info(
                 "notification_attempted",
                 notification_id=n.id,
@@ -120,6 +119,20 @@ class Dispatcher:
                 status=after.status.value,
                 attempts=after.attempts,
             )
+
+    async def _record(self, n: Notification, after: Notification) -> Notification:
+        """Saves an attempt's outcome. When a delivery report was saved first, the attempt is
+        applied again to the message as the report left it, so neither is lost."""
+        for _ in range(3):
+            if await self.notifications.save(after):
+                await self.live.publish(live_item(after))
+                return after
+            fresh = await self.notifications.get(n.id)
+            if fresh is None or not after.send_time:
+                break
+            after = fresh.sent(after.provider_id, after.send_time)
+        log.warning("notification_attempt_not_recorded", notification_id=n.id)
+        return after
 
     async def report(
         self, notification_id: str, token: str, dlr_type: int, reply: str

@@ -122,7 +122,9 @@ class Intake:
                         fact.event.occurred_at,
                     )
                 )
-            case "payment.assigned" | "payment.refunded" | "payment.posted":
+            case "payment.assigned" | "payment.refunded":
+                # Only a payment that waited unmatched leaves suspense (a posted payment
+                # matched its loan at once: nothing to remove, and no statement spent).
                 await self.suspense.remove(fact.payment_id)
         await self.webhooks.fan_out(fact.event)
 

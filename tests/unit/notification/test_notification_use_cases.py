@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -375,3 +376,21 @@ async def test_a_payment_left_in_suspense_is_alerted_after_the_rule_s_hours() ->
     assigned = replace(event, id="evt_p2", type="payment.assigned")
     await w.intake.payment_event(PaymentFact(assigned, "pay_1", "loan_1", Decimal("700"), "KES"))
     assert w.suspense.held == {}
+
+
+async def test_a_delivery_report_before_the_send_is_recorded_keeps_both() -> None:
+    w = world()
+
+    class ReportsAtOnce(type(w.sms)):  # type: ignore[misc]
+        async def send(self, sms: Any) -> str:
+            # Kannel can call the delivery-report address before its answer reaches us.
+            token = w.dispatcher.reports.token(sms.notification_id)
+            await w.dispatcher.report(sms.notification_id, token, 1, "ACK")
+            return str(await super().send(sms))
+
+    w.dispatcher.sms = ReportsAtOnce()
+    await w.intake.loan_event(fact("loan.approved", 2))
+    await w.dispatcher.send_due()
+    [n] = w.notifications.held.values()
+    assert n.status is Status.DELIVERED
+    assert n.send_time is not None and n.provider_id == n.id and n.attempts == 1
