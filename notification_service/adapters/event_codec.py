@@ -4,6 +4,7 @@ REST API's conventions, not the wire's)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,7 +74,9 @@ def _value(parent: Message, field: FieldDescriptor, value: Any, currency: str) -
     return value
 
 
-def _event(routing_key: str, meta: common_pb2.EventMeta, data: dict[str, Any]) -> Event:
+def _event(
+    routing_key: str, meta: common_pb2.EventMeta, payload: Callable[[], dict[str, Any]]
+) -> Event:
     return Event(
         id=meta.event_id,
         type=routing_key,
@@ -83,7 +86,7 @@ def _event(routing_key: str, meta: common_pb2.EventMeta, data: dict[str, Any]) -
         occurred_at=meta.occurred_at.ToDatetime(tzinfo=UTC)
         if meta.HasField("occurred_at")
         else datetime.now(UTC),
-        data=data,
+        payload=payload,
     )
 
 
@@ -98,8 +101,11 @@ def loan_fact(routing_key: str, body: bytes) -> LoanFact | None:
         return None
     position = message.loan
     currency = position.currency
-    data = public_json(message, currency)  # type: ignore[arg-type]
-    event = _event(routing_key, message.meta, data)
+    event = _event(
+        routing_key,
+        message.meta,
+        lambda: public_json(message, currency),  # type: ignore[arg-type]
+    )
     details: dict[str, Any] = {}
     for field, value in message.ListFields():  # type: ignore[attr-defined]
         if field.name in ("meta", "loan"):
@@ -144,7 +150,7 @@ def payment_fact(routing_key: str, body: bytes) -> PaymentFact | None:
     amount = getattr(message, "amount", None)
     currency = amount.currency_code if amount is not None else ""
     return PaymentFact(
-        event=_event(routing_key, meta, public_json(message)),
+        event=_event(routing_key, meta, lambda: public_json(message)),
         payment_id=meta.aggregate_id,
         loan_id=getattr(message, "loan_id", ""),
         amount=from_money(amount) if amount is not None else Decimal(0),
@@ -157,11 +163,11 @@ def business_day_closed(body: bytes) -> BusinessDayClosed:
     day = from_proto_date(message.business_date, "business_date")
     assert day is not None, "a close of business names its date"
     return BusinessDayClosed(
-        event=_event(CLOSE_OF_BUSINESS_COMPLETED, message.meta, public_json(message)),
+        event=_event(CLOSE_OF_BUSINESS_COMPLETED, message.meta, lambda: public_json(message)),
         business_date=day,
     )
 
 
 def institution_created(body: bytes) -> Event:
     message = user_ev.InstitutionEvent.FromString(body)
-    return _event(INSTITUTION_CREATED, message.meta, {})
+    return _event(INSTITUTION_CREATED, message.meta, dict)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,9 +32,14 @@ class Event:
     branch_id: str
     aggregate_id: str
     occurred_at: datetime
-    #: The public JSON of what happened (amounts as decimal strings, dates ISO): a webhook's
-    #: `data`.
-    data: dict[str, Any]
+    #: Makes the public JSON of what happened (amounts as decimal strings, dates ISO): a
+    #: webhook's `data`. Made only when an endpoint wants the event (most events go to none,
+    #: and turning a message into JSON is the costliest part of reading it).
+    payload: Callable[[], dict[str, Any]]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.payload()
 
 
 @dataclass(frozen=True)

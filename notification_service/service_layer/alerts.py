@@ -235,7 +235,7 @@ class Alerting:
                     branch_id=alert.branch_id,
                     aggregate_id=alert.id,
                     occurred_at=alert.create_time,
-                    data=alert_data(alert),
+                    payload=lambda: alert_data(alert),
                 )
             )
         return alert

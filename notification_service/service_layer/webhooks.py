@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from shared.permissions import require
 log = get_logger(__name__)
 
 LEASE = timedelta(seconds=60)
+#: How long the endpoints subscribed to an event type are taken as read.
+SUBSCRIBERS_FOR = 2.0
 BATCH_ROUNDS = 4
 MAX_URL = 2000
 MAX_DESCRIPTION = 500
@@ -66,7 +69,7 @@ class Webhooks:
         new_secret: Callable[[], str],
         *,
         schedule: tuple[timedelta, ...] = w.SCHEDULE,
-        concurrency: int = 16,
+        concurrency: int = 64,
     ) -> None:
         self.endpoints = endpoints
         self.deliveries = deliveries
@@ -78,6 +81,11 @@ class Webhooks:
         # statements) and the endpoints' reads are paid per batch, not per 16 deliveries.
         # Four rounds of requests cut off at the sender's timeout (10 s) stay within LEASE.
         self._batch = BATCH_ROUNDS * concurrency
+        # (institution, event type) -> (until when, the endpoints subscribed): every event
+        # asks, and endpoints change rarely. This replica's own changes clear it at once;
+        # another replica's show within SUBSCRIBERS_FOR (the delivery re-reads the endpoint,
+        # so a disabled or deleted one is never sent to).
+        self._subscribers: dict[tuple[str, str], tuple[float, list[Endpoint]]] = {}
         self.on_disabled: OnDisabled | None = None
         self.wake: Callable[[], None] = lambda: None
 
@@ -119,6 +127,7 @@ class Webhooks:
             created_by=p.user_id,
         )
         await self.endpoints.add(endpoint)
+        self._changed(endpoint.institution_id)
         return endpoint
 
     async def _endpoint(self, endpoint_id: str, permission: P) -> Endpoint:
@@ -142,11 +151,13 @@ class Webhooks:
     async def delete(self, endpoint_id: str) -> None:
         endpoint = await self._endpoint(endpoint_id, P.WEBHOOKS_MANAGE)
         await self.endpoints.delete(endpoint.institution_id, endpoint.id)
+        self._changed(endpoint.institution_id)
 
     async def enable(self, endpoint_id: str) -> Endpoint:
         endpoint = await self._endpoint(endpoint_id, P.WEBHOOKS_MANAGE)
         enabled = replace(endpoint, status=EndpointStatus.ENABLED, disabled_reason="")
         await self.endpoints.save(enabled)
+        self._changed(endpoint.institution_id)
         return enabled
 
     async def deliveries_of(
@@ -168,9 +179,22 @@ class Webhooks:
 
     # --- events out --------------------------------------------------------------------------
 
+    async def _subscribed(self, institution_id: str, event_type: str) -> list[Endpoint]:
+        key = (institution_id, event_type)
+        held = self._subscribers.get(key)
+        if held is not None and held[0] > time.monotonic():
+            return held[1]
+        found = await self.endpoints.subscribed(institution_id, event_type)
+        self._subscribers[key] = (time.monotonic() + SUBSCRIBERS_FOR, found)
+        return found
+
+    def _changed(self, institution_id: str) -> None:
+        for key in [k for k in self._subscribers if k[0] == institution_id]:
+            del self._subscribers[key]
+
     async def fan_out(self, event: Event) -> list[Delivery]:
         """One pending delivery per endpoint subscribed to the event (none twice)."""
-        endpoints = await self.endpoints.subscribed(event.institution_id, event.type)
+        endpoints = await self._subscribed(event.institution_id, event.type)
         if not endpoints:
             return []
         body = body_of(event)
@@ -284,6 +308,7 @@ class Webhooks:
         )
         disabled = replace(endpoint, status=EndpointStatus.DISABLED, disabled_reason=reason)
         await self.endpoints.save(disabled)
+        self._changed(endpoint.institution_id)
         log.warning("webhook_endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
         if self.on_disabled is not None:
             await self.on_disabled(endpoint, delivery)

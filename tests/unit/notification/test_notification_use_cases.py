@@ -68,7 +68,7 @@ def fact(
             branch_id="br_1",
             aggregate_id="loan_1",
             occurred_at=datetime(2026, 3, 1, 9, tzinfo=UTC),
-            data={"loan": {"loan_id": "loan_1"}},
+            payload=lambda: {"loan": {"loan_id": "loan_1"}},
         ),
         loan_id="loan_1",
         borrower_id=BORROWER,
@@ -362,7 +362,7 @@ async def test_a_payment_left_in_suspense_is_alerted_after_the_rule_s_hours() ->
         branch_id="",
         aggregate_id="pay_1",
         occurred_at=datetime.now(UTC) - timedelta(hours=3),
-        data={},
+        payload=dict,
     )
     await w.intake.payment_event(PaymentFact(event, "pay_1", "", Decimal("700"), "KES"))
     await w.alerting.check_suspense()
