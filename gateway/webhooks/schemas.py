@@ -9,26 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from gateway.schema import Strict, Timestamp
+from shared.webhook_events import WebhookEventType
 
-EventType = Literal[
-    "loan.submitted",
-    "loan.approved",
-    "loan.rejected",
-    "loan.disbursed",
-    "loan.repayment_applied",
-    "loan.repayment_reversed",
-    "loan.installment_overdue",
-    "loan.reclassified",
-    "loan.closed",
-    "loan.written_off",
-    "loan.rescheduled",
-    "payment.posted",
-    "payment.unmatched",
-    "payment.reversed",
-    "close_of_business.completed",
-    "alert.raised",
-]
-"""The events an endpoint may subscribe to (the platform's routing keys)."""
+EventType = WebhookEventType
+
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 

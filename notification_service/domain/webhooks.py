@@ -21,26 +21,6 @@ SCHEDULE = (
     timedelta(hours=10),
 )
 
-#: The event types an endpoint may subscribe to.
-EVENT_TYPES = (
-    "loan.submitted",
-    "loan.approved",
-    "loan.rejected",
-    "loan.disbursed",
-    "loan.repayment_applied",
-    "loan.repayment_reversed",
-    "loan.installment_overdue",
-    "loan.reclassified",
-    "loan.closed",
-    "loan.written_off",
-    "loan.rescheduled",
-    "payment.posted",
-    "payment.unmatched",
-    "payment.reversed",
-    "close_of_business.completed",
-    "alert.raised",
-)
-
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"

@@ -36,6 +36,7 @@ from shared.ids import new_id
 from shared.logging import get_logger
 from shared.permissions import Permission as P
 from shared.permissions import require
+from shared.webhook_events import EVENT_TYPES
 
 log = get_logger(__name__)
 
@@ -102,8 +103,8 @@ class Webhooks:
         if not event_types:
             problems.append(("event_types", "name at least one event type"))
         for n, kind in enumerate(event_types):
-            if kind not in w.EVENT_TYPES:
-                problems.append((f"event_types[{n}]", f"must be one of {', '.join(w.EVENT_TYPES)}"))
+            if kind not in EVENT_TYPES:
+                problems.append((f"event_types[{n}]", f"must be one of {', '.join(EVENT_TYPES)}"))
         if len(description) > MAX_DESCRIPTION:
             problems.append(("description", f"must be at most {MAX_DESCRIPTION} characters"))
         if not problems:
