@@ -53,7 +53,8 @@ class DeliveryReports:
         return f"{self._base_url}?{query}"
 
     def verify(self, notification_id: str, token: str) -> None:
-        if not hmac.compare_digest(self.token(notification_id), token):
+        # As bytes: compare_digest refuses text that is not ASCII (a forged token may be any).
+        if not hmac.compare_digest(self.token(notification_id).encode(), token.encode()):
             raise Unauthenticated(
                 "The delivery report's token does not match its message.",
                 reason="DELIVERY_REPORT_TOKEN_INVALID",

@@ -23,7 +23,7 @@ from notification_service.service_layer.ports import (
     StaffMember,
 )
 from shared import context
-from shared.errors import NotFound, ValidationError
+from shared.errors import NotFound, Unauthenticated, ValidationError
 from shared.permissions import PermissionDenied, Principal, Role
 from tests.support.notification_fakes import NotificationWorld
 
@@ -394,3 +394,13 @@ async def test_a_delivery_report_before_the_send_is_recorded_keeps_both() -> Non
     [n] = w.notifications.held.values()
     assert n.status is Status.DELIVERED
     assert n.send_time is not None and n.provider_id == n.id and n.attempts == 1
+
+
+@pytest.mark.parametrize("token", ["", "wrong", "ü" * 32, "\u202e" + "0" * 31])
+async def test_a_forged_delivery_report_is_unauthenticated_whatever_its_token(token: str) -> None:
+    w = world()
+    await w.intake.loan_event(fact("loan.approved", 2))
+    [n] = w.notifications.held.values()
+    with pytest.raises(Unauthenticated):
+        await w.dispatcher.report(n.id, token, 1, "")
+    assert w.notifications.held[n.id].status is Status.QUEUED
