@@ -1,5 +1,5 @@
 """notification_service's two hot paths against the real servers, with the service's own use
-cases wired by its bootstrap, in this one process:
+cases wired by its bootstrap:
 
     .venv/bin/python bench/bench_notifications.py [--messages 2000] [--concurrency 64]
         [--skip-dlr] [--rate 200] [--seconds 30] [--only messages|webhooks]
@@ -27,9 +27,13 @@ cases wired by its bootstrap, in this one process:
    signature checked with the standardwebhooks library, and whether the goal (p95 under
    2 s at 200 events/s, all delivered) was met.
 
-Everything runs in this process: the service's use cases, its consumer and loops, the
-publisher and both listeners; the CPU printed is this process's (its share of the machine
-next to FerretDB, PostgreSQL, RabbitMQ and Kannel). MongoDB-wire statements are counted by
+Part 1 runs in this process (the service's use cases, the listener of delivery reports).
+Part 2 runs notification_service as production does, as its own process (``python -m
+notification_service`` on the bench's namespace; its CPU and statements printed apart from
+this process's publisher, listener and signature checks); ``--in-process`` wires it into this
+process instead (its consumer and loops beside the publisher), for ``--profile``. The CPU
+printed is each process's share of the machine next to FerretDB, PostgreSQL, RabbitMQ and
+Kannel. MongoDB-wire statements are counted by
 command. The throwaway database and the namespace's queues and exchanges are removed at the
 end. `--profile DIR` samples this process with py-spy (bench/profiling.py) during each part
 and prints its top frames.
@@ -88,14 +92,15 @@ from notification_service.service_layer.ports import (  # noqa: E402
     Person,
     StaffMember,
 )
+from shared import statement_counts  # noqa: E402
 from shared.dates import to_proto_date  # noqa: E402
 from shared.events import EventConsumer, EventPublisher, outbox_fields  # noqa: E402
 from shared.ids import new_id  # noqa: E402
 from shared.logging import configure_logging  # noqa: E402
 from shared.money import to_money  # noqa: E402
 from shared.service import Runtime  # noqa: E402
-from shared.statement_counts import StatementCounter  # noqa: E402
-from tools.fleet import forget_broker, local_server_urls  # noqa: E402
+from shared.statement_counts import FLUSH_SECONDS, StatementCounter  # noqa: E402
+from tools.fleet import forget_broker, grpc_serving, local_server_urls  # noqa: E402
 
 INSTITUTION = "inst_bench"
 BRANCH = "br_bench"
@@ -542,22 +547,31 @@ async def bench_webhooks(
         return 204
 
     async with Listener(on_webhook) as endpoint_listener:
-        wiring, runtime = await wired(urls, namespace, "http://127.0.0.1:9/dlr", statements)
-        handler = EventHandler(wiring.intake)
+        service: ServiceProcess | None = None
+        if args.in_process:
+            wiring, runtime = await wired(urls, namespace, "http://127.0.0.1:9/dlr", statements)
+            handler = EventHandler(wiring.intake)
 
-        async def timed(routing_key: str, body: bytes, headers: dict[str, Any]) -> None:
-            """The service's handler, and when it was done with each event (fanned out)."""
-            await handler(routing_key, body, headers)
-            sent = by_payment.get(str(headers.get("aggregate_id")))
-            if sent is not None:
-                consumed.append(time.perf_counter() - sent)
+            async def timed(routing_key: str, body: bytes, headers: dict[str, Any]) -> None:
+                """The service's handler, and when it was done with each event (fanned out)."""
+                await handler(routing_key, body, headers)
+                sent = by_payment.get(str(headers.get("aggregate_id")))
+                if sent is not None:
+                    consumed.append(time.perf_counter() - sent)
 
-        consumer = EventConsumer(
-            urls["AMQP_URL"], f"{namespace}.notification", BINDINGS, timed, namespace=namespace
-        )
+            consumer = EventConsumer(
+                urls["AMQP_URL"], f"{namespace}.notification", BINDINGS, timed, namespace=namespace
+            )
+            store = runtime.db
+        else:
+            service = await ServiceProcess.start(urls, namespace)
+            store_client: AsyncMongoClient[Any] = AsyncMongoClient(
+                urls["MONGODB_URL"], tz_aware=True
+            )
+            store = store_client[f"{namespace}_notification"]
         publisher = EventPublisher(urls["AMQP_URL"], "payment_service", namespace)
         try:
-            await r.MongoEndpoints(runtime.db).add(
+            await r.MongoEndpoints(store).add(
                 Endpoint(
                     id=new_id("whe"),
                     institution_id=INSTITUTION,
@@ -569,9 +583,10 @@ async def bench_webhooks(
                     create_time=datetime.now(UTC),
                 )
             )
-            await consumer.start()
-            for worker in wiring.loops:
-                worker.start()
+            if service is None:
+                await consumer.start()
+                for worker in wiring.loops:
+                    worker.start()
             await publisher.connect()
             total = int(args.rate * args.seconds)
             loans = [new_id("loan") for _ in range(500)]
@@ -597,6 +612,8 @@ async def bench_webhooks(
                     failures[type(exc).__name__] += 1
 
             phase = Phase(statements).start()
+            service_cpu = service.cpu() if service else 0.0
+            service_statements = service.statements() if service else Counter[str]()
             loop = asyncio.get_running_loop()
             began = loop.time()
             lag = 0.0
@@ -622,6 +639,10 @@ async def bench_webhooks(
                 await asyncio.sleep(0.1)
             done = phase.stop()
             await profiler.finish()
+            if service is not None:
+                service_cpu = service.cpu() - service_cpu
+                await asyncio.sleep(FLUSH_SECONDS + 0.5)  # its last statement counts
+                service_statements = service.statements() - service_statements
 
             rate = total / publishing
             print(
@@ -664,20 +685,105 @@ async def bench_webhooks(
             else:
                 print(f"delivered  none of {total}")
             events_handled = max(len(delays), 1)
+            if service is not None:
+                each = sum(service_statements.values()) / events_handled
+                detail = ", ".join(
+                    f"{k} {v / events_handled:.2f}" for k, v in service_statements.most_common()
+                )
+                print(
+                    f"  notification_service (its own process): CPU {service_cpu:.2f} s "
+                    f"({service_cpu / done.wall * 100:.0f}% of one core) = "
+                    f"{service_cpu / events_handled * 1000:.2f} ms an event (consume, fan out, "
+                    f"deliver); statements an event {each:.2f} ({detail})"
+                )
+            work = "publish, receive, verify"
+            if service is None:
+                work = "publish, consume, fan out, deliver, receive, verify"
             print(
-                f"  CPU {done.cpu:.2f} s over {done.wall:.1f} s "
+                f"  this process: CPU {done.cpu:.2f} s over {done.wall:.1f} s "
                 f"({done.cpu / done.wall * 100:.0f}% of one core) = "
-                f"{done.cpu / events_handled * 1000:.2f} ms an event (publish, consume, fan out, "
-                "deliver, receive, verify)"
+                f"{done.cpu / events_handled * 1000:.2f} ms an event ({work})"
             )
             print(f"  statements an event {done.statements_each(events_handled)}")
             print(f"  servers' CPU meanwhile (% of one core): {done.server_share()}")
         finally:
-            for worker in wiring.loops:
-                await worker.stop()
-            await consumer.stop()
+            if service is None:
+                for worker in wiring.loops:
+                    await worker.stop()
+                await consumer.stop()
+                await close(wiring, runtime)
+            else:
+                service.stop()
+                await store_client.close()
             await publisher.close()
-            await close(wiring, runtime)
+
+
+class ServiceProcess:
+    """notification_service as it runs in production: its own process (`python -m
+    notification_service`), on the bench's namespace, its statements counted in a directory
+    of the bench's (shared.statement_counts)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], counts: Path, log: Path) -> None:
+        self.proc = proc
+        self.counts = counts
+        self.log = log
+
+    @classmethod
+    async def start(cls, urls: dict[str, str], namespace: str) -> ServiceProcess:
+        state = Path(f"/tmp/kopa-bench-{namespace}")
+        counts = state / "statements"
+        counts.mkdir(parents=True, exist_ok=True)
+        # Below the ephemeral range, where an outgoing connection cannot hold it.
+        port = 29000 + secrets.randbelow(900)
+        env = {
+            **os.environ,
+            **urls,
+            "KOPA_NAMESPACE": namespace,
+            "KOPA_ENV": "local",
+            "KOPA_SERVICE_SECRET": secrets.token_hex(16),
+            "GRPC_PORT": str(port),
+            "WEBHOOKS_ALLOW_PRIVATE": "true",
+            "WEBHOOKS_ALLOW_HTTP": "true",
+            "CLOCK_TICK_SECONDS": "0",
+            "AUTH_SERVICE_ADDR": NOWHERE,
+            "USER_SERVICE_ADDR": NOWHERE,
+            "LOAN_SERVICE_ADDR": NOWHERE,
+            "LOG_LEVEL": "warning",
+            "LOG_JSON": "true",
+            statement_counts.ENV: str(counts),
+        }
+        log = state / "notification.log"
+        with log.open("wb") as out:
+            # Started once, before anything is measured: a blocking call is harmless here.
+            proc = subprocess.Popen(  # noqa: ASYNC220
+                [sys.executable, "-m", "notification_service"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 60
+        while not grpc_serving(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit(f"notification_service did not start: {log.read_text()[-3000:]}")
+            await asyncio.sleep(0.2)
+        return cls(proc, counts, log)
+
+    def cpu(self) -> float:
+        return cpu_seconds([self.proc.pid])
+
+    def statements(self) -> Counter[str]:
+        return sum(statement_counts.totals(self.counts).values(), Counter[str]())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.counts.parent, ignore_errors=True)
 
 
 async def close(wiring: Wiring, runtime: Runtime) -> None:
@@ -722,8 +828,8 @@ async def run(args: argparse.Namespace) -> None:
     load = os.getloadavg()
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, load {load[0]:.2f} "
-        f"{load[1]:.2f} {load[2]:.2f} at the start; namespace {namespace}; everything "
-        "(service, consumer, publisher, listeners) in this one process"
+        f"{load[1]:.2f} {load[2]:.2f} at the start; namespace {namespace}; notification_service "
+        + ("in this process" if args.in_process else "in its own process for part 2")
     )
     started_cpu, started = cpu_now(), time.perf_counter()
     try:
@@ -756,6 +862,11 @@ def main() -> None:
         "--drain", type=float, default=30, help="give up when no webhook came for this long"
     )
     parser.add_argument("--only", choices=["messages", "webhooks"])
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="part 2 with the service in this process (for --profile), not its own",
+    )
     parser.add_argument("--profile", type=Path, help="sample this process with py-spy")
     parser.add_argument("--profile-seconds", type=int, default=15)
     args = parser.parse_args()
