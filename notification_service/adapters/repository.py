@@ -479,9 +479,29 @@ class MongoDeliveries(ports.Deliveries):
         return delivery_of(doc) if doc else None
 
     async def save(self, delivery: Delivery) -> bool:
-        done = await self.c.replace_one(
+        # Only what an attempt changes: the body and the ids are never rewritten (encoding
+        # the whole delivery again cost more than sending it).
+        done = await self.c.update_one(
             {"_id": delivery.id, "version": delivery.version - 1},
-            {**delivery_doc(delivery), "lease_until": None},
+            {
+                "$set": {
+                    "status": delivery.status.value,
+                    "attempts": delivery.attempts,
+                    "response_status": delivery.response_status,
+                    "next_attempt_time": delivery.next_attempt_time,
+                    "attempt_log": [
+                        {
+                            "time": a.time,
+                            "response_status": a.response_status,
+                            "error": a.error,
+                            "duration_ms": a.duration_ms,
+                        }
+                        for a in delivery.attempt_log
+                    ],
+                    "version": delivery.version,
+                    "lease_until": None,
+                }
+            },
         )
         return done.modified_count == 1
 

@@ -110,7 +110,7 @@ class HttpWebhooks(WebhookSender):
                 verify=self._tls,
                 follow_redirects=False,
                 timeout=httpx.Timeout(self._total_timeout, connect=self._connect_timeout),
-                limits=httpx.Limits(max_connections=16, keepalive_expiry=30.0),
+                limits=httpx.Limits(max_connections=64, keepalive_expiry=30.0),
             )
         self._clients[key] = client
         while len(self._clients) > MAX_CLIENTS:
