@@ -40,6 +40,15 @@ class ValidationError(DomainError):
     def of(cls, field: str, message: str, *, reason: str | None = None) -> ValidationError:
         return cls(f"{field}: {message}", reason=reason, field_errors=[(field, message)])
 
+    @classmethod
+    def of_fields(
+        cls, problems: Sequence[tuple[str, str]], *, reason: str | None = None
+    ) -> ValidationError:
+        """Every bad field at once, each named with its message."""
+        return cls(
+            "; ".join(f"{f}: {m}" for f, m in problems), reason=reason, field_errors=problems
+        )
+
 
 class NotFound(DomainError):
     kind = "not_found"

@@ -59,8 +59,8 @@ def _value(parent: Message, field: FieldDescriptor, value: Any, currency: str) -
     if kind == "google.protobuf.Timestamp":
         return value.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
     if field.message_type is not None:
-        inner = currency or getattr(value, "currency", "")
-        return public_json(value, inner if isinstance(inner, str) else currency)
+        # A loan's amounts are in the currency its position names.
+        return public_json(value, currency or str(getattr(value, "currency", "")))
     money_in_minor_units = (
         field.type == FieldDescriptor.TYPE_INT64
         and parent.DESCRIPTOR.file is loan_ev.DESCRIPTOR

@@ -77,9 +77,7 @@ class Rule:
             if channel not in ALERT_CHANNELS:
                 problems.append((f"channels[{n}]", "must be email or webhook"))
         if problems:
-            raise ValidationError(
-                "; ".join(f"{f}: {m}" for f, m in problems), field_errors=problems
-            )
+            raise ValidationError.of_fields(problems)
         return self
 
     def covers(self, branch_id: str) -> bool:

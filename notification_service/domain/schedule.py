@@ -92,9 +92,7 @@ class Schedule:
         if self.default_language not in LANGUAGES:
             problems.append(("default_language", f"must be one of {', '.join(LANGUAGES)}"))
         if problems:
-            raise ValidationError(
-                "; ".join(f"{f}: {m}" for f, m in problems), field_errors=problems
-            )
+            raise ValidationError.of_fields(problems)
         return self
 
     @property

@@ -216,11 +216,7 @@ def check(kind: Kind, channel: Channel, subject: str, body: str) -> None:
     elif subject:
         problems.append(("subject", "an SMS has no subject"))
     if problems:
-        raise ValidationError(
-            "; ".join(f"{f}: {m}" for f, m in problems),
-            reason="TEMPLATE_INVALID",
-            field_errors=problems,
-        )
+        raise ValidationError.of_fields(problems, reason="TEMPLATE_INVALID")
 
 
 @lru_cache(maxsize=512)

@@ -32,8 +32,8 @@ from shared import context
 from shared.errors import Aborted, NotFound, ValidationError
 from shared.ids import new_id
 from shared.logging import get_logger
+from shared.permissions import BRANCH_SCOPED_ROLES, Role, require
 from shared.permissions import Permission as P
-from shared.permissions import Role, require
 
 log = get_logger(__name__)
 
@@ -243,7 +243,7 @@ class Alerting:
     async def _email(self, alert: Alert) -> None:
         roles = tuple(dict.fromkeys((Role.ADMIN.value, *alert.roles)))
         for member in await self.directory.staff(alert.institution_id, roles):
-            scoped = member.role in (Role.AGENT.value, Role.BRANCH_MANAGER.value)
+            scoped = Role(member.role) in BRANCH_SCOPED_ROLES
             if scoped and alert.branch_id and member.branch_id != alert.branch_id:
                 continue
             await self.messenger.staff_email(

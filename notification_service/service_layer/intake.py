@@ -42,7 +42,6 @@ class Intake:
     async def loan_event(self, fact: LoanFact) -> None:
         """Raises BorrowerNotFound when the loan's borrower does not exist (dead-letter)."""
         position = await self._keep(fact)
-        await self.days.schedule_of(fact.event.institution_id)  # the clock starts keeping time
         message = self._message(fact, position)
         if message is not None:
             kind, values = message

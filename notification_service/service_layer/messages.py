@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import date, datetime
 from decimal import Decimal
 
 from notification_service.domain import templates as t
@@ -34,7 +33,7 @@ from shared.errors import NotFound, ValidationError
 from shared.logging import get_logger
 from shared.money import minor_units
 from shared.permissions import Permission as P
-from shared.permissions import Role, require
+from shared.permissions import require
 
 log = get_logger(__name__)
 
@@ -228,9 +227,7 @@ class Messenger:
         if prefs.language and prefs.language not in t.LANGUAGES:
             problems.append(("language", f"must be one of {', '.join(t.LANGUAGES)}, or empty"))
         if problems:
-            raise ValidationError(
-                "; ".join(f"{f}: {m}" for f, m in problems), field_errors=problems
-            )
+            raise ValidationError.of_fields(problems)
         stored = replace(
             prefs,
             institution_id=p.institution_id,
@@ -250,9 +247,7 @@ class Messenger:
             person = await self.directory.borrower(p.institution_id, borrower_id)
         except BorrowerNotFound:
             person = None
-        if person is None or (
-            p.role in (Role.AGENT, Role.BRANCH_MANAGER) and person.branch_id != p.branch_id
-        ):
+        if person is None or not p.can_access(p.institution_id, person.branch_id):
             raise NotFound(f"No borrower {borrower_id}.", reason="BORROWER_NOT_FOUND")
         return person
 
@@ -274,7 +269,3 @@ def _recipient(channel: Channel, person: Person, prefs: Preferences) -> tuple[st
     if not prefs.email:
         return prefs.email_address, "no_consent"
     return prefs.email_address, ""
-
-
-def day_text(value: date | datetime | None) -> str:
-    return value.isoformat() if value else ""

@@ -50,7 +50,7 @@ def checked_key(kind: str, channel: str, language: str) -> tuple[Kind, Channel, 
     if language not in t.LANGUAGES:
         problems.append(("language", f"must be one of {', '.join(t.LANGUAGES)}"))
     if problems:
-        raise ValidationError("; ".join(f"{f}: {m}" for f, m in problems), field_errors=problems)
+        raise ValidationError.of_fields(problems)
     return Kind(kind), Channel(channel), language
 
 

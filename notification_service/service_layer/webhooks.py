@@ -113,9 +113,7 @@ class Webhooks:
             except UnsafeUrl as exc:
                 problems.append(("url", str(exc)))
         if problems:
-            raise ValidationError(
-                "; ".join(f"{f}: {m}" for f, m in problems), field_errors=problems
-            )
+            raise ValidationError.of_fields(problems)
         endpoint = Endpoint(
             id=new_id("whe"),
             institution_id=p.institution_id,
